@@ -1,0 +1,5 @@
+"""Readers for the real CLUE file formats, with errors that name file, line/row and field."""
+
+from .errors import DataError
+
+__all__ = ["DataError"]

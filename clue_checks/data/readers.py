@@ -1,0 +1,139 @@
+"""Format readers: JSON lines, JSON arrays, xlsx sheets, CSV. Each returns plain records."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import DataError
+
+FETCH_HINT = "see the README section 'Getting the CLUE data' for where this file comes from; --clue-data names the folder"
+
+
+def require_file(path: Path) -> Path:
+    if not path.parent.is_dir():
+        raise DataError(path.parent, "data folder not found", hint=FETCH_HINT)
+    if not path.is_file():
+        raise DataError(path, "data file not found", hint=FETCH_HINT)
+    return path
+
+
+def require_fields(path: Path, where: str, record: dict[str, Any], fields: Sequence[str]) -> None:
+    for name in fields:
+        if name not in record:
+            present = ", ".join(sorted(map(str, record))) or "none"
+            raise DataError(path, f"missing field {name!r} (fields present: {present})", where=where)
+        if not isinstance(record[name], str):
+            raise DataError(
+                path, f"field {name!r} must be text, got {type(record[name]).__name__}", where=where
+            )
+
+
+def read_jsonl(path: Path, fields: Sequence[str]) -> list[dict[str, Any]]:
+    """JSON lines; blank lines are skipped; every record must carry `fields` as strings."""
+    require_file(path)
+    records = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(path, f"malformed JSON: {exc.msg} at column {exc.colno}", where=f"line {number}") from None
+            if not isinstance(record, dict):
+                raise DataError(path, "each line must be a JSON object", where=f"line {number}")
+            require_fields(path, f"line {number}", record, fields)
+            records.append(record)
+    if not records:
+        raise DataError(path, "no records in file")
+    return records
+
+
+def read_json_records(path: Path) -> list[dict[str, Any]]:
+    """A JSON array of objects, or JSON lines (CLUE's generators write JSONL, its evaluators read arrays)."""
+    require_file(path)
+    text = path.read_text(encoding="utf-8")
+    if text.lstrip().startswith("["):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DataError(path, f"malformed JSON: {exc.msg}", where=f"line {exc.lineno} column {exc.colno}") from None
+        for index, record in enumerate(data):
+            if not isinstance(record, dict):
+                raise DataError(path, "each array element must be a JSON object", where=f"element {index}")
+        return data
+    records = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(path, f"malformed JSON: {exc.msg} at column {exc.colno}", where=f"line {number}") from None
+        if not isinstance(record, dict):
+            raise DataError(path, "each line must be a JSON object", where=f"line {number}")
+        records.append(record)
+    return records
+
+
+def read_xlsx(path: Path, sheet: str, columns: Sequence[str]) -> list[dict[str, Any]]:
+    """One worksheet with a header row; only the named columns are kept, as text."""
+    require_file(path)
+    import openpyxl  # imported here: only MeQSum needs it
+
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises several unrelated types for a non-xlsx file
+        raise DataError(path, f"not a readable xlsx workbook ({exc.__class__.__name__}: {exc})") from None
+    try:
+        if sheet not in workbook.sheetnames:
+            raise DataError(path, f"worksheet {sheet!r} not found (sheets: {', '.join(workbook.sheetnames)})")
+        rows = workbook[sheet].iter_rows(values_only=True)
+        header = [str(c).strip() if c is not None else "" for c in next(rows, ())]
+        missing = [c for c in columns if c not in header]
+        if missing:
+            raise DataError(
+                path,
+                f"missing column(s) {', '.join(map(repr, missing))} (header has: {', '.join(h for h in header if h)})",
+                where=f"sheet {sheet!r} row 1",
+            )
+        index = {c: header.index(c) for c in columns}
+        records = []
+        for number, row in enumerate(rows, start=2):
+            if row is None or all(v is None for v in row):
+                continue
+            record = {}
+            for name, col in index.items():
+                value = row[col] if col < len(row) else None
+                if value is None:
+                    raise DataError(path, f"empty cell in column {name!r}", where=f"sheet {sheet!r} row {number}")
+                record[name] = value if isinstance(value, str) else str(value)
+            records.append(record)
+        return records
+    finally:
+        workbook.close()
+
+
+def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """A CSV with a header row: (header, records as dicts of strings)."""
+    require_file(path)
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        header = list(reader.fieldnames or [])
+        try:
+            records = [dict(row) for row in reader]
+        except csv.Error as exc:
+            raise DataError(path, f"malformed CSV: {exc}", where=f"line {reader.line_num}") from None
+    return header, records
+
+
+def unique_ids(path: Path, ids: Iterable[str], field: str) -> None:
+    seen: set[str] = set()
+    for index, value in enumerate(ids):
+        if value in seen:
+            raise DataError(path, f"duplicate {field} {value!r}: sample ids must be unique", where=f"record {index + 1}")
+        seen.add(value)

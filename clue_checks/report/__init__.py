@@ -1,0 +1,1 @@
+"""Aggregation (means, confidence intervals, gates) and renderers (JSON, Markdown, terminal)."""

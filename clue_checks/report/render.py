@@ -1,0 +1,121 @@
+"""Renderers: the JSON report, the Markdown report, per-task prediction files and terminal lines."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .aggregate import GateResult, SampleRecord, TaskSummary
+
+
+def report_dict(run: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Sequence[GateResult]) -> dict[str, Any]:
+    return {
+        "run": dict(run),
+        "requests": {"sent": sum(t.requests_sent for t in tasks), "from_store": sum(t.requests_stored for t in tasks)},
+        "tasks": {t.task: t.as_dict() for t in tasks},
+        "gates": [g.as_dict() for g in gates],
+        "verdict": verdict(gates),
+    }
+
+
+def verdict(gates: Sequence[GateResult]) -> str:
+    if not gates:
+        return "no gates"
+    return "fail" if any(g.status == "fail" for g in gates) else "pass"
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def _ci(low: float | None, high: float | None) -> str:
+    return "" if low is None or high is None else f" [{low:.3f}, {high:.3f}]"
+
+
+def task_rows(tasks: Sequence[TaskSummary]) -> list[list[str]]:
+    """One row per task metric: task, metric, score [95% CI], n, failed, errored, sent/stored."""
+    rows = []
+    for t in tasks:
+        for i, m in enumerate(t.metrics):
+            score = _fmt(m.value) + _ci(m.ci_low, m.ci_high) if m.value is not None else f"not computed: {m.not_computed}"
+            first = i == 0
+            rows.append([
+                t.title if first else "", m.name, score, str(m.n),
+                f"{t.n_failed}/{t.n_samples}" if first else "", str(t.n_errored) if first else "",
+                f"{t.requests_sent}/{t.requests_stored}" if first else "",
+            ])
+    return rows
+
+
+HEADER = ["task", "metric", "score [95% CI]", "n", "failed", "errored", "sent/stored"]
+
+
+def markdown(report: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Sequence[GateResult]) -> str:
+    run = report["run"]
+    lines = [
+        "# CLUE report",
+        "",
+        f"- model: `{run['model_id']}` (revision `{run.get('model_revision')}`, {run['server_kind']}) at "
+        + ", ".join(f"`{u}`" for u in run["endpoints"]),
+        f"- api: {run['api']}; profile: {run['profile']}; data: `{run['data_dir']}`",
+        f"- requests sent: {report['requests']['sent']}; answered from the store: {report['requests']['from_store']}",
+        f"- seeds: shots {run['seeds']['shots']}, bootstrap {run['seeds']['bootstrap']} "
+        f"({run['seeds']['bootstrap_resamples']} resamples, 95% percentile CI)",
+        "",
+        "| " + " | ".join(HEADER) + " |",
+        "|" + "|".join("---" for _ in HEADER) + "|",
+    ]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in task_rows(tasks)]
+    lines += ["", f"## Gates: {verdict(gates)}", ""]
+    if gates:
+        lines += [f"- **{g.status}** `{g.gate.name}` — {g.detail}" for g in gates]
+    else:
+        lines.append("No gates configured (see `[gate]` in the thresholds file).")
+    failing = [(t, t.failing) for t in tasks if t.failing]
+    if failing:
+        lines += ["", "## Failing samples", ""]
+        for t, ids in failing:
+            shown = ", ".join(f"`{t.task}:{i}`" for i in ids[:50])
+            more = f" … and {len(ids) - 50} more" if len(ids) > 50 else ""
+            lines.append(f"- {t.title} ({len(ids)}): {shown}{more}")
+    errored = [(t, t.errored) for t in tasks if t.errored]
+    if errored:
+        lines += ["", "## Errored samples (no response)", ""]
+        lines += [f"- {t.title} ({len(ids)}): " + ", ".join(f"`{t.task}:{i}`" for i in ids[:50]) for t, ids in errored]
+    return "\n".join(lines) + "\n"
+
+
+def terminal_lines(tasks: Sequence[TaskSummary], gates: Sequence[GateResult], requests: Mapping[str, int]) -> list[str]:
+    rows = [HEADER] + task_rows(tasks)
+    widths = [max(len(r[c]) for r in rows) for c in range(len(HEADER))]
+    out = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    out.append(f"requests sent: {requests['sent']}, answered from the store: {requests['from_store']}")
+    for g in gates:
+        out.append(f"gate {g.status.upper():7} {g.gate.name}: {g.detail}")
+    if gates:
+        out.append(f"verdict: {verdict(gates).upper()}")
+    return out
+
+
+def write_reports(directory: Path, report: Mapping[str, Any], md: str,
+                  records: Mapping[str, Sequence[SampleRecord]]) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    json_path = directory / "clue-report.json"
+    json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
+    md_path = directory / "clue-report.md"
+    md_path.write_text(md, encoding="utf-8")
+    written = [json_path, md_path]
+    pred_dir = directory / "predictions"
+    pred_dir.mkdir(exist_ok=True)
+    for task, rows in records.items():
+        # CLUE's predictions.json keys, one line per scored sample, for diffing against CLUE outputs.
+        path = pred_dir / f"{task}.jsonl"
+        with path.open("w", encoding="utf-8") as handle:
+            for r in sorted(rows, key=lambda r: r.index):
+                handle.write(json.dumps({"id": r.sample_id, "outcome": r.outcome, "Model Answer": r.response,
+                                         "Ground Truth Answer": r.reference, **dict(r.metrics),
+                                         "reason": r.reason}, ensure_ascii=False) + "\n")
+        written.append(path)
+    return written

@@ -1,0 +1,139 @@
+"""What every CLUE task provides: load → shots → prompt → clean → score → sample verdict.
+
+A task knows nothing of HTTP. It turns records into a `Prompt` (messages plus the
+assistant prefix CLUE prefilled) and turns the model's text into metric values and a
+pass/fail verdict for one sample.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ..endpoint.types import Message
+from .profiles import Profile
+
+
+@lru_cache(maxsize=1)
+def clue_prompts() -> dict[str, Any]:
+    """CLUE's prompt texts, verbatim, from the one data file that carries their attribution."""
+    return json.loads(resources.files(__package__).joinpath("clue_prompts.json").read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class Sample:
+    task: str
+    id: str
+    record: Mapping[str, Any]
+    reference: str
+
+    @property
+    def test_id(self) -> str:
+        return f"{self.task}:{self.id}"
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A conversation in CLUE's layout: system, shot pairs, target user turn."""
+
+    messages: tuple[Message, ...]
+    max_new_tokens: int
+    assistant_prefix: str = ""  # prefilled after the rendered chat template (paper profile)
+    # TGI `truncate` = the server's token window minus this reserve, optionally capped (clue-benchmark §2.3).
+    truncate_reserve: int | None = None
+    truncate_cap: int | None = None
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    """Per-sample outcome. `metrics` values are floats, or None when not computable (see `not_computed`)."""
+
+    metrics: dict[str, float | None]
+    passed: bool
+    reason: str
+    details: dict[str, Any] = field(default_factory=dict)
+    not_computed: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LoadedTask:
+    """The shots and the scored samples of one task, in scoring order."""
+
+    shots: tuple[Sample, ...]
+    samples: tuple[Sample, ...]
+    source: Path
+    notes: tuple[str, ...] = ()
+
+
+# The TGI-era clean-up of "self-prompting" continuations; `.` stops at line ends (clue-benchmark §2.3).
+_SELF_PROMPTING = re.compile(r"(You are an AI.*)|(\[INST\].*)|((<\|user\|>).*)")
+
+
+class Task(ABC):
+    name: str  # the id prefix, e.g. "meqsum"
+    title: str
+    level: int  # CLUE Level 1 or 2
+    data_path: str  # relative to --clue-data, as in CLUE's data/ folder
+    self_prompting_cleanup: bool = True
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+
+    # -- data ------------------------------------------------------------------------------
+
+    @abstractmethod
+    def load(self, data_dir: Path) -> LoadedTask:
+        """Read the task's file; raise DataError naming file, line/row and field on bad input."""
+
+    # -- prompting -------------------------------------------------------------------------
+
+    @abstractmethod
+    def prompt(self, sample: Sample, shots: Sequence[Sample]) -> Prompt: ...
+
+    def clean(self, text: str, model_id: str) -> str:
+        """CLUE's paper-era output post-processing (profile `paper`); `head` uses the raw text."""
+        if not self.profile.postprocess:
+            return text
+        if "phi" in model_id.lower():
+            cut = text.find(" <|end|>")
+            if cut >= 0:
+                text = text[:cut]
+        if self.self_prompting_cleanup:
+            text = _SELF_PROMPTING.sub("", text)
+        return text
+
+    # -- scoring ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def score(self, sample: Sample, response: str, floors: Mapping[str, float]) -> SampleResult:
+        """Metric values and the sample verdict; `floors` are the per-sample thresholds."""
+
+    #: metrics whose task score is a mean of the per-sample values, in report order
+    metric_names: tuple[str, ...] = ()
+    #: metrics computed once over all samples of the task (e.g. BERTScore), by the aggregator
+    batched_metrics: tuple[str, ...] = ()
+
+
+def conversation(system: str, shots: Sequence[tuple[str, str]], target_user: str) -> tuple[Message, ...]:
+    """CLUE's layout: [system, user(shot1), assistant(shot1), …, user(target)]."""
+    messages = [Message("system", system)]
+    for user, assistant in shots:
+        messages.append(Message("user", user))
+        messages.append(Message("assistant", assistant))
+    messages.append(Message("user", target_user))
+    return tuple(messages)
+
+
+def strip_echoed_prefix(text: str, prefix: str) -> str:
+    """Chat mode cannot prefill; a model that writes CLUE's prefix itself is scored on what follows it."""
+    stripped = prefix.strip()
+    if stripped and text.lstrip().startswith(stripped):
+        return text.lstrip()[len(stripped):].lstrip(" ")
+    return text

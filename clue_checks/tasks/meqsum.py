@@ -1,0 +1,60 @@
+"""MeQSum: summarise a consumer health inquiry as one concise question (clue-benchmark §3.2)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from ..data.readers import read_xlsx, unique_ids
+from ..metrics.rouge import ROUGE_TYPES, rouge_f
+from .base import LoadedTask, Prompt, Sample, SampleResult, Task, clue_prompts, conversation
+from .shots import split_shots
+
+N_SHOTS = 3
+# MeQSum's TGI `truncate` was additionally capped (clue-benchmark §2.3).
+TRUNCATE_CAP = 24576
+
+
+class MeQSum(Task):
+    name = "meqsum"
+    title = "MeQSum"
+    level = 1
+    data_path = "MeQSum/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"
+    metric_names = ROUGE_TYPES
+
+    def load(self, data_dir: Path) -> LoadedTask:
+        path = data_dir / self.data_path
+        records = read_xlsx(path, "QS", ("File", "CHQ", "Summary"))
+        unique_ids(path, (r["File"] for r in records), "File")
+        shots, scored = split_shots(records, N_SHOTS, self.profile.shots_for(self.name))
+        # Whitespace is kept as in the file: CLUE did no preprocessing.
+        as_sample = lambda r: Sample(self.name, r["File"], r, r["Summary"])  # noqa: E731
+        return LoadedTask(tuple(map(as_sample, shots)), tuple(map(as_sample, scored)), path)
+
+    def prompt(self, sample: Sample, shots: Sequence[Sample]) -> Prompt:
+        texts = clue_prompts()[self.name]
+        assistant = texts["assistant"][self.profile.name]
+        prefix = assistant.format(Summary="") if self.profile.assistant_prefix else ""
+        return Prompt(
+            conversation(
+                texts["system"],
+                [(texts["user"].format(**s.record), assistant.format(**s.record)) for s in shots],
+                texts["user"].format(**sample.record),
+            ),
+            max_new_tokens=self.profile.max_new_tokens[self.name],
+            assistant_prefix=prefix,
+            truncate_reserve=self.profile.truncate_reserve.get(self.name),
+            truncate_cap=TRUNCATE_CAP,
+        )
+
+    def score(self, sample: Sample, response: str, floors: Mapping[str, float]) -> SampleResult:
+        metrics = rouge_f(response, sample.reference)
+        floor = floors.get("rougeL")
+        if floor is None:
+            return SampleResult(dict(metrics), True, "no per-sample floor set for meqsum.rougeL")
+        if metrics["rougeL"] >= floor:
+            return SampleResult(dict(metrics), True, f"ROUGE-L F {metrics['rougeL']:.3f} >= floor {floor}")
+        why = f"ROUGE-L F {metrics['rougeL']:.3f} < floor {floor}"
+        if not response.strip():
+            why += " (empty response)"
+        return SampleResult(dict(metrics), False, why)
