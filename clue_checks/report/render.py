@@ -8,13 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from .aggregate import GateResult, SampleRecord, TaskSummary
+from .levels import LevelScore
 
 
-def report_dict(run: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Sequence[GateResult]) -> dict[str, Any]:
+def report_dict(run: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Sequence[GateResult],
+                levels: Sequence[LevelScore] = ()) -> dict[str, Any]:
     return {
         "run": dict(run),
         "requests": {"sent": sum(t.requests_sent for t in tasks), "from_store": sum(t.requests_stored for t in tasks)},
         "tasks": {t.task: t.as_dict() for t in tasks},
+        "levels": {f"level{lv.level}": lv.as_dict() for lv in levels},
         "gates": [g.as_dict() for g in gates],
         "verdict": verdict(gates),
     }
@@ -52,7 +55,19 @@ def task_rows(tasks: Sequence[TaskSummary]) -> list[list[str]]:
 HEADER = ["task", "metric", "score [95% CI]", "n", "failed", "errored", "sent/stored"]
 
 
-def markdown(report: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Sequence[GateResult]) -> str:
+def level_lines(levels: Sequence[LevelScore]) -> list[str]:
+    lines = []
+    for lv in levels:
+        if lv.value is None:
+            lines.append(f"Level {lv.level}: not computed: {lv.not_computed}")
+        else:
+            parts = ", ".join(f"{name} {value:.3f}" for name, value in lv.components.items())
+            lines.append(f"Level {lv.level}: {lv.value:.3f}{_ci(lv.ci_low, lv.ci_high)} = mean of {parts}")
+    return lines
+
+
+def markdown(report: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Sequence[GateResult],
+             levels: Sequence[LevelScore] = ()) -> str:
     run = report["run"]
     lines = [
         "# CLUE report",
@@ -68,6 +83,9 @@ def markdown(report: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Seq
         "|" + "|".join("---" for _ in HEADER) + "|",
     ]
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in task_rows(tasks)]
+    if levels:
+        lines += ["", "## CLUE levels", "", *[f"- {line}" for line in level_lines(levels)],
+                  "", "Headline metrics per task: see `clue_checks/report/levels.py` (one table)."]
     lines += ["", f"## Gates: {verdict(gates)}", ""]
     if gates:
         lines += [f"- **{g.status}** `{g.gate.name}` — {g.detail}" for g in gates]
@@ -87,10 +105,12 @@ def markdown(report: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Seq
     return "\n".join(lines) + "\n"
 
 
-def terminal_lines(tasks: Sequence[TaskSummary], gates: Sequence[GateResult], requests: Mapping[str, int]) -> list[str]:
+def terminal_lines(tasks: Sequence[TaskSummary], gates: Sequence[GateResult], requests: Mapping[str, int],
+                   levels: Sequence[LevelScore] = ()) -> list[str]:
     rows = [HEADER] + task_rows(tasks)
     widths = [max(len(r[c]) for r in rows) for c in range(len(HEADER))]
     out = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    out += level_lines(levels)
     out.append(f"requests sent: {requests['sent']}, answered from the store: {requests['from_store']}")
     for g in gates:
         out.append(f"gate {g.status.upper():7} {g.gate.name}: {g.detail}")

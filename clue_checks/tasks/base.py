@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..endpoint.types import Message
+from ..metrics import BatchedValues
 from .profiles import Profile
 
 
@@ -83,8 +84,10 @@ class Task(ABC):
     data_path: str  # relative to --clue-data, as in CLUE's data/ folder
     self_prompting_cleanup: bool = True
 
-    def __init__(self, profile: Profile) -> None:
+    def __init__(self, profile: Profile, options: Mapping[str, Any] | None = None) -> None:
         self.profile = profile
+        # Run options a task's metrics need (e.g. a local BERTScore model); never HTTP settings.
+        self.options: Mapping[str, Any] = dict(options or {})
 
     # -- data ------------------------------------------------------------------------------
 
@@ -120,6 +123,10 @@ class Task(ABC):
     #: metrics computed once over all samples of the task (e.g. BERTScore), by the aggregator
     batched_metrics: tuple[str, ...] = ()
 
+    def batch_score(self, pairs: Sequence[tuple[str, str]]) -> dict[str, BatchedValues]:
+        """Batched metrics over (response, reference) pairs in scoring order; keys are `batched_metrics`."""
+        return {}
+
 
 def conversation(system: str, shots: Sequence[tuple[str, str]], target_user: str) -> tuple[Message, ...]:
     """CLUE's layout: [system, user(shot1), assistant(shot1), …, user(target)]."""
@@ -137,3 +144,18 @@ def strip_echoed_prefix(text: str, prefix: str) -> str:
     if stripped and text.lstrip().startswith(stripped):
         return text.lstrip()[len(stripped):].lstrip(" ")
     return text
+
+
+def rouge_verdict(metrics: Mapping[str, float | None], floors: Mapping[str, float], response: str,
+                  metric: str = "rougeL") -> tuple[bool, str]:
+    """The per-sample check of the summarisation tasks: a ROUGE F at or above its floor."""
+    value = metrics[metric]
+    floor = floors.get(metric)
+    if floor is None:
+        return True, f"no per-sample floor set for {metric}"
+    if value is not None and value >= floor:
+        return True, f"{metric} F {value:.3f} >= floor {floor}"
+    why = f"{metric} F {value:.3f} < floor {floor}"
+    if not response.strip():
+        why += " (empty response)"
+    return False, why

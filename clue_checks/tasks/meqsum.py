@@ -7,7 +7,9 @@ from pathlib import Path
 
 from ..data.readers import read_xlsx, unique_ids
 from ..metrics.rouge import ROUGE_TYPES, rouge_f
-from .base import LoadedTask, Prompt, Sample, SampleResult, Task, clue_prompts, conversation
+from ..metrics import BatchedValues
+from .base import LoadedTask, Prompt, Sample, SampleResult, Task, clue_prompts, conversation, rouge_verdict
+from .summaries import bertscore_for
 from .shots import split_shots
 
 N_SHOTS = 3
@@ -21,6 +23,7 @@ class MeQSum(Task):
     level = 1
     data_path = "MeQSum/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"
     metric_names = ROUGE_TYPES
+    batched_metrics = ("bertscore_p", "bertscore_r", "bertscore_f1")
 
     def load(self, data_dir: Path) -> LoadedTask:
         path = data_dir / self.data_path
@@ -49,12 +52,8 @@ class MeQSum(Task):
 
     def score(self, sample: Sample, response: str, floors: Mapping[str, float]) -> SampleResult:
         metrics = rouge_f(response, sample.reference)
-        floor = floors.get("rougeL")
-        if floor is None:
-            return SampleResult(dict(metrics), True, "no per-sample floor set for meqsum.rougeL")
-        if metrics["rougeL"] >= floor:
-            return SampleResult(dict(metrics), True, f"ROUGE-L F {metrics['rougeL']:.3f} >= floor {floor}")
-        why = f"ROUGE-L F {metrics['rougeL']:.3f} < floor {floor}"
-        if not response.strip():
-            why += " (empty response)"
-        return SampleResult(dict(metrics), False, why)
+        passed, why = rouge_verdict(metrics, floors, response)
+        return SampleResult(dict(metrics), passed, why)
+
+    def batch_score(self, pairs: Sequence[tuple[str, str]]) -> dict[str, BatchedValues]:
+        return bertscore_for(self, pairs)

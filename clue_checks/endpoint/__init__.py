@@ -1,0 +1,1 @@
+"""Talking to served LLMs: value types, the HTTP client, discovery."""

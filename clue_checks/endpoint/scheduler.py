@@ -1,0 +1,199 @@
+"""Concurrent request scheduling: every selected sample's request in flight at once.
+
+An asyncio loop runs in one background thread. `submit()` returns a
+`concurrent.futures.Future` at once; a test blocks only on its own future, so responses
+are consumed as they land while the rest are still in flight. The same request is sent
+once (deduplicated by key), answered from the store when it is there, and written to the
+store the moment it arrives. With several endpoints (replicas of one model), each request
+goes to the endpoint with the fewest outstanding requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import threading
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, TypeVar
+
+from .client import EndpointClient, RetryPolicy
+from .types import Completion, EndpointError, EndpointIdentity, EndpointInfo, EndpointUnavailable, Request, request_key
+
+T = TypeVar("T")
+
+# Servers that do not advertise a limit (vLLM, transformers serve) queue requests themselves;
+# this many in flight keeps them busy without opening hundreds of sockets.
+DEFAULT_CONCURRENCY = 64
+
+
+class Store(Protocol):
+    def get(self, identity: EndpointIdentity, request: Request) -> Completion | None: ...
+    def put(self, identity: EndpointIdentity, request: Request, completion: Completion) -> None: ...
+
+
+@dataclass(frozen=True)
+class Outcome:
+    completion: Completion
+    source: Literal["sent", "store"]
+
+
+@dataclass
+class _Endpoint:
+    client: EndpointClient
+    info: EndpointInfo
+    outstanding: int = 0
+
+
+class Scheduler:
+    def __init__(
+        self,
+        urls: Sequence[str],
+        store: Store,
+        *,
+        concurrency: int | None = None,
+        concurrency_share: float = 1.0,
+        refresh: bool = False,
+        retry: RetryPolicy = RetryPolicy(),
+        timeout: float = 600.0,
+        api_key: str | None = None,
+        model_name: str | None = None,
+    ) -> None:
+        if not urls:
+            raise ValueError("at least one endpoint URL is needed")
+        self._urls = list(urls)
+        self._store = store
+        self._requested_concurrency = concurrency
+        self._share = concurrency_share
+        self._refresh = refresh
+        self._retry = retry
+        self._timeout = timeout
+        self._api_key = api_key
+        self._model_name = model_name
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="clue-scheduler", daemon=True)
+        self._endpoints: list[_Endpoint] = []
+        self._semaphore: asyncio.Semaphore | None = None
+        self._futures: dict[str, concurrent.futures.Future[Outcome]] = {}
+        self._lock = threading.Lock()
+        self.concurrency = 0
+        self.sent = 0
+        self.from_store = 0
+        self.failed = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> list[EndpointInfo]:
+        """Start the loop, check health and discover every endpoint. Raises EndpointUnavailable."""
+        self._thread.start()
+        infos = self._run(self._connect())
+        return infos
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    async def _connect(self) -> list[EndpointInfo]:
+        clients = [
+            EndpointClient(url, timeout=self._timeout, retry=self._retry, api_key=self._api_key) for url in self._urls
+        ]
+        try:
+            infos = list(await asyncio.gather(*(c.discover() for c in clients)))
+        except BaseException:
+            await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
+            raise
+        if self._model_name:  # --model-name: the name chat requests carry, when discovery guessed wrong
+            infos = [dataclasses.replace(i, served_model_name=self._model_name) for i in infos]
+        identities = {info.identity for info in infos}
+        if len(identities) > 1:
+            await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
+            listing = "; ".join(f"{i.url} serves {i.model_id} ({i.server_kind}, rev {i.model_revision})" for i in infos)
+            raise EndpointUnavailable(
+                "Several --model-endpoint values must be replicas of one model, but they differ: " + listing,
+                url=", ".join(self._urls),
+            )
+        self._endpoints = [_Endpoint(c, i) for c, i in zip(clients, infos)]
+        self.concurrency = self._resolve_concurrency(infos)
+        self._semaphore = asyncio.Semaphore(self.concurrency)
+        return infos
+
+    def _resolve_concurrency(self, infos: list[EndpointInfo]) -> int:
+        if self._requested_concurrency:
+            total = self._requested_concurrency
+        else:
+            total = sum(i.max_concurrent_requests or DEFAULT_CONCURRENCY for i in infos)
+        # Under xdist each worker gets its share, so the sum over workers stays within the bound.
+        return max(1, int(total * self._share))
+
+    def close(self) -> None:
+        if not self._thread.is_alive():
+            return
+        try:
+            self._run(self._aclose())
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+
+    async def _aclose(self) -> None:
+        pending = [t for t in asyncio.all_tasks(self._loop) if t is not asyncio.current_task()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        await asyncio.gather(*(e.client.aclose() for e in self._endpoints), return_exceptions=True)
+
+    # -- requests --------------------------------------------------------------------------
+
+    @property
+    def info(self) -> EndpointInfo:
+        return self._endpoints[0].info
+
+    def submit(self, request: Request) -> concurrent.futures.Future[Outcome]:
+        """The future outcome of `request`; sends it only if neither in flight nor stored."""
+        identity = self.info.identity
+        key = request_key(identity, request)
+        with self._lock:
+            future = self._futures.get(key)
+            if future is not None:
+                return future
+            future = concurrent.futures.Future()
+            self._futures[key] = future
+        stored = None if self._refresh else self._store.get(identity, request)
+        if stored is not None:
+            with self._lock:
+                self.from_store += 1
+            future.set_result(Outcome(stored, "store"))
+        else:
+            asyncio.run_coroutine_threadsafe(self._send(request, future), self._loop)
+        return future
+
+    async def _send(self, request: Request, future: concurrent.futures.Future[Outcome]) -> None:
+        assert self._semaphore is not None
+        async with self._semaphore:
+            endpoint = min(self._endpoints, key=lambda e: e.outstanding)
+            endpoint.outstanding += 1
+            try:
+                completion = await endpoint.client.complete(request, endpoint.info)
+            except asyncio.CancelledError:
+                future.cancel()
+                raise
+            except EndpointError as exc:
+                with self._lock:
+                    self.failed += 1
+                future.set_exception(exc)
+                return
+            except Exception as exc:  # a bug or an unexpected transport failure: still one errored test
+                with self._lock:
+                    self.failed += 1
+                future.set_exception(EndpointError(f"request failed: {exc!r}", url=endpoint.info.url))
+                return
+            finally:
+                endpoint.outstanding -= 1
+        # Persist before anyone sees the result: a crash after this loses nothing.
+        self._store.put(endpoint.info.identity, request, completion)
+        with self._lock:
+            self.sent += 1
+        future.set_result(Outcome(completion, "sent"))
+
+    def tokenize(self, text: str) -> list[int] | None:
+        endpoint = self._endpoints[0]
+        return self._run(endpoint.client.tokenize(text, endpoint.info))

@@ -1,0 +1,361 @@
+"""pytest hooks only: options, parametrization, sample outcome, aggregation and summary.
+
+Process roles: without xdist one process does everything. With `-n N` the controller
+starts the embedded baseline (when no endpoint is given), hands the URL to the workers,
+aggregates the per-sample records that arrive with each test report and writes the report;
+each worker connects, sends its share of the requests and runs its tests.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from typing import Any
+
+import pytest
+
+from . import settings as settings_mod
+from .data.errors import DataError
+from .metrics import BatchedValues
+from .endpoint.types import EndpointError, EndpointUnavailable
+from .report import aggregate, render
+from .report.aggregate import SampleRecord
+from .report.levels import level_scores
+from .report.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
+from .report.thresholds import Thresholds, ThresholdsError
+from .report.thresholds import load as load_thresholds
+from .rendering import TemplateUnavailable
+from .runner import Run
+from .sample_check import SampleCheck, record_from
+from .tasks.shots import SHOT_SEED
+
+SETTINGS = pytest.StashKey["settings_mod.Settings"]()
+RUN = pytest.StashKey[Run]()
+THRESHOLDS = pytest.StashKey[Thresholds]()
+RECORDS = pytest.StashKey[list[SampleRecord]]()
+RECORD = pytest.StashKey[dict[str, Any]]()  # on an item: its sample record
+STATE = pytest.StashKey[dict[str, Any]]()  # controller-side state (embedded server, run description)
+
+MARKER = "clue_task"
+FIXTURE = "clue_sample"
+EXIT_UNAVAILABLE = pytest.ExitCode.INTERRUPTED  # the run could not be carried out
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    settings_mod.add_options(parser)
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def _is_controller(config: pytest.Config) -> bool:
+    return not _is_worker(config) and bool(getattr(config.option, "numprocesses", None)) and \
+        getattr(config.option, "dist", "no") != "no"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{MARKER}(name): the CLUE task a sample-test module runs")
+    settings = settings_mod.resolve(config)
+    try:
+        thresholds = load_thresholds(settings.thresholds)
+    except ThresholdsError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[SETTINGS] = settings
+    config.stash[THRESHOLDS] = thresholds
+    config.stash[RUN] = Run(settings)
+    config.stash[RECORDS] = []
+    config.stash[STATE] = {}
+    if not _is_worker(config):
+        config.pluginmanager.register(RecordCollector(config.stash[RECORDS]), "clue-checks-records")
+    if _is_controller(config) and not settings.endpoints:
+        _start_baseline(config)
+
+
+def _start_baseline(config: pytest.Config) -> str:
+    from .server import BaselineServer
+
+    server = BaselineServer(host="127.0.0.1", port=0)
+    url = server.start()
+    config.stash[STATE]["baseline"] = server
+    config.add_cleanup(server.stop)
+    return url
+
+
+def _endpoint_urls(config: pytest.Config) -> list[str]:
+    settings = config.stash[SETTINGS]
+    if settings.endpoints:
+        return list(settings.endpoints)
+    if _is_worker(config):
+        return list(config.workerinput["clue_endpoints"])
+    state = config.stash[STATE]
+    if "baseline" not in state:
+        _start_baseline(config)
+    return [state["baseline"].url]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    state = node.config.stash[STATE]
+    if "baseline" in state:
+        node.workerinput["clue_endpoints"] = [state["baseline"].url]
+    node.workerinput["clue_share"] = node.config.getoption("dist") == "load"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getoption("dist") != "load":
+        return None
+    from .xdist_share import ShareScheduling
+
+    return ShareScheduling(config, log)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under xdist, check a named endpoint once, before any worker starts: one clear error."""
+    config = session.config
+    settings = config.stash[SETTINGS]
+    if _is_controller(config) and settings.endpoints and not config.option.collectonly:
+        run = Run(settings)
+        try:
+            info = run.connect(settings.endpoints)
+            config.stash[STATE]["describe"] = run.describe()
+            config.stash[STATE]["info"] = info
+        except (EndpointError, TemplateUnavailable) as exc:
+            pytest.exit(f"clue-checks: {exc}", returncode=EXIT_UNAVAILABLE)
+        finally:
+            run.close()
+
+
+# -- collection ------------------------------------------------------------------------------
+
+
+def _task_of(node: Any) -> str | None:
+    marker = node.get_closest_marker(MARKER)
+    return marker.args[0] if marker and marker.args else None
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if FIXTURE not in metafunc.fixturenames:
+        return
+    config = metafunc.config
+    task = _task_of(metafunc.definition)
+    run = config.stash[RUN]
+    if task not in run.tasks:
+        pytest.fail(f"{metafunc.module.__file__}: mark the module with pytest.mark.{MARKER}(name), "
+                    f"name one of {', '.join(run.tasks)}; got {task!r}", pytrace=False)
+    if task not in config.stash[SETTINGS].tasks:
+        metafunc.parametrize(FIXTURE, [], indirect=True)  # deselected below
+        return
+    try:
+        samples = run.samples(task)
+    except DataError as exc:
+        pytest.fail(f"clue-checks: bad {task} data: {exc}", pytrace=False)
+    ids = [s.test_id for s in samples]
+    metafunc.parametrize(FIXTURE, ids, ids=ids, indirect=True)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    chosen = set(config.stash[SETTINGS].tasks)
+    keep, drop = [], []
+    for item in items:
+        task = _task_of(item)
+        (drop if FIXTURE in getattr(item, "fixturenames", ()) and task not in chosen else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def _sample_param(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get(FIXTURE) if callspec else None
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Connect and start sending this process's share of the selected samples' requests."""
+    config = session.config
+    if _is_controller(config) or config.option.collectonly:
+        return
+    if session.testsfailed and not config.option.continue_on_collection_errors:
+        return  # collection errors: pytest stops before running; send nothing
+    indexed = [(i, _sample_param(item)) for i, item in enumerate(session.items)]
+    indexed = [(i, p) for i, p in indexed if p is not None]
+    if not indexed:
+        return
+    run = config.stash[RUN]
+    share: tuple[int, int] | None = None
+    concurrency_share = 1.0
+    if _is_worker(config):
+        workers = int(config.workerinput["workercount"])
+        concurrency_share = 1.0 / workers
+        if config.workerinput.get("clue_share"):
+            from .xdist_share import share as in_share, worker_number
+
+            share = (worker_number(config.workerinput["workerid"]), workers)
+            indexed = [(i, p) for i, p in indexed if in_share(i, *share)]
+    try:
+        run.connect(_endpoint_urls(config), concurrency_share=concurrency_share)
+    except (EndpointError, TemplateUnavailable) as exc:
+        pytest.exit(f"clue-checks: {exc}", returncode=EXIT_UNAVAILABLE)
+    config.add_cleanup(run.close)
+    if not _is_worker(config):
+        config.stash[STATE]["describe"] = run.describe()
+    # Without our scheduler (e.g. --dist loadscope) a worker cannot know its share: fetch on demand.
+    if not _is_worker(config) or share is not None:
+        run.prefetch([run.sample(p) for _, p in indexed])
+
+
+# -- the sample fixture and its report -------------------------------------------------------
+
+
+@pytest.fixture
+def clue_sample(request: pytest.FixtureRequest) -> SampleCheck:
+    """The sample's response, already cleaned; `.check()` scores it and asserts the verdict."""
+    config = request.config
+    run = config.stash[RUN]
+    sample = run.sample(request.param)
+    item = request.node
+    try:
+        evaluated = run.evaluate(sample)
+    except EndpointError as exc:
+        item.stash[RECORD] = SampleRecord(sample.task, sample.id, run.index_of(sample), "error",
+                                          reason=str(exc), reference=sample.reference).as_dict()
+        raise
+    check = SampleCheck(run.tasks[sample.task], evaluated, config.stash[THRESHOLDS].floors_for(sample.task),
+                        run.index_of(sample))
+    item.stash[RECORD] = check.record.as_dict()
+    return check
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    record = item.stash.get(RECORD, None)
+    if record is not None:
+        record = dict(record)
+        if report.when == "call":
+            record["outcome"] = "passed" if report.passed else "failed"
+            report.clue_record = record
+        elif report.when == "setup" and report.failed:
+            record["outcome"] = "error"
+            report.clue_record = record
+        if report.when == "call":
+            for name, value in (record.get("metrics") or {}).items():
+                if value is not None:
+                    report.user_properties.append((f"clue.{name}", round(float(value), 6)))
+    return report
+
+
+class RecordCollector:
+    """Receives every test report (on the controller under xdist) and keeps the sample records."""
+
+    def __init__(self, records: list[SampleRecord]) -> None:
+        self.records = records
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        record = getattr(report, "clue_record", None)
+        if record is not None:
+            self.records.append(record_from(record))
+
+
+# -- aggregation, report and exit code -------------------------------------------------------
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if _is_worker(config) or RECORDS not in config.stash:
+        return
+    records = config.stash[RECORDS]
+    if not records:
+        return
+    run = config.stash[RUN]
+    settings = config.stash[SETTINGS]
+    grouped = aggregate.group_by_task(records)
+    summaries = []
+    for name, task in run.tasks.items():
+        if name in grouped:
+            batched = _batched_metrics(task, grouped[name])
+            summaries.append(aggregate.summarize_task(name, task.title, task.level, task.metric_names,
+                                                      grouped[name], batched))
+    levels = level_scores(_level_inputs(grouped))
+    gates = aggregate.evaluate_gates(config.stash[THRESHOLDS].gates, {s.task: s for s in summaries})
+    describe = dict(config.stash[STATE].get("describe") or {})
+    describe.update({
+        "data_dir": str(settings.data_dir),
+        "thresholds": config.stash[THRESHOLDS].source,
+        "limit": settings.limit,
+        "seeds": {"shots": SHOT_SEED, "bootstrap": BOOTSTRAP_SEED, "bootstrap_resamples": BOOTSTRAP_RESAMPLES},
+        "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    })
+    report = render.report_dict(describe, summaries, gates, levels)
+    paths = render.write_reports(settings.report_dir, report, render.markdown(report, summaries, gates, levels),
+                                 grouped)
+    config.stash[STATE]["summary"] = (summaries, gates, report["requests"], paths, levels)
+    if settings.exit_mode == "gates" and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        # Gate mode: the exit code is the verdict alone; failing samples stay failed in the output.
+        failed = any(g.status == "fail" for g in gates) or any(s.n_errored for s in summaries)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED if failed else pytest.ExitCode.OK
+    elif any(g.status == "fail" for g in gates) and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _level_inputs(grouped: dict[str, list[SampleRecord]]) -> dict[tuple[str, str], list[float]]:
+    """Exactly the per-sample values each task's table row averaged."""
+    out: dict[tuple[str, str], list[float]] = {}
+    for task, records in grouped.items():
+        for r in sorted(records, key=lambda r: r.index):
+            if r.outcome == "error":
+                continue
+            for metric, value in r.metrics.items():
+                if value is not None:
+                    out.setdefault((task, metric), []).append(float(value))
+    return out
+
+
+def _batched_metrics(task: Any, records: list[SampleRecord]) -> dict[str, tuple[list[float | None], str | None]]:
+    """Batched metrics (e.g. BERTScore) once over the task's scored samples; values also go on each record."""
+    if not task.batched_metrics:
+        return {}
+    scored = sorted((r for r in records if r.outcome != "error"), key=lambda r: r.index)
+    try:
+        results = task.batch_score([(r.response or "", r.reference or "") for r in scored])
+    except Exception as exc:  # a metric's failure must not cost the report: it is reported, not hidden
+        reason = f"failed: {exc.__class__.__name__}: {exc}"
+        results = {name: BatchedValues(not_computed=reason) for name in task.batched_metrics}
+    out: dict[str, tuple[list[float | None], str | None]] = {}
+    for name in task.batched_metrics:
+        result = results.get(name)
+        if result is None or result.not_computed is not None:
+            out[name] = ([], result.not_computed if result else "the task returned no values")
+            continue
+        out[name] = (list(result.values), None)
+        for record, value in zip(scored, result.values):
+            record.metrics[name] = value  # type: ignore[index]  # a plain dict, built by record_from
+    return out
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    summary = config.stash.get(STATE, {}).get("summary")
+    if not summary:
+        return
+    summaries, gates, requests, paths, levels = summary
+    terminalreporter.write_sep("=", "CLUE report")
+    for line in render.terminal_lines(summaries, gates, requests, levels):
+        terminalreporter.write_line(line)
+    terminalreporter.write_line("report: " + ", ".join(str(p) for p in paths[:2]))
+    if config.stash[SETTINGS].exit_mode == "gates":
+        terminalreporter.write_line("exit code: gate mode (--clue-exit=gates): it reflects the gates alone")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    if _is_worker(config) or SETTINGS not in config.stash:
+        return None
+    s = config.stash[SETTINGS]
+    target = ", ".join(s.endpoints) if s.endpoints else "embedded parameterless baseline"
+    return [f"clue-checks: endpoint {target}; data {s.data_dir}; profile {s.profile}; api {s.api}; "
+            f"cache {s.cache_dir or 'off'}{' (refresh)' if s.refresh else ''}"]
+
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # tokenizers' fork warning under xdist

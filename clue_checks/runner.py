@@ -1,0 +1,182 @@
+"""One process's run: tasks and their samples, the endpoint connection, and each sample's outcome.
+
+The plugin calls this; it holds no pytest objects. Requests for this process's share of the
+selected samples are fed to the scheduler in test order by a background feeder, with
+bounded look-ahead so prompts are built lazily and memory stays flat; a test that comes
+before the feeder submits its own request (deduplicated by key, so still sent once).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .endpoint.scheduler import Outcome, Scheduler
+from .endpoint.store import NullStore, ResponseStore
+from .endpoint.types import EndpointInfo, Request
+from .rendering import Renderer, TemplateUnavailable, load_tokenizer
+from .settings import Settings
+from .tasks import TASKS, LoadedTask, Prompt, Sample, Task, get_profile
+from .tasks.base import strip_echoed_prefix
+
+BASELINE_TOKENIZER = Path(__file__).parent / "server" / "baseline_tokenizer"
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """A sample's prompt, request, raw and scored text (for the failure message and the report)."""
+
+    sample: Sample
+    prompt: Prompt
+    request: Request
+    outcome: Outcome
+    scored_text: str
+
+
+class Run:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.profile = get_profile(settings.profile)
+        options = {"bertscore_model": settings.bertscore_model, "bertscore_layers": settings.bertscore_layers}
+        self.tasks: dict[str, Task] = {name: TASKS[name](self.profile, options) for name in TASKS}
+        self._loaded: dict[str, LoadedTask] = {}
+        self._by_test_id: dict[str, Sample] = {}
+        self.scheduler: Scheduler | None = None
+        self.renderer: Renderer | None = None
+        self._futures: dict[str, concurrent.futures.Future[Outcome]] = {}
+        self._requests: dict[str, Request] = {}
+        self._lock = threading.Lock()
+        self._feeder: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # -- data (collection time: no network) -----------------------------------------------
+
+    def load(self, task_name: str) -> LoadedTask:
+        """Read a task's data once; raises DataError."""
+        if task_name not in self._loaded:
+            loaded = self.tasks[task_name].load(self.settings.data_dir)
+            self._loaded[task_name] = loaded
+            for sample in loaded.samples:
+                self._by_test_id[sample.test_id] = sample
+        return self._loaded[task_name]
+
+    def samples(self, task_name: str) -> tuple[Sample, ...]:
+        samples = self.load(task_name).samples
+        return samples[: self.settings.limit] if self.settings.limit else samples
+
+    def sample(self, test_id: str) -> Sample:
+        return self._by_test_id[test_id]
+
+    def index_of(self, sample: Sample) -> int:
+        return self._loaded[sample.task].samples.index(sample)
+
+    # -- connection ------------------------------------------------------------------------
+
+    def connect(self, urls: Sequence[str], *, concurrency_share: float = 1.0) -> EndpointInfo:
+        """Health check and discovery; chooses the API mode. Raises EndpointUnavailable/TemplateUnavailable."""
+        s = self.settings
+        store = ResponseStore(s.cache_dir / "responses.sqlite3") if s.cache_dir else NullStore()
+        scheduler = Scheduler(urls, store, concurrency=s.concurrency, concurrency_share=concurrency_share,
+                              refresh=s.refresh, timeout=s.request_timeout, api_key=s.api_key,
+                              model_name=s.model_name)
+        try:
+            info = scheduler.start()[0]
+            self.renderer = self._renderer(info)
+        except BaseException:
+            scheduler.close()
+            raise
+        self.scheduler = scheduler
+        return info
+
+    def _renderer(self, info: EndpointInfo) -> Renderer:
+        s = self.settings
+        tokenizer_source = s.tokenizer or (str(BASELINE_TOKENIZER) if info.server_kind == "clue-baseline" else None)
+        mode = s.api
+        if mode == "auto":
+            mode = "generate" if info.supports_generate and tokenizer_source else "chat"
+        if mode == "generate":
+            if not info.supports_generate:
+                raise TemplateUnavailable(
+                    f"--api generate needs TGI's /generate, but {info.url} is {info.server_kind}; use --api chat")
+            if not tokenizer_source:
+                raise TemplateUnavailable(
+                    "--api generate renders CLUE's prompts with the model's chat template locally: "
+                    "give --tokenizer (a local folder with the model's tokenizer files), or use --api chat")
+            return Renderer("generate", info, load_tokenizer(tokenizer_source), self.profile.assistant_prefix)
+        return Renderer("chat", info, None, self.profile.assistant_prefix)
+
+    @property
+    def info(self) -> EndpointInfo:
+        assert self.scheduler is not None
+        return self.scheduler.info
+
+    # -- requests --------------------------------------------------------------------------
+
+    def request_for(self, sample: Sample) -> tuple[Prompt, Request]:
+        assert self.renderer is not None
+        loaded = self._loaded[sample.task]
+        prompt = self.tasks[sample.task].prompt(sample, loaded.shots)
+        return prompt, self.renderer.request(prompt)
+
+    def _submit(self, sample: Sample) -> concurrent.futures.Future[Outcome]:
+        with self._lock:
+            future = self._futures.get(sample.test_id)
+        if future is not None:
+            return future
+        assert self.scheduler is not None
+        _, request = self.request_for(sample)
+        future = self.scheduler.submit(request)
+        with self._lock:
+            return self._futures.setdefault(sample.test_id, future)
+
+    def prefetch(self, samples: Sequence[Sample]) -> None:
+        """Start sending this process's share in test order, a bounded window ahead."""
+        assert self.scheduler is not None
+        window = threading.BoundedSemaphore(max(2 * self.scheduler.concurrency, 8))
+
+        def feed() -> None:
+            for sample in samples:
+                while not window.acquire(timeout=0.2):
+                    if self._stop.is_set():
+                        return
+                if self._stop.is_set():
+                    return
+                try:
+                    future = self._submit(sample)
+                except Exception:  # rendering failed: the test itself will raise it
+                    window.release()
+                    continue
+                future.add_done_callback(lambda _f: window.release())
+
+        self._feeder = threading.Thread(target=feed, name="clue-feeder", daemon=True)
+        self._feeder.start()
+
+    def evaluate(self, sample: Sample) -> Evaluated:
+        """Wait for this sample's response (raises EndpointError) and clean it as CLUE did."""
+        prompt, request = self.request_for(sample)
+        outcome = self._submit(sample).result()
+        text = outcome.completion.text
+        if request.mode == "chat" and self.profile.assistant_prefix:
+            text = strip_echoed_prefix(text, prompt.assistant_prefix)
+        text = self.tasks[sample.task].clean(text, self.info.model_id)
+        return Evaluated(sample, prompt, request, outcome, text)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self.scheduler is not None:
+            self.scheduler.close()
+
+    def describe(self) -> dict[str, Any]:
+        info = self.info
+        return {
+            "endpoints": list(self.settings.endpoints) or [info.url],
+            "server_kind": info.server_kind,
+            "model_id": info.model_id,
+            "model_revision": info.model_revision,
+            "api": self.renderer.mode if self.renderer else None,
+            "profile": self.profile.name,
+        }

@@ -1,0 +1,180 @@
+"""One resolved, immutable run configuration: command line > pytest.ini > defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .tasks import TASKS
+from .tasks.profiles import PROFILES
+
+GROUP = "clue-checks"
+
+# (option, ini name, help, extra argparse kwargs, ini type)
+_OPTIONS: list[tuple[str, str, str, dict[str, Any], str]] = [
+    ("--model-endpoint", "clue_model_endpoint",
+     "URL of a model server (TGI, vLLM, transformers serve, OpenAI-compatible). Repeat for replicas of one "
+     "model; they share the load. Default: start the embedded parameterless baseline.",
+     {"action": "append", "metavar": "URL"}, "linelist"),
+    ("--api", "clue_api", "chat (/v1/chat/completions), generate (TGI /generate with the chat template rendered "
+     "locally and CLUE's assistant prefix; needs --tokenizer) or auto (generate on TGI when a tokenizer is "
+     "known, else chat). Default: auto.", {"choices": ["chat", "generate", "auto"]}, "string"),
+    ("--model-name", "clue_model_name", "model name to send in chat requests (default: discovered from the server)",
+     {"metavar": "NAME"}, "string"),
+    ("--tokenizer", "clue_tokenizer", "tokenizer folder or hub id whose chat template renders generate-mode "
+     "prompts and counts tokens", {"metavar": "PATH"}, "string"),
+    ("--clue-data", "clue_data", "folder laid out like CLUE's data/ (default: the bundled synthetic fixtures/)",
+     {"metavar": "DIR"}, "string"),
+    ("--tasks", "clue_tasks", f"comma-separated tasks to run (default: all of {', '.join(TASKS)})",
+     {"metavar": "T1,T2"}, "string"),
+    ("--limit", "clue_limit", "score only the first N samples of each task (deterministic)",
+     {"type": int, "metavar": "N"}, "string"),
+    ("--concurrency", "clue_concurrency", "requests in flight at once (default: the server's "
+     "max_concurrent_requests, else 64)", {"type": int, "metavar": "N"}, "string"),
+    ("--cache", "clue_cache", "response store folder (default: .clue-cache)", {"metavar": "DIR"}, "string"),
+    ("--no-cache", "clue_no_cache", "neither read nor write the response store", {"action": "store_true"}, "bool"),
+    ("--refresh", "clue_refresh", "ask the model again even when a stored response exists (and store the new one)",
+     {"action": "store_true"}, "bool"),
+    ("--report-dir", "clue_report_dir", "where clue-report.json and clue-report.md are written "
+     "(default: clue-report)", {"metavar": "DIR"}, "string"),
+    ("--thresholds", "clue_thresholds", "TOML file with per-sample floors and task gates",
+     {"metavar": "FILE"}, "string"),
+    ("--clue-profile", "clue_profile", "paper (CLUE's TGI-era code, the published numbers; default) or head "
+     "(CLUE's 2025 vLLM-era code)", {"choices": list(PROFILES)}, "string"),
+    ("--clue-exit", "clue_exit", "pytest: plain pytest exit codes (default). gates: the exit code reflects the "
+     "task gates alone; failing samples still show as failed", {"choices": ["pytest", "gates"]}, "string"),
+    ("--bertscore-model", "clue_bertscore_model", "local BERT model folder for BERTScore instead of the task's "
+     "hub model (offline sites); needs --bertscore-layers", {"metavar": "PATH"}, "string"),
+    ("--bertscore-layers", "clue_bertscore_layers", "which layer of --bertscore-model to use (CLUE: SciBERT 8, "
+     "Bio_ClinicalBERT 9)", {"type": int, "metavar": "N"}, "string"),
+    ("--request-timeout", "clue_request_timeout", "seconds to wait for one response (default 600)",
+     {"type": float, "metavar": "S"}, "string"),
+]
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup(GROUP, "clue-checks: CLUE clinical benchmark against a model endpoint")
+    for flag, ini, help_text, kwargs, ini_type in _OPTIONS:
+        group.addoption(flag, dest=ini, default=None, help=help_text, **kwargs)
+        parser.addini(ini, f"default for {flag}", type=ini_type, default=None)
+
+
+@dataclass(frozen=True)
+class Settings:
+    endpoints: tuple[str, ...]
+    api: str
+    model_name: str | None
+    tokenizer: str | None
+    data_dir: Path
+    tasks: tuple[str, ...]
+    limit: int | None
+    concurrency: int | None
+    cache_dir: Path | None
+    refresh: bool
+    report_dir: Path
+    thresholds: Path | None
+    profile: str
+    exit_mode: str
+    request_timeout: float
+    api_key: str | None
+    bertscore_model: str | None = None
+    bertscore_layers: int | None = None
+
+
+def _value(config: pytest.Config, name: str) -> tuple[Any, str]:
+    """(value, where) — where is "cli", "ini" or "default"."""
+    cli = config.getoption(name)
+    if cli not in (None, False, []):
+        return cli, "cli"
+    ini = config.getini(name)
+    if ini not in (None, "", []):
+        return ini, "ini"
+    return None, "default"
+
+
+def _path(config: pytest.Config, name: str, default: str | None) -> Path | None:
+    value, where = _value(config, name)
+    if value is None:
+        if default is None:
+            return None
+        value, where = default, "ini"
+    path = Path(os.path.expanduser(str(value)))
+    if not path.is_absolute():
+        base = Path(config.invocation_params.dir) if where == "cli" else Path(config.rootpath)
+        path = base / path
+    return path
+
+
+def _int(config: pytest.Config, name: str, flag: str) -> int | None:
+    value, _ = _value(config, name)
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise pytest.UsageError(f"{flag} must be a whole number, got {value!r}") from None
+    if number < 1:
+        raise pytest.UsageError(f"{flag} must be at least 1, got {number}")
+    return number
+
+
+def resolve(config: pytest.Config) -> Settings:
+    endpoints, _ = _value(config, "clue_model_endpoint")
+    urls = tuple(u.strip().rstrip("/") for u in (endpoints or []) if u.strip())
+    for url in urls:
+        if not url.startswith(("http://", "https://")):
+            raise pytest.UsageError(f"--model-endpoint {url!r} must be an http:// or https:// URL")
+
+    tasks_value, _ = _value(config, "clue_tasks")
+    tasks = tuple(TASKS) if not tasks_value else tuple(t.strip() for t in str(tasks_value).split(",") if t.strip())
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown:
+        raise pytest.UsageError(f"--tasks: unknown task(s) {', '.join(unknown)}; available: {', '.join(TASKS)}")
+
+    no_cache, _ = _value(config, "clue_no_cache")
+    refresh, _ = _value(config, "clue_refresh")
+    timeout, _ = _value(config, "clue_request_timeout")
+    try:
+        request_timeout = float(timeout) if timeout is not None else 600.0
+    except ValueError:
+        raise pytest.UsageError(f"--request-timeout must be a number of seconds, got {timeout!r}") from None
+
+    thresholds = _path(config, "clue_thresholds", None)
+    if thresholds is not None and not thresholds.is_file():
+        raise pytest.UsageError(f"--thresholds: file not found: {thresholds}")
+
+    bertscore_model = _path(config, "clue_bertscore_model", None)
+    bertscore_layers = _int(config, "clue_bertscore_layers", "--bertscore-layers")
+    if bertscore_model is not None and bertscore_layers is None:
+        raise pytest.UsageError("--bertscore-model needs --bertscore-layers (the layer whose embeddings BERTScore uses)")
+    for flag, name, value, allowed in (("--api", "clue_api", _value(config, "clue_api")[0], ("chat", "generate", "auto")),
+                                       ("--clue-profile", "clue_profile", _value(config, "clue_profile")[0], tuple(PROFILES)),
+                                       ("--clue-exit", "clue_exit", _value(config, "clue_exit")[0], ("pytest", "gates"))):
+        if value is not None and value not in allowed:
+            raise pytest.UsageError(f"{flag} / {name}: {value!r} is not one of {', '.join(allowed)}")
+
+    return Settings(
+        endpoints=urls,
+        api=_value(config, "clue_api")[0] or "auto",
+        model_name=_value(config, "clue_model_name")[0],
+        tokenizer=_value(config, "clue_tokenizer")[0],
+        data_dir=_path(config, "clue_data", "fixtures"),  # type: ignore[arg-type]
+        tasks=tasks,
+        limit=_int(config, "clue_limit", "--limit"),
+        concurrency=_int(config, "clue_concurrency", "--concurrency"),
+        cache_dir=None if no_cache else _path(config, "clue_cache", ".clue-cache"),
+        refresh=bool(refresh),
+        report_dir=_path(config, "clue_report_dir", "clue-report"),  # type: ignore[arg-type]
+        thresholds=thresholds,
+        profile=_value(config, "clue_profile")[0] or "paper",
+        exit_mode=_value(config, "clue_exit")[0] or "pytest",
+        request_timeout=request_timeout,
+        # Read from the environment only, so a key never lands in shell history or CI logs.
+        api_key=os.environ.get("CLUE_API_KEY") or None,
+        bertscore_model=str(bertscore_model) if bertscore_model else None,
+        bertscore_layers=bertscore_layers,
+    )

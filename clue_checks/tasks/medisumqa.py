@@ -1,0 +1,88 @@
+"""MeDiSumQA: answer a patient's question about their discharge letter (clue-benchmark §3.5)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from ..data.errors import DataError
+from ..data.readers import read_json_records
+from ..metrics import BatchedValues
+from ..metrics.rouge import ROUGE_TYPES, rouge_f
+from .base import LoadedTask, Prompt, Sample, SampleResult, Task, clue_prompts, conversation, rouge_verdict
+from .shots import split_shots
+from .summaries import BERTSCORE_KEYS, UMLS_KEYS, bertscore_for, umls_for
+
+N_SHOTS = 1
+# The field names drifted between CLUE's generator, its evaluators and the PhysioNet release (§3.5, §6).
+FIELD_VARIANTS: dict[str, tuple[str, ...]] = {
+    "discharge_summary": ("discharge_summary", "without_discharge_summary", "without_summary"),
+    "Question": ("Question", "question"),
+    "Answer": ("Answer", "answer"),
+}
+
+
+def _field(path: Path, number: int, record: Mapping, canonical: str) -> str:
+    for name in FIELD_VARIANTS[canonical]:
+        if name in record:
+            value = record[name]
+            if not isinstance(value, str):
+                raise DataError(path, f"field {name!r} must be text, got {type(value).__name__}", where=f"record {number}")
+            return value
+    raise DataError(path, f"missing field {canonical!r} (accepted: {', '.join(FIELD_VARIANTS[canonical])}; "
+                    f"present: {', '.join(sorted(record))})", where=f"record {number}")
+
+
+class MeDiSumQA(Task):
+    name = "medisumqa"
+    title = "MeDiSumQA"
+    level = 2
+    data_path = "MeDiSumQA/MeDiSumQA.json"
+    metric_names = ROUGE_TYPES
+    batched_metrics = BERTSCORE_KEYS + UMLS_KEYS
+    self_prompting_cleanup = False  # CLUE only stripped MeDiSumQA answers
+
+    def load(self, data_dir: Path) -> LoadedTask:
+        path = data_dir / self.data_path
+        raw = read_json_records(path)
+        if not raw:
+            raise DataError(path, "no records in file")
+        seen: Counter[str] = Counter()
+        records = []
+        for number, item in enumerate(raw, start=1):
+            record = {name: _field(path, number, item, name) for name in FIELD_VARIANTS}
+            note = str(item.get("note_id") or f"record{number}")
+            seen[note] += 1
+            # Several questions share a letter: the id is the note plus the question's place in the file.
+            record["id"] = f"{note}/q{seen[note]}"
+            records.append(record)
+        shots, scored = split_shots(records, N_SHOTS, self.profile.shots_for(self.name))
+        as_sample = lambda r: Sample(self.name, r["id"], r, r["Answer"])  # noqa: E731
+        return LoadedTask(tuple(map(as_sample, shots)), tuple(map(as_sample, scored)), path)
+
+    def prompt(self, sample: Sample, shots: Sequence[Sample]) -> Prompt:
+        texts = clue_prompts()[self.name]
+        user = texts["user"][self.profile.name]
+        assistant = texts["assistant"][self.profile.name]
+        return Prompt(
+            conversation(texts["system"], [(user.format(**s.record), assistant.format(**s.record)) for s in shots],
+                         user.format(**sample.record)),
+            max_new_tokens=self.profile.max_new_tokens[self.name],
+            # The final TGI-era script crashed formatting this prefix (`answer=`); earlier ones prefilled "Answer: ".
+            assistant_prefix=assistant.format(Answer="") if self.profile.assistant_prefix else "",
+            truncate_reserve=self.profile.truncate_reserve.get(self.name),
+        )
+
+    def clean(self, text: str, model_id: str) -> str:
+        return super().clean(text, model_id).strip() if self.profile.postprocess else text
+
+    def score(self, sample: Sample, response: str, floors: Mapping[str, float]) -> SampleResult:
+        metrics = rouge_f(response, sample.reference)
+        passed, why = rouge_verdict(metrics, floors, response)
+        return SampleResult(dict(metrics), passed, why)
+
+    def batch_score(self, pairs: Sequence[tuple[str, str]]) -> dict[str, BatchedValues]:
+        scores = bertscore_for(self, pairs)
+        scores.update(umls_for(pairs))
+        return scores

@@ -1,0 +1,101 @@
+"""Problem Summary (BioNLP 2023 ProbSum 1A): list the diagnoses of a progress note (clue-benchmark §3.3)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from ..data.errors import DataError
+from ..data.readers import read_csv, unique_ids
+from ..metrics import BatchedValues
+from ..metrics.rouge import ROUGE_TYPES, rouge_f
+from .base import LoadedTask, Prompt, Sample, SampleResult, Task, clue_prompts, conversation, rouge_verdict
+from .shots import split_shots
+from .summaries import BERTSCORE_KEYS, UMLS_KEYS, bertscore_for, umls_for
+
+N_SHOTS = 3
+# The test CSV's header was never verified (clue-benchmark §9): CLUE's templates name
+# `Subjectives`/`Assessment`/`Summary`; the training CSV is described with the others.
+COLUMN_SPELLINGS: dict[str, tuple[str, ...]] = {
+    "Subjectives": ("Subjectives", "Subjective Sections", "Subjective", "subjectives", "subjective"),
+    "Assessment": ("Assessment", "assessment"),
+    "Summary": ("Summary", "summary"),
+}
+ID_SPELLINGS = ("File ID", "File", "file_id", "id", "ID")
+
+
+def clue_summary_cleaning(summary: str) -> str:
+    """CLUE's `;` handling: its trailing-`;` strip is a no-op, then every `;` becomes `", "`.
+
+    So "a; b;" becomes "a,  b, " (double space, trailing comma): kept, because it is the
+    reference CLUE scored against (clue-benchmark §3.3, §6 item 3).
+    """
+    return summary.replace(";", ", ")
+
+
+def _resolve_columns(path: Path, header: list[str]) -> dict[str, str]:
+    resolved = {}
+    for canonical, spellings in COLUMN_SPELLINGS.items():
+        found = next((s for s in spellings if s in header), None)
+        if found is None:
+            raise DataError(
+                path, f"no column for {canonical!r} (accepted spellings: {', '.join(spellings)}; "
+                f"columns found: {', '.join(header) or 'none'})", where="header row")
+        resolved[canonical] = found
+    return resolved
+
+
+class ProblemSummary(Task):
+    name = "problemsummary"
+    title = "Problem Summary"
+    level = 1
+    data_path = "ProblemSummary/BioNLP2023-1A-Test.csv"
+    metric_names = ROUGE_TYPES
+    batched_metrics = BERTSCORE_KEYS + UMLS_KEYS
+
+    def load(self, data_dir: Path) -> LoadedTask:
+        path = data_dir / self.data_path
+        header, rows = read_csv(path)
+        columns = _resolve_columns(path, header)
+        id_column = next((c for c in ID_SPELLINGS if c in header), None)
+        records = []
+        for number, row in enumerate(rows, start=2):
+            record = {}
+            for canonical, column in columns.items():
+                value = row.get(column)
+                if value is None:
+                    raise DataError(path, f"row has too few fields: no value for {column!r}", where=f"line {number}")
+                record[canonical] = value
+            record["Summary"] = clue_summary_cleaning(record["Summary"])
+            record["id"] = row[id_column] if id_column else str(number - 1)
+            records.append(record)
+        if not records:
+            raise DataError(path, "no records in file")
+        unique_ids(path, (r["id"] for r in records), id_column or "row number")
+        shots, scored = split_shots(records, N_SHOTS, self.profile.shots_for(self.name))
+        as_sample = lambda r: Sample(self.name, r["id"], r, r["Summary"])  # noqa: E731
+        notes = () if id_column else ("no id column found: samples are numbered by row",)
+        return LoadedTask(tuple(map(as_sample, shots)), tuple(map(as_sample, scored)), path, notes)
+
+    def prompt(self, sample: Sample, shots: Sequence[Sample]) -> Prompt:
+        texts = clue_prompts()[self.name]
+        assistant = texts["assistant"][self.profile.name]
+        return Prompt(
+            conversation(texts["system"],
+                         [(texts["user"].format(**s.record), assistant.format(**s.record)) for s in shots],
+                         texts["user"].format(**sample.record)),
+            max_new_tokens=self.profile.max_new_tokens[self.name],
+            assistant_prefix=assistant.format(Summary="") if self.profile.assistant_prefix else "",
+            truncate_reserve=self.profile.truncate_reserve.get(self.name),
+        )
+
+    def score(self, sample: Sample, response: str, floors: Mapping[str, float]) -> SampleResult:
+        # The paper era lowercased both sides first; ROUGE lowercases anyway, so only BERTScore differs.
+        metrics = rouge_f(response, sample.reference)
+        passed, why = rouge_verdict(metrics, floors, response)
+        return SampleResult(dict(metrics), passed, why)
+
+    def batch_score(self, pairs: Sequence[tuple[str, str]]) -> dict[str, BatchedValues]:
+        scores = bertscore_for(self, pairs, lowercase=self.profile.problemsummary_lowercase)
+        scores.update(umls_for(pairs))  # UMLS on the original case
+        return scores

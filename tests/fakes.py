@@ -1,0 +1,142 @@
+"""A tiny real HTTP server for tests: stdlib ThreadingHTTPServer on a free loopback port.
+
+    def handler(method, path, body, count):
+        return 200, {}, {"generated_text": "hi"}
+
+    with FakeServer(handler) as server:
+        ... server.url ... server.requests ...
+
+`body` is the parsed JSON request body, else its text, else None. `count` is the 1-based number of
+requests this server has received, this one included. A handler returns (status, headers, body) where
+body is bytes, str, or anything JSON-serialisable (sent as application/json), or returns `DROP` to
+close the connection without answering. A handler that raises answers 500 with the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+DROP = object()  # handler result: close the socket without a response (a connection error)
+
+Response = tuple[int, dict[str, str], Any]
+Handler = Callable[[str, str, Any, int], "Response | object"]
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    body: Any
+    headers: dict[str, str]  # lower-cased names
+
+
+def _encode(body: Any, headers: dict[str, str]) -> bytes:
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        headers.setdefault("Content-Type", "text/plain; charset=utf-8")
+        return body.encode("utf-8")
+    if body is None:
+        return b""
+    headers.setdefault("Content-Type", "application/json")
+    return json.dumps(body).encode("utf-8")
+
+
+class FakeServer:
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.requests: list[RecordedRequest] = []
+        self._lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._httpd is not None, "server not started"
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def paths(self, method: str | None = None) -> list[str]:
+        return [r.path for r in self.requests if method is None or r.method == method]
+
+    def count(self, path: str) -> int:
+        return sum(1 for r in self.requests if r.path == path)
+
+    def start(self) -> FakeServer:
+        server = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, like real model servers
+
+            def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+                pass
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                text = raw.decode("utf-8", errors="replace")
+                try:
+                    body: Any = json.loads(text) if text else None
+                except ValueError:
+                    body = text
+                record = RecordedRequest(self.command, self.path, body, {k.lower(): v for k, v in self.headers.items()})
+                with server._lock:
+                    server.requests.append(record)
+                    count = len(server.requests)
+                try:
+                    result = server.handler(self.command, self.path, body, count)
+                except Exception:
+                    result = (500, {}, traceback.format_exc())
+                if result is DROP:
+                    self.close_connection = True
+                    return
+                status, headers, payload = result  # type: ignore[misc]
+                headers = dict(headers)
+                data = _encode(payload, headers)
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-server", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> FakeServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def free_port_url() -> str:
+    """A loopback URL on which nothing listens (connection refused)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
