@@ -37,19 +37,24 @@ def _ci(low: float | None, high: float | None) -> str:
     return "" if low is None or high is None else f" [{low:.3f}, {high:.3f}]"
 
 
-def task_rows(tasks: Sequence[TaskSummary]) -> list[list[str]]:
-    """One row per task metric: task, metric, score [95% CI], n, failed, errored, sent/stored."""
-    rows = []
+def task_rows(tasks: Sequence[TaskSummary]) -> tuple[list[list[str]], list[str]]:
+    """One row per task metric, and the not-computed reasons as numbered notes (they are long)."""
+    rows, notes = [], []
     for t in tasks:
         for i, m in enumerate(t.metrics):
-            score = _fmt(m.value) + _ci(m.ci_low, m.ci_high) if m.value is not None else f"not computed: {m.not_computed}"
+            if m.value is not None:
+                score = _fmt(m.value) + _ci(m.ci_low, m.ci_high)
+            else:
+                if m.not_computed not in notes:
+                    notes.append(m.not_computed or "unknown reason")
+                score = f"not computed [{notes.index(m.not_computed or 'unknown reason') + 1}]"
             first = i == 0
             rows.append([
                 t.title if first else "", m.name, score, str(m.n),
                 f"{t.n_failed}/{t.n_samples}" if first else "", str(t.n_errored) if first else "",
                 f"{t.requests_sent}/{t.requests_stored}" if first else "",
             ])
-    return rows
+    return rows, notes
 
 
 HEADER = ["task", "metric", "score [95% CI]", "n", "failed", "errored", "sent/stored"]
@@ -82,7 +87,9 @@ def markdown(report: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Seq
         "| " + " | ".join(HEADER) + " |",
         "|" + "|".join("---" for _ in HEADER) + "|",
     ]
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in task_rows(tasks)]
+    rows, notes = task_rows(tasks)
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    lines += [""] + [f"[{i}] not computed: {note}  " for i, note in enumerate(notes, start=1)] if notes else []
     if levels:
         lines += ["", "## CLUE levels", "", *[f"- {line}" for line in level_lines(levels)],
                   "", "Headline metrics per task: see `clue_checks/report/levels.py` (one table)."]
@@ -107,9 +114,11 @@ def markdown(report: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Seq
 
 def terminal_lines(tasks: Sequence[TaskSummary], gates: Sequence[GateResult], requests: Mapping[str, int],
                    levels: Sequence[LevelScore] = ()) -> list[str]:
-    rows = [HEADER] + task_rows(tasks)
+    table, notes = task_rows(tasks)
+    rows = [HEADER] + table
     widths = [max(len(r[c]) for r in rows) for c in range(len(HEADER))]
     out = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    out += [f"[{i}] not computed: {note}" for i, note in enumerate(notes, start=1)]
     out += level_lines(levels)
     out.append(f"requests sent: {requests['sent']}, answered from the store: {requests['from_store']}")
     for g in gates:

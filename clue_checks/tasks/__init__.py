@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from .base import LoadedTask, Prompt, Sample, SampleResult, Task
+from .medisumcode import MeDiSumCode
+from .medisumqa import MeDiSumQA
 from .mednli import MedNLI
 from .meqsum import MeQSum
+from .problemsummary import ProblemSummary
 from .profiles import PROFILES, Profile, get_profile
 
-TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (MedNLI, MeQSum)}
+# Report order: Level 1 then Level 2, as in CLUE's results.
+TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (MedNLI, MeQSum, ProblemSummary, MeDiSumQA, MeDiSumCode)}
 
 __all__ = ["TASKS", "PROFILES", "LoadedTask", "Profile", "Prompt", "Sample", "SampleResult", "Task", "get_profile"]
