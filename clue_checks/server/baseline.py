@@ -1,0 +1,594 @@
+"""HTTP server of the parameterless baseline, speaking the TGI and OpenAI APIs.
+
+Stdlib only (``http.server``), so ``pytest`` with no endpoint can run the whole benchmark
+offline. Answers come from :mod:`clue_checks.server.heuristics`; token counts, truncation
+and streaming pieces come from the baseline tokenizer in ``baseline_tokenizer/``.
+
+Routes: ``GET /health`` (also ``/`` and ``/ping``), ``GET /info``, ``GET /v1/models``,
+``POST /generate``, ``POST /generate_stream``, ``POST /`` (TGI compat: a JSON array, or SSE
+with ``"stream": true``), ``POST /v1/chat/completions`` (optionally SSE),
+``POST /v1/completions`` (non-stream), ``POST /tokenize``, ``POST /chat_tokenize``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import itertools
+import json
+import socket
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from tokenizers import Tokenizer
+
+from clue_checks.server import heuristics
+
+MODEL_ID = "clue-checks/parameterless-baseline"
+TOKENIZER_DIR = Path(__file__).resolve().parent / "baseline_tokenizer"
+GENERATION_ROUTES = ("/generate", "/generate_stream", "/", "/v1/chat/completions", "/v1/completions")
+MAX_STOP_SEQUENCES = 4
+MAX_BEST_OF = 2
+MAX_INPUT_TOKENS = 1_000_000
+MAX_TOTAL_TOKENS = 1_000_200
+
+
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    for name in ("clue-checks", "clue_checks"):
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            continue
+    return "0"
+
+
+def model_sha() -> str:
+    """Short hash of the heuristics source and the tokenizer: changes when answers can change."""
+    digest = hashlib.sha256(Path(heuristics.__file__).read_bytes())
+    digest.update((TOKENIZER_DIR / "tokenizer.json").read_bytes())
+    return digest.hexdigest()[:16]
+
+
+# Null-valued fields that the spec types as ``allOf: [$ref], nullable: true`` (logprobs,
+# usage, details) are left out instead: OpenAPI 3.0 validators reject null there, and every
+# client treats a missing field as null.
+
+
+class RequestError(Exception):
+    """An error answer: JSON ``{"error", "error_type"}``, or plain text if ``error_type`` is None."""
+
+    def __init__(self, status: int, message: str, error_type: str | None = "validation") -> None:
+        super().__init__(message)
+        self.status, self.message, self.error_type = status, message, error_type
+
+
+def _invalid(message: str) -> RequestError:
+    return RequestError(422, f"Input validation error: {message}")
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    finish_reason: str  # TGI vocabulary: "length" | "eos_token" | "stop_sequence"
+    token_ids: list[int]
+    pieces: list[str]  # the text of each token; "".join(pieces) == text
+
+
+class BaselineServer:
+    """The baseline model behind a threaded loopback HTTP server.
+
+    ``latency_s`` is slept (holding a concurrency slot) before each generation answer;
+    more than ``max_concurrent_requests`` generations in flight get TGI's 429.
+    ``request_counts`` counts every POST received on a generation route (any status), per
+    route and under ``"total"``.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency_s: float = 0.0,
+        max_concurrent_requests: int = 64,
+    ) -> None:
+        self.host, self.port = host, port
+        self.latency_s = latency_s
+        self.max_concurrent_requests = max_concurrent_requests
+        self.tokenizer = Tokenizer.from_file(str(TOKENIZER_DIR / "tokenizer.json"))
+        self.eos_id = self.tokenizer.token_to_id("</s>")
+        self.version = package_version()
+        self.model_sha = model_sha()
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+        self._in_flight = 0
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------ lifecycle
+
+    @property
+    def url(self) -> str:
+        if self._httpd is None:
+            raise RuntimeError("server not started")
+        return f"http://{self.host}:{self._httpd.server_address[1]}"
+
+    def start(self) -> str:
+        if self._httpd is not None:
+            return self.url
+        self._httpd = _HTTPServer((self.host, self.port), _Handler, self)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="clue-baseline", daemon=True)
+        self._thread.start()
+        return self.url
+
+    def stop(self) -> None:
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        httpd.shutdown()
+        httpd.close_connections()  # idle keep-alive connections would otherwise linger
+        httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> BaselineServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------ bookkeeping
+
+    @property
+    def request_counts(self) -> Counter[str]:
+        """Snapshot: route -> generation requests received, plus ``"total"``."""
+        with self._lock:
+            return Counter(self._counts)
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+    def _count(self, route: str) -> None:
+        with self._lock:
+            self._counts[route] += 1
+            self._counts["total"] += 1
+
+    def _acquire(self) -> None:
+        with self._lock:
+            if self._in_flight >= self.max_concurrent_requests:
+                raise RequestError(429, "Model is overloaded", "overloaded")
+            self._in_flight += 1
+
+    def _release(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "model_id": MODEL_ID,
+            "model_sha": self.model_sha,
+            "model_pipeline_tag": "text-generation",
+            "max_concurrent_requests": self.max_concurrent_requests,
+            "max_best_of": MAX_BEST_OF,
+            "max_stop_sequences": MAX_STOP_SEQUENCES,
+            "max_input_tokens": MAX_INPUT_TOKENS,
+            "max_total_tokens": MAX_TOTAL_TOKENS,
+            "validation_workers": 1,
+            "max_client_batch_size": 4,
+            "router": "clue-checks-baseline",
+            "version": self.version,
+            "sha": None,
+            "docker_label": None,
+        }
+
+    @property
+    def system_fingerprint(self) -> str:
+        return f"{self.version}-{self.model_sha}"
+
+    # ------------------------------------------------------------ model
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def generate(
+        self,
+        messages: list[dict[str, Any]] | None,
+        prompt: str | None,
+        max_new_tokens: int | None,
+        stop: list[str],
+    ) -> Generation:
+        """Answer, then cut like a decoder would: at a stop sequence or after N tokens."""
+        self._acquire()
+        try:
+            if self.latency_s > 0:
+                time.sleep(self.latency_s)
+            try:
+                raw = heuristics.answer(messages, prompt)
+            except Exception as exc:  # a bug in a rule must not kill the connection
+                raise RequestError(424, f"Request failed during generation: {exc!r}", "generation") from exc
+        finally:
+            self._release()
+        enc = self.tokenizer.encode(raw, add_special_tokens=False)
+        # Running max: tokens splitting one character share offsets; keep ends monotone.
+        ends = list(itertools.accumulate((end for _, end in enc.offsets), max))
+        if ends:
+            ends[-1] = len(raw)
+        n_tokens, finish = len(ends), "eos_token"
+        stop_hits = [raw.find(s) + len(s) for s in stop if s and s in raw]
+        if stop_hits:
+            n_tokens, finish = bisect.bisect_left(ends, min(stop_hits)) + 1, "stop_sequence"
+        if max_new_tokens is not None and n_tokens > max_new_tokens:
+            n_tokens, finish = max_new_tokens, "length"
+        cut = [0] + ends[:n_tokens]
+        pieces = [raw[cut[i] : cut[i + 1]] for i in range(n_tokens)]
+        return Generation("".join(pieces), finish, list(enc.ids[:n_tokens]), pieces)
+
+
+# ---------------------------------------------------------------- request parsing
+
+
+def _opt_number(params: dict[str, Any], key: str) -> float | None:
+    value = params.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise RequestError(422, f"Failed to deserialize the JSON body into the target type: {key}: invalid type", None)
+    return float(value)
+
+
+def _check_sampling(params: dict[str, Any], *, chat: bool) -> None:
+    """TGI's validation of the sampling parameters (router ``validation.rs``)."""
+    temperature = _opt_number(params, "temperature")
+    if temperature is not None and (temperature < 0 if chat else temperature <= 0):
+        raise _invalid("`temperature` must be strictly positive")
+    top_p = _opt_number(params, "top_p")
+    if top_p is not None and not 0.0 < top_p < 1.0:
+        raise _invalid("`top_p` must be > 0.0 and < 1.0")
+    top_k = _opt_number(params, "top_k")
+    if top_k is not None and top_k <= 0:
+        raise _invalid("`top_k` must be strictly positive")
+    typical_p = _opt_number(params, "typical_p")
+    if typical_p is not None and not 0.0 < typical_p < 1.0:
+        raise _invalid("`typical_p` must be > 0.0 and < 1.0")
+    repetition_penalty = _opt_number(params, "repetition_penalty")
+    if repetition_penalty is not None and repetition_penalty <= 0:
+        raise _invalid("`repetition_penalty` must be strictly positive")
+
+
+def _max_tokens(params: dict[str, Any], key: str) -> int | None:
+    value = _opt_number(params, key)
+    if value is None:
+        return None
+    if value <= 0:
+        raise _invalid("`max_new_tokens` must be strictly positive")
+    if value > MAX_TOTAL_TOKENS:
+        raise _invalid(f"`max_new_tokens` must be <= {MAX_TOTAL_TOKENS}. Given: {int(value)}")
+    return int(value)
+
+
+def _stop(params: dict[str, Any]) -> list[str]:
+    stop = params.get("stop") or []
+    if isinstance(stop, str):
+        stop = [stop]
+    if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
+        raise RequestError(422, "Failed to deserialize the JSON body into the target type: stop: invalid type", None)
+    if len(stop) > MAX_STOP_SEQUENCES:
+        raise _invalid(f"`stop` supports up to {MAX_STOP_SEQUENCES} stop sequences. Given: {len(stop)}")
+    return stop
+
+
+def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not all(isinstance(m, dict) and "role" in m for m in messages):
+        raise RequestError(422, "Failed to deserialize the JSON body into the target type: messages", None)
+    if not messages:
+        raise _invalid("`messages` cannot be empty")
+    return messages
+
+
+def _token_dicts(gen: Generation) -> list[dict[str, Any]]:
+    """TGI ``Token`` objects; logprob 0.0 because a deterministic model is certain of each token."""
+    return [
+        {"id": i, "text": t, "logprob": 0.0, "special": False}
+        for i, t in zip(gen.token_ids, gen.pieces, strict=True)
+    ]
+
+
+# ---------------------------------------------------------------- HTTP plumbing
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # bursts of parallel clients must not be refused at accept()
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], app: BaselineServer) -> None:
+        self.app = app
+        self._conns: set[socket.socket] = set()
+        self._conns_lock = threading.Lock()
+        super().__init__(address, handler)
+
+    def track(self, conn: socket.socket, add: bool) -> None:
+        with self._conns_lock:
+            (self._conns.add if add else self._conns.discard)(conn)
+
+    def close_connections(self) -> None:
+        with self._conns_lock:
+            conns = list(self._conns)
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive; every response carries Content-Length
+    server: _HTTPServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection, True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.track(self.connection, False)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass  # silent: the plugin's output must not be interleaved with access logs
+
+    @property
+    def app(self) -> BaselineServer:
+        return self.server.app
+
+    # ------------------------------------------------------------ responses
+
+    def _send(self, status: int, body: bytes, content_type: str | None, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        if content_type:
+            self.send_header("Content-Type", content_type)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if body and self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(obj).encode(), "application/json", headers)
+
+    def _error(self, err: RequestError) -> None:
+        if err.error_type is None:
+            self._send(err.status, err.message.encode(), "text/plain; charset=utf-8")
+        else:
+            self._json(err.status, {"error": err.message, "error_type": err.error_type})
+
+    def _sse(self, events: Iterator[str]) -> None:
+        """Server-sent events; the connection closes at the end (no chunked encoding needed)."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("X-Accel-Buffering", "no")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        for event in events:
+            self.wfile.write(f"data: {event}\n\n".encode())
+            self.wfile.flush()
+
+    # ------------------------------------------------------------ dispatch
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        path = self.path.split("?", 1)[0]
+        if path in ("/health", "/", "/ping"):
+            self._send(200, b"", None)
+        elif path == "/info":
+            self._json(200, self.app.info())
+        elif path == "/v1/models":
+            model = {"id": MODEL_ID, "object": "model", "created": 0, "owned_by": MODEL_ID}
+            self._json(200, {"object": "list", "data": [model]})
+        else:
+            self._send(404, b"", None)
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+        path = self.path.split("?", 1)[0]
+        routes = {
+            "/generate": self._generate,
+            "/generate_stream": self._generate_stream,
+            "/": self._compat,
+            "/v1/chat/completions": self._chat,
+            "/v1/completions": self._completions,
+            "/tokenize": self._tokenize,
+            "/chat_tokenize": self._chat_tokenize,
+        }
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length > 0 else b""
+        handler = routes.get(path)
+        if handler is None:
+            self._send(404, b"", None)
+            return
+        if path in GENERATION_ROUTES:
+            self.app._count(path)
+        try:
+            try:
+                body = json.loads(raw)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise RequestError(400, f"Failed to parse the request body as JSON: {exc}", None) from exc
+            if not isinstance(body, dict):
+                raise RequestError(422, "Failed to deserialize the JSON body into the target type", None)
+            handler(body)
+        except RequestError as err:
+            self._error(err)
+
+    # ------------------------------------------------------------ TGI
+
+    def _parse_generate(self, body: dict[str, Any]) -> tuple[str, dict[str, Any], int | None, list[str]]:
+        inputs = body.get("inputs")
+        params = body.get("parameters") or {}
+        if not isinstance(inputs, str) or not isinstance(params, dict):
+            raise RequestError(422, "Failed to deserialize the JSON body into the target type: inputs", None)
+        if not inputs:
+            raise _invalid("`inputs` cannot be empty")
+        _check_sampling(params, chat=False)
+        max_new = _max_tokens(params, "max_new_tokens")
+        stop = _stop(params)
+        best_of = _opt_number(params, "best_of")
+        if best_of is not None and not 0 < best_of <= MAX_BEST_OF:
+            raise _invalid(f"`best_of` must be > 0 and <= {MAX_BEST_OF}. Given: {int(best_of)}")
+        truncate = _opt_number(params, "truncate")
+        if truncate is not None:
+            if not 0 < truncate <= MAX_INPUT_TOKENS:
+                raise _invalid(
+                    f"`truncate` must be strictly positive and less than {MAX_INPUT_TOKENS}. Given: {int(truncate)}"
+                )
+            inputs = self._keep_last_tokens(inputs, int(truncate))
+        return inputs, params, max_new, stop
+
+    def _keep_last_tokens(self, text: str, n: int) -> str:
+        """TGI ``truncate``: the model sees only the last ``n`` input tokens."""
+        offsets = self.app.tokenizer.encode(text, add_special_tokens=False).offsets
+        return text if len(offsets) <= n else text[offsets[-n][0] :]
+
+    def _generate_response(self, body: dict[str, Any]) -> tuple[dict[str, Any], Generation]:
+        inputs, params, max_new, stop = self._parse_generate(body)
+        gen = self.app.generate(None, inputs, max_new, stop)
+        text = (body["inputs"] + gen.text) if params.get("return_full_text") else gen.text
+        out: dict[str, Any] = {"generated_text": text}
+        if params.get("details"):
+            sampling = bool(params.get("do_sample"))
+            out["details"] = {
+                "finish_reason": gen.finish_reason,
+                "generated_tokens": len(gen.token_ids),
+                "seed": params.get("seed") if sampling else None,
+                "prefill": [],
+                "tokens": _token_dicts(gen),
+            }
+        return out, gen
+
+    def _headers(self, gen: Generation) -> dict[str, str]:
+        return {"x-compute-type": "cpu+baseline", "x-generated-tokens": str(len(gen.token_ids))}
+
+    def _generate(self, body: dict[str, Any]) -> None:
+        out, gen = self._generate_response(body)
+        self._json(200, out, self._headers(gen))
+
+    def _compat(self, body: dict[str, Any]) -> None:
+        if body.get("stream"):
+            self._generate_stream(body)
+            return
+        out, gen = self._generate_response(body)
+        self._json(200, [out], self._headers(gen))
+
+    def _generate_stream(self, body: dict[str, Any]) -> None:
+        inputs, params, max_new, stop = self._parse_generate(body)
+        gen = self.app.generate(None, inputs, max_new, stop)
+        input_length = self.app.count_tokens(inputs)
+        full = (body["inputs"] + gen.text) if params.get("return_full_text") else gen.text
+        tokens = _token_dicts(gen)
+        if not tokens:  # nothing but EOS
+            tokens = [{"id": self.app.eos_id, "text": "", "logprob": 0.0, "special": True}]
+
+        def events() -> Iterator[str]:
+            for index, token in enumerate(tokens, start=1):
+                last = index == len(tokens)
+                details = None
+                if last and params.get("details"):
+                    details = {
+                        "finish_reason": gen.finish_reason,
+                        "generated_tokens": len(gen.token_ids),
+                        "seed": None,
+                        "input_length": input_length,
+                    }
+                event: dict[str, Any] = {"index": index, "token": token, "generated_text": full if last else None}
+                if details is not None:
+                    event["details"] = details
+                yield json.dumps(event)
+
+        self._sse(events())
+
+    def _tokenize(self, body: dict[str, Any]) -> None:
+        inputs = body.get("inputs")
+        if not isinstance(inputs, str):
+            raise RequestError(422, "Failed to deserialize the JSON body into the target type: inputs", None)
+        self._json(200, self._simple_tokens(inputs))
+
+    def _simple_tokens(self, text: str) -> list[dict[str, Any]]:
+        """TGI ``SimpleToken`` list; like TGI (Rust), ``start``/``stop`` are UTF-8 byte offsets."""
+        enc = self.app.tokenizer.encode(text, add_special_tokens=False)
+        ascii_only = text.isascii()
+        byte_at = (lambda i: i) if ascii_only else (lambda i: len(text[:i].encode()))
+        return [
+            {"id": tid, "text": text[s:e], "start": byte_at(s), "stop": byte_at(e)}
+            for tid, (s, e) in zip(enc.ids, enc.offsets, strict=True)
+        ]
+
+    def _chat_tokenize(self, body: dict[str, Any]) -> None:
+        templated = heuristics.render_chat(_messages(body))
+        self._json(200, {"tokenize_response": self._simple_tokens(templated), "templated_text": templated})
+
+    # ------------------------------------------------------------ OpenAI
+
+    def _chat(self, body: dict[str, Any]) -> None:
+        messages = _messages(body)
+        _check_sampling(body, chat=True)
+        max_new = _max_tokens(body, "max_completion_tokens") or _max_tokens(body, "max_tokens")
+        gen = self.app.generate(messages, None, max_new, _stop(body))
+        prompt_tokens = self.app.count_tokens(heuristics.render_chat(messages))
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(gen.token_ids),
+                 "total_tokens": prompt_tokens + len(gen.token_ids)}
+        finish = "length" if gen.finish_reason == "length" else "stop"
+        ident, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
+        common = {"id": ident, "created": created, "model": MODEL_ID, "system_fingerprint": self.app.system_fingerprint}
+        if not body.get("stream"):
+            choice = {"index": 0, "message": {"role": "assistant", "content": gen.text}, "finish_reason": finish}
+            self._json(200, {**common, "object": "chat.completion", "choices": [choice], "usage": usage},
+                       self._headers(gen))
+            return
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        pieces = gen.pieces or [""]
+
+        def events() -> Iterator[str]:
+            for n, piece in enumerate(pieces, start=1):
+                choice = {"index": 0, "delta": {"role": "assistant", "content": piece},
+                          "finish_reason": finish if n == len(pieces) else None}
+                yield json.dumps({**common, "object": "chat.completion.chunk", "choices": [choice]})
+            if include_usage:
+                yield json.dumps({**common, "object": "chat.completion.chunk", "choices": [], "usage": usage})
+            yield "[DONE]"
+
+        self._sse(events())
+
+    def _completions(self, body: dict[str, Any]) -> None:
+        prompt = body.get("prompt")
+        prompts = [prompt] if isinstance(prompt, str) else prompt
+        if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
+            raise RequestError(422, "Failed to deserialize the JSON body into the target type: prompt", None)
+        if len(prompts) > 4:
+            raise _invalid(f"Number of prompts must be <= 4. Given: {len(prompts)}")
+        if body.get("stream"):
+            raise _invalid("streaming is not supported on /v1/completions by the baseline")
+        _check_sampling(body, chat=True)
+        max_new, stop = _max_tokens(body, "max_tokens"), _stop(body)
+        choices, prompt_tokens, completion_tokens = [], 0, 0
+        for index, text in enumerate(prompts):
+            gen = self.app.generate(None, text, max_new, stop)
+            finish = "length" if gen.finish_reason == "length" else "stop"
+            choices.append({"index": index, "text": gen.text, "finish_reason": finish, "logprobs": None})
+            prompt_tokens += self.app.count_tokens(text)
+            completion_tokens += len(gen.token_ids)
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                 "total_tokens": prompt_tokens + completion_tokens}
+        self._json(200, {"id": f"cmpl-{uuid.uuid4().hex[:24]}", "object": "text_completion",
+                         "created": int(time.time()), "model": MODEL_ID,
+                         "system_fingerprint": self.app.system_fingerprint, "choices": choices, "usage": usage})

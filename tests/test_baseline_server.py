@@ -1,0 +1,422 @@
+"""The baseline server: TGI/OpenAI wire shapes (checked against TGI's OpenAPI spec), real
+clients (huggingface_hub, openai), validation, overload, counting, tokenizer and CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+from openapi_schema_validator import OAS30Validator
+
+from clue_checks.server import BaselineServer, heuristics
+from clue_checks.server import baseline as baseline_mod
+from clue_checks.server.baseline import MODEL_ID, TOKENIZER_DIR
+
+SPEC = json.loads((Path(__file__).parent / "data" / "tgi-openapi.json").read_text(encoding="utf-8"))
+REPO = Path(__file__).resolve().parent.parent
+
+
+def validate(instance: Any, schema_name: str) -> None:
+    """Validate against ``#/components/schemas/<name>`` (OpenAPI 3.0: nullable etc.)."""
+    schema = {"$ref": f"#/components/schemas/{schema_name}", "components": SPEC["components"]}
+    OAS30Validator(schema).validate(instance)
+
+
+def sse_events(text: str) -> list[str]:
+    return [line[len("data:"):].strip() for line in text.splitlines() if line.startswith("data:")]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[BaselineServer]:
+    srv = BaselineServer(host="127.0.0.1", port=0)
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture()
+def client(server: BaselineServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        yield c
+
+
+def _meqsum_messages() -> list[dict[str, str]]:
+    p = heuristics.PROMPTS["meqsum"]
+    chq = "SUBJECT: cetirizine\nMESSAGE: I take cetirizine for hay fever. Can I take it with ibuprofen?"
+    return [{"role": "system", "content": p["system"]}, {"role": "user", "content": p["user"].format(CHQ=chq)}]
+
+
+# ---------------------------------------------------------------- TGI routes
+
+
+def test_health_info_models(server: BaselineServer, client: httpx.Client) -> None:
+    assert server.url.startswith("http://127.0.0.1:")
+    for path in ("/health", "/", "/ping"):
+        r = client.get(path)
+        assert r.status_code == 200 and r.content == b""
+    info = client.get("/info").json()
+    validate(info, "Info")
+    assert info["model_id"] == MODEL_ID and info["router"] == "clue-checks-baseline"
+    assert info["model_sha"] == baseline_mod.model_sha() and len(info["model_sha"]) == 16
+    assert info["max_concurrent_requests"] == 64 and info["max_input_tokens"] == 1_000_000
+    models = client.get("/v1/models").json()
+    assert models["object"] == "list" and len(models["data"]) == 1
+    validate(models["data"][0], "ModelInfo")
+    assert models["data"][0] == {"id": MODEL_ID, "object": "model", "created": 0, "owned_by": MODEL_ID}
+
+
+def test_generate_details_and_finish_reasons(client: httpx.Client) -> None:
+    body = {"inputs": "hello", "parameters": {"max_new_tokens": 100, "details": True, "do_sample": False}}
+    out = client.post("/generate", json=body).json()
+    validate(out, "GenerateResponse")
+    assert out["generated_text"] == heuristics.UNKNOWN_ANSWER
+    details = out["details"]
+    assert details["finish_reason"] == "eos_token" and details["seed"] is None and details["prefill"] == []
+    assert details["generated_tokens"] == len(details["tokens"])
+    assert "".join(t["text"] for t in details["tokens"]) == out["generated_text"]
+
+    body["parameters"]["max_new_tokens"] = 2
+    out = client.post("/generate", json=body).json()
+    assert out["details"]["finish_reason"] == "length" and out["details"]["generated_tokens"] == 2
+    assert heuristics.UNKNOWN_ANSWER.startswith(out["generated_text"]) and out["generated_text"]
+
+    body["parameters"] = {"max_new_tokens": 50, "details": True, "stop": ["know"]}
+    out = client.post("/generate", json=body).json()
+    assert out["details"]["finish_reason"] == "stop_sequence"
+    assert out["generated_text"].endswith("know")  # like TGI, the stop sequence is included
+
+    plain = client.post("/generate", json={"inputs": "hello", "parameters": {"max_new_tokens": 20}}).json()
+    assert "details" not in plain
+    full = client.post("/generate", json={"inputs": "hi ", "parameters": {"return_full_text": True}}).json()
+    assert full["generated_text"] == "hi " + heuristics.UNKNOWN_ANSWER
+
+
+def test_compat_route_returns_array(client: httpx.Client) -> None:
+    out = client.post("/", json={"inputs": "hello", "parameters": {"details": True}}).json()
+    assert isinstance(out, list) and len(out) == 1
+    OAS30Validator(SPEC["paths"]["/"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+                   | {"components": SPEC["components"]}).validate(out)
+
+
+@pytest.mark.parametrize("path", ["/generate_stream", "/"])
+def test_generate_stream(client: httpx.Client, path: str) -> None:
+    body = {"inputs": "hello", "parameters": {"details": True, "max_new_tokens": 50}, "stream": True}
+    r = client.post(path, json=body)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    events = [json.loads(e) for e in sse_events(r.text)]
+    for event in events:
+        validate(event, "StreamResponse")
+    assert "".join(e["token"]["text"] for e in events) == heuristics.UNKNOWN_ANSWER
+    assert events[-1]["generated_text"] == heuristics.UNKNOWN_ANSWER
+    validate(events[-1]["details"], "StreamDetails")
+    assert all(e["generated_text"] is None for e in events[:-1])
+
+
+def test_generate_mode_prefix_is_not_repeated(client: httpx.Client) -> None:
+    prompt = heuristics.render_chat(_meqsum_messages()) + "Question: "
+    out = client.post("/generate", json={"inputs": prompt, "parameters": {"max_new_tokens": 200}}).json()
+    assert out["generated_text"] == "Can I take it with ibuprofen?"
+
+
+def test_generate_truncate_keeps_last_tokens(client: httpx.Client, server: BaselineServer) -> None:
+    prompt = heuristics.render_chat(_meqsum_messages()) + "Question: "
+    user_part = prompt[prompt.index("<|user|>"):]
+    keep = server.count_tokens(user_part) + 3
+    assert keep < server.count_tokens(prompt) - 20
+    # The system prompt falls outside the kept window; the user-template markers still identify MeQSum.
+    out = client.post("/generate", json={"inputs": prompt, "parameters": {"truncate": keep}}).json()
+    assert out["generated_text"] == "Can I take it with ibuprofen?"
+    # Keeping only the last few tokens loses the inquiry: the baseline no longer knows the task.
+    out = client.post("/generate", json={"inputs": prompt, "parameters": {"truncate": 5}}).json()
+    assert out["generated_text"] == heuristics.UNKNOWN_ANSWER
+
+
+def test_tokenize_and_chat_tokenize(client: httpx.Client, server: BaselineServer) -> None:
+    text = "Type 2 diabetes mellitus, naïve patient"
+    tokens = client.post("/tokenize", json={"inputs": text}).json()
+    validate(tokens, "TokenizeResponse")
+    assert [t["id"] for t in tokens] == server.tokenizer.encode(text, add_special_tokens=False).ids
+    raw = text.encode()
+    assert raw[tokens[0]["start"]:tokens[-1]["stop"]] == raw  # byte offsets, like TGI
+    assert all(raw[t["start"]:t["stop"]].decode(errors="replace") == t["text"] for t in tokens if t["text"].isascii())
+
+    msgs = [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}]
+    out = client.post("/chat_tokenize", json={"messages": msgs}).json()
+    validate(out, "ChatTokenizeResponse")
+    assert out["templated_text"] == "<s><|system|>\nS<|end|>\n<|user|>\nU<|end|>\n<|assistant|>\n"
+    assert out["tokenize_response"][0]["text"] == "<s>"
+
+
+# ---------------------------------------------------------------- OpenAI routes
+
+
+def test_chat_completion(client: httpx.Client) -> None:
+    body = {"model": MODEL_ID, "messages": _meqsum_messages(), "max_tokens": 200, "temperature": 0}
+    out = client.post("/v1/chat/completions", json=body).json()
+    validate(out, "ChatCompletion")
+    assert out["object"] == "chat.completion" and out["model"] == MODEL_ID
+    choice = out["choices"][0]
+    assert choice["message"] == {"role": "assistant", "content": "Can I take it with ibuprofen?"}
+    assert choice["finish_reason"] == "stop"
+    usage = out["usage"]
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"] and usage["prompt_tokens"] > 50
+
+    body["max_tokens"] = 3
+    out = client.post("/v1/chat/completions", json=body).json()
+    assert out["choices"][0]["finish_reason"] == "length" and out["usage"]["completion_tokens"] == 3
+
+
+def test_chat_stream(client: httpx.Client) -> None:
+    body = {"messages": _meqsum_messages(), "max_tokens": 200, "stream": True,
+            "stream_options": {"include_usage": True}}
+    r = client.post("/v1/chat/completions", json=body)
+    events = sse_events(r.text)
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(e) for e in events[:-1]]
+    for chunk in chunks:
+        validate(chunk, "ChatCompletionChunk")
+        assert chunk["object"] == "chat.completion.chunk"
+    content = "".join(c["choices"][0]["delta"]["content"] for c in chunks if c["choices"])
+    assert content == "Can I take it with ibuprofen?"
+    assert chunks[-2]["choices"][0]["finish_reason"] == "stop"
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] > 0
+
+
+def test_completions(client: httpx.Client) -> None:
+    out = client.post("/v1/completions", json={"prompt": ["hello", "x"], "max_tokens": 2}).json()
+    validate(out, "CompletionFinal")
+    assert [c["finish_reason"] for c in out["choices"]] == ["length", "length"]
+
+
+# ---------------------------------------------------------------- errors and limits
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "fragment"),
+    [
+        ("/generate", {"inputs": ""}, "`inputs` cannot be empty"),
+        ("/", {"inputs": ""}, "`inputs` cannot be empty"),
+        ("/generate", {"inputs": "x", "parameters": {"max_new_tokens": 0}}, "`max_new_tokens` must be strictly"),
+        ("/generate", {"inputs": "x", "parameters": {"top_p": 1.0}}, "`top_p` must be > 0.0 and < 1.0"),
+        ("/generate", {"inputs": "x", "parameters": {"temperature": 0}}, "`temperature` must be strictly positive"),
+        ("/generate", {"inputs": "x", "parameters": {"stop": ["a", "b", "c", "d", "e"]}}, "up to 4 stop sequences"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "top_p": 1.0}, "`top_p`"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "max_tokens": 0}, "max_new_tokens"),
+        ("/v1/chat/completions", {"messages": []}, "`messages` cannot be empty"),
+    ],
+)
+def test_validation_errors(client: httpx.Client, path: str, body: dict[str, Any], fragment: str) -> None:
+    r = client.post(path, json=body)
+    assert r.status_code == 422
+    err = r.json()
+    validate(err, "ErrorResponse")
+    assert err["error_type"] == "validation" and fragment in err["error"]
+
+
+def test_chat_temperature_zero_is_greedy_not_an_error(client: httpx.Client) -> None:
+    body = {"messages": [{"role": "user", "content": "x"}], "temperature": 0.0}
+    assert client.post("/v1/chat/completions", json=body).status_code == 200
+
+
+def test_malformed_json_is_plain_400(client: httpx.Client) -> None:
+    r = client.post("/generate", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.headers["content-type"].startswith("text/plain")
+    r = client.post("/generate", json={"inputs": 3})
+    assert r.status_code == 422 and r.headers["content-type"].startswith("text/plain")
+    assert client.post("/nope", json={}).status_code == 404
+
+
+def test_overload_429_and_latency() -> None:
+    srv = BaselineServer(port=0, latency_s=0.5, max_concurrent_requests=1)
+    srv.start()
+    try:
+        statuses: list[int] = []
+        bodies: list[Any] = []
+
+        def call() -> None:
+            r = httpx.post(srv.url + "/generate", json={"inputs": "x", "parameters": {"max_new_tokens": 5}}, timeout=10)
+            statuses.append(r.status_code)
+            bodies.append(r.json())
+
+        t0 = time.monotonic()
+        threads = [threading.Thread(target=call) for _ in range(2)]
+        for t in threads:
+            t.start()
+            time.sleep(0.1)  # the first request is in flight (sleeping) when the second arrives
+        for t in threads:
+            t.join()
+        assert sorted(statuses) == [200, 429]
+        assert {"error": "Model is overloaded", "error_type": "overloaded"} in bodies
+        assert time.monotonic() - t0 >= 0.5
+        # The slot is free again once the first answer went out.
+        assert httpx.post(srv.url + "/generate", json={"inputs": "x"}, timeout=10).status_code == 200
+    finally:
+        srv.stop()
+
+
+def test_request_counts() -> None:
+    with BaselineServer() as srv, httpx.Client(base_url=srv.url) as c:
+        c.get("/info")
+        c.post("/tokenize", json={"inputs": "x"})
+        assert srv.request_counts["total"] == 0
+        c.post("/generate", json={"inputs": "x"})
+        c.post("/generate", json={"inputs": ""})  # rejected requests count too: they were sent
+        c.post("/", json={"inputs": "x"})
+        c.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}]})
+        counts = srv.request_counts
+        assert counts["/generate"] == 2 and counts["/"] == 1 and counts["/v1/chat/completions"] == 1
+        assert counts["total"] == 4
+        srv.reset_counts()
+        assert srv.request_counts["total"] == 0
+
+
+def test_keep_alive_and_stop(server: BaselineServer) -> None:
+    srv = BaselineServer()
+    url = srv.start()
+    with httpx.Client(base_url=url) as c:
+        for _ in range(5):  # one pooled connection, several requests
+            assert c.post("/generate", json={"inputs": "x"}).status_code == 200
+        srv.stop()
+        with pytest.raises(httpx.HTTPError):
+            c.get("/health")
+    srv.stop()  # idempotent
+
+
+# ---------------------------------------------------------------- real clients
+
+
+@pytest.fixture()
+def online(monkeypatch: pytest.MonkeyPatch) -> None:
+    # huggingface_hub refuses every URL, localhost included, in offline mode.
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+
+
+def test_huggingface_hub_text_generation(server: BaselineServer, online: None) -> None:
+    from huggingface_hub import InferenceClient
+    from huggingface_hub.errors import ValidationError
+
+    hf = InferenceClient(model=server.url)
+    prompt = heuristics.render_chat(_meqsum_messages()) + "Question: "
+    assert hf.text_generation(prompt, max_new_tokens=200) == "Can I take it with ibuprofen?"
+    out = hf.text_generation(prompt, max_new_tokens=3, details=True)
+    assert out.details.finish_reason == "length" and out.details.generated_tokens == 3
+    assert "".join(hf.text_generation(prompt, max_new_tokens=200, stream=True)) == "Can I take it with ibuprofen?"
+    with pytest.raises(ValidationError):
+        hf.text_generation("x", max_new_tokens=5, top_p=1.0)
+
+
+def test_huggingface_hub_chat_completion(server: BaselineServer, online: None) -> None:
+    from huggingface_hub import InferenceClient
+
+    hf = InferenceClient(base_url=server.url)
+    out = hf.chat_completion(_meqsum_messages(), model=MODEL_ID, max_tokens=200, temperature=0)
+    assert out.choices[0].message.content == "Can I take it with ibuprofen?"
+    assert out.choices[0].finish_reason == "stop" and out.usage.completion_tokens > 0
+    pieces = [c.choices[0].delta.content for c in hf.chat_completion(_meqsum_messages(), model=MODEL_ID, stream=True)]
+    assert "".join(p for p in pieces if p) == "Can I take it with ibuprofen?"
+
+
+def test_openai_sdk(server: BaselineServer) -> None:
+    from openai import OpenAI
+
+    oa = OpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0)
+    try:
+        out = oa.chat.completions.create(model=MODEL_ID, messages=_meqsum_messages(), max_tokens=200, temperature=0)
+        assert out.choices[0].message.content == "Can I take it with ibuprofen?"
+        assert out.choices[0].finish_reason == "stop" and out.usage is not None
+        stream = oa.chat.completions.create(model=MODEL_ID, messages=_meqsum_messages(), max_tokens=200, stream=True)
+        text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+        assert text == "Can I take it with ibuprofen?"
+        assert oa.models.list().data[0].id == MODEL_ID
+    finally:
+        oa.close()
+
+
+# ---------------------------------------------------------------- tokenizer
+
+
+def test_auto_tokenizer_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(TOKENIZER_DIR))
+    assert tok.bos_token == "<s>" and tok.eos_token == "</s>"
+    with_system = [{"role": "system", "content": "SYS"}, {"role": "user", "content": "Hi"},
+                   {"role": "assistant", "content": "Hello"}, {"role": "user", "content": "Bye"}]
+    for msgs in (with_system, with_system[1:]):
+        rendered = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+        assert rendered == heuristics.render_chat(msgs)
+        assert rendered.endswith("<|assistant|>\n")
+        assert tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=False) == \
+            heuristics.render_chat(msgs, add_generation_prompt=False)
+    ids = tok.apply_chat_template(with_system, tokenize=True, add_generation_prompt=True)
+    ids = ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids
+    assert ids[0] == tok.bos_token_id and ids.count(tok.bos_token_id) == 1
+    for special in ("<|system|>", "<|user|>", "<|assistant|>", "<|end|>"):
+        assert len(tok.encode(special, add_special_tokens=False)) == 1
+
+
+def test_tokenizer_files_small_and_realistic(server: BaselineServer) -> None:
+    files = sorted(p.name for p in TOKENIZER_DIR.iterdir())
+    assert files == ["tokenizer.json", "tokenizer_config.json"]
+    assert sum(p.stat().st_size for p in TOKENIZER_DIR.iterdir()) < 1_000_000
+    config = json.loads((TOKENIZER_DIR / "tokenizer_config.json").read_text())
+    assert config["tokenizer_class"] == "PreTrainedTokenizerFast" and "chat_template" in config
+    assert 3000 <= server.tokenizer.get_vocab_size() <= 5000
+    # Held-out text (in neither the corpus nor the prompts).
+    text = ("Mrs. Jones is an 81 year old woman who was brought in by her daughter after a fall at home. "
+            "She reported dizziness when standing up and was found to have orthostatic hypotension. "
+            "Her antihypertensive regimen was simplified and physical therapy recommended a walker. "
+            "Do you know whether my grandmother should keep taking her water pills after this?")
+    ratio = server.count_tokens(text) / len(text.split())
+    assert 1.1 <= ratio <= 1.7, ratio
+
+
+def test_builder_regenerates_committed_tokenizer(tmp_path: Path) -> None:
+    from clue_checks.server import build_baseline_tokenizer
+
+    out = build_baseline_tokenizer.build(tmp_path / "tok")
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        assert (out / name).read_bytes() == (TOKENIZER_DIR / name).read_bytes(), name
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def test_cli_parser() -> None:
+    from clue_checks.cli import build_parser
+
+    args = build_parser().parse_args(["serve-baseline", "--port", "0", "--latency-ms", "25"])
+    assert (args.host, args.port, args.latency_ms, args.command) == ("127.0.0.1", 0, 25.0, "serve-baseline")
+
+
+def test_cli_serve_baseline_process() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(REPO)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "clue_checks.cli", "serve-baseline", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:")
+        assert httpx.get(url + "/health", timeout=10).status_code == 200
+        assert httpx.post(url + "/generate", json={"inputs": "x"}, timeout=10).json()["generated_text"]
+    finally:
+        proc.terminate()  # SIGTERM: the CLI stops the server and exits 0
+        assert proc.wait(timeout=10) == 0
+    assert proc.stdout.read() == ""  # no per-request logging
