@@ -26,7 +26,9 @@ from .report.thresholds import Thresholds, ThresholdsError
 from .report.thresholds import load as load_thresholds
 from .rendering import TemplateUnavailable
 from .runner import Run
+from .tasks.tokens import TokenizerUnavailable
 from .sample_check import SampleCheck, record_from
+from .tasks.longhealth import LONGHEALTH_SEED
 from .tasks.shots import SHOT_SEED
 
 SETTINGS = pytest.StashKey["settings_mod.Settings"]()
@@ -56,6 +58,9 @@ def _is_controller(config: pytest.Config) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{MARKER}(name): the CLUE task a sample-test module runs")
+    # simple-icd-10-cm 1.5.0 loads its table with deprecated importlib.resources calls, sometimes
+    # from the baseline server's thread where a local catch_warnings cannot reach.
+    config.addinivalue_line("filterwarnings", "ignore:(read_text|open_text) is deprecated:DeprecationWarning")
     settings = settings_mod.resolve(config)
     try:
         thresholds = load_thresholds(settings.thresholds)
@@ -197,7 +202,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             indexed = [(i, p) for i, p in indexed if in_share(i, *share)]
     try:
         run.connect(_endpoint_urls(config), concurrency_share=concurrency_share)
-    except (EndpointError, TemplateUnavailable) as exc:
+        run.check_token_counter(sorted({run.sample(p).task for _, p in indexed}))
+    except (EndpointError, TemplateUnavailable, TokenizerUnavailable) as exc:
         pytest.exit(f"clue-checks: {exc}", returncode=EXIT_UNAVAILABLE)
     config.add_cleanup(run.close)
     if not _is_worker(config):
@@ -219,7 +225,7 @@ def clue_sample(request: pytest.FixtureRequest) -> SampleCheck:
     item = request.node
     try:
         evaluated = run.evaluate(sample)
-    except EndpointError as exc:
+    except (EndpointError, TokenizerUnavailable) as exc:
         item.stash[RECORD] = SampleRecord(sample.task, sample.id, run.index_of(sample), "error",
                                           reason=str(exc), reference=sample.reference).as_dict()
         raise
@@ -286,7 +292,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "data_dir": str(settings.data_dir),
         "thresholds": config.stash[THRESHOLDS].source,
         "limit": settings.limit,
-        "seeds": {"shots": SHOT_SEED, "bootstrap": BOOTSTRAP_SEED, "bootstrap_resamples": BOOTSTRAP_RESAMPLES},
+        "seeds": {"shots": SHOT_SEED, "longhealth": LONGHEALTH_SEED, "bootstrap": BOOTSTRAP_SEED,
+                  "bootstrap_resamples": BOOTSTRAP_RESAMPLES},
         "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     })
     report = render.report_dict(describe, summaries, gates, levels)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from .rendering import Renderer, TemplateUnavailable, load_tokenizer
 from .settings import Settings
 from .tasks import TASKS, LoadedTask, Prompt, Sample, Task, get_profile
 from .tasks.base import strip_echoed_prefix
+from .tasks.tokens import EndpointTokenCounter, LocalTokenCounter, TokenCounter, UsesTokenCounter, shared
 
 BASELINE_TOKENIZER = Path(__file__).parent / "server" / "baseline_tokenizer"
 
@@ -52,6 +53,7 @@ class Run:
         self._lock = threading.Lock()
         self._feeder: threading.Thread | None = None
         self._stop = threading.Event()
+        self._token_counter: Callable[[], TokenCounter] = lambda: None  # type: ignore[assignment, return-value]
 
     # -- data (collection time: no network) -----------------------------------------------
 
@@ -86,6 +88,7 @@ class Run:
         try:
             info = scheduler.start()[0]
             self.renderer = self._renderer(info)
+            self._use_token_counter(info, scheduler)
         except BaseException:
             scheduler.close()
             raise
@@ -108,6 +111,32 @@ class Run:
                     "give --tokenizer (a local folder with the model's tokenizer files), or use --api chat")
             return Renderer("generate", info, load_tokenizer(tokenizer_source), self.profile.assistant_prefix)
         return Renderer("chat", info, None, self.profile.assistant_prefix)
+
+    def _use_token_counter(self, info: EndpointInfo, scheduler: Scheduler) -> None:
+        """Tasks that pack to a token budget (LongHealth) get the model's tokenizer, built on first use.
+
+        A local tokenizer (--tokenizer, or the baseline's own), else the server's /tokenize offsets;
+        without either, only a LongHealth prompt fails, with the advice to give --tokenizer.
+        """
+        source = self.settings.tokenizer or (str(BASELINE_TOKENIZER) if info.server_kind == "clue-baseline" else None)
+        loaded = self.renderer.tokenizer if self.renderer is not None else None
+        factory: Callable[[], TokenCounter]
+        if loaded is not None:
+            factory = lambda: LocalTokenCounter(loaded)  # noqa: E731
+        elif source is not None:
+            factory = lambda: LocalTokenCounter(load_tokenizer(source))  # noqa: E731
+        else:
+            factory = lambda: EndpointTokenCounter(scheduler.tokenize_offsets)  # noqa: E731
+        factory = shared(factory)  # one counter, one cache, for all three LongHealth tasks
+        self._token_counter = factory
+        for task in self.tasks.values():
+            if isinstance(task, UsesTokenCounter):
+                task.use_token_counter(factory, window=info.max_total_tokens)
+
+    def check_token_counter(self, task_names: Sequence[str]) -> None:
+        """Before any request: a task that packs to a token budget can count tokens (raises TokenizerUnavailable)."""
+        if any(isinstance(self.tasks[name], UsesTokenCounter) for name in task_names):
+            self._token_counter().count("token budget check")
 
     @property
     def info(self) -> EndpointInfo:

@@ -504,6 +504,83 @@ def test_tokenize_other_errors_raise(serve):
         run(tokenize(server.url, vllm_info(server.url)))
 
 
+# -- tokenize_offsets -------------------------------------------------------------------------------
+
+
+async def tokenize_offsets(url: str, info: EndpointInfo, text: str = "chest pain") -> list[tuple[int, int]] | None:
+    async with client_for(url) as client:
+        return await client.tokenize_offsets(text, info)
+
+
+def tgi_tokens(*spans: tuple[int, int]) -> list[dict[str, Any]]:
+    return [{"id": i, "text": "", "start": start, "stop": stop} for i, (start, stop) in enumerate(spans)]
+
+
+def test_tokenize_offsets_tgi_shape(serve):
+    server = serve({("POST", "/tokenize"): (200, {}, tgi_tokens((0, 0), (0, 5), (5, 10)))})
+    assert run(tokenize_offsets(server.url, tgi_info(server.url))) == [(0, 0), (0, 5), (5, 10)]
+    assert server.requests[0].body == {"inputs": "chest pain"}
+
+
+def test_tokenize_offsets_tgi_byte_offsets_become_character_offsets(serve):
+    # "Größe ok": ö and ß are two UTF-8 bytes each; TGI (Rust `encode`) answers byte offsets.
+    server = serve({("POST", "/tokenize"): (200, {}, tgi_tokens((0, 4), (4, 7), (7, 10)))})
+    assert run(tokenize_offsets(server.url, tgi_info(server.url), "Größe ok")) == [(0, 3), (3, 5), (5, 8)]
+
+
+@pytest.mark.parametrize("spans", [((0, 0), (0, 0), (0, 0)), ((0, 5), (5, 99))])
+def test_tokenize_offsets_tgi_without_usable_offsets_is_none(serve, spans):
+    # All zero: TGI on a Python (slow) tokenizer. Past the end: not offsets into this text.
+    server = serve({("POST", "/tokenize"): (200, {}, tgi_tokens(*spans))})
+    assert run(tokenize_offsets(server.url, tgi_info(server.url))) is None
+
+
+def test_tokenize_offsets_tgi_malformed_raises(serve):
+    server = serve({("POST", "/tokenize"): (200, {}, [{"id": 1, "text": "chest"}])})
+    with pytest.raises(EndpointError, match="malformed"):
+        run(tokenize_offsets(server.url, tgi_info(server.url)))
+
+
+@pytest.mark.parametrize("text, strs, expected", [
+    # Byte-level BPE (Llama 3, GPT-2): "Ġ" is a space, "Ã©" the two bytes of "é".
+    ("chest pain é", ["<|begin_of_text|>", "chest", "Ġpain", "ĠÃ©"], [(0, 0), (0, 5), (5, 10), (10, 12)]),
+    # SentencePiece (Llama 2, Mistral): "▁" is a space, added before the first word; bytes as <0xNN>.
+    ("chest pain\n", ["<s>", "▁chest", "▁pain", "<0x0A>"], [(0, 0), (0, 5), (5, 10), (10, 11)]),
+])
+def test_tokenize_offsets_vllm_rebuilt_from_token_strs(serve, text, strs, expected):
+    reply = {"count": len(strs), "max_model_len": 8192, "tokens": list(range(len(strs))), "token_strs": strs}
+    server = serve({("POST", "/tokenize"): (200, {}, reply)})
+    assert run(tokenize_offsets(server.url, vllm_info(server.url), text)) == expected
+    assert server.requests[0].body == {"model": "served-llama", "prompt": text, "return_token_strs": True}
+
+
+@pytest.mark.parametrize("strs", [None, ["<s>", "▁chest"], ["<s>", "▁chest", "▁pains"], ["<s>", "chest", "##pain"]])
+def test_tokenize_offsets_vllm_without_spelling_token_strs_is_none(serve, strs):
+    tokens = list(range(len(strs))) if strs else [1, 2, 3]
+    server = serve({("POST", "/tokenize"): (200, {}, {"count": len(tokens), "tokens": tokens, "token_strs": strs})})
+    assert run(tokenize_offsets(server.url, vllm_info(server.url))) is None
+
+
+def test_tokenize_offsets_without_tokenizer_is_none(serve):
+    server = serve({("POST", "/tokenize"): (404, {}, {"error": "No fast tokenizer available", "error_type": "no_tokenizer"})})
+    assert run(tokenize_offsets(server.url, tgi_info(server.url))) is None
+    served_nothing = serve({})
+    assert run(tokenize_offsets(served_nothing.url, vllm_info(served_nothing.url))) is None
+
+
+def test_scheduler_tokenize_offsets(serve):
+    from clue_checks.endpoint.scheduler import Scheduler
+    from clue_checks.endpoint.store import NullStore
+
+    server = serve(tgi_routes(post_tokenize=(200, {}, tgi_tokens((0, 5), (5, 10)))))
+    scheduler = Scheduler([server.url], NullStore())
+    try:
+        scheduler.start()
+        assert scheduler.tokenize_offsets("chest pain") == [(0, 5), (5, 10)]
+    finally:
+        scheduler.close()
+
+
 # -- error-body and header helpers ------------------------------------------------------------------
 
 

@@ -8,8 +8,12 @@ HF_HUB_OFFLINE=1 (which hospitals run with) and never retries (protocols.md §0.
 from __future__ import annotations
 
 import asyncio
+import bisect
+import functools
+import itertools
 import json
 import random
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -159,6 +163,96 @@ def parse_tokens(response: httpx2.Response) -> list[int]:
         if all(_int(t) is not None for t in tokens):
             return list(tokens)
     raise _Malformed("neither a TGI token list nor a vLLM {'tokens': [...]}")
+
+
+Spans = list[tuple[int, int]]
+
+
+def _byte_to_char_spans(text: str, spans: list[tuple[int, int]]) -> Spans | None:
+    """UTF-8 byte spans → character spans (floored to a character start); None if any is out of range."""
+    size = len(text.encode("utf-8"))
+    if any(not 0 <= start <= stop <= size for start, stop in spans):
+        return None
+    if text.isascii():
+        return spans
+    # starts[i] = byte offset of character i; a byte offset inside a character floors to it.
+    starts = list(itertools.accumulate((len(c.encode("utf-8")) for c in text), initial=0))
+    to_char = lambda b: bisect.bisect_right(starts, b) - 1  # noqa: E731
+    return [(to_char(start), to_char(stop)) for start, stop in spans]
+
+
+def parse_token_spans(text: str, response: httpx2.Response) -> Spans | None:
+    """TGI `[{"id","text","start","stop"}]`: start/stop are UTF-8 byte offsets (Rust `encode`).
+
+    None when the server has no offsets: a TGI on a Python (slow) tokenizer answers start=stop=0.
+    """
+    data = _json(response)
+    if not isinstance(data, list) or not all(
+        isinstance(t, dict) and _int(t.get("start")) is not None and _int(t.get("stop")) is not None for t in data
+    ):
+        raise _Malformed("not a TGI token list with start/stop")
+    spans = [(t["start"], t["stop"]) for t in data]
+    if text and not any(stop for _, stop in spans):
+        return None
+    return _byte_to_char_spans(text, spans)
+
+
+# GPT-2 byte-level BPE writes each byte as a printable character (the `bytes_to_unicode` table).
+_PRINTABLE = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+_BYTE_OF = {chr(b): b for b in _PRINTABLE} | {
+    chr(256 + i): b for i, b in enumerate(sorted(set(range(256)) - set(_PRINTABLE)))
+}
+_SP_BYTE = re.compile(r"<0x([0-9A-Fa-f]{2})>")
+_SPECIAL = re.compile(r"<[^<>\s]+>|<\|[^<>]+\|>|\[[A-Z_]+\]")  # <s>, <|begin_of_text|>, [INST]
+
+
+def _byte_level_piece(token: str) -> bytes | None:
+    try:
+        return bytes(_BYTE_OF[c] for c in token)
+    except KeyError:
+        return None
+
+
+def _sentencepiece_piece(token: str) -> bytes | None:
+    return b"".join(
+        bytes([int(part, 16)]) if i % 2 else part.replace("\u2581", " ").encode("utf-8")
+        for i, part in enumerate(_SP_BYTE.split(token))
+    )
+
+
+def _align(data: bytes, tokens: list[str], piece: Callable[[str], bytes | None]) -> Spans | None:
+    """Byte spans if the decoded pieces tile `data` exactly, in order; special tokens take no bytes."""
+    spans: Spans = []
+    at, dummy_prefix = 0, True
+    for token in tokens:
+        raw = piece(token)
+        if raw and at == 0 and dummy_prefix and raw.startswith(b" ") and not data.startswith(b" "):
+            raw, dummy_prefix = raw[1:], False  # SentencePiece's added prefix space
+        if raw is not None and data.startswith(raw, at) and (raw or not _SPECIAL.fullmatch(token)):
+            spans.append((at, at + len(raw)))
+            at += len(raw)
+        elif _SPECIAL.fullmatch(token):
+            spans.append((at, at))
+        else:
+            return None
+    return spans if at == len(data) else None
+
+
+def parse_vllm_token_spans(text: str, response: httpx2.Response) -> Spans | None:
+    """vLLM has no offsets; rebuilt from `token_strs` only when the pieces spell the text exactly."""
+    data = _json(response)
+    tokens = data.get("tokens") if isinstance(data, dict) else None
+    strs = data.get("token_strs") if isinstance(data, dict) else None
+    if not isinstance(tokens, list):
+        raise _Malformed("no vLLM {'tokens': [...]}")
+    if not isinstance(strs, list) or len(strs) != len(tokens) or not all(isinstance(s, str) for s in strs):
+        return None  # a vLLM without return_token_strs
+    raw = text.encode("utf-8")
+    for piece in (_byte_level_piece, _sentencepiece_piece):
+        spans = _align(raw, strs, piece)
+        if spans is not None:
+            return _byte_to_char_spans(text, spans)
+    return None
 
 
 def _status_hint(status: int, path: str) -> str | None:
@@ -408,6 +502,26 @@ class EndpointClient:
             body = {"model": info.served_model_name or info.model_id, "prompt": text}
         try:
             return await self._post("/tokenize", body, parse_tokens)
+        except EndpointError as exc:
+            if exc.status in NO_TOKENIZER_STATUS:
+                return None
+            raise
+
+    async def tokenize_offsets(self, text: str, info: EndpointInfo) -> list[tuple[int, int]] | None:
+        """(start, stop) character offsets of each token of `text`, special tokens included (zero width).
+
+        None if the server cannot give them: no /tokenize, a TGI without a fast tokenizer, or a vLLM
+        whose `token_strs` (vocabulary strings, not text spans) do not spell `text` exactly.
+        """
+        parse: Callable[[httpx2.Response], Spans | None]
+        if info.supports_generate:  # TGI shape
+            body: dict[str, Any] = {"inputs": text}
+            parse = functools.partial(parse_token_spans, text)
+        else:  # vLLM shape
+            body = {"model": info.served_model_name or info.model_id, "prompt": text, "return_token_strs": True}
+            parse = functools.partial(parse_vllm_token_spans, text)
+        try:
+            return await self._post("/tokenize", body, parse)
         except EndpointError as exc:
             if exc.status in NO_TOKENIZER_STATUS:
                 return None

@@ -197,3 +197,8 @@ class Scheduler:
     def tokenize(self, text: str) -> list[int] | None:
         endpoint = self._endpoints[0]
         return self._run(endpoint.client.tokenize(text, endpoint.info))
+
+    def tokenize_offsets(self, text: str) -> list[tuple[int, int]] | None:
+        """Character (start, stop) of each token from the first endpoint's /tokenize, or None."""
+        endpoint = self._endpoints[0]
+        return self._run(endpoint.client.tokenize_offsets(text, endpoint.info))

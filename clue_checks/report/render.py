@@ -81,7 +81,7 @@ def markdown(report: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Seq
         + ", ".join(f"`{u}`" for u in run["endpoints"]),
         f"- api: {run['api']}; profile: {run['profile']}; data: `{run['data_dir']}`",
         f"- requests sent: {report['requests']['sent']}; answered from the store: {report['requests']['from_store']}",
-        f"- seeds: shots {run['seeds']['shots']}, bootstrap {run['seeds']['bootstrap']} "
+        f"- seeds: shots {run['seeds']['shots']}, LongHealth {run['seeds']['longhealth']}, bootstrap {run['seeds']['bootstrap']} "
         f"({run['seeds']['bootstrap_resamples']} resamples, 95% percentile CI)",
         "",
         "| " + " | ".join(HEADER) + " |",

@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import warnings
 import threading
 from collections import Counter
 from pathlib import Path
@@ -424,7 +425,9 @@ def _build_icd_index() -> tuple[list[str], list[frozenset[str]], dict[str, list[
     Leaves of simple_icd_10_cm; 7th-character codes only for the initial encounter ("A").
     Built once per process (about 2-3 s, most of it importing the package).
     """
-    import simple_icd_10_cm as cm
+    with warnings.catch_warnings():  # 1.5.0 loads its data with deprecated importlib.resources calls
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import simple_icd_10_cm as cm
 
     raw: list[tuple[str, set[str]]] = []
     df: Counter[str] = Counter()
