@@ -232,6 +232,10 @@ def clue_sample(request: pytest.FixtureRequest) -> SampleCheck:
     check = SampleCheck(run.tasks[sample.task], evaluated, config.stash[THRESHOLDS].floors_for(sample.task),
                         run.index_of(sample))
     item.stash[RECORD] = check.record.as_dict()
+    # Metric values as JUnit <property> elements (junitxml reads them from the item's properties).
+    for name, value in check.result.metrics.items():
+        if value is not None:
+            item.user_properties.append((f"clue.{name}", round(float(value), 6)))
     return check
 
 
@@ -247,10 +251,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         elif report.when == "setup" and report.failed:
             record["outcome"] = "error"
             report.clue_record = record
-        if report.when == "call":
-            for name, value in (record.get("metrics") or {}).items():
-                if value is not None:
-                    report.user_properties.append((f"clue.{name}", round(float(value), 6)))
     return report
 
 

@@ -1,0 +1,233 @@
+"""End-to-end: the real suite (tests_clinical/) run by pytester against the embedded server and fakes.
+
+Each run is a subprocess (as a user runs it), with its own store and report folder.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from fakes import FakeServer, free_port_url
+
+from clue_checks.server import BaselineServer
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "fixtures"
+MEDNLI_META = {"object": "list", "data": [{"id": "fake/model", "object": "model", "owned_by": "vllm",
+                                           "max_model_len": 4096}]}
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A copy of the benchmark suite and its config in a scratch folder."""
+    shutil.copytree(REPO / "tests_clinical", pytester.path / "tests_clinical")
+    shutil.copy(REPO / "pytest.ini", pytester.path / "pytest.ini")
+    shutil.copy(REPO / "thresholds.toml", pytester.path / "thresholds.toml")
+    (pytester.path / "conftest.py").write_text("")
+    return pytester
+
+
+def run(suite: pytest.Pytester, *args: str, timeout: float = 300) -> pytest.RunResult:
+    return suite.runpytest_subprocess(f"--clue-data={FIXTURES}", "-p", "no:randomly", *args, timeout=timeout)
+
+
+def report(suite: pytest.Pytester, folder: str = "clue-report") -> dict:
+    return json.loads((suite.path / folder / "clue-report.json").read_text())
+
+
+def comparable(data: dict) -> dict:
+    """A report without what legitimately differs between runs: the time and sent/stored counts."""
+    data = json.loads(json.dumps(data))
+    data["run"].pop("finished")
+    data.pop("requests")
+    for task in data["tasks"].values():
+        task.pop("requests")
+    return data
+
+
+@pytest.fixture
+def baseline():
+    server = BaselineServer(host="127.0.0.1", port=0)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def generation_requests(server: BaselineServer) -> int:
+    return sum(n for route, n in server.request_counts.items() if route in ("/generate", "/", "/v1/chat/completions"))
+
+
+def test_default_run_prints_and_writes_the_report(suite):
+    result = run(suite, "--tasks=mednli,meqsum")
+    result.stdout.fnmatch_lines(["*CLUE report*", "MedNLI*accuracy*", "MeQSum*rouge1*", "*rougeL*", "requests sent: *"])
+    data = report(suite)
+    assert set(data["tasks"]) == {"mednli", "meqsum"}
+    mednli = data["tasks"]["mednli"]
+    assert mednli["n_samples"] == mednli["n_passed"] + mednli["n_failed"] + mednli["n_errored"] > 0
+    assert data["run"]["server_kind"] == "clue-baseline" and data["run"]["api"] == "generate"
+    assert (suite.path / "clue-report" / "clue-report.md").read_text().startswith("# CLUE report")
+    assert result.ret == (1 if mednli["n_failed"] or data["tasks"]["meqsum"]["n_failed"] else 0)
+
+
+def test_second_run_sends_zero_requests(suite, baseline):
+    args = (f"--model-endpoint={baseline.url}", "--tasks=mednli,meqsum")
+    run(suite, *args)
+    first = generation_requests(baseline)
+    assert first > 0 and report(suite)["requests"] == {"sent": first, "from_store": 0}
+    run(suite, *args)
+    assert generation_requests(baseline) == first
+    assert report(suite)["requests"] == {"sent": 0, "from_store": first}
+
+
+def test_xdist_gives_the_same_report_and_sends_each_request_once(suite, baseline):
+    args = (f"--model-endpoint={baseline.url}", "--tasks=mednli,meqsum")
+    run(suite, *args, "-n", "0", "--cache=c0", "--report-dir=r0")
+    single = generation_requests(baseline)
+    result = run(suite, *args, "-n", "2", "--cache=c2", "--report-dir=r2")
+    assert generation_requests(baseline) == 2 * single  # the second run sent each request exactly once
+    assert comparable(report(suite, "r0")) == comparable(report(suite, "r2"))
+    result.stdout.fnmatch_lines(["*CLUE report*"])
+
+
+def test_last_failed_sends_no_request(suite, baseline):
+    args = (f"--model-endpoint={baseline.url}", "--tasks=mednli")
+    first = run(suite, *args)
+    failed = first.parseoutcomes().get("failed", 0)
+    assert failed > 0, "the baseline should fail some MedNLI samples on the fixtures"
+    sent = generation_requests(baseline)
+    again = run(suite, *args, "--lf")
+    assert again.parseoutcomes().get("failed") == failed and "passed" not in again.parseoutcomes()
+    assert generation_requests(baseline) == sent
+    assert report(suite)["requests"]["sent"] == 0
+
+
+def test_killed_run_resumes_with_only_the_missing_requests(suite):
+    server = BaselineServer(host="127.0.0.1", port=0, latency_s=0.25)
+    url = server.start()
+    try:
+        args = [sys.executable, "-m", "pytest", f"--model-endpoint={url}", "--tasks=mednli", "--concurrency=2",
+                f"--clue-data={FIXTURES}", "-q"]
+        proc = subprocess.Popen(args, cwd=suite.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while generation_requests(server) < 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+        answered_before_kill = generation_requests(server)
+        assert 0 < answered_before_kill
+        result = run(suite, f"--model-endpoint={url}", "--tasks=mednli", "--concurrency=2")
+        data = report(suite)
+        total = data["tasks"]["mednli"]["n_samples"]
+        stored = data["requests"]["from_store"]
+        assert stored >= answered_before_kill - 2  # at most the requests in flight at the kill were lost
+        assert data["requests"]["sent"] == total - stored
+        assert generation_requests(server) == answered_before_kill + data["requests"]["sent"]
+        assert result.ret in (0, 1)
+    finally:
+        server.stop()
+
+
+def test_unreachable_endpoint_is_one_clear_error_within_seconds(suite):
+    url = free_port_url()
+    started = time.monotonic()
+    result = run(suite, f"--model-endpoint={url}", timeout=60)
+    assert time.monotonic() - started < 30
+    assert result.ret == 2
+    output = result.stdout.str() + result.stderr.str()
+    assert url in output and "--model-endpoint" in output
+    assert "passed" not in output and "failed" not in output.replace("failed after", "")
+
+
+def chat_server(answer):
+    def handler(method, path, body, count):
+        if path == "/health":
+            return 200, {}, b""
+        if path == "/info":
+            return 404, {}, {"error": "not found"}
+        if path == "/v1/models":
+            return 200, {}, MEDNLI_META
+        if path == "/v1/chat/completions":
+            return answer(body, count)
+        return 404, {}, {"error": "not found"}
+    return handler
+
+
+def ok(text):
+    return 200, {}, {"choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                                  "finish_reason": "stop"}], "usage": {"completion_tokens": 1}}
+
+
+def test_429_then_200_is_retried_transparently(suite):
+    calls = {"n": 0}
+
+    def answer(body, count):
+        calls["n"] += 1
+        if calls["n"] % 2:  # every other request is refused once
+            return 429, {"Retry-After": "0"}, {"error": "Model is overloaded", "error_type": "overloaded"}
+        return ok("neutral")
+
+    with FakeServer(chat_server(answer)) as server:
+        result = run(suite, f"--model-endpoint={server.url}", "--tasks=mednli", "--limit=4", "--concurrency=1",
+                     "--no-cache")
+    outcomes = result.parseoutcomes()
+    assert "error" not in outcomes and outcomes.get("passed", 0) + outcomes.get("failed", 0) == 4
+    assert report(suite)["tasks"]["mednli"]["n_errored"] == 0
+
+
+def test_malformed_json_becomes_errored_samples_not_a_crash(suite):
+    with FakeServer(chat_server(lambda body, count: (200, {"Content-Type": "application/json"}, b"{not json"))) as server:
+        result = run(suite, f"--model-endpoint={server.url}", "--tasks=mednli", "--limit=3", "--no-cache")
+    assert result.parseoutcomes().get("errors") == 3
+    result.stdout.fnmatch_lines(["*malformed*"])
+    data = report(suite)
+    assert data["tasks"]["mednli"]["n_errored"] == 3
+    assert data["tasks"]["mednli"]["metrics"]["accuracy"]["value"] is None
+    assert result.ret == 1
+
+
+def test_bad_data_is_one_error_before_any_request(suite, baseline, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(FIXTURES, data)
+    path = data / "MedNLI" / "mli_test_v1.jsonl"
+    lines = path.read_text().splitlines()
+    lines[4] = lines[4][:-5]
+    path.write_text("\n".join(lines) + "\n")
+    result = suite.runpytest_subprocess(f"--clue-data={data}", f"--model-endpoint={baseline.url}",
+                                        "--tasks=mednli,meqsum")
+    result.stdout.fnmatch_lines(["*mli_test_v1.jsonl, line 5: malformed JSON*"])
+    assert result.ret == 2
+    assert generation_requests(baseline) == 0
+
+
+def test_gate_mode_exit_code_reflects_gates_only(suite, baseline):
+    (suite.path / "gates-pass.toml").write_text('[gate]\n"mednli.accuracy" = ">= 0.0"\n')
+    (suite.path / "gates-fail.toml").write_text('[gate]\n"mednli.accuracy" = ">= 0.99"\n')
+    args = (f"--model-endpoint={baseline.url}", "--tasks=mednli", "--clue-exit=gates")
+    passing = run(suite, *args, "--thresholds=gates-pass.toml", "--junitxml=junit.xml")
+    assert passing.ret == 0
+    assert passing.parseoutcomes().get("failed", 0) > 0  # failing samples still show as failed
+    junit = (suite.path / "junit.xml").read_text()
+    assert "<failure" in junit and 'name="clue.accuracy"' in junit
+    failing = run(suite, *args, "--thresholds=gates-fail.toml")
+    assert failing.ret == 1
+    failing.stdout.fnmatch_lines(["*gate FAIL*mednli.accuracy >= 0.99*"])
+
+
+def test_one_sample_by_node_id(suite, baseline):
+    first = run(suite, f"--model-endpoint={baseline.url}", "--tasks=meqsum", "--collect-only", "-q")
+    node = next(line for line in first.outlines if "test_sample[meqsum:" in line)
+    result = run(suite, f"--model-endpoint={baseline.url}", node)
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 1
+    assert generation_requests(baseline) == 1
