@@ -17,7 +17,7 @@ import pytest
 from . import settings as settings_mod
 from .data.errors import DataError
 from .metrics import BatchedValues
-from .endpoint.types import EndpointError, EndpointUnavailable
+from .endpoint.types import EndpointError
 from .report import aggregate, render
 from .report.aggregate import SampleRecord
 from .report.levels import level_scores
@@ -292,6 +292,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "data_dir": str(settings.data_dir),
         "thresholds": config.stash[THRESHOLDS].source,
         "limit": settings.limit,
+        "bertscore_override": ({"model": settings.bertscore_model, "layers": settings.bertscore_layers}
+                               if settings.bertscore_model else None),
         "seeds": {"shots": SHOT_SEED, "longhealth": LONGHEALTH_SEED, "bootstrap": BOOTSTRAP_SEED,
                   "bootstrap_resamples": BOOTSTRAP_RESAMPLES},
         "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

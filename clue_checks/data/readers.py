@@ -32,22 +32,31 @@ def require_fields(path: Path, where: str, record: dict[str, Any], fields: Seque
             )
 
 
+def _json_object(path: Path, number: int, line: str) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise DataError(path, f"malformed JSON: {exc.msg} at column {exc.colno}", where=f"line {number}") from None
+    if not isinstance(record, dict):
+        raise DataError(path, "each line must be a JSON object", where=f"line {number}")
+    return record
+
+
+def _json_lines(path: Path, lines: Iterable[str]) -> list[dict[str, Any]]:
+    """JSON lines, blank lines skipped, each a JSON object."""
+    return [_json_object(path, number, line) for number, line in enumerate(lines, start=1) if line.strip()]
+
+
 def read_jsonl(path: Path, fields: Sequence[str]) -> list[dict[str, Any]]:
-    """JSON lines; blank lines are skipped; every record must carry `fields` as strings."""
+    """JSON lines; every record must carry `fields` as strings."""
     require_file(path)
-    records = []
     with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(path, f"malformed JSON: {exc.msg} at column {exc.colno}", where=f"line {number}") from None
-            if not isinstance(record, dict):
-                raise DataError(path, "each line must be a JSON object", where=f"line {number}")
-            require_fields(path, f"line {number}", record, fields)
-            records.append(record)
+        numbered = [(number, line) for number, line in enumerate(handle, start=1) if line.strip()]
+    records = []
+    for number, line in numbered:
+        record = _json_object(path, number, line)
+        require_fields(path, f"line {number}", record, fields)
+        records.append(record)
     if not records:
         raise DataError(path, "no records in file")
     return records
@@ -57,27 +66,16 @@ def read_json_records(path: Path) -> list[dict[str, Any]]:
     """A JSON array of objects, or JSON lines (CLUE's generators write JSONL, its evaluators read arrays)."""
     require_file(path)
     text = path.read_text(encoding="utf-8")
-    if text.lstrip().startswith("["):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DataError(path, f"malformed JSON: {exc.msg}", where=f"line {exc.lineno} column {exc.colno}") from None
-        for index, record in enumerate(data):
-            if not isinstance(record, dict):
-                raise DataError(path, "each array element must be a JSON object", where=f"element {index}")
-        return data
-    records = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(path, f"malformed JSON: {exc.msg} at column {exc.colno}", where=f"line {number}") from None
+    if not text.lstrip().startswith("["):
+        return _json_lines(path, text.splitlines())
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(path, f"malformed JSON: {exc.msg}", where=f"line {exc.lineno} column {exc.colno}") from None
+    for index, record in enumerate(data):
         if not isinstance(record, dict):
-            raise DataError(path, "each line must be a JSON object", where=f"line {number}")
-        records.append(record)
-    return records
+            raise DataError(path, "each array element must be a JSON object", where=f"element {index}")
+    return data
 
 
 def read_xlsx(path: Path, sheet: str, columns: Sequence[str]) -> list[dict[str, Any]]:

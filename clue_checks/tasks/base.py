@@ -100,6 +100,22 @@ class Task(ABC):
     @abstractmethod
     def prompt(self, sample: Sample, shots: Sequence[Sample]) -> Prompt: ...
 
+    def few_shot_prompt(self, sample: Sample, shots: Sequence[Sample], *, answer_field: str,
+                        truncate_cap: int | None = None) -> Prompt:
+        """CLUE's instruction-task prompt: system, shot pairs, target; the prefix is the answer template
+        formatted with an empty answer ("Question: ", "ICD-10 Codes: ", …), prefilled in the paper profile."""
+        texts = clue_prompts()[self.name]
+        user = texts["user"][self.profile.name] if isinstance(texts["user"], dict) else texts["user"]
+        assistant = texts["assistant"][self.profile.name]
+        return Prompt(
+            conversation(texts["system"], [(user.format(**s.record), assistant.format(**s.record)) for s in shots],
+                         user.format(**sample.record)),
+            max_new_tokens=self.profile.max_new_tokens[self.name],
+            assistant_prefix=assistant.format(**{answer_field: ""}) if self.profile.assistant_prefix else "",
+            truncate_reserve=self.profile.truncate_reserve.get(self.name),
+            truncate_cap=truncate_cap,
+        )
+
     def clean(self, text: str, model_id: str) -> str:
         """CLUE's paper-era output post-processing (profile `paper`); `head` uses the raw text."""
         if not self.profile.postprocess:

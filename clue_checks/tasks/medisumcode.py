@@ -10,7 +10,7 @@ from ..data.errors import DataError
 from ..data.readers import read_json_records, unique_ids
 from ..metrics.icd10 import (approximate_match, dotted, exact_match, extract_codes, invalid_codes, near_misses,
                              valid_rate)
-from .base import LoadedTask, Prompt, Sample, SampleResult, Task, clue_prompts, conversation
+from .base import LoadedTask, Prompt, Sample, SampleResult, Task
 from .shots import split_shots
 
 N_SHOTS = 1
@@ -88,16 +88,8 @@ class MeDiSumCode(Task):
         return LoadedTask(tuple(map(as_sample, shots)), tuple(map(as_sample, scored)), path, notes)
 
     def prompt(self, sample: Sample, shots: Sequence[Sample]) -> Prompt:
-        texts = clue_prompts()[self.name]
-        assistant = texts["assistant"][self.profile.name]
-        return Prompt(
-            conversation(texts["system"],
-                         [(texts["user"].format(**s.record), assistant.format(**s.record)) for s in shots],
-                         texts["user"].format(**sample.record)),
-            max_new_tokens=self.profile.max_new_tokens[self.name],
-            assistant_prefix=assistant.format(codes="") if self.profile.assistant_prefix else "",
-            truncate_reserve=self.profile.truncate_reserve.get(self.name),
-        )
+        return self.few_shot_prompt(sample, shots, answer_field="codes")
+
 
     def score(self, sample: Sample, response: str, floors: Mapping[str, float]) -> SampleResult:
         gold = sample.reference.split(GT_SEPARATOR)  # as CLUE: "" gives [""], which nothing matches

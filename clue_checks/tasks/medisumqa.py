@@ -10,7 +10,7 @@ from ..data.errors import DataError
 from ..data.readers import read_json_records
 from ..metrics import BatchedValues
 from ..metrics.rouge import ROUGE_TYPES, rouge_f
-from .base import LoadedTask, Prompt, Sample, SampleResult, Task, clue_prompts, conversation, rouge_verdict
+from .base import LoadedTask, Prompt, Sample, SampleResult, Task, rouge_verdict
 from .shots import split_shots
 from .summaries import BERTSCORE_KEYS, UMLS_KEYS, bertscore_for, umls_for
 
@@ -62,17 +62,9 @@ class MeDiSumQA(Task):
         return LoadedTask(tuple(map(as_sample, shots)), tuple(map(as_sample, scored)), path)
 
     def prompt(self, sample: Sample, shots: Sequence[Sample]) -> Prompt:
-        texts = clue_prompts()[self.name]
-        user = texts["user"][self.profile.name]
-        assistant = texts["assistant"][self.profile.name]
-        return Prompt(
-            conversation(texts["system"], [(user.format(**s.record), assistant.format(**s.record)) for s in shots],
-                         user.format(**sample.record)),
-            max_new_tokens=self.profile.max_new_tokens[self.name],
-            # The final TGI-era script crashed formatting this prefix (`answer=`); earlier ones prefilled "Answer: ".
-            assistant_prefix=assistant.format(Answer="") if self.profile.assistant_prefix else "",
-            truncate_reserve=self.profile.truncate_reserve.get(self.name),
-        )
+        # The final TGI-era script crashed formatting this prefix (`answer=`); earlier ones prefilled "Answer: ".
+        return self.few_shot_prompt(sample, shots, answer_field="Answer")
+
 
     def clean(self, text: str, model_id: str) -> str:
         return super().clean(text, model_id).strip() if self.profile.postprocess else text

@@ -8,7 +8,7 @@ from pathlib import Path
 from ..data.errors import DataError
 from ..data.readers import read_jsonl, unique_ids
 from ..metrics.classification import exactly_once
-from .base import LoadedTask, Prompt, Sample, SampleResult, Task, clue_prompts, conversation
+from .base import LoadedTask, Prompt, Sample, SampleResult, Task
 from .shots import split_shots
 
 LABELS = ("entailment", "contradiction", "neutral")
@@ -38,19 +38,8 @@ class MedNLI(Task):
         return LoadedTask(tuple(map(as_sample, shots)), tuple(map(as_sample, scored)), path)
 
     def prompt(self, sample: Sample, shots: Sequence[Sample]) -> Prompt:
-        texts = clue_prompts()[self.name]
-        assistant = texts["assistant"][self.profile.name]
-        messages = conversation(
-            texts["system"],
-            [(texts["user"].format(**s.record), assistant.format(**s.record)) for s in shots],
-            texts["user"].format(**sample.record),
-        )
-        return Prompt(
-            messages,
-            max_new_tokens=self.profile.max_new_tokens[self.name],
-            assistant_prefix="",  # MedNLI's prefix is the empty string
-            truncate_reserve=self.profile.truncate_reserve.get(self.name),
-        )
+        return self.few_shot_prompt(sample, shots, answer_field="gold_label")  # MedNLI's prefix is ""
+
 
     def score(self, sample: Sample, response: str, floors: Mapping[str, float]) -> SampleResult:
         gold = sample.reference

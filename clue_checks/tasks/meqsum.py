@@ -8,7 +8,7 @@ from pathlib import Path
 from ..data.readers import read_xlsx, unique_ids
 from ..metrics.rouge import ROUGE_TYPES, rouge_f
 from ..metrics import BatchedValues
-from .base import LoadedTask, Prompt, Sample, SampleResult, Task, clue_prompts, conversation, rouge_verdict
+from .base import LoadedTask, Prompt, Sample, SampleResult, Task, rouge_verdict
 from .summaries import bertscore_for
 from .shots import split_shots
 
@@ -35,20 +35,8 @@ class MeQSum(Task):
         return LoadedTask(tuple(map(as_sample, shots)), tuple(map(as_sample, scored)), path)
 
     def prompt(self, sample: Sample, shots: Sequence[Sample]) -> Prompt:
-        texts = clue_prompts()[self.name]
-        assistant = texts["assistant"][self.profile.name]
-        prefix = assistant.format(Summary="") if self.profile.assistant_prefix else ""
-        return Prompt(
-            conversation(
-                texts["system"],
-                [(texts["user"].format(**s.record), assistant.format(**s.record)) for s in shots],
-                texts["user"].format(**sample.record),
-            ),
-            max_new_tokens=self.profile.max_new_tokens[self.name],
-            assistant_prefix=prefix,
-            truncate_reserve=self.profile.truncate_reserve.get(self.name),
-            truncate_cap=TRUNCATE_CAP,
-        )
+        return self.few_shot_prompt(sample, shots, answer_field="Summary", truncate_cap=TRUNCATE_CAP)
+
 
     def score(self, sample: Sample, response: str, floors: Mapping[str, float]) -> SampleResult:
         metrics = rouge_f(response, sample.reference)

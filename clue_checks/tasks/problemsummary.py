@@ -9,7 +9,7 @@ from ..data.errors import DataError
 from ..data.readers import read_csv, unique_ids
 from ..metrics import BatchedValues
 from ..metrics.rouge import ROUGE_TYPES, rouge_f
-from .base import LoadedTask, Prompt, Sample, SampleResult, Task, clue_prompts, conversation, rouge_verdict
+from .base import LoadedTask, Prompt, Sample, SampleResult, Task, rouge_verdict
 from .shots import split_shots
 from .summaries import BERTSCORE_KEYS, UMLS_KEYS, bertscore_for, umls_for
 
@@ -78,16 +78,8 @@ class ProblemSummary(Task):
         return LoadedTask(tuple(map(as_sample, shots)), tuple(map(as_sample, scored)), path, notes)
 
     def prompt(self, sample: Sample, shots: Sequence[Sample]) -> Prompt:
-        texts = clue_prompts()[self.name]
-        assistant = texts["assistant"][self.profile.name]
-        return Prompt(
-            conversation(texts["system"],
-                         [(texts["user"].format(**s.record), assistant.format(**s.record)) for s in shots],
-                         texts["user"].format(**sample.record)),
-            max_new_tokens=self.profile.max_new_tokens[self.name],
-            assistant_prefix=assistant.format(Summary="") if self.profile.assistant_prefix else "",
-            truncate_reserve=self.profile.truncate_reserve.get(self.name),
-        )
+        return self.few_shot_prompt(sample, shots, answer_field="Summary")
+
 
     def score(self, sample: Sample, response: str, floors: Mapping[str, float]) -> SampleResult:
         # The paper era lowercased both sides first; ROUGE lowercases anyway, so only BERTScore differs.
