@@ -7,12 +7,13 @@ per module; no hub access anywhere.
 from __future__ import annotations
 
 import importlib.util
-import string
 import sys
 import types
 from pathlib import Path
 
 import pytest
+
+from tiny_models import build_tiny_bert
 
 from clue_checks.metrics import bertscore as bs
 
@@ -28,22 +29,10 @@ def fresh_cache():
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> str:
-    torch = pytest.importorskip("torch", reason=SKIP)
+    pytest.importorskip("torch", reason=SKIP)
     pytest.importorskip("bert_score", reason=SKIP)
-    from transformers import BertConfig, BertModel, BertTokenizer
-
-    folder = tmp_path_factory.mktemp("tiny-bert")
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "patient", "has", "chest", "pain", "fever"]
-    vocab += list(string.ascii_letters + string.digits + string.punctuation)
-    vocab += ["##" + c for c in string.ascii_letters + string.digits]
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     # Cased (so lowercasing changes token ids) and saved without model_max_length, like SciBERT's repo.
-    BertTokenizer(str(folder / "vocab.txt"), do_lower_case=False).save_pretrained(folder)
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=512)
-    BertModel(config).save_pretrained(folder)
-    return str(folder)
+    return str(build_tiny_bert(tmp_path_factory.mktemp("tiny-bert")))
 
 
 @pytest.fixture

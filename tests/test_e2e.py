@@ -231,3 +231,52 @@ def test_one_sample_by_node_id(suite, baseline):
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 1
     assert generation_requests(baseline) == 1
+
+
+def test_all_tasks_run_and_levels_come_from_the_printed_task_numbers(suite):
+    result = run(suite, "--no-cache")
+    data = report(suite)
+    assert set(data["tasks"]) == {"mednli", "meqsum", "problemsummary", "longhealth-t1", "longhealth-t2",
+                                  "longhealth-t3", "medisumqa", "medisumcode"}
+    assert all(t["n_errored"] == 0 and t["n_samples"] > 0 for t in data["tasks"].values())
+    from clue_checks.report.levels import LEVELS
+
+    for level, components in LEVELS.items():
+        printed = data["levels"][f"level{level}"]
+        expected = {}
+        for name, parts in components:
+            values = [data["tasks"][task]["metrics"][metric]["value"] for task, metric in parts]
+            expected[name] = sum(values) / len(values)
+        assert printed["components"] == pytest.approx(expected)
+        assert printed["value"] == pytest.approx(sum(expected.values()) / len(expected))
+        low, high = printed["ci95"]
+        assert low <= printed["value"] <= high
+        result.stdout.fnmatch_lines([f"Level {level}: {printed['value']:.3f}*"])
+    assert data["run"]["seeds"]["longhealth"] is not None
+
+
+def test_every_task_number_traces_to_per_sample_values(suite, tmp_path):
+    pytest.importorskip("bert_score", reason="bert-score/torch not installed: pip install clue-checks[bertscore]")
+    from tiny_models import build_tiny_bert
+
+    model = build_tiny_bert(tmp_path)
+    run(suite, "--no-cache", "--tasks=meqsum,medisumcode", f"--bertscore-model={model}", "--bertscore-layers=2")
+    data = report(suite)
+    for task, summary in data["tasks"].items():
+        rows = [json.loads(line) for line in
+                (suite.path / "clue-report" / "predictions" / f"{task}.jsonl").read_text().splitlines()]
+        assert len(rows) == summary["n_samples"]
+        for metric, value in summary["metrics"].items():
+            per_sample = [r[metric] for r in rows if r.get(metric) is not None]
+            assert value["n"] == len(per_sample), metric
+            assert value["value"] == pytest.approx(sum(per_sample) / len(per_sample)), metric
+    assert data["tasks"]["meqsum"]["metrics"]["bertscore_f1"]["value"] is not None
+    assert data["run"]["bertscore_override"] == {"model": str(model), "layers": 2}
+
+
+def test_head_profile_runs_without_prefix(suite):
+    result = run(suite, "--no-cache", "--clue-profile=head", "--tasks=meqsum,medisumcode", "--limit=3")
+    data = report(suite)
+    assert data["run"]["profile"] == "head"
+    assert data["tasks"]["meqsum"]["n_samples"] == 3 and data["tasks"]["meqsum"]["n_errored"] == 0
+    assert result.ret in (0, 1)

@@ -1,0 +1,126 @@
+"""Problem Summary and MeDiSumQA readers, cleaning and prompts (clue-benchmark §3.3, §3.5, §8)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from clue_checks.data.errors import DataError
+from clue_checks.tasks import get_profile
+from clue_checks.tasks.medisumqa import MeDiSumQA
+from clue_checks.tasks.problemsummary import ProblemSummary, clue_summary_cleaning
+
+PAPER, HEAD = get_profile("paper"), get_profile("head")
+
+
+def write_csv(root: Path, header: list[str], rows: list[list[str]]) -> Path:
+    path = root / "ProblemSummary" / "BioNLP2023-1A-Test.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def note(i: int, summary: str = "Sepsis; AKI;") -> list[str]:
+    return [f"{i}.txt", f"Assessment {i}", f"Subjective\nline {i}", "Objective", summary]
+
+
+def test_probsum_semicolons_become_comma_space_as_clue_did():
+    assert clue_summary_cleaning("a; b;") == "a,  b, "  # double space and trailing comma, as CLUE scored
+    assert clue_summary_cleaning("Sepsis") == "Sepsis"
+
+
+@given(st.text())
+def test_probsum_cleaning_removes_every_semicolon_and_nothing_else(text):
+    cleaned = clue_summary_cleaning(text)
+    assert ";" not in cleaned
+    assert len(cleaned) == len(text) + text.count(";")
+    assert cleaned.split(", ") == ", ".join(text.split(";")).split(", ")
+
+
+def test_probsum_reads_the_training_style_header(tmp_path):
+    write_csv(tmp_path, ["File ID", "Assessment", "Subjective Sections", "Objective Sections", "Summary"],
+              [note(i) for i in range(5)])
+    task = ProblemSummary(PAPER)
+    loaded = task.load(tmp_path)
+    assert [s.id for s in loaded.shots] == ["0.txt", "1.txt", "2.txt"]
+    sample = loaded.samples[0]
+    assert sample.id == "3.txt" and sample.reference == "Sepsis,  AKI, "
+    prompt = task.prompt(sample, loaded.shots)
+    assert prompt.messages[-1].content.startswith("--------------BEGIN DISCHARGE LETTER--------------\nSubjective\nline 3"
+                                                  "\n\nAssessment 3\n")
+    assert prompt.assistant_prefix == "Diagnoses/Patient problems: " and prompt.max_new_tokens == 100
+    assert prompt.messages[2].content == "Diagnoses/Patient problems: Sepsis,  AKI, "
+
+
+def test_probsum_reads_clue_template_names_and_numbers_rows_without_ids(tmp_path):
+    write_csv(tmp_path, ["Subjectives", "Assessment", "Summary"], [[f"s{i}", f"a{i}", "x"] for i in range(4)])
+    loaded = ProblemSummary(HEAD).load(tmp_path)
+    assert len(loaded.samples) == 1 and loaded.notes
+
+
+def test_probsum_missing_column_names_the_columns_found(tmp_path):
+    write_csv(tmp_path, ["File ID", "Assessment", "Plan", "Summary"], [note(0)[:4]])
+    with pytest.raises(DataError, match=r"no column for 'Subjectives'.*columns found: File ID, Assessment, Plan, Summary"):
+        ProblemSummary(PAPER).load(tmp_path)
+
+
+def write_qa(root: Path, records: list[dict], jsonl: bool = False) -> Path:
+    path = root / "MeDiSumQA" / "MeDiSumQA.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = "\n".join(json.dumps(r) for r in records) if jsonl else json.dumps(records)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def qa(i: int, note: str = "n1", key: str = "discharge_summary") -> dict:
+    return {"note_id": note, key: f"Letter {note}.", "Question": f"Why {i}?", "Answer": f"Because {i}."}
+
+
+@pytest.mark.parametrize("jsonl", [False, True])
+@pytest.mark.parametrize("key", ["discharge_summary", "without_discharge_summary", "without_summary"])
+def test_medisumqa_accepts_field_variants_and_jsonl(tmp_path, jsonl, key):
+    write_qa(tmp_path, [qa(i, key=key) for i in range(4)], jsonl=jsonl)
+    loaded = MeDiSumQA(PAPER).load(tmp_path)
+    assert len(loaded.shots) == 1 and len(loaded.samples) == 3
+    assert all(s.record["discharge_summary"] == "Letter n1." for s in loaded.samples)
+
+
+def test_medisumqa_ids_number_the_questions_of_a_note_and_shots_use_seed_1(tmp_path):
+    write_qa(tmp_path, [qa(0, "a"), qa(1, "a"), qa(2, "b"), qa(3, "a")])
+    loaded = MeDiSumQA(PAPER).load(tmp_path)
+    ids = sorted(s.id for s in (*loaded.shots, *loaded.samples))
+    assert ids == ["a/q1", "a/q2", "a/q3", "b/q1"]
+    import random
+
+    order = list(range(4))
+    random.Random(1).shuffle(order)
+    assert loaded.shots[0].record["Question"] == f"Why {order[0]}?"  # CLUE shuffled MeDiSumQA in both eras
+
+
+def test_medisumqa_prompt_per_profile(tmp_path):
+    write_qa(tmp_path, [qa(i) for i in range(3)])
+    for profile, last_line, prefix in ((PAPER, "Question: Why", "Answer: "), (HEAD, "Why", "")):
+        task = MeDiSumQA(profile)
+        loaded = task.load(tmp_path)
+        prompt = task.prompt(loaded.samples[0], loaded.shots)
+        assert prompt.messages[-1].content.splitlines()[-1].startswith(last_line)
+        assert prompt.assistant_prefix == prefix
+
+
+def test_medisumqa_missing_field_names_record_and_variants(tmp_path):
+    write_qa(tmp_path, [qa(0), {"note_id": "x", "Question": "q", "Answer": "a"}])
+    with pytest.raises(DataError, match=r"record 2: missing field 'discharge_summary' \(accepted: discharge_summary"):
+        MeDiSumQA(PAPER).load(tmp_path)
+
+
+def test_medisumqa_answers_are_stripped_in_the_paper_profile_only():
+    assert MeDiSumQA(PAPER).clean("  Rest at home.\n", "m") == "Rest at home."
+    assert MeDiSumQA(HEAD).clean("  Rest at home.\n", "m") == "  Rest at home.\n"
