@@ -72,7 +72,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RECORDS] = []
     config.stash[STATE] = {}
     if not _is_worker(config):
-        config.pluginmanager.register(RecordCollector(config.stash[RECORDS]), "clue-checks-records")
+        config.pluginmanager.register(RecordCollector(config.stash[RECORDS], config.stash[STATE]),
+                                      "clue-checks-records")
     if _is_controller(config) and not settings.endpoints:
         _start_baseline(config)
 
@@ -153,10 +154,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if task not in config.stash[SETTINGS].tasks:
         metafunc.parametrize(FIXTURE, [], indirect=True)  # deselected below
         return
+    problem = None
     try:
         samples = run.samples(task)
     except DataError as exc:
-        pytest.fail(f"clue-checks: bad {task} data: {exc}", pytrace=False)
+        problem = f"clue-checks: bad {task} data: {exc}"
+    if problem is not None:  # raised outside the except block: one message, no chained traceback
+        pytest.fail(problem, pytrace=False)
     ids = [s.test_id for s in samples]
     metafunc.parametrize(FIXTURE, ids, ids=ids, indirect=True)
 
@@ -257,8 +261,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 class RecordCollector:
     """Receives every test report (on the controller under xdist) and keeps the sample records."""
 
-    def __init__(self, records: list[SampleRecord]) -> None:
+    def __init__(self, records: list[SampleRecord], state: dict[str, Any]) -> None:
         self.records = records
+        self.state = state
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        # xdist runs tests despite collection errors; our scheduler reads this and sends none.
+        if report.failed:
+            self.state["collection_failed"] = True
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         record = getattr(report, "clue_record", None)
@@ -273,6 +283,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     if _is_worker(config) or RECORDS not in config.stash:
         return
+    if config.stash[STATE].get("collection_failed") and _is_controller(config) and \
+            not config.option.continue_on_collection_errors:
+        session.exitstatus = EXIT_UNAVAILABLE  # as pytest itself does: interrupted by collection errors
     records = config.stash[RECORDS]
     if not records:
         return

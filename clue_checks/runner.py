@@ -17,7 +17,7 @@ from typing import Any
 
 from .endpoint.scheduler import Outcome, Scheduler
 from .endpoint.store import NullStore, ResponseStore
-from .endpoint.types import EndpointInfo, Request
+from .endpoint.types import EndpointError, EndpointInfo, Request
 from .rendering import Renderer, TemplateUnavailable, load_tokenizer
 from .settings import Settings
 from .tasks import TASKS, LoadedTask, Prompt, Sample, Task, get_profile
@@ -186,6 +186,9 @@ class Run:
 
     def evaluate(self, sample: Sample) -> Evaluated:
         """Wait for this sample's response (raises EndpointError) and clean it as CLUE did."""
+        if self.scheduler is None:
+            raise EndpointError("not run: no endpoint connection (the run stopped at an error shown above)",
+                                url=", ".join(self.settings.endpoints) or "the embedded baseline")
         prompt, request = self.request_for(sample)
         outcome = self._submit(sample).result()
         text = outcome.completion.text

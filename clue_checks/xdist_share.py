@@ -23,6 +23,12 @@ def worker_number(gateway_id: str) -> int:
 class ShareScheduling(LoadScheduling):
     """LoadScheduling whose first distribution is the deterministic share, all at once."""
 
+    def _collection_failed(self) -> bool:
+        from .plugin import STATE
+
+        state = self.config.stash.get(STATE, {})
+        return bool(state.get("collection_failed")) and not self.config.option.continue_on_collection_errors
+
     def schedule(self) -> None:
         assert self.collection_is_completed
         if self.collection is not None:  # a later call: behave as LoadScheduling (reschedule)
@@ -34,6 +40,12 @@ class ShareScheduling(LoadScheduling):
             return
         self.collection = next(iter(self.node2collection.values()))
         if not self.collection:
+            return
+        if self._collection_failed():
+            # pytest stops at collection errors without running anything; xdist would run the rest.
+            self.pending[:] = []
+            for node in self.nodes:
+                node.shutdown()
             return
         workers = self.numnodes
         for node in self.nodes:

@@ -196,7 +196,8 @@ def test_malformed_json_becomes_errored_samples_not_a_crash(suite):
     assert result.ret == 1
 
 
-def test_bad_data_is_one_error_before_any_request(suite, baseline, tmp_path):
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_bad_data_is_one_error_before_any_request(suite, baseline, tmp_path, workers):
     data = tmp_path / "data"
     shutil.copytree(FIXTURES, data)
     path = data / "MedNLI" / "mli_test_v1.jsonl"
@@ -204,7 +205,7 @@ def test_bad_data_is_one_error_before_any_request(suite, baseline, tmp_path):
     lines[4] = lines[4][:-5]
     path.write_text("\n".join(lines) + "\n")
     result = suite.runpytest_subprocess(f"--clue-data={data}", f"--model-endpoint={baseline.url}",
-                                        "--tasks=mednli,meqsum")
+                                        "--tasks=mednli,meqsum", "-n", workers)
     result.stdout.fnmatch_lines(["*mli_test_v1.jsonl, line 5: malformed JSON*"])
     assert result.ret == 2
     assert generation_requests(baseline) == 0
