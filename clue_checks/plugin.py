@@ -381,3 +381,4 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
 
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # tokenizers' fork warning under xdist
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # nothing phones home, whatever a library defaults to

@@ -227,3 +227,29 @@ def test_paper_cleanup_removes_self_prompting_lines():
     assert task.clean("neutral\nYou are an AI assistant and more", "m") == "neutral\n"
     assert task.clean("entailment <|end|> junk", "microsoft/Phi-3-mini") == "entailment"
     assert MedNLI(HEAD).clean("neutral\nYou are an AI", "m") == "neutral\nYou are an AI"
+
+
+def test_meqsum_file_shaped_like_the_real_one_loads_with_paper_shots(tmp_path):
+    """clue-benchmark §7.2: sheet QS, File/CHQ/Summary, styled empty cells in D and E, multi-line CHQ,
+    summaries with trailing whitespace kept; the paper era's shots are the first three rows."""
+    from openpyxl.styles import Font
+
+    rows = [("1-131188152.xml.txt", "SUBJECT: who and where to get cetirizine - D\nMESSAGE: I need/want to know who "
+             "manufscturs Cetirizine.", "Who manufactures cetirizine?"),
+            ("14348.txt", "SUBJECT: bromocriptine\nMESSAGE: side effects?", "What are the side effects of bromocriptine?"),
+            ("1-131985747.xml.txt", "SUBJECT: nulytely\nMESSAGE: how to take it", "How do I take NuLYTELY?"),
+            ("16019.txt", "SUBJECT: headache\nMESSAGE: what helps", "What treats headaches? "),
+            ("NF_123.txt", " leading space inquiry ", "What is X?")]
+    path = write_meqsum(tmp_path, rows)
+    wb = openpyxl.load_workbook(path)
+    ws = wb["QS"]
+    for row in range(1, len(rows) + 2):
+        for col in ("D", "E"):
+            ws[f"{col}{row}"].font = Font(bold=True)  # styled, but no value
+    wb.save(path)
+    loaded = MeQSum(PAPER).load(tmp_path)
+    assert [s.id for s in loaded.shots] == ["1-131188152.xml.txt", "14348.txt", "1-131985747.xml.txt"]
+    assert [s.id for s in loaded.samples] == ["16019.txt", "NF_123.txt"]
+    assert loaded.samples[0].reference == "What treats headaches? "
+    assert loaded.samples[1].record["CHQ"] == " leading space inquiry "
+    assert loaded.samples[0].test_id == "meqsum:16019.txt"
