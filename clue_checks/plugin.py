@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import re
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -69,6 +71,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SETTINGS] = settings
     config.stash[THRESHOLDS] = thresholds
     config.stash[RUN] = Run(settings)
+    problems = _unknown_threshold_keys(thresholds, config.stash[RUN])
+    if problems:
+        raise pytest.UsageError(f"{thresholds.source}: " + "; ".join(problems))
     config.stash[RECORDS] = []
     config.stash[STATE] = {}
     if not _is_worker(config):
@@ -76,6 +81,22 @@ def pytest_configure(config: pytest.Config) -> None:
                                       "clue-checks-records")
     if _is_controller(config) and not settings.endpoints:
         _start_baseline(config)
+
+
+def _unknown_threshold_keys(thresholds: Thresholds, run: Run) -> list[str]:
+    """A misspelt key would be a floor or gate that silently never applies: refuse it."""
+    problems = []
+    keys = [("sample", task, metric) for task, floors in thresholds.floors.items() for metric in floors]
+    keys += [("gate", g.task, g.metric) for g in thresholds.gates]
+    for section, task_name, metric in keys:
+        task = run.tasks.get(task_name)
+        if task is None:
+            problems.append(f"[{section}] {task_name}.{metric}: unknown task {task_name!r} "
+                            f"(tasks: {', '.join(run.tasks)})")
+        elif metric not in (*task.metric_names, *task.batched_metrics):
+            problems.append(f"[{section}] {task_name}.{metric}: {task_name} has no metric {metric!r} "
+                            f"(metrics: {', '.join((*task.metric_names, *task.batched_metrics))})")
+    return problems
 
 
 def _start_baseline(config: pytest.Config) -> str:
@@ -109,6 +130,18 @@ def pytest_configure_node(node: Any) -> None:
 
 
 @pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """The controller learns how many samples of each task were selected (to spot samples that never ran)."""
+    state = node.config.stash[STATE]
+    if "selected" not in state:
+        tasks = (m.group(1) for m in map(_ID_TASK.search, ids) if m)
+        state["selected"] = Counter(t for t in tasks if t in node.config.stash[RUN].tasks)
+
+
+_ID_TASK = re.compile(r"::test_sample\[([a-z0-9-]+):")
+
+
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     if config.getoption("dist") != "load":
         return None
@@ -119,13 +152,13 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Under xdist, check a named endpoint once, before any worker starts: one clear error."""
+    """Under xdist, check the endpoint once, before any worker starts: one clear error, and the report's header."""
     config = session.config
     settings = config.stash[SETTINGS]
-    if _is_controller(config) and settings.endpoints and not config.option.collectonly:
+    if _is_controller(config) and not config.option.collectonly:
         run = Run(settings)
         try:
-            info = run.connect(settings.endpoints)
+            info = run.connect(_endpoint_urls(config))
             config.stash[STATE]["describe"] = run.describe()
             config.stash[STATE]["info"] = info
         except (EndpointError, TemplateUnavailable) as exc:
@@ -154,6 +187,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if task not in config.stash[SETTINGS].tasks:
         metafunc.parametrize(FIXTURE, [], indirect=True)  # deselected below
         return
+    data_dir = config.stash[SETTINGS].data_dir
+    if not data_dir.is_dir():
+        pytest.exit(f"clue-checks: data folder not found: {data_dir} (--clue-data names a folder laid out like "
+                    "CLUE's data/; see the README section 'Getting the CLUE data')", returncode=EXIT_UNAVAILABLE)
     problem = None
     try:
         samples = run.samples(task)
@@ -187,13 +224,15 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     config = session.config
     if _is_controller(config) or config.option.collectonly:
         return
-    if session.testsfailed and not config.option.continue_on_collection_errors:
-        return  # collection errors: pytest stops before running; send nothing
     indexed = [(i, _sample_param(item)) for i, item in enumerate(session.items)]
     indexed = [(i, p) for i, p in indexed if p is not None]
+    run = config.stash[RUN]
+    if not _is_worker(config):
+        config.stash[STATE]["selected"] = Counter(run.sample(p).task for _, p in indexed)
+    if session.testsfailed and not config.option.continue_on_collection_errors:
+        return  # collection errors: pytest stops before running; send nothing
     if not indexed:
         return
-    run = config.stash[RUN]
     share: tuple[int, int] | None = None
     concurrency_share = 1.0
     if _is_worker(config):
@@ -227,14 +266,20 @@ def clue_sample(request: pytest.FixtureRequest) -> SampleCheck:
     run = config.stash[RUN]
     sample = run.sample(request.param)
     item = request.node
+    index = run.index_of(sample)
     try:
         evaluated = run.evaluate(sample)
-    except (EndpointError, TokenizerUnavailable) as exc:
-        item.stash[RECORD] = SampleRecord(sample.task, sample.id, run.index_of(sample), "error",
-                                          reason=str(exc), reference=sample.reference).as_dict()
-        raise
-    check = SampleCheck(run.tasks[sample.task], evaluated, config.stash[THRESHOLDS].floors_for(sample.task),
-                        run.index_of(sample))
+        check = SampleCheck(run.tasks[sample.task], evaluated, config.stash[THRESHOLDS].floors_for(sample.task), index)
+    except Exception as exc:
+        # Whatever went wrong, the sample is counted as errored in the report: never silently dropped.
+        item.stash[RECORD] = SampleRecord(sample.task, sample.id, index, "error", reason=f"{exc}",
+                                          reference=sample.reference).as_dict()
+        if not isinstance(exc, (EndpointError, TokenizerUnavailable)):
+            raise  # a bug or a template error: the traceback is the useful part
+        broken = run.scheduler.broken if run.scheduler is not None else None
+        if broken:
+            request.session.shouldstop = f"clue-checks: {broken}"
+        pytest.fail(f"no response for {sample.test_id}: {exc}", pytrace=False)
     item.stash[RECORD] = check.record.as_dict()
     # Metric values as JUnit <property> elements (junitxml reads them from the item's properties).
     for name, value in check.result.metrics.items():
@@ -287,18 +332,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             not config.option.continue_on_collection_errors:
         session.exitstatus = EXIT_UNAVAILABLE  # as pytest itself does: interrupted by collection errors
     records = config.stash[RECORDS]
-    if not records:
-        return
+    selected: Counter[str] = config.stash[STATE].get("selected") or Counter()
+    if not records and not selected or not config.stash[STATE].get("describe"):
+        return  # nothing ran (collection errors, or no endpoint connection): no report to write
     run = config.stash[RUN]
     settings = config.stash[SETTINGS]
     grouped = aggregate.group_by_task(records)
     summaries = []
     for name, task in run.tasks.items():
-        if name in grouped:
-            batched = _batched_metrics(task, grouped[name])
-            summaries.append(aggregate.summarize_task(name, task.title, task.level, task.metric_names,
-                                                      grouped[name], batched))
-    levels = level_scores(_level_inputs(grouped))
+        if name in grouped or selected.get(name):
+            rows = grouped.get(name, [])
+            batched = _batched_metrics(task, rows)
+            summaries.append(aggregate.summarize_task(name, task.title, task.level, task.metric_names, rows, batched,
+                                                      n_selected=selected.get(name, len(rows)),
+                                                      n_total=_task_size(run, name)))
+    levels = level_scores(_level_inputs(grouped), incomplete=[t.task for t in summaries if not t.complete])
     gates = aggregate.evaluate_gates(config.stash[THRESHOLDS].gates, {s.task: s for s in summaries})
     describe = dict(config.stash[STATE].get("describe") or {})
     describe.update({
@@ -317,10 +365,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config.stash[STATE]["summary"] = (summaries, gates, report["requests"], paths, levels)
     if settings.exit_mode == "gates" and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         # Gate mode: the exit code is the verdict alone; failing samples stay failed in the output.
-        failed = any(g.status == "fail" for g in gates) or any(s.n_errored for s in summaries)
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED if failed else pytest.ExitCode.OK
-    elif any(g.status == "fail" for g in gates) and session.exitstatus == pytest.ExitCode.OK:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        # No gates, or a gate that did not pass (failed, incomplete, not run), is not a PASS.
+        passed = render.verdict(gates) == "pass" and all(s.complete for s in summaries)
+        session.exitstatus = pytest.ExitCode.OK if passed else pytest.ExitCode.TESTS_FAILED
+    # Otherwise plain pytest semantics: the samples decide; the verdict is printed and written.
+
+
+def _task_size(run: Run, task: str) -> int | None:
+    """How many scored samples the task has (the controller under xdist reads the data just for this)."""
+    try:
+        return len(run.load(task).samples)
+    except Exception:
+        return None
 
 
 def _level_inputs(grouped: dict[str, list[SampleRecord]]) -> dict[tuple[str, str], list[float]]:
@@ -367,6 +423,15 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     for line in render.terminal_lines(summaries, gates, requests, levels):
         terminalreporter.write_line(line)
     terminalreporter.write_line("report: " + ", ".join(str(p) for p in paths[:2]))
+    describe = config.stash[STATE].get("describe") or {}
+    if requests.get("from_store") and describe and not describe.get("model_revision"):
+        terminalreporter.write_line(
+            f"warning: {describe.get('model_id')} reports no revision, so stored answers are keyed by its name "
+            "alone: if the weights changed, pass --model-revision=<release> (or --refresh)", yellow=True)
+    partial = [t.title for t in summaries if t.partial]
+    if partial:
+        terminalreporter.write_line(f"partial run ({', '.join(partial)}): scores cover only the samples that ran; "
+                                    "gates cannot pass", yellow=True)
     if config.stash[SETTINGS].exit_mode == "gates":
         terminalreporter.write_line("exit code: gate mode (--clue-exit=gates): it reflects the gates alone")
 

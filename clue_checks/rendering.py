@@ -48,38 +48,49 @@ class Renderer:
     info: EndpointInfo
     tokenizer: Any = None
     use_prefix: bool = True
+    # CLUE's TGI-era model quirks (Llama-3 stop strings): the `paper` profile only.
+    model_quirks: bool = True
 
     def __post_init__(self) -> None:
         if self.mode == "generate" and self.tokenizer is None:
             raise TemplateUnavailable("generate mode renders prompts locally and needs --tokenizer")
 
-    def request(self, prompt: Prompt, *, stops: tuple[str, ...] = ()) -> Request:
+    def request(self, prompt: Prompt) -> Request:
         params = GenerationParams(
             max_new_tokens=prompt.max_new_tokens,
-            stop=stops or self._model_stops(),
+            stop=self._model_stops(prompt),
             truncate=self._truncate(prompt) if self.mode == "generate" else None,
         )
         if self.mode == "chat":
             return Request("chat", params, messages=prompt.messages)
         prefix = prompt.assistant_prefix if self.use_prefix else ""
-        return Request("generate", params, prompt=self.render(prompt.messages) + prefix)
+        return Request("generate", params, prompt=self.render(prompt) + prefix)
 
-    def render(self, messages: tuple[Message, ...]) -> str:
+    def render(self, prompt: Prompt) -> str:
+        messages = prompt.messages
         if not getattr(self.tokenizer, "chat_template", None):
-            return base_transcript(messages)
-        as_dicts = [m.as_dict() for m in messages]
+            return base_transcript(messages, prompt.base_separator, prompt.base_trailer)
         try:
-            return self.tokenizer.apply_chat_template(as_dicts, tokenize=False, add_generation_prompt=True)
-        except Exception as exc:
-            if messages and messages[0].role == "system" and "system" in str(exc).lower():
-                merged = merge_system(messages)
-                return self.tokenizer.apply_chat_template(
-                    [m.as_dict() for m in merged], tokenize=False, add_generation_prompt=True
-                )
-            raise
+            return self._apply(messages)
+        except Exception as first:
+            if not messages or messages[0].role != "system":
+                raise
+            # Templates without a system role raise in many ways ("System role not supported",
+            # "Conversation roles must alternate…"): CLUE's answer was to merge SYS into the first user turn.
+            try:
+                return self._apply(merge_system(messages, prompt.system_merge_separator))
+            except Exception:
+                raise first from None
 
-    def _model_stops(self) -> tuple[str, ...]:
-        return LLAMA3_STOPS if self.mode == "generate" and _LLAMA3.search(self.info.model_id) else ()
+    def _apply(self, messages: tuple[Message, ...]) -> str:
+        return self.tokenizer.apply_chat_template([m.as_dict() for m in messages], tokenize=False,
+                                                  add_generation_prompt=True)
+
+    def _model_stops(self, prompt: Prompt) -> tuple[str, ...]:
+        if self.mode == "generate" and self.model_quirks and prompt.model_stop_sequences \
+                and _LLAMA3.search(self.info.model_id):
+            return LLAMA3_STOPS
+        return ()
 
     def _truncate(self, prompt: Prompt) -> int | None:
         window = self.info.max_total_tokens
@@ -93,12 +104,13 @@ class Renderer:
         return value if value > 0 else None
 
 
-def merge_system(messages: tuple[Message, ...]) -> tuple[Message, ...]:
-    """System prompt merged into the first user turn: `SYS + "\\n\\n" + U1`."""
+def merge_system(messages: tuple[Message, ...], separator: str = "\n\n") -> tuple[Message, ...]:
+    """System prompt merged into the first user turn: `SYS + "\\n\\n" + U1` (LongHealth: no separator)."""
     system, first, *rest = messages
-    return (Message("user", system.content + "\n\n" + first.content), *rest)
+    return (Message("user", system.content + separator + first.content), *rest)
 
 
-def base_transcript(messages: tuple[Message, ...]) -> str:
-    """CLUE's base-model transcript: every turn joined by blank lines, ending with a blank line."""
-    return "\n\n".join(m.content for m in messages) + "\n\n"
+def base_transcript(messages: tuple[Message, ...], separator: str = "\n\n", trailer: str = "\n\n") -> str:
+    """CLUE's base-model transcript: the turns joined by blank lines, ending with one
+    (LongHealth: `SYS + "\\n\\n\\n" + prompt`)."""
+    return separator.join(m.content for m in messages) + trailer

@@ -84,7 +84,7 @@ class Run:
         store = ResponseStore(s.cache_dir / "responses.sqlite3") if s.cache_dir else NullStore()
         scheduler = Scheduler(urls, store, concurrency=s.concurrency, concurrency_share=concurrency_share,
                               refresh=s.refresh, timeout=s.request_timeout, api_key=s.api_key,
-                              model_name=s.model_name)
+                              model_name=s.model_name, model_revision=s.model_revision)
         try:
             info = scheduler.start()[0]
             self.renderer = self._renderer(info)
@@ -109,8 +109,9 @@ class Run:
                 raise TemplateUnavailable(
                     "--api generate renders CLUE's prompts with the model's chat template locally: "
                     "give --tokenizer (a local folder with the model's tokenizer files), or use --api chat")
-            return Renderer("generate", info, load_tokenizer(tokenizer_source), self.profile.assistant_prefix)
-        return Renderer("chat", info, None, self.profile.assistant_prefix)
+            return Renderer("generate", info, load_tokenizer(tokenizer_source), self.profile.assistant_prefix,
+                            self.profile.postprocess)
+        return Renderer("chat", info, None, self.profile.assistant_prefix, self.profile.postprocess)
 
     def _use_token_counter(self, info: EndpointInfo, scheduler: Scheduler) -> None:
         """Tasks that pack to a token budget (LongHealth) get the model's tokenizer, built on first use.
@@ -205,10 +206,13 @@ class Run:
     def describe(self) -> dict[str, Any]:
         info = self.info
         return {
-            "endpoints": list(self.settings.endpoints) or [info.url],
+            # The embedded baseline's port changes every run; the report names it instead (stable reports).
+            "endpoints": list(self.settings.endpoints) or ["embedded parameterless baseline"],
             "server_kind": info.server_kind,
             "model_id": info.model_id,
             "model_revision": info.model_revision,
+            "model_revision_source": ("--model-revision" if self.settings.model_revision
+                                      else "server" if info.model_revision else None),
             "api": self.renderer.mode if self.renderer else None,
             "profile": self.profile.name,
         }

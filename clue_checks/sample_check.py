@@ -56,9 +56,11 @@ class SampleCheck:
             f"{k}={v:.4f}" if v is not None else f"{k}=not computed ({self.result.not_computed.get(k, '?')})"
             for k, v in self.result.metrics.items())
         raw = e.outcome.completion.text
+        batched = ", ".join(self.task.batched_metrics)
         lines = [
             f"{e.sample.test_id} failed: {self.result.reason}",
-            f"metrics: {metrics}",
+            f"metrics: {metrics}" + (f" ({batched}: computed over the whole task at the end of the run, "
+                                     "see the report's predictions file)" if batched else ""),
             f"reference: {e.sample.reference!r}",
             f"response:  {e.scored_text!r}",
         ]

@@ -25,6 +25,10 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any], str]] = [
      "known, else chat). Default: auto.", {"choices": ["chat", "generate", "auto"]}, "string"),
     ("--model-name", "clue_model_name", "model name to send in chat requests (default: discovered from the server)",
      {"metavar": "NAME"}, "string"),
+    ("--model-revision", "clue_model_revision", "a label for the exact weights served (e.g. the release tag): part "
+     "of every stored response's key. Needed when the server reports no revision (vLLM, transformers serve, "
+     "TGI on a local path), or stored answers of an older model under the same name would be reused",
+     {"metavar": "LABEL"}, "string"),
     ("--tokenizer", "clue_tokenizer", "tokenizer folder or hub id whose chat template renders generate-mode "
      "prompts and counts tokens", {"metavar": "PATH"}, "string"),
     ("--clue-data", "clue_data", "folder laid out like CLUE's data/ (default: the bundled synthetic fixtures/)",
@@ -83,6 +87,7 @@ class Settings:
     api_key: str | None
     bertscore_model: str | None = None
     bertscore_layers: int | None = None
+    model_revision: str | None = None
 
 
 def _value(config: pytest.Config, name: str) -> tuple[Any, str]:
@@ -161,6 +166,7 @@ def resolve(config: pytest.Config) -> Settings:
         endpoints=urls,
         api=_value(config, "clue_api")[0] or "auto",
         model_name=_value(config, "clue_model_name")[0],
+        model_revision=_value(config, "clue_model_revision")[0],
         tokenizer=_value(config, "clue_tokenizer")[0],
         data_dir=_path(config, "clue_data", "fixtures"),  # type: ignore[arg-type]
         tasks=tasks,

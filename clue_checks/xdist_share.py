@@ -41,6 +41,8 @@ class ShareScheduling(LoadScheduling):
         self.collection = next(iter(self.node2collection.values()))
         if not self.collection:
             return
+        if self.maxschedchunk is None:  # LoadScheduling's rescheduling after a crash needs it set
+            self.maxschedchunk = len(self.collection)
         if self._collection_failed():
             # pytest stops at collection errors without running anything; xdist would run the rest.
             self.pending[:] = []

@@ -281,3 +281,30 @@ def test_head_profile_runs_without_prefix(suite):
     assert data["run"]["profile"] == "head"
     assert data["tasks"]["meqsum"]["n_samples"] == 3 and data["tasks"]["meqsum"]["n_errored"] == 0
     assert result.ret in (0, 1)
+
+
+def test_xdist_without_an_endpoint_uses_the_baseline_and_writes_the_report(suite):
+    result = run(suite, "-n", "2", "--tasks=mednli", "--no-cache")
+    result.stdout.fnmatch_lines(["*CLUE report*", "MedNLI*accuracy*"])
+    data = report(suite)
+    assert data["run"]["server_kind"] == "clue-baseline"
+    assert data["run"]["endpoints"] == ["embedded parameterless baseline"]
+    assert data["tasks"]["mednli"]["n_samples"] == data["tasks"]["mednli"]["n_total"] > 0
+
+
+def test_a_misspelt_thresholds_key_is_refused(suite):
+    (suite.path / "bad.toml").write_text('[sample]\n"meqsum.rougel" = 0.9\n[gate]\n"mednil.accuracy" = ">= 0.5"\n')
+    result = run(suite, "--thresholds=bad.toml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    assert "meqsum has no metric 'rougel'" in err and "unknown task 'mednil'" in err
+
+
+def test_gate_mode_does_not_pass_on_a_partial_run(suite, baseline):
+    (suite.path / "gates.toml").write_text('[gate]\n"mednli.accuracy" = ">= 0.0"\n')
+    args = (f"--model-endpoint={baseline.url}", "--tasks=mednli", "--clue-exit=gates", "--thresholds=gates.toml")
+    assert run(suite, *args).ret == 0
+    partial = run(suite, *args, "--limit=5")
+    assert partial.ret == 1
+    partial.stdout.fnmatch_lines(["*gate INCOMPLETE*only 5 of*", "*partial run*"])
+    assert report(suite)["tasks"]["mednli"]["partial"] is True

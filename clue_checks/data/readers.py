@@ -10,7 +10,8 @@ from typing import Any
 
 from .errors import DataError
 
-FETCH_HINT = "see the README section 'Getting the CLUE data' for where this file comes from; --clue-data names the folder"
+FETCH_HINT = ("see the README section 'Getting the CLUE data' for where this file comes from; --clue-data names "
+              "the folder; --tasks leaves out tasks whose data you do not have")
 
 
 def require_file(path: Path) -> Path:
@@ -119,7 +120,8 @@ def read_xlsx(path: Path, sheet: str, columns: Sequence[str]) -> list[dict[str, 
 def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     """A CSV with a header row: (header, records as dicts of strings)."""
     require_file(path)
-    with path.open(encoding="utf-8", newline="") as handle:
+    # utf-8-sig: a byte-order mark (Excel exports) would otherwise hide the first column's name.
+    with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
         header = list(reader.fieldnames or [])
         try:

@@ -453,7 +453,7 @@ class EndpointClient:
         response = await self._discovery_get("/v1/models")
         if response.status_code in (404, 405):
             raise EndpointUnavailable(
-                "Neither GET /info nor GET /v1/models exists",
+                "Neither GET /info nor GET /v1/models exists:",
                 url=self._abs("/v1/models"),
                 status=response.status_code,
                 hint=NOT_AN_LLM_SERVER,

@@ -26,6 +26,8 @@ T = TypeVar("T")
 # Servers that do not advertise a limit (vLLM, transformers serve) queue requests themselves;
 # this many in flight keeps them busy without opening hundreds of sockets.
 DEFAULT_CONCURRENCY = 64
+# Requests in a row that could not reach the server (after their retries) before it counts as down.
+BREAKER_THRESHOLD = 5
 
 
 class Store(Protocol):
@@ -59,6 +61,7 @@ class Scheduler:
         timeout: float = 600.0,
         api_key: str | None = None,
         model_name: str | None = None,
+        model_revision: str | None = None,
     ) -> None:
         if not urls:
             raise ValueError("at least one endpoint URL is needed")
@@ -71,6 +74,7 @@ class Scheduler:
         self._timeout = timeout
         self._api_key = api_key
         self._model_name = model_name
+        self._model_revision = model_revision
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="clue-scheduler", daemon=True)
         self._endpoints: list[_Endpoint] = []
@@ -78,6 +82,9 @@ class Scheduler:
         self._futures: dict[str, concurrent.futures.Future[Outcome]] = {}
         self._lock = threading.Lock()
         self.concurrency = 0
+        self.broken: str | None = None
+        self.store_errors: list[str] = []
+        self._consecutive_down = 0
         self.sent = 0
         self.from_store = 0
         self.failed = 0
@@ -104,6 +111,8 @@ class Scheduler:
             raise
         if self._model_name:  # --model-name: the name chat requests carry, when discovery guessed wrong
             infos = [dataclasses.replace(i, served_model_name=self._model_name) for i in infos]
+        if self._model_revision:  # --model-revision: part of every stored response's key
+            infos = [dataclasses.replace(i, model_revision=self._model_revision) for i in infos]
         identities = {info.identity for info in infos}
         if len(identities) > 1:
             await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
@@ -169,6 +178,9 @@ class Scheduler:
     async def _send(self, request: Request, future: concurrent.futures.Future[Outcome]) -> None:
         assert self._semaphore is not None
         async with self._semaphore:
+            if self.broken is not None:  # the endpoint went down: fail fast instead of retrying each request
+                future.set_exception(EndpointUnavailable(self.broken, url=self._endpoints[0].info.url))
+                return
             endpoint = min(self._endpoints, key=lambda e: e.outstanding)
             endpoint.outstanding += 1
             try:
@@ -176,23 +188,39 @@ class Scheduler:
             except asyncio.CancelledError:
                 future.cancel()
                 raise
-            except EndpointError as exc:
-                with self._lock:
-                    self.failed += 1
+            except Exception as exc:
+                if not isinstance(exc, EndpointError):  # a bug or an odd transport failure: still one errored test
+                    exc = EndpointError(f"request failed: {exc!r}", url=endpoint.info.url)
+                self._failed(exc)
                 future.set_exception(exc)
-                return
-            except Exception as exc:  # a bug or an unexpected transport failure: still one errored test
-                with self._lock:
-                    self.failed += 1
-                future.set_exception(EndpointError(f"request failed: {exc!r}", url=endpoint.info.url))
                 return
             finally:
                 endpoint.outstanding -= 1
-        # Persist before anyone sees the result: a crash after this loses nothing.
-        self._store.put(endpoint.info.identity, request, completion)
+        self._consecutive_down = 0
+        # Persist before anyone sees the result: a crash after this loses nothing. A store that
+        # cannot write must not cost the answer we already have.
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                None, self._store.put, endpoint.info.identity, request, completion)
+        except Exception as exc:
+            with self._lock:
+                self.store_errors.append(f"{exc.__class__.__name__}: {exc}")
         with self._lock:
             self.sent += 1
         future.set_result(Outcome(completion, "sent"))
+
+    def _failed(self, exc: EndpointError) -> None:
+        with self._lock:
+            self.failed += 1
+            # Retries are exhausted and the server could not even be reached: after a few in a row the
+            # endpoint is down, and every remaining request would take its full retry budget to say so.
+            if exc.status is None and exc.retryable:
+                self._consecutive_down += 1
+                if self._consecutive_down >= BREAKER_THRESHOLD and self.broken is None:
+                    self.broken = (f"the endpoint stopped answering ({self._consecutive_down} requests in a row "
+                                   f"failed after retries; last: {exc}); the remaining requests were not sent")
+            else:
+                self._consecutive_down = 0
 
     def tokenize(self, text: str) -> list[int] | None:
         endpoint = self._endpoints[0]

@@ -71,6 +71,22 @@ class TaskSummary:
     metrics: tuple[MetricSummary, ...]
     failing: tuple[str, ...]
     errored: tuple[str, ...]
+    n_selected: int = 0  # samples selected to run (after --limit, -k, --lf, node ids)
+    n_total: int | None = None  # samples the task has (None: unknown)
+
+    @property
+    def n_missing(self) -> int:
+        """Selected samples that never reported (a crash, -x, an interrupted run)."""
+        return max(self.n_selected - self.n_samples, 0)
+
+    @property
+    def partial(self) -> bool:
+        """Scored on less than the whole task: a subset was selected, or some samples did not run."""
+        return self.n_missing > 0 or (self.n_total is not None and self.n_selected < self.n_total)
+
+    @property
+    def complete(self) -> bool:
+        return not self.partial and self.n_errored == 0
 
     def metric(self, name: str) -> MetricSummary | None:
         return next((m for m in self.metrics if m.name == name), None)
@@ -82,12 +98,15 @@ class TaskSummary:
             "requests": {"sent": self.requests_sent, "from_store": self.requests_stored},
             "metrics": {m.name: m.as_dict() for m in self.metrics},
             "failing_samples": list(self.failing), "errored_samples": list(self.errored),
+            "n_selected": self.n_selected, "n_total": self.n_total, "n_missing": self.n_missing,
+            "partial": self.partial,
         }
 
 
 def summarize_task(task: str, title: str, level: int, metric_names: Sequence[str],
                    records: Iterable[SampleRecord],
-                   batched: Mapping[str, tuple[list[float | None], str | None]] | None = None) -> TaskSummary:
+                   batched: Mapping[str, tuple[list[float | None], str | None]] | None = None,
+                   *, n_selected: int | None = None, n_total: int | None = None) -> TaskSummary:
     """`batched` maps a batched metric's name to (per-sample values in record order, reason if not computed)."""
     rows = sorted(records, key=lambda r: r.index)
     outcomes = Counter(r.outcome for r in rows)
@@ -106,6 +125,8 @@ def summarize_task(task: str, title: str, level: int, metric_names: Sequence[str
         requests_stored=sources["store"], metrics=tuple(summaries),
         failing=tuple(r.sample_id for r in rows if r.outcome == "failed"),
         errored=tuple(r.sample_id for r in rows if r.outcome == "error"),
+        n_selected=len(rows) if n_selected is None else n_selected,
+        n_total=n_total,
     )
 
 
@@ -136,6 +157,7 @@ class GateResult:
 
 
 def evaluate_gates(gates: Iterable[Gate], tasks: Mapping[str, TaskSummary]) -> list[GateResult]:
+    """pass / fail, or — never a pass — "incomplete" (scored on part of the task) and "not run"."""
     results = []
     for gate in gates:
         summary = tasks.get(gate.task)
@@ -146,15 +168,25 @@ def evaluate_gates(gates: Iterable[Gate], tasks: Mapping[str, TaskSummary]) -> l
         if metric is None:
             known = ", ".join(m.name for m in summary.metrics)
             results.append(GateResult(gate, "fail", None, f"{gate.task} has no metric {gate.metric!r} (known: {known})"))
-        elif metric.value is None:
+            continue
+        if metric.value is None:
             results.append(GateResult(gate, "fail", None, f"not computed: {metric.not_computed}"))
-        elif summary.n_errored:
-            results.append(GateResult(gate, "fail", metric.value,
-                                      f"{summary.n_errored} sample(s) errored, so the score is incomplete"))
+            continue
+        ok = gate.holds(metric.value)
+        problems = []
+        if summary.n_errored:
+            problems.append(f"{summary.n_errored} sample(s) errored")
+        if summary.n_missing:
+            problems.append(f"{summary.n_missing} selected sample(s) never ran")
+        if summary.n_total is not None and summary.n_selected < summary.n_total:
+            problems.append(f"only {summary.n_selected} of {summary.n_total} samples were selected")
+        if problems and ok:
+            results.append(GateResult(gate, "incomplete", metric.value,
+                                      f"{metric.value:.4f} would pass, but {', '.join(problems)}: "
+                                      "a gate needs the whole task"))
         else:
-            ok = gate.holds(metric.value)
-            results.append(GateResult(gate, "pass" if ok else "fail", metric.value,
-                                      f"{metric.value:.4f} over {metric.n} samples"))
+            detail = f"{metric.value:.4f} over {metric.n} samples" + (f" ({', '.join(problems)})" if problems else "")
+            results.append(GateResult(gate, "pass" if ok else "fail", metric.value, detail))
     return results
 
 

@@ -41,15 +41,17 @@ class LevelScore:
     ci_high: float | None
     components: Mapping[str, float | None]
     not_computed: str | None = None
+    incomplete: tuple[str, ...] = ()  # component tasks scored on part of their samples
+
 
     def as_dict(self) -> dict[str, Any]:
         return {"value": self.value, "ci95": [self.ci_low, self.ci_high], "components": dict(self.components),
-                "not_computed": self.not_computed,
+                "not_computed": self.not_computed, "incomplete": list(self.incomplete),
                 "definition": {name: [f"{t}.{m}" for t, m in parts] for name, parts in LEVELS[self.level]}}
 
 
 def level_scores(values: Mapping[tuple[str, str], Sequence[float]], *, seed: int = BOOTSTRAP_SEED,
-                 resamples: int = BOOTSTRAP_RESAMPLES) -> list[LevelScore]:
+                 resamples: int = BOOTSTRAP_RESAMPLES, incomplete: Sequence[str] = ()) -> list[LevelScore]:
     """`values[(task, metric)]` are the per-sample values the task table averaged.
 
     The interval resamples each task's samples independently and recomputes the whole
@@ -76,5 +78,7 @@ def level_scores(values: Mapping[tuple[str, str], Sequence[float]], *, seed: int
         boot /= len(components)
         alpha = (1 - CONFIDENCE) / 2
         low, high = np.quantile(boot, [alpha, 1 - alpha])
-        out.append(LevelScore(level, float(np.mean(list(point.values()))), float(low), float(high), point))
+        partial = tuple(t for _, parts in components for t, _ in parts if t in incomplete)
+        out.append(LevelScore(level, float(np.mean(list(point.values()))), float(low), float(high), point, None,
+                              partial))
     return out

@@ -24,9 +24,10 @@ def report_dict(run: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Seq
 
 
 def verdict(gates: Sequence[GateResult]) -> str:
+    """PASS only when every gate passed: a gate that is incomplete or whose task did not run cannot pass."""
     if not gates:
         return "no gates"
-    return "fail" if any(g.status == "fail" for g in gates) else "pass"
+    return "pass" if all(g.status == "pass" for g in gates) else "fail"
 
 
 def _fmt(value: float | None) -> str:
@@ -49,8 +50,9 @@ def task_rows(tasks: Sequence[TaskSummary]) -> tuple[list[list[str]], list[str]]
                     notes.append(m.not_computed or "unknown reason")
                 score = f"not computed [{notes.index(m.not_computed or 'unknown reason') + 1}]"
             first = i == 0
+            title = t.title + (f" ({t.n_samples} of {t.n_total})" if t.partial and t.n_total else "")
             rows.append([
-                t.title if first else "", m.name, score, str(m.n),
+                title if first else "", m.name, score, str(m.n),
                 f"{t.n_failed}/{t.n_samples}" if first else "", str(t.n_errored) if first else "",
                 f"{t.requests_sent}/{t.requests_stored}" if first else "",
             ])
@@ -67,7 +69,8 @@ def level_lines(levels: Sequence[LevelScore]) -> list[str]:
             lines.append(f"Level {lv.level}: not computed: {lv.not_computed}")
         else:
             parts = ", ".join(f"{name} {value:.3f}" for name, value in lv.components.items())
-            lines.append(f"Level {lv.level}: {lv.value:.3f}{_ci(lv.ci_low, lv.ci_high)} = mean of {parts}")
+            caveat = f" (incomplete: {', '.join(lv.incomplete)})" if lv.incomplete else ""
+            lines.append(f"Level {lv.level}: {lv.value:.3f}{_ci(lv.ci_low, lv.ci_high)} = mean of {parts}{caveat}")
     return lines
 
 
@@ -77,9 +80,9 @@ def markdown(report: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Seq
     lines = [
         "# CLUE report",
         "",
-        f"- model: `{run['model_id']}` (revision `{run.get('model_revision')}`, {run['server_kind']}) at "
-        + ", ".join(f"`{u}`" for u in run["endpoints"]),
-        f"- api: {run['api']}; profile: {run['profile']}; data: `{run['data_dir']}`",
+        f"- model: `{run.get('model_id')}` (revision `{run.get('model_revision')}`, {run.get('server_kind')}) at "
+        + ", ".join(f"`{u}`" for u in run.get("endpoints", [])),
+        f"- api: {run.get('api')}; profile: {run.get('profile')}; data: `{run.get('data_dir')}`",
         f"- requests sent: {report['requests']['sent']}; answered from the store: {report['requests']['from_store']}",
         f"- seeds: shots {run['seeds']['shots']}, LongHealth {run['seeds']['longhealth']}, bootstrap {run['seeds']['bootstrap']} "
         f"({run['seeds']['bootstrap_resamples']} resamples, 95% percentile CI)",
@@ -87,6 +90,12 @@ def markdown(report: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Seq
         "| " + " | ".join(HEADER) + " |",
         "|" + "|".join("---" for _ in HEADER) + "|",
     ]
+    partial = [t for t in tasks if t.partial]
+    if partial:
+        lines[2:2] = ["", "**Partial run**: " + "; ".join(
+            f"{t.title} scored {t.n_samples} of {t.n_total if t.n_total is not None else '?'} samples"
+            + (f", {t.n_missing} selected but never ran" if t.n_missing else "") for t in partial)
+            + ". Gates cannot pass on a partial run.", ""]
     rows, notes = task_rows(tasks)
     lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
     lines += [""] + [f"[{i}] not computed: {note}  " for i, note in enumerate(notes, start=1)] if notes else []
@@ -122,7 +131,7 @@ def terminal_lines(tasks: Sequence[TaskSummary], gates: Sequence[GateResult], re
     out += level_lines(levels)
     out.append(f"requests sent: {requests['sent']}, answered from the store: {requests['from_store']}")
     for g in gates:
-        out.append(f"gate {g.status.upper():7} {g.gate.name}: {g.detail}")
+        out.append(f"gate {g.status.upper():10} {g.gate.name}: {g.detail}")
     if gates:
         out.append(f"verdict: {verdict(gates).upper()}")
     return out

@@ -50,6 +50,12 @@ class Prompt:
     # TGI `truncate` = the server's token window minus this reserve, optionally capped (clue-benchmark §2.3).
     truncate_reserve: int | None = None
     truncate_cap: int | None = None
+    # CLUE's TGI code sent its Llama-3 stop strings for every task but LongHealth tasks 2/3.
+    model_stop_sequences: bool = True
+    # How CLUE laid the prompt out for a template without a system role, and for a base model.
+    system_merge_separator: str = "\n\n"
+    base_separator: str = "\n\n"
+    base_trailer: str = "\n\n"
 
 
 @dataclass(frozen=True)
