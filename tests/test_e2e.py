@@ -56,12 +56,8 @@ def comparable(data: dict) -> dict:
 
 @pytest.fixture
 def baseline():
-    server = BaselineServer(host="127.0.0.1", port=0)
-    server.start()
-    try:
+    with BaselineServer(host="127.0.0.1", port=0) as server:  # stopped however the test ends
         yield server
-    finally:
-        server.stop()
 
 
 def generation_requests(server: BaselineServer) -> int:

@@ -103,11 +103,15 @@ def served_model(tmp_path_factory):
         log.close()
 
 
+def copy_suite(pytester) -> None:
+    shutil.copytree(REPO / "tests_clinical", pytester.path / "tests_clinical")
+    for name in ("pytest.ini", "thresholds.toml"):
+        shutil.copy(REPO / name, pytester.path / name)
+
+
 def test_suite_runs_unchanged_against_transformers_serve(pytester, served_model):
     url, _ = served_model
-    shutil.copytree(REPO / "tests_clinical", pytester.path / "tests_clinical")
-    shutil.copy(REPO / "pytest.ini", pytester.path / "pytest.ini")
-    shutil.copy(REPO / "thresholds.toml", pytester.path / "thresholds.toml")
+    copy_suite(pytester)
     result = pytester.runpytest_subprocess(f"--model-endpoint={url}", f"--clue-data={REPO / 'fixtures'}",
                                            "--tasks=mednli,meqsum", "--limit=3", timeout=600)
     outcomes = result.parseoutcomes()
@@ -122,9 +126,7 @@ def test_suite_runs_unchanged_against_transformers_serve(pytester, served_model)
 
 def test_generate_mode_is_refused_on_a_chat_only_server(pytester, served_model):
     url, model_dir = served_model
-    shutil.copytree(REPO / "tests_clinical", pytester.path / "tests_clinical")
-    shutil.copy(REPO / "pytest.ini", pytester.path / "pytest.ini")
-    shutil.copy(REPO / "thresholds.toml", pytester.path / "thresholds.toml")
+    copy_suite(pytester)
     result = pytester.runpytest_subprocess(f"--model-endpoint={url}", f"--clue-data={REPO / 'fixtures'}",
                                            "--api=generate", f"--tokenizer={model_dir}", "--tasks=mednli",
                                            timeout=120)

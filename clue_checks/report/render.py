@@ -147,6 +147,8 @@ def write_reports(directory: Path, report: Mapping[str, Any], md: str,
     written = [json_path, md_path]
     pred_dir = directory / "predictions"
     pred_dir.mkdir(exist_ok=True)
+    for stale in pred_dir.glob("*.jsonl"):  # a task not in this run must not keep an older run's file
+        stale.unlink()
     for task, rows in records.items():
         # CLUE's predictions.json keys, one line per scored sample, for diffing against CLUE outputs.
         path = pred_dir / f"{task}.jsonl"
