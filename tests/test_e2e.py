@@ -304,3 +304,29 @@ def test_gate_mode_does_not_pass_on_a_partial_run(suite, baseline):
     assert partial.ret == 1
     partial.stdout.fnmatch_lines(["*gate INCOMPLETE*only 5 of*", "*partial run*"])
     assert report(suite)["tasks"]["mednli"]["partial"] is True
+
+
+def test_any_error_while_scoring_is_an_errored_sample_in_the_report(suite, baseline):
+    # A scorer that breaks on one sample (a bug, an odd record): the sample must not vanish from the report.
+    (suite.path / "conftest.py").write_text(
+        "from clue_checks.tasks.mednli import MedNLI\n"
+        "_score = MedNLI.score\n"
+        "def score(self, sample, response, floors):\n"
+        "    if sample is self.broken_sample:\n"
+        "        raise RuntimeError('scorer bug')\n"
+        "    return _score(self, sample, response, floors)\n"
+        "MedNLI.score = score\n"
+        "_load = MedNLI.load\n"
+        "def load(self, data_dir):\n"
+        "    loaded = _load(self, data_dir)\n"
+        "    MedNLI.broken_sample = loaded.samples[0]\n"
+        "    return loaded\n"
+        "MedNLI.load = load\n")
+    (suite.path / "gates.toml").write_text('[gate]\n"mednli.accuracy" = ">= 0.0"\n')
+    result = run(suite, f"--model-endpoint={baseline.url}", "--tasks=mednli", "--clue-exit=gates",
+                 "--thresholds=gates.toml")
+    assert result.parseoutcomes().get("errors") == 1
+    data = report(suite)["tasks"]["mednli"]
+    assert data["n_errored"] == 1 and data["n_samples"] == data["n_selected"]
+    assert result.ret == 1  # the gate cannot pass with an errored sample
+    result.stdout.fnmatch_lines(["*gate INCOMPLETE*1 sample(s) errored*"])

@@ -155,3 +155,43 @@ def test_a_failed_request_fails_only_its_future(store):
         finally:
             s.close()
     assert s.failed == 1 and len(store) == 1  # failures are not stored
+
+
+def test_a_dead_endpoint_stops_the_remaining_requests_quickly(store):
+    handler, _ = tgi()
+    server = FakeServer(handler).start()
+    s = Scheduler([server.url], store, concurrency=2,
+                  retry=RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.02))
+    s.start()
+    try:
+        assert s.submit(gen("before")).result(10).completion.text == "BEFORE"
+        server.stop()  # the model server dies mid-run
+        started = time.monotonic()
+        futures = [s.submit(gen(f"after{i}")) for i in range(40)]
+        errors = [f.exception(30) for f in futures]
+        # A request or two may still ride an open keep-alive connection; the rest cannot get through.
+        assert sum(isinstance(e, EndpointError) for e in errors) >= 35
+        assert s.broken is not None and "stopped answering" in s.broken
+        assert sum(isinstance(e, EndpointUnavailable) for e in errors) >= 30  # failed fast, not retried
+        assert time.monotonic() - started < 20
+    finally:
+        s.close()
+
+
+def test_a_store_that_cannot_write_does_not_cost_the_answer(tmp_path):
+    class BrokenStore:
+        def get(self, identity, request):
+            return None
+
+        def put(self, identity, request, completion):
+            raise OSError("disk full")
+
+    handler, _ = tgi()
+    with FakeServer(handler) as server:
+        s = Scheduler([server.url], BrokenStore())
+        s.start()
+        try:
+            assert s.submit(gen("x")).result(10).completion.text == "X"
+        finally:
+            s.close()
+    assert s.store_errors == ["OSError: disk full"]
