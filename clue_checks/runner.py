@@ -51,6 +51,7 @@ class Run:
         self._futures: dict[str, concurrent.futures.Future[Outcome]] = {}
         self._requests: dict[str, Request] = {}
         self._lock = threading.Lock()
+        self._sample_locks: dict[str, threading.Lock] = {}
         self._feeder: threading.Thread | None = None
         self._stop = threading.Event()
         self._token_counter: Callable[[], TokenCounter] = lambda: None  # type: ignore[assignment, return-value]
@@ -153,15 +154,18 @@ class Run:
         return prompt, self.renderer.request(prompt)
 
     def _submit(self, sample: Sample) -> concurrent.futures.Future[Outcome]:
+        # The feeder and the sample's own test may ask at once: one submission per sample, so a
+        # sample is never counted as sharing its own request. The prompt is rendered outside the
+        # run-wide lock; only the two callers of this one sample wait for each other.
         with self._lock:
+            sample_lock = self._sample_locks.setdefault(sample.test_id, threading.Lock())
+        with sample_lock:
             future = self._futures.get(sample.test_id)
-        if future is not None:
+            if future is None:
+                assert self.scheduler is not None
+                _, request = self.request_for(sample)
+                future = self._futures[sample.test_id] = self.scheduler.submit(request)
             return future
-        assert self.scheduler is not None
-        _, request = self.request_for(sample)
-        future = self.scheduler.submit(request)
-        with self._lock:
-            return self._futures.setdefault(sample.test_id, future)
 
     def prefetch(self, samples: Sequence[Sample]) -> None:
         """Start sending this process's share in test order, a bounded window ahead."""

@@ -15,6 +15,7 @@ close the connection without answering. A handler that raises answers 500 with t
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import traceback
 from collections.abc import Callable
@@ -55,6 +56,7 @@ class FakeServer:
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._connections: set[Any] = set()  # open keep-alive sockets, closed by stop() as a dying server would
 
     @property
     def url(self) -> str:
@@ -76,6 +78,16 @@ class FakeServer:
 
             def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
                 pass
+
+            def setup(self) -> None:
+                super().setup()
+                with server._lock:
+                    server._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with server._lock:
+                    server._connections.discard(self.connection)
+                super().finish()
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -121,6 +133,13 @@ class FakeServer:
             self._httpd.shutdown()
             self._httpd.server_close()
             self._httpd = None
+        with self._lock:
+            connections, self._connections = list(self._connections), set()
+        for connection in connections:  # a stopped server answers nothing more, kept-alive or not
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
@@ -134,8 +153,6 @@ class FakeServer:
 
 def free_port_url() -> str:
     """A loopback URL on which nothing listens (connection refused)."""
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

@@ -80,10 +80,10 @@ def test_second_run_sends_zero_requests(suite, baseline):
     args = (f"--model-endpoint={baseline.url}", "--tasks=mednli,meqsum")
     run(suite, *args)
     first = generation_requests(baseline)
-    assert first > 0 and report(suite)["requests"] == {"sent": first, "from_store": 0}
+    assert first > 0 and report(suite)["requests"] == {"sent": first, "from_store": 0, "shared": 0}
     run(suite, *args)
     assert generation_requests(baseline) == first
-    assert report(suite)["requests"] == {"sent": 0, "from_store": first}
+    assert report(suite)["requests"] == {"sent": 0, "from_store": first, "shared": 0}
 
 
 def test_xdist_gives_the_same_report_and_sends_each_request_once(suite, baseline):

@@ -57,17 +57,17 @@ def test_all_requests_in_flight_together_and_sent_once(store):
         s = Scheduler([server.url], store, concurrency=50)
         s.start()
         try:
-            started = time.monotonic()
             futures = [s.submit(gen(f"p{i}")) for i in range(40)] + [s.submit(gen("p0"))]
             results = [f.result(10) for f in futures]
-            elapsed = time.monotonic() - started
         finally:
             s.close()
     assert [r.completion.text for r in results[:3]] == ["P0", "P1", "P2"]
     assert server.count("/generate") == 40  # the duplicate was not sent again
-    assert state["peak"] >= 10  # concurrent, not sequential (40 × 0.3 s would take 12 s)
-    assert elapsed < 9
+    assert state["peak"] >= 10  # concurrent, not sequential
     assert (s.sent, s.from_store) == (40, 0)
+    # The duplicate has the same answer and is counted as shared, so per-sample counts add up.
+    assert results[0].source == "sent" and results[-1].source == "shared"
+    assert results[-1].completion == results[0].completion
 
 
 def test_concurrency_bound_is_respected(store):
@@ -166,14 +166,12 @@ def test_a_dead_endpoint_stops_the_remaining_requests_quickly(store):
     try:
         assert s.submit(gen("before")).result(10).completion.text == "BEFORE"
         server.stop()  # the model server dies mid-run
-        started = time.monotonic()
         futures = [s.submit(gen(f"after{i}")) for i in range(40)]
         errors = [f.exception(30) for f in futures]
-        # A request or two may still ride an open keep-alive connection; the rest cannot get through.
-        assert sum(isinstance(e, EndpointError) for e in errors) >= 35
+        assert all(isinstance(e, EndpointError) for e in errors)
         assert s.broken is not None and "stopped answering" in s.broken
-        assert sum(isinstance(e, EndpointUnavailable) for e in errors) >= 30  # failed fast, not retried
-        assert time.monotonic() - started < 20
+        # Only the few requests in flight when the breaker tripped paid for their retries.
+        assert sum(isinstance(e, EndpointUnavailable) for e in errors) >= 30
     finally:
         s.close()
 

@@ -38,7 +38,7 @@ class Store(Protocol):
 @dataclass(frozen=True)
 class Outcome:
     completion: Completion
-    source: Literal["sent", "store"]
+    source: Literal["sent", "store", "shared"]  # shared: an identical request already sent in this run
 
 
 @dataclass
@@ -46,6 +46,23 @@ class _Endpoint:
     client: EndpointClient
     info: EndpointInfo
     outstanding: int = 0
+
+
+def _shared(original: concurrent.futures.Future[Outcome]) -> concurrent.futures.Future[Outcome]:
+    """Another sample with the identical request: the same answer, counted as shared, not as sent."""
+    shared: concurrent.futures.Future[Outcome] = concurrent.futures.Future()
+
+    def copy(done: concurrent.futures.Future[Outcome]) -> None:
+        if done.cancelled():
+            shared.cancel()
+        elif done.exception() is not None:
+            shared.set_exception(done.exception())  # type: ignore[arg-type]
+        else:
+            outcome = done.result()
+            shared.set_result(Outcome(outcome.completion, "shared" if outcome.source == "sent" else outcome.source))
+
+    original.add_done_callback(copy)
+    return shared
 
 
 class Scheduler:
@@ -163,7 +180,7 @@ class Scheduler:
         with self._lock:
             future = self._futures.get(key)
             if future is not None:
-                return future
+                return _shared(future)
             future = concurrent.futures.Future()
             self._futures[key] = future
         stored = None if self._refresh else self._store.get(identity, request)

@@ -26,7 +26,7 @@ class SampleRecord:
     outcome: str  # "passed", "failed" or "error"
     metrics: Mapping[str, float | None] = field(default_factory=dict)
     not_computed: Mapping[str, str] = field(default_factory=dict)
-    source: str | None = None  # "sent" or "store"
+    source: str | None = None  # "sent", "store", or "shared" (an identical request of another sample)
     reason: str = ""
     response: str | None = None
     reference: str | None = None
@@ -71,6 +71,7 @@ class TaskSummary:
     metrics: tuple[MetricSummary, ...]
     failing: tuple[str, ...]
     errored: tuple[str, ...]
+    requests_shared: int = 0  # samples answered by an identical request of another sample in this run
     n_selected: int = 0  # samples selected to run (after --limit, -k, --lf, node ids)
     n_total: int | None = None  # samples the task has (None: unknown)
 
@@ -95,7 +96,8 @@ class TaskSummary:
         return {
             "title": self.title, "level": self.level, "n_samples": self.n_samples, "n_passed": self.n_passed,
             "n_failed": self.n_failed, "n_errored": self.n_errored,
-            "requests": {"sent": self.requests_sent, "from_store": self.requests_stored},
+            "requests": {"sent": self.requests_sent, "from_store": self.requests_stored,
+                         "shared": self.requests_shared},
             "metrics": {m.name: m.as_dict() for m in self.metrics},
             "failing_samples": list(self.failing), "errored_samples": list(self.errored),
             "n_selected": self.n_selected, "n_total": self.n_total, "n_missing": self.n_missing,
@@ -122,7 +124,7 @@ def summarize_task(task: str, title: str, level: int, metric_names: Sequence[str
     return TaskSummary(
         task=task, title=title, level=level, n_samples=len(rows), n_passed=outcomes["passed"],
         n_failed=outcomes["failed"], n_errored=outcomes["error"], requests_sent=sources["sent"],
-        requests_stored=sources["store"], metrics=tuple(summaries),
+        requests_stored=sources["store"], requests_shared=sources["shared"], metrics=tuple(summaries),
         failing=tuple(r.sample_id for r in rows if r.outcome == "failed"),
         errored=tuple(r.sample_id for r in rows if r.outcome == "error"),
         n_selected=len(rows) if n_selected is None else n_selected,

@@ -15,7 +15,8 @@ def report_dict(run: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Seq
                 levels: Sequence[LevelScore] = ()) -> dict[str, Any]:
     return {
         "run": dict(run),
-        "requests": {"sent": sum(t.requests_sent for t in tasks), "from_store": sum(t.requests_stored for t in tasks)},
+        "requests": {"sent": sum(t.requests_sent for t in tasks), "from_store": sum(t.requests_stored for t in tasks),
+                     "shared": sum(t.requests_shared for t in tasks)},
         "tasks": {t.task: t.as_dict() for t in tasks},
         "levels": {f"level{lv.level}": lv.as_dict() for lv in levels},
         "gates": [g.as_dict() for g in gates],
@@ -83,7 +84,8 @@ def markdown(report: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Seq
         f"- model: `{run.get('model_id')}` (revision `{run.get('model_revision')}`, {run.get('server_kind')}) at "
         + ", ".join(f"`{u}`" for u in run.get("endpoints", [])),
         f"- api: {run.get('api')}; profile: {run.get('profile')}; data: `{run.get('data_dir')}`",
-        f"- requests sent: {report['requests']['sent']}; answered from the store: {report['requests']['from_store']}",
+        f"- requests sent: {report['requests']['sent']}; answered from the store: {report['requests']['from_store']}; "
+        f"shared by samples with an identical prompt: {report['requests'].get('shared', 0)}",
         f"- seeds: shots {run['seeds']['shots']}, LongHealth {run['seeds']['longhealth']}, bootstrap {run['seeds']['bootstrap']} "
         f"({run['seeds']['bootstrap_resamples']} resamples, 95% percentile CI)",
         "",
@@ -129,7 +131,8 @@ def terminal_lines(tasks: Sequence[TaskSummary], gates: Sequence[GateResult], re
     out = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     out += [f"[{i}] not computed: {note}" for i, note in enumerate(notes, start=1)]
     out += level_lines(levels)
-    out.append(f"requests sent: {requests['sent']}, answered from the store: {requests['from_store']}")
+    out.append(f"requests sent: {requests['sent']}, answered from the store: {requests['from_store']}"
+               + (f", shared by samples with an identical prompt: {requests['shared']}" if requests.get("shared") else ""))
     for g in gates:
         out.append(f"gate {g.status.upper():10} {g.gate.name}: {g.detail}")
     if gates:
