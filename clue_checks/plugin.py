@@ -239,10 +239,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         workers = int(config.workerinput["workercount"])
         concurrency_share = 1.0 / workers
         if config.workerinput.get("clue_share"):
-            from .xdist_share import share as in_share, worker_number
+            from .xdist_share import shares, worker_number
 
             share = (worker_number(config.workerinput["workerid"]), workers)
-            indexed = [(i, p) for i, p in indexed if in_share(i, *share)]
+            owner = shares([item.nodeid for item in session.items], workers)
+            indexed = [(i, p) for i, p in indexed if owner[i] == share[0]]
     try:
         run.connect(_endpoint_urls(config), concurrency_share=concurrency_share)
         run.check_token_counter(sorted({run.sample(p).task for _, p in indexed}))

@@ -1,19 +1,33 @@
 """A pytest-xdist scheduler that gives every worker a share it can know at collection time.
 
-Worker `gwK` of N runs exactly the collected items whose index i satisfies i % N == K.
-Each worker computes the same share from its own (identical) collection and sends those
-requests at once, so under `-n N` every request is still sent once per run and all are in
-flight together. If a worker dies, its remaining items go to the others through xdist's
-usual rescheduling; those are fetched on demand (store first), still never twice.
+Items are grouped, in collection order, so that the repeats of one question (LongHealth's
+five prompts per question, ids ending in `/r0` … `/r4`) form one group: their prompts can
+coincide, and an identical request must be sent once, by one process. Worker `gwK` of N runs
+exactly the items of the groups whose ordinal g satisfies g % N == K. Each worker computes
+the same share from its own (identical) collection and sends those requests at once, so under
+`-n N` every request is still sent once per run and all are in flight together. If a worker
+dies, its remaining items go to the others through xdist's usual rescheduling; those are
+fetched on demand (store first).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
 from xdist.scheduler import LoadScheduling
 
+_REPEAT = re.compile(r"/r\d+\]$")  # a repeat of one question: `…[longhealth-t1:patient_03/q07/r2]`
 
-def share(index: int, worker: int, workers: int) -> bool:
-    return index % workers == worker
+
+def share_group(nodeid: str) -> str:
+    return _REPEAT.sub("]", nodeid)
+
+
+def shares(nodeids: Sequence[str], workers: int) -> list[int]:
+    """The worker (0 … workers-1) of each item: repeat groups in order of first appearance, dealt round-robin."""
+    ordinals: dict[str, int] = {}
+    return [ordinals.setdefault(share_group(n), len(ordinals)) % workers for n in nodeids]
 
 
 def worker_number(gateway_id: str) -> int:
@@ -49,10 +63,10 @@ class ShareScheduling(LoadScheduling):
             for node in self.nodes:
                 node.shutdown()
             return
-        workers = self.numnodes
+        owner = shares(self.collection, self.numnodes)
         for node in self.nodes:
             number = worker_number(node.gateway.id)
-            mine = [i for i in range(len(self.collection)) if share(i, number, workers)]
+            mine = [i for i, w in enumerate(owner) if w == number]
             if mine:
                 self.node2pending[node].extend(mine)
                 node.send_runtest_some(mine)

@@ -55,12 +55,12 @@ def task_rows(tasks: Sequence[TaskSummary]) -> tuple[list[list[str]], list[str]]
             rows.append([
                 title if first else "", m.name, score, str(m.n),
                 f"{t.n_failed}/{t.n_samples}" if first else "", str(t.n_errored) if first else "",
-                f"{t.requests_sent}/{t.requests_stored}" if first else "",
+                f"{t.requests_sent}/{t.requests_stored}/{t.requests_shared}" if first else "",
             ])
     return rows, notes
 
 
-HEADER = ["task", "metric", "score [95% CI]", "n", "failed", "errored", "sent/stored"]
+HEADER = ["task", "metric", "score [95% CI]", "n", "failed", "errored", "sent/stored/shared"]
 
 
 def level_lines(levels: Sequence[LevelScore]) -> list[str]:
