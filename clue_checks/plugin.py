@@ -152,9 +152,12 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Under xdist, check the endpoint once, before any worker starts: one clear error, and the report's header."""
+    """The data folder exists; under xdist, the endpoint is checked once before any worker starts."""
     config = session.config
     settings = config.stash[SETTINGS]
+    if not settings.data_dir.is_dir() and not _is_worker(config):  # one message, not one per task module
+        pytest.exit(f"clue-checks: data folder not found: {settings.data_dir} (--clue-data names a folder laid out "
+                    "like CLUE's data/; see the README section 'Getting the CLUE data')", returncode=EXIT_UNAVAILABLE)
     if _is_controller(config) and not config.option.collectonly:
         run = Run(settings)
         try:
@@ -187,10 +190,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if task not in config.stash[SETTINGS].tasks:
         metafunc.parametrize(FIXTURE, [], indirect=True)  # deselected below
         return
-    data_dir = config.stash[SETTINGS].data_dir
-    if not data_dir.is_dir():
-        pytest.exit(f"clue-checks: data folder not found: {data_dir} (--clue-data names a folder laid out like "
-                    "CLUE's data/; see the README section 'Getting the CLUE data')", returncode=EXIT_UNAVAILABLE)
     problem = None
     try:
         samples = run.samples(task)

@@ -210,6 +210,17 @@ def test_bad_data_is_one_error_before_any_request(suite, baseline, tmp_path, wor
     assert generation_requests(baseline) == 0
 
 
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_a_missing_data_folder_is_one_message_before_any_request(suite, baseline, tmp_path, workers):
+    missing = tmp_path / "no-such-folder"
+    result = suite.runpytest_subprocess(f"--clue-data={missing}", f"--model-endpoint={baseline.url}", "-n", workers)
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == 2
+    assert f"data folder not found: {missing}" in output and "Traceback" not in output
+    assert "collected" not in output  # stopped before collecting: not one error per task module
+    assert generation_requests(baseline) == 0
+
+
 def test_gate_mode_exit_code_reflects_gates_only(suite, baseline):
     (suite.path / "gates-pass.toml").write_text('[gate]\n"mednli.accuracy" = ">= 0.0"\n')
     (suite.path / "gates-fail.toml").write_text('[gate]\n"mednli.accuracy" = ">= 0.99"\n')
