@@ -293,3 +293,18 @@ def test_icd_table_is_imported_lazily():
             "from clue_checks.metrics.icd10 import valid_rate; valid_rate(['E119']); "
             "assert 'simple_icd_10_cm' in sys.modules")
     subprocess.run([sys.executable, "-W", "error::DeprecationWarning", "-c", code], check=True)
+
+
+def test_jsonl_errors_name_the_line(tmp_path):
+    path = tmp_path / "MeDiSumCode" / "MeDiSumCode.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(note(0)) + "\n\n" + json.dumps({"hadm_id": "9", "text": 3, "icd_codes": []}) + "\n")
+    with pytest.raises(DataError) as info:
+        MeDiSumCode(PAPER).load(tmp_path)
+    assert info.value.where == "line 3 (hadm_id 9)" and "'text' must be text" in info.value.problem
+
+
+def test_duplicate_hadm_id_names_where_the_duplicate_is(tmp_path):
+    write_data(tmp_path, [note(0), note(1), note(0)], jsonl=True)
+    with pytest.raises(DataError, match=r"line 3: duplicate hadm_id '20000000'"):
+        MeDiSumCode(PAPER).load(tmp_path)

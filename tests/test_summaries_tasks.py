@@ -124,3 +124,73 @@ def test_medisumqa_missing_field_names_record_and_variants(tmp_path):
 def test_medisumqa_answers_are_stripped_in_the_paper_profile_only():
     assert MeDiSumQA(PAPER).clean("  Rest at home.\n", "m") == "Rest at home."
     assert MeDiSumQA(HEAD).clean("  Rest at home.\n", "m") == "  Rest at home.\n"
+
+
+# -- locations: CSV fields span lines, JSON lines may be blank ---------------------------------
+
+
+def test_probsum_errors_name_the_line_a_multiline_row_starts_on(tmp_path):
+    path = tmp_path / "ProblemSummary" / "BioNLP2023-1A-Test.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text("File ID,Assessment,Subjective Sections,Objective Sections,Summary\n"
+                    '1.txt,"line one\nline two\nline three","s\ns",o,x\n'  # record 1 spans lines 2-5
+                    "2.txt,too short\n", encoding="utf-8")  # record 2 starts on line 6
+    with pytest.raises(DataError) as info:
+        ProblemSummary(PAPER).load(tmp_path)
+    assert info.value.where == "line 6" and "no value for 'Subjective Sections'" in info.value.problem
+
+
+def test_probsum_row_without_its_id_is_an_error_not_a_none_id(tmp_path):
+    write_csv(tmp_path, ["Assessment", "Subjective Sections", "Summary", "File ID"],
+              [["a", "s", "x", "1.txt"], ["a", "s", "y"], ["a", "s", "z", "3.txt"], ["a", "s", "w", "4.txt"]])
+    with pytest.raises(DataError) as info:
+        ProblemSummary(PAPER).load(tmp_path)
+    assert info.value.where == "line 3" and "id column 'File ID'" in info.value.problem
+
+
+def test_probsum_duplicate_id_names_its_line(tmp_path):
+    rows = [note(0), ["x.txt", "A", 'multi\nline', "O", "S"], note(0)]  # note(): two lines each
+    write_csv(tmp_path, ["File ID", "Assessment", "Subjective Sections", "Objective Sections", "Summary"], rows)
+    with pytest.raises(DataError, match=r"line 6: duplicate File ID '0.txt'"):
+        ProblemSummary(PAPER).load(tmp_path)
+
+
+cell = st.text(alphabet=st.sampled_from(list('ab ,;"\n')), max_size=12)
+
+
+@given(st.lists(st.tuples(cell, cell, cell), min_size=1, max_size=6))
+def test_csv_reader_round_trips_and_locates_every_record(tmp_path_factory, rows):
+    import io
+
+    from clue_checks.data.readers import read_csv
+
+    path = tmp_path_factory.mktemp("csv") / "t.csv"
+    header = ["A", "B", "C"]
+    pieces, starts, line = [], [], 2
+    for row in rows:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerow(row)
+        pieces.append(buffer.getvalue())
+        starts.append(f"line {line}")
+        line += buffer.getvalue().count("\n")
+    path.write_text("A,B,C\n" + "".join(pieces), encoding="utf-8")
+    got_header, records = read_csv(path)
+    assert got_header == header
+    assert records == [dict(zip(header, row)) for row in rows]
+    assert records.wheres == starts
+
+
+def test_medisumqa_jsonl_errors_name_the_line(tmp_path):
+    path = tmp_path / "MeDiSumQA" / "MeDiSumQA.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(qa(0)) + "\n\n" + json.dumps({"note_id": "x", "Question": "q", "Answer": "a"}) + "\n")
+    with pytest.raises(DataError) as info:
+        MeDiSumQA(PAPER).load(tmp_path)
+    assert info.value.where == "line 3" and "missing field 'discharge_summary'" in info.value.problem
+
+
+def test_medisumqa_array_element_is_counted_from_one_like_every_record(tmp_path):
+    write_qa(tmp_path, [qa(0), ["not", "an", "object"]])
+    with pytest.raises(DataError) as info:
+        MeDiSumQA(PAPER).load(tmp_path)
+    assert info.value.where == "record 2" and "JSON object" in info.value.problem

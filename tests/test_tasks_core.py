@@ -253,3 +253,35 @@ def test_meqsum_file_shaped_like_the_real_one_loads_with_paper_shots(tmp_path):
     assert loaded.samples[0].reference == "What treats headaches? "
     assert loaded.samples[1].record["CHQ"] == " leading space inquiry "
     assert loaded.samples[0].test_id == "meqsum:16019.txt"
+
+
+# -- locations: errors name the file's own line / row, not a record index ----------------------
+
+
+def test_mednli_bad_label_names_the_file_line_not_the_record_index(tmp_path):
+    write_mednli(tmp_path, [nli(1), "", nli(2, "ENTAILS")])  # a blank line: record 2 is on line 3
+    with pytest.raises(DataError) as info:
+        MedNLI(PAPER).load(tmp_path)
+    assert info.value.where == "line 3 (pairID p2)" and "gold_label" in info.value.problem
+
+
+def test_mednli_duplicate_pair_id_names_its_line(tmp_path):
+    write_mednli(tmp_path, [nli(1), "", nli(2), nli(1)])
+    with pytest.raises(DataError, match=r"line 4: duplicate pairID 'p1'"):
+        MedNLI(PAPER).load(tmp_path)
+
+
+def test_meqsum_duplicate_file_names_the_sheet_row(tmp_path):
+    write_meqsum(tmp_path, [("a.txt", "q", "s"), ("b.txt", "q", "s"), ("a.txt", "q", "s")])
+    with pytest.raises(DataError, match=r"sheet 'QS' row 4: duplicate File 'a.txt'"):
+        MeQSum(PAPER).load(tmp_path)
+
+
+def test_prompt_file_carries_clues_full_mit_notice():
+    """MIT: "The above copyright notice and this permission notice shall be included" with the copied texts."""
+    data = clue_prompts()
+    notice = data["_license"]
+    assert notice.startswith("MIT License\n\nCopyright (c) 2024 Amin Dada, Marie Bauer, Amanda Butler Contreras, "
+                             "Osman Alperen Koraş, Constantin Marc Seibold, Kaleb E Smith, Jens Kleesiek\n")
+    assert "The above copyright notice and this permission notice shall be included in all\n" in notice
+    assert "https://github.com/TIO-IKIM/CLUE" in data["_attribution"]

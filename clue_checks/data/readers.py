@@ -10,6 +10,18 @@ from typing import Any
 
 from .errors import DataError
 
+
+class Records(list):
+    """Records in file order (a plain list), plus `wheres`: where each record is in the file,
+    as error messages name it ("line 7", "record 3", "sheet 'QS' row 4")."""
+
+    def __init__(self, items: Iterable[dict[str, Any]] = (), wheres: Iterable[str] = ()) -> None:
+        super().__init__(items)
+        self.wheres: list[str] = list(wheres)
+        if len(self.wheres) != len(self):
+            raise ValueError("one location per record")
+
+
 FETCH_HINT = ("see the README section 'Getting the CLUE data' for where this file comes from; --clue-data names "
               "the folder; --tasks leaves out tasks whose data you do not have")
 
@@ -43,28 +55,28 @@ def _json_object(path: Path, number: int, line: str) -> dict[str, Any]:
     return record
 
 
-def _json_lines(path: Path, lines: Iterable[str]) -> list[dict[str, Any]]:
-    """JSON lines, blank lines skipped, each a JSON object."""
-    return [_json_object(path, number, line) for number, line in enumerate(lines, start=1) if line.strip()]
+def _json_lines(path: Path, lines: Iterable[str]) -> Records:
+    """JSON lines, blank lines skipped, each a JSON object; located by their line number."""
+    numbered = [(number, line) for number, line in enumerate(lines, start=1) if line.strip()]
+    return Records((_json_object(path, number, line) for number, line in numbered),
+                   (f"line {number}" for number, _ in numbered))
 
 
-def read_jsonl(path: Path, fields: Sequence[str]) -> list[dict[str, Any]]:
+def read_jsonl(path: Path, fields: Sequence[str]) -> Records:
     """JSON lines; every record must carry `fields` as strings."""
     require_file(path)
     with path.open(encoding="utf-8") as handle:
-        numbered = [(number, line) for number, line in enumerate(handle, start=1) if line.strip()]
-    records = []
-    for number, line in numbered:
-        record = _json_object(path, number, line)
-        require_fields(path, f"line {number}", record, fields)
-        records.append(record)
+        records = _json_lines(path, handle)
+    for where, record in zip(records.wheres, records):
+        require_fields(path, where, record, fields)
     if not records:
         raise DataError(path, "no records in file")
     return records
 
 
-def read_json_records(path: Path) -> list[dict[str, Any]]:
-    """A JSON array of objects, or JSON lines (CLUE's generators write JSONL, its evaluators read arrays)."""
+def read_json_records(path: Path) -> Records:
+    """A JSON array of objects ("record N", 1-based), or JSON lines ("line N"): CLUE's generators
+    write JSONL, its evaluators read arrays."""
     require_file(path)
     text = path.read_text(encoding="utf-8")
     if not text.lstrip().startswith("["):
@@ -75,11 +87,11 @@ def read_json_records(path: Path) -> list[dict[str, Any]]:
         raise DataError(path, f"malformed JSON: {exc.msg}", where=f"line {exc.lineno} column {exc.colno}") from None
     for index, record in enumerate(data):
         if not isinstance(record, dict):
-            raise DataError(path, "each array element must be a JSON object", where=f"element {index}")
-    return data
+            raise DataError(path, "each array element must be a JSON object", where=f"record {index + 1}")
+    return Records(data, (f"record {index}" for index in range(1, len(data) + 1)))
 
 
-def read_xlsx(path: Path, sheet: str, columns: Sequence[str]) -> list[dict[str, Any]]:
+def read_xlsx(path: Path, sheet: str, columns: Sequence[str]) -> Records:
     """One worksheet with a header row; only the named columns are kept, as text."""
     require_file(path)
     import openpyxl  # imported here: only MeQSum needs it
@@ -101,7 +113,7 @@ def read_xlsx(path: Path, sheet: str, columns: Sequence[str]) -> list[dict[str, 
                 where=f"sheet {sheet!r} row 1",
             )
         index = {c: header.index(c) for c in columns}
-        records = []
+        records = Records()
         for number, row in enumerate(rows, start=2):
             if row is None or all(v is None for v in row):
                 continue
@@ -112,28 +124,47 @@ def read_xlsx(path: Path, sheet: str, columns: Sequence[str]) -> list[dict[str, 
                     raise DataError(path, f"empty cell in column {name!r}", where=f"sheet {sheet!r} row {number}")
                 record[name] = value if isinstance(value, str) else str(value)
             records.append(record)
+            records.wheres.append(f"sheet {sheet!r} row {number}")
         return records
     finally:
         workbook.close()
 
 
-def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    """A CSV with a header row: (header, records as dicts of strings)."""
+def read_csv(path: Path) -> tuple[list[str], Records]:
+    """A CSV with a header row: (header, records as dicts of strings, as csv.DictReader gives them).
+
+    Fields may span lines (clinical notes do), so each record is located by the file line it
+    starts on, not by its index. Blank lines are skipped; a short row has None for the missing
+    columns (DictReader's restval), extra fields are dropped.
+    """
     require_file(path)
     # utf-8-sig: a byte-order mark (Excel exports) would otherwise hide the first column's name.
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        header = list(reader.fieldnames or [])
+        reader = csv.reader(handle)
+        records = Records()
         try:
-            records = [dict(row) for row in reader]
+            header = next(reader, [])
+            while True:
+                start = reader.line_num + 1
+                row = next(reader, None)
+                if row is None:
+                    break
+                if not row:
+                    continue
+                record: dict[str, Any] = dict.fromkeys(header)
+                record.update(zip(header, row))
+                records.append(record)
+                records.wheres.append(f"line {start}")
         except csv.Error as exc:
             raise DataError(path, f"malformed CSV: {exc}", where=f"line {reader.line_num}") from None
-    return header, records
+    return list(header), records
 
 
-def unique_ids(path: Path, ids: Iterable[str], field: str) -> None:
+def unique_ids(path: Path, ids: Iterable[str], field: str, wheres: Sequence[str] | None = None) -> None:
+    """Sample ids must be unique; `wheres` (e.g. `Records.wheres`) names where each id is in the file."""
     seen: set[str] = set()
     for index, value in enumerate(ids):
         if value in seen:
-            raise DataError(path, f"duplicate {field} {value!r}: sample ids must be unique", where=f"record {index + 1}")
+            where = wheres[index] if wheres is not None else f"record {index + 1}"
+            raise DataError(path, f"duplicate {field} {value!r}: sample ids must be unique", where=where)
         seen.add(value)

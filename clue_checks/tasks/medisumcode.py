@@ -18,9 +18,9 @@ GT_SEPARATOR = ", "  # CLUE joins the codes into one string and splits it again 
 SHOWN = 6  # codes / near misses named in a failure message before "+N more"
 
 
-def _record(path: Path, number: int, item: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate one raw record and add `codes`, the ground-truth string CLUE formats and scores."""
-    where = f"record {number}"
+def _record(path: Path, where: str, item: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate one raw record and add `codes`, the ground-truth string CLUE formats and scores.
+    `where` locates it in the file: "record N" in a JSON array, "line N" in JSON lines."""
     for name in ("hadm_id", "text", "icd_codes"):
         if name not in item:
             raise DataError(path, f"missing field {name!r} (fields present: {', '.join(sorted(item)) or 'none'})",
@@ -29,7 +29,7 @@ def _record(path: Path, number: int, item: Mapping[str, Any]) -> dict[str, Any]:
     # CLUE's generator writes hadm_id as text; MIMIC ids are integers, so converted files may hold numbers.
     if isinstance(hadm_id, bool) or not isinstance(hadm_id, (str, int)):
         raise DataError(path, f"field 'hadm_id' must be text or an integer, got {type(hadm_id).__name__}", where=where)
-    where = f"record {number} (hadm_id {hadm_id})"
+    where = f"{where} (hadm_id {hadm_id})"
     if not isinstance(item["text"], str):
         raise DataError(path, f"field 'text' must be text, got {type(item['text']).__name__}", where=where)
     if not isinstance(item["icd_codes"], list):
@@ -77,8 +77,8 @@ class MeDiSumCode(Task):
             raise DataError(path, "no records in file")
         # Validating first keeps error numbers in file order. Conversion is one-to-one, so shuffling the
         # converted list gives the same shots as CLUE's shuffle of the raw records (n=500 → record 376).
-        records = [_record(path, number, item) for number, item in enumerate(raw, start=1)]
-        unique_ids(path, (r["hadm_id"] for r in records), "hadm_id")
+        records = [_record(path, where, item) for where, item in zip(raw.wheres, raw)]
+        unique_ids(path, (r["hadm_id"] for r in records), "hadm_id", raw.wheres)
         shots, scored = split_shots(records, N_SHOTS, self.profile.shots_for(self.name))
         as_sample = lambda r: Sample(self.name, r["hadm_id"], r, r["codes"])  # noqa: E731
         notes = ()

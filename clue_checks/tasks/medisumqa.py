@@ -23,15 +23,15 @@ FIELD_VARIANTS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _field(path: Path, number: int, record: Mapping, canonical: str) -> str:
+def _field(path: Path, where: str, record: Mapping, canonical: str) -> str:
     for name in FIELD_VARIANTS[canonical]:
         if name in record:
             value = record[name]
             if not isinstance(value, str):
-                raise DataError(path, f"field {name!r} must be text, got {type(value).__name__}", where=f"record {number}")
+                raise DataError(path, f"field {name!r} must be text, got {type(value).__name__}", where=where)
             return value
     raise DataError(path, f"missing field {canonical!r} (accepted: {', '.join(FIELD_VARIANTS[canonical])}; "
-                    f"present: {', '.join(sorted(record))})", where=f"record {number}")
+                    f"present: {', '.join(sorted(record))})", where=where)
 
 
 class MeDiSumQA(Task):
@@ -50,8 +50,8 @@ class MeDiSumQA(Task):
             raise DataError(path, "no records in file")
         seen: Counter[str] = Counter()
         records = []
-        for number, item in enumerate(raw, start=1):
-            record = {name: _field(path, number, item, name) for name in FIELD_VARIANTS}
+        for number, (where, item) in enumerate(zip(raw.wheres, raw), start=1):
+            record = {name: _field(path, where, item, name) for name in FIELD_VARIANTS}
             note = str(item.get("note_id") or f"record{number}")
             seen[note] += 1
             # Several questions share a letter: the id is the note plus the question's place in the file.

@@ -25,14 +25,14 @@ class MedNLI(Task):
     def load(self, data_dir: Path) -> LoadedTask:
         path = data_dir / self.data_path
         records = read_jsonl(path, ("sentence1", "sentence2", "gold_label", "pairID"))
-        for number, record in enumerate(records, start=1):
+        for where, record in zip(records.wheres, records):
             if record["gold_label"] not in LABELS:
                 raise DataError(
                     path,
                     f"field 'gold_label' is {record['gold_label']!r}; expected one of {', '.join(LABELS)}",
-                    where=f"record {number} (pairID {record['pairID']})",
+                    where=f"{where} (pairID {record['pairID']})",
                 )
-        unique_ids(path, (r["pairID"] for r in records), "pairID")
+        unique_ids(path, (r["pairID"] for r in records), "pairID", records.wheres)
         shots, scored = split_shots(records, N_SHOTS, self.profile.shots_for(self.name))
         as_sample = lambda r: Sample(self.name, r["pairID"], r, r["gold_label"])  # noqa: E731
         return LoadedTask(tuple(map(as_sample, shots)), tuple(map(as_sample, scored)), path)

@@ -28,7 +28,7 @@ class MeQSum(Task):
     def load(self, data_dir: Path) -> LoadedTask:
         path = data_dir / self.data_path
         records = read_xlsx(path, "QS", ("File", "CHQ", "Summary"))
-        unique_ids(path, (r["File"] for r in records), "File")
+        unique_ids(path, (r["File"] for r in records), "File", records.wheres)
         shots, scored = split_shots(records, N_SHOTS, self.profile.shots_for(self.name))
         # Whitespace is kept as in the file: CLUE did no preprocessing.
         as_sample = lambda r: Sample(self.name, r["File"], r, r["Summary"])  # noqa: E731

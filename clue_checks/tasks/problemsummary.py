@@ -59,19 +59,25 @@ class ProblemSummary(Task):
         columns = _resolve_columns(path, header)
         id_column = next((c for c in ID_SPELLINGS if c in header), None)
         records = []
-        for number, row in enumerate(rows, start=2):
+        # rows.wheres: the line each row starts on (fields span lines, so not the row's index + 2).
+        for number, (where, row) in enumerate(zip(rows.wheres, rows), start=1):
             record = {}
             for canonical, column in columns.items():
                 value = row.get(column)
                 if value is None:
-                    raise DataError(path, f"row has too few fields: no value for {column!r}", where=f"line {number}")
+                    raise DataError(path, f"row has too few fields: no value for {column!r}", where=where)
                 record[canonical] = value
             record["Summary"] = clue_summary_cleaning(record["Summary"])
-            record["id"] = row[id_column] if id_column else str(number - 1)
+            if id_column:
+                if not row.get(id_column):
+                    raise DataError(path, f"no value for the id column {id_column!r}", where=where)
+                record["id"] = row[id_column]
+            else:
+                record["id"] = str(number)
             records.append(record)
         if not records:
             raise DataError(path, "no records in file")
-        unique_ids(path, (r["id"] for r in records), id_column or "row number")
+        unique_ids(path, (r["id"] for r in records), id_column or "row number", rows.wheres)
         shots, scored = split_shots(records, N_SHOTS, self.profile.shots_for(self.name))
         as_sample = lambda r: Sample(self.name, r["id"], r, r["Summary"])  # noqa: E731
         notes = () if id_column else ("no id column found: samples are numbered by row",)
