@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import random
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -259,10 +260,10 @@ def test_discover_health_503_forever_gives_up_within_startup_wait(serve):
 
 def test_discover_unreachable_fails_fast_and_names_the_url():
     url = free_port_url()
-    start = time.monotonic()
+    sleeps = Sleeps()
     with pytest.raises(EndpointUnavailable) as caught:
-        run(EndpointClient(url, connect_timeout=2.0).discover())  # real sleeps here
-    assert time.monotonic() - start < 10
+        run(discover(url, sleeps=sleeps, connect_timeout=2.0))
+    assert sum(sleeps) < 1.0  # no backoff budget spent on a port nobody listens on
     message = str(caught.value)
     assert url in message and "connection refused" in message and "--model-endpoint" in message
     assert "3 attempts" in message
@@ -276,6 +277,31 @@ def test_discover_html_info_is_unavailable_with_body_excerpt(serve):
     err = caught.value
     assert err.url == server.url + "/info" and "not JSON" in str(err)
     assert err.server_message == page[:200]
+
+
+def test_discover_undecodable_info_names_the_url(serve):
+    # A body that does not match its Content-Encoding: httpx2.DecodingError escaped unwrapped.
+    server = serve(tgi_routes(get_info=(200, {"Content-Encoding": "gzip", "Content-Type": "application/json"}, b"{}")))
+    with pytest.raises(EndpointUnavailable) as caught:
+        run(discover(server.url))
+    assert caught.value.url == server.url + "/info" and "could not be decoded" in str(caught.value)
+
+
+def test_discover_silent_health_counts_read_timeouts_against_the_startup_wait(serve, monkeypatch):
+    # A server that accepts connections but never answers: each /health check waits its read timeout;
+    # those seconds count towards startup_wait, and the message gives the discovery timeout, not --request-timeout.
+    from clue_checks.endpoint import client as client_mod
+
+    monkeypatch.setattr(client_mod, "_DISCOVERY_READ_TIMEOUT", 1.0)
+    release = threading.Event()
+    server = serve(tgi_routes(get_health=lambda body, n: (release.wait(30), DROP)[1]))
+    try:
+        with pytest.raises(EndpointUnavailable) as caught:
+            run(discover(server.url, startup_wait=2.0))  # timeout stays 600 s
+    finally:
+        release.set()
+    assert 1 <= server.count("/health") <= 2  # was 3: only the sleeps between checks were counted
+    assert "no response within 1 s (read timeout)" in str(caught.value)
 
 
 def test_discover_neither_info_nor_models(serve):
@@ -464,6 +490,17 @@ def test_malformed_200_is_retried_once_then_raised(serve, payload):
     assert err.server_message and len(err.server_message) <= 200
 
 
+def test_undecodable_body_is_malformed_retried_once_then_raised(serve):
+    gzip_lie = (200, {"Content-Encoding": "gzip", "Content-Type": "application/json"}, b'{"generated_text": "x"}')
+    server = serve(tgi_routes(post_generate=gzip_lie))
+    sleeps = Sleeps()
+    with pytest.raises(EndpointError) as caught:
+        run(complete(server.url, gen_request(), tgi_info(server.url), sleeps=sleeps))
+    err = caught.value
+    assert "malformed" in str(err) and "after 2 attempts" in str(err) and server.url + "/generate" in str(err)
+    assert server.count("/generate") == 2 and len(sleeps) == 1
+
+
 def test_malformed_then_good_succeeds(serve):
     server = serve(tgi_routes(post_generate=lambda body, n: (200, {}, b"{trunc") if n == 1 else (200, {}, GENERATE_OK)))
     assert run(complete(server.url, gen_request(), tgi_info(server.url))).text == " fine."
@@ -599,6 +636,23 @@ def test_retry_after_http_date_and_garbage():
     assert retry_after_seconds(httpx2.Response(503)) is None
 
 
+@pytest.mark.parametrize("form", ["asctime", "minus-zero"])
+def test_retry_after_http_date_without_zone_is_gmt_not_local_time(monkeypatch, form):
+    # RFC 9110 §5.6.7: every HTTP-date is GMT, the asctime form included; it was read as local time.
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        now = time.time()
+        when = time.gmtime(now + 30)
+        value = (time.strftime("%a %b %d %H:%M:%S %Y", when) if form == "asctime"
+                 else time.strftime("%a, %d %b %Y %H:%M:%S -0000", when))
+        seconds = retry_after_seconds(httpx2.Response(503, headers={"Retry-After": value}), now=now)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert seconds == pytest.approx(30, abs=1)
+
+
 # -- RetryPolicy properties -------------------------------------------------------------------------
 
 policies = st.builds(
@@ -635,3 +689,66 @@ def test_retry_policy_rejects_nonsense():
         RetryPolicy(max_attempts=0)
     with pytest.raises(ValueError):
         RetryPolicy(jitter=1.5)
+
+
+# -- rendering (generate mode: CLUE's TGI-era prompt, clue-benchmark §2.2-2.3) -------------------------
+
+GEMMA_LIKE = (
+    "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}"
+    "{% for m in messages %}<start_of_turn>{{ 'model' if m['role'] == 'assistant' else m['role'] }}\n"
+    "{{ m['content'] }}<end_of_turn>\n{% endfor %}{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+)
+MISTRAL_LIKE = (
+    "{{ bos_token }}{% for m in messages %}{% if (m['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+    "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+    "{% if m['role'] == 'user' %}{{ '[INST] ' + m['content'] + ' [/INST]' }}{% else %}{{ m['content'] + eos_token }}"
+    "{% endif %}{% endfor %}"
+)
+
+
+@pytest.fixture
+def local_tokenizer():
+    from clue_checks.rendering import load_tokenizer
+    from clue_checks.server.baseline import TOKENIZER_DIR
+
+    return load_tokenizer(str(TOKENIZER_DIR))  # a local folder: no hub access either way
+
+
+def clue_prompt(**kwargs: Any) -> Any:
+    from clue_checks.tasks.base import Prompt
+
+    messages = (Message("system", "SYS"), Message("user", "U1"), Message("assistant", "A1"), Message("user", "U2"))
+    return Prompt(messages, 200, assistant_prefix="Question: ", truncate_reserve=200, **kwargs)
+
+
+def llama3_info(model_id: str = "meta-llama/Meta-Llama-3-8B-Instruct") -> EndpointInfo:
+    return EndpointInfo(url="http://127.0.0.1:1", server_kind="tgi", model_id=model_id, max_input_tokens=8191,
+                        max_total_tokens=8192, supports_generate=True)
+
+
+@pytest.mark.parametrize(("template", "expected"), [
+    (GEMMA_LIKE, "<s><start_of_turn>user\nSYS\n\nU1<end_of_turn>\n<start_of_turn>model\nA1<end_of_turn>\n"
+                 "<start_of_turn>user\nU2<end_of_turn>\n<start_of_turn>model\nQuestion: "),
+    (MISTRAL_LIKE, "<s>[INST] SYS\n\nU1 [/INST]A1</s>[INST] U2 [/INST]Question: "),
+    (None, "SYS\n\nU1\n\nA1\n\nU2\n\nQuestion: "),  # base model: CLUE's plain transcript
+])
+def test_render_system_rejecting_templates_and_base_transcript(local_tokenizer, template, expected):
+    from clue_checks.rendering import LLAMA3_STOPS, Renderer
+
+    local_tokenizer.chat_template = template
+    request = Renderer("generate", llama3_info(), local_tokenizer).request(clue_prompt())
+    assert request.prompt == expected
+    assert request.params == GenerationParams(200, LLAMA3_STOPS, 8192 - 200)
+
+
+def test_render_llama3_stops_only_for_llama3_ids_and_generate_mode(local_tokenizer):
+    from clue_checks.rendering import LLAMA3_STOPS, Renderer
+
+    assert LLAMA3_STOPS == ("<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|im_end|>")
+    for model_id, stops in [("meta-llama/Meta-Llama-3.1-8B-Instruct", LLAMA3_STOPS), ("x/LLAMA3-med", LLAMA3_STOPS),
+                            ("mistralai/Mistral-7B-Instruct-v0.2", ())]:
+        assert Renderer("generate", llama3_info(model_id), local_tokenizer).request(clue_prompt()).params.stop == stops
+    no_stops = clue_prompt(model_stop_sequences=False)  # LongHealth tasks 2/3
+    assert Renderer("generate", llama3_info(), local_tokenizer).request(no_stops).params.stop == ()
+    chat = Renderer("chat", llama3_info()).request(clue_prompt())
+    assert chat.params == GenerationParams(200, (), None) and chat.messages == clue_prompt().messages

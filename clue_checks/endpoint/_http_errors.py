@@ -7,6 +7,7 @@ serve) `{"detail": ...}`, and axum/uvicorn plain text. Users need the server's o
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import json
 import socket
@@ -81,6 +82,8 @@ def retry_after_seconds(response: httpx2.Response, now: float | None = None) -> 
             return None
         if when is None:
             return None
+        if when.tzinfo is None:  # asctime form and "-0000": an HTTP-date is always GMT, never local time
+            when = when.replace(tzinfo=datetime.timezone.utc)
         seconds = when.timestamp() - (time.time() if now is None else now)
     if seconds != seconds:  # NaN
         return None

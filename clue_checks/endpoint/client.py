@@ -14,6 +14,7 @@ import itertools
 import json
 import random
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -302,7 +303,8 @@ class EndpointClient:
         self._sleep = sleep
         self._rng = random.Random(rng_seed)
         self._startup_wait = startup_wait  # how long a 503 from /health may last before we give up
-        self._discovery_timeout = httpx2.Timeout(min(timeout, _DISCOVERY_READ_TIMEOUT), connect=connect_timeout)
+        self._discovery_read = min(timeout, _DISCOVERY_READ_TIMEOUT)
+        self._discovery_timeout = httpx2.Timeout(self._discovery_read, connect=connect_timeout)
         # Only the bearer token is added; no identifying headers, no telemetry.
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx2.AsyncClient(
@@ -359,6 +361,7 @@ class EndpointClient:
         waited, attempt, connect_failures = 0.0, 0, 0
         while True:
             attempt += 1
+            started = time.monotonic()
             try:
                 response = await self._http.get("/health", timeout=self._discovery_timeout)
             except (httpx2.ConnectError, httpx2.ConnectTimeout) as exc:
@@ -373,7 +376,11 @@ class EndpointClient:
                 await self._sleep(_CONNECT_RETRY_DELAY * connect_failures)
                 continue
             except RETRYABLE_TRANSPORT as exc:
-                status, message = None, describe_transport_error(exc, self._timeout)
+                status, message = None, describe_transport_error(exc, self._discovery_read)
+            except httpx2.HTTPError as exc:  # a proxy refusing us, an undecodable body: waiting will not help
+                raise EndpointUnavailable(
+                    f"GET /health failed ({self._describe(exc)})", url=url, hint=CHECK_ENDPOINT
+                ) from exc
             else:
                 if response.is_success or response.status_code in (404, 405):
                     return  # healthy, or a server without a health route: discovery will tell
@@ -386,6 +393,8 @@ class EndpointClient:
                         hint=_status_hint(response.status_code, "/health") or CHECK_ENDPOINT,
                     )
                 status, message = response.status_code, server_message(response)
+            # A server that accepts connections but never answers spends the budget in read timeouts.
+            waited += time.monotonic() - started
             delay = min(2.0, 0.5 * 2 ** (attempt - 1))
             if waited + delay > self._startup_wait:
                 raise EndpointUnavailable(
@@ -407,10 +416,14 @@ class EndpointClient:
             except RETRYABLE_TRANSPORT as exc:
                 if attempt == attempts:
                     raise EndpointUnavailable(
-                        f"GET {path} failed ({describe_transport_error(exc, self._timeout)}; {attempt} attempts)",
+                        f"GET {path} failed ({describe_transport_error(exc, self._discovery_read)}; {attempt} attempts)",
                         url=self._abs(path),
                         hint=f"Is the model server running? {CHECK_ENDPOINT}",
                     ) from exc
+            except httpx2.HTTPError as exc:  # e.g. a body that does not match its Content-Encoding
+                raise EndpointUnavailable(
+                    f"GET {path} failed ({self._describe(exc)})", url=self._abs(path), hint=NOT_AN_LLM_SERVER
+                ) from exc
             else:
                 if response.status_code not in RETRYABLE_STATUS or attempt == attempts:
                     return response
@@ -446,7 +459,7 @@ class EndpointClient:
             response = await self._http.get("/v1/models", timeout=self._discovery_timeout)
             data = _json(response) if response.is_success else None
             return _str(data["data"][0]["id"]), data
-        except (httpx2.TransportError, _Malformed, KeyError, IndexError, TypeError):
+        except (httpx2.HTTPError, _Malformed, KeyError, IndexError, TypeError):
             return None, None
 
     async def _discover_openai(self) -> EndpointInfo:
@@ -536,10 +549,13 @@ class EndpointClient:
                 response = await self._http.post(path, json=body)
             except RETRYABLE_TRANSPORT as exc:
                 failure = EndpointError(describe_transport_error(exc, self._timeout), url=url, retryable=True)
-            except httpx2.TransportError as exc:  # proxy misconfiguration, unsupported protocol...
-                raise EndpointError(
-                    f"POST {path} failed ({describe_transport_error(exc, self._timeout)})", url=url, hint=CHECK_ENDPOINT
-                ) from exc
+            except httpx2.DecodingError as exc:  # a 2xx or error body that its Content-Encoding cannot decode
+                malformed += 1
+                failure = EndpointError(
+                    f"malformed response ({self._describe(exc)})", url=url, retryable=malformed <= _MALFORMED_RETRIES
+                )
+            except httpx2.HTTPError as exc:  # proxy misconfiguration, unsupported protocol, redirects...
+                raise EndpointError(f"POST {path} failed ({self._describe(exc)})", url=url, hint=CHECK_ENDPOINT) from exc
             else:
                 if response.is_success:
                     try:
@@ -570,6 +586,13 @@ class EndpointClient:
             if not failure.retryable or attempt >= self._retry.max_attempts:
                 raise self._gave_up(path, attempt, failure)
             await self._sleep(self._retry.delay(attempt, failure.retry_after, self._rng))
+
+    def _describe(self, exc: httpx2.HTTPError) -> str:
+        if isinstance(exc, httpx2.TransportError):
+            return describe_transport_error(exc, self._timeout)
+        if isinstance(exc, httpx2.DecodingError):
+            return f"body could not be decoded: {exc}"
+        return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
     @staticmethod
     def _gave_up(path: str, attempts: int, last: EndpointError) -> EndpointError:

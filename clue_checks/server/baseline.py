@@ -237,6 +237,11 @@ class BaselineServer:
 # ---------------------------------------------------------------- request parsing
 
 
+def _reject_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON (RFC 8259); serde_json, hence TGI, rejects them."""
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def _opt_number(params: dict[str, Any], key: str) -> float | None:
     value = params.get(key)
     if value is None:
@@ -374,8 +379,11 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._json(err.status, {"error": err.message, "error_type": err.error_type})
 
+    _sse_started = False
+
     def _sse(self, events: Iterator[str]) -> None:
         """Server-sent events; the connection closes at the end (no chunked encoding needed)."""
+        self._sse_started = True
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
@@ -401,6 +409,8 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, b"", None)
 
+    do_HEAD = do_GET  # noqa: N815 - axum (TGI) answers HEAD on every GET route; _send omits the body
+
     def do_POST(self) -> None:  # noqa: N802 - stdlib naming
         path = self.path.split("?", 1)[0]
         routes = {
@@ -422,7 +432,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.app._count(path)
         try:
             try:
-                body = json.loads(raw)
+                body = json.loads(raw, parse_constant=_reject_constant)
             except (ValueError, UnicodeDecodeError) as exc:
                 raise RequestError(400, f"Failed to parse the request body as JSON: {exc}", None) from exc
             if not isinstance(body, dict):
@@ -430,6 +440,10 @@ class _Handler(BaseHTTPRequestHandler):
             handler(body)
         except RequestError as err:
             self._error(err)
+        except Exception as exc:  # a bug here must answer, not drop the connection (clients would retry)
+            if self._sse_started:
+                raise
+            self._error(RequestError(500, f"Internal error in the baseline server: {exc!r}", "incomplete_generation"))
 
     # ------------------------------------------------------------ TGI
 
@@ -555,7 +569,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, {**common, "object": "chat.completion", "choices": [choice], "usage": usage},
                        self._headers(gen))
             return
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        stream_options = body.get("stream_options") or {}
+        if not isinstance(stream_options, dict):
+            raise RequestError(422, "Failed to deserialize the JSON body into the target type: stream_options", None)
+        include_usage = bool(stream_options.get("include_usage"))
         pieces = gen.pieces or [""]
 
         def events() -> Iterator[str]:
