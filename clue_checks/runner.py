@@ -22,7 +22,8 @@ from .rendering import Renderer, TemplateUnavailable, load_tokenizer
 from .settings import Settings
 from .tasks import TASKS, LoadedTask, Prompt, Sample, Task, get_profile
 from .tasks.base import strip_echoed_prefix
-from .tasks.tokens import EndpointTokenCounter, LocalTokenCounter, TokenCounter, UsesTokenCounter, shared
+from .tasks.tokens import (EndpointTokenCounter, LocalTokenCounter, TokenCounter, TokenizerUnavailable,
+                           UsesTokenCounter, shared)
 
 BASELINE_TOKENIZER = Path(__file__).parent / "server" / "baseline_tokenizer"
 
@@ -115,21 +116,28 @@ class Run:
         return Renderer("chat", info, None, self.profile.assistant_prefix, self.profile.postprocess)
 
     def _use_token_counter(self, info: EndpointInfo, scheduler: Scheduler) -> None:
-        """Tasks that pack to a token budget (LongHealth) get the model's tokenizer, built on first use.
+        """Tasks that pack to a token budget (LongHealth) get the model's tokenizer, chosen on first use.
 
-        A local tokenizer (--tokenizer, or the baseline's own), else the server's /tokenize offsets;
-        without either, only a LongHealth prompt fails, with the advice to give --tokenizer.
+        The endpoint's own /tokenize when it gives token offsets (the served model's tokenizer, so
+        counts cannot drift from what the server sees); else a local tokenizer (--tokenizer, or the
+        baseline's own); without either, only a LongHealth prompt fails, with the advice to give --tokenizer.
         """
         source = self.settings.tokenizer or (str(BASELINE_TOKENIZER) if info.server_kind == "clue-baseline" else None)
         loaded = self.renderer.tokenizer if self.renderer is not None else None
-        factory: Callable[[], TokenCounter]
-        if loaded is not None:
-            factory = lambda: LocalTokenCounter(loaded)  # noqa: E731
-        elif source is not None:
-            factory = lambda: LocalTokenCounter(load_tokenizer(source))  # noqa: E731
-        else:
-            factory = lambda: EndpointTokenCounter(scheduler.tokenize_offsets)  # noqa: E731
-        factory = shared(factory)  # one counter, one cache, for all three LongHealth tasks
+
+        def choose() -> TokenCounter:
+            endpoint = EndpointTokenCounter(scheduler.tokenize_offsets)
+            try:
+                endpoint.count("token budget check")
+                return endpoint
+            except (TokenizerUnavailable, EndpointError):  # no /tokenize, no offsets, or it failed
+                if loaded is not None:
+                    return LocalTokenCounter(loaded)
+                if source is not None:
+                    return LocalTokenCounter(load_tokenizer(source))
+                raise
+
+        factory = shared(choose)  # one counter, one cache, for all three LongHealth tasks
         self._token_counter = factory
         for task in self.tasks.values():
             if isinstance(task, UsesTokenCounter):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from clue_checks.data.errors import DataError
@@ -159,6 +159,18 @@ def test_loader_file_errors(tmp_path):
         LongHealthT1(PROFILES["paper"]).load(write(tmp_path, [1, 2]))
 
 
+def test_loader_undecodable_or_html_file_is_a_data_error(tmp_path):
+    path = write(tmp_path, "{}") / lh.DATA_PATH
+    path.write_bytes(b'{"patient_01": {"texts": {"text_0": "caf\xe9"}}}')  # Latin-1, not UTF-8
+    with pytest.raises(DataError, match=r"benchmark_v5\.json, byte offset 40: not UTF-8 text"):
+        LongHealthT1(PROFILES["paper"]).load(tmp_path)
+    path.write_text("<!DOCTYPE html>\n<html>LongHealth/data/benchmark_v5.json at main</html>", encoding="utf-8")
+    with pytest.raises(DataError, match=r"malformed JSON.*HTML page.*raw\.githubusercontent\.com"):
+        LongHealthT1(PROFILES["paper"]).load(tmp_path)
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(benchmark()).encode())  # a byte-order mark is accepted
+    assert len(LongHealthT1(PROFILES["paper"]).load(tmp_path).samples) == 4 * lh.REPEATS
+
+
 def test_correct_matching_no_option_is_a_data_error(tmp_path):
     data = benchmark()
     data["patient_03"]["questions"][0]["correct"] = "Insulin"
@@ -259,7 +271,12 @@ def test_strict_parser():
     ("**C**: Chest pain", "ABCDE", ("C", "a leading letter")),
     ("C. Chest pain", "ABCDE", ("C", "a leading letter")),
     ("(B)", "ABCDE", ("B", "a leading letter")),
+    ("**Answer:** C", "ABCDE", ("C", "'Answer: X'")),
+    ("**Answer**: _D_", "ABCDE", ("D", "'Answer: X'")),
+    ("**The correct answer is:** C: Chest pain", "ABCDE", ("C", "'correct answer is' + letter")),
+    ("**The correct answer is** E", "ABCDE", ("E", "'correct answer is' + letter")),
     ("The correct answer is a combination of drugs", "ABCDE", (None, "none")),
+    ("**The correct answer is** a combination", "ABCDE", (None, "none")),
     ("A patient with chest pain", "ABCDE", (None, "none")),
     ("The correct answer is F: Question cannot be answered", "ABCDE", (None, "none")),  # no F in task 1
     ("The correct answer is F: Question cannot be answered", "ABCDEF", ("F", "CLUE's 'The correct answer is X:'")),
@@ -307,6 +324,19 @@ def test_scoring_tasks2_and_3(data_dir):
     assert t2.score(s2, issue2, {}).metrics["accuracy_lenient"] == 1.0
     abstain_only = t3.score(s3, "This question cannot be answered from the letters.", {})
     assert abstain_only.details["lenient"] == "F" and abstain_only.metrics["accuracy_lenient"] == 1.0
+
+
+@given(st.text(max_size=60), st.text(alphabet=st.characters(categories=["L", "Nd"]), min_size=1, max_size=1),
+       st.text(max_size=60), st.sampled_from(["", " The correct answer is A: x"]))
+def test_strict_parser_takes_the_first_exact_phrase(before, letter, after, later):
+    """Whatever surrounds it, the first "The correct answer is X:" gives X, case kept; the variants CLUE
+    rejects give nothing."""
+    assume(strict_letter(before) is None)
+    assert strict_letter(f"{before}The correct answer is {letter}:{after}{later}") == letter
+    assume(strict_letter(after) is None)
+    for variant in (f"The correct answer is: {letter}", f"The correct answer is **{letter}**:",
+                    f"The correct answer is {letter}.", f"Answer: {letter}", f"the correct answer is {letter}:"):
+        assert strict_letter(before + variant + after) is None, variant
 
 
 @given(st.text(max_size=80), st.sampled_from("ABCDEF"), st.sampled_from(["ABCDE", "ABCDEF"]))
@@ -554,7 +584,7 @@ def settings(url: str, tmp_path: Path, tokenizer: str | None = None) -> Any:
 
 
 @needs_baseline_tokenizer
-def test_runner_gives_longhealth_the_baseline_tokenizer(data_dir):
+def test_runner_counts_longhealth_tokens_with_the_endpoints_tokenize_first(data_dir, baseline_tokenizer):
     from clue_checks.runner import Run
     from clue_checks.server.baseline import BaselineServer
 
@@ -565,11 +595,42 @@ def test_runner_gives_longhealth_the_baseline_tokenizer(data_dir):
         try:
             run.connect([server.url])
             t1, t3 = run.tasks["longhealth-t1"], run.tasks["longhealth-t3"]
-            assert isinstance(t1.counter(), LocalTokenCounter) and t1.counter() is t3.counter()  # one shared
+            # The baseline has /tokenize with offsets: the served model's own counts win over a local tokenizer.
+            assert isinstance(t1.counter(), EndpointTokenCounter) and t1.counter() is t3.counter()  # one shared
+            text = "Chest pain since 2019; troponin 0.04 ng/ml."
+            assert t1.counter().count(text) == LocalTokenCounter(baseline_tokenizer).count(text)  # same tokenizer
             assert t3._window == run.info.max_total_tokens
             run.load("longhealth-t1")
             prompt, request = run.request_for(run.samples("longhealth-t1")[0])
             assert request.mode == "chat" and len(documents(prompt)) == 6
+        finally:
+            run.close()
+
+
+@needs_baseline_tokenizer
+def test_runner_falls_back_to_the_local_tokenizer_when_the_endpoint_has_no_tokenize(data_dir):
+    from fakes import FakeServer
+
+    from clue_checks.runner import Run
+
+    info = {"model_id": "m", "router": "text-generation-router", "max_total_tokens": 8192, "max_input_tokens": 8191}
+
+    def handler(method: str, path: str, body: Any, count: int) -> Any:
+        table = {"/health": (200, {}, b""), "/info": (200, {}, info),
+                 "/tokenize": (404, {}, {"error": "No fast tokenizer available", "error_type": "tokenizer"}),
+                 "/v1/models": (200, {}, {"object": "list", "data": [{"id": "m", "object": "model"}]})}
+        return table.get(path, (404, {}, b""))
+
+    with FakeServer(handler) as server:
+        run = Run(settings(server.url, data_dir, tokenizer=str(BASELINE_TOKENIZER)))
+        run.tasks = {"longhealth-t1": LongHealthT1(run.profile)}
+        try:
+            run.connect([server.url])
+            assert isinstance(run.tasks["longhealth-t1"].counter(), LocalTokenCounter)
+            assert server.count("/tokenize") == 1  # asked once, then the local tokenizer
+            run.load("longhealth-t1")
+            prompt, _ = run.request_for(run.samples("longhealth-t1")[0])
+            assert len(documents(prompt)) > 0  # packed with the local counts
         finally:
             run.close()
 

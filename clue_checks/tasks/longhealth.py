@@ -106,9 +106,17 @@ def load_benchmark(path: Path) -> Benchmark:
 
 def _parse(path: Path) -> Benchmark:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_bytes().decode("utf-8-sig")  # a byte-order mark (re-saved file) is not an error
+    except UnicodeDecodeError as exc:
+        raise DataError(path, f"not UTF-8 text ({exc.reason})", where=f"byte offset {exc.start}") from None
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DataError(path, f"malformed JSON: {exc.msg}", where=f"line {exc.lineno} column {exc.colno}") from None
+        # CLUE's download script fetched a github.com /blob/ page (HTML), not the file (clue-benchmark §3.4).
+        hint = ("this is an HTML page, not the JSON file: download the raw file (raw.githubusercontent.com), "
+                "not a github.com/…/blob/ page") if text.lstrip()[:1] == "<" else None
+        raise DataError(path, f"malformed JSON: {exc.msg}", where=f"line {exc.lineno} column {exc.colno}",
+                        hint=hint) from None
     if not isinstance(data, dict) or not data:
         raise DataError(path, "expected a JSON object keyed by patient id (\"patient_01\", …)")
     patients: dict[str, Patient] = {}
@@ -224,8 +232,10 @@ def pack(counter: TokenCounter, budget: int, fixed: Sequence[str], answer_docs: 
 _LETTER = r"[*_\"'(\[]*(?:([A-F])(?![A-Za-z0-9])|([a-f])(?=[*_\"')\]]*[:)]))"
 # Forms a reader would accept but CLUE's pattern does not, most specific first.
 LENIENT_FORMS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("'correct answer is' + letter", re.compile(r"(?i:correct answer is)\s*:?\s*(?i:option\s+)?" + _LETTER)),
-    ("'Answer: X'", re.compile(r"\b(?i:answer)\s*:\s*(?i:option\s+)?" + _LETTER)),
+    # Markdown emphasis may close after the label or the colon: "**The correct answer is:** C", "**Answer:** C".
+    ("'correct answer is' + letter",
+     re.compile(r"(?i:correct answer is)[\s*_]*:?[\s*_]*(?i:option\s+)?" + _LETTER)),
+    ("'Answer: X'", re.compile(r"\b(?i:answer)[*_]*\s*:[\s*_]*(?i:option\s+)?" + _LETTER)),
     ("a leading letter", re.compile(r"^[\s*_\"'(\[]*([A-F])()[*_\"')\]]*\s*(?:[:.)]|$)")),
 )
 # The model says the documents do not answer the question (LongHealth issue #2).
@@ -250,6 +260,7 @@ def lenient_letter(response: str, letters: str) -> tuple[str | None, str]:
     1. CLUE's strict match, when it caught an upper-case option letter (so lenient ⊇ strict).
     2. Else the first form of LENIENT_FORMS that matches: "The correct answer is: C",
        "The correct answer is **C**:", "The correct answer is C.", "... is option C", "Answer: C",
+       "**Answer:** C", "**The correct answer is:** C",
        a response that starts with "C:", "C.", "**C**:" or "(C)". Upper-case letters count when not
        followed by a letter or digit; lower-case ones only directly before ":" or ")" (never the article
        in "is a combination").
