@@ -93,7 +93,7 @@ class LocalTokenCounter(_Cached):
 class EndpointTokenCounter(_Cached):
     """The server's `/tokenize`: one (start, stop) character span per token, special tokens included.
 
-    Only the running maximum of the stops is kept (4 bytes a token): a count is their number, and the
+    Only the running maximum of the stops is kept (one machine integer a token): a count is their number, and the
     first n tokens' text is the text up to the n-th stop.
     """
 
