@@ -411,6 +411,21 @@ def test_dropped_connection_is_retried(serve):
     assert server.count("/generate") == 2 and len(sleeps) == 1
 
 
+def test_read_timeout_is_retried_once_then_final(serve):
+    # The server has the request and is busy: resending it six times would cost six --request-timeouts.
+    def slow(body: Any, n: int) -> Any:
+        time.sleep(1.0)
+        return 200, {}, GENERATE_OK
+
+    server = serve(tgi_routes(post_generate=slow))
+    sleeps = Sleeps()
+    with pytest.raises(EndpointError) as caught:
+        run(complete(server.url, gen_request(), tgi_info(server.url), sleeps=sleeps, timeout=0.2))
+    err = caught.value
+    assert "after 2 attempts" in str(err) and "read timeout" in str(err) and "--request-timeout" in str(err)
+    assert not err.retryable and len(sleeps) == 1  # final: a slow server is not a dead one
+
+
 def test_connection_refused_during_complete_is_retried_then_reported():
     url = free_port_url()
     sleeps = Sleeps()

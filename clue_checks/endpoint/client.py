@@ -44,6 +44,9 @@ _CONNECT_ATTEMPTS = 3  # an unreachable server fails fast: a typo'd URL should n
 _CONNECT_RETRY_DELAY = 0.25
 _DISCOVERY_READ_TIMEOUT = 10.0  # /health, /info and /v1/models answer at once or not at all
 _MALFORMED_RETRIES = 1  # a garbled 200 is usually a proxy glitch; twice is a broken server
+# A read timeout means the server took the request and is still busy with it: resending it adds to
+# the load that caused the timeout, and each try costs the whole --request-timeout. Once more, then final.
+_READ_TIMEOUT_RETRIES = 1
 
 
 @dataclass(frozen=True)
@@ -542,11 +545,16 @@ class EndpointClient:
 
     async def _post(self, path: str, body: dict[str, Any], parse: Callable[[httpx2.Response], T]) -> T:
         url = self._abs(path)
-        attempt, malformed = 0, 0
+        attempt, malformed, read_timeouts = 0, 0, 0
         while True:
             attempt += 1
             try:
                 response = await self._http.post(path, json=body)
+            except httpx2.ReadTimeout as exc:
+                read_timeouts += 1
+                failure = EndpointError(describe_transport_error(exc, self._timeout), url=url,
+                                        retryable=read_timeouts <= _READ_TIMEOUT_RETRIES,
+                                        hint="The model may need longer: raise --request-timeout.")
             except RETRYABLE_TRANSPORT as exc:
                 failure = EndpointError(describe_transport_error(exc, self._timeout), url=url, retryable=True)
             except httpx2.DecodingError as exc:  # a 2xx or error body that its Content-Encoding cannot decode
