@@ -414,7 +414,16 @@ def _batched_metrics(task: Any, records: list[SampleRecord]) -> dict[str, tuple[
     return out
 
 
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> Any:
+    # The outermost wrapper: the task table comes after pytest's failure details and its list of
+    # failed samples, just above the final counts, where a reader looks for the verdict.
+    result = yield
+    _write_summary(terminalreporter, config)
+    return result
+
+
+def _write_summary(terminalreporter: Any, config: pytest.Config) -> None:
     summary = config.stash.get(STATE, {}).get("summary")
     if not summary:
         return
