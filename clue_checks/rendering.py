@@ -6,8 +6,9 @@ plain text, exactly as CLUE's TGI code did (clue-benchmark §2.2):
 - a template that rejects the system role gets it merged into the first user turn
   (`SYS + "\\n\\n" + U1`, CLUE's `--model_is_instruct` without `--model_has_system`);
 - a tokenizer without a chat template is a base model: a plain transcript.
-Chat mode sends the messages; a server cannot be made to prefill there, so the prefix is
-dropped and an echoed prefix is removed from the answer instead (README: deliberate differences).
+Chat mode sends the messages (with the system prompt merged into the first user turn under
+--system-role merge); a server cannot be made to prefill there, so the prefix is dropped and an
+echoed prefix is removed from the answer instead (README: deliberate differences).
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ class Renderer:
     use_prefix: bool = True
     # CLUE's TGI-era model quirks (Llama-3 stop strings): the `paper` profile only.
     model_quirks: bool = True
+    # --system-role merge: the system prompt always goes into the first user turn (chat mode cannot
+    # discover that the server's template rejects the system role; generate mode falls back by itself).
+    merge_system_role: bool = False
 
     def __post_init__(self) -> None:
         if self.mode == "generate" and self.tokenizer is None:
@@ -62,7 +66,10 @@ class Renderer:
             truncate=self._truncate(prompt) if self.mode == "generate" else None,
         )
         if self.mode == "chat":
-            return Request("chat", params, messages=prompt.messages)
+            messages = prompt.messages
+            if self.merge_system_role and len(messages) > 1 and messages[0].role == "system":
+                messages = merge_system(messages, prompt.system_merge_separator)
+            return Request("chat", params, messages=messages)
         prefix = prompt.assistant_prefix if self.use_prefix else ""
         return Request("generate", params, prompt=self.render(prompt) + prefix)
 
@@ -70,6 +77,8 @@ class Renderer:
         messages = prompt.messages
         if not getattr(self.tokenizer, "chat_template", None):
             return base_transcript(messages, prompt.base_separator, prompt.base_trailer)
+        if self.merge_system_role and len(messages) > 1 and messages[0].role == "system":
+            return self._apply(merge_system(messages, prompt.system_merge_separator))
         try:
             return self._apply(messages)
         except Exception as first:

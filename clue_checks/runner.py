@@ -112,8 +112,9 @@ class Run:
                     "--api generate renders CLUE's prompts with the model's chat template locally: "
                     "give --tokenizer (a local folder with the model's tokenizer files), or use --api chat")
             return Renderer("generate", info, load_tokenizer(tokenizer_source), self.profile.assistant_prefix,
-                            self.profile.postprocess)
-        return Renderer("chat", info, None, self.profile.assistant_prefix, self.profile.postprocess)
+                            self.profile.postprocess, merge_system_role=s.system_role == "merge")
+        return Renderer("chat", info, None, self.profile.assistant_prefix, self.profile.postprocess,
+                        merge_system_role=s.system_role == "merge")
 
     def _use_token_counter(self, info: EndpointInfo, scheduler: Scheduler) -> None:
         """Tasks that pack to a token budget (LongHealth) get the model's tokenizer, chosen on first use.
@@ -227,4 +228,5 @@ class Run:
                                       else "server" if info.model_revision else None),
             "api": self.renderer.mode if self.renderer else None,
             "profile": self.profile.name,
+            "system_role": self.settings.system_role,
         }

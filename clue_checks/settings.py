@@ -29,6 +29,10 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any], str]] = [
      "of every stored response's key. Needed when the server reports no revision (vLLM, transformers serve, "
      "TGI on a local path), or stored answers of an older model under the same name would be reused",
      {"metavar": "LABEL"}, "string"),
+    ("--system-role", "clue_system_role", "keep: send CLUE's system prompt as a system message (default). merge: "
+     "merge it into the first user turn (SYS + blank line + U1, as CLUE did for models without a system role), "
+     "for a model whose chat template rejects the system role in chat mode; generate mode detects that itself",
+     {"choices": ["keep", "merge"]}, "string"),
     ("--tokenizer", "clue_tokenizer", "tokenizer folder or hub id whose chat template renders generate-mode "
      "prompts and counts tokens", {"metavar": "PATH"}, "string"),
     ("--clue-data", "clue_data", "folder laid out like CLUE's data/ (default: the bundled synthetic fixtures/)",
@@ -88,6 +92,7 @@ class Settings:
     bertscore_model: str | None = None
     bertscore_layers: int | None = None
     model_revision: str | None = None
+    system_role: str = "keep"
 
 
 def _value(config: pytest.Config, name: str) -> tuple[Any, str]:
@@ -158,7 +163,9 @@ def resolve(config: pytest.Config) -> Settings:
         raise pytest.UsageError("--bertscore-model needs --bertscore-layers (the layer whose embeddings BERTScore uses)")
     for flag, name, value, allowed in (("--api", "clue_api", _value(config, "clue_api")[0], ("chat", "generate", "auto")),
                                        ("--clue-profile", "clue_profile", _value(config, "clue_profile")[0], tuple(PROFILES)),
-                                       ("--clue-exit", "clue_exit", _value(config, "clue_exit")[0], ("pytest", "gates"))):
+                                       ("--clue-exit", "clue_exit", _value(config, "clue_exit")[0], ("pytest", "gates")),
+                                       ("--system-role", "clue_system_role", _value(config, "clue_system_role")[0],
+                                        ("keep", "merge"))):
         if value is not None and value not in allowed:
             raise pytest.UsageError(f"{flag} / {name}: {value!r} is not one of {', '.join(allowed)}")
 
@@ -183,4 +190,5 @@ def resolve(config: pytest.Config) -> Settings:
         api_key=os.environ.get("CLUE_API_KEY") or None,
         bertscore_model=str(bertscore_model) if bertscore_model else None,
         bertscore_layers=bertscore_layers,
+        system_role=_value(config, "clue_system_role")[0] or "keep",
     )

@@ -195,6 +195,24 @@ def test_malformed_json_becomes_errored_samples_not_a_crash(suite):
     assert result.ret == 1
 
 
+def test_a_server_refusing_the_system_role_is_named_and_merge_runs_the_suite(suite):
+    def answer(body, count):
+        if body["messages"][0]["role"] == "system":  # a Gemma-like template on vLLM
+            return 400, {}, {"object": "error", "message": "System role not supported", "type": "BadRequestError",
+                             "code": 400}
+        return ok("neutral")
+
+    with FakeServer(chat_server(answer)) as server:
+        refused = run(suite, f"--model-endpoint={server.url}", "--tasks=mednli", "--limit=3", "--no-cache")
+        assert refused.parseoutcomes().get("errors") == 3
+        refused.stdout.fnmatch_lines(["*System role not supported*--system-role=merge*"])
+        merged = run(suite, f"--model-endpoint={server.url}", "--tasks=mednli", "--limit=3", "--no-cache",
+                     "--system-role=merge")
+    outcomes = merged.parseoutcomes()
+    assert "errors" not in outcomes and outcomes.get("passed", 0) + outcomes.get("failed", 0) == 3
+    assert report(suite)["run"]["system_role"] == "merge"
+
+
 @pytest.mark.parametrize("workers", ["0", "2"])
 def test_bad_data_is_one_error_before_any_request(suite, baseline, tmp_path, workers):
     data = tmp_path / "data"

@@ -767,3 +767,29 @@ def test_render_llama3_stops_only_for_llama3_ids_and_generate_mode(local_tokeniz
     assert Renderer("generate", llama3_info(), local_tokenizer).request(no_stops).params.stop == ()
     chat = Renderer("chat", llama3_info()).request(clue_prompt())
     assert chat.params == GenerationParams(200, (), None) and chat.messages == clue_prompt().messages
+
+
+def test_system_role_merge_puts_the_system_prompt_into_the_first_user_turn(local_tokenizer):
+    from clue_checks.rendering import Renderer
+
+    chat = Renderer("chat", llama3_info(), merge_system_role=True).request(clue_prompt())
+    assert chat.messages == (Message("user", "SYS\n\nU1"), Message("assistant", "A1"), Message("user", "U2"))
+    lh = Renderer("chat", llama3_info(), merge_system_role=True).request(clue_prompt(system_merge_separator=""))
+    assert lh.messages[0] == Message("user", "SYSU1")  # LongHealth glues them without a separator, as CLUE did
+    # Generate mode merges on request even where the template would take the system role.
+    local_tokenizer.chat_template = "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}"
+    kept = Renderer("generate", llama3_info(), local_tokenizer).request(clue_prompt())
+    assert kept.prompt.startswith("[system] SYS\n[user] U1\n")
+    merged = Renderer("generate", llama3_info(), local_tokenizer, merge_system_role=True).request(clue_prompt())
+    assert merged.prompt.startswith("[user] SYS\n\nU1\n[assistant] A1\n")
+
+
+@pytest.mark.parametrize("message", ["System role not supported",
+                                     "Conversation roles must alternate user/assistant/user/assistant/..."])
+def test_a_chat_template_refusing_the_system_role_says_to_merge_it(serve, message):
+    server = serve(tgi_routes(post_v1__chat__completions=(400, {}, {"object": "error", "message": message,
+                                                                      "type": "BadRequestError", "code": 400})))
+    with pytest.raises(EndpointError) as caught:
+        run(complete(server.url, chat_request(), vllm_info(server.url)))
+    assert "--system-role=merge" in str(caught.value) and message[:30] in str(caught.value)
+    assert server.count("/v1/chat/completions") == 1  # a validation error is not retried

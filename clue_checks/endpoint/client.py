@@ -259,7 +259,16 @@ def parse_vllm_token_spans(text: str, response: httpx2.Response) -> Spans | None
     return None
 
 
-def _status_hint(status: int, path: str) -> str | None:
+# How chat templates without a system role refuse one (Gemma: "System role not supported"; Mistral:
+# "Conversation roles must alternate user/assistant/…").
+_SYSTEM_ROLE_REFUSED = re.compile(r"system role|roles must alternate|system message", re.IGNORECASE)
+SYSTEM_ROLE_HINT = ("The model's chat template rejects the system role: rerun with --system-role=merge "
+                    "(the system prompt goes into the first user turn, as CLUE did for such models).")
+
+
+def _status_hint(status: int, path: str, message: str | None = None) -> str | None:
+    if status in (400, 422) and path == "/v1/chat/completions" and message and _SYSTEM_ROLE_REFUSED.search(message):
+        return SYSTEM_ROLE_HINT
     if status in (401, 403):
         return "The server wants a valid API key: check the API key given for this endpoint."
     if status == 404 and path.startswith("/v1/"):
@@ -587,7 +596,7 @@ class EndpointClient:
                         # 424/500 are per-request generation failures on TGI: record, don't hammer.
                         retryable=status in RETRYABLE_STATUS,
                         retry_after=retry_after_seconds(response),
-                        hint=_status_hint(status, path),
+                        hint=_status_hint(status, path, server_message(response)),
                     )
                     if not failure.retryable:
                         raise failure
