@@ -34,7 +34,7 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any], str]] = [
      "for a model whose chat template rejects the system role in chat mode; generate mode detects that itself",
      {"choices": ["keep", "merge"]}, "string"),
     ("--tokenizer", "clue_tokenizer", "tokenizer folder or hub id whose chat template renders generate-mode "
-     "prompts and counts tokens", {"metavar": "PATH"}, "string"),
+     "prompts; it also counts LongHealth's tokens when the endpoint has no /tokenize", {"metavar": "PATH"}, "string"),
     ("--clue-data", "clue_data", "folder laid out like CLUE's data/ (default: the bundled synthetic fixtures/)",
      {"metavar": "DIR"}, "string"),
     ("--tasks", "clue_tasks", f"comma-separated tasks to run (default: all of {', '.join(TASKS)})",
