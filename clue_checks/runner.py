@@ -47,10 +47,10 @@ class Run:
         self.tasks: dict[str, Task] = {name: TASKS[name](self.profile, options) for name in TASKS}
         self._loaded: dict[str, LoadedTask] = {}
         self._by_test_id: dict[str, Sample] = {}
+        self._index: dict[str, int] = {}
         self.scheduler: Scheduler | None = None
         self.renderer: Renderer | None = None
         self._futures: dict[str, concurrent.futures.Future[Outcome]] = {}
-        self._requests: dict[str, Request] = {}
         self._lock = threading.Lock()
         self._sample_locks: dict[str, threading.Lock] = {}
         self._feeder: threading.Thread | None = None
@@ -64,8 +64,9 @@ class Run:
         if task_name not in self._loaded:
             loaded = self.tasks[task_name].load(self.settings.data_dir)
             self._loaded[task_name] = loaded
-            for sample in loaded.samples:
+            for index, sample in enumerate(loaded.samples):
                 self._by_test_id[sample.test_id] = sample
+                self._index[sample.test_id] = index
         return self._loaded[task_name]
 
     def samples(self, task_name: str) -> tuple[Sample, ...]:
@@ -76,7 +77,8 @@ class Run:
         return self._by_test_id[test_id]
 
     def index_of(self, sample: Sample) -> int:
-        return self._loaded[sample.task].samples.index(sample)
+        """The sample's position in its task's scored order (a dict: a list search per test is quadratic)."""
+        return self._index[sample.test_id]
 
     # -- connection ------------------------------------------------------------------------
 
