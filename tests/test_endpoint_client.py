@@ -793,3 +793,16 @@ def test_a_chat_template_refusing_the_system_role_says_to_merge_it(serve, messag
         run(complete(server.url, chat_request(), vllm_info(server.url)))
     assert "--system-role=merge" in str(caught.value) and message[:30] in str(caught.value)
     assert server.count("/v1/chat/completions") == 1  # a validation error is not retried
+
+
+def test_proxy_environment_is_not_used_for_the_model_endpoint(serve, monkeypatch):
+    # Clinical text goes only to the endpoint the user named; a proxy from the environment (here a dead
+    # one) would also send loopback traffic away.
+    dead_proxy = free_port_url()
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.setenv(name, dead_proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    server = serve(tgi_routes(post_generate=(200, {}, GENERATE_OK)))
+    info = run(discover(server.url))
+    assert run(complete(server.url, gen_request(), info)).text == " fine."

@@ -319,12 +319,18 @@ class EndpointClient:
         self._discovery_timeout = httpx2.Timeout(self._discovery_read, connect=connect_timeout)
         # Only the bearer token is added; no identifying headers, no telemetry.
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        if transport is None:
+            # An explicit transport: HTTP(S)_PROXY / ALL_PROXY are not used, so clinical text goes only to
+            # the endpoint the user named, never through a proxy (which would also break loopback servers).
+            # TLS settings from the environment (SSL_CERT_FILE, SSL_CERT_DIR) still apply.
+            transport = httpx2.AsyncHTTPTransport(
+                # The server's max_concurrent_requests bounds concurrency, not the pool; keep sockets warm.
+                limits=httpx2.Limits(max_connections=None, max_keepalive_connections=1024, keepalive_expiry=30.0),
+            )
         self._http = httpx2.AsyncClient(
             base_url=self.url,
             headers=headers,
             timeout=httpx2.Timeout(timeout, connect=connect_timeout),
-            # The server's max_concurrent_requests bounds concurrency, not the pool; keep sockets warm.
-            limits=httpx2.Limits(max_connections=None, max_keepalive_connections=1024, keepalive_expiry=30.0),
             transport=transport,
         )
 
