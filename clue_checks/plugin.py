@@ -96,6 +96,14 @@ def _unknown_threshold_keys(thresholds: Thresholds, run: Run) -> list[str]:
         elif metric not in (*task.metric_names, *task.batched_metrics):
             problems.append(f"[{section}] {task_name}.{metric}: {task_name} has no metric {metric!r} "
                             f"(metrics: {', '.join((*task.metric_names, *task.batched_metrics))})")
+        elif section == "sample" and metric not in task.floor_metrics:
+            # A floor the sample check never reads would be a check that cannot fail.
+            allowed = (f"floors: {', '.join(task.floor_metrics)}" if task.floor_metrics else
+                       "its samples pass by answering correctly, with no floor")
+            why = ("it is computed over the whole task at the end of the run, not per sample"
+                   if metric in task.batched_metrics else "the sample check does not use it")
+            problems.append(f"[sample] {task_name}.{metric}: no per-sample floor on {metric!r}: {why} ({allowed}); "
+                            f"a [gate] can set a bar on the task's {metric}")
     return problems
 
 

@@ -326,6 +326,13 @@ def test_a_misspelt_thresholds_key_is_refused(suite):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     err = result.stderr.str()
     assert "meqsum has no metric 'rougel'" in err and "unknown task 'mednil'" in err
+    # Floors the sample check would never read are refused too: a check that cannot fail.
+    (suite.path / "inert.toml").write_text('[sample]\n"mednli.accuracy" = 1.0\n"meqsum.bertscore_f1" = 0.5\n')
+    result = run(suite, "--thresholds=inert.toml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    assert "no per-sample floor on 'accuracy'" in err and "pass by answering correctly" in err
+    assert "no per-sample floor on 'bertscore_f1'" in err and "computed over the whole task" in err
 
 
 def test_gate_mode_does_not_pass_on_a_partial_run(suite, baseline):

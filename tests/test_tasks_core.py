@@ -217,6 +217,20 @@ def test_meqsum_sample_verdict_uses_the_floor(tmp_path):
     assert not bad.passed and "< floor 0.5" in bad.reason
 
 
+def test_summary_floors_apply_to_every_rouge_metric_they_name(tmp_path):
+    write_meqsum(tmp_path, [(f"{i}.txt", f"q{i}", "What are the side effects of metformin?") for i in range(4)])
+    task = MeQSum(PAPER)
+    sample = task.load(tmp_path).samples[0]
+    answer = "What are side effects of taking metformin daily?"
+    assert task.score(sample, answer, {"rougeL": 0.5}).passed
+    strict = task.score(sample, answer, {"rougeL": 0.5, "rouge2": 0.9})
+    assert not strict.passed and "rouge2 F" in strict.reason and "< floor 0.9" in strict.reason
+    assert "rougeL" not in strict.reason  # only the unmet floor is named
+    unset = task.score(sample, "Tell me about aspirin.", {})
+    assert unset.passed and "no per-sample floor" in unset.reason
+    assert task.floor_metrics == ("rouge1", "rouge2", "rougeL")
+
+
 def test_echoed_prefix_is_stripped_in_chat_mode():
     assert strip_echoed_prefix("Question: What is X?", "Question: ") == "What is X?"
     assert strip_echoed_prefix("What is X?", "Question: ") == "What is X?"

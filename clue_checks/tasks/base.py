@@ -144,6 +144,9 @@ class Task(ABC):
     metric_names: tuple[str, ...] = ()
     #: metrics computed once over all samples of the task (e.g. BERTScore), by the aggregator
     batched_metrics: tuple[str, ...] = ()
+    #: metrics a `[sample]` floor may name (the sample's verdict checks them). Empty: the verdict is
+    #: fixed by the task (a right answer), and a floor would be a check that never applies.
+    floor_metrics: tuple[str, ...] = ()
 
     def batch_score(self, pairs: Sequence[tuple[str, str]]) -> dict[str, BatchedValues]:
         """Batched metrics over (response, reference) pairs in scoring order; keys are `batched_metrics`."""
@@ -168,16 +171,20 @@ def strip_echoed_prefix(text: str, prefix: str) -> str:
     return text
 
 
-def rouge_verdict(metrics: Mapping[str, float | None], floors: Mapping[str, float], response: str,
-                  metric: str = "rougeL") -> tuple[bool, str]:
-    """The per-sample check of the summarisation tasks: a ROUGE F at or above its floor."""
-    value = metrics[metric]
-    floor = floors.get(metric)
-    if floor is None:
-        return True, f"no per-sample floor set for {metric}"
-    if value is not None and value >= floor:
-        return True, f"{metric} F {value:.3f} >= floor {floor}"
-    why = f"{metric} F {value:.3f} < floor {floor}"
-    if not response.strip():
-        why += " (empty response)"
-    return False, why
+def floor_verdict(metrics: Mapping[str, float | None], floors: Mapping[str, float], response: str,
+                  default: str = "rougeL") -> tuple[bool, str]:
+    """The per-sample check of the summarisation tasks: every floor set for their metrics holds.
+
+    Without any floor the sample passes and says so (the thresholds file sets the bar). A metric
+    that could not be computed is not held against the sample.
+    """
+    configured = [(m, metrics.get(m), f) for m, f in floors.items() if m in metrics]
+    if not configured:
+        return True, f"no per-sample floor set for {default}"
+    unmet = [f"{m} F {v:.3f} < floor {f}" for m, v, f in configured if v is not None and v < f]
+    if unmet:
+        why = ", ".join(unmet)
+        if not response.strip():
+            why += " (empty response)"
+        return False, why
+    return True, ", ".join(f"{m} F {v:.3f} >= floor {f}" for m, v, f in configured if v is not None)

@@ -69,6 +69,7 @@ class MeDiSumCode(Task):
     level = 2
     data_path = "MeDiSumCode/MeDiSumCode.json"
     metric_names = ("icd_em_p", "icd_em_r", "icd_em_f1", "icd_ap_p", "icd_ap_r", "icd_ap_f1", "valid_codes")
+    floor_metrics = metric_names
 
     def load(self, data_dir: Path) -> LoadedTask:
         path = data_dir / self.data_path

@@ -10,7 +10,7 @@ from ..data.errors import DataError
 from ..data.readers import read_json_records
 from ..metrics import BatchedValues
 from ..metrics.rouge import ROUGE_TYPES, rouge_f
-from .base import LoadedTask, Prompt, Sample, SampleResult, Task, rouge_verdict
+from .base import LoadedTask, Prompt, Sample, SampleResult, Task, floor_verdict
 from .shots import split_shots
 from .summaries import BERTSCORE_KEYS, UMLS_KEYS, bertscore_for, umls_for
 
@@ -40,6 +40,7 @@ class MeDiSumQA(Task):
     level = 2
     data_path = "MeDiSumQA/MeDiSumQA.json"
     metric_names = ROUGE_TYPES
+    floor_metrics = ROUGE_TYPES
     batched_metrics = BERTSCORE_KEYS + UMLS_KEYS
     self_prompting_cleanup = False  # CLUE only stripped MeDiSumQA answers
 
@@ -71,7 +72,7 @@ class MeDiSumQA(Task):
 
     def score(self, sample: Sample, response: str, floors: Mapping[str, float]) -> SampleResult:
         metrics = rouge_f(response, sample.reference)
-        passed, why = rouge_verdict(metrics, floors, response)
+        passed, why = floor_verdict(metrics, floors, response)
         return SampleResult(dict(metrics), passed, why)
 
     def batch_score(self, pairs: Sequence[tuple[str, str]]) -> dict[str, BatchedValues]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from ..data.readers import read_xlsx, unique_ids
 from ..metrics.rouge import ROUGE_TYPES, rouge_f
 from ..metrics import BatchedValues
-from .base import LoadedTask, Prompt, Sample, SampleResult, Task, rouge_verdict
+from .base import LoadedTask, Prompt, Sample, SampleResult, Task, floor_verdict
 from .summaries import bertscore_for
 from .shots import split_shots
 
@@ -23,6 +23,7 @@ class MeQSum(Task):
     level = 1
     data_path = "MeQSum/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"
     metric_names = ROUGE_TYPES
+    floor_metrics = ROUGE_TYPES
     batched_metrics = ("bertscore_p", "bertscore_r", "bertscore_f1")
 
     def load(self, data_dir: Path) -> LoadedTask:
@@ -40,7 +41,7 @@ class MeQSum(Task):
 
     def score(self, sample: Sample, response: str, floors: Mapping[str, float]) -> SampleResult:
         metrics = rouge_f(response, sample.reference)
-        passed, why = rouge_verdict(metrics, floors, response)
+        passed, why = floor_verdict(metrics, floors, response)
         return SampleResult(dict(metrics), passed, why)
 
     def batch_score(self, pairs: Sequence[tuple[str, str]]) -> dict[str, BatchedValues]:

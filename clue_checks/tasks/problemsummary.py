@@ -9,7 +9,7 @@ from ..data.errors import DataError
 from ..data.readers import read_csv, unique_ids
 from ..metrics import BatchedValues
 from ..metrics.rouge import ROUGE_TYPES, rouge_f
-from .base import LoadedTask, Prompt, Sample, SampleResult, Task, rouge_verdict
+from .base import LoadedTask, Prompt, Sample, SampleResult, Task, floor_verdict
 from .shots import split_shots
 from .summaries import BERTSCORE_KEYS, UMLS_KEYS, bertscore_for, umls_for
 
@@ -51,6 +51,7 @@ class ProblemSummary(Task):
     level = 1
     data_path = "ProblemSummary/BioNLP2023-1A-Test.csv"
     metric_names = ROUGE_TYPES
+    floor_metrics = ROUGE_TYPES
     batched_metrics = BERTSCORE_KEYS + UMLS_KEYS
 
     def load(self, data_dir: Path) -> LoadedTask:
@@ -90,7 +91,7 @@ class ProblemSummary(Task):
     def score(self, sample: Sample, response: str, floors: Mapping[str, float]) -> SampleResult:
         # The paper era lowercased both sides first; ROUGE lowercases anyway, so only BERTScore differs.
         metrics = rouge_f(response, sample.reference)
-        passed, why = rouge_verdict(metrics, floors, response)
+        passed, why = floor_verdict(metrics, floors, response)
         return SampleResult(dict(metrics), passed, why)
 
     def batch_score(self, pairs: Sequence[tuple[str, str]]) -> dict[str, BatchedValues]:
