@@ -18,12 +18,23 @@ def record_from(data: Mapping[str, Any]) -> SampleRecord:
     return SampleRecord.from_dict(data)
 
 
+def _shown(value: float, floor: float | None) -> str:
+    """4 decimals, or more when rounding would put the value on the other side of its floor
+    (0.09996 fails a 0.1 floor and must not read 0.1000)."""
+    for digits in range(4, 18):
+        text = f"{value:.{digits}f}"
+        if floor is None or (float(text) < floor) == (value < floor):
+            return text
+    return repr(value)
+
+
 class SampleCheck:
     """Handed to each sample test: `check()` asserts the task's per-sample verdict."""
 
     def __init__(self, task: Task, evaluated: Evaluated, floors: Mapping[str, float], index: int) -> None:
         self.task = task
         self.evaluated = evaluated
+        self.floors = dict(floors)
         self.result: SampleResult = task.score(evaluated.sample, evaluated.scored_text, floors)
         self.record = SampleRecord(
             task=task.name,
@@ -53,7 +64,7 @@ class SampleCheck:
             f"[{m.role}] {m.content}" for m in e.request.messages)
         tail = rendered[-PROMPT_TAIL:]
         metrics = ", ".join(
-            f"{k}={v:.4f}" if v is not None else f"{k}=not computed ({self.result.not_computed.get(k, '?')})"
+            f"{k}={_shown(v, self.floors.get(k))}" if v is not None else f"{k}=not computed ({self.result.not_computed.get(k, '?')})"
             for k, v in self.result.metrics.items())
         raw = e.outcome.completion.text
         batched = ", ".join(self.task.batched_metrics)

@@ -7,6 +7,7 @@ is reported as not computed with the reasons.
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -87,7 +88,8 @@ class TaskSummary:
 
     @property
     def complete(self) -> bool:
-        return not self.partial and self.n_errored == 0
+        """Every sample of the task scored without error (a task of unknown size cannot be shown complete)."""
+        return not self.partial and self.n_errored == 0 and self.n_total is not None
 
     def metric(self, name: str) -> MetricSummary | None:
         return next((m for m in self.metrics if m.name == name), None)
@@ -109,8 +111,12 @@ def summarize_task(task: str, title: str, level: int, metric_names: Sequence[str
                    records: Iterable[SampleRecord],
                    batched: Mapping[str, tuple[list[float | None], str | None]] | None = None,
                    *, n_selected: int | None = None, n_total: int | None = None) -> TaskSummary:
-    """`batched` maps a batched metric's name to (per-sample values in record order, reason if not computed)."""
-    rows = sorted(records, key=lambda r: r.index)
+    """`batched` maps a batched metric's name to (per-sample values in record order, reason if not computed).
+
+    A sample reported more than once (a rerun plugin, a test id given twice) counts once, by
+    its last report: counting it twice would weigh it double and hide never-run samples.
+    """
+    rows = sorted(_last_per_sample(records), key=lambda r: r.index)
     outcomes = Counter(r.outcome for r in rows)
     sources = Counter(r.source for r in rows)
     summaries = [_summarize(name, [r.metrics.get(name) for r in rows if r.outcome != "error"],
@@ -132,18 +138,38 @@ def summarize_task(task: str, title: str, level: int, metric_names: Sequence[str
     )
 
 
+def _last_per_sample(records: Iterable[SampleRecord]) -> list[SampleRecord]:
+    last: dict[tuple[str, str], SampleRecord] = {}
+    for record in records:
+        last.pop((record.task, record.sample_id), None)  # keep arrival order of the last reports
+        last[(record.task, record.sample_id)] = record
+    return list(last.values())
+
+
 def _summarize(name: str, values: Sequence[float | None], reasons: Sequence[str | None], n_errored: int) -> MetricSummary:
-    present = [v for v in values if v is not None]
-    if not present:
-        why = Counter(r for r in reasons if r)
-        if why:
-            reason = "; ".join(f"{text} ({count} samples)" for text, count in why.most_common())
-        elif n_errored:
-            reason = f"every sample errored ({n_errored})"
+    """The mean over the samples that have a finite value; the others are counted with their reasons.
+
+    A metric missing on some samples keeps its value (over `n` samples) and says in
+    `not_computed` how many samples lack it and why: a gate on it is then incomplete.
+    """
+    present: list[float] = []
+    why: Counter[str] = Counter()
+    for value, reason in zip(values, reasons):
+        if value is None:
+            why[reason or "no value (no reason given)"] += 1
+        elif not math.isfinite(value):
+            why[f"the metric returned {value}"] += 1
         else:
-            reason = "no samples scored"
+            present.append(float(value))
+    reason = "; ".join(f"{text} ({count} sample{'s' if count != 1 else ''})" for text, count in why.most_common())
+    if not present:
+        if not reason:
+            reason = f"every sample errored ({n_errored})" if n_errored else "no samples scored"
         return MetricSummary(name, None, None, None, 0, reason)
     mean, low, high = mean_ci(present)
+    if why:
+        return MetricSummary(name, mean, low, high, len(present),
+                             f"{sum(why.values())} of {len(values)} scored samples: {reason}")
     return MetricSummary(name, mean, low, high, len(present))
 
 
@@ -176,24 +202,40 @@ def evaluate_gates(gates: Iterable[Gate], tasks: Mapping[str, TaskSummary]) -> l
             continue
         ok = gate.holds(metric.value)
         problems = []
+        if metric.not_computed:
+            problems.append(f"{gate.metric} not computed on {metric.not_computed}")
         if summary.n_errored:
             problems.append(f"{summary.n_errored} sample(s) errored")
         if summary.n_missing:
             problems.append(f"{summary.n_missing} selected sample(s) never ran")
-        if summary.n_total is not None and summary.n_selected < summary.n_total:
+        if summary.n_total is None:
+            problems.append("the task's number of samples is unknown")
+        elif summary.n_selected < summary.n_total:
             problems.append(f"only {summary.n_selected} of {summary.n_total} samples were selected")
+        shown = _shown(metric.value, gate)
         if problems and ok:
             results.append(GateResult(gate, "incomplete", metric.value,
-                                      f"{metric.value:.4f} would pass, but {', '.join(problems)}: "
+                                      f"{shown} would pass, but {', '.join(problems)}: "
                                       "a gate needs the whole task"))
         else:
-            detail = f"{metric.value:.4f} over {metric.n} samples" + (f" ({', '.join(problems)})" if problems else "")
+            detail = f"{shown} over {metric.n} samples" + (f" ({', '.join(problems)})" if problems else "")
             results.append(GateResult(gate, "pass" if ok else "fail", metric.value, detail))
     return results
 
 
+def _shown(value: float, gate: Gate) -> str:
+    """The value to 4 decimals, or with as many more as it takes for the shown number to give the same verdict
+    (0.29996 fails ">= 0.3" and must not be shown as 0.3000)."""
+    for digits in range(4, 18):
+        text = f"{value:.{digits}f}"
+        if gate.holds(float(text)) == gate.holds(value):
+            return text
+    return repr(value)
+
+
 def group_by_task(records: Iterable[SampleRecord]) -> dict[str, list[SampleRecord]]:
+    """Records per task, one per sample (its last report), so every consumer sees the rows the table counted."""
     grouped: dict[str, list[SampleRecord]] = defaultdict(list)
-    for record in records:
+    for record in _last_per_sample(records):
         grouped[record.task].append(record)
     return grouped

@@ -10,6 +10,7 @@ its three sub-tasks. Change the table, not the code.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -55,11 +56,15 @@ def level_scores(values: Mapping[tuple[str, str], Sequence[float]], *, seed: int
     """`values[(task, metric)]` are the per-sample values the task table averaged.
 
     The interval resamples each task's samples independently and recomputes the whole
-    average, so it carries every task's sampling uncertainty.
+    average, so it carries every task's sampling uncertainty. Each level draws from its own
+    generator (seeded by `seed` and the level), so one level's interval does not depend on
+    whether the other level could be computed. NaN or infinite values are left out, as the
+    task table leaves them out (it reports them as not computed).
     """
-    rng = np.random.default_rng(seed)
+    values = {key: [float(v) for v in vs if v is not None and math.isfinite(v)] for key, vs in values.items()}
     out = []
     for level, components in LEVELS.items():
+        rng = np.random.default_rng([seed, level])
         missing = [f"{t}.{m}" for _, parts in components for t, m in parts if not values.get((t, m))]
         if missing:
             out.append(LevelScore(level, None, None, None, {}, f"needs {', '.join(missing)} (not run or not computed)"))

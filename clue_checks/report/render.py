@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,17 +40,38 @@ def _ci(low: float | None, high: float | None) -> str:
     return "" if low is None or high is None else f" [{low:.3f}, {high:.3f}]"
 
 
+def _one_line(text: object) -> str:
+    """Reasons and ids come from data and exception messages: a line break would end a Markdown
+    list item or table row (or start a heading), so it becomes a space."""
+    return re.sub(r"\s*[\r\n]+\s*", " ", str(text))
+
+
+def _code(text: object) -> str:
+    """An inline code span that survives backticks and line breaks in `text`."""
+    text = _one_line(text)
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def task_rows(tasks: Sequence[TaskSummary]) -> tuple[list[list[str]], list[str]]:
-    """One row per task metric, and the not-computed reasons as numbered notes (they are long)."""
+    """One row per task metric, and the not-computed reasons as numbered notes (they are long).
+
+    A metric computed on some samples only shows its value and a note on the others."""
     rows, notes = [], []
     for t in tasks:
         for i, m in enumerate(t.metrics):
+            note = None
+            if m.value is None or m.not_computed:
+                note = m.not_computed or "unknown reason"
+                if note not in notes:
+                    notes.append(note)
             if m.value is not None:
                 score = _fmt(m.value) + _ci(m.ci_low, m.ci_high)
+                if note is not None:
+                    score += f" partly not computed [{notes.index(note) + 1}]"
             else:
-                if m.not_computed not in notes:
-                    notes.append(m.not_computed or "unknown reason")
-                score = f"not computed [{notes.index(m.not_computed or 'unknown reason') + 1}]"
+                score = f"not computed [{notes.index(note) + 1}]"
             first = i == 0
             title = t.title + (f" ({t.n_samples} of {t.n_total})" if t.partial and t.n_total else "")
             rows.append([
@@ -81,9 +103,9 @@ def markdown(report: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Seq
     lines = [
         "# CLUE report",
         "",
-        f"- model: `{run.get('model_id')}` (revision `{run.get('model_revision')}`, {run.get('server_kind')}) at "
-        + ", ".join(f"`{u}`" for u in run.get("endpoints", [])),
-        f"- api: {run.get('api')}; profile: {run.get('profile')}; data: `{run.get('data_dir')}`",
+        f"- model: {_code(run.get('model_id'))} (revision {_code(run.get('model_revision'))}, "
+        f"{_one_line(run.get('server_kind'))}) at " + ", ".join(_code(u) for u in run.get("endpoints", [])),
+        f"- api: {run.get('api')}; profile: {run.get('profile')}; data: {_code(run.get('data_dir'))}",
         f"- requests sent: {report['requests']['sent']}; answered from the store: {report['requests']['from_store']}; "
         f"shared by samples with an identical prompt: {report['requests'].get('shared', 0)}",
         f"- seeds: shots {run['seeds']['shots']}, LongHealth {run['seeds']['longhealth']}, bootstrap {run['seeds']['bootstrap']} "
@@ -99,28 +121,31 @@ def markdown(report: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Seq
             + (f", {t.n_missing} selected but never ran" if t.n_missing else "") for t in partial)
             + ". Gates cannot pass on a partial run.", ""]
     rows, notes = task_rows(tasks)
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
-    lines += [""] + [f"[{i}] not computed: {note}  " for i, note in enumerate(notes, start=1)] if notes else []
+    lines += ["| " + " | ".join(_one_line(cell).replace("|", "\\|") for cell in row) + " |" for row in rows]
+    lines += [""] + [f"[{i}] not computed: {_one_line(note)}  " for i, note in enumerate(notes, start=1)] if notes else []
     if levels:
-        lines += ["", "## CLUE levels", "", *[f"- {line}" for line in level_lines(levels)],
+        lines += ["", "## CLUE levels", "", *[f"- {_one_line(line)}" for line in level_lines(levels)],
                   "", "Headline metrics per task: see `clue_checks/report/levels.py` (one table)."]
     lines += ["", f"## Gates: {verdict(gates)}", ""]
     if gates:
-        lines += [f"- **{g.status}** `{g.gate.name}` — {g.detail}" for g in gates]
+        lines += [f"- **{g.status}** {_code(g.gate.name)} — {_one_line(g.detail)}" for g in gates]
     else:
         lines.append("No gates configured (see `[gate]` in the thresholds file).")
     failing = [(t, t.failing) for t in tasks if t.failing]
     if failing:
         lines += ["", "## Failing samples", ""]
         for t, ids in failing:
-            shown = ", ".join(f"`{t.task}:{i}`" for i in ids[:50])
-            more = f" … and {len(ids) - 50} more" if len(ids) > 50 else ""
-            lines.append(f"- {t.title} ({len(ids)}): {shown}{more}")
+            lines.append(f"- {t.title} ({len(ids)}): {_id_list(t.task, ids)}")
     errored = [(t, t.errored) for t in tasks if t.errored]
     if errored:
         lines += ["", "## Errored samples (no response)", ""]
-        lines += [f"- {t.title} ({len(ids)}): " + ", ".join(f"`{t.task}:{i}`" for i in ids[:50]) for t, ids in errored]
+        lines += [f"- {t.title} ({len(ids)}): {_id_list(t.task, ids)}" for t, ids in errored]
     return "\n".join(lines) + "\n"
+
+
+def _id_list(task: str, ids: Sequence[str], shown: int = 50) -> str:
+    more = f" … and {len(ids) - shown} more" if len(ids) > shown else ""
+    return ", ".join(_code(f"{task}:{i}") for i in ids[:shown]) + more
 
 
 def terminal_lines(tasks: Sequence[TaskSummary], gates: Sequence[GateResult], requests: Mapping[str, int],

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from dataclasses import dataclass, field
@@ -41,7 +42,8 @@ class Gate:
 
     @property
     def name(self) -> str:
-        return f"{self.task}.{self.metric} {self.op} {self.bound:g}"
+        short = f"{self.bound:g}"  # 0.3, not 0.30000; but never a rounded bound the gate does not use
+        return f"{self.task}.{self.metric} {self.op} {short if float(short) == self.bound else repr(self.bound)}"
 
     def holds(self, value: float) -> bool:
         return {">=": value >= self.bound, ">": value > self.bound,
@@ -58,9 +60,11 @@ class Thresholds:
         return self.floors.get(task, MappingProxyType({}))
 
 
-def _split(path: str, key: str) -> tuple[str, str]:
+def _split(path: str, key: str, value: object = None) -> tuple[str, str]:
     if not _KEY.match(key):
-        raise ThresholdsError(f"{path}: key {key!r} must look like 'task.metric' (e.g. \"meqsum.rougeL\")")
+        hint = (f"; quote the whole key, e.g. \"{key}.{next(iter(value))}\" (unquoted, TOML reads the dot as a table)"
+                if isinstance(value, dict) and value else "")
+        raise ThresholdsError(f"{path}: key {key!r} must look like 'task.metric' (e.g. \"meqsum.rougeL\"){hint}")
     task, metric = key.split(".", 1)
     return task, metric
 
@@ -73,19 +77,31 @@ def parse(text: str, source: str) -> Thresholds:
     unknown = set(data) - {"sample", "gate"}
     if unknown:
         raise ThresholdsError(f"{source}: unknown section(s) {', '.join(sorted(unknown))}; use [sample] and [gate]")
+    for section in ("sample", "gate"):
+        if not isinstance(data.get(section, {}), dict):
+            raise ThresholdsError(f"{source}: {section} must be a table ([{section}]), got {data[section]!r}")
     floors: dict[str, dict[str, float]] = {}
     for key, value in data.get("sample", {}).items():
-        task, metric = _split(source, key)
+        task, metric = _split(source, key, value)
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise ThresholdsError(f"{source}: [sample] {key} must be a number, got {value!r}")
+        if not (math.isfinite(value) and 0 <= value <= 1):
+            # nan or a negative floor can never fail a sample; above 1 every sample fails
+            raise ThresholdsError(f"{source}: [sample] {key} = {value!r} must be between 0 and 1 (scores are on the 0–1 scale)")
         floors.setdefault(task, {})[metric] = float(value)
     gates = []
     for key, value in data.get("gate", {}).items():
-        task, metric = _split(source, key)
-        match = _GATE.match(str(value))
+        task, metric = _split(source, key, value)
+        match = _GATE.match(value) if isinstance(value, str) else None
         if not match:
-            raise ThresholdsError(f"{source}: [gate] {key} = {value!r} must look like \">= 0.2\"")
-        gates.append(Gate(task, metric, match.group(1), float(match.group(2))))
+            raise ThresholdsError(f"{source}: [gate] {key} = {value!r} must look like \">= 0.2\" "
+                                  "(a string: one of >=, >, <=, < and a number from 0 to 1)")
+        bound = float(match.group(2))
+        if not 0 <= bound <= 1:
+            # "<= 5" could never fail and ">= 30" never pass: a percentage or a typo, refused
+            raise ThresholdsError(f"{source}: [gate] {key} = {value!r}: the bound must be between 0 and 1 "
+                                  "(scores are on the 0–1 scale)")
+        gates.append(Gate(task, metric, match.group(1), bound))
     return Thresholds(source, MappingProxyType({t: MappingProxyType(m) for t, m in floors.items()}), tuple(gates))
 
 
