@@ -302,7 +302,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     record = item.stash.get(RECORD, None)
     if record is not None:
         record = dict(record)
-        if report.when == "call":
+        if report.when == "call" and not report.skipped:
+            # A skipped (or xfailed) sample was not judged: it stays out of the scores and makes its task
+            # partial, rather than counting as failed.
             record["outcome"] = "passed" if report.passed else "failed"
             report.clue_record = record
         elif report.when == "setup" and report.failed:

@@ -9,7 +9,7 @@ import pytest
 
 from .report.aggregate import SampleRecord
 from .runner import Evaluated
-from .tasks.base import SampleResult, Task
+from .tasks.base import SampleResult, Task, shown_against
 
 PROMPT_TAIL = 600  # characters of the prompt's end shown on failure
 
@@ -19,13 +19,7 @@ def record_from(data: Mapping[str, Any]) -> SampleRecord:
 
 
 def _shown(value: float, floor: float | None) -> str:
-    """4 decimals, or more when rounding would put the value on the other side of its floor
-    (0.09996 fails a 0.1 floor and must not read 0.1000)."""
-    for digits in range(4, 18):
-        text = f"{value:.{digits}f}"
-        if floor is None or (float(text) < floor) == (value < floor):
-            return text
-    return repr(value)
+    return shown_against(value, floor, digits=4)
 
 
 class SampleCheck:

@@ -262,6 +262,21 @@ def test_one_sample_by_node_id(suite, baseline):
     assert generation_requests(baseline) == 1
 
 
+def test_a_sample_skipped_while_running_is_not_counted_as_failed(suite, baseline):
+    (suite.path / "conftest.py").write_text(
+        "import pytest\n\n"
+        "@pytest.hookimpl(tryfirst=True)\n"
+        "def pytest_runtest_call(item):\n"
+        "    if item.nodeid.endswith(']') and item.session.items.index(item) == 0:\n"
+        "        pytest.skip('skipped by the user')\n")
+    result = run(suite, f"--model-endpoint={baseline.url}", "--tasks=mednli", "--limit=4")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("skipped") == 1 and outcomes.get("passed", 0) + outcomes.get("failed", 0) == 3
+    mednli = report(suite)["tasks"]["mednli"]
+    assert mednli["n_samples"] == 3 and mednli["n_failed"] == outcomes.get("failed", 0)
+    assert mednli["n_missing"] == 1  # not judged: the task is partial, not a failure
+
+
 def test_all_tasks_run_and_levels_come_from_the_printed_task_numbers(suite):
     result = run(suite, "--no-cache")
     data = report(suite)

@@ -231,6 +231,14 @@ def test_summary_floors_apply_to_every_rouge_metric_they_name(tmp_path):
     assert task.floor_metrics == ("rouge1", "rouge2", "rougeL")
 
 
+def test_floor_messages_never_round_a_value_onto_its_floor():
+    from clue_checks.tasks.base import floor_verdict, shown_against
+
+    passed, why = floor_verdict({"rougeL": 0.0996}, {"rougeL": 0.1}, "some answer")
+    assert not passed and why == "rougeL F 0.0996 < floor 0.1"  # not "0.100 < floor 0.1"
+    assert shown_against(0.25, 0.1) == "0.250" and shown_against(0.1, 0.1) == "0.100"
+
+
 def test_echoed_prefix_is_stripped_in_chat_mode():
     assert strip_echoed_prefix("Question: What is X?", "Question: ") == "What is X?"
     assert strip_echoed_prefix("What is X?", "Question: ") == "What is X?"

@@ -171,6 +171,16 @@ def strip_echoed_prefix(text: str, prefix: str) -> str:
     return text
 
 
+def shown_against(value: float, floor: float | None, digits: int = 3) -> str:
+    """`value` to `digits` decimals, or more when rounding would put it on the other side of its
+    floor (0.0996 fails a 0.1 floor and must not read 0.100)."""
+    for places in range(digits, 18):
+        text = f"{value:.{places}f}"
+        if floor is None or (float(text) < floor) == (value < floor):
+            return text
+    return repr(value)
+
+
 def floor_verdict(metrics: Mapping[str, float | None], floors: Mapping[str, float], response: str,
                   default: str = "rougeL") -> tuple[bool, str]:
     """The per-sample check of the summarisation tasks: every floor set for their metrics holds.
@@ -181,10 +191,10 @@ def floor_verdict(metrics: Mapping[str, float | None], floors: Mapping[str, floa
     configured = [(m, metrics.get(m), f) for m, f in floors.items() if m in metrics]
     if not configured:
         return True, f"no per-sample floor set for {default}"
-    unmet = [f"{m} F {v:.3f} < floor {f}" for m, v, f in configured if v is not None and v < f]
+    unmet = [f"{m} F {shown_against(v, f)} < floor {f}" for m, v, f in configured if v is not None and v < f]
     if unmet:
         why = ", ".join(unmet)
         if not response.strip():
             why += " (empty response)"
         return False, why
-    return True, ", ".join(f"{m} F {v:.3f} >= floor {f}" for m, v, f in configured if v is not None)
+    return True, ", ".join(f"{m} F {shown_against(v, f)} >= floor {f}" for m, v, f in configured if v is not None)

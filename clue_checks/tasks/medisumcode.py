@@ -10,7 +10,7 @@ from ..data.errors import DataError
 from ..data.readers import read_json_records, unique_ids
 from ..metrics.icd10 import (approximate_match, dotted, exact_match, extract_codes, invalid_codes, near_misses,
                              valid_rate)
-from .base import LoadedTask, Prompt, Sample, SampleResult, Task
+from .base import LoadedTask, Prompt, Sample, SampleResult, Task, shown_against
 from .shots import split_shots
 
 N_SHOTS = 1
@@ -134,7 +134,7 @@ class MeDiSumCode(Task):
             return False, f"no predicted code matches a gold code exactly (exact-match F1 0, {len(pred)} codes predicted)"
         # A metric that could not be computed (no ICD-10-CM table) is not held against the sample.
         checked = [(m, v, f) for m, f in configured.items() if (v := metrics[m]) is not None]
-        unmet = [f"{m} {v:.3f} < floor {f}" for m, v, f in checked if v < f]
+        unmet = [f"{m} {shown_against(v, f)} < floor {f}" for m, v, f in checked if v < f]
         if unmet:
             return False, ", ".join(unmet)
-        return True, ", ".join(f"{m} {v:.3f} >= floor {f}" for m, v, f in checked) or "no computable floor"
+        return True, ", ".join(f"{m} {shown_against(v, f)} >= floor {f}" for m, v, f in checked) or "no computable floor"
