@@ -76,6 +76,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"{thresholds.source}: " + "; ".join(problems))
     config.stash[RECORDS] = []
     config.stash[STATE] = {}
+    config.pluginmanager.register(StopOnInterrupt(config.stash[RUN]), "clue-checks-interrupt")
     if not _is_worker(config):
         config.pluginmanager.register(RecordCollector(config.stash[RECORDS], config.stash[STATE]),
                                       "clue-checks-records")
@@ -334,9 +335,41 @@ class RecordCollector:
 # -- aggregation, report and exit code -------------------------------------------------------
 
 
+class StopOnInterrupt:
+    """Ctrl-C: send nothing more. What was answered is already stored; the report says what ran."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
+        self.run.close()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """Under xdist: each worker's request counts arrive with its output (a crashed worker's are lost)."""
+    counts = getattr(node, "workeroutput", {}).get("clue_requests")
+    if counts:
+        total = node.config.stash[STATE].setdefault("requests", Counter())
+        total.update(counts)
+
+
+def _request_counts(config: pytest.Config) -> dict[str, int]:
+    keys = ("sent", "failed", "from_store", "shared")
+    if _is_controller(config):
+        total = config.stash[STATE].get("requests") or Counter()
+        return {k: int(total.get(k, 0)) for k in keys}
+    return config.stash[RUN].request_counts()
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    if _is_worker(config) or RECORDS not in config.stash:
+    if _is_worker(config):
+        # Sent back to the controller with the worker's output (xdist sends it after this hook).
+        if RUN in config.stash:
+            config.workeroutput["clue_requests"] = config.stash[RUN].request_counts()  # type: ignore[attr-defined]
+        return
+    if RECORDS not in config.stash:
         return
     if config.stash[STATE].get("collection_failed") and _is_controller(config) and \
             not config.option.continue_on_collection_errors:
@@ -369,7 +402,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                   "bootstrap_resamples": BOOTSTRAP_RESAMPLES},
         "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     })
-    report = render.report_dict(describe, summaries, gates, levels)
+    report = render.report_dict(describe, summaries, gates, levels, requests=_request_counts(config))
     paths = render.write_reports(settings.report_dir, report, render.markdown(report, summaries, gates, levels),
                                  grouped)
     config.stash[STATE]["summary"] = (summaries, gates, report["requests"], paths, levels)

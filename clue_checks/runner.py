@@ -213,6 +213,12 @@ class Run:
         text = self.tasks[sample.task].clean(text, self.info.model_id)
         return Evaluated(sample, prompt, request, outcome, text)
 
+    def request_counts(self) -> dict[str, int]:
+        """Requests this process sent (answered or failed), answered from the store, or shared."""
+        if self.scheduler is None:
+            return {"sent": 0, "failed": 0, "from_store": 0, "shared": 0}
+        return self.scheduler.counts()
+
     def close(self) -> None:
         self._stop.set()
         if self.scheduler is not None:

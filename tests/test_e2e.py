@@ -81,10 +81,10 @@ def test_second_run_sends_zero_requests(suite, baseline):
     args = (f"--model-endpoint={baseline.url}", "--tasks=mednli,meqsum")
     run(suite, *args)
     first = generation_requests(baseline)
-    assert first > 0 and report(suite)["requests"] == {"sent": first, "from_store": 0, "shared": 0}
+    assert first > 0 and report(suite)["requests"] == {"sent": first, "failed": 0, "from_store": 0, "shared": 0}
     run(suite, *args)
     assert generation_requests(baseline) == first
-    assert report(suite)["requests"] == {"sent": 0, "from_store": first, "shared": 0}
+    assert report(suite)["requests"] == {"sent": 0, "failed": 0, "from_store": first, "shared": 0}
 
 
 def test_xdist_gives_the_same_report_and_sends_each_request_once(suite, baseline):
@@ -133,6 +133,27 @@ def test_killed_run_resumes_with_only_the_missing_requests(suite):
         assert data["requests"]["sent"] == total - stored
         assert generation_requests(server) == answered_before_kill + data["requests"]["sent"]
         assert result.ret in (0, 1)
+    finally:
+        server.stop()
+
+
+def test_an_interrupted_run_reports_the_requests_it_really_sent(suite):
+    server = BaselineServer(host="127.0.0.1", port=0, latency_s=0.25)
+    url = server.start()
+    try:
+        args = [sys.executable, "-m", "pytest", f"--model-endpoint={url}", "--tasks=mednli", "--concurrency=2",
+                f"--clue-data={FIXTURES}", "-q"]
+        proc = subprocess.Popen(args, cwd=suite.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while generation_requests(server) < 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: pytest still writes the report of what ran
+        proc.wait(60)
+        answered = generation_requests(server)
+        data = report(suite)
+        # Counted as they were answered, not as tests consumed them: at most the two in flight are missing.
+        assert answered - 2 <= data["requests"]["sent"] <= answered
+        assert data["tasks"]["mednli"]["n_missing"] > 0
     finally:
         server.stop()
 
@@ -206,6 +227,7 @@ def test_a_server_refusing_the_system_role_is_named_and_merge_runs_the_suite(sui
         refused = run(suite, f"--model-endpoint={server.url}", "--tasks=mednli", "--limit=3", "--no-cache")
         assert refused.parseoutcomes().get("errors") == 3
         refused.stdout.fnmatch_lines(["*System role not supported*--system-role=merge*"])
+        assert report(suite)["requests"] == {"sent": 0, "failed": 3, "from_store": 0, "shared": 0}
         merged = run(suite, f"--model-endpoint={server.url}", "--tasks=mednli", "--limit=3", "--no-cache",
                      "--system-role=merge")
     outcomes = merged.parseoutcomes()

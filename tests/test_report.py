@@ -70,12 +70,25 @@ def test_metric_no_sample_could_compute_is_reported_with_the_reason():
 def test_gates_pass_fail_and_not_computed():
     gates = parse('[gate]\n"meqsum.rougeL" = ">= 0.25"\n"meqsum.rouge1" = ">= 0.1"\n"mednli.accuracy" = ">= 0.5"\n', "f").gates
     summary = summarize_task("meqsum", "MeQSum", 1, ["rougeL", "rouge1"],
-                             [rec(0, rougeL=0.2, rouge1=None), rec(1, rougeL=0.2, rouge1=None)])
+                             [rec(0, rougeL=0.2, rouge1=None), rec(1, rougeL=0.2, rouge1=None)], n_total=2)
     results = {r.gate.name: r for r in evaluate_gates(gates, {"meqsum": summary})}
     assert results["meqsum.rougeL >= 0.25"].status == "fail"
     assert results["meqsum.rouge1 >= 0.1"].status == "fail"
     assert "not computed" in results["meqsum.rouge1 >= 0.1"].detail
     assert results["mednli.accuracy >= 0.5"].status == "not run"
+
+
+def test_a_gate_on_part_of_a_task_is_incomplete_whichever_side_of_the_bar():
+    gates = parse('[gate]\n"meqsum.rougeL" = ">= 0.5"\n"meqsum.rouge1" = ">= 0.1"\n', "f").gates
+    part = summarize_task("meqsum", "MeQSum", 1, ["rougeL", "rouge1"], [rec(0, rougeL=0.2, rouge1=0.3)],
+                          n_selected=1, n_total=20)
+    results = {r.gate.name: r for r in evaluate_gates(gates, {"meqsum": part})}
+    assert results["meqsum.rougeL >= 0.5"].status == "incomplete"  # a triage run is not a failed release
+    assert "would fail" in results["meqsum.rougeL >= 0.5"].detail and "1 of 20" in results["meqsum.rougeL >= 0.5"].detail
+    assert results["meqsum.rouge1 >= 0.1"].status == "incomplete" and "would pass" in results["meqsum.rouge1 >= 0.1"].detail
+    unstarted = summarize_task("meqsum", "MeQSum", 1, ["rougeL", "rouge1"], [], n_selected=20, n_total=20)
+    results = {r.gate.name: r for r in evaluate_gates(gates, {"meqsum": unstarted})}  # an interrupted run
+    assert results["meqsum.rougeL >= 0.5"].status == "incomplete" and "never ran" in results["meqsum.rougeL >= 0.5"].detail
 
 
 def test_gate_fails_when_samples_errored():

@@ -58,8 +58,8 @@ def _shared(original: concurrent.futures.Future[Outcome]) -> concurrent.futures.
         elif done.exception() is not None:
             shared.set_exception(done.exception())  # type: ignore[arg-type]
         else:
-            outcome = done.result()
-            shared.set_result(Outcome(outcome.completion, "shared" if outcome.source == "sent" else outcome.source))
+            # "shared" whether the original was sent or stored, so a rerun counts the same samples as shared.
+            shared.set_result(Outcome(done.result().completion, "shared"))
 
     original.add_done_callback(copy)
     return shared
@@ -102,9 +102,12 @@ class Scheduler:
         self.broken: str | None = None
         self.store_errors: list[str] = []
         self._consecutive_down = 0
+        # What went over the wire, counted once per request whatever its retries: answered (`sent`),
+        # given up on (`failed`); and what did not need to: `from_store`, `shared` (a duplicate submission).
         self.sent = 0
         self.from_store = 0
         self.failed = 0
+        self.shared = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -180,6 +183,7 @@ class Scheduler:
         with self._lock:
             future = self._futures.get(key)
             if future is not None:
+                self.shared += 1
                 return _shared(future)
             future = concurrent.futures.Future()
             self._futures[key] = future
@@ -238,6 +242,10 @@ class Scheduler:
                                    f"failed after retries; last: {exc}); the remaining requests were not sent")
             else:
                 self._consecutive_down = 0
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return {"sent": self.sent, "failed": self.failed, "from_store": self.from_store, "shared": self.shared}
 
     def tokenize(self, text: str) -> list[int] | None:
         endpoint = self._endpoints[0]

@@ -197,29 +197,32 @@ def evaluate_gates(gates: Iterable[Gate], tasks: Mapping[str, TaskSummary]) -> l
             known = ", ".join(m.name for m in summary.metrics)
             results.append(GateResult(gate, "fail", None, f"{gate.task} has no metric {gate.metric!r} (known: {known})"))
             continue
+        coverage = []  # why the task's score is not the whole task's score
+        if summary.n_errored:
+            coverage.append(f"{summary.n_errored} sample(s) errored")
+        if summary.n_missing:
+            coverage.append(f"{summary.n_missing} selected sample(s) never ran")
+        if summary.n_total is None:
+            coverage.append("the task's number of samples is unknown")
+        elif summary.n_selected < summary.n_total:
+            coverage.append(f"only {summary.n_selected} of {summary.n_total} samples were selected")
         if metric.value is None:
-            results.append(GateResult(gate, "fail", None, f"not computed: {metric.not_computed}"))
+            if coverage:  # e.g. an interrupted run: the task is unfinished, not failed
+                results.append(GateResult(gate, "incomplete", None, f"not computed ({metric.not_computed}), and "
+                                          f"{', '.join(coverage)}: a gate needs the whole task"))
+            else:
+                results.append(GateResult(gate, "fail", None, f"not computed: {metric.not_computed}"))
             continue
         ok = gate.holds(metric.value)
-        problems = []
-        if metric.not_computed:
-            problems.append(f"{gate.metric} not computed on {metric.not_computed}")
-        if summary.n_errored:
-            problems.append(f"{summary.n_errored} sample(s) errored")
-        if summary.n_missing:
-            problems.append(f"{summary.n_missing} selected sample(s) never ran")
-        if summary.n_total is None:
-            problems.append("the task's number of samples is unknown")
-        elif summary.n_selected < summary.n_total:
-            problems.append(f"only {summary.n_selected} of {summary.n_total} samples were selected")
+        problems = ([f"{gate.metric} not computed on {metric.not_computed}"] if metric.not_computed else []) + coverage
         shown = _shown(metric.value, gate)
-        if problems and ok:
+        if problems:
+            # Scored on part of the task (or of its samples): whichever side of the bar, not a verdict.
             results.append(GateResult(gate, "incomplete", metric.value,
-                                      f"{shown} would pass, but {', '.join(problems)}: "
+                                      f"{shown} would {'pass' if ok else 'fail'}, but {', '.join(problems)}: "
                                       "a gate needs the whole task"))
         else:
-            detail = f"{shown} over {metric.n} samples" + (f" ({', '.join(problems)})" if problems else "")
-            results.append(GateResult(gate, "pass" if ok else "fail", metric.value, detail))
+            results.append(GateResult(gate, "pass" if ok else "fail", metric.value, f"{shown} over {metric.n} samples"))
     return results
 
 

@@ -13,11 +13,16 @@ from .levels import LevelScore
 
 
 def report_dict(run: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Sequence[GateResult],
-                levels: Sequence[LevelScore] = ()) -> dict[str, Any]:
+                levels: Sequence[LevelScore] = (), requests: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """`requests`: what went over the wire, from the scheduler (each request once, whatever its retries):
+    answered (`sent`), given up on (`failed`), answered from the store, and samples sharing another's
+    request. Without it, the per-sample sources stand in. Per task, `requests` counts samples by source."""
+    if requests is None:
+        requests = {"sent": sum(t.requests_sent for t in tasks), "failed": 0,
+                    "from_store": sum(t.requests_stored for t in tasks), "shared": sum(t.requests_shared for t in tasks)}
     return {
         "run": dict(run),
-        "requests": {"sent": sum(t.requests_sent for t in tasks), "from_store": sum(t.requests_stored for t in tasks),
-                     "shared": sum(t.requests_shared for t in tasks)},
+        "requests": {k: int(requests.get(k, 0)) for k in ("sent", "failed", "from_store", "shared")},
         "tasks": {t.task: t.as_dict() for t in tasks},
         "levels": {f"level{lv.level}": lv.as_dict() for lv in levels},
         "gates": [g.as_dict() for g in gates],
@@ -106,8 +111,7 @@ def markdown(report: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Seq
         f"- model: {_code(run.get('model_id'))} (revision {_code(run.get('model_revision'))}, "
         f"{_one_line(run.get('server_kind'))}) at " + ", ".join(_code(u) for u in run.get("endpoints", [])),
         f"- api: {run.get('api')}; profile: {run.get('profile')}; data: {_code(run.get('data_dir'))}",
-        f"- requests sent: {report['requests']['sent']}; answered from the store: {report['requests']['from_store']}; "
-        f"shared by samples with an identical prompt: {report['requests'].get('shared', 0)}",
+        f"- {request_line(report['requests'])}",
         f"- seeds: shots {run['seeds']['shots']}, LongHealth {run['seeds']['longhealth']}, bootstrap {run['seeds']['bootstrap']} "
         f"({run['seeds']['bootstrap_resamples']} resamples, 95% percentile CI)",
         "",
@@ -148,6 +152,16 @@ def _id_list(task: str, ids: Sequence[str], shown: int = 50) -> str:
     return ", ".join(_code(f"{task}:{i}") for i in ids[:shown]) + more
 
 
+def request_line(requests: Mapping[str, int]) -> str:
+    line = f"requests sent: {requests['sent']}"
+    if requests.get("failed"):
+        line += f" answered + {requests['failed']} failed"
+    line += f", answered from the store: {requests['from_store']}"
+    if requests.get("shared"):
+        line += f", samples sharing another's identical request: {requests['shared']}"
+    return line
+
+
 def terminal_lines(tasks: Sequence[TaskSummary], gates: Sequence[GateResult], requests: Mapping[str, int],
                    levels: Sequence[LevelScore] = ()) -> list[str]:
     table, notes = task_rows(tasks)
@@ -156,8 +170,7 @@ def terminal_lines(tasks: Sequence[TaskSummary], gates: Sequence[GateResult], re
     out = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     out += [f"[{i}] not computed: {note}" for i, note in enumerate(notes, start=1)]
     out += level_lines(levels)
-    out.append(f"requests sent: {requests['sent']}, answered from the store: {requests['from_store']}"
-               + (f", shared by samples with an identical prompt: {requests['shared']}" if requests.get("shared") else ""))
+    out.append(request_line(requests))
     for g in gates:
         out.append(f"gate {g.status.upper():10} {g.gate.name}: {g.detail}")
     if gates:

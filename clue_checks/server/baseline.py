@@ -17,6 +17,7 @@ import hashlib
 import itertools
 import json
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -321,6 +322,12 @@ class _HTTPServer(ThreadingHTTPServer):
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
         super().__init__(address, handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up mid-request (Ctrl-C on a run, a cancelled request) is not a server fault.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
     def track(self, conn: socket.socket, add: bool) -> None:
         with self._conns_lock:
