@@ -276,6 +276,7 @@ def clue_sample(request: pytest.FixtureRequest) -> SampleCheck:
     sample = run.sample(request.param)
     item = request.node
     index = run.index_of(sample)
+    no_response = None
     try:
         evaluated = run.evaluate(sample)
         check = SampleCheck(run.tasks[sample.task], evaluated, config.stash[THRESHOLDS].floors_for(sample.task), index)
@@ -288,7 +289,9 @@ def clue_sample(request: pytest.FixtureRequest) -> SampleCheck:
         broken = run.scheduler.broken if run.scheduler is not None else None
         if broken:
             request.session.shouldstop = f"clue-checks: {broken}"
-        pytest.fail(f"no response for {sample.test_id}: {exc}", pytrace=False)
+        no_response = f"no response for {sample.test_id}: {exc}"
+    if no_response is not None:  # failed outside the except block: one message, not a chained second one
+        pytest.fail(no_response, pytrace=False)
     item.stash[RECORD] = check.record.as_dict()
     # Metric values as JUnit <property> elements (junitxml reads them from the item's properties).
     for name, value in check.result.metrics.items():
@@ -480,12 +483,25 @@ def _write_summary(terminalreporter: Any, config: pytest.Config) -> None:
         terminalreporter.write_line(
             f"warning: {describe.get('model_id')} reports no revision, so stored answers are keyed by its name "
             "alone: if the weights changed, pass --model-revision=<release> (or --refresh)", yellow=True)
+    thresholds = config.stash[THRESHOLDS]
+    floorless = [t.task for t in summaries
+                 if config.stash[RUN].tasks[t.task].floor_metrics and not thresholds.floors_for(t.task)
+                 and t.task not in _VERDICT_WITHOUT_FLOORS]
+    if floorless:
+        terminalreporter.write_line(
+            f"note: no [sample] floor for {', '.join(floorless)} in {thresholds.source}: their samples pass whatever "
+            "their scores", yellow=True)
     partial = [t.title for t in summaries if t.partial]
     if partial:
         terminalreporter.write_line(f"partial run ({', '.join(partial)}): scores cover only the samples that ran; "
                                     "gates cannot pass", yellow=True)
     if config.stash[SETTINGS].exit_mode == "gates":
         terminalreporter.write_line("exit code: gate mode (--clue-exit=gates): it reflects the gates alone")
+
+
+# Tasks whose samples have a verdict of their own when no floor is set (MeDiSumCode: a gold code
+# predicted exactly); the summaries without a floor have none.
+_VERDICT_WITHOUT_FLOORS = frozenset({"medisumcode"})
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:

@@ -98,7 +98,7 @@ class Settings:
 def _value(config: pytest.Config, name: str) -> tuple[Any, str]:
     """(value, where) — where is "cli", "ini" or "default"."""
     cli = config.getoption(name)
-    if cli not in (None, False, []):
+    if cli is not None and cli is not False and cli != []:  # not `in (None, False, [])`: 0 == False
         return cli, "cli"
     ini = config.getini(name)
     if ini not in (None, "", []):
@@ -120,15 +120,16 @@ def _path(config: pytest.Config, name: str, default: str | None) -> Path | None:
 
 
 def _int(config: pytest.Config, name: str, flag: str) -> int | None:
-    value, _ = _value(config, name)
+    value, where = _value(config, name)
     if value is None:
         return None
+    label = flag if where == "cli" else f"{name} (ini file)"
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise pytest.UsageError(f"{flag} must be a whole number, got {value!r}") from None
+        raise pytest.UsageError(f"{label} must be a whole number, got {value!r}") from None
     if number < 1:
-        raise pytest.UsageError(f"{flag} must be at least 1, got {number}")
+        raise pytest.UsageError(f"{label} must be at least 1, got {number}")
     return number
 
 
@@ -152,6 +153,8 @@ def resolve(config: pytest.Config) -> Settings:
         request_timeout = float(timeout) if timeout is not None else 600.0
     except ValueError:
         raise pytest.UsageError(f"--request-timeout must be a number of seconds, got {timeout!r}") from None
+    if not request_timeout > 0:  # also NaN; 0 or less would fail every request as a server fault
+        raise pytest.UsageError(f"--request-timeout must be more than 0 seconds, got {timeout!r}")
 
     thresholds = _path(config, "clue_thresholds", None)
     if thresholds is not None and not thresholds.is_file():

@@ -372,6 +372,22 @@ def test_a_misspelt_thresholds_key_is_refused(suite):
     assert "no per-sample floor on 'bertscore_f1'" in err and "computed over the whole task" in err
 
 
+@pytest.mark.parametrize(("option", "message"), [
+    ("--limit=0", "--limit must be at least 1, got 0"),  # 0 used to mean "no limit": the whole benchmark
+    ("--concurrency=0", "--concurrency must be at least 1, got 0"),
+    ("--request-timeout=-5", "--request-timeout must be more than 0 seconds"),
+])
+def test_nonsense_numbers_are_usage_errors(suite, option, message):
+    result = run(suite, option)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR and message in result.stderr.str()
+
+
+def test_an_ini_setting_error_names_the_ini_key(suite):
+    (suite.path / "pytest.ini").write_text((suite.path / "pytest.ini").read_text() + "clue_limit = 0\n")
+    result = run(suite)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR and "clue_limit (ini file) must be at least 1" in result.stderr.str()
+
+
 def test_gate_mode_does_not_pass_on_a_partial_run(suite, baseline):
     (suite.path / "gates.toml").write_text('[gate]\n"mednli.accuracy" = ">= 0.0"\n')
     args = (f"--model-endpoint={baseline.url}", "--tasks=mednli", "--clue-exit=gates", "--thresholds=gates.toml")

@@ -49,7 +49,9 @@ def _json_object(path: Path, number: int, line: str) -> dict[str, Any]:
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
-        raise DataError(path, f"malformed JSON: {exc.msg} at column {exc.colno}", where=f"line {number}") from None
+        # json's messages can end in " at" ("Invalid control character at"): no "at at column".
+        message = exc.msg.removesuffix(" at")
+        raise DataError(path, f"malformed JSON: {message} at column {exc.colno}", where=f"line {number}") from None
     if not isinstance(record, dict):
         raise DataError(path, "each line must be a JSON object", where=f"line {number}")
     return record

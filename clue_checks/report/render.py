@@ -108,7 +108,7 @@ def markdown(report: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Seq
     lines = [
         "# CLUE report",
         "",
-        f"- model: {_code(run.get('model_id'))} (revision {_code(run.get('model_revision'))}, "
+        f"- model: {_code(run.get('model_id'))} (revision {_code(run['model_revision']) if run.get('model_revision') else 'not reported'}, "
         f"{_one_line(run.get('server_kind'))}) at " + ", ".join(_code(u) for u in run.get("endpoints", [])),
         f"- api: {run.get('api')}; profile: {run.get('profile')}; data: {_code(run.get('data_dir'))}",
         f"- {request_line(report['requests'])}",
@@ -175,6 +175,8 @@ def terminal_lines(tasks: Sequence[TaskSummary], gates: Sequence[GateResult], re
         out.append(f"gate {g.status.upper():10} {g.gate.name}: {g.detail}")
     if gates:
         out.append(f"verdict: {verdict(gates).upper()}")
+    else:
+        out.append("verdict: none: the thresholds file has no [gate], so there is no release verdict")
     return out
 
 
