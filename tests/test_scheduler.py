@@ -193,3 +193,42 @@ def test_a_store_that_cannot_write_does_not_cost_the_answer(tmp_path):
         finally:
             s.close()
     assert s.store_errors == ["OSError: disk full"]
+
+
+def test_a_server_refusing_every_request_alike_stops_the_rest():
+    # e.g. a chat template without a system role: the same 400 for every request, none answered
+    handler, _ = tgi(fail=lambda body: True)
+    with FakeServer(handler) as server:
+        s = Scheduler([server.url], _NoStore(), concurrency=1)
+        s.start()
+        try:
+            errors = [s.submit(gen(f"p{i}")).exception(30) for i in range(20)]
+        finally:
+            s.close()
+    assert server.count("/generate") == 5  # the rest were not sent
+    assert s.broken is not None and "refused the first 5 requests alike" in s.broken and "bad" in s.broken
+    assert all(isinstance(e, EndpointError) for e in errors)
+    assert sum(isinstance(e, EndpointUnavailable) for e in errors) == 15
+
+
+def test_refusals_after_an_answer_do_not_stop_the_run():
+    # Per-sample validation errors (one prompt too long) are that sample's problem, not the run's.
+    handler, _ = tgi(fail=lambda body: body["inputs"] != "ok")
+    with FakeServer(handler) as server:
+        s = Scheduler([server.url], _NoStore(), concurrency=1)
+        s.start()
+        try:
+            assert s.submit(gen("ok")).result(10).source == "sent"
+            errors = [s.submit(gen(f"p{i}")).exception(30) for i in range(8)]
+        finally:
+            s.close()
+    assert s.broken is None and server.count("/generate") == 9
+    assert not any(isinstance(e, EndpointUnavailable) for e in errors)
+
+
+class _NoStore:
+    def get(self, identity, request):
+        return None
+
+    def put(self, identity, request, completion):
+        pass

@@ -100,6 +100,8 @@ class Scheduler:
         self._lock = threading.Lock()
         self.concurrency = 0
         self.broken: str | None = None
+        self._same_refusals = 0
+        self._last_refusal: tuple[int | None, str | None] | None = None
         self.store_errors: list[str] = []
         self._consecutive_down = 0
         # What went over the wire, counted once per request whatever its retries: answered (`sent`),
@@ -233,6 +235,14 @@ class Scheduler:
     def _failed(self, exc: EndpointError) -> None:
         with self._lock:
             self.failed += 1
+            # The server answers, but refuses every request the same way before answering any (a chat
+            # template without a system role, a wrong model name): one message instead of hundreds.
+            refusal = (exc.status, exc.server_message) if exc.status is not None and not exc.retryable else None
+            self._same_refusals = self._same_refusals + 1 if refusal and refusal == self._last_refusal else 1
+            self._last_refusal = refusal
+            if refusal and self.sent == 0 and self._same_refusals >= BREAKER_THRESHOLD and self.broken is None:
+                self.broken = (f"the server refused the first {self._same_refusals} requests alike and answered none "
+                               f"(last: {exc}); the remaining requests were not sent")
             # Retries are exhausted and the server could not even be reached: after a few in a row the
             # endpoint is down, and every remaining request would take its full retry budget to say so.
             if exc.status is None and exc.retryable:
