@@ -71,6 +71,9 @@ class SampleCheck:
         ]
         if raw != e.scored_text:
             lines.append(f"raw response (before CLUE's clean-up): {raw!r}")
+        focus = self.task.focus(e.sample)
+        if focus:
+            lines.append("question:\n" + focus)
         lines += [
             f"finish reason: {e.outcome.completion.finish_reason}; from {e.outcome.source}",
             f"end of prompt ({e.request.mode} mode, last {len(tail)} of {len(rendered)} chars):",

@@ -222,6 +222,16 @@ def test_references(data_dir):
     assert {s.reference for s in t3.loaded.samples} == {"F"}
 
 
+def test_failure_focus_shows_the_question_and_every_option(data_dir):
+    # The prompt's tail is CLUE's answer-format text: a failing sample must still show what was asked.
+    t1, t2 = task(LongHealthT1, data_dir), task(LongHealthT2, data_dir)
+    focus1 = t1.focus(sample(t1, "patient_01/q01/r3"))
+    focus2 = t2.focus(sample(t2, "patient_01/q01/r3"))
+    assert focus1.splitlines()[1].startswith("A: ") and focus1.splitlines()[-1].startswith("E: ")
+    assert focus2.splitlines()[0] == focus1.splitlines()[0]  # the question text
+    assert focus2.splitlines()[-1] == "F: Question cannot be answered with provided documents"
+
+
 def test_ground_truth_first_vs_last_match(data_dir):
     q = lh.Question(2, "?", (("answer_a", "x"), ("answer_b", "chest pain"), ("answer_c", "y"),
                              ("answer_d", "pain in the back"), ("answer_e", "z")), "pain", ())

@@ -148,6 +148,10 @@ class Task(ABC):
     #: fixed by the task (a right answer), and a floor would be a check that never applies.
     floor_metrics: tuple[str, ...] = ()
 
+    def focus(self, sample: Sample) -> str | None:
+        """What the sample asks, for a failure message whose prompt tail would not show it (None: the tail does)."""
+        return None
+
     def batch_score(self, pairs: Sequence[tuple[str, str]]) -> dict[str, BatchedValues]:
         """Batched metrics over (response, reference) pairs in scoring order; keys are `batched_metrics`."""
         return {}

@@ -362,6 +362,13 @@ class LongHealthTask(Task):
             base_separator="\n\n\n", base_trailer="",  # CLUE: SYS + "\n\n\n" + prompt
         )
 
+    def focus(self, sample: Sample) -> str | None:
+        # The prompt ends with CLUE's answer-format instructions; the question sits before them.
+        if self._benchmark is None:
+            return None
+        question = self._benchmark.patients[sample.record["patient"]].questions[sample.record["question"]]
+        return f"{question.text}\n{self.options_text(question)}"
+
     def options_text(self, question: Question) -> str:
         options = dict(question.options)
         lines = [f"{key[-1].upper()}: {options[key]}" for key in OPTION_KEYS]
