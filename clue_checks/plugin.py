@@ -164,6 +164,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """The data folder exists; under xdist, the endpoint is checked once before any worker starts."""
     config = session.config
     settings = config.stash[SETTINGS]
+    if not _is_worker(config) and not config.option.collectonly:
+        # Whatever happens next, clue-report/ never shows an earlier run's results as this run's.
+        render.remove_reports(settings.report_dir)
     if not settings.data_dir.is_dir() and not _is_worker(config):  # one message, not one per task module
         pytest.exit(f"clue-checks: data folder not found: {settings.data_dir} (--clue-data names a folder laid out "
                     "like CLUE's data/; see the README section 'Getting the CLUE data')", returncode=EXIT_UNAVAILABLE)

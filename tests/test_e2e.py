@@ -160,8 +160,12 @@ def test_an_interrupted_run_reports_the_requests_it_really_sent(suite):
 
 def test_unreachable_endpoint_is_one_clear_error_within_seconds(suite):
     url = free_port_url()
+    stale = suite.path / "clue-report" / "clue-report.json"
+    stale.parent.mkdir()
+    stale.write_text("{}")  # an earlier run's report
     started = time.monotonic()
     result = run(suite, f"--model-endpoint={url}", timeout=60)
+    assert not stale.exists()  # never taken for this run's results
     assert time.monotonic() - started < 30
     assert result.ret == 2
     output = result.stdout.str() + result.stderr.str()

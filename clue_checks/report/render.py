@@ -180,6 +180,12 @@ def terminal_lines(tasks: Sequence[TaskSummary], gates: Sequence[GateResult], re
     return out
 
 
+def remove_reports(directory: Path) -> None:
+    """A run's start: an earlier run's report must not be taken for this one's if this one stops early."""
+    for path in (directory / "clue-report.json", directory / "clue-report.md", *directory.glob("predictions/*.jsonl")):
+        path.unlink(missing_ok=True)
+
+
 def write_reports(directory: Path, report: Mapping[str, Any], md: str,
                   records: Mapping[str, Sequence[SampleRecord]]) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
