@@ -111,18 +111,23 @@ def test_last_failed_sends_no_request(suite, baseline):
     assert report(suite)["requests"]["sent"] == 0
 
 
+def stop_midway(suite: pytest.Pytester, server: BaselineServer, signum: int) -> None:
+    """Run MedNLI two requests at a time against `server` and send `signum` once six are answered."""
+    args = [sys.executable, "-m", "pytest", f"--model-endpoint={server.url}", "--tasks=mednli", "--concurrency=2",
+            f"--clue-data={FIXTURES}", "-q"]
+    proc = subprocess.Popen(args, cwd=suite.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while generation_requests(server) < 6 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signum)
+    proc.wait(60)
+
+
 def test_killed_run_resumes_with_only_the_missing_requests(suite):
     server = BaselineServer(host="127.0.0.1", port=0, latency_s=0.25)
     url = server.start()
     try:
-        args = [sys.executable, "-m", "pytest", f"--model-endpoint={url}", "--tasks=mednli", "--concurrency=2",
-                f"--clue-data={FIXTURES}", "-q"]
-        proc = subprocess.Popen(args, cwd=suite.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while generation_requests(server) < 6 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
+        stop_midway(suite, server, signal.SIGKILL)
         answered_before_kill = generation_requests(server)
         assert 0 < answered_before_kill
         result = run(suite, f"--model-endpoint={url}", "--tasks=mednli", "--concurrency=2")
@@ -139,16 +144,9 @@ def test_killed_run_resumes_with_only_the_missing_requests(suite):
 
 def test_an_interrupted_run_reports_the_requests_it_really_sent(suite):
     server = BaselineServer(host="127.0.0.1", port=0, latency_s=0.25)
-    url = server.start()
+    server.start()
     try:
-        args = [sys.executable, "-m", "pytest", f"--model-endpoint={url}", "--tasks=mednli", "--concurrency=2",
-                f"--clue-data={FIXTURES}", "-q"]
-        proc = subprocess.Popen(args, cwd=suite.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while generation_requests(server) < 6 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)  # Ctrl-C: pytest still writes the report of what ran
-        proc.wait(60)
+        stop_midway(suite, server, signal.SIGINT)  # Ctrl-C: pytest still writes the report of what ran
         answered = generation_requests(server)
         data = report(suite)
         # Counted as they were answered, not as tests consumed them: at most the two in flight are missing.

@@ -24,6 +24,12 @@ def test_thresholds_file_parses_floors_and_gates():
     ('[sample]\n"meqsum.rougeL" = "high"\n', "must be a number"),
     ('[gates]\n', "unknown section"),
     ('[gate\n', "not valid TOML"),
+    ('gate = ">= 0.3"\n', "must be a table"),
+    ('sample = 0.1\n', "must be a table"),
+    ('[gate]\n"meqsum.rougeL" = 0.3\n', "must look like"),
+    ('[gate]\n"meqsum.rougeL" = true\n', "must look like"),
+    ('[gate]\n"meqsum.rougeL" = "== 0.3"\n', "one of >=, >, <=, <"),
+    ('[gate]\nmeqsum.rougeL = ">= 0.3"\n', 'quote the whole key'),
 ])
 def test_bad_thresholds_files_say_what_is_wrong(text, match):
     with pytest.raises(ThresholdsError, match=match):
