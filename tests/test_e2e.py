@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -142,18 +143,39 @@ def test_killed_run_resumes_with_only_the_missing_requests(suite):
         server.stop()
 
 
+def with_ctrl_c() -> None:
+    """In the child before exec: SIGINT raises KeyboardInterrupt, as in a terminal (background jobs and
+    some test runners' workers start with SIGINT ignored, which the child would inherit)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_an_interrupted_run_reports_the_requests_it_really_sent(suite):
-    server = BaselineServer(host="127.0.0.1", port=0, latency_s=0.25)
-    server.start()
-    try:
-        stop_midway(suite, server, signal.SIGINT)  # Ctrl-C: pytest still writes the report of what ran
-        answered = generation_requests(server)
-        data = report(suite)
-        # Counted as they were answered, not as tests consumed them: at most the two in flight are missing.
-        assert answered - 2 <= data["requests"]["sent"] <= answered
-        assert data["tasks"]["mednli"]["n_missing"] > 0
-    finally:
-        server.stop()
+    # Six answers, then the server hangs: Ctrl-C lands mid-run whatever the machine's speed.
+    release = threading.Event()
+    answered = iter(range(1, 1000))  # chat requests only (`count` also counts /health and discovery)
+
+    def answer(body, count):
+        if next(answered) > 6:
+            release.wait(30)
+        return ok("neutral")
+
+    with FakeServer(chat_server(answer)) as server:
+        try:
+            args = [sys.executable, "-m", "pytest", f"--model-endpoint={server.url}", "--tasks=mednli",
+                    "--concurrency=2", f"--clue-data={FIXTURES}", "-q"]
+            proc = subprocess.Popen(args, cwd=suite.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                    preexec_fn=with_ctrl_c)
+            deadline = time.monotonic() + 60
+            while server.count("/v1/chat/completions") < 8 and time.monotonic() < deadline:
+                time.sleep(0.05)  # six answered, two hanging
+            time.sleep(0.5)  # the sixth answer is stored
+            proc.send_signal(signal.SIGINT)  # Ctrl-C: pytest still writes the report of what ran
+            proc.wait(60)
+        finally:
+            release.set()
+    data = report(suite)
+    assert data["requests"] == {"sent": 6, "failed": 0, "from_store": 0, "shared": 0}  # as answered, not consumed
+    assert data["tasks"]["mednli"]["n_missing"] > 0 and data["tasks"]["mednli"]["partial"]
 
 
 def test_unreachable_endpoint_is_one_clear_error_within_seconds(suite):
