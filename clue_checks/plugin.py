@@ -19,7 +19,7 @@ import pytest
 from . import settings as settings_mod
 from .data.errors import DataError
 from .metrics import BatchedValues
-from .endpoint.types import EndpointError
+from .endpoint.types import REQUEST_COUNTS, EndpointError
 from .report import aggregate, render
 from .report.aggregate import SampleRecord
 from .report.levels import level_scores
@@ -164,12 +164,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """The data folder exists; under xdist, the endpoint is checked once before any worker starts."""
     config = session.config
     settings = config.stash[SETTINGS]
-    if not _is_worker(config) and not config.option.collectonly:
-        # Whatever happens next, clue-report/ never shows an earlier run's results as this run's.
-        render.remove_reports(settings.report_dir)
-    if not settings.data_dir.is_dir() and not _is_worker(config):  # one message, not one per task module
-        pytest.exit(f"clue-checks: data folder not found: {settings.data_dir} (--clue-data names a folder laid out "
-                    "like CLUE's data/; see the README section 'Getting the CLUE data')", returncode=EXIT_UNAVAILABLE)
+    if not _is_worker(config):
+        if not config.option.collectonly:
+            # Whatever happens next, clue-report/ never shows an earlier run's results as this run's.
+            render.remove_reports(settings.report_dir)
+        if not settings.data_dir.is_dir():  # one message, not one per task module
+            pytest.exit(f"clue-checks: data folder not found: {settings.data_dir} (--clue-data names a folder laid "
+                        "out like CLUE's data/; see the README section 'Getting the CLUE data')",
+                        returncode=EXIT_UNAVAILABLE)
     if _is_controller(config) and not config.option.collectonly:
         run = Run(settings)
         try:
@@ -361,10 +363,9 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 
 
 def _request_counts(config: pytest.Config) -> dict[str, int]:
-    keys = ("sent", "failed", "from_store", "shared")
     if _is_controller(config):
         total = config.stash[STATE].get("requests") or Counter()
-        return {k: int(total.get(k, 0)) for k in keys}
+        return {k: int(total.get(k, 0)) for k in REQUEST_COUNTS}
     return config.stash[RUN].request_counts()
 
 
@@ -488,8 +489,7 @@ def _write_summary(terminalreporter: Any, config: pytest.Config) -> None:
             "alone: if the weights changed, pass --model-revision=<release> (or --refresh)", yellow=True)
     thresholds = config.stash[THRESHOLDS]
     floorless = [t.task for t in summaries
-                 if config.stash[RUN].tasks[t.task].floor_metrics and not thresholds.floors_for(t.task)
-                 and t.task not in _VERDICT_WITHOUT_FLOORS]
+                 if config.stash[RUN].tasks[t.task].floor_is_the_check and not thresholds.floors_for(t.task)]
     if floorless:
         terminalreporter.write_line(
             f"note: no [sample] floor for {', '.join(floorless)} in {thresholds.source}: their samples pass whatever "
@@ -500,11 +500,6 @@ def _write_summary(terminalreporter: Any, config: pytest.Config) -> None:
                                     "gates cannot pass", yellow=True)
     if config.stash[SETTINGS].exit_mode == "gates":
         terminalreporter.write_line("exit code: gate mode (--clue-exit=gates): it reflects the gates alone")
-
-
-# Tasks whose samples have a verdict of their own when no floor is set (MeDiSumCode: a gold code
-# predicted exactly); the summaries without a floor have none.
-_VERDICT_WITHOUT_FLOORS = frozenset({"medisumcode"})
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:

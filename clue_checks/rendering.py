@@ -66,19 +66,14 @@ class Renderer:
             truncate=self._truncate(prompt) if self.mode == "generate" else None,
         )
         if self.mode == "chat":
-            messages = prompt.messages
-            if self.merge_system_role and len(messages) > 1 and messages[0].role == "system":
-                messages = merge_system(messages, prompt.system_merge_separator)
-            return Request("chat", params, messages=messages)
+            return Request("chat", params, messages=self._messages(prompt))
         prefix = prompt.assistant_prefix if self.use_prefix else ""
         return Request("generate", params, prompt=self.render(prompt) + prefix)
 
     def render(self, prompt: Prompt) -> str:
-        messages = prompt.messages
         if not getattr(self.tokenizer, "chat_template", None):
-            return base_transcript(messages, prompt.base_separator, prompt.base_trailer)
-        if self.merge_system_role and len(messages) > 1 and messages[0].role == "system":
-            return self._apply(merge_system(messages, prompt.system_merge_separator))
+            return base_transcript(prompt.messages, prompt.base_separator, prompt.base_trailer)
+        messages = self._messages(prompt)
         try:
             return self._apply(messages)
         except Exception as first:
@@ -90,6 +85,13 @@ class Renderer:
                 return self._apply(merge_system(messages, prompt.system_merge_separator))
             except Exception:
                 raise first from None
+
+    def _messages(self, prompt: Prompt) -> tuple[Message, ...]:
+        """The conversation as sent: under --system-role merge, the system prompt in the first user turn."""
+        messages = prompt.messages
+        if self.merge_system_role and len(messages) > 1 and messages[0].role == "system":
+            return merge_system(messages, prompt.system_merge_separator)
+        return messages
 
     def _apply(self, messages: tuple[Message, ...]) -> str:
         return self.tokenizer.apply_chat_template([m.as_dict() for m in messages], tokenize=False,

@@ -17,7 +17,7 @@ from typing import Any
 
 from .endpoint.scheduler import Outcome, Scheduler
 from .endpoint.store import NullStore, ResponseStore
-from .endpoint.types import EndpointError, EndpointInfo, Request
+from .endpoint.types import REQUEST_COUNTS, EndpointError, EndpointInfo, Request
 from .rendering import Renderer, TemplateUnavailable, load_tokenizer
 from .settings import Settings
 from .tasks import TASKS, LoadedTask, Prompt, Sample, Task, get_profile
@@ -216,7 +216,7 @@ class Run:
     def request_counts(self) -> dict[str, int]:
         """Requests this process sent (answered or failed), answered from the store, or shared."""
         if self.scheduler is None:
-            return {"sent": 0, "failed": 0, "from_store": 0, "shared": 0}
+            return dict.fromkeys(REQUEST_COUNTS, 0)
         return self.scheduler.counts()
 
     def close(self) -> None:

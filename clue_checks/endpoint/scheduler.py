@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
 
 from .client import EndpointClient, RetryPolicy
-from .types import Completion, EndpointError, EndpointIdentity, EndpointInfo, EndpointUnavailable, Request, request_key
+from .types import (REQUEST_COUNTS, Completion, EndpointError, EndpointIdentity, EndpointInfo, EndpointUnavailable,
+                    Request, request_key)
 
 T = TypeVar("T")
 
@@ -255,7 +256,7 @@ class Scheduler:
 
     def counts(self) -> dict[str, int]:
         with self._lock:
-            return {"sent": self.sent, "failed": self.failed, "from_store": self.from_store, "shared": self.shared}
+            return {name: getattr(self, name) for name in REQUEST_COUNTS}
 
     def tokenize(self, text: str) -> list[int] | None:
         endpoint = self._endpoints[0]

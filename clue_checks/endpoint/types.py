@@ -11,6 +11,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+# What a run counts of its requests, each once whatever its retries: answered (`sent`), given up on
+# (`failed`), answered from the response store, and duplicate submissions (`shared`).
+REQUEST_COUNTS = ("sent", "failed", "from_store", "shared")
+
 ApiMode = Literal["chat", "generate"]
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..numbers import shown_for_verdict
 from .stats import mean_ci
 from .thresholds import Gate
 
@@ -215,7 +216,7 @@ def evaluate_gates(gates: Iterable[Gate], tasks: Mapping[str, TaskSummary]) -> l
             continue
         ok = gate.holds(metric.value)
         problems = ([f"{gate.metric} not computed on {metric.not_computed}"] if metric.not_computed else []) + coverage
-        shown = _shown(metric.value, gate)
+        shown = shown_for_verdict(metric.value, gate.holds, 4)
         if problems:
             # Scored on part of the task (or of its samples): whichever side of the bar, not a verdict.
             results.append(GateResult(gate, "incomplete", metric.value,
@@ -224,16 +225,6 @@ def evaluate_gates(gates: Iterable[Gate], tasks: Mapping[str, TaskSummary]) -> l
         else:
             results.append(GateResult(gate, "pass" if ok else "fail", metric.value, f"{shown} over {metric.n} samples"))
     return results
-
-
-def _shown(value: float, gate: Gate) -> str:
-    """The value to 4 decimals, or with as many more as it takes for the shown number to give the same verdict
-    (0.29996 fails ">= 0.3" and must not be shown as 0.3000)."""
-    for digits in range(4, 18):
-        text = f"{value:.{digits}f}"
-        if gate.holds(float(text)) == gate.holds(value):
-            return text
-    return repr(value)
 
 
 def group_by_task(records: Iterable[SampleRecord]) -> dict[str, list[SampleRecord]]:

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..endpoint.types import REQUEST_COUNTS
 from .aggregate import GateResult, SampleRecord, TaskSummary
 from .levels import LevelScore
 
@@ -22,7 +23,7 @@ def report_dict(run: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Seq
                     "from_store": sum(t.requests_stored for t in tasks), "shared": sum(t.requests_shared for t in tasks)}
     return {
         "run": dict(run),
-        "requests": {k: int(requests.get(k, 0)) for k in ("sent", "failed", "from_store", "shared")},
+        "requests": {k: int(requests.get(k, 0)) for k in REQUEST_COUNTS},
         "tasks": {t.task: t.as_dict() for t in tasks},
         "levels": {f"level{lv.level}": lv.as_dict() for lv in levels},
         "gates": [g.as_dict() for g in gates],

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..endpoint.types import Message
 from ..metrics import BatchedValues
+from ..numbers import shown_for_verdict
 from .profiles import Profile
 
 
@@ -147,6 +148,9 @@ class Task(ABC):
     #: metrics a `[sample]` floor may name (the sample's verdict checks them). Empty: the verdict is
     #: fixed by the task (a right answer), and a floor would be a check that never applies.
     floor_metrics: tuple[str, ...] = ()
+    #: without any floor set, every sample passes (the summaries); False where the sample check has a
+    #: verdict of its own (MeDiSumCode: a gold code predicted exactly)
+    floor_is_the_check: bool = False
 
     def focus(self, sample: Sample) -> str | None:
         """What the sample asks, for a failure message whose prompt tail would not show it (None: the tail does)."""
@@ -176,13 +180,8 @@ def strip_echoed_prefix(text: str, prefix: str) -> str:
 
 
 def shown_against(value: float, floor: float | None, digits: int = 3) -> str:
-    """`value` to `digits` decimals, or more when rounding would put it on the other side of its
-    floor (0.0996 fails a 0.1 floor and must not read 0.100)."""
-    for places in range(digits, 18):
-        text = f"{value:.{places}f}"
-        if floor is None or (float(text) < floor) == (value < floor):
-            return text
-    return repr(value)
+    """`value` next to a per-sample floor: never rounded onto the floor's other side."""
+    return shown_for_verdict(value, None if floor is None else (lambda v: v >= floor), digits)
 
 
 def floor_verdict(metrics: Mapping[str, float | None], floors: Mapping[str, float], response: str,

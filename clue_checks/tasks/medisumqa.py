@@ -41,6 +41,7 @@ class MeDiSumQA(Task):
     data_path = "MeDiSumQA/MeDiSumQA.json"
     metric_names = ROUGE_TYPES
     floor_metrics = ROUGE_TYPES
+    floor_is_the_check = True
     batched_metrics = BERTSCORE_KEYS + UMLS_KEYS
     self_prompting_cleanup = False  # CLUE only stripped MeDiSumQA answers
 

@@ -24,6 +24,7 @@ class MeQSum(Task):
     data_path = "MeQSum/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"
     metric_names = ROUGE_TYPES
     floor_metrics = ROUGE_TYPES
+    floor_is_the_check = True
     batched_metrics = ("bertscore_p", "bertscore_r", "bertscore_f1")
 
     def load(self, data_dir: Path) -> LoadedTask:

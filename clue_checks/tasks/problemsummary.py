@@ -52,6 +52,7 @@ class ProblemSummary(Task):
     data_path = "ProblemSummary/BioNLP2023-1A-Test.csv"
     metric_names = ROUGE_TYPES
     floor_metrics = ROUGE_TYPES
+    floor_is_the_check = True
     batched_metrics = BERTSCORE_KEYS + UMLS_KEYS
 
     def load(self, data_dir: Path) -> LoadedTask:
