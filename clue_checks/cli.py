@@ -6,7 +6,7 @@ import argparse
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 
 def _serve_baseline(args: argparse.Namespace) -> int:
@@ -34,9 +34,7 @@ def _serve_baseline(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="clue", description="CLUE benchmark checks for clinical LLMs.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+def _add_serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     serve = sub.add_parser(
         "serve-baseline",
@@ -52,8 +50,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(func=_serve_baseline)
 
+
+def _subcommands() -> list[Callable[[argparse._SubParsersAction], object]]:  # type: ignore[type-arg]
+    """Each subcommand lives in its own module and registers itself on the top-level subparsers."""
     from clue_checks.data.fetch_cli import add_parser as add_data_parser
-    add_data_parser(sub)
+
+    return [_add_serve_parser, add_data_parser]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clue", description="CLUE benchmark checks for clinical LLMs.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for register in _subcommands():
+        register(sub)
     return parser
 
 

@@ -16,6 +16,11 @@ from pathlib import Path
 
 from .types import Completion, EndpointIdentity, Request, request_key
 
+class StoreError(Exception):
+    """The response store cannot be used (unreadable, corrupt, locked, read-only): the message names the
+    file and the fixes (--refresh, --no-cache, or deleting the file)."""
+
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
     key        TEXT PRIMARY KEY,

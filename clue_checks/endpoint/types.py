@@ -113,13 +113,17 @@ class Completion:
     text: str
     finish_reason: str | None = None
     generated_tokens: int | None = None
+    prompt_tokens: int | None = None  # as the server counted them (usage / details), where it says
+    latency_s: float | None = None  # wall time of the request that produced it (stored with it)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "finish_reason": self.finish_reason, "generated_tokens": self.generated_tokens}
+        return {"text": self.text, "finish_reason": self.finish_reason, "generated_tokens": self.generated_tokens,
+                "prompt_tokens": self.prompt_tokens, "latency_s": self.latency_s}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Completion":
-        return cls(data["text"], data.get("finish_reason"), data.get("generated_tokens"))
+        return cls(data["text"], data.get("finish_reason"), data.get("generated_tokens"), data.get("prompt_tokens"),
+                   data.get("latency_s"))
 
 
 class EndpointError(Exception):

@@ -32,17 +32,34 @@ class SampleRecord:
     reason: str = ""
     response: str | None = None
     reference: str | None = None
+    # Samples that are not independent share a cluster (a LongHealth question across its repeats and
+    # tasks 1-3, a MeDiSumQA discharge note); intervals resample whole clusters. None: its own cluster.
+    cluster: str | None = None
+    kinds: tuple[str, ...] = ()  # failure kinds (triage), beside the scores, never changing them
+    finish_reason: str | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    latency_s: float | None = None
+    prompt: str | None = None  # the rendered prompt, or the messages as "[role] content" lines
+    parsed: str | None = None  # the answer the task's parser read from the response, where it has one
+    node_id: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "task": self.task, "sample_id": self.sample_id, "index": self.index, "outcome": self.outcome,
             "metrics": dict(self.metrics), "not_computed": dict(self.not_computed), "source": self.source,
             "reason": self.reason, "response": self.response, "reference": self.reference,
+            "cluster": self.cluster, "kinds": list(self.kinds), "finish_reason": self.finish_reason,
+            "tokens_in": self.tokens_in, "tokens_out": self.tokens_out, "latency_s": self.latency_s,
+            "prompt": self.prompt, "parsed": self.parsed, "node_id": self.node_id,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "SampleRecord":
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        if "kinds" in fields:
+            fields["kinds"] = tuple(fields["kinds"] or ())
+        return cls(**fields)
 
 
 @dataclass(frozen=True)

@@ -152,6 +152,11 @@ class Task(ABC):
     #: verdict of its own (MeDiSumCode: a gold code predicted exactly)
     floor_is_the_check: bool = False
 
+    def cluster_of(self, sample: Sample) -> str | None:
+        """Samples that are not independent share a cluster id (intervals resample whole clusters); None:
+        the sample is its own cluster. Ids are comparable across tasks that share their questions."""
+        return None
+
     def focus(self, sample: Sample) -> str | None:
         """What the sample asks, for a failure message whose prompt tail would not show it (None: the tail does)."""
         return None

@@ -362,6 +362,10 @@ class LongHealthTask(Task):
             base_separator="\n\n\n", base_trailer="",  # CLUE: SYS + "\n\n\n" + prompt
         )
 
+    def cluster_of(self, sample: Sample) -> str | None:
+        # The repeats of one question (`patient/qNN/rK`) are one question, and tasks 1-3 ask the same ones.
+        return "longhealth:" + sample.id.rsplit("/r", 1)[0]
+
     def focus(self, sample: Sample) -> str | None:
         # The prompt ends with CLUE's answer-format instructions; the question sits before them.
         if self._benchmark is None:

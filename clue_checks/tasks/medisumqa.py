@@ -63,6 +63,10 @@ class MeDiSumQA(Task):
         as_sample = lambda r: Sample(self.name, r["id"], r, r["Answer"])  # noqa: E731
         return LoadedTask(tuple(map(as_sample, shots)), tuple(map(as_sample, scored)), path)
 
+    def cluster_of(self, sample: Sample) -> str | None:
+        # Questions on one discharge note (`note/qN`) are not independent samples.
+        return "medisumqa:" + sample.id.rsplit("/q", 1)[0]
+
     def prompt(self, sample: Sample, shots: Sequence[Sample]) -> Prompt:
         # The final TGI-era script crashed formatting this prefix (`answer=`); earlier ones prefilled "Answer: ".
         return self.few_shot_prompt(sample, shots, answer_field="Answer")
