@@ -1,0 +1,117 @@
+"""Live progress of a CLUE run: one updating line on a terminal, a line every few seconds in CI.
+
+pytest's dots say how many tests finished; a benchmark run's questions are different: how many
+requests are in flight, how fast answers and tokens arrive, how many retries and errors, and when
+it will end. Updates come from the main thread only (while a test waits for its answer, and after
+each test), so nothing writes to the terminal concurrently with pytest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Counters at one moment. `done`/`total` are samples; the rest are this process's requests."""
+
+    done: int
+    total: int
+    in_flight: int = 0
+    answered: int = 0  # requests answered by the server (not the store)
+    from_store: int = 0
+    retries: int = 0
+    errors: int = 0
+    tokens_out: int = 0
+    concurrency: int | None = None  # the current in-flight limit, where it adapts
+
+
+class Writer(Protocol):
+    def rewrite(self, line: str, **markup: bool) -> None: ...
+    def write_line(self, line: str, **markup: bool) -> None: ...
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(int(round(seconds)), 0)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def format_line(snap: Snapshot, elapsed: float) -> str:
+    """`clue: 412/997 samples · 128 in flight · 85.2 req/s · 9,800 tok/s · 3 retries · 0 errors · ETA 7s`.
+
+    Rates are over the whole run so far (answers from the store are not inference and are not
+    counted in req/s). The ETA extrapolates the sample rate; none is shown before the first sample.
+    """
+    rate = snap.answered / elapsed if elapsed > 0 else 0.0
+    tokens = snap.tokens_out / elapsed if elapsed > 0 else 0.0
+    parts = [f"clue: {snap.done}/{snap.total} samples", f"{snap.in_flight} in flight"]
+    if snap.concurrency is not None:
+        parts[-1] += f" (limit {snap.concurrency})"
+    parts += [f"{rate:.1f} req/s", f"{tokens:,.0f} tok/s"]
+    if snap.from_store:
+        parts.append(f"{snap.from_store} from store")
+    parts += [f"{snap.retries} retries", f"{snap.errors} errors"]
+    if snap.done >= snap.total:
+        parts.append(f"done in {_duration(elapsed)}")
+    elif snap.done > 0 and elapsed > 0:
+        parts.append(f"ETA {_duration(elapsed / snap.done * (snap.total - snap.done))}")
+    else:
+        parts.append("ETA —")
+    return " · ".join(parts)
+
+
+class LiveProgress:
+    """Shows `format_line` on a terminal (rewritten at most every `tty_interval` s) or as a plain
+    line every `ci_interval` s without one; nothing when quiet."""
+
+    def __init__(self, writer: Writer, snapshot: Callable[[], Snapshot], *, tty: bool, quiet: bool,
+                 tty_interval: float = 0.2, ci_interval: float = 15.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._writer = writer
+        self._snapshot = snapshot
+        self._tty = tty
+        self._quiet = quiet
+        self._interval = tty_interval if tty else ci_interval
+        self._clock = clock
+        self._start = clock()
+        self._last = self._start
+        self._shown = False
+
+    def tick(self) -> None:
+        """Called often from the main thread; shows a new line when the interval has passed."""
+        if self._quiet:
+            return
+        now = self._clock()
+        if now - self._last < self._interval:
+            return
+        self._last = now
+        self._show(now)
+
+    def _show(self, now: float) -> None:
+        line = format_line(self._snapshot(), now - self._start)
+        if self._tty:
+            self._writer.rewrite(line, erase=True)
+        else:
+            self._writer.write_line(line)
+        self._shown = True
+
+    def finish(self) -> None:
+        """The last state, on its own line, so the summary that follows starts on a fresh one."""
+        if self._quiet or not self._shown:
+            return
+        now = self._clock()
+        line = format_line(self._snapshot(), now - self._start)
+        if self._tty:
+            self._writer.rewrite(line, erase=True)
+            self._writer.write_line("")
+        else:
+            self._writer.write_line(line)
