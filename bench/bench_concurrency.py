@@ -29,7 +29,7 @@ LABELS = ("entailment", "contradiction", "neutral")
 
 def write_mednli(folder: Path, n: int) -> None:
     """n synthetic pairs (+3 shots) in MedNLI's format, built from the bundled fixtures."""
-    source = [json.loads(line) for line in (REPO / "fixtures/MedNLI/mli_test_v1.jsonl").read_text().splitlines()
+    source = [json.loads(line) for line in (REPO / "clue_checks/fixtures/MedNLI/mli_test_v1.jsonl").read_text().splitlines()
               if line.strip()]
     path = folder / "MedNLI" / "mli_test_v1.jsonl"
     path.parent.mkdir(parents=True)

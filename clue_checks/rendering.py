@@ -2,7 +2,7 @@
 
 Generate mode is CLUE's paper-era path: the conversation is rendered locally with the
 model's own chat template (transformers), then the task's assistant prefix is appended as
-plain text, exactly as CLUE's TGI code did (clue-benchmark §2.2):
+plain text, exactly as CLUE's TGI code did (docs/clue-faithfulness.md#conversation-layout):
 - a template that rejects the system role gets it merged into the first user turn
   (`SYS + "\\n\\n" + U1`, CLUE's `--model_is_instruct` without `--model_has_system`);
 - a tokenizer without a chat template is a base model: a plain transcript.

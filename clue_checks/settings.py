@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from .data.bundled import bundled_fixtures_dir
 from .tasks import TASKS
 from .tasks.profiles import PROFILES
 
@@ -35,7 +36,7 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any], str]] = [
      {"choices": ["keep", "merge"]}, "string"),
     ("--tokenizer", "clue_tokenizer", "tokenizer folder or hub id whose chat template renders generate-mode "
      "prompts; it also counts LongHealth's tokens when the endpoint has no /tokenize", {"metavar": "PATH"}, "string"),
-    ("--clue-data", "clue_data", "folder laid out like CLUE's data/ (default: the bundled synthetic fixtures/)",
+    ("--clue-data", "clue_data", "folder laid out like CLUE's data/ (default: the bundled synthetic fixtures)",
      {"metavar": "DIR"}, "string"),
     ("--tasks", "clue_tasks", f"comma-separated tasks to run (default: all of {', '.join(TASKS)})",
      {"metavar": "T1,T2"}, "string"),
@@ -178,7 +179,7 @@ def resolve(config: pytest.Config) -> Settings:
         model_name=_value(config, "clue_model_name")[0],
         model_revision=_value(config, "clue_model_revision")[0],
         tokenizer=_value(config, "clue_tokenizer")[0],
-        data_dir=_path(config, "clue_data", "fixtures"),  # type: ignore[arg-type]
+        data_dir=_path(config, "clue_data", None) or bundled_fixtures_dir(),
         tasks=tasks,
         limit=_int(config, "clue_limit", "--limit"),
         concurrency=_int(config, "clue_concurrency", "--concurrency"),

@@ -1,4 +1,4 @@
-"""BERTScore (clue-benchmark §2.4): spec table, one batched call, empty strings, not_computed paths.
+"""BERTScore (docs/clue-faithfulness.md#bertscore): spec table, one batched call, empty strings, not_computed paths.
 
 A tiny random-weight BERT (2 layers, hidden 32, a small WordPiece vocab) is built offline
 per module; no hub access anywhere.

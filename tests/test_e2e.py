@@ -20,7 +20,7 @@ from fakes import FakeServer, free_port_url
 from clue_checks.server import BaselineServer
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO / "fixtures"
+FIXTURES = REPO / "clue_checks" / "fixtures"  # the bundled synthetic data
 MEDNLI_META = {"object": "list", "data": [{"id": "fake/model", "object": "model", "owned_by": "vllm",
                                            "max_model_len": 4096}]}
 

@@ -706,7 +706,7 @@ def test_retry_policy_rejects_nonsense():
         RetryPolicy(jitter=1.5)
 
 
-# -- rendering (generate mode: CLUE's TGI-era prompt, clue-benchmark §2.2-2.3) -------------------------
+# -- rendering (generate mode: CLUE's TGI-era prompt, docs/clue-faithfulness.md#conversation-layout) -------------------------
 
 GEMMA_LIKE = (
     "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}"

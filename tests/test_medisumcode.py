@@ -1,4 +1,4 @@
-"""MeDiSumCode: ICD-10 extraction, CLUE's EM/AP/VALID metrics, near misses, reader, prompt, verdict (§3.6, §8)."""
+"""MeDiSumCode: ICD-10 extraction, CLUE's EM/AP/VALID metrics, near misses, reader, prompt, verdict (docs/clue-faithfulness.md#medisumcode)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from clue_checks.runner import Run
 from clue_checks.server.baseline import BaselineServer
 from clue_checks.settings import Settings
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "clue_checks" / "fixtures"
 
 
 def settings(url: str, tmp_path: Path) -> Settings:

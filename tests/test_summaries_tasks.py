@@ -1,4 +1,4 @@
-"""Problem Summary and MeDiSumQA readers, cleaning and prompts (clue-benchmark §3.3, §3.5, §8)."""
+"""Problem Summary and MeDiSumQA readers, cleaning and prompts (docs/clue-faithfulness.md#problem-summary, #medisumqa)."""
 
 from __future__ import annotations
 

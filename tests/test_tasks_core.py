@@ -1,4 +1,4 @@
-"""Readers, shot selection, prompts, MedNLI and MeQSum scoring (clue-benchmark §2–§3.2, §8)."""
+"""Readers, shot selection, prompts, MedNLI and MeQSum scoring (docs/clue-faithfulness.md#shots, #mednli, #meqsum)."""
 
 from __future__ import annotations
 
@@ -252,7 +252,7 @@ def test_paper_cleanup_removes_self_prompting_lines():
 
 
 def test_meqsum_file_shaped_like_the_real_one_loads_with_paper_shots(tmp_path):
-    """clue-benchmark §7.2: sheet QS, File/CHQ/Summary, styled empty cells in D and E, multi-line CHQ,
+    """As the real file (https://github.com/abachaa/MeQSum): sheet QS, File/CHQ/Summary, styled empty cells in D and E, multi-line CHQ,
     summaries with trailing whitespace kept; the paper era's shots are the first three rows."""
     from openpyxl.styles import Font
 

@@ -112,7 +112,7 @@ def copy_suite(pytester) -> None:
 def test_suite_runs_unchanged_against_transformers_serve(pytester, served_model):
     url, _ = served_model
     copy_suite(pytester)
-    result = pytester.runpytest_subprocess(f"--model-endpoint={url}", f"--clue-data={REPO / 'fixtures'}",
+    result = pytester.runpytest_subprocess(f"--model-endpoint={url}", f"--clue-data={REPO / 'clue_checks' / 'fixtures'}",
                                            "--tasks=mednli,meqsum", "--limit=3", timeout=600)
     outcomes = result.parseoutcomes()
     assert "error" not in outcomes and "errors" not in outcomes, result.stdout.str()[-3000:]
@@ -127,7 +127,7 @@ def test_suite_runs_unchanged_against_transformers_serve(pytester, served_model)
 def test_generate_mode_is_refused_on_a_chat_only_server(pytester, served_model):
     url, model_dir = served_model
     copy_suite(pytester)
-    result = pytester.runpytest_subprocess(f"--model-endpoint={url}", f"--clue-data={REPO / 'fixtures'}",
+    result = pytester.runpytest_subprocess(f"--model-endpoint={url}", f"--clue-data={REPO / 'clue_checks' / 'fixtures'}",
                                            "--api=generate", f"--tokenizer={model_dir}", "--tasks=mednli",
                                            timeout=120)
     assert result.ret == 2

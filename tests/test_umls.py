@@ -1,4 +1,4 @@
-"""UMLS concept P/R/F1 (clue-benchmark §2.4, §8): set rules, entity sets, not_computed paths."""
+"""UMLS concept P/R/F1 (docs/clue-faithfulness.md#umls): set rules, entity sets, not_computed paths."""
 
 from __future__ import annotations
 

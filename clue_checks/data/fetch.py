@@ -55,7 +55,7 @@ PUBLIC: dict[str, Dataset] = {
             name="longhealth",
             url="https://raw.githubusercontent.com/kbressem/LongHealth/{ref}/data/benchmark_v5.json",
             path="LongHealth/benchmark_v5.json",
-            sha256=None,  # no pinned commit known (clue-benchmark §7.1)
+            sha256=None,  # LongHealth publishes no checksum; the command prints the one it computed
             size=None,
             licence="LongHealth: the authors ask that benchmark examples not be re-posted publicly; "
             "the file carries a canary string. Do not paste its questions or documents anywhere public.",

@@ -2,7 +2,7 @@
 
 It only turns a `Request` into each server's exact body and a response into a `Completion`; it knows
 nothing of benchmark tasks. Built on httpx2, not huggingface_hub: the latter refuses even localhost when
-HF_HUB_OFFLINE=1 (which hospitals run with) and never retries (protocols.md §0.2, §3).
+HF_HUB_OFFLINE=1 (which hospitals run with) and never retries (README: "Why not huggingface_hub's InferenceClient for requests").
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def generate_body(request: Request) -> dict[str, Any]:
     """TGI `/generate` body for greedy decoding.
 
     No temperature/top_p/top_k: any warper switches TGI to sampling, temperature 0 and top_p 1.0 are
-    422s, and a body without `parameters` defaults to sampling (protocols.md §0.3-4, §1.2).
+    422s, and a body without `parameters` defaults to sampling (TGI's router/src/validation.rs and lib.rs: https://github.com/huggingface/text-generation-inference).
     """
     p = request.params
     parameters: dict[str, Any] = {"do_sample": False, "max_new_tokens": p.max_new_tokens, "details": True}

@@ -1,4 +1,4 @@
-"""BERTScore P/R/F1 as CLUE computed it (clue-benchmark §2.4, §3.2, §3.3, §3.5).
+"""BERTScore P/R/F1 as CLUE computed it (docs/clue-faithfulness.md#bertscore).
 
 CLUE called bert-score 0.3.13 (a fork that only adds Bio_ClinicalBERT's layer 9) with
 idf=False, no baseline rescaling, batch size 64 and inputs truncated to 512 tokens. The
@@ -58,7 +58,7 @@ def bertscore(
     replaces the spec's model, e.g. a local copy of it for an offline site.
     A pair whose candidate or reference is empty or whitespace-only scores 0.0 on all three:
     that is what CLUE's bert-score on transformers 4.x returned (it masks such rows to 0);
-    on transformers 5 bert-score crashes on them instead (protocols pitfall 7), so they are
+    on transformers 5 bert-score crashes on them instead (AttributeError in the tokenizer), so they are
     kept out of the model call.
     """
     try:

@@ -1,4 +1,4 @@
-"""ICD-10 code extraction and CLUE's MeDiSumCode metrics (clue-benchmark §3.6).
+"""ICD-10 code extraction and CLUE's MeDiSumCode metrics (docs/clue-faithfulness.md#medisumcode).
 
 Codes are compared undotted ("E119"), as MIMIC stores them. Duplicates are kept in the
 predicted list because CLUE's exact-match precision counts them.

@@ -1,4 +1,4 @@
-"""ROUGE-1/2/L F-measures exactly as CLUE computed them (clue-benchmark §2.4).
+"""ROUGE-1/2/L F-measures exactly as CLUE computed them (docs/clue-faithfulness.md#rouge).
 
 CLUE called HuggingFace `evaluate`'s rouge, which wraps Google's rouge-score with
 `use_stemmer=False` and the default tokenizer (lowercase, keep [a-z0-9] runs). For a

@@ -1,4 +1,4 @@
-"""UMLS concept P/R/F1 as CLUE computed it (clue-benchmark §2.4, §3.3, §3.5).
+"""UMLS concept P/R/F1 as CLUE computed it (docs/clue-faithfulness.md#umls).
 
 Pipeline: spaCy `en_core_sci_sm` plus scispacy's `scispacy_linker` (UMLS, abbreviations
 resolved, other settings scispacy's defaults; no AbbreviationDetector, as in CLUE). A text's

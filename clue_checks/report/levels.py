@@ -1,7 +1,7 @@
 """CLUE's Level 1 / Level 2 averages from one table of headline metrics.
 
 The paper does not say which metric of each task enters its Level averages, nor how
-LongHealth's three sub-tasks combine (clue-benchmark §1, §9). Our choice, in one place:
+LongHealth's three sub-tasks combine (docs/clue-faithfulness.md#level-averages). Our choice, in one place:
 the first metric CLUE's own result tables list for each task (ROUGE-L for the summaries,
 accuracy for MedNLI and LongHealth), approximate-match F1 for MeDiSumCode (exact match is
 near zero for almost every model and would flatten Level 2), and LongHealth as the mean of

@@ -48,7 +48,7 @@ class Prompt:
     messages: tuple[Message, ...]
     max_new_tokens: int
     assistant_prefix: str = ""  # prefilled after the rendered chat template (paper profile)
-    # TGI `truncate` = the server's token window minus this reserve, optionally capped (clue-benchmark §2.3).
+    # TGI `truncate` = the server's token window minus this reserve, optionally capped (docs/clue-faithfulness.md#generation-settings).
     truncate_reserve: int | None = None
     truncate_cap: int | None = None
     # CLUE's TGI code sent its Llama-3 stop strings for every task but LongHealth tasks 2/3.
@@ -80,7 +80,7 @@ class LoadedTask:
     notes: tuple[str, ...] = ()
 
 
-# The TGI-era clean-up of "self-prompting" continuations; `.` stops at line ends (clue-benchmark §2.3).
+# The TGI-era clean-up of "self-prompting" continuations; `.` stops at line ends (docs/clue-faithfulness.md#clean-up).
 _SELF_PROMPTING = re.compile(r"(You are an AI.*)|(\[INST\].*)|((<\|user\|>).*)")
 
 

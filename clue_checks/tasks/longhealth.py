@@ -1,4 +1,4 @@
-"""LongHealth tasks 1, 2, 3: multiple choice over long clinical documents (clue-benchmark §3.4, §7.1).
+"""LongHealth tasks 1, 2, 3: multiple choice over long clinical documents (docs/clue-faithfulness.md#longhealth).
 
 Task 1: the patient's own documents (answer documents first), options A–E.
 Task 2: the answer documents plus 10 texts of *other* patients, options A–F.
@@ -6,7 +6,7 @@ Task 3: only the 10 foreign texts, options A–F; the answer is always F.
 Five prompts per question per task: task 1 repeats differ only in the document shuffle; tasks 2/3
 are CLUE's ten iterations j=0…9 (odd j → task 2, even j → task 3), each drawing its own texts.
 
-CLUE quirks reproduced (clue-benchmark §3.4, §6.6):
+CLUE quirks reproduced (docs/clue-faithfulness.md#known-defects):
 * Documents are packed with the model tokenizer's `encode()` counts, BOS included in every piece
   (question, options string, the raw template with its placeholders, each document, separator).
 * The separator is counted as "\\n\\n-------------- NEW DOCUMENT --------------\\n\\n" but the shorter
@@ -27,7 +27,7 @@ Deliberate differences:
   CLUE used the unseeded global RNG, so no CLUE run can be matched draw for draw.
 * The question records are not mutated: task 1 always shows A–E (CLUE added F in place).
 * A cut document is the text of its first n tokens without special tokens (no literal "<s>").
-* With fewer than 10 foreign texts (small test data) all are used; CLUE would crash.
+* With fewer than 10 foreign texts (small test data) all are used, as CLUE's `min(n, len(texts))` did.
 * `accuracy_lenient` is reported beside CLUE's strict `accuracy` (see `lenient_letter`), and `parsed`
   (the share CLUE's pattern matched at all). The sample verdict is CLUE's strict one.
 """
@@ -112,7 +112,7 @@ def _parse(path: Path) -> Benchmark:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        # CLUE's download script fetched a github.com /blob/ page (HTML), not the file (clue-benchmark §3.4).
+        # CLUE's scripts/download_datasets.sh fetched a github.com /blob/ page (HTML), not the file.
         hint = ("this is an HTML page, not the JSON file: download the raw file (raw.githubusercontent.com), "
                 "not a github.com/…/blob/ page") if text.lstrip()[:1] == "<" else None
         raise DataError(path, f"malformed JSON: {exc.msg}", where=f"line {exc.lineno} column {exc.colno}",

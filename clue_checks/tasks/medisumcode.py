@@ -1,4 +1,4 @@
-"""MeDiSumCode: list the ICD-10 codes of a discharge letter's diagnoses (clue-benchmark §3.6)."""
+"""MeDiSumCode: list the ICD-10 codes of a discharge letter's diagnoses (docs/clue-faithfulness.md#medisumcode)."""
 
 from __future__ import annotations
 

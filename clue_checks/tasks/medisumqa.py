@@ -1,4 +1,4 @@
-"""MeDiSumQA: answer a patient's question about their discharge letter (clue-benchmark §3.5)."""
+"""MeDiSumQA: answer a patient's question about their discharge letter (docs/clue-faithfulness.md#medisumqa)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from .shots import split_shots
 from .summaries import BERTSCORE_KEYS, UMLS_KEYS, bertscore_for, umls_for
 
 N_SHOTS = 1
-# The field names drifted between CLUE's generator, its evaluators and the PhysioNet release (§3.5, §6).
+# The field names drifted between CLUE's generator, its evaluators and the PhysioNet release (docs/clue-faithfulness.md#medisumqa).
 FIELD_VARIANTS: dict[str, tuple[str, ...]] = {
     "discharge_summary": ("discharge_summary", "without_discharge_summary", "without_summary"),
     "Question": ("Question", "question"),

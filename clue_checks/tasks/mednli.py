@@ -1,4 +1,4 @@
-"""MedNLI: natural language inference on clinical sentences (clue-benchmark §3.1)."""
+"""MedNLI: natural language inference on clinical sentences (docs/clue-faithfulness.md#mednli)."""
 
 from __future__ import annotations
 

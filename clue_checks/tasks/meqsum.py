@@ -1,4 +1,4 @@
-"""MeQSum: summarise a consumer health inquiry as one concise question (clue-benchmark §3.2)."""
+"""MeQSum: summarise a consumer health inquiry as one concise question (docs/clue-faithfulness.md#meqsum)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .summaries import bertscore_for
 from .shots import split_shots
 
 N_SHOTS = 3
-# MeQSum's TGI `truncate` was additionally capped (clue-benchmark §2.3).
+# CLUE's TGI-era MeQSum also capped `truncate` at 24576 tokens (docs/clue-faithfulness.md#generation-settings).
 TRUNCATE_CAP = 24576
 
 

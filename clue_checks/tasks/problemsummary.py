@@ -1,4 +1,4 @@
-"""Problem Summary (BioNLP 2023 ProbSum 1A): list the diagnoses of a progress note (clue-benchmark §3.3)."""
+"""Problem Summary (BioNLP 2023 ProbSum 1A): list the diagnoses of a progress note (docs/clue-faithfulness.md#problem-summary)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from .shots import split_shots
 from .summaries import BERTSCORE_KEYS, UMLS_KEYS, bertscore_for, umls_for
 
 N_SHOTS = 3
-# The test CSV's header was never verified (clue-benchmark §9): CLUE's templates name
+# The test CSV's header was never verified (docs/clue-faithfulness.md#problem-summary): CLUE's templates name
 # `Subjectives`/`Assessment`/`Summary`; the training CSV is described with the others.
 COLUMN_SPELLINGS: dict[str, tuple[str, ...]] = {
     "Subjectives": ("Subjectives", "Subjective Sections", "Subjective", "subjectives", "subjective"),
@@ -28,7 +28,7 @@ def clue_summary_cleaning(summary: str) -> str:
     """CLUE's `;` handling: its trailing-`;` strip is a no-op, then every `;` becomes `", "`.
 
     So "a; b;" becomes "a,  b, " (double space, trailing comma): kept, because it is the
-    reference CLUE scored against (clue-benchmark §3.3, §6 item 3).
+    reference CLUE scored against (docs/clue-faithfulness.md#problem-summary).
     """
     return summary.replace(";", ", ")
 

@@ -1,4 +1,4 @@
-"""The two generations of CLUE's code as one table of data (clue-benchmark §2, §8).
+"""The two generations of CLUE's code as one table of data (docs/clue-faithfulness.md#profiles).
 
 `paper` is the TGI-era code that produced the published numbers (the default);
 `head` is the 2025 vLLM-era code. Decoding is greedy in both: CLUE's vLLM era sampled

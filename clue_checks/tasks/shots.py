@@ -1,4 +1,4 @@
-"""CLUE's few-shot selection: shots come from the evaluated file itself (clue-benchmark §2.1)."""
+"""CLUE's few-shot selection: shots come from the evaluated file itself (docs/clue-faithfulness.md#shots)."""
 
 from __future__ import annotations
 

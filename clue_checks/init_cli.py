@@ -1,0 +1,112 @@
+"""`clue init [DIR]`: write the CLUE suite into a project, for users who installed clue-checks with pip.
+
+The wheel carries the suite (`clue_checks/suite/`: one thin pytest module per task and a commented
+thresholds file) and the synthetic fixtures, so the written suite runs at once on the fixtures
+against the embedded baseline, and on the real data with `--clue-data`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import resources
+from pathlib import Path
+
+SUITE_DIR = "tests_clinical"
+
+# The pytest configuration `clue init` writes. Every clue_* key is also a command-line option.
+PYTEST_INI = """\
+# The CLUE clinical benchmark as a pytest suite (clue-checks), written by `clue init`.
+#   pytest                                      every task on the bundled synthetic fixtures, against
+#                                               the embedded baseline model (scores mean nothing clinically)
+#   pytest --model-endpoint=URL --clue-data=DIR your model on the real CLUE data
+# Each clue_* key below is also a command-line option: `pytest --help`, group "clue-checks".
+[pytest]
+testpaths = tests_clinical
+addopts = -ra
+clue_thresholds = thresholds.toml
+clue_report_dir = clue-report
+clue_cache = .clue-cache
+# The data folder, laid out like CLUE's data/ (`clue data fetch` gets the public sets); without it the
+# bundled synthetic fixtures are used.
+# clue_data = /path/to/clue-data
+# The model server (TGI, vLLM, transformers serve, any OpenAI-compatible server); without it, the
+# embedded baseline. A key goes in the CLUE_API_KEY environment variable, never here.
+# clue_model_endpoint = http://tgi-host:8080
+# The exact weights served (e.g. the release tag): part of every stored answer's key.
+# clue_model_revision = v1.0.0
+# Release CI: the exit code is the gates' verdict.
+# clue_exit = gates
+"""
+
+
+class InitError(Exception):
+    """`clue init` cannot write the suite; the message says why and what to do."""
+
+
+def suite_files() -> dict[str, bytes]:
+    """Everything `clue init` writes: path relative to DIR -> content. The modules and the thresholds
+    file come from the package's `suite/` folder, the one source the repository's suite is copied from."""
+    source = resources.files("clue_checks").joinpath("suite")
+    modules = sorted((entry for entry in source.iterdir()
+                      if entry.name.startswith("test_") and entry.name.endswith(".py")), key=lambda e: e.name)
+    files = {f"{SUITE_DIR}/{entry.name}": entry.read_bytes() for entry in modules}
+    files["thresholds.toml"] = source.joinpath("thresholds.toml").read_bytes()
+    files["pytest.ini"] = PYTEST_INI.encode("utf-8")
+    return files
+
+
+def write_suite(dest: Path, *, force: bool = False) -> list[Path]:
+    """Write the suite into `dest` (created if missing); the paths written, in order.
+
+    Nothing is written when any target exists and `force` is false, so a refused run changes nothing.
+    """
+    if dest.exists() and not dest.is_dir():
+        raise InitError(f"{dest} is a file, not a folder: name a folder (it is created if missing)")
+    files = suite_files()
+    existing = [rel for rel in files if (dest / rel).exists()]
+    if existing and not force:
+        raise InitError(f"{dest} already has {', '.join(existing)}; nothing was written. "
+                        "Pass --force to overwrite them, or name another folder")
+    written = []
+    for rel, content in files.items():
+        path = dest / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        written.append(path)
+    return written
+
+
+def _init(args: argparse.Namespace) -> int:
+    dest = Path(args.dir).expanduser()
+    try:
+        written = write_suite(dest, force=args.force)
+    except InitError as exc:
+        print(f"clue init: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"clue init: cannot write into {dest}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"wrote the CLUE suite into {dest.resolve()}:")
+    for path in written:
+        print(f"  {path.relative_to(dest).as_posix()}")
+    go = "" if dest.resolve() == Path.cwd().resolve() else f"cd {dest} && "
+    print("next:\n"
+          f"  {go}pytest                                        # synthetic fixtures, embedded baseline model\n"
+          f"  {go}pytest --model-endpoint=URL --clue-data=DIR   # your model on the real CLUE data")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser(
+        "init",
+        help="write the CLUE suite (task modules, pytest.ini, thresholds.toml) into a folder",
+        description="Write the CLUE suite into DIR: tests_clinical/ (one pytest module per task), a pytest.ini "
+                    "with the clue_* keys and a commented thresholds.toml. It runs at once on the bundled "
+                    "synthetic fixtures against the embedded baseline; give --model-endpoint and --clue-data "
+                    "for a real run.",
+    )
+    parser.add_argument("dir", nargs="?", default=".", metavar="DIR",
+                        help="folder to write into, created if missing (default: the current folder)")
+    parser.add_argument("--force", action="store_true", help="overwrite files that already exist")
+    parser.set_defaults(func=_init)
