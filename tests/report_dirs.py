@@ -31,7 +31,8 @@ def row(task: str, i: int, *, prompt_chars: int = 600, hostile: bool = False, ba
         **metrics, "metrics": metrics, "reason": "ROUGE-L 0.0 < floor 0.1" if failed else "ok",
         "kinds": kinds, "finish_reason": "length" if "truncated" in kinds else "eos_token",
         "tokens_in": 812, "tokens_out": 37, "latency_s": 0.42,
-        "prompt": ("[system] You are a clinician. " + "history of present illness " * (prompt_chars // 27))[:prompt_chars],
+        # Unique from its start, like a LongHealth prompt (its own documents): nothing shared to store once.
+        "prompt": (f"[user] documents of sample {i}: " + f"history {i} of present illness " * prompt_chars)[:prompt_chars],
         "parsed": None, "node_id": f"tests_clinical/test_{task}.py::test_sample[{task}:s{i:05d}]", "cluster": None,
     }
     if baseline:

@@ -110,10 +110,19 @@ def test_new_rows_metrics_dict_wins_and_the_parsed_answer_is_text():
     assert r["prompt"] == "[user] hi" and r["tokens_in"] == 5 and r["task"] == "longhealth-t1"
 
 
-def test_long_prompts_and_runaway_replies_are_cut_and_say_so():
-    r = normalise_row({"id": "x", "prompt": "a" * 10_000 + "THE QUESTION", "Model Answer": "b" * 60_000}, "t")
-    assert r["prompt"].endswith("THE QUESTION") and "characters not shown" in r["prompt"]
-    assert len(r["prompt"]) < 5_000 and r["prompt_chars"] == 10_012
+def test_prompts_keep_their_shared_start_once_and_their_own_start_and_end():
+    shots = "[system] You are a clinician.\n[user] shot 1\n[assistant] answer 1\n[user] "
+    rows = [normalise_row({"id": str(i), "prompt": shots + f"question {i}?"}, "t") for i in range(3)]
+    rows.append(normalise_row({"id": "long", "prompt": shots + "a" * 10_000 + "THE QUESTION"}, "t"))
+    starts = html.shared_prompt_starts(rows)
+    assert starts == {"t": shots} and rows[1]["prompt"] == "question 1?"  # shown in full: start + own part
+    assert rows[3]["prompt"].startswith("aaa") and rows[3]["prompt"].endswith("THE QUESTION")
+    assert "characters not shown" in rows[3]["prompt"] and len(rows[3]["prompt"]) < 2_500
+    assert rows[3]["prompt_chars"] == len(shots) + 10_012
+
+
+def test_runaway_replies_are_cut_and_say_so():
+    r = normalise_row({"id": "x", "Model Answer": "b" * 60_000}, "t")
     assert r["response"].startswith("b" * 1000) and "more characters not shown" in r["response"]
 
 

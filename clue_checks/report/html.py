@@ -20,6 +20,7 @@ import base64
 import hashlib
 import json
 import math
+import os
 import re
 from collections.abc import Mapping, Sequence
 from html import escape
@@ -33,11 +34,12 @@ from .levels import LEVELS
 
 REPORT_JSON = "clue-report.json"
 PAGE = "index.html"
-# A LongHealth prompt is ~8,000 tokens: 6,000 of them in full would make a page of hundreds of MB. The page
-# shows the prompt's start and its end (where the question and the answer format are); the full prompt is in
-# the prediction files.
-PROMPT_HEAD = 1_500
-PROMPT_TAIL = 3_000
+# Prompts are most of a report's text. The part every prompt of a task shares (system prompt, few-shot
+# examples) is stored once per task; of the rest the page keeps the start and the end, where the question and
+# the answer format are. A LongHealth prompt (~8,000 tokens of documents, 6,000 prompts in a full run) would
+# otherwise make a page of hundreds of MB. The full prompt is in the prediction files.
+PROMPT_HEAD = 500
+PROMPT_TAIL = 1_500
 TEXT_CAP = 50_000  # a response or reference longer than this (a loop to the token limit) is cut, and says so
 # Row keys that are not metric values, when a row carries its metrics at the top level (CLUE's layout).
 _NOT_METRICS = {"index", "tokens_in", "tokens_out", "latency_s"}
@@ -96,12 +98,29 @@ def _cap(text: str | None, limit: int = TEXT_CAP) -> str | None:
     return text[:limit] + f"\n… [{len(text) - limit:,} more characters not shown; see the prediction file]"
 
 
-def _prompt_shown(text: str | None) -> str | None:
-    if text is None or len(text) <= PROMPT_HEAD + PROMPT_TAIL:
+def _shortened(text: str | None, head: int = PROMPT_HEAD, tail: int = PROMPT_TAIL) -> str | None:
+    if text is None or len(text) <= head + tail:
         return text
-    skipped = len(text) - PROMPT_HEAD - PROMPT_TAIL
-    return (text[:PROMPT_HEAD] + f"\n\n… [{skipped:,} characters not shown; the full prompt is in the prediction "
-            "file] …\n\n" + text[-PROMPT_TAIL:])
+    skipped = len(text) - head - tail
+    return (text[:head] + f"\n\n… [{skipped:,} characters not shown; the full prompt is in the prediction "
+            "file] …\n\n" + text[-tail:])
+
+
+def shared_prompt_starts(rows: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Per task, the start all its prompts share; each row's `prompt` becomes the rest, then shortened.
+
+    Mutates `rows`. The page shows `prompt_start[task] + row.prompt`."""
+    starts: dict[str, str] = {}
+    by_task: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        if r["prompt"] is not None:
+            by_task.setdefault(r["task"], []).append(r)
+    for task, task_rows in by_task.items():
+        start = os.path.commonprefix([r["prompt"] for r in task_rows]) if len(task_rows) > 1 else ""
+        starts[task] = _shortened(start, 4 * PROMPT_HEAD, 4 * PROMPT_TAIL) or ""
+        for r in task_rows:
+            r["prompt"] = _shortened(r["prompt"][len(start):])
+    return starts
 
 
 def _number(value: Any) -> float | None:
@@ -148,7 +167,7 @@ def normalise_row(raw: Mapping[str, Any], task_from_file: str) -> dict[str, Any]
         "tokens_in": _number(raw.get("tokens_in")),
         "tokens_out": _number(raw.get("tokens_out")),
         "latency_s": _number(raw.get("latency_s")),
-        "prompt": _prompt_shown(_text(prompt)),
+        "prompt": _text(prompt),  # shortened with the task's others, in `shared_prompt_starts`
         "prompt_chars": len(prompt) if isinstance(prompt, str) else None,
         "parsed": raw["parsed"] if isinstance(raw.get("parsed"), str) else None,
         "node_id": _text(raw.get("node_id")),
@@ -254,7 +273,9 @@ def forest_chart(report: Mapping[str, Any]) -> str:
         low, high = _ci(entry)
         p = _number(entry.get("p_value"))
         metric = entry.get("metric")
-        label = f"{task} · {metric}" if isinstance(metric, str) else task
+        summary = (report.get("tasks") or {}).get(task)
+        title = str(summary.get("title") or task) if isinstance(summary, Mapping) else task
+        label = f"{title} · {metric}" if isinstance(metric, str) else title
         rows.append(Difference(label, _number(entry.get("difference")), low, high,
                                "" if p is None else f"p={p:.3g}"))
     return forest(rows) if rows else ""
@@ -326,11 +347,13 @@ def script_json(data: Any) -> str:
 def page_data(report: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     tasks = report.get("tasks") or {}
     comparison = comparison_tasks(report)
+    rows = [dict(r) for r in rows]  # shared_prompt_starts shortens their prompts
     return {
         "tasks": [{"name": t, "title": str(tasks.get(t, {}).get("title", t)) if isinstance(tasks.get(t), Mapping) else t}
                   for t in _task_order(report, rows)],
         "kinds": [{"name": k.name, "definition": k.definition} for k in KINDS],
         "headline": {t: HEADLINE.get(t) for t in _task_order(report, rows)},
+        "prompt_start": shared_prompt_starts(rows),
         "rows": list(rows),
         "comparison": {t: {"broke": [str(i) for i in c.get("broke") or []], "fixed": [str(i) for i in c.get("fixed") or []]}
                        for t, c in comparison.items()},

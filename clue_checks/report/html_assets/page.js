@@ -71,13 +71,13 @@
     render();
   }
 
-  function bind(id, key, read) {
-    $(id).addEventListener("input", (event) => { state[key] = read(event.target); applyFilters(); });
+  function bind(id, key, read, event = "change") { // selects and boxes: change; the text box: every keystroke
+    $(id).addEventListener(event, (e) => { state[key] = read(e.target); applyFilters(); });
   }
   bind("f-task", "task", (t) => t.value);
   bind("f-outcome", "outcome", (t) => t.value);
   bind("f-kind", "kind", (t) => t.value);
-  bind("f-text", "text", (t) => t.value.trim().toLowerCase());
+  bind("f-text", "text", (t) => t.value.trim().toLowerCase(), "input");
   bind("f-sort", "sort", (t) => t.value);
   bind("f-desc", "desc", (t) => t.checked);
   $("filters").addEventListener("submit", (event) => event.preventDefault());
@@ -228,7 +228,7 @@
     }
     const prompt = el("details");
     prompt.append(el("summary", "Prompt" + (r.prompt_chars ? " (" + r.prompt_chars.toLocaleString("en") + " characters)" : "")),
-      el("pre", show(r.prompt), "text"));
+      el("pre", r.prompt === null ? DASH : (data.prompt_start[r.task] || "") + r.prompt, "text"));
     detail.appendChild(prompt);
   }
 
