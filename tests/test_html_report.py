@@ -17,6 +17,7 @@ from report_dirs import HOSTILE, write_report_dir
 from clue_checks.cli import main as clue
 from clue_checks.report import html
 from clue_checks.report.html import ReportDirError, normalise_row, script_json, write_html
+from clue_checks.report.redact import REDACTED_FIELDS, redact_rows, redact_text
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = re.compile(r'<script type="application/json" id="clue-data">(.*?)</script>', re.S)
@@ -178,3 +179,41 @@ def test_the_page_of_a_real_run(tmp_path):
     data = embedded((tmp_path / "index.html").read_text(encoding="utf-8"))
     assert len(data["rows"]) == 5 and {r["task"] for r in data["rows"]} == {"mednli"}
     assert all(r["metrics"].keys() == {"accuracy"} for r in data["rows"])
+
+
+# -- --clue-redact ----------------------------------------------------------------------------------
+
+clinical = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=30, max_size=200)
+
+
+@given(clinical, clinical, clinical)
+def test_redaction_leaves_no_clinical_text_and_keeps_the_rest(prompt, response, reference):
+    row = {"id": "s1", "task": "meqsum", "outcome": "failed", "prompt": prompt, "Model Answer": response,
+           "Ground Truth Answer": reference, "response": response, "reference": reference, "parsed": response,
+           "messages": [{"role": "user", "content": prompt}], "rougeL": 0.05, "kinds": ["low_overlap"],
+           "reason": "rougeL F 0.050 < floor 0.1", "baseline": {"response": reference, "metrics": {"rougeL": 0.2}}}
+    original = json.loads(json.dumps(row))
+    (out,) = redact_rows([row])
+    assert row == original  # the input is not changed
+    dumped = json.dumps(out, ensure_ascii=False)
+    assert prompt not in dumped and response not in dumped and reference not in dumped
+    assert out["Model Answer"] == redact_text(response) == out["response"]  # equal texts, equal hashes
+    assert out["Model Answer"] == f"sha256:{out['Model Answer'][7:23]} ({len(response)} chars)"
+    assert out["messages"] == [{"role": "user", "content": redact_text(prompt)}]
+    assert out["baseline"] == {"response": redact_text(reference), "metrics": {"rougeL": 0.2}}
+    kept = {k: v for k, v in row.items() if k not in REDACTED_FIELDS and k != "baseline"}
+    assert {k: out[k] for k in kept} == kept
+
+
+def test_redaction_keeps_missing_text_missing():
+    assert redact_rows([{"id": "x", "prompt": None, "outcome": "error"}]) == [{"id": "x", "prompt": None, "outcome": "error"}]
+
+
+def test_a_redacted_report_still_renders(tmp_path):
+    report_dir = write_report_dir(tmp_path, {"mednli": 3}, hostile=1)
+    path = report_dir / "predictions" / "mednli.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line]  # not at U+2028
+    path.write_text("".join(json.dumps(r) + "\n" for r in redact_rows(rows)), encoding="utf-8")
+    page = write_html(report_dir).read_text(encoding="utf-8")
+    assert "window.__pwned" not in page and "chest pain" not in page and "history of present illness" not in page
+    assert embedded(page)["rows"][1]["response"].startswith("sha256:")
