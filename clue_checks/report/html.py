@@ -251,6 +251,8 @@ def kinds_charts(report: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -
         n = n if isinstance(n, int) else sum(r["task"] == task for r in rows)
         if counts is None:
             body = "<p class=\"muted\">Kinds not recorded (a report written before triage).</p>"
+        elif not counts:
+            body = "<p class=\"muted\">No kinds found.</p>"
         else:
             body = kind_bars(counts, n, f"failure kinds of {title}")
         parts.append(f'<figure class="kinds" data-task="{escape(task)}"><figcaption>{escape(title)} '
