@@ -302,7 +302,8 @@ def test_scoring_task1(data_dir):
     ok = t.score(s, "The correct answer is B: Rituximab.", {})
     assert ok.passed and ok.metrics == {"accuracy": 1.0, "accuracy_lenient": 1.0, "parsed": 1.0}
     assert ok.details == {"parsed": "B", "ground_truth": "B", "lenient": "B",
-                          "lenient_form": "CLUE's 'The correct answer is X:'", "abstained": False}
+                          "lenient_form": "CLUE's 'The correct answer is X:'", "abstained": False,
+                          "stated": ["B"], "says_unanswerable": False}
     wrong = t.score(s, "The correct answer is A: Aspirin.", {})
     assert not wrong.passed and wrong.metrics["parsed"] == 1.0 and "parsed 'A', ground truth B" in wrong.reason
     lower = t.score(s, "The correct answer is b: Rituximab.", {})

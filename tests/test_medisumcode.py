@@ -135,6 +135,13 @@ def test_a_near_miss_pairs_with_every_gold_neighbour():
     assert near_misses([], ["E1165"]) == [] and near_misses(["E1165"], ["E1165"]) == []
 
 
+def test_a_different_subcode_is_not_called_counted_up():
+    # Was labelled "digits counted up": only the gold code with its last digit raised is a count.
+    result = MeDiSumCode(PAPER).score(sample("E1010"), "E10.65", {})
+    assert "E10.65 predicted for gold E10.10 (another code of the category)" in result.reason
+    assert "counted" not in result.reason
+
+
 def test_dotted():
     assert dotted("E1165") == "E11.65" and dotted("I10") == "I10"
 
@@ -262,8 +269,8 @@ def test_failure_names_near_misses_and_invalid_codes():
     result = MeDiSumCode(PAPER).score(sample("E1165, I10"), "E11.66, E11.64, I11.0, B12", {})
     assert not result.passed
     assert "exact-match F1 0" in result.reason
-    assert "E11.66 predicted for gold E11.65 (digits counted up)" in result.reason
-    assert "E11.64 predicted for gold E11.65 (digits counted down)" in result.reason
+    assert "E11.66 predicted for gold E11.65 (last digit counted up)" in result.reason
+    assert "E11.64 predicted for gold E11.65 (last digit counted down)" in result.reason
     assert "typical coding failure" in result.reason
     assert "not in ICD-10-CM: E11.66, B12" in result.reason
 

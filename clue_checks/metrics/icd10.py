@@ -112,6 +112,23 @@ def near_misses(pred: Sequence[str], gold: Sequence[str]) -> list[tuple[str, str
     return pairs
 
 
+def is_code_increment(pred: str, gold: str) -> bool:
+    """The paper's "counted up" code: `pred` is `gold` with its last digit raised, every other character equal.
+
+    Both codes undotted, of the same length, with a character after the 3-character category; the one
+    position where they differ is the last digit of `gold` (so a 7th character stays: S72002A for gold
+    S72001A), and there `pred` has the larger digit. E1165 for gold E1164 is one; E1065 for gold E1010
+    (a different subcode) and E1164 for gold E1165 (counted down) are not.
+    """
+    if len(pred) != len(gold) or len(gold) <= 3 or pred[:3] != gold[:3]:
+        return False
+    last = max((i for i, ch in enumerate(gold) if ch.isdigit() and ch.isascii()), default=-1)
+    if last < 3:
+        return False
+    differ = [i for i, (a, b) in enumerate(zip(pred, gold)) if a != b]
+    return differ == [last] and pred[last].isdigit() and pred[last].isascii() and pred[last] > gold[last]
+
+
 def dotted(code: str) -> str:
     """E1165 -> E11.65, for messages people read; codes stay undotted everywhere else."""
     return f"{code[:3]}.{code[3:]}" if len(code) > 3 else code

@@ -281,6 +281,19 @@ def lenient_letter(response: str, letters: str) -> tuple[str | None, str]:
     return None, "none"
 
 
+def stated_letters(response: str) -> list[str]:
+    """Every different capital letter the response states as its answer, in the order written.
+
+    Read from CLUE's pattern (any capital, offered or not) and the lenient forms that name an answer
+    ("... correct answer is: C", "Answer: C"; A–F). Two or more mean the model hedged (triage); the
+    scores never use this.
+    """
+    found = [(m.start(), m.group(1)) for m in STRICT.finditer(response) if "A" <= m.group(1) <= "Z"]
+    for _, pattern in LENIENT_FORMS[:2]:
+        found += [(m.start(), (m.group(1) or m.group(2) or "").upper()) for m in pattern.finditer(response)]
+    return list(dict.fromkeys(letter for _, letter in sorted(found) if letter))
+
+
 # -- the tasks ---------------------------------------------------------------------------------
 
 
@@ -410,8 +423,10 @@ class LongHealthTask(Task):
         lenient_correct = lenient == gold or (gold == "F" and abstained)
         metrics: dict[str, float | None] = {
             "accuracy": float(correct), "accuracy_lenient": float(lenient_correct), "parsed": float(parsed is not None)}
+        # `stated` and `says_unanswerable` are for triage (failure kinds) only; on task 1 too, where F is no option.
         details = {"parsed": parsed, "ground_truth": gold, "lenient": lenient, "lenient_form": form,
-                   "abstained": abstained}
+                   "abstained": abstained, "stated": stated_letters(response),
+                   "says_unanswerable": bool(ABSTAINS.search(response))}
         gold_text = f"{gold} (the documents do not answer the question)" if self.part == "t3" else gold
         if correct:
             return SampleResult(metrics, True, f"parsed {parsed} = ground truth {gold}", details)

@@ -8,8 +8,8 @@ from typing import Any
 
 from ..data.errors import DataError
 from ..data.readers import read_json_records, unique_ids
-from ..metrics.icd10 import (approximate_match, dotted, exact_match, extract_codes, invalid_codes, near_misses,
-                             valid_rate)
+from ..metrics.icd10 import (approximate_match, dotted, exact_match, extract_codes, invalid_codes,
+                             is_code_increment, near_misses, valid_rate)
 from .base import LoadedTask, Prompt, Sample, SampleResult, Task, shown_against
 from .shots import split_shots
 
@@ -56,11 +56,13 @@ def _listed(items: Sequence[str]) -> str:
 
 
 def _how_near(pred: str, gold: str) -> str:
-    """How a near miss differs from its gold code: the first differing character decides."""
-    i = next(i for i, (a, b) in enumerate(zip(pred, gold)) if a != b)
-    if pred[i].isdigit() and gold[i].isdigit():
-        return "digits counted up" if pred[i] > gold[i] else "digits counted down"
-    return f"character {i + 1} differs"
+    """How a near miss differs from its gold code. "Counted up" only for the gold code with its last digit
+    raised (E11.65 for E11.64), the paper's failure; E10.65 for E10.10 is another subcode, not a count."""
+    if is_code_increment(pred, gold):
+        return "last digit counted up"
+    if is_code_increment(gold, pred):
+        return "last digit counted down"
+    return "another code of the category"
 
 
 class MeDiSumCode(Task):
