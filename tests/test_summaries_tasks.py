@@ -194,3 +194,32 @@ def test_medisumqa_array_element_is_counted_from_one_like_every_record(tmp_path)
     with pytest.raises(DataError) as info:
         MeDiSumQA(PAPER).load(tmp_path)
     assert info.value.where == "record 2" and "JSON object" in info.value.problem
+
+
+def test_probsum_non_utf8_byte_names_file_and_line(tmp_path):
+    path = write_csv(tmp_path, ["File ID", "Assessment", "Subjective Sections", "Objective Sections", "Summary"],
+                     [note(0), note(1)])  # header on line 1, records on lines 2-3 and 4-5
+    path.write_bytes(path.read_bytes().replace(b"line 1", b"l\xefne 1"))  # Latin-1 ï, on line 5
+    with pytest.raises(DataError) as info:
+        ProblemSummary(PAPER).load(tmp_path)
+    assert info.value.path == path and info.value.where == "line 5"
+    assert "BioNLP2023-1A-Test.csv, line 5: not UTF-8 text: byte 0xef" in str(info.value)
+
+
+def test_probsum_byte_order_mark_is_still_accepted(tmp_path):
+    path = write_csv(tmp_path, ["File ID", "Assessment", "Subjective Sections", "Objective Sections", "Summary"],
+                     [note(i) for i in range(4)])
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert [s.id for s in ProblemSummary(PAPER).load(tmp_path).samples] == ["3.txt"]
+
+
+@pytest.mark.parametrize("jsonl", [False, True])
+def test_medisumqa_non_utf8_byte_names_file_and_line(tmp_path, jsonl):
+    path = write_qa(tmp_path, [qa(0), qa(1), qa(2)], jsonl=jsonl)
+    text = path.read_bytes()
+    if not jsonl:  # one record per line, so the line is worth naming
+        text = text.replace(b"}, {", b"},\n{")
+    path.write_bytes(text.replace(b"Why 2?", b"Why\xa0 2?"))  # a Latin-1 no-break space, on line 3
+    with pytest.raises(DataError) as info:
+        MeDiSumQA(PAPER).load(tmp_path)
+    assert info.value.where == "line 3" and "MeDiSumQA.json, line 3: not UTF-8 text: byte 0xa0" in str(info.value)

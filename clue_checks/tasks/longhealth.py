@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data.errors import DataError
-from ..data.readers import require_file
+from ..data.readers import read_text, require_file
 from .base import LoadedTask, Prompt, Sample, SampleResult, Task, clue_prompts, conversation
 from .profiles import Profile
 from .tokens import TokenCounter, TokenizerUnavailable, shared
@@ -105,10 +105,7 @@ def load_benchmark(path: Path) -> Benchmark:
 
 
 def _parse(path: Path) -> Benchmark:
-    try:
-        text = path.read_bytes().decode("utf-8-sig")  # a byte-order mark (re-saved file) is not an error
-    except UnicodeDecodeError as exc:
-        raise DataError(path, f"not UTF-8 text ({exc.reason})", where=f"byte offset {exc.start}") from None
+    text = read_text(path)  # names the line of a byte that is not UTF-8; a byte-order mark is accepted
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
