@@ -122,8 +122,20 @@ def test_medisumqa_missing_field_names_record_and_variants(tmp_path):
 
 
 def test_medisumqa_answers_are_stripped_in_the_paper_profile_only():
-    assert MeDiSumQA(PAPER).clean("  Rest at home.\n", "m") == "Rest at home."
-    assert MeDiSumQA(HEAD).clean("  Rest at home.\n", "m") == "  Rest at home.\n"
+    assert MeDiSumQA(PAPER).clean("  Rest at home.\n", "other") == "Rest at home."
+    assert MeDiSumQA(HEAD).clean("  Rest at home.\n", "other") == "  Rest at home.\n"
+
+
+@pytest.mark.parametrize(("raw", "cleaned"), [
+    ("Rest at home.  <|end|> junk", "Rest at home. "),  # stripped first: the space before " <|end|>" stays
+    ("  <|end|> Rest at home.", "<|end|> Rest at home."),  # stripped first: no " <|end|>" is left to cut at
+    ("\nRest at home. <|end|>\n", "Rest at home."),
+    ("Rest at home.", "Rest at home."),
+])
+def test_medisumqa_strips_then_cuts_phi_output_as_clue_did(raw, cleaned):
+    assert MeDiSumQA(PAPER).clean(raw, "phi") == cleaned
+    assert MeDiSumQA(PAPER).clean(raw, "other") == raw.strip()  # no Phi cut for other families
+    assert MeDiSumQA(HEAD).clean(raw, "phi") == raw  # the vLLM-era code cleaned nothing
 
 
 # -- locations: CSV fields span lines, JSON lines may be blank ---------------------------------

@@ -246,9 +246,9 @@ def test_echoed_prefix_is_stripped_in_chat_mode():
 
 def test_paper_cleanup_removes_self_prompting_lines():
     task = MedNLI(PAPER)
-    assert task.clean("neutral\nYou are an AI assistant and more", "m") == "neutral\n"
-    assert task.clean("entailment <|end|> junk", "microsoft/Phi-3-mini") == "entailment"
-    assert MedNLI(HEAD).clean("neutral\nYou are an AI", "m") == "neutral\nYou are an AI"
+    assert task.clean("neutral\nYou are an AI assistant and more", "other") == "neutral\n"
+    assert task.clean("entailment <|end|> junk", "phi") == "entailment"
+    assert MedNLI(HEAD).clean("neutral\nYou are an AI", "other") == "neutral\nYou are an AI"
 
 
 def test_meqsum_file_shaped_like_the_real_one_loads_with_paper_shots(tmp_path):
