@@ -17,6 +17,7 @@ def _serve_baseline(args: argparse.Namespace) -> int:
         port=args.port,
         latency_s=args.latency_ms / 1000.0,
         max_concurrent_requests=args.max_concurrent_requests,
+        variant=args.variant,
     )
     done = threading.Event()
     if threading.current_thread() is threading.main_thread():
@@ -35,6 +36,7 @@ def _serve_baseline(args: argparse.Namespace) -> int:
 
 
 def _add_serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from clue_checks.server.variants import DEFAULT, VARIANTS
 
     serve = sub.add_parser(
         "serve-baseline",
@@ -47,6 +49,12 @@ def _add_serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
     serve.add_argument(
         "--max-concurrent-requests", type=int, default=64,
         help="generations in flight before answering 429 (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--variant", choices=VARIANTS, default=DEFAULT,
+        help="default: the baseline heuristics. finetune-degraded: the same, failing on a fixed share of samples "
+             "the way biomedical fine-tunes fail (repetition loops, ignored answer format, ICD codes counted up, "
+             "a letter instead of 'cannot be answered'); rates in clue_checks/server/variants.py",
     )
     serve.set_defaults(func=_serve_baseline)
 

@@ -14,6 +14,10 @@ from .tasks import TASKS
 from .tasks.families import FAMILY_CHOICES
 from .tasks.profiles import PROFILES
 
+# server.variants.VARIANTS (a test keeps them equal): importing the server here would load the baseline's
+# heuristics in every pytest session that merely reads the options.
+BASELINE_VARIANTS = ("default", "finetune-degraded")
+
 GROUP = "clue-checks"
 
 # (option, ini name, help, extra argparse kwargs, ini type)
@@ -72,6 +76,10 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any], str]] = [
      "generate mode), phi (answers cut at ' <|end|>' in the paper profile) or other. Default auto: from the "
      "model id the server reports, as CLUE did from the model name (a local path or neutral name gets neither)",
      {"choices": list(FAMILY_CHOICES)}, "string"),
+    ("--baseline-variant", "clue_baseline_variant", "which embedded baseline answers when no --model-endpoint is "
+     "given: default, or finetune-degraded (the same heuristics failing on a fixed, documented share of samples "
+     "the way biomedical fine-tunes fail; for trying comparisons offline). Also `clue serve-baseline --variant`",
+     {"choices": list(BASELINE_VARIANTS)}, "string"),
 ]
 
 
@@ -108,6 +116,8 @@ class Settings:
     prompt_layout: str = "auto"
     #: --model-family: auto (from the served model id) | llama3 | phi | other (tasks.families)
     model_family: str = "auto"
+    #: --baseline-variant: the embedded baseline's model when no endpoint is given (server.variants.VARIANTS)
+    baseline_variant: str = "default"
 
 
 def _value(config: pytest.Config, name: str) -> tuple[Any, str]:
@@ -187,11 +197,18 @@ def resolve(config: pytest.Config) -> Settings:
                                        ("--prompt-layout", "clue_prompt_layout", _value(config, "clue_prompt_layout")[0],
                                         PROMPT_LAYOUTS),
                                        ("--model-family", "clue_model_family", _value(config, "clue_model_family")[0],
-                                        FAMILY_CHOICES)):
+                                        FAMILY_CHOICES),
+                                       ("--baseline-variant", "clue_baseline_variant",
+                                        _value(config, "clue_baseline_variant")[0], BASELINE_VARIANTS)):
         if value is not None and value not in allowed:
             raise pytest.UsageError(f"{flag} / {name}: {value!r} is not one of {', '.join(allowed)}")
     system_role = _value(config, "clue_system_role")[0] or "keep"
     prompt_layout = _value(config, "clue_prompt_layout")[0] or "auto"
+    baseline_variant = _value(config, "clue_baseline_variant")[0] or "default"
+    if baseline_variant != "default" and urls:
+        raise pytest.UsageError(f"--baseline-variant {baseline_variant} chooses the embedded baseline, which does not "
+                                "run with --model-endpoint; serve it with `clue serve-baseline --variant "
+                                f"{baseline_variant}` and name that URL, or leave out --model-endpoint")
     if system_role == "merge" and prompt_layout in ("template", "base"):
         raise pytest.UsageError(f"--system-role merge contradicts --prompt-layout {prompt_layout}: "
                                 "--prompt-layout template-no-system is the merged layout")
@@ -220,4 +237,5 @@ def resolve(config: pytest.Config) -> Settings:
         system_role=system_role,
         prompt_layout=prompt_layout,
         model_family=_value(config, "clue_model_family")[0] or "auto",
+        baseline_variant=baseline_variant,
     )

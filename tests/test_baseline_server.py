@@ -579,6 +579,11 @@ def test_cli_parser() -> None:
 
     args = build_parser().parse_args(["serve-baseline", "--port", "0", "--latency-ms", "25"])
     assert (args.host, args.port, args.latency_ms, args.command) == ("127.0.0.1", 0, 25.0, "serve-baseline")
+    assert args.variant == "default"
+    args = build_parser().parse_args(["serve-baseline", "--variant", "finetune-degraded"])
+    assert args.variant == "finetune-degraded"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve-baseline", "--variant", "worse"])
 
 
 def test_cli_serve_baseline_process() -> None:

@@ -18,6 +18,7 @@ from clue_checks.settings import Settings
 from clue_checks.tasks import TASKS, get_profile
 from clue_checks.tasks.base import Prompt
 from clue_checks.tasks.families import FAMILY_CHOICES, MODEL_FAMILIES, family_of, resolve_family
+from option_values import FakeConfig
 
 PAPER, HEAD = get_profile("paper"), get_profile("head")
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -236,21 +237,6 @@ def test_chat_mode_under_the_paper_profile_warns_and_head_does_not(baseline):
 
 
 # -- options ---------------------------------------------------------------------------------
-
-
-class FakeConfig:
-    """What settings.resolve reads from a pytest.Config: command-line values (by ini name) and ini values."""
-
-    def __init__(self, cli: dict[str, Any], ini: dict[str, Any] | None = None) -> None:
-        self.cli, self.ini = cli, ini or {}
-        self.invocation_params = type("P", (), {"dir": FIXTURES.parent})()
-        self.rootpath = FIXTURES.parent
-
-    def getoption(self, name: str) -> Any:
-        return self.cli.get(name)
-
-    def getini(self, name: str) -> Any:
-        return self.ini.get(name)
 
 
 def test_options_resolve_with_defaults_and_ini():

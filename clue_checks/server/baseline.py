@@ -32,7 +32,7 @@ from typing import Any
 
 from tokenizers import Tokenizer
 
-from clue_checks.server import heuristics
+from clue_checks.server import heuristics, variants
 
 MODEL_ID = "clue-checks/parameterless-baseline"
 TOKENIZER_DIR = Path(__file__).resolve().parent / "baseline_tokenizer"
@@ -56,11 +56,20 @@ def package_version() -> str:
     return "0"
 
 
-def model_sha() -> str:
-    """Short hash of the heuristics source and the tokenizer: changes when answers can change."""
+def model_sha(variant: str = variants.DEFAULT) -> str:
+    """Short hash of the heuristics source and the tokenizer (and, for another variant, of the variants
+    module and its name): changes when answers can change."""
     digest = hashlib.sha256(Path(heuristics.__file__).read_bytes())
     digest.update((TOKENIZER_DIR / "tokenizer.json").read_bytes())
+    if variant != variants.DEFAULT:
+        digest.update(Path(variants.__file__).read_bytes())
+        digest.update(variant.encode())
     return digest.hexdigest()[:16]
+
+
+def model_id(variant: str = variants.DEFAULT) -> str:
+    """The default baseline is MODEL_ID; a variant is another model, so stored answers never mix."""
+    return MODEL_ID if variant == variants.DEFAULT else f"{MODEL_ID}-{variant}"
 
 
 # Optional fields are sent as TGI sends them: chat choices carry ``"logprobs": null`` and stream
@@ -94,7 +103,8 @@ class BaselineServer:
     ``latency_s`` is slept (holding a concurrency slot) before each generation answer;
     more than ``max_concurrent_requests`` generations in flight get TGI's 429.
     ``request_counts`` counts every POST received on a generation route (any status), per
-    route and under ``"total"``.
+    route and under ``"total"``. ``variant`` (``variants.VARIANTS``) chooses the model: the default
+    heuristics, or ``finetune-degraded``, which fails on a planted share of samples.
     """
 
     def __init__(
@@ -103,14 +113,18 @@ class BaselineServer:
         port: int = 0,
         latency_s: float = 0.0,
         max_concurrent_requests: int = 64,
+        variant: str = variants.DEFAULT,
     ) -> None:
         self.host, self.port = host, port
         self.latency_s = latency_s
         self.max_concurrent_requests = max_concurrent_requests
+        self.variant = variant
+        self._answer = variants.answerer(variant)  # raises ValueError for an unknown variant
+        self.model_id = model_id(variant)
         self.tokenizer = Tokenizer.from_file(str(TOKENIZER_DIR / "tokenizer.json"))
         self.eos_id = self.tokenizer.token_to_id("</s>")
         self.version = package_version()
-        self.model_sha = model_sha()
+        self.model_sha = model_sha(variant)
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._outcomes: Counter[str] = Counter()  # "success", or the error_type of a failed generation request
@@ -221,7 +235,7 @@ class BaselineServer:
 
     def info(self) -> dict[str, Any]:
         return {
-            "model_id": MODEL_ID,
+            "model_id": self.model_id,
             "model_sha": self.model_sha,
             "model_pipeline_tag": "text-generation",
             "max_concurrent_requests": self.max_concurrent_requests,
@@ -259,7 +273,7 @@ class BaselineServer:
             if self.latency_s > 0:
                 time.sleep(self.latency_s)
             try:
-                raw = heuristics.answer(messages, prompt)
+                raw = self._answer(messages, prompt, max_new_tokens)
             except Exception as exc:  # a bug in a rule must not kill the connection
                 raise RequestError(424, f"Request failed during generation: {exc!r}", "generation") from exc
         finally:
@@ -480,7 +494,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/info":
             self._json(200, self.app.info())
         elif path == "/v1/models":
-            model = {"id": MODEL_ID, "object": "model", "created": 0, "owned_by": MODEL_ID}
+            model = {"id": self.app.model_id, "object": "model", "created": 0, "owned_by": self.app.model_id}
             self._json(200, {"object": "list", "data": [model]})
         elif path == "/metrics":
             self._send(200, self.app.metrics().encode(), "text/plain; version=0.0.4; charset=utf-8")
@@ -652,7 +666,8 @@ class _Handler(BaseHTTPRequestHandler):
                  "total_tokens": prompt_tokens + len(gen.token_ids)}
         finish = "length" if gen.finish_reason == "length" else "stop"
         ident, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
-        common = {"id": ident, "created": created, "model": MODEL_ID, "system_fingerprint": self.app.system_fingerprint}
+        common = {"id": ident, "created": created, "model": self.app.model_id,
+                  "system_fingerprint": self.app.system_fingerprint}
         if not body.get("stream"):
             choice = {"index": 0, "message": {"role": "assistant", "content": gen.text}, "logprobs": None,
                       "finish_reason": finish}
@@ -698,6 +713,6 @@ class _Handler(BaseHTTPRequestHandler):
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                  "total_tokens": prompt_tokens + completion_tokens}
         self._json(200, {"id": f"cmpl-{uuid.uuid4().hex[:24]}", "object": "text_completion",
-                         "created": int(time.time()), "model": MODEL_ID,
+                         "created": int(time.time()), "model": self.app.model_id,
                          "system_fingerprint": self.app.system_fingerprint, "choices": choices, "usage": usage})
         return completion_tokens
