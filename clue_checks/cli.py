@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import signal
 import sys
 import threading
@@ -19,11 +20,15 @@ def _serve_baseline(args: argparse.Namespace) -> int:
         max_concurrent_requests=args.max_concurrent_requests,
         variant=args.variant,
     )
+    try:
+        url = server.start()
+    except OSError as exc:  # one line, not a traceback: the usual cause is a port already taken
+        print(f"clue serve-baseline: error: {_bind_problem(exc, args.host, args.port)}", file=sys.stderr)
+        return 2
     done = threading.Event()
     if threading.current_thread() is threading.main_thread():
         # SIGTERM (docker stop, CI teardown) ends the server like Ctrl-C does.
         signal.signal(signal.SIGTERM, lambda *_: done.set())
-    url = server.start()
     print(url, flush=True)
     try:
         while not done.wait(0.5):
@@ -33,6 +38,18 @@ def _serve_baseline(args: argparse.Namespace) -> int:
     finally:
         server.stop()
     return 0
+
+
+def _bind_problem(exc: OSError, host: str, port: int) -> str:
+    where = f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (f"port {port} on {host} is already in use (another server, or an earlier clue serve-baseline "
+                f"still running): choose another with --port, or --port 0 for a free one")
+    if exc.errno == errno.EACCES:
+        return f"not allowed to listen on {where} ({exc.strerror}): ports below 1024 need privileges; choose --port"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"cannot listen on {where} ({exc.strerror}): --host must be an address of this machine"
+    return f"cannot listen on {where}: {exc.strerror or exc}"
 
 
 def _add_serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -66,8 +83,21 @@ def _subcommands() -> list[Callable[[argparse._SubParsersAction], object]]:  # t
     return [_add_serve_parser, add_data_parser]
 
 
+def _version() -> str:
+    """The installed distribution's version; from a source checkout that is not installed, the package's."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("clue-checks")
+    except PackageNotFoundError:
+        from clue_checks import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clue", description="CLUE benchmark checks for clinical LLMs.")
+    parser.add_argument("--version", action="version", version=f"clue-checks {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for register in _subcommands():
         register(sub)
