@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import signal
 import sys
 import threading
@@ -17,12 +18,17 @@ def _serve_baseline(args: argparse.Namespace) -> int:
         port=args.port,
         latency_s=args.latency_ms / 1000.0,
         max_concurrent_requests=args.max_concurrent_requests,
+        variant=args.variant,
     )
+    try:
+        url = server.start()
+    except OSError as exc:  # one line, not a traceback: the usual cause is a port already taken
+        print(f"clue serve-baseline: error: {_bind_problem(exc, args.host, args.port)}", file=sys.stderr)
+        return 2
     done = threading.Event()
     if threading.current_thread() is threading.main_thread():
         # SIGTERM (docker stop, CI teardown) ends the server like Ctrl-C does.
         signal.signal(signal.SIGTERM, lambda *_: done.set())
-    url = server.start()
     print(url, flush=True)
     try:
         while not done.wait(0.5):
@@ -34,7 +40,20 @@ def _serve_baseline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bind_problem(exc: OSError, host: str, port: int) -> str:
+    where = f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (f"port {port} on {host} is already in use (another server, or an earlier clue serve-baseline "
+                f"still running): choose another with --port, or --port 0 for a free one")
+    if exc.errno == errno.EACCES:
+        return f"not allowed to listen on {where} ({exc.strerror}): ports below 1024 need privileges; choose --port"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"cannot listen on {where} ({exc.strerror}): --host must be an address of this machine"
+    return f"cannot listen on {where}: {exc.strerror or exc}"
+
+
 def _add_serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from clue_checks.server.variants import DEFAULT, VARIANTS
 
     serve = sub.add_parser(
         "serve-baseline",
@@ -48,6 +67,12 @@ def _add_serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
         "--max-concurrent-requests", type=int, default=64,
         help="generations in flight before answering 429 (default: %(default)s)",
     )
+    serve.add_argument(
+        "--variant", choices=VARIANTS, default=DEFAULT,
+        help="default: the baseline heuristics. finetune-degraded: the same, failing on a fixed share of samples "
+             "the way biomedical fine-tunes fail (repetition loops, ignored answer format, ICD codes counted up, "
+             "a letter instead of 'cannot be answered'); rates in clue_checks/server/variants.py",
+    )
     serve.set_defaults(func=_serve_baseline)
 
 
@@ -60,8 +85,21 @@ def _subcommands() -> list[Callable[[argparse._SubParsersAction], object]]:  # t
     return [_add_serve_parser, add_data_parser, add_init_parser, add_report_parser]
 
 
+def _version() -> str:
+    """The installed distribution's version; from a source checkout that is not installed, the package's."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("clue-checks")
+    except PackageNotFoundError:
+        from clue_checks import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clue", description="CLUE benchmark checks for clinical LLMs.")
+    parser.add_argument("--version", action="version", version=f"clue-checks {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for register in _subcommands():
         register(sub)

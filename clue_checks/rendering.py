@@ -2,27 +2,33 @@
 
 Generate mode is CLUE's paper-era path: the conversation is rendered locally with the
 model's own chat template (transformers), then the task's assistant prefix is appended as
-plain text, exactly as CLUE's TGI code did (docs/clue-faithfulness.md#conversation-layout):
-- a template that rejects the system role gets it merged into the first user turn
-  (`SYS + "\\n\\n" + U1`, CLUE's `--model_is_instruct` without `--model_has_system`);
-- a tokenizer without a chat template is a base model: a plain transcript.
-Chat mode sends the messages (with the system prompt merged into the first user turn under
---system-role merge); a server cannot be made to prefill there, so the prefix is dropped and an
-echoed prefix is removed from the answer instead (README: deliberate differences).
+plain text, exactly as CLUE's TGI code did (docs/clue-faithfulness.md#conversation-layout). CLUE's user chose the layout with two flags; here
+`--prompt-layout` does (PROMPT_LAYOUTS):
+- `template`: the chat template with the system role (CLUE: `--model_is_instruct --model_has_system`);
+- `template-no-system`: the system prompt merged into the first user turn, `SYS + "\\n\\n" + U1`
+  (CLUE: `--model_is_instruct` alone);
+- `base`: CLUE's plain transcript for a base model (no `--model_is_instruct`), even when the tokenizer
+  has a chat template (many base models ship one);
+- `auto` (default): inferred from the tokenizer: no chat template → base; a template that rejects the
+  system role → merged; else the template.
+Chat mode sends the messages (merged under `template-no-system` or `--system-role merge`); a server
+cannot be made to prefill there, so the prefix is dropped and an echoed prefix is removed from the
+answer instead (README: deliberate differences). `Renderer.lost_in_chat_mode` names what the
+`paper` profile loses that way.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from .endpoint.types import ApiMode, EndpointInfo, GenerationParams, Message, Request
 from .tasks.base import Prompt
+from .tasks.families import ModelFamily, family_of, require_family
 
-# CLUE's TGI code added these stop strings only for Llama-3 models (detected by model id).
+# CLUE's TGI code added these stop strings only for Llama-3 models (family "llama3", tasks.families).
 LLAMA3_STOPS = ("<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|im_end|>")
-_LLAMA3 = re.compile(r"llama-?3", re.IGNORECASE)
+PROMPT_LAYOUTS = ("auto", "template", "template-no-system", "base")  # the values of --prompt-layout
 
 
 class TemplateUnavailable(Exception):
@@ -54,10 +60,55 @@ class Renderer:
     # --system-role merge: the system prompt always goes into the first user turn (chat mode cannot
     # discover that the server's template rejects the system role; generate mode falls back by itself).
     merge_system_role: bool = False
+    # --prompt-layout (PROMPT_LAYOUTS); `template-no-system` sets merge_system_role.
+    layout: str = "auto"
+    # --model-family: the family whose quirks apply (Llama-3 stop strings); None: inferred from the model id.
+    family: ModelFamily | None = None
 
     def __post_init__(self) -> None:
-        if self.mode == "generate" and self.tokenizer is None:
-            raise TemplateUnavailable("generate mode renders prompts locally and needs --tokenizer")
+        if self.layout not in PROMPT_LAYOUTS:
+            raise ValueError(f"unknown prompt layout {self.layout!r}; choose one of: {', '.join(PROMPT_LAYOUTS)}")
+        self.family = family_of(self.info.model_id) if self.family is None else require_family(self.family)
+        if self.layout == "template-no-system":
+            self.merge_system_role = True
+        if self.mode == "chat" and self.layout == "base":
+            raise TemplateUnavailable(
+                "--prompt-layout base sends CLUE's plain base-model transcript to TGI's /generate; chat mode "
+                "(/v1/chat/completions) always applies the server's chat template: use --api generate")
+        if self.mode == "generate" and self.layout != "base":
+            if self.tokenizer is None:
+                raise TemplateUnavailable("generate mode renders prompts locally and needs --tokenizer "
+                                          "(or --prompt-layout base, which needs no chat template)")
+            if self.layout != "auto" and not self._has_template():
+                raise TemplateUnavailable(
+                    f"--prompt-layout {self.layout} renders with the model's chat template, and the tokenizer "
+                    "has none: give --tokenizer a folder whose tokenizer_config.json has a chat_template, or "
+                    "use --prompt-layout base for a base model")
+
+    def _has_template(self) -> bool:
+        return bool(getattr(self.tokenizer, "chat_template", None))
+
+    @property
+    def layout_used(self) -> str:
+        """The layout a prompt with a system role gets (`auto` resolved; its per-prompt fallback aside)."""
+        if self.mode == "generate" and (self.layout == "base" or not self._has_template()):
+            return "base"
+        return "template-no-system" if self.merge_system_role else "template"
+
+    def lost_in_chat_mode(self, truncates: bool) -> list[str]:
+        """What CLUE's paper-era requests had that chat mode cannot send (empty in generate mode);
+        `truncates`: the profile sends TGI `truncate` in generate mode."""
+        if self.mode != "chat":
+            return []
+        lost = []
+        if self.use_prefix:
+            lost.append("the assistant prefix is not prefilled (the model writes its own; an echoed prefix is "
+                        "removed before scoring)")
+        if truncates:
+            lost.append("no TGI `truncate` is sent (an over-long prompt is refused, not cut from the left)")
+        if self.model_quirks and self.family == "llama3":
+            lost.append("the Llama-3 stop strings are not sent")
+        return lost
 
     def request(self, prompt: Prompt) -> Request:
         params = GenerationParams(
@@ -71,7 +122,7 @@ class Renderer:
         return Request("generate", params, prompt=self.render(prompt) + prefix)
 
     def render(self, prompt: Prompt) -> str:
-        if not getattr(self.tokenizer, "chat_template", None):
+        if self.layout_used == "base":
             return base_transcript(prompt.messages, prompt.base_separator, prompt.base_trailer)
         messages = self._messages(prompt)
         try:
@@ -79,6 +130,11 @@ class Renderer:
         except Exception as first:
             if not messages or messages[0].role != "system":
                 raise
+            if self.layout == "template":  # asked for outright: no silent fallback
+                raise TemplateUnavailable(
+                    f"the chat template rejects this conversation ({first.__class__.__name__}: {first}); "
+                    "--prompt-layout template-no-system merges the system prompt into the first user turn, "
+                    "as CLUE did for models without a system role") from None
             # Templates without a system role raise in many ways ("System role not supported",
             # "Conversation roles must alternate…"): CLUE's answer was to merge SYS into the first user turn.
             try:
@@ -99,7 +155,7 @@ class Renderer:
 
     def _model_stops(self, prompt: Prompt) -> tuple[str, ...]:
         if self.mode == "generate" and self.model_quirks and prompt.model_stop_sequences \
-                and _LLAMA3.search(self.info.model_id):
+                and self.family == "llama3":
             return LLAMA3_STOPS
         return ()
 

@@ -22,6 +22,7 @@ from .rendering import Renderer, TemplateUnavailable, load_tokenizer
 from .settings import Settings
 from .tasks import TASKS, LoadedTask, Prompt, Sample, Task, get_profile
 from .tasks.base import strip_echoed_prefix
+from .tasks.families import ModelFamily, resolve_family
 from .tasks.tokens import (EndpointTokenCounter, LocalTokenCounter, TokenCounter, TokenizerUnavailable,
                            UsesTokenCounter, shared)
 
@@ -50,6 +51,8 @@ class Run:
         self._index: dict[str, int] = {}
         self.scheduler: Scheduler | None = None
         self.renderer: Renderer | None = None
+        # The model family whose CLUE quirks apply, resolved at connect (--model-family, else the model id).
+        self.family: ModelFamily | None = None
         self._futures: dict[str, concurrent.futures.Future[Outcome]] = {}
         self._lock = threading.Lock()
         self._sample_locks: dict[str, threading.Lock] = {}
@@ -91,6 +94,7 @@ class Run:
                               model_name=s.model_name, model_revision=s.model_revision)
         try:
             info = scheduler.start()[0]
+            self.family = resolve_family(s.model_family, info.model_id)
             self.renderer = self._renderer(info)
             self._use_token_counter(info, scheduler)
         except BaseException:
@@ -102,21 +106,37 @@ class Run:
     def _renderer(self, info: EndpointInfo) -> Renderer:
         s = self.settings
         tokenizer_source = s.tokenizer or (str(BASELINE_TOKENIZER) if info.server_kind == "clue-baseline" else None)
+        base = s.prompt_layout == "base"  # CLUE's plain transcript: no chat template needed
         mode = s.api
         if mode == "auto":
-            mode = "generate" if info.supports_generate and tokenizer_source else "chat"
+            mode = "generate" if info.supports_generate and (tokenizer_source or base) else "chat"
+        layout = {"merge_system_role": s.system_role == "merge", "layout": s.prompt_layout, "family": self.family}
         if mode == "generate":
             if not info.supports_generate:
                 raise TemplateUnavailable(
                     f"--api generate needs TGI's /generate, but {info.url} is {info.server_kind}; use --api chat")
-            if not tokenizer_source:
+            if not tokenizer_source and not base:
                 raise TemplateUnavailable(
                     "--api generate renders CLUE's prompts with the model's chat template locally: "
-                    "give --tokenizer (a local folder with the model's tokenizer files), or use --api chat")
-            return Renderer("generate", info, load_tokenizer(tokenizer_source), self.profile.assistant_prefix,
-                            self.profile.postprocess, merge_system_role=s.system_role == "merge")
-        return Renderer("chat", info, None, self.profile.assistant_prefix, self.profile.postprocess,
-                        merge_system_role=s.system_role == "merge")
+                    "give --tokenizer (a local folder with the model's tokenizer files), use --prompt-layout base "
+                    "for a base model, or use --api chat")
+            tokenizer = load_tokenizer(tokenizer_source) if tokenizer_source else None
+            return Renderer("generate", info, tokenizer, self.profile.assistant_prefix, self.profile.postprocess,
+                            **layout)
+        return Renderer("chat", info, None, self.profile.assistant_prefix, self.profile.postprocess, **layout)
+
+    def mode_warnings(self) -> list[str]:
+        """Lines for the run's header: what this run's requests cannot do that CLUE's did (chat mode under
+        the `paper` profile loses the prefill, `truncate` and the Llama-3 stop strings). Empty when none,
+        or before `connect`."""
+        if self.renderer is None:
+            return []
+        lost = self.renderer.lost_in_chat_mode(truncates=bool(self.profile.truncate_reserve))
+        if not lost:
+            return []
+        return [f"chat mode under the {self.profile.name} profile: " + "; ".join(lost) + ". Scores can differ "
+                "from CLUE's: for its exact requests use --api generate with --tokenizer on a TGI server, or "
+                "--clue-profile head (CLUE's chat-style code)"]
 
     def _use_token_counter(self, info: EndpointInfo, scheduler: Scheduler) -> None:
         """Tasks that pack to a token budget (LongHealth) get the model's tokenizer, chosen on first use.
@@ -210,7 +230,8 @@ class Run:
         text = outcome.completion.text
         if request.mode == "chat" and self.profile.assistant_prefix:
             text = strip_echoed_prefix(text, prompt.assistant_prefix)
-        text = self.tasks[sample.task].clean(text, self.info.model_id)
+        assert self.family is not None  # resolved in connect, before the scheduler is kept
+        text = self.tasks[sample.task].clean(text, self.family)
         return Evaluated(sample, prompt, request, outcome, text)
 
     def request_counts(self) -> dict[str, int]:
@@ -237,4 +258,6 @@ class Run:
             "api": self.renderer.mode if self.renderer else None,
             "profile": self.profile.name,
             "system_role": self.settings.system_role,
+            "prompt_layout": self.renderer.layout_used if self.renderer else None,
+            "model_family": self.family,
         }

@@ -10,8 +10,14 @@ from typing import Any
 import pytest
 
 from .data.bundled import bundled_fixtures_dir
+from .rendering import PROMPT_LAYOUTS
 from .tasks import TASKS
+from .tasks.families import FAMILY_CHOICES
 from .tasks.profiles import PROFILES
+
+# server.variants.VARIANTS (a test keeps them equal): importing the server here would load the baseline's
+# heuristics in every pytest session that merely reads the options.
+BASELINE_VARIANTS = ("default", "finetune-degraded")
 
 GROUP = "clue-checks"
 
@@ -62,6 +68,19 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any], str]] = [
      "Bio_ClinicalBERT 9)", {"type": int, "metavar": "N"}, "string"),
     ("--request-timeout", "clue_request_timeout", "seconds to wait for one response (default 600)",
      {"type": float, "metavar": "S"}, "string"),
+    ("--prompt-layout", "clue_prompt_layout", "how CLUE's conversation is laid out. auto (default): from the "
+     "tokenizer (no chat template: base; a template rejecting the system role: template-no-system). template: "
+     "the chat template with a system role. template-no-system: the system prompt merged into the first user "
+     "turn, as CLUE did for instruct models without one. base: CLUE's plain base-model transcript even if the "
+     "tokenizer has a chat template (generate mode only)", {"choices": list(PROMPT_LAYOUTS)}, "string"),
+    ("--model-family", "clue_model_family", "the model family whose CLUE quirks apply: llama3 (stop strings in "
+     "generate mode), phi (answers cut at ' <|end|>' in the paper profile) or other. Default auto: from the "
+     "model id the server reports, as CLUE did from the model name (a local path or neutral name gets neither)",
+     {"choices": list(FAMILY_CHOICES)}, "string"),
+    ("--baseline-variant", "clue_baseline_variant", "which embedded baseline answers when no --model-endpoint is "
+     "given: default, or finetune-degraded (the same heuristics failing on a fixed, documented share of samples "
+     "the way biomedical fine-tunes fail; for trying comparisons offline). Also `clue serve-baseline --variant`",
+     {"choices": list(BASELINE_VARIANTS)}, "string"),
 ]
 
 
@@ -94,6 +113,12 @@ class Settings:
     bertscore_layers: int | None = None
     model_revision: str | None = None
     system_role: str = "keep"
+    #: --prompt-layout: auto | template | template-no-system | base (rendering.PROMPT_LAYOUTS)
+    prompt_layout: str = "auto"
+    #: --model-family: auto (from the served model id) | llama3 | phi | other (tasks.families)
+    model_family: str = "auto"
+    #: --baseline-variant: the embedded baseline's model when no endpoint is given (server.variants.VARIANTS)
+    baseline_variant: str = "default"
 
 
 def _value(config: pytest.Config, name: str) -> tuple[Any, str]:
@@ -169,9 +194,25 @@ def resolve(config: pytest.Config) -> Settings:
                                        ("--clue-profile", "clue_profile", _value(config, "clue_profile")[0], tuple(PROFILES)),
                                        ("--clue-exit", "clue_exit", _value(config, "clue_exit")[0], ("pytest", "gates")),
                                        ("--system-role", "clue_system_role", _value(config, "clue_system_role")[0],
-                                        ("keep", "merge"))):
+                                        ("keep", "merge")),
+                                       ("--prompt-layout", "clue_prompt_layout", _value(config, "clue_prompt_layout")[0],
+                                        PROMPT_LAYOUTS),
+                                       ("--model-family", "clue_model_family", _value(config, "clue_model_family")[0],
+                                        FAMILY_CHOICES),
+                                       ("--baseline-variant", "clue_baseline_variant",
+                                        _value(config, "clue_baseline_variant")[0], BASELINE_VARIANTS)):
         if value is not None and value not in allowed:
             raise pytest.UsageError(f"{flag} / {name}: {value!r} is not one of {', '.join(allowed)}")
+    system_role = _value(config, "clue_system_role")[0] or "keep"
+    prompt_layout = _value(config, "clue_prompt_layout")[0] or "auto"
+    baseline_variant = _value(config, "clue_baseline_variant")[0] or "default"
+    if baseline_variant != "default" and urls:
+        raise pytest.UsageError(f"--baseline-variant {baseline_variant} chooses the embedded baseline, which does not "
+                                "run with --model-endpoint; serve it with `clue serve-baseline --variant "
+                                f"{baseline_variant}` and name that URL, or leave out --model-endpoint")
+    if system_role == "merge" and prompt_layout in ("template", "base"):
+        raise pytest.UsageError(f"--system-role merge contradicts --prompt-layout {prompt_layout}: "
+                                "--prompt-layout template-no-system is the merged layout")
 
     return Settings(
         endpoints=urls,
@@ -194,5 +235,8 @@ def resolve(config: pytest.Config) -> Settings:
         api_key=os.environ.get("CLUE_API_KEY") or None,
         bertscore_model=str(bertscore_model) if bertscore_model else None,
         bertscore_layers=bertscore_layers,
-        system_role=_value(config, "clue_system_role")[0] or "keep",
+        system_role=system_role,
+        prompt_layout=prompt_layout,
+        model_family=_value(config, "clue_model_family")[0] or "auto",
+        baseline_variant=baseline_variant,
     )

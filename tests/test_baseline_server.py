@@ -21,14 +21,37 @@ from clue_checks.server import BaselineServer, heuristics
 from clue_checks.server import baseline as baseline_mod
 from clue_checks.server.baseline import MODEL_ID, TOKENIZER_DIR
 
+def _nullable_refs(node: Any) -> Any:
+    """TGI's spec marks optional objects as ``{"allOf": [$ref], "nullable": true}``, which OpenAPI 3.0
+    validators read as not nullable (``nullable`` only widens a ``type`` beside it), while TGI itself sends
+    null there (``"logprobs": null``). Spell those as "the object or null"."""
+    if isinstance(node, list):
+        return [_nullable_refs(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _nullable_refs(value) for key, value in node.items()}
+    if "allOf" in node and node.get("nullable") is True and "type" not in node:
+        rest = {k: v for k, v in node.items() if k not in ("allOf", "nullable", "default")}
+        return {"anyOf": [{"allOf": node["allOf"]}, {"enum": [None]}], **rest}
+    return node
+
+
 SPEC = json.loads((Path(__file__).parent / "data" / "tgi-openapi.json").read_text(encoding="utf-8"))
+COMPONENTS = _nullable_refs(SPEC["components"])
 REPO = Path(__file__).resolve().parent.parent
 
 
 def validate(instance: Any, schema_name: str) -> None:
     """Validate against ``#/components/schemas/<name>`` (OpenAPI 3.0: nullable etc.)."""
-    schema = {"$ref": f"#/components/schemas/{schema_name}", "components": SPEC["components"]}
+    schema = {"$ref": f"#/components/schemas/{schema_name}", "components": COMPONENTS}
     OAS30Validator(schema).validate(instance)
+
+
+def test_the_validator_accepts_null_where_tgi_sends_it_and_nothing_else() -> None:
+    choice = {"index": 0, "message": {"role": "assistant", "content": "x"}, "finish_reason": "stop"}
+    validate(choice | {"logprobs": None}, "ChatCompletionComplete")
+    with pytest.raises(Exception, match="logprobs|valid"):
+        validate(choice | {"logprobs": 3}, "ChatCompletionComplete")
 
 
 def sse_events(text: str) -> list[str]:
@@ -106,7 +129,7 @@ def test_compat_route_returns_array(client: httpx.Client) -> None:
     out = client.post("/", json={"inputs": "hello", "parameters": {"details": True}}).json()
     assert isinstance(out, list) and len(out) == 1
     OAS30Validator(SPEC["paths"]["/"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
-                   | {"components": SPEC["components"]}).validate(out)
+                   | {"components": COMPONENTS}).validate(out)
 
 
 @pytest.mark.parametrize("path", ["/generate_stream", "/"])
@@ -169,6 +192,7 @@ def test_chat_completion(client: httpx.Client) -> None:
     choice = out["choices"][0]
     assert choice["message"] == {"role": "assistant", "content": "Can I take it with ibuprofen?"}
     assert choice["finish_reason"] == "stop"
+    assert "logprobs" in choice and choice["logprobs"] is None  # as TGI: clients that require the key parse it
     usage = out["usage"]
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"] and usage["prompt_tokens"] > 50
 
@@ -187,6 +211,7 @@ def test_chat_stream(client: httpx.Client) -> None:
     for chunk in chunks:
         validate(chunk, "ChatCompletionChunk")
         assert chunk["object"] == "chat.completion.chunk"
+    assert all(c["choices"][0]["logprobs"] is None and c["usage"] is None for c in chunks[:-1])
     content = "".join(c["choices"][0]["delta"]["content"] for c in chunks if c["choices"])
     assert content == "Can I take it with ibuprofen?"
     assert chunks[-2]["choices"][0]["finish_reason"] == "stop"
@@ -200,6 +225,63 @@ def test_completions(client: httpx.Client) -> None:
 
 
 # ---------------------------------------------------------------- errors and limits
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PUT", "/generate", "POST"),
+        ("GET", "/generate", "POST"),
+        ("DELETE", "/v1/chat/completions", "POST"),
+        ("POST", "/info", "GET, HEAD"),
+        ("PATCH", "/metrics", "GET, HEAD"),
+        ("OPTIONS", "/", "GET, HEAD, POST"),
+        ("BREW", "/tokenize", "POST"),  # a method http.server has never heard of
+    ],
+)
+def test_a_known_route_with_the_wrong_method_is_json_405_with_allow(client: httpx.Client, method: str, path: str,
+                                                                    allow: str) -> None:
+    r = client.request(method, path, json={"inputs": "x"})
+    assert r.status_code == 405 and r.headers["allow"] == allow
+    err = r.json()
+    validate(err, "ErrorResponse")
+    assert err["error_type"] == "method_not_allowed" and method in err["error"] and path in err["error"]
+    # The request body was consumed: the same keep-alive connection answers the next request.
+    assert client.post("/generate", json={"inputs": "x"}).status_code == 200
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "DELETE"])
+def test_an_unknown_route_is_404_whatever_the_method(client: httpx.Client, method: str) -> None:
+    assert client.request(method, "/nope", json={}).status_code == 404
+
+
+def test_metrics_are_prometheus_text_with_tgi_names() -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def scrape(c: httpx.Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        r = c.get("/metrics")
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain; version=0.0.4")
+        # TGI's counters carry no `_total` suffix on the wire; the parser adds one to the sample names.
+        assert "\ntgi_request_count " in r.text and "tgi_request_count_total" not in r.text
+        return {(sample.name.removesuffix("_total"), tuple(sorted(sample.labels.items()))): sample.value
+                for family in text_string_to_metric_families(r.text) for sample in family.samples}
+
+    with BaselineServer() as srv, httpx.Client(base_url=srv.url) as c:
+        before = scrape(c)
+        assert before[("tgi_request_count", ())] == 0 and before[("tgi_request_success", ())] == 0
+        assert before[("tgi_queue_size", ())] == 0 and before[("tgi_batch_current_size", ())] == 0
+        ok = c.post("/generate", json={"inputs": "x", "parameters": {"max_new_tokens": 3, "details": True}}).json()
+        c.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}], "max_tokens": 2})
+        c.post("/generate", json={"inputs": ""})  # validation error
+        c.post("/generate", content=b"{not json")  # not even JSON
+        c.post("/tokenize", json={"inputs": "x"})  # not a generation request
+        after = scrape(c)
+        assert after[("tgi_request_count", ())] == 4 == srv.request_counts["total"]
+        assert after[("tgi_request_success", ())] == 2
+        assert after[("tgi_request_failure", (("err", "validation"),))] == 1
+        assert after[("tgi_request_failure", (("err", "deserialize"),))] == 1
+        assert after[("tgi_request_generated_tokens_sum", ())] == ok["details"]["generated_tokens"] + 2
+        assert after[("tgi_request_generated_tokens_count", ())] == 2
 
 
 @pytest.mark.parametrize(
@@ -366,6 +448,65 @@ def test_huggingface_hub_chat_completion(server: BaselineServer, online: None) -
     assert "".join(p for p in pieces if p) == "Can I take it with ibuprofen?"
 
 
+def test_huggingface_hub_chat_parses_logprobs_and_the_generate_route(server: BaselineServer, online: None) -> None:
+    from huggingface_hub import InferenceClient
+
+    out = InferenceClient(base_url=server.url).chat_completion(_meqsum_messages(), model=MODEL_ID, max_tokens=200)
+    assert out.choices[0].logprobs is None
+    generate = InferenceClient(model=server.url + "/generate")  # the URL is used as given: TGI's own route
+    prompt = heuristics.render_chat(_meqsum_messages()) + "Question: "
+    assert generate.text_generation(prompt, max_new_tokens=200) == "Can I take it with ibuprofen?"
+
+
+# `text-generation` (TGI's own Python client) pins huggingface_hub < 1.0, which transformers 5 refuses, so it
+# cannot be a declared test dependency; the README shows `pip install --no-deps text-generation aiohttp`.
+@pytest.fixture()
+def text_generation() -> Any:
+    return pytest.importorskip("text_generation", reason="text-generation is not installed "
+                               "(pip install --no-deps text-generation==0.7.0 aiohttp)")
+
+
+# The client calls pydantic 1's `.dict()`, deprecated in pydantic 2: not ours to fix.
+tgi_client_warnings = pytest.mark.filterwarnings("ignore:The `dict` method is deprecated")
+
+
+@tgi_client_warnings
+def test_text_generation_client_generate_and_stream(server: BaselineServer, text_generation: Any) -> None:
+    client = text_generation.Client(server.url, timeout=30)
+    prompt = heuristics.render_chat(_meqsum_messages()) + "Question: "
+    out = client.generate(prompt, max_new_tokens=200)
+    assert out.generated_text == "Can I take it with ibuprofen?"
+    assert out.details.finish_reason == "eos_token" and out.details.generated_tokens == len(out.details.tokens)
+    short = client.generate(prompt, max_new_tokens=3)
+    assert short.details.finish_reason == "length" and short.details.generated_tokens == 3
+    pieces = [r.token.text for r in client.generate_stream(prompt, max_new_tokens=200) if not r.token.special]
+    assert "".join(pieces) == "Can I take it with ibuprofen?"
+    with pytest.raises(text_generation.errors.ValidationError, match="top_p"):
+        client.generate("x", max_new_tokens=5, top_p=1.0)
+
+
+@tgi_client_warnings
+def test_text_generation_client_chat(server: BaselineServer, text_generation: Any) -> None:
+    from text_generation.types import Message
+
+    client = text_generation.Client(server.url, timeout=30)
+    out = client.chat([Message(**m) for m in _meqsum_messages()], max_tokens=200, temperature=0)
+    assert out.choices[0].message.content == "Can I take it with ibuprofen?"
+    assert out.choices[0].logprobs is None and out.choices[0].finish_reason == "stop"
+
+
+@tgi_client_warnings
+def test_text_generation_async_client(server: BaselineServer, text_generation: Any) -> None:
+    import asyncio
+
+    async def ask() -> str:
+        client = text_generation.AsyncClient(server.url, timeout=30)
+        prompt = heuristics.render_chat(_meqsum_messages()) + "Question: "
+        return (await client.generate(prompt, max_new_tokens=200)).generated_text
+
+    assert asyncio.run(ask()) == "Can I take it with ibuprofen?"
+
+
 def test_openai_sdk(server: BaselineServer) -> None:
     from openai import OpenAI
 
@@ -438,6 +579,11 @@ def test_cli_parser() -> None:
 
     args = build_parser().parse_args(["serve-baseline", "--port", "0", "--latency-ms", "25"])
     assert (args.host, args.port, args.latency_ms, args.command) == ("127.0.0.1", 0, 25.0, "serve-baseline")
+    assert args.variant == "default"
+    args = build_parser().parse_args(["serve-baseline", "--variant", "finetune-degraded"])
+    assert args.variant == "finetune-degraded"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve-baseline", "--variant", "worse"])
 
 
 def test_cli_serve_baseline_process() -> None:

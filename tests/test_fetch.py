@@ -192,3 +192,51 @@ def test_timeout_names_the_url(tmp_path: Path) -> None:
     with pytest.raises(FetchError, match=r"timed out fetching https://raw\.githubusercontent\.com/abachaa/MeQSum/"):
         fetch(["meqsum"], tmp_path, transport=httpx2.MockTransport(stall))
     assert leftovers(tmp_path) == []
+
+
+def folders(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_dir())
+
+
+def test_a_failed_fetch_leaves_no_folder_it_made(tmp_path: Path) -> None:
+    dest = tmp_path / "clue-data" / "new"
+    with serve({}) as server, pytest.raises(FetchError, match="HTTP 404"):
+        fetch(["meqsum"], dest, base_urls={"meqsum": server.url})
+    assert not (tmp_path / "clue-data").exists()  # neither DEST nor its missing parent stays behind
+
+
+def test_a_fetch_failing_on_the_second_file_keeps_the_first_and_its_folder(tmp_path: Path) -> None:
+    done: list[str] = []
+    with serve({MEQSUM: (200, {}, XLSX)}) as server, pytest.raises(FetchError, match="HTTP 404"):
+        fetch(["meqsum", "longhealth"], tmp_path, base_urls={"meqsum": server.url, "longhealth": server.url},
+              expected_sha256={"meqsum": XLSX_SHA}, on_result=lambda r: done.append(r.name))
+    assert done == ["meqsum"] and (tmp_path / MEQSUM).read_bytes() == XLSX
+    assert folders(tmp_path) == [tmp_path / "MeQSum"]  # LongHealth/ was made for the failed file and removed
+
+
+def test_folders_that_were_there_before_stay_even_when_empty(tmp_path: Path) -> None:
+    (tmp_path / "LongHealth").mkdir()
+    with serve({}) as server, pytest.raises(FetchError):
+        fetch(["longhealth", "meqsum"], tmp_path, base_urls={"meqsum": server.url, "longhealth": server.url})
+    assert folders(tmp_path) == [tmp_path / "LongHealth"]
+
+
+def test_an_interrupted_fetch_removes_its_folders_too(tmp_path: Path) -> None:
+    def interrupt(request: httpx2.Request) -> httpx2.Response:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fetch(["meqsum"], tmp_path / "d", transport=httpx2.MockTransport(interrupt))
+    assert not (tmp_path / "d").exists()
+
+
+def test_a_file_where_the_folder_belongs_is_one_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "MeQSum").write_text("not a folder")
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    with serve({MEQSUM: (200, {}, XLSX)}) as server:
+        args = parser.parse_args(["data", "fetch", "meqsum", "--dest", str(tmp_path), "--mirror", server.url,
+                                  "--sha256", f"meqsum={XLSX_SHA}"])
+        assert args.func(args) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"cannot create the folder {tmp_path / 'MeQSum'}: a file of that name" in err

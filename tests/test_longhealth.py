@@ -161,8 +161,8 @@ def test_loader_file_errors(tmp_path):
 
 def test_loader_undecodable_or_html_file_is_a_data_error(tmp_path):
     path = write(tmp_path, "{}") / lh.DATA_PATH
-    path.write_bytes(b'{"patient_01": {"texts": {"text_0": "caf\xe9"}}}')  # Latin-1, not UTF-8
-    with pytest.raises(DataError, match=r"benchmark_v5\.json, byte offset 40: not UTF-8 text"):
+    path.write_bytes(b'{"patient_01": {\n "texts": {"text_0": "caf\xe9"}}}')  # Latin-1, not UTF-8
+    with pytest.raises(DataError, match=r"benchmark_v5\.json, line 2: not UTF-8 text: byte 0xe9 at byte 26 of"):
         LongHealthT1(PROFILES["paper"]).load(tmp_path)
     path.write_text("<!DOCTYPE html>\n<html>LongHealth/data/benchmark_v5.json at main</html>", encoding="utf-8")
     with pytest.raises(DataError, match=r"malformed JSON.*HTML page.*raw\.githubusercontent\.com"):

@@ -315,3 +315,15 @@ def test_duplicate_hadm_id_names_where_the_duplicate_is(tmp_path):
     write_data(tmp_path, [note(0), note(1), note(0)], jsonl=True)
     with pytest.raises(DataError, match=r"line 3: duplicate hadm_id '20000000'"):
         MeDiSumCode(PAPER).load(tmp_path)
+
+
+@pytest.mark.parametrize("jsonl", [False, True])
+def test_non_utf8_byte_names_file_and_line(tmp_path, jsonl):
+    path = write_data(tmp_path, [note(0), note(1)], jsonl=jsonl)
+    text = path.read_bytes()
+    if not jsonl:  # one record per line, so the line is worth naming
+        text = text.replace(b"}]}, {", b"}]},\n{")
+    path.write_bytes(text.replace(b"Discharge letter 1.", b"Discharge l\xe8tter 1."))  # Latin-1, on line 2
+    with pytest.raises(DataError) as info:
+        MeDiSumCode(PAPER).load(tmp_path)
+    assert info.value.where == "line 2" and "MeDiSumCode.json, line 2: not UTF-8 text: byte 0xe8" in str(info.value)

@@ -122,8 +122,20 @@ def test_medisumqa_missing_field_names_record_and_variants(tmp_path):
 
 
 def test_medisumqa_answers_are_stripped_in_the_paper_profile_only():
-    assert MeDiSumQA(PAPER).clean("  Rest at home.\n", "m") == "Rest at home."
-    assert MeDiSumQA(HEAD).clean("  Rest at home.\n", "m") == "  Rest at home.\n"
+    assert MeDiSumQA(PAPER).clean("  Rest at home.\n", "other") == "Rest at home."
+    assert MeDiSumQA(HEAD).clean("  Rest at home.\n", "other") == "  Rest at home.\n"
+
+
+@pytest.mark.parametrize(("raw", "cleaned"), [
+    ("Rest at home.  <|end|> junk", "Rest at home. "),  # stripped first: the space before " <|end|>" stays
+    ("  <|end|> Rest at home.", "<|end|> Rest at home."),  # stripped first: no " <|end|>" is left to cut at
+    ("\nRest at home. <|end|>\n", "Rest at home."),
+    ("Rest at home.", "Rest at home."),
+])
+def test_medisumqa_strips_then_cuts_phi_output_as_clue_did(raw, cleaned):
+    assert MeDiSumQA(PAPER).clean(raw, "phi") == cleaned
+    assert MeDiSumQA(PAPER).clean(raw, "other") == raw.strip()  # no Phi cut for other families
+    assert MeDiSumQA(HEAD).clean(raw, "phi") == raw  # the vLLM-era code cleaned nothing
 
 
 # -- locations: CSV fields span lines, JSON lines may be blank ---------------------------------
@@ -194,3 +206,32 @@ def test_medisumqa_array_element_is_counted_from_one_like_every_record(tmp_path)
     with pytest.raises(DataError) as info:
         MeDiSumQA(PAPER).load(tmp_path)
     assert info.value.where == "record 2" and "JSON object" in info.value.problem
+
+
+def test_probsum_non_utf8_byte_names_file_and_line(tmp_path):
+    path = write_csv(tmp_path, ["File ID", "Assessment", "Subjective Sections", "Objective Sections", "Summary"],
+                     [note(0), note(1)])  # header on line 1, records on lines 2-3 and 4-5
+    path.write_bytes(path.read_bytes().replace(b"line 1", b"l\xefne 1"))  # Latin-1 ï, on line 5
+    with pytest.raises(DataError) as info:
+        ProblemSummary(PAPER).load(tmp_path)
+    assert info.value.path == path and info.value.where == "line 5"
+    assert "BioNLP2023-1A-Test.csv, line 5: not UTF-8 text: byte 0xef" in str(info.value)
+
+
+def test_probsum_byte_order_mark_is_still_accepted(tmp_path):
+    path = write_csv(tmp_path, ["File ID", "Assessment", "Subjective Sections", "Objective Sections", "Summary"],
+                     [note(i) for i in range(4)])
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert [s.id for s in ProblemSummary(PAPER).load(tmp_path).samples] == ["3.txt"]
+
+
+@pytest.mark.parametrize("jsonl", [False, True])
+def test_medisumqa_non_utf8_byte_names_file_and_line(tmp_path, jsonl):
+    path = write_qa(tmp_path, [qa(0), qa(1), qa(2)], jsonl=jsonl)
+    text = path.read_bytes()
+    if not jsonl:  # one record per line, so the line is worth naming
+        text = text.replace(b"}, {", b"},\n{")
+    path.write_bytes(text.replace(b"Why 2?", b"Why\xa0 2?"))  # a Latin-1 no-break space, on line 3
+    with pytest.raises(DataError) as info:
+        MeDiSumQA(PAPER).load(tmp_path)
+    assert info.value.where == "line 3" and "MeDiSumQA.json, line 3: not UTF-8 text: byte 0xa0" in str(info.value)

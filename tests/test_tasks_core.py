@@ -246,9 +246,9 @@ def test_echoed_prefix_is_stripped_in_chat_mode():
 
 def test_paper_cleanup_removes_self_prompting_lines():
     task = MedNLI(PAPER)
-    assert task.clean("neutral\nYou are an AI assistant and more", "m") == "neutral\n"
-    assert task.clean("entailment <|end|> junk", "microsoft/Phi-3-mini") == "entailment"
-    assert MedNLI(HEAD).clean("neutral\nYou are an AI", "m") == "neutral\nYou are an AI"
+    assert task.clean("neutral\nYou are an AI assistant and more", "other") == "neutral\n"
+    assert task.clean("entailment <|end|> junk", "phi") == "entailment"
+    assert MedNLI(HEAD).clean("neutral\nYou are an AI", "other") == "neutral\nYou are an AI"
 
 
 def test_meqsum_file_shaped_like_the_real_one_loads_with_paper_shots(tmp_path):
@@ -307,3 +307,25 @@ def test_prompt_file_carries_clues_full_mit_notice():
                              "Osman Alperen Koraş, Constantin Marc Seibold, Kaleb E Smith, Jens Kleesiek\n")
     assert "The above copyright notice and this permission notice shall be included in all\n" in notice
     assert "https://github.com/TIO-IKIM/CLUE" in data["_attribution"]
+
+
+def test_mednli_non_utf8_byte_names_file_and_line(tmp_path):
+    path = write_mednli(tmp_path, [nli(1), nli(2), nli(3)])
+    lines = path.read_bytes().split(b"\n")
+    lines[2] = lines[2].replace(b"Premise 3.", b"Pr\xe9mise 3.")  # Latin-1 é
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(DataError) as info:
+        MedNLI(PAPER).load(tmp_path)
+    assert info.value.path == path and info.value.where == "line 3"
+    assert "not UTF-8 text: byte 0xe9 at byte 18 of the line" in str(info.value)
+    assert "mli_test_v1.jsonl, line 3" in str(info.value) and "UnicodeDecodeError" not in str(info.value)
+
+
+def test_meqsum_xlsx_is_not_text_so_bad_bytes_are_an_unreadable_workbook(tmp_path):
+    # An xlsx is a zip of XML that openpyxl decodes itself: a stray Latin-1 byte where the workbook should be
+    # is "not a readable xlsx workbook", never a raw decoding error.
+    path = tmp_path / "MeQSum" / "MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"
+    path.parent.mkdir()
+    path.write_bytes(b"File,CHQ,Summary\n1.txt,caf\xe9,x\n")
+    with pytest.raises(DataError, match="not a readable xlsx workbook"):
+        MeQSum(PAPER).load(tmp_path)

@@ -148,11 +148,45 @@ def _looks_like_html(content_type: str, head: bytes) -> bool:
     return "text/html" in content_type.lower() or start.startswith((b"<!doctype html", b"<html"))
 
 
+def _make_folders(folder: Path, created: list[Path]) -> None:
+    """Create `folder` and its missing parents, noting each one created (outermost first) in `created`."""
+    for path in [*folder.parents][::-1] + [folder]:
+        if path.is_dir():
+            continue
+        if path.exists():
+            raise FetchError(f"cannot create the folder {path}: a file of that name is in the way. Move it, or "
+                             f"choose another --dest.")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            if path.is_dir():  # made meanwhile by someone else: not ours to remove
+                continue
+            raise FetchError(f"cannot create the folder {path}: a file of that name is in the way") from None
+        except OSError as exc:
+            raise FetchError(f"cannot create the folder {path}: {exc.strerror or exc}. Choose a --dest you can "
+                             f"write to.") from None
+        created.append(path)
+
+
+def _remove_empty(created: list[Path]) -> None:
+    """A failed fetch leaves no empty folder behind that it made itself (innermost first)."""
+    for path in reversed(created):
+        try:
+            path.rmdir()  # only succeeds while empty: a folder holding a fetched file stays
+        except OSError:
+            pass
+
+
 def _download(client: httpx2.Client, url: str, target: Path) -> tuple[Path, str, int]:
-    """Stream `url` into a temporary file next to `target`; return (temp path, sha256, size)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    """Stream `url` into a temporary file next to `target` (whose folder exists); return (temp path, sha256,
+    size)."""
     # Same folder as the target, so the final os.replace is an atomic rename on one file system.
-    handle = tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", suffix=".part", delete=False)
+    try:
+        handle = tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", suffix=".part",
+                                             delete=False)
+    except OSError as exc:
+        raise FetchError(f"cannot write into {target.parent}: {exc.strerror or exc}. Choose a --dest you can "
+                         f"write to.") from None
     part = Path(handle.name)
     try:
         with handle:
@@ -222,34 +256,42 @@ def fetch(
     expected = _expected(datasets, expected_sha256 or {})
     base_urls, refs = dict(base_urls or {}), dict(refs or {})
     results: list[FetchResult] = []
+    created: list[Path] = []  # folders this call made: removed again, if still empty, when it fails
     timeout = httpx2.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
-    with httpx2.Client(timeout=timeout, follow_redirects=True, transport=transport) as client:
-        for dataset in datasets:
-            url = dataset.source_url(refs.get(dataset.name), base_urls.get(dataset.name))
-            target = dest / dataset.path
-            want = expected[dataset.name]
-            result = None
-            if target.is_file() and not force:
-                have = file_sha256(target)
-                if want is None or have == want:
-                    # Unpinned: keep the file rather than re-download on every run; --force replaces it.
-                    result = FetchResult(dataset.name, target, url, have, target.stat().st_size, "skipped", want is not None)
-                # A present file with the wrong hash (e.g. an HTML page from CLUE's script) is replaced.
-            if result is None:
-                part, have, size = _download(client, url, target)
-                if want is not None and have != want:
-                    part.unlink(missing_ok=True)
-                    size_note = f"{size:,} bytes"
-                    if dataset.size and want == dataset.sha256 and size != dataset.size:
-                        size_note += f", expected {dataset.size:,}"
-                    raise FetchError(
-                        f"sha256 mismatch for {url}: expected {want}, got {have} ({size_note}). Nothing was written. "
-                        f"The file upstream may have changed or the download was corrupted: retry, check the "
-                        f"source, and if you trust the new file pin it with --sha256 {dataset.name}={have}."
-                    )
-                os.replace(part, target)
-                result = FetchResult(dataset.name, target, url, have, size, "downloaded", want is not None)
-            results.append(result)
-            if on_result is not None:
-                on_result(result)
+    try:
+        with httpx2.Client(timeout=timeout, follow_redirects=True, transport=transport) as client:
+            for dataset in datasets:
+                url = dataset.source_url(refs.get(dataset.name), base_urls.get(dataset.name))
+                result = _fetch_one(client, dataset, url, dest / dataset.path, expected[dataset.name], force, created)
+                results.append(result)
+                if on_result is not None:
+                    on_result(result)
+    except BaseException:
+        _remove_empty(created)
+        raise
     return results
+
+
+def _fetch_one(client: httpx2.Client, dataset: Dataset, url: str, target: Path, want: str | None, force: bool,
+               created: list[Path]) -> FetchResult:
+    """One file: kept when present and verified (or unpinned), else downloaded; folders made are noted."""
+    if target.is_file() and not force:
+        have = file_sha256(target)
+        if want is None or have == want:
+            # Unpinned: keep the file rather than re-download on every run; --force replaces it.
+            return FetchResult(dataset.name, target, url, have, target.stat().st_size, "skipped", want is not None)
+        # A present file with the wrong hash (e.g. an HTML page from CLUE's script) is replaced.
+    _make_folders(target.parent, created)
+    part, have, size = _download(client, url, target)
+    if want is not None and have != want:
+        part.unlink(missing_ok=True)
+        size_note = f"{size:,} bytes"
+        if dataset.size and want == dataset.sha256 and size != dataset.size:
+            size_note += f", expected {dataset.size:,}"
+        raise FetchError(
+            f"sha256 mismatch for {url}: expected {want}, got {have} ({size_note}). Nothing was written. "
+            f"The file upstream may have changed or the download was corrupted: retry, check the "
+            f"source, and if you trust the new file pin it with --sha256 {dataset.name}={have}."
+        )
+    os.replace(part, target)
+    return FetchResult(dataset.name, target, url, have, size, "downloaded", want is not None)

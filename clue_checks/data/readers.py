@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -45,6 +46,30 @@ def require_fields(path: Path, where: str, record: dict[str, Any], fields: Seque
             )
 
 
+def read_text(path: Path) -> str:
+    """The whole file as text. Bytes that are not UTF-8 are a DataError naming the line and the byte
+    (a raw UnicodeDecodeError names neither); a byte-order mark (files re-saved by Excel or Notepad)
+    is dropped, not an error."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raw = exc.object  # without the byte-order mark, which exc.start does not count
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        line = raw.count(b"\n", 0, exc.start) + 1
+        byte = raw[exc.start:exc.start + 1].hex()
+        raise DataError(
+            path, f"not UTF-8 text: byte 0x{byte} at byte {exc.start - line_start + 1} of the line ({exc.reason})",
+            where=f"line {line}",
+            hint="save the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 FILE > FILE.utf8` for a Latin-1 file",
+        ) from None
+
+
+def _lines(text: str) -> io.StringIO:
+    """Lines as a text-mode file yields them (\\n, \\r\\n or \\r end a line; U+2028 inside a JSON string does not)."""
+    return io.StringIO(text, newline=None)
+
+
 def _json_object(path: Path, number: int, line: str) -> dict[str, Any]:
     try:
         record = json.loads(line)
@@ -67,8 +92,7 @@ def _json_lines(path: Path, lines: Iterable[str]) -> Records:
 def read_jsonl(path: Path, fields: Sequence[str]) -> Records:
     """JSON lines; every record must carry `fields` as strings."""
     require_file(path)
-    with path.open(encoding="utf-8") as handle:
-        records = _json_lines(path, handle)
+    records = _json_lines(path, _lines(read_text(path)))
     for where, record in zip(records.wheres, records):
         require_fields(path, where, record, fields)
     if not records:
@@ -80,9 +104,9 @@ def read_json_records(path: Path) -> Records:
     """A JSON array of objects ("record N", 1-based), or JSON lines ("line N"): CLUE's generators
     write JSONL, its evaluators read arrays."""
     require_file(path)
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)
     if not text.lstrip().startswith("["):
-        return _json_lines(path, text.splitlines())
+        return _json_lines(path, _lines(text))
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -140,8 +164,8 @@ def read_csv(path: Path) -> tuple[list[str], Records]:
     columns (DictReader's restval), extra fields are dropped.
     """
     require_file(path)
-    # utf-8-sig: a byte-order mark (Excel exports) would otherwise hide the first column's name.
-    with path.open(encoding="utf-8-sig", newline="") as handle:
+    # read_text drops a byte-order mark (Excel exports), which would otherwise hide the first column's name.
+    with io.StringIO(read_text(path), newline="") as handle:
         reader = csv.reader(handle)
         records = Records()
         try:

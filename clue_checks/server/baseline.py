@@ -5,9 +5,11 @@ offline. Answers come from :mod:`clue_checks.server.heuristics`; token counts, t
 and streaming pieces come from the baseline tokenizer in ``baseline_tokenizer/``.
 
 Routes: ``GET /health`` (also ``/`` and ``/ping``), ``GET /info``, ``GET /v1/models``,
-``POST /generate``, ``POST /generate_stream``, ``POST /`` (TGI compat: a JSON array, or SSE
-with ``"stream": true``), ``POST /v1/chat/completions`` (optionally SSE),
-``POST /v1/completions`` (non-stream), ``POST /tokenize``, ``POST /chat_tokenize``.
+``GET /metrics`` (Prometheus text, TGI's metric names), ``POST /generate``, ``POST /generate_stream``,
+``POST /`` (TGI compat: a JSON array, or SSE with ``"stream": true``), ``POST /v1/chat/completions``
+(optionally SSE), ``POST /v1/completions`` (non-stream), ``POST /tokenize``, ``POST /chat_tokenize``.
+A known route asked with another method answers 405 with an ``Allow`` header, as TGI (axum) does;
+an unknown route answers 404.
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ from typing import Any
 
 from tokenizers import Tokenizer
 
-from clue_checks.server import heuristics
+from clue_checks.server import heuristics, variants
 
 MODEL_ID = "clue-checks/parameterless-baseline"
 TOKENIZER_DIR = Path(__file__).resolve().parent / "baseline_tokenizer"
 GENERATION_ROUTES = ("/generate", "/generate_stream", "/", "/v1/chat/completions", "/v1/completions")
+GET_ROUTES = ("/health", "/", "/ping", "/info", "/v1/models", "/metrics")
+POST_ROUTES = GENERATION_ROUTES + ("/tokenize", "/chat_tokenize")
 MAX_STOP_SEQUENCES = 4
 MAX_BEST_OF = 2
 MAX_INPUT_TOKENS = 1_000_000
@@ -52,16 +56,25 @@ def package_version() -> str:
     return "0"
 
 
-def model_sha() -> str:
-    """Short hash of the heuristics source and the tokenizer: changes when answers can change."""
+def model_sha(variant: str = variants.DEFAULT) -> str:
+    """Short hash of the heuristics source and the tokenizer (and, for another variant, of the variants
+    module and its name): changes when answers can change."""
     digest = hashlib.sha256(Path(heuristics.__file__).read_bytes())
     digest.update((TOKENIZER_DIR / "tokenizer.json").read_bytes())
+    if variant != variants.DEFAULT:
+        digest.update(Path(variants.__file__).read_bytes())
+        digest.update(variant.encode())
     return digest.hexdigest()[:16]
 
 
-# Null-valued fields that the spec types as ``allOf: [$ref], nullable: true`` (logprobs,
-# usage, details) are left out instead: OpenAPI 3.0 validators reject null there, and every
-# client treats a missing field as null.
+def model_id(variant: str = variants.DEFAULT) -> str:
+    """The default baseline is MODEL_ID; a variant is another model, so stored answers never mix."""
+    return MODEL_ID if variant == variants.DEFAULT else f"{MODEL_ID}-{variant}"
+
+
+# Optional fields are sent as TGI sends them: chat choices carry ``"logprobs": null`` and stream
+# chunks ``"usage": null`` (``text_generation.Client.chat()`` requires the key to be present), while
+# ``details`` is left out of a ``/generate`` answer that did not ask for it, as TGI does.
 
 
 class RequestError(Exception):
@@ -90,7 +103,8 @@ class BaselineServer:
     ``latency_s`` is slept (holding a concurrency slot) before each generation answer;
     more than ``max_concurrent_requests`` generations in flight get TGI's 429.
     ``request_counts`` counts every POST received on a generation route (any status), per
-    route and under ``"total"``.
+    route and under ``"total"``. ``variant`` (``variants.VARIANTS``) chooses the model: the default
+    heuristics, or ``finetune-degraded``, which fails on a planted share of samples.
     """
 
     def __init__(
@@ -99,16 +113,22 @@ class BaselineServer:
         port: int = 0,
         latency_s: float = 0.0,
         max_concurrent_requests: int = 64,
+        variant: str = variants.DEFAULT,
     ) -> None:
         self.host, self.port = host, port
         self.latency_s = latency_s
         self.max_concurrent_requests = max_concurrent_requests
+        self.variant = variant
+        self._answer = variants.answerer(variant)  # raises ValueError for an unknown variant
+        self.model_id = model_id(variant)
         self.tokenizer = Tokenizer.from_file(str(TOKENIZER_DIR / "tokenizer.json"))
         self.eos_id = self.tokenizer.token_to_id("</s>")
         self.version = package_version()
-        self.model_sha = model_sha()
+        self.model_sha = model_sha(variant)
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
+        self._outcomes: Counter[str] = Counter()  # "success", or the error_type of a failed generation request
+        self._generated_tokens = 0
         self._in_flight = 0
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -164,6 +184,45 @@ class BaselineServer:
             self._counts[route] += 1
             self._counts["total"] += 1
 
+    def _outcome(self, outcome: str, generated_tokens: int = 0) -> None:
+        with self._lock:
+            self._outcomes[outcome] += 1
+            self._generated_tokens += generated_tokens
+
+    def metrics(self) -> str:
+        """Prometheus text exposition (format 0.0.4) under TGI's metric names, so a dashboard or a probe
+        built for TGI reads the baseline too. The baseline has no queue: past ``max_concurrent_requests``
+        it answers 429 at once, so ``tgi_queue_size`` is always 0."""
+        with self._lock:
+            total, outcomes = self._counts["total"], Counter(self._outcomes)
+            generated, in_flight = self._generated_tokens, self._in_flight
+        failures = sorted((err, n) for err, n in outcomes.items() if err != "success")
+        lines = [
+            "# HELP tgi_request_count Generation requests received (any outcome).",
+            "# TYPE tgi_request_count counter",
+            f"tgi_request_count {total}",
+            "# HELP tgi_request_success Generation requests answered successfully.",
+            "# TYPE tgi_request_success counter",
+            f"tgi_request_success {outcomes['success']}",
+            "# HELP tgi_request_failure Generation requests that failed, by error type.",
+            "# TYPE tgi_request_failure counter",
+            *(f'tgi_request_failure{{err="{err}"}} {n}' for err, n in failures),
+            "# HELP tgi_request_generated_tokens Tokens generated per successful request.",
+            "# TYPE tgi_request_generated_tokens summary",
+            f"tgi_request_generated_tokens_sum {generated}",
+            f"tgi_request_generated_tokens_count {outcomes['success']}",
+            "# HELP tgi_queue_size Requests waiting for a batch slot.",
+            "# TYPE tgi_queue_size gauge",
+            "tgi_queue_size 0",
+            "# HELP tgi_batch_current_size Generations in progress.",
+            "# TYPE tgi_batch_current_size gauge",
+            f"tgi_batch_current_size {in_flight}",
+            "# HELP tgi_batch_current_max_tokens Largest number of tokens the current batch may hold.",
+            "# TYPE tgi_batch_current_max_tokens gauge",
+            f"tgi_batch_current_max_tokens {in_flight * MAX_TOTAL_TOKENS}",
+        ]
+        return "\n".join(lines) + "\n"
+
     def _acquire(self) -> None:
         with self._lock:
             if self._in_flight >= self.max_concurrent_requests:
@@ -176,7 +235,7 @@ class BaselineServer:
 
     def info(self) -> dict[str, Any]:
         return {
-            "model_id": MODEL_ID,
+            "model_id": self.model_id,
             "model_sha": self.model_sha,
             "model_pipeline_tag": "text-generation",
             "max_concurrent_requests": self.max_concurrent_requests,
@@ -214,7 +273,7 @@ class BaselineServer:
             if self.latency_s > 0:
                 time.sleep(self.latency_s)
             try:
-                raw = heuristics.answer(messages, prompt)
+                raw = self._answer(messages, prompt, max_new_tokens)
             except Exception as exc:  # a bug in a rule must not kill the connection
                 raise RequestError(424, f"Request failed during generation: {exc!r}", "generation") from exc
         finally:
@@ -404,22 +463,48 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ------------------------------------------------------------ dispatch
 
+    def _path(self) -> str:
+        return self.path.split("?", 1)[0]
+
+    def _method_not_allowed(self) -> None:
+        """TGI (axum) answers a known route asked with the wrong method with 405 and ``Allow``; an unknown
+        route is 404 whatever the method. Unlike http.server's HTML 501, the answer is JSON."""
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > 0:
+            self.rfile.read(length)  # keep the connection's framing for the next request
+        path = self._path()
+        allowed = (["GET", "HEAD"] if path in GET_ROUTES else []) + (["POST"] if path in POST_ROUTES else [])
+        if not allowed:
+            self._send(404, b"", None)
+            return
+        self._json(405, {"error": f"Method Not Allowed: {self.command} {path} (allowed: {', '.join(allowed)})",
+                         "error_type": "method_not_allowed"}, {"Allow": ", ".join(allowed)})
+
+    def __getattr__(self, name: str) -> Any:
+        # http.server looks up ``do_<METHOD>`` and answers HTML 501 when it is missing: every other method
+        # (PUT, DELETE, PATCH, OPTIONS, …) gets the JSON 405/404 instead.
+        if name.startswith("do_"):
+            return self._method_not_allowed
+        raise AttributeError(name)
+
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
-        path = self.path.split("?", 1)[0]
+        path = self._path()
         if path in ("/health", "/", "/ping"):
             self._send(200, b"", None)
         elif path == "/info":
             self._json(200, self.app.info())
         elif path == "/v1/models":
-            model = {"id": MODEL_ID, "object": "model", "created": 0, "owned_by": MODEL_ID}
+            model = {"id": self.app.model_id, "object": "model", "created": 0, "owned_by": self.app.model_id}
             self._json(200, {"object": "list", "data": [model]})
+        elif path == "/metrics":
+            self._send(200, self.app.metrics().encode(), "text/plain; version=0.0.4; charset=utf-8")
         else:
-            self._send(404, b"", None)
+            self._method_not_allowed()
 
     do_HEAD = do_GET  # noqa: N815 - axum (TGI) answers HEAD on every GET route; _send omits the body
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib naming
-        path = self.path.split("?", 1)[0]
+        path = self._path()
         routes = {
             "/generate": self._generate,
             "/generate_stream": self._generate_stream,
@@ -429,13 +514,14 @@ class _Handler(BaseHTTPRequestHandler):
             "/tokenize": self._tokenize,
             "/chat_tokenize": self._chat_tokenize,
         }
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length > 0 else b""
         handler = routes.get(path)
         if handler is None:
-            self._send(404, b"", None)
+            self._method_not_allowed()
             return
-        if path in GENERATION_ROUTES:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length > 0 else b""
+        generation = path in GENERATION_ROUTES
+        if generation:
             self.app._count(path)
         try:
             try:
@@ -444,10 +530,16 @@ class _Handler(BaseHTTPRequestHandler):
                 raise RequestError(400, f"Failed to parse the request body as JSON: {exc}", None) from exc
             if not isinstance(body, dict):
                 raise RequestError(422, "Failed to deserialize the JSON body into the target type", None)
-            handler(body)
+            generated = handler(body)
+            if generation:
+                self.app._outcome("success", generated or 0)
         except RequestError as err:
+            if generation:
+                self.app._outcome(err.error_type or "deserialize")
             self._error(err)
         except Exception as exc:  # a bug here must answer, not drop the connection (clients would retry)
+            if generation:
+                self.app._outcome("incomplete_generation")
             if self._sse_started:
                 raise
             self._error(RequestError(500, f"Internal error in the baseline server: {exc!r}", "incomplete_generation"))
@@ -500,18 +592,21 @@ class _Handler(BaseHTTPRequestHandler):
     def _headers(self, gen: Generation) -> dict[str, str]:
         return {"x-compute-type": "cpu+baseline", "x-generated-tokens": str(len(gen.token_ids))}
 
-    def _generate(self, body: dict[str, Any]) -> None:
+    # Generation handlers return the number of tokens generated (for /metrics).
+
+    def _generate(self, body: dict[str, Any]) -> int:
         out, gen = self._generate_response(body)
         self._json(200, out, self._headers(gen))
+        return len(gen.token_ids)
 
-    def _compat(self, body: dict[str, Any]) -> None:
+    def _compat(self, body: dict[str, Any]) -> int:
         if body.get("stream"):
-            self._generate_stream(body)
-            return
+            return self._generate_stream(body)
         out, gen = self._generate_response(body)
         self._json(200, [out], self._headers(gen))
+        return len(gen.token_ids)
 
-    def _generate_stream(self, body: dict[str, Any]) -> None:
+    def _generate_stream(self, body: dict[str, Any]) -> int:
         inputs, params, max_new, stop = self._parse_generate(body)
         gen = self.app.generate(None, inputs, max_new, stop)
         input_length = self.app.count_tokens(inputs)
@@ -537,6 +632,7 @@ class _Handler(BaseHTTPRequestHandler):
                 yield json.dumps(event)
 
         self._sse(events())
+        return len(gen.token_ids)
 
     def _tokenize(self, body: dict[str, Any]) -> None:
         inputs = body.get("inputs")
@@ -560,7 +656,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ------------------------------------------------------------ OpenAI
 
-    def _chat(self, body: dict[str, Any]) -> None:
+    def _chat(self, body: dict[str, Any]) -> int:
         messages = _messages(body)
         _check_sampling(body, chat=True)
         max_new = _max_tokens(body, "max_completion_tokens") or _max_tokens(body, "max_tokens")
@@ -570,12 +666,14 @@ class _Handler(BaseHTTPRequestHandler):
                  "total_tokens": prompt_tokens + len(gen.token_ids)}
         finish = "length" if gen.finish_reason == "length" else "stop"
         ident, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
-        common = {"id": ident, "created": created, "model": MODEL_ID, "system_fingerprint": self.app.system_fingerprint}
+        common = {"id": ident, "created": created, "model": self.app.model_id,
+                  "system_fingerprint": self.app.system_fingerprint}
         if not body.get("stream"):
-            choice = {"index": 0, "message": {"role": "assistant", "content": gen.text}, "finish_reason": finish}
+            choice = {"index": 0, "message": {"role": "assistant", "content": gen.text}, "logprobs": None,
+                      "finish_reason": finish}
             self._json(200, {**common, "object": "chat.completion", "choices": [choice], "usage": usage},
                        self._headers(gen))
-            return
+            return len(gen.token_ids)
         stream_options = body.get("stream_options") or {}
         if not isinstance(stream_options, dict):
             raise RequestError(422, "Failed to deserialize the JSON body into the target type: stream_options", None)
@@ -584,16 +682,17 @@ class _Handler(BaseHTTPRequestHandler):
 
         def events() -> Iterator[str]:
             for n, piece in enumerate(pieces, start=1):
-                choice = {"index": 0, "delta": {"role": "assistant", "content": piece},
+                choice = {"index": 0, "delta": {"role": "assistant", "content": piece}, "logprobs": None,
                           "finish_reason": finish if n == len(pieces) else None}
-                yield json.dumps({**common, "object": "chat.completion.chunk", "choices": [choice]})
+                yield json.dumps({**common, "object": "chat.completion.chunk", "choices": [choice], "usage": None})
             if include_usage:
                 yield json.dumps({**common, "object": "chat.completion.chunk", "choices": [], "usage": usage})
             yield "[DONE]"
 
         self._sse(events())
+        return len(gen.token_ids)
 
-    def _completions(self, body: dict[str, Any]) -> None:
+    def _completions(self, body: dict[str, Any]) -> int:
         prompt = body.get("prompt")
         prompts = [prompt] if isinstance(prompt, str) else prompt
         if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
@@ -614,5 +713,6 @@ class _Handler(BaseHTTPRequestHandler):
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                  "total_tokens": prompt_tokens + completion_tokens}
         self._json(200, {"id": f"cmpl-{uuid.uuid4().hex[:24]}", "object": "text_completion",
-                         "created": int(time.time()), "model": MODEL_ID,
+                         "created": int(time.time()), "model": self.app.model_id,
                          "system_fingerprint": self.app.system_fingerprint, "choices": choices, "usage": usage})
+        return completion_tokens

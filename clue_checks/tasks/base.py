@@ -20,6 +20,7 @@ from typing import Any
 from ..endpoint.types import Message
 from ..metrics import BatchedValues
 from ..numbers import shown_for_verdict
+from .families import require_family
 from .profiles import Profile
 
 
@@ -123,14 +124,20 @@ class Task(ABC):
             truncate_cap=truncate_cap,
         )
 
-    def clean(self, text: str, model_id: str) -> str:
-        """CLUE's paper-era output post-processing (profile `paper`); `head` uses the raw text."""
+    #: CLUE's TGI-era scripts cut a Phi model's answer at " <|end|>" in every task but LongHealth tasks 2
+    #: and 3 (its LongHealth script did it in the task 1 loop only)
+    phi_cut: bool = True
+
+    def clean(self, text: str, family: str) -> str:
+        """CLUE's paper-era output post-processing (profile `paper`); `head` uses the raw text.
+
+        `family` is the model family (`tasks.families`: "llama3", "phi" or "other"), not a model id: the
+        runner resolves it once from `--model-family` or the served model's name."""
+        family = require_family(family)
         if not self.profile.postprocess:
             return text
-        if "phi" in model_id.lower():
-            cut = text.find(" <|end|>")
-            if cut >= 0:
-                text = text[:cut]
+        if self.phi_cut and family == "phi":
+            text = cut_at_phi_end(text)
         if self.self_prompting_cleanup:
             text = _SELF_PROMPTING.sub("", text)
         return text
@@ -164,6 +171,12 @@ class Task(ABC):
     def batch_score(self, pairs: Sequence[tuple[str, str]]) -> dict[str, BatchedValues]:
         """Batched metrics over (response, reference) pairs in scoring order; keys are `batched_metrics`."""
         return {}
+
+
+def cut_at_phi_end(text: str) -> str:
+    """CLUE's Phi clean-up: everything from the first " <|end|>" (with its leading space) is dropped."""
+    cut = text.find(" <|end|>")
+    return text[:cut] if cut >= 0 else text
 
 
 def conversation(system: str, shots: Sequence[tuple[str, str]], target_user: str) -> tuple[Message, ...]:

@@ -21,6 +21,8 @@ CLUE quirks reproduced (docs/clue-faithfulness.md#known-defects):
   (`paper`) match wins. Tasks 2/3 walk option F too, as CLUE added `answer_f` before matching.
 * Answers are parsed with `The correct answer is (\\w):`, first match, case-sensitive; anything else
   is wrong.
+* Paper profile clean-up: a Phi model's answer is cut at " <|end|>" in task 1 only (CLUE's script did
+  it in its task 1 loop, not in the loop that served tasks 2 and 3); no self-prompting clean-up.
 
 Deliberate differences:
 * Every shuffle and draw is seeded per prompt from (LONGHEALTH_SEED, task, patient, question, repeat);
@@ -44,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data.errors import DataError
-from ..data.readers import require_file
+from ..data.readers import read_text, require_file
 from .base import LoadedTask, Prompt, Sample, SampleResult, Task, clue_prompts, conversation
 from .profiles import Profile
 from .tokens import TokenCounter, TokenizerUnavailable, shared
@@ -105,10 +107,7 @@ def load_benchmark(path: Path) -> Benchmark:
 
 
 def _parse(path: Path) -> Benchmark:
-    try:
-        text = path.read_bytes().decode("utf-8-sig")  # a byte-order mark (re-saved file) is not an error
-    except UnicodeDecodeError as exc:
-        raise DataError(path, f"not UTF-8 text ({exc.reason})", where=f"byte offset {exc.start}") from None
+    text = read_text(path)  # names the line of a byte that is not UTF-8; a byte-order mark is accepted
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -306,6 +305,9 @@ class LongHealthTask(Task):
     data_path = DATA_PATH
     metric_names = ("accuracy", "accuracy_lenient", "parsed")
     self_prompting_cleanup = False  # CLUE's TGI era did not apply it to LongHealth
+    # CLUE's LongHealth script made the Phi " <|end|>" cut in its task 1 loop only, not in the loop that
+    # answered tasks 2 and 3: task 1 turns it back on.
+    phi_cut = False
 
     def __init__(self, profile: Profile, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(profile, options)
@@ -450,6 +452,7 @@ class LongHealthT1(LongHealthTask):
     title = "LongHealth task 1"
     part = "t1"
     letters = "ABCDE"
+    phi_cut = True
 
     def documents(self, benchmark: Benchmark, patient: Patient, question: Question,
                   rng: random.Random) -> tuple[list[str], list[str]]:

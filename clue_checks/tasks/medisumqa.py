@@ -11,6 +11,7 @@ from ..data.readers import read_json_records
 from ..metrics import BatchedValues
 from ..metrics.rouge import ROUGE_TYPES, rouge_f
 from .base import LoadedTask, Prompt, Sample, SampleResult, Task, floor_verdict
+from .families import require_family
 from .shots import split_shots
 from .summaries import BERTSCORE_KEYS, UMLS_KEYS, bertscore_for, umls_for
 
@@ -72,8 +73,13 @@ class MeDiSumQA(Task):
         return self.few_shot_prompt(sample, shots, answer_field="Answer")
 
 
-    def clean(self, text: str, model_id: str) -> str:
-        return super().clean(text, model_id).strip() if self.profile.postprocess else text
+    def clean(self, text: str, family: str) -> str:
+        # CLUE stripped the answer first, then made the Phi cut (no self-prompting clean-up here): a Phi
+        # answer keeps the whitespace in front of " <|end|>", and a leading " <|end|>" is not cut at all.
+        require_family(family)
+        if not self.profile.postprocess:
+            return text
+        return super().clean(text.strip(), family)
 
     def score(self, sample: Sample, response: str, floors: Mapping[str, float]) -> SampleResult:
         metrics = rouge_f(response, sample.reference)
