@@ -21,7 +21,7 @@ from clue_checks.tasks.families import FAMILY_CHOICES, MODEL_FAMILIES, family_of
 from option_values import FakeConfig
 
 PAPER, HEAD = get_profile("paper"), get_profile("head")
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parent.parent / "clue_checks" / "fixtures"
 
 # -- families --------------------------------------------------------------------------------
 

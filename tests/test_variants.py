@@ -26,7 +26,7 @@ from clue_checks.tasks.longhealth import strict_letter
 from clue_checks.tasks.tokens import LocalTokenCounter, UsesTokenCounter
 from option_values import FakeConfig
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parent.parent / "clue_checks" / "fixtures"
 PAPER = get_profile("paper")
 LABELS = ("entailment", "contradiction", "neutral")
 
