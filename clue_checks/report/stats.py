@@ -164,21 +164,22 @@ def joint_bootstrap(columns: Mapping[Hashable, tuple[Sequence[float], Sequence[s
     """
     keys = tuple(columns)
     unit_of: dict[object, int] = {}
-    cells: list[tuple[int, int, float]] = []  # (unit, key index, value)
+    unit_ids, key_ids, data_parts = [], [], []
     for k, key in enumerate(keys):
         values, clusters = columns[key]
         data = _finite(values)
         if clusters is not None and len(clusters) != len(data):
             raise ValueError(f"{key}: one cluster id per value")
-        for i, value in enumerate(data):
-            cluster = clusters[i] if clusters is not None else None
-            unit = unit_of.setdefault(cluster if cluster is not None else ("__own__", k, i), len(unit_of))
-            cells.append((unit, k, float(value)))
-    units, ks, vals = (np.asarray(c) for c in zip(*cells))
-    sums = np.zeros((len(unit_of), len(keys)))
-    counts = np.zeros((len(unit_of), len(keys)))
-    np.add.at(sums, (units, ks), vals)
-    np.add.at(counts, (units, ks), 1.0)
+        ids = clusters if clusters is not None else [None] * len(data)
+        unit_ids.append(np.fromiter((unit_of.setdefault(c if c is not None else ("__own__", k, i), len(unit_of))
+                                     for i, c in enumerate(ids)), dtype=np.int64, count=len(data)))
+        key_ids.append(np.full(len(data), k))
+        data_parts.append(data)
+    cell = np.concatenate(unit_ids) * len(keys) + np.concatenate(key_ids)
+    shape = (len(unit_of), len(keys))
+    sums = np.bincount(cell, weights=np.concatenate(data_parts), minlength=shape[0] * shape[1]).reshape(shape)
+    counts = np.bincount(cell, minlength=shape[0] * shape[1]).reshape(shape).astype(float)
+    n_samples = len(cell)
     means = sums.sum(axis=0) / counts.sum(axis=0)
     strata: dict[tuple[bool, ...], list[int]] = {}
     for u, touched in enumerate(counts > 0):
@@ -196,7 +197,7 @@ def joint_bootstrap(columns: Mapping[Hashable, tuple[Sequence[float], Sequence[s
                 total_s[:, k] += sums[picks, k].sum(axis=1)
                 total_c[:, k] += counts[picks, k].sum(axis=1)
         replicates[start:start + size] = total_s / total_c
-    return JointBootstrap(keys, means, replicates, len(cells), len(unit_of), len(strata))
+    return JointBootstrap(keys, means, replicates, n_samples, len(unit_of), len(strata))
 
 
 def percentile_interval(replicates: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float]:
