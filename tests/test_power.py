@@ -65,3 +65,40 @@ def test_sizes_are_refused_outside_their_range():
 
 def test_task_sizes_are_clues_scored_samples():
     assert TASK_SIZES["mednli"].n == 1419 and TASK_SIZES["longhealth-t1"].independent == 400
+
+
+# -- clue power -----------------------------------------------------------------------------
+
+
+def test_clue_power_answers_for_a_task(capsys):
+    from clue_checks.cli import main
+
+    assert main(["power", "--task", "mednli", "--drop", "0.02", "--discordance", "0.10"]) == 0
+    out = capsys.readouterr().out
+    need_ni, need_nr = mcnemar_sample_size(0.02, 0.10, sided=1), mcnemar_sample_size(0.02, 0.10, sided=2)
+    lines = out.splitlines()
+    (ni,) = [line for line in lines if line.strip().startswith("noninferior 0.02")]
+    (nr,) = [line for line in lines if line.strip().startswith("no regression")]
+    assert f"{need_ni:,}" in ni and "one-sided" in ni and f"{need_nr:,}" in nr and "two-sided" in nr
+    assert f"{mcnemar_power(1419, 0.02, 0.10):.1%}" in nr and "n = 1,419" in out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--task", "meqsum", "--drop", "0.01"], "give --sd"),
+    (["--drop", "0.01", "--discordance", "0.1"], "give --task"),
+    (["--task", "mednli", "--drop", "0.2", "--discordance", "0.1"], "at least --drop"),
+    (["--task", "mednli", "--drop", "0.02"], "give --discordance"),
+])
+def test_clue_power_usage_errors_say_what_to_give(argv, message, capsys):
+    from clue_checks.cli import main
+
+    assert main(["power", *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_clue_power_for_a_continuous_score(capsys):
+    from clue_checks.cli import main
+
+    assert main(["power", "--task", "meqsum", "--drop", "0.01", "--sd", "0.12"]) == 0
+    out = capsys.readouterr().out
+    assert "normal approximation" in out and "(1 point)" in out
