@@ -11,12 +11,9 @@ import argparse
 import math
 import sys
 
-from scipy.stats import norm
-
-from .levels import HEADLINE
-from .power import (ALPHA, POWER, TASK_SIZES, mcnemar_detectable_drop, mcnemar_power, mcnemar_sample_size,
-                    normal_detectable_drop)
-
+# scipy and the power module are imported when the command runs: every `clue` command builds this parser.
+POWER = 0.80  # = power.POWER (a test keeps them equal)
+ALPHA = 0.05
 BINARY_METRICS = ("accuracy",)  # headline metrics that are 0/1 per sample: McNemar applies
 
 
@@ -26,7 +23,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         description="Power of the paired comparison gates: the exact McNemar test for 0/1 scores (accuracy), "
                     "the normal approximation for continuous scores (give --sd). noninferior gates test "
                     "one-sided at alpha 0.05, no-regression gates two-sided at 0.05 (before Holm).")
-    p.add_argument("--task", choices=sorted(TASK_SIZES), help="take n from CLUE's size of this task")
+    p.add_argument("--task", help="take n from CLUE's size of this task (mednli, meqsum, problemsummary, "
+                                  "longhealth-t1/-t2/-t3, medisumqa, medisumcode)")
     p.add_argument("--n", type=int, help="samples (pairs) in the comparison; default: the task's size")
     p.add_argument("--drop", type=float, required=True, help="the drop to detect, on the 0-1 scale (0.02 = 2 points)")
     p.add_argument("--discordance", type=float,
@@ -43,6 +41,11 @@ def _fail(message: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Exit codes: 0 answered, 2 a usage error."""
+    from .levels import HEADLINE
+    from .power import TASK_SIZES, mcnemar_detectable_drop, mcnemar_power, mcnemar_sample_size
+
+    if args.task is not None and args.task not in TASK_SIZES:
+        return _fail(f"unknown task {args.task!r}; choose one of: {', '.join(TASK_SIZES)}")
     if args.task is None and args.n is None:
         return _fail("give --task (CLUE's size of that task) or --n")
     size = TASK_SIZES.get(args.task) if args.task else None
@@ -75,6 +78,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _continuous(args: argparse.Namespace, n: int, size: object) -> int:
+    from scipy.stats import norm
+
+    from .power import normal_detectable_drop
+
     if args.sd <= 0:
         return _fail("--sd must be above 0")
     print(_header(args, n, size) + f", per-sample differences with standard deviation {args.sd:g} "
