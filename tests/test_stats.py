@@ -45,6 +45,12 @@ def test_a_constant_clustered_proportion_counts_clusters_not_samples():
     assert "400 clusters" in got.method
 
 
+def test_one_sample_of_a_continuous_score_has_no_interval_and_one_0_1_sample_has_wilsons():
+    assert interval([0.3]).low is None and interval([0.3]).method == "no interval: a single sample"
+    assert interval([0.3, 0.5], clusters=["a", "a"]).method == "no interval: a single cluster"
+    assert (interval([1.0], binary=True).low, interval([1.0], binary=True).high) == pytest.approx(wilson(1, 1))
+
+
 def test_a_constant_value_outside_0_1_has_no_interval_and_says_why():
     got = interval([2.5] * 10)
     assert got.low is None and got.high is None and got.method.startswith("no interval")

@@ -23,7 +23,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         description="Compare report directories against a reference (paired on sample ids): each run's headline "
                     "metric per task and Level, the difference from REF with its 95%% interval and p-value, and the "
                     "samples that broke and were fixed. Runs whose manifests differ from REF's are refused.")
-    p.add_argument("reference", metavar="REF", type=Path, help="the reference run's report directory (e.g. the base model)")
+    p.add_argument("reference", metavar="REF", type=Path,
+                   help="the reference run's report directory (e.g. the base model's)")
     p.add_argument("runs", metavar="DIR", type=Path, nargs="+", help="report directories to compare with REF")
     p.add_argument("--out", type=Path, help="the Markdown file (default: DIR/compare.md of the first DIR)")
     p.add_argument("--force", action="store_true", help="compare runs whose manifests differ (the table says so)")

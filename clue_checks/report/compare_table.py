@@ -176,9 +176,9 @@ def forest_rows(reference: RunDir, comparisons: Sequence[ModelComparison]) -> li
     for task, metric in tasks_in(reference, comparisons):
         for c in comparisons:
             pc = c.tasks.get((task, metric))
-            rows.append(ForestRow(f"{_title(runs, task)} ({metric})", c.run.name,
-                                  pc.difference if pc else None, pc.ci_low if pc else None,
-                                  pc.ci_high if pc else None, bool(pc and pc.p_value is not None and pc.p_value < 0.05)))
+            significant = bool(pc and pc.p_value is not None and pc.p_value < 0.05)
+            rows.append(ForestRow(f"{_title(runs, task)} ({metric})", c.run.name, pc.difference if pc else None,
+                                  pc.ci_low if pc else None, pc.ci_high if pc else None, significant))
     for level in LEVELS:
         for c in comparisons:
             lv = next((x for x in c.levels if x.level == level), None)

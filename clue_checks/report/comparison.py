@@ -194,7 +194,8 @@ def compare_task(new_records: Iterable[Any], base_records: Iterable[Any], task: 
 def paired_difference(new: Sequence[float], base: Sequence[float], clusters: Sequence[str | None] | None = None, *,
                       kind: str | None = None, seed: int = COMPARISON_SEED, resamples: int = COMPARISON_RESAMPLES,
                       confidence: float = CONFIDENCE, task: str = "", metric: str = "",
-                      missing_in_new: tuple[str, ...] = (), missing_in_baseline: tuple[str, ...] = ()) -> PairedComparison:
+                      missing_in_new: tuple[str, ...] = (),
+                      missing_in_baseline: tuple[str, ...] = ()) -> PairedComparison:
     """The statistics of :func:`compare_task` on aligned arrays (new[i] and base[i] are one sample)."""
     new_a, base_a = np.asarray(new, dtype=float), np.asarray(base, dtype=float)
     if new_a.shape != base_a.shape or new_a.ndim != 1 or not len(new_a):

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import binom, norm
 
+from .comparison import PairedComparison
+
 POWER = 0.80
 ALPHA = 0.05
 
@@ -138,22 +140,19 @@ class Detectable:
     how: str  # the method, or why there is no number
 
 
-def detectable_drop(comparison: object, *, sided: int, power: float = POWER, alpha: float = ALPHA) -> Detectable:
-    """The smallest drop a comparison gate could see at 80% power at the run's n and observed
-    discordance (a :class:`comparison.PairedComparison`)."""
-    c = comparison
+def detectable_drop(c: PairedComparison, *, sided: int, power: float = POWER, alpha: float = ALPHA) -> Detectable:
+    """The smallest drop a comparison gate could see at 80% power at the run's n and observed discordance."""
     test = f"{'one' if sided == 1 else 'two'}-sided alpha {alpha:g}, {power:.0%} power"
-    if c.n == 0:  # type: ignore[attr-defined]
+    if c.n == 0:
         return Detectable(None, "no paired samples")
-    if c.kind == "binary" and not c.clustered:  # type: ignore[attr-defined]
-        discordant = c.broke + c.fixed  # type: ignore[attr-defined]
-        if discordant == 0:
+    if c.kind == "binary" and not c.clustered and c.broke is not None and c.fixed is not None:
+        if c.broke + c.fixed == 0:
             return Detectable(None, "no discordant pairs in this run, so the discordance the power needs is unknown")
-        share = discordant / c.n  # type: ignore[attr-defined]
-        drop = mcnemar_detectable_drop(c.n, share, power=power, alpha=alpha, sided=sided)  # type: ignore[attr-defined]
-        how = f"exact McNemar at n = {c.n}, discordance {share:.1%}, {test}"  # type: ignore[attr-defined]
+        share = (c.broke + c.fixed) / c.n
+        drop = mcnemar_detectable_drop(c.n, share, power=power, alpha=alpha, sided=sided)
+        how = f"exact McNemar at n = {c.n}, discordance {share:.1%}, {test}"
         return Detectable(drop, how if drop is not None else f"none within the discordance ({how})")
-    if not c.se:  # type: ignore[attr-defined]
+    if not c.se:
         return Detectable(None, "the bootstrap standard error is 0 (every paired difference is equal)")
-    return Detectable(normal_detectable_drop(c.se, power=power, alpha=alpha, sided=sided),  # type: ignore[attr-defined]
-                      f"normal approximation with the bootstrap standard error {c.se:.4f}, {test}")  # type: ignore[attr-defined]
+    return Detectable(normal_detectable_drop(c.se, power=power, alpha=alpha, sided=sided),
+                      f"normal approximation with the bootstrap standard error {c.se:.4f}, {test}")

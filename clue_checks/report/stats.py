@@ -49,6 +49,9 @@ def interval(values: Sequence[float], *, clusters: Sequence[str | None] | None =
     if binary and (clusters is None or n_units == len(data)):
         low, high = wilson(int(data.sum()), len(data), confidence)
         return Interval(float(data.mean()), low, high, f"Wilson score {level} interval over {len(data)} samples")
+    if n_units < 2:
+        return Interval(float(data.mean()), None, None,
+                        f"no interval: a single {'cluster' if n_units < len(data) else 'sample'}")
     if np.all(data == data[0]):
         return _constant(data, n_units, "clusters" if n_units < len(data) else "samples", confidence)
     mean, low, high = mean_ci(data, clusters=clusters, seed=seed, resamples=resamples, confidence=confidence)
