@@ -235,7 +235,7 @@ def test_broke_and_fixed_list_the_samples_that_changed_verdict():
 # -- coverage at the benchmark's real sizes ----------------------------------------------------
 # 400 simulated comparisons each: at a true coverage of 95% the observed share has a Monte Carlo
 # standard error of 1.1 points, so >= 92% fails a correct interval with well under 1% probability.
-# Full-size runs with more simulations: bench/README.md ("Coverage of the intervals").
+# Full-size runs with more simulations: docs/statistics.md ("Coverage, measured").
 
 SIMS = 400
 

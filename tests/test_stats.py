@@ -76,7 +76,7 @@ def test_mean_ci_is_unchanged_for_existing_callers():
 # -- coverage -------------------------------------------------------------------------------
 # 400 simulated runs each: at a true coverage of 95% the observed share has a Monte Carlo standard
 # error of 1.1 points, so a bound of 92% fails a correct interval with well under 1% probability and
-# catches one that covers 90% or less. Full-size numbers (more simulations): bench/README.md.
+# catches one that covers 90% or less. Full-size numbers (more simulations): docs/statistics.md.
 
 SIMS = 400
 
