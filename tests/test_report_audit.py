@@ -165,7 +165,12 @@ def test_levels_are_the_means_of_the_printed_task_numbers(per_task):
         expected = {name: sum(tasks[k] for k in parts) / len(parts) for name, parts in LEVELS[lv.level]}
         assert lv.components == pytest.approx(expected)
         assert lv.value == pytest.approx(sum(expected.values()) / len(expected))
-        assert lv.ci_low <= lv.value + 1e-9 and lv.value - 1e-9 <= lv.ci_high
+        # A zero-width interval would claim certainty: when no task's samples vary there is none, with the reason.
+        varies = any(len(set(values[k])) > 1 for _, parts in LEVELS[lv.level] for k in parts)
+        if varies:
+            assert lv.ci_low <= lv.value + 1e-9 and lv.value - 1e-9 <= lv.ci_high
+        else:
+            assert lv.ci_low is None and lv.method.startswith("no interval")
     assert level_scores(values) == levels
 
 

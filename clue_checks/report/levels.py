@@ -11,13 +11,14 @@ its three sub-tasks. Change the table, not the code.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from .stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE
+from .stats import (BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE, JointBootstrap, joint_bootstrap,
+                    percentile_interval)
 
 # level -> [(component, [(task, metric), ...])]; a component with several tasks is their mean.
 LEVELS: Mapping[int, Sequence[tuple[str, Sequence[tuple[str, str]]]]] = {
@@ -33,6 +34,15 @@ LEVELS: Mapping[int, Sequence[tuple[str, Sequence[tuple[str, str]]]]] = {
     ),
 }
 
+# task -> its headline metric (the one its Level average uses), in report order
+HEADLINE: Mapping[str, str] = {t: m for level in LEVELS.values() for _, parts in level for t, m in parts}
+
+
+def level_weights(level: int) -> dict[tuple[str, str], float]:
+    """Each (task, metric)'s weight in the level average: components count equally, parts share theirs."""
+    components = LEVELS[level]
+    return {key: 1 / (len(components) * len(parts)) for _, parts in components for key in parts}
+
 
 @dataclass(frozen=True)
 class LevelScore:
@@ -43,47 +53,85 @@ class LevelScore:
     components: Mapping[str, float | None]
     not_computed: str | None = None
     incomplete: tuple[str, ...] = ()  # component tasks scored on part of their samples
-
+    method: str = ""  # how the interval was made, or why there is none
 
     def as_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "ci95": [self.ci_low, self.ci_high], "components": dict(self.components),
-                "not_computed": self.not_computed, "incomplete": list(self.incomplete),
+        return {"value": self.value, "ci95": [self.ci_low, self.ci_high], "method": self.method,
+                "components": dict(self.components), "not_computed": self.not_computed,
+                "incomplete": list(self.incomplete),
                 "definition": {name: [f"{t}.{m}" for t, m in parts] for name, parts in LEVELS[self.level]}}
 
 
-def level_scores(values: Mapping[tuple[str, str], Sequence[float]], *, seed: int = BOOTSTRAP_SEED,
-                 resamples: int = BOOTSTRAP_RESAMPLES, incomplete: Sequence[str] = ()) -> list[LevelScore]:
-    """`values[(task, metric)]` are the per-sample values the task table averaged.
+class LevelInputs(NamedTuple):
+    values: dict[tuple[str, str], list[float]]
+    clusters: dict[tuple[str, str], list[str | None]]
 
-    The interval resamples each task's samples independently and recomputes the whole
-    average, so it carries every task's sampling uncertainty. Each level draws from its own
-    generator (seeded by `seed` and the level), so one level's interval does not depend on
-    whether the other level could be computed. NaN or infinite values are left out, as the
-    task table leaves them out (it reports them as not computed).
+
+def level_inputs(records: Iterable[Any]) -> LevelInputs:
+    """Per (task, metric): the values each task's table row averaged and their cluster ids.
+
+    `records` are SampleRecords, one per sample (errored samples and missing values are left out,
+    as the task table leaves them out), taken in each task's scoring order.
     """
-    values = {key: [float(v) for v in vs if v is not None and math.isfinite(v)] for key, vs in values.items()}
+    values: dict[tuple[str, str], list[float]] = {}
+    clusters: dict[tuple[str, str], list[str | None]] = {}
+    for r in sorted(records, key=lambda r: (r.task, r.index)):
+        if r.outcome == "error":
+            continue
+        for metric, value in r.metrics.items():
+            if value is not None and math.isfinite(value):
+                values.setdefault((r.task, metric), []).append(float(value))
+                clusters.setdefault((r.task, metric), []).append(r.cluster)
+    return LevelInputs(values, clusters)
+
+
+def level_scores(values: Mapping[tuple[str, str], Sequence[float]], *,
+                 clusters: Mapping[tuple[str, str], Sequence[str | None]] | None = None,
+                 seed: int = BOOTSTRAP_SEED, resamples: int = BOOTSTRAP_RESAMPLES,
+                 incomplete: Sequence[str] = ()) -> list[LevelScore]:
+    """`values[(task, metric)]` are the per-sample values the task table averaged; `clusters[(task,
+    metric)]`, where given, their cluster ids in the same order (see :func:`level_inputs`).
+
+    The interval recomputes the whole average on each resample (a stratified cluster bootstrap,
+    :func:`stats.joint_bootstrap`): each task keeps its size, a cluster is drawn whole, and a cluster
+    id shared by several tasks (a LongHealth question in tasks 1-3) is drawn once for all of them.
+    Each level draws from its own generator (seeded by `seed` and the level), so one level's interval
+    does not depend on whether the other level could be computed. NaN or infinite values are left
+    out, as the task table leaves them out (it reports them as not computed).
+    """
+    columns = {}
+    for key, vs in values.items():
+        ids = list(clusters[key]) if clusters is not None and key in clusters else [None] * len(vs)
+        if len(ids) != len(vs):
+            raise ValueError(f"{key[0]}.{key[1]}: {len(vs)} values but {len(ids)} cluster ids")
+        kept = [(float(v), c) for v, c in zip(vs, ids) if v is not None and math.isfinite(v)]
+        columns[key] = ([v for v, _ in kept], [c for _, c in kept])
     out = []
     for level, components in LEVELS.items():
-        rng = np.random.default_rng([seed, level])
-        missing = [f"{t}.{m}" for _, parts in components for t, m in parts if not values.get((t, m))]
+        missing = [f"{t}.{m}" for _, parts in components for t, m in parts if not columns.get((t, m), ((),))[0]]
         if missing:
             out.append(LevelScore(level, None, None, None, {}, f"needs {', '.join(missing)} (not run or not computed)"))
             continue
-        point: dict[str, float] = {}
-        boot = np.zeros(resamples)
-        for name, parts in components:
-            part_means, part_boot = [], np.zeros(resamples)
-            for key in parts:
-                data = np.asarray(values[key], dtype=float)
-                part_means.append(float(data.mean()))
-                picks = rng.integers(0, len(data), size=(resamples, len(data)))
-                part_boot += data[picks].mean(axis=1)
-            point[name] = float(np.mean(part_means))
-            boot += part_boot / len(parts)
-        boot /= len(components)
-        alpha = (1 - CONFIDENCE) / 2
-        low, high = np.quantile(boot, [alpha, 1 - alpha])
+        weights = level_weights(level)
+        boot = joint_bootstrap({key: columns[key] for key in weights}, seed=[seed, level], resamples=resamples)
+        w = np.array([weights[key] for key in boot.keys])
+        means = dict(zip(boot.keys, boot.means))
+        point = {name: float(np.mean([means[key] for key in parts])) for name, parts in components}
+        value = float(np.mean(list(point.values())))
+        low, high, method = _level_interval(boot.replicates @ w, boot, resamples, seed)
         partial = tuple(t for _, parts in components for t, _ in parts if t in incomplete)
-        out.append(LevelScore(level, float(np.mean(list(point.values()))), float(low), float(high), point, None,
-                              partial))
+        out.append(LevelScore(level, value, low, high, point, None, partial, method))
     return out
+
+
+def _level_interval(replicates: np.ndarray, boot: JointBootstrap, resamples: int,
+                    seed: int) -> tuple[float | None, float | None, str]:
+    if np.ptp(replicates) == 0:
+        return None, None, "no interval: every component's samples have one value each, so resampling cannot vary"
+    low, high = percentile_interval(replicates)
+    if boot.n_units < boot.n_samples:
+        how = (f"stratified cluster bootstrap over {boot.n_units} clusters of {boot.n_samples} samples "
+               "(a cluster shared by tasks is drawn once for all of them)")
+    else:
+        how = f"stratified bootstrap over {boot.n_samples} samples (each task keeps its size)"
+    return low, high, f"{how}, percentile {CONFIDENCE:.0%}, {resamples} resamples, seed {seed}"

@@ -1,0 +1,187 @@
+"""`clue compare` end to end on two synthetic report directories (one in the current prediction row
+format, one in the format that carries task, sample id, cluster and a metrics object)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from clue_checks.cli import main
+from clue_checks.report import compare_cli, power_cli
+from clue_checks.report.comparison import COMPARISON_RESAMPLES, COMPARISON_SEED
+from clue_checks.report.levels import HEADLINE
+from clue_checks.report.power import POWER
+from clue_checks.report.run_dir import RunDirError, load_run_dir
+
+SIZES = {"mednli": 200, "meqsum": 150, "problemsummary": 60, "longhealth-t1": 200, "longhealth-t2": 200,
+         "longhealth-t3": 200, "medisumqa": 80, "medisumcode": 80}
+MANIFEST = {"clue_checks_version": "0.1.0", "data_sha256": {"mednli/mli_test_v1.jsonl": "a" * 64},
+            "profile": "paper", "api": "generate", "prompt_layout": "chat-template", "prompts_sha256": "b" * 64,
+            "shots": {"mednli": 3}, "generation_params": {"mednli": {"max_new_tokens": 8}}}
+
+
+def sample_ids(task, n):
+    if task.startswith("longhealth"):
+        return [f"p{i // 100}/q{(i // 5) % 20:02d}/r{i % 5}" for i in range(n)]
+    if task == "medisumqa":
+        return [f"note{i // 4}/q{i % 4 + 1}" for i in range(n)]
+    return [f"{task}-{i}" for i in range(n)]
+
+
+def baseline_scores(seed=0):
+    rng = np.random.default_rng(seed)
+    scores = {}
+    for task, n in SIZES.items():
+        if HEADLINE[task] == "accuracy":
+            scores[task] = list((rng.random(n) < 0.6).astype(float))
+        else:
+            scores[task] = list(np.round(rng.beta(2, 6, n), 4))
+    return scores
+
+
+def degraded(scores):
+    out = {t: list(v) for t, v in scores.items()}
+    acc = out["mednli"]
+    right, wrong = [i for i, v in enumerate(acc) if v == 1], [i for i, v in enumerate(acc) if v == 0]
+    for i in right[:30]:
+        acc[i] = 0.0  # 30 broke
+    for i in wrong[:5]:
+        acc[i] = 1.0  # 5 fixed
+    out["meqsum"] = [round(max(v - 0.1, 0.0), 4) for v in out["meqsum"]]
+    return out
+
+
+def write_run(path, scores, *, model, new_format, manifest=None):
+    (path / "predictions").mkdir(parents=True)
+    tasks = {}
+    for task, values in scores.items():
+        metric = HEADLINE[task]
+        rows = []
+        for i, (sid, v) in enumerate(zip(sample_ids(task, len(values)), values)):
+            outcome = "passed" if (v == 1 if metric == "accuracy" else v >= 0.1) else "failed"
+            if new_format:
+                cluster = ("longhealth:" + sid.rsplit("/r", 1)[0] if task.startswith("longhealth") else
+                           "medisumqa:" + sid.rsplit("/q", 1)[0] if task == "medisumqa" else None)
+                rows.append({"task": task, "sample_id": sid, "index": i, "outcome": outcome,
+                             "metrics": {metric: v}, "cluster": cluster, "response": "…"})
+            else:  # the rows reports are written with today: id, outcome, CLUE's keys, metrics at top level
+                rows.append({"id": sid, "outcome": outcome, "Model Answer": "…", "Ground Truth Answer": "…",
+                             metric: v, "reason": ""})
+        (path / "predictions" / f"{task}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        tasks[task] = {"title": {"mednli": "MedNLI", "meqsum": "MeQSum"}.get(task, task),
+                       "metrics": {metric: {"value": float(np.mean(values))}}}
+    report = {"run": {"model_id": model, "profile": "paper", "api": "generate", "seeds": {"shots": 1}},
+              "manifest": manifest or MANIFEST, "tasks": tasks, "levels": {}}
+    (path / "clue-report.json").write_text(json.dumps(report))
+    return path
+
+
+@pytest.fixture
+def runs(tmp_path):
+    base = baseline_scores()
+    ref = write_run(tmp_path / "base", base, model="base-7b", new_format=False)
+    new = write_run(tmp_path / "finetune", degraded(base), model="med-7b", new_format=True)
+    return ref, new
+
+
+def row(markdown: str, section: str, title: str) -> list[str]:
+    part = markdown.split(section, 1)[1]
+    line = next(line for line in part.splitlines() if line.startswith(f"| {title} |"))
+    return [cell.strip() for cell in line.strip("|").split("|")][1:]  # the cells after the title
+
+
+def test_compare_shows_planted_regressions_and_identical_tasks(runs, capsys):
+    ref, new = runs
+    assert main(["compare", str(ref), str(new), "--resamples", "2000"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# CLUE comparison") and (new / "compare.md").read_text() == out
+    headline = row(out, "## Headline scores", "MedNLI")
+    assert headline[0] == "accuracy" and float(headline[1]) > float(headline[2])
+    levels = row(out, "## Headline scores", "Level 1")  # the reports carry no levels: from the records
+    assert float(levels[1]) - float(levels[2]) == pytest.approx(-float(row(out, "## finetune", "Level 1")[0][:6]
+                                                                       .replace("−", "-")), abs=0.002)
+    mednli = row(out, "## finetune − base", "MedNLI")
+    assert mednli[0].startswith("−0.125 [") and mednli[1] == "<0.001"  # 25 of 200 lost
+    assert mednli[2] == "200" and mednli[3] == "30 / 5" and float(mednli[4]) > 0
+    meqsum = row(out, "## finetune − base", "MeQSum")
+    assert meqsum[0].startswith("−0.") and meqsum[1] == "<0.001"
+    same = row(out, "## finetune − base", "longhealth-t2")
+    assert same[0] == "+0.000 [+0.000, +0.000]" and same[1] == "1.000" and same[2] == "200 (40 clusters)"
+    assert row(out, "## finetune − base", "medisumqa")[2] == "80 (20 clusters)"
+    level1 = row(out, "## finetune − base", "Level 1")
+    assert level1[0].startswith("−") and level1[1] != "1.000"
+    assert row(out, "## finetune − base", "Level 2")[0] == "+0.000 [+0.000, +0.000]"
+    assert "exact McNemar test (two-sided) and Tango score 95% interval over 200 pairs, 35 discordant" in out
+    numbers = json.loads((new / "compare.json").read_text())["runs"]["finetune"]
+    assert numbers["tasks"]["mednli.accuracy"]["discordant"] == {"broke": 30, "fixed": 5}
+    assert len(numbers["broke"]["mednli"]) == 30 and numbers["tasks"]["mednli.accuracy"]["seed"] == COMPARISON_SEED
+    assert "Forest plot: `compare.png`, `compare.svg`" in out
+
+
+def test_the_forest_plot_is_byte_identical_on_a_rerun(runs, tmp_path):
+    ref, new = runs
+    outputs = []
+    for attempt in range(2):
+        out = tmp_path / f"cmp{attempt}" / "report.md"
+        assert main(["compare", str(ref), str(new), "--resamples", "1000", "--out", str(out)]) == 0
+        outputs.append({s: (out.parent / f"report.{s}").read_bytes() for s in ("png", "svg", "md", "json")})
+    assert outputs[0]["png"].startswith(b"\x89PNG") and b"<svg" in outputs[0]["svg"]
+    assert outputs[0]["png"] == outputs[1]["png"] and outputs[0]["svg"] == outputs[1]["svg"]
+    assert outputs[0]["md"] == outputs[1]["md"]
+
+
+def test_mismatched_manifests_are_refused_with_every_difference(tmp_path, capsys):
+    base = baseline_scores()
+    ref = write_run(tmp_path / "base", base, model="a", new_format=False)
+    other = dict(MANIFEST, profile="head", prompts_sha256="c" * 64, data_sha256={"mednli/mli_test_v1.jsonl": "d" * 64})
+    new = write_run(tmp_path / "new", base, model="b", new_format=True, manifest=other)
+    assert main(["compare", str(ref), str(new), "--no-plot", "--resamples", "1000"]) == 2
+    err = capsys.readouterr().err
+    assert "are not comparable (3 differences" in err
+    for what in ("data sha256 mednli/mli_test_v1.jsonl", "profile: 'head' / 'paper'", "prompts sha256"):
+        assert what in err
+    assert "--force" in err and not (new / "compare.md").exists()
+    assert main(["compare", str(ref), str(new), "--no-plot", "--force", "--resamples", "1000"]) == 0
+    out = capsys.readouterr().out
+    assert "**Forced:** `new` differs from the reference in" in out and "Forest plot not drawn (--no-plot)" in out
+
+
+def test_several_runs_against_one_reference(runs, tmp_path, capsys):
+    ref, new = runs
+    same = write_run(tmp_path / "same", baseline_scores(), model="base-again", new_format=True)
+    assert main(["compare", str(ref), str(new), str(same), "--no-plot", "--resamples", "1000"]) == 0
+    out = capsys.readouterr().out
+    assert "| Task | Metric | base | finetune | same |" in out
+    assert row(out, "## same − base", "MedNLI")[:2] == ["+0.000 [−0.019, +0.019]", "1.000"]
+
+
+@pytest.mark.parametrize("damage,message", [
+    (lambda d: (d / "clue-report.json").unlink(), "not found"),
+    (lambda d: (d / "clue-report.json").write_text("{"), "cannot read it as JSON"),
+    (lambda d: (d / "predictions" / "mednli.jsonl").write_text('{"id": "x"}\nnot json\n'), "mednli.jsonl:2"),
+    (lambda d: (d / "predictions" / "mednli.jsonl").write_text('{"outcome": "passed"}\n'), "no sample id"),
+])
+def test_an_unreadable_report_directory_names_the_file(runs, damage, message, capsys):
+    ref, new = runs
+    damage(new)
+    assert main(["compare", str(ref), str(new), "--no-plot"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_rows_are_read_in_either_format(runs):
+    ref, new = runs
+    old_rows, new_rows = load_run_dir(ref).records, load_run_dir(new).records
+    a = next(r for r in old_rows if r.task == "longhealth-t1")
+    b = next(r for r in new_rows if r.task == "longhealth-t1")
+    assert (a.sample_id, a.cluster, dict(a.metrics)) == (b.sample_id, b.cluster, dict(b.metrics))
+    assert a.cluster == "longhealth:p0/q00"
+    with pytest.raises(RunDirError, match="not a directory"):
+        load_run_dir(ref / "missing")
+
+
+def test_the_cli_defaults_equal_the_library_constants():
+    # the CLI modules keep their own copies so that `clue --help` does not import scipy
+    assert (compare_cli.DEFAULT_SEED, compare_cli.DEFAULT_RESAMPLES) == (COMPARISON_SEED, COMPARISON_RESAMPLES)
+    assert power_cli.POWER == POWER
