@@ -81,7 +81,10 @@ def wilson(successes: float, n: int, confidence: float = CONFIDENCE) -> tuple[fl
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+    # At p = 0 (or 1) the bound is exactly 0 (or 1); the formula leaves rounding dust there.
+    low = 0.0 if successes <= 0 else float(max(0.0, centre - half))
+    high = 1.0 if successes >= n else float(min(1.0, centre + half))
+    return low, high
 
 
 def mean_ci(values: Sequence[float], *, clusters: Sequence[str | None] | None = None, seed: int = BOOTSTRAP_SEED,
