@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email.utils
 import random
 import threading
@@ -144,6 +145,10 @@ def chat_request(stop: tuple[str, ...] = ()) -> Request:
 async def complete(url: str, request: Request, info: EndpointInfo, **kwargs: Any) -> Completion:
     async with client_for(url, **kwargs) as client:
         return await client.complete(request, info)
+
+
+def without_latency(completion: Completion) -> Completion:
+    return dataclasses.replace(completion, latency_s=None)
 
 
 @pytest.fixture
@@ -290,9 +295,9 @@ def test_discover_undecodable_info_names_the_url(serve):
 def test_discover_silent_health_counts_read_timeouts_against_the_startup_wait(serve, monkeypatch):
     # A server that accepts connections but never answers: each /health check waits its read timeout;
     # those seconds count towards startup_wait, and the message gives the discovery timeout, not --request-timeout.
-    from clue_checks.endpoint import client as client_mod
+    from clue_checks.endpoint import discovery
 
-    monkeypatch.setattr(client_mod, "_DISCOVERY_READ_TIMEOUT", 1.0)
+    monkeypatch.setattr(discovery, "DISCOVERY_READ_TIMEOUT", 1.0)
     release = threading.Event()
     server = serve(tgi_routes(get_health=lambda body, n: (release.wait(30), DROP)[1]))
     try:
@@ -335,7 +340,8 @@ def test_invalid_url_is_rejected_with_advice():
 def test_generate_body_is_exactly_greedy(serve, stop, truncate, extra):
     server = serve(tgi_routes(post_generate=(200, {}, GENERATE_OK)))
     completion = run(complete(server.url, gen_request(stop, truncate), tgi_info(server.url)))
-    assert completion == Completion(" fine.", "eos_token", 3)
+    assert without_latency(completion) == Completion(" fine.", "eos_token", 3)
+    assert completion.latency_s is not None and completion.latency_s >= 0
     (sent,) = server.requests
     assert (sent.method, sent.path) == ("POST", "/generate")
     parameters = {"do_sample": False, "max_new_tokens": 16, "details": True, **extra}
@@ -352,7 +358,8 @@ def test_generate_accepts_compat_array_shape(serve):
 def test_chat_body_is_exact(serve, stop, extra):
     server = serve({("POST", "/v1/chat/completions"): (200, {}, CHAT_OK)})
     completion = run(complete(server.url, chat_request(stop), vllm_info(server.url)))
-    assert completion == Completion("Yes.", "stop", 2)
+    # usage.prompt_tokens is the server's own count of the prompt
+    assert without_latency(completion) == Completion("Yes.", "stop", 2, prompt_tokens=10)
     (sent,) = server.requests
     assert sent.body == {
         "model": "served-llama",
@@ -368,7 +375,8 @@ def test_chat_body_is_exact(serve, stop, extra):
 def test_chat_null_content_is_empty_text_and_usage_optional(serve):
     reply = {"choices": [{"index": 0, "finish_reason": "length", "message": {"role": "assistant", "content": None}}]}
     server = serve({("POST", "/v1/chat/completions"): (200, {}, reply)})
-    assert run(complete(server.url, chat_request(), vllm_info(server.url))) == Completion("", "length", None)
+    completion = run(complete(server.url, chat_request(), vllm_info(server.url)))
+    assert without_latency(completion) == Completion("", "length", None, None)
 
 
 def test_api_key_is_sent_as_bearer(serve):
@@ -436,13 +444,24 @@ def test_connection_refused_during_complete_is_retried_then_reported():
 
 
 def test_retries_exhausted_says_how_many_attempts(serve):
-    server = serve(tgi_routes(post_generate=(429, {}, {"error": "Model is overloaded", "error_type": "overloaded"})))
+    server = serve(tgi_routes(post_generate=(503, {}, {"error": "Model is loading", "error_type": "unavailable"})))
     sleeps = Sleeps()
     with pytest.raises(EndpointError) as caught:
         run(complete(server.url, gen_request(), tgi_info(server.url), sleeps=sleeps))
     err = caught.value
     assert server.count("/generate") == 6 and len(sleeps) == 5
-    assert "after 6 attempts" in str(err) and err.status == 429 and err.server_message == "Model is overloaded"
+    assert "after 6 attempts" in str(err) and err.status == 503 and err.server_message == "Model is loading"
+
+
+def test_a_429_gets_more_tries_and_says_to_lower_concurrency(serve):
+    # 429 is "not now", no work done: under an adaptive in-flight limit a request may meet several.
+    server = serve(tgi_routes(post_generate=(429, {}, {"error": "Model is overloaded", "error_type": "overloaded"})))
+    sleeps = Sleeps()
+    with pytest.raises(EndpointError) as caught:
+        run(complete(server.url, gen_request(), tgi_info(server.url), sleeps=sleeps, retry=RetryPolicy(max_attempts=3)))
+    err = caught.value
+    assert server.count("/generate") == 12 and "after 12 attempts" in str(err)
+    assert err.status == 429 and err.kind == "overloaded" and "--concurrency" in str(err)
 
 
 def test_422_is_not_retried_and_carries_the_server_message(serve):
