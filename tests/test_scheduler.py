@@ -9,7 +9,7 @@ import pytest
 
 from clue_checks.endpoint.client import RetryPolicy
 from clue_checks.endpoint.scheduler import Scheduler
-from clue_checks.endpoint.store import ResponseStore
+from clue_checks.endpoint.store import NullStore, ResponseStore
 from clue_checks.endpoint.types import EndpointError, EndpointUnavailable, GenerationParams, Request
 
 from fakes import FakeServer
@@ -177,11 +177,8 @@ def test_a_dead_endpoint_stops_the_remaining_requests_quickly(store):
 
 
 def test_a_store_that_cannot_write_does_not_cost_the_answer(tmp_path):
-    class BrokenStore:
-        def get(self, identity, request):
-            return None
-
-        def put(self, identity, request, completion):
+    class BrokenStore(NullStore):
+        def put(self, key, identity, request, completion, lease=None):
             raise OSError("disk full")
 
     handler, _ = tgi()
@@ -192,7 +189,9 @@ def test_a_store_that_cannot_write_does_not_cost_the_answer(tmp_path):
             assert s.submit(gen("x")).result(10).completion.text == "X"
         finally:
             s.close()
-    assert s.store_errors == ["OSError: disk full"]
+    # Not silent: counted, with the cause, for the terminal and the report.
+    assert s.store_error_count == 1 and "storing the answer" in s.store_errors[0] and "disk full" in s.store_errors[0]
+    assert s.stats()["store"]["errors"] == 1
 
 
 def test_a_server_refusing_every_request_alike_stops_the_rest():
@@ -226,9 +225,4 @@ def test_refusals_after_an_answer_do_not_stop_the_run():
     assert not any(isinstance(e, EndpointUnavailable) for e in errors)
 
 
-class _NoStore:
-    def get(self, identity, request):
-        return None
-
-    def put(self, identity, request, completion):
-        pass
+_NoStore = NullStore

@@ -14,13 +14,21 @@ def chat(text: str, max_new_tokens: int = 20) -> Request:
     return Request("chat", GenerationParams(max_new_tokens), messages=(Message("user", text),))
 
 
+def put(store: ResponseStore, request: Request, completion: Completion) -> None:
+    store.put(request_key(TGI, request), TGI, request, completion)
+
+
+def get(store: ResponseStore, request: Request) -> Completion | None:
+    return store.get(request_key(TGI, request))
+
+
 def test_roundtrip_and_persistence(tmp_path):
     path = tmp_path / "r.sqlite3"
     store = ResponseStore(path)
-    store.put(TGI, chat("hi"), Completion("hello", "stop", 1))
+    put(store, chat("hi"), Completion("hello", "stop", 1, prompt_tokens=7, latency_s=0.25))
     store.close()
     again = ResponseStore(path)
-    assert again.get(TGI, chat("hi")) == Completion("hello", "stop", 1)
+    assert get(again, chat("hi")) == Completion("hello", "stop", 1, prompt_tokens=7, latency_s=0.25)
     assert len(again) == 1
 
 
@@ -38,7 +46,7 @@ def test_key_depends_on_model_revision_and_every_request_field():
 def _writer(path, start):
     store = ResponseStore(path)
     for i in range(start, start + 50):
-        store.put(TGI, chat(str(i)), Completion(str(i)))
+        put(store, chat(str(i)), Completion(str(i)))
 
 
 def test_several_processes_write_one_store(tmp_path):
@@ -53,4 +61,4 @@ def test_several_processes_write_one_store(tmp_path):
     assert all(p.exitcode == 0 for p in procs)
     store = ResponseStore(path)
     assert len(store) == 150
-    assert store.get(TGI, chat("123")) == Completion("123")
+    assert get(store, chat("123")) == Completion("123")
