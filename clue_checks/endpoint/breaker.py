@@ -34,6 +34,14 @@ def _advice(failure: EndpointError, limit: int) -> str:
     return "Check the server's logs."
 
 
+def _seconds(value: float) -> str:
+    return f"{value:.1f} s" if value < 10 else f"{value:.0f} s"
+
+
+def _last(failure: EndpointError) -> str:
+    return str(failure.replace(hint=None))  # the advice follows once, in the run's own words
+
+
 def _what(failure: EndpointError) -> str:
     if failure.kind in ("connect", "transport"):
         return "the endpoint stopped answering"
@@ -74,8 +82,8 @@ class Breaker:
         self._streak += 1
         lasted = now - self._streak_since
         if self._streak >= self.streak_threshold and lasted >= self.policy.budget_seconds():
-            return self._trip(f"{_what(failure)}: {self._streak} tries in a row over {lasted:.0f} s got no answer "
-                              f"(last: {failure}). {_advice(failure, limit)}")
+            return self._trip(f"{_what(failure)}: {self._streak} tries in a row over {_seconds(lasted)} got no answer "
+                              f"(last: {_last(failure)}). {_advice(failure, limit)}")
         return False
 
     def gave_up(self, failure: EndpointError, limit: int) -> bool:
@@ -84,7 +92,7 @@ class Breaker:
             self._finals += 1
             if self._finals >= FINAL_FAILURES:
                 return self._trip(f"{_what(failure)}: {self._finals} requests in a row failed after their retries "
-                                  f"(last: {failure}). {_advice(failure, limit)}")
+                                  f"(last: {_last(failure)}). {_advice(failure, limit)}")
             return False
         self._finals = 0  # the server answered this one, if only to refuse it
         refusal = (failure.status, failure.server_message) if failure.kind in ("refused", "redirect") else None

@@ -296,6 +296,8 @@ class Scheduler:
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
+            if not self._thread.is_alive():
+                self._loop.close()
 
     async def _aclose(self) -> None:
         pending = [t for t in asyncio.all_tasks(self._loop) if t is not asyncio.current_task()]
@@ -415,10 +417,10 @@ class Scheduler:
             else:
                 self.failed += 1
         if error.kind == "stopped" and trace.tries:
-            error = error.replace(message=f"{error.message} (this request had been tried {trace.tries} "
-                                          f"{'time' if trace.tries == 1 else 'times'} before)")
+            times = "once" if trace.tries == 1 else f"{trace.tries} times"
+            error = error.replace(message=f"tried {times}, then {error.message}")
         elif error.kind == "stopped":
-            error = error.replace(message=f"not sent: {error.message}")
+            error = error.replace(message=f"not sent, because {error.message}")
         if trace.tries and error.kind != "stopped" and self._breaker.gave_up(error, self._limit.limit if self._limit else 1):
             self._stopped()
         return error
