@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import email.utils
+import json
 import random
 import threading
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -825,3 +827,45 @@ def test_proxy_environment_is_not_used_for_the_model_endpoint(serve, monkeypatch
     server = serve(tgi_routes(post_generate=(200, {}, GENERATE_OK)))
     info = run(discover(server.url))
     assert run(complete(server.url, gen_request(), info)).text == " fine."
+
+
+# -- redaction -------------------------------------------------------------------------------------------
+
+
+def test_redactor_masks_every_form_a_server_may_echo():
+    from clue_checks.endpoint.redact import Redactor, redact
+
+    key = 'sk-"quoted"/key+1'
+    redactor = Redactor.for_endpoint(api_key=key, headers={"X-Tenant": "ward7", "X-Flag": "on"},
+                                     urls=["http://user:p4ssw0rd@host:8080"])
+    echoed = (f"Bearer {key} | {json.dumps(key)} | {urllib.parse.quote(key, safe='')} | ward7 | "
+              "http://user:p4ssw0rd@host | flag on")
+    masked = redactor(echoed)
+    assert key not in masked and json.dumps(key)[1:-1] not in masked and "ward7" not in masked
+    assert "p4ssw0rd" not in masked and "flag on" in masked  # a two-letter value is not a secret
+    assert redact("key abcd", ["abcd"]) == "key [REDACTED]" and Redactor()("abcd") == "abcd"
+
+
+def test_client_errors_carry_no_secret_whatever_the_server_echoes(serve):
+    key = "sk-live-abcdef123456"
+    echo = {"error": f"Unauthorized: Bearer {key}"}
+    server = serve(tgi_routes(post_generate=(401, {}, echo)))
+    with pytest.raises(EndpointError) as caught:
+        run(complete(server.url, gen_request(), tgi_info(server.url), api_key=key))
+    err = caught.value
+    assert key not in str(err) and key not in (err.server_message or "") and "[REDACTED]" in str(err)
+    assert err.__cause__ is None and err.__suppress_context__
+    assert "API key" in str(err)  # the advice stays
+
+
+@pytest.mark.parametrize(("details", "usage", "expected"), [
+    ({"prefill": []}, None, None),  # TGI without decoder_input_details: it does not say
+    ({"prefill": [{"id": 1}, {"id": 2}, {"id": 3}]}, None, 3),
+    ({}, {"prompt_tokens": 12, "completion_tokens": 4}, 12),
+])
+def test_generate_prompt_tokens_only_when_the_server_says(serve, details, usage, expected):
+    reply = {"generated_text": "x", "details": {"finish_reason": "length", "generated_tokens": 1, **details}}
+    if usage:
+        reply["usage"] = usage
+    server = serve(tgi_routes(post_generate=(200, {}, reply)))
+    assert run(complete(server.url, gen_request(), tgi_info(server.url))).prompt_tokens == expected
