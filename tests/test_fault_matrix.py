@@ -220,10 +220,10 @@ class _FailingStore(NullStore):
     def get(self, key):
         raise StoreError("The response store x.sqlite3 cannot be used: reading failed (database disk image is malformed)")
 
-    def claim(self, key, lease, *, since=float("-inf")):
+    def claim_many(self, keys, lease, *, since=float("-inf")):
         raise sqlite3.DatabaseError("database disk image is malformed")
 
-    def put(self, key, identity, request, completion, lease=None):
+    def put_many(self, answers, lease=None):
         raise OSError(28, "No space left on device")
 
 

@@ -178,7 +178,7 @@ def test_a_dead_endpoint_stops_the_remaining_requests_quickly(store):
 
 def test_a_store_that_cannot_write_does_not_cost_the_answer(tmp_path):
     class BrokenStore(NullStore):
-        def put(self, key, identity, request, completion, lease=None):
+        def put_many(self, answers, lease=None):
             raise OSError("disk full")
 
     handler, _ = tgi()

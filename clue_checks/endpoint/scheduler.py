@@ -28,20 +28,22 @@ import functools
 import math
 import threading
 import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from .breaker import Breaker
 from .client import ABANDONED, EndpointClient
 from .concurrency import AdaptiveLimit
 from .redact import Redactor
 from .retry import RetryPolicy
-from .store import BadRow, Claim, Lease, StoreError
+from .store import Answer, BadRow, Claim, Lease, StoreError
 from .types import (REQUEST_COUNTS, Completion, EndpointError, EndpointIdentity, EndpointInfo, EndpointUnavailable,
                     ReplicaDown, Request, request_key)
 
 T = TypeVar("T")
+A = TypeVar("A")
+R = TypeVar("R")
 
 # Servers that do not advertise a limit (vLLM, transformers serve) queue requests themselves: start
 # with this many in flight and let the limit adapt, up to ADAPTIVE_CEILING (vLLM's default batch size).
@@ -60,14 +62,52 @@ class Store(Protocol):
     """What the scheduler needs of a response store (`store.ResponseStore`, `store.NullStore`)."""
 
     def get(self, key: str) -> Completion | None: ...
-    def put(self, key: str, identity: EndpointIdentity, request: Request, completion: Completion,
-            lease: Lease | None = None) -> None: ...
-    def claim(self, key: str, lease: Lease, *, since: float = ...) -> Claim: ...
+    def put_many(self, answers: Sequence[Answer], lease: Lease | None = None) -> None: ...
+    def claim_many(self, keys: Sequence[str], lease: Lease, *, since: float = ...) -> list[Claim]: ...
     def peek(self, key: str, lease: Lease, *, since: float = ...) -> Claim | None: ...
     def release(self, key: str, lease: Lease) -> None: ...
     def renew(self, lease: Lease) -> None: ...
     def release_all(self, lease: Lease) -> None: ...
     def close(self) -> None: ...
+
+
+class _Batched(Generic[A, R]):
+    """Store calls made in one turn of the event loop go together: one thread hop, one transaction.
+
+    Nothing waits for a batch to fill: the calls of one turn are flushed right after it, so an answer
+    is still stored the moment it arrives, while a burst of them costs one commit."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, run: Callable[[list[A]], list[R]]) -> None:
+        self._loop = loop
+        self._run = run
+        self._pending: list[tuple[A, asyncio.Future[R]]] = []
+
+    async def __call__(self, item: A) -> R:
+        future: asyncio.Future[R] = self._loop.create_future()
+        self._pending.append((item, future))
+        if len(self._pending) == 1:
+            self._loop.call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        self._loop.create_task(self._run_batch(batch))
+
+    async def _run_batch(self, batch: list[tuple[A, asyncio.Future[R]]]) -> None:
+        try:
+            results = await self._loop.run_in_executor(None, self._run, [item for item, _ in batch])
+        except asyncio.CancelledError:
+            for _, future in batch:
+                future.cancel()
+            raise
+        except Exception as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+        else:
+            for (_, future), result in zip(batch, results):
+                if not future.done():
+                    future.set_result(result)
 
 
 @dataclass(frozen=True)
@@ -192,6 +232,10 @@ class Scheduler:
         self._breaker = Breaker(retry)
         self._lease = Lease.mine()
         self._started_wall = time.time()
+        # Under --refresh, only answers stored while this run runs (by another run sharing the cache) count.
+        since = self._started_wall if refresh else -math.inf
+        self._claim = _Batched(self._loop, lambda keys: store.claim_many(keys, self._lease, since=since))
+        self._put = _Batched(self._loop, lambda answers: [store.put_many(answers, self._lease)] * len(answers))
         self._futures: dict[str, concurrent.futures.Future[Outcome]] = {}
         self._lock = threading.Lock()
         self._progress_at = time.monotonic()
@@ -284,7 +328,7 @@ class Scheduler:
         period = max(1.0, getattr(self._store, "lease_seconds", 60.0) / 4)
         while True:
             await asyncio.sleep(period)
-            await self._store_call("renewing leases", None, self._store.renew, self._lease)
+            await self._store_call("renewing leases", None, self._in_thread(self._store.renew, self._lease))
 
     def close(self) -> None:
         if not self._thread.is_alive():
@@ -304,7 +348,7 @@ class Scheduler:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-        await self._store_call("handing back leases", None, self._store.release_all, self._lease)
+        await self._store_call("handing back leases", None, self._in_thread(self._store.release_all, self._lease))
         await asyncio.gather(*(r.client.aclose() for r in self._replicas), return_exceptions=True)
 
     # -- requests --------------------------------------------------------------------------
@@ -379,16 +423,20 @@ class Scheduler:
             if len(self.store_errors) < STORE_MESSAGES_KEPT:
                 self.store_errors.append(self.redact(message))
 
-    async def _store_call(self, doing: str, key: str | None, fn: Callable[..., T], *args: Any) -> T | None:
-        """A store call off the event loop; a failure is recorded and None returned."""
+    async def _store_call(self, doing: str, key: str | None, work: Awaitable[T]) -> T | None:
+        """Await a store call; a failure is recorded (never silent, never fatal) and None returned."""
         try:
-            return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+            return await work
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             about = f" (request {key[:12]})" if key else ""
             self._store_problem(str(exc) if isinstance(exc, StoreError) else f"{doing}{about}: {exc!r}")
             return None
+
+    def _in_thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Awaitable[T]:
+        """A store call off the event loop (SQLite may wait for another process's lock)."""
+        return self._loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
 
     async def _send(self, key: str, request: Request, future: concurrent.futures.Future[Outcome]) -> None:
         trace = _Trace()
@@ -426,11 +474,9 @@ class Scheduler:
         return error
 
     async def _obtain(self, key: str, request: Request) -> Outcome:
-        since = self._started_wall if self._refresh else -math.inf
-        claim = await self._store_call("taking the lease", key,
-                                       functools.partial(self._store.claim, key, self._lease, since=since))
+        claim = await self._store_call("taking the lease", key, self._claim(key))
         if claim is not None and claim.holder is not None:
-            claim = await self._wait_for_other_run(key, since)
+            claim = await self._wait_for_other_run(key)
         if claim is not None and claim.completion is not None:
             with self._lock:
                 self.from_store += 1
@@ -438,28 +484,28 @@ class Scheduler:
         try:
             completion = await self._answer(request)
         except BaseException:
-            await asyncio.shield(self._store_call("handing back the lease", key, self._store.release, key, self._lease))
+            await asyncio.shield(self._store_call("handing back the lease", key,
+                                                  self._in_thread(self._store.release, key, self._lease)))
             raise
         # Persist before anyone sees the result: a crash after this loses nothing. A store that
         # cannot write must not cost the answer we already have: counted, reported, asked again next run.
-        await self._store_call("storing the answer", key, self._store.put, key, self.info.identity, request,
-                               completion, self._lease)
+        await self._store_call("storing the answer", key, self._put(Answer(key, self.info.identity, request, completion)))
         with self._lock:
             self.sent += 1
         return Outcome(completion, "sent")
 
-    async def _wait_for_other_run(self, key: str, since: float) -> Claim | None:
+    async def _wait_for_other_run(self, key: str) -> Claim | None:
         """Another run sharing the cache is asking for this key: wait for its answer, or take over its
         lease when it dies or lets it lapse. Bounded: a live owner renews, a dead one is noticed."""
+        since = self._started_wall if self._refresh else -math.inf
         delay = 0.05
         while True:
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, 1.0)
             peek = await self._store_call("reading the lease", key,
-                                          functools.partial(self._store.peek, key, self._lease, since=since))
+                                          self._in_thread(self._store.peek, key, self._lease, since=since))
             if peek is None:  # free (or the store failed us): take it, or wait on the next holder
-                claim = await self._store_call("taking the lease", key,
-                                               functools.partial(self._store.claim, key, self._lease, since=since))
+                claim = await self._store_call("taking the lease", key, self._claim(key))
                 if claim is None or claim.holder is None:
                     if claim is not None and claim.completion is not None:
                         with self._lock:

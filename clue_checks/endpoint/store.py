@@ -27,6 +27,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,16 @@ class Lease:
     @classmethod
     def mine(cls) -> Lease:
         return cls(uuid.uuid4().hex, socket.gethostname(), os.getpid())
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answer to store: its key, and what it answers (kept beside it for people reading the store)."""
+
+    key: str
+    identity: EndpointIdentity
+    request: Request
+    completion: Completion
 
 
 @dataclass(frozen=True)
@@ -246,22 +257,31 @@ class ResponseStore:
     def put(self, key: str, identity: EndpointIdentity, request: Request, completion: Completion,
             lease: Lease | None = None) -> None:
         """Store the answer (and hand back our lease on the key) in one transaction. Raises StoreError."""
+        self.put_many([Answer(key, identity, request, completion)], lease)
+
+    def put_many(self, answers: Sequence[Answer], lease: Lease | None = None) -> None:
+        """Store answers that arrived together (and hand back their leases) in one transaction."""
+        if not answers:
+            return
         try:
-            row = (key, json.dumps(identity.as_dict(), sort_keys=True),
-                   json.dumps(request.canonical(), sort_keys=True), json.dumps(completion.as_dict()), time.time())
+            now = time.time()
+            rows = [(a.key, json.dumps(a.identity.as_dict(), sort_keys=True),
+                     json.dumps(a.request.canonical(), sort_keys=True), json.dumps(a.completion.as_dict()), now)
+                    for a in answers]
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.execute("INSERT OR REPLACE INTO responses (key, endpoint, request, completion, created) "
-                             "VALUES (?, ?, ?, ?, ?)", row)
+                conn.executemany("INSERT OR REPLACE INTO responses (key, endpoint, request, completion, created) "
+                                 "VALUES (?, ?, ?, ?, ?)", rows)
                 if lease is not None:
-                    conn.execute("DELETE FROM leases WHERE key = ? AND owner = ?", (key, lease.owner))
+                    conn.executemany("DELETE FROM leases WHERE key = ? AND owner = ?",
+                                     [(a.key, lease.owner) for a in answers])
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
         except (sqlite3.Error, ValueError, OSError) as exc:
-            raise self._error(exc, "storing the answer", key) from None
+            raise self._error(exc, "storing the answer", answers[0].key if len(answers) == 1 else None) from None
 
     def __len__(self) -> int:
         return int(self._connection().execute("SELECT COUNT(*) FROM responses").fetchone()[0])
@@ -287,27 +307,35 @@ class ResponseStore:
 
     def claim(self, key: str, lease: Lease, *, since: float = -math.inf) -> Claim:
         """Take the lease on `key` unless it is answered (stored at or after `since`) or held by a live run."""
+        return self.claim_many([key], lease, since=since)[0]
+
+    def claim_many(self, keys: Sequence[str], lease: Lease, *, since: float = -math.inf) -> list[Claim]:
+        """`claim` for keys asked for together, in one transaction."""
         now = time.time()
+        claims: list[Claim] = []
         try:
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
             try:
-                stored = self._stored(conn, key, since)
-                if stored is not None:
-                    conn.execute("COMMIT")
-                    return Claim(completion=stored)
-                row = conn.execute("SELECT owner, host, pid, expires FROM leases WHERE key = ?", (key,)).fetchone()
-                holder = self._holder(row, lease, now)
-                if holder is None:
-                    conn.execute("INSERT OR REPLACE INTO leases (key, owner, host, pid, expires) VALUES (?, ?, ?, ?, ?)",
-                                 (key, lease.owner, lease.host, lease.pid, now + self.lease_seconds))
+                for key in keys:
+                    stored = self._stored(conn, key, since)
+                    if stored is not None:
+                        claims.append(Claim(completion=stored))
+                        continue
+                    row = conn.execute("SELECT owner, host, pid, expires FROM leases WHERE key = ?", (key,)).fetchone()
+                    holder = self._holder(row, lease, now)
+                    if holder is None:
+                        conn.execute("INSERT OR REPLACE INTO leases (key, owner, host, pid, expires) "
+                                     "VALUES (?, ?, ?, ?, ?)", (key, lease.owner, lease.host, lease.pid,
+                                                                now + self.lease_seconds))
+                    claims.append(Claim(holder=holder))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
-            raise self._error(exc, "taking the lease", key) from None
-        return Claim(holder=holder)
+            raise self._error(exc, "taking the lease", keys[0] if len(keys) == 1 else None) from None
+        return claims
 
     def peek(self, key: str, lease: Lease, *, since: float = -math.inf) -> Claim | None:
         """Without writing: the answer if stored, who holds the lease if alive, or None (free to claim)."""
@@ -362,10 +390,16 @@ class NullStore:
 
     def put(self, key: str, identity: EndpointIdentity, request: Request, completion: Completion,
             lease: Lease | None = None) -> None:
+        self.put_many([Answer(key, identity, request, completion)], lease)
+
+    def put_many(self, answers: Sequence[Answer], lease: Lease | None = None) -> None:
         return None
 
     def claim(self, key: str, lease: Lease, *, since: float = -math.inf) -> Claim:
-        return Claim()
+        return self.claim_many([key], lease, since=since)[0]
+
+    def claim_many(self, keys: Sequence[str], lease: Lease, *, since: float = -math.inf) -> list[Claim]:
+        return [Claim() for _ in keys]
 
     def peek(self, key: str, lease: Lease, *, since: float = -math.inf) -> Claim | None:
         return None
