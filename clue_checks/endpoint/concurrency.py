@@ -1,4 +1,6 @@
-"""The in-flight limit: how many tries may be on the wire at once, adapted to what the server says.
+"""Concurrency primitives: the in-flight limit (AIMD) and batched store calls.
+
+The in-flight limit: how many tries may be on the wire at once, adapted to what the server says.
 
 AIMD, as TCP does with its window: each answered try raises the limit by 1/limit (about one more slot
 per round of answers), up to the ceiling (--concurrency, or the server's `max_concurrent_requests`);
@@ -17,11 +19,13 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 from .retry import RetryPolicy
 
 Signal = Literal["ok", "overload", "failure", "abandoned"]
+A = TypeVar("A")
+R = TypeVar("R")
 Admit = Callable[[], None]
 
 
@@ -143,3 +147,42 @@ class AdaptiveLimit:
         """The effective concurrency, for the report."""
         return {"source": source, "start": self.start, "ceiling": self.ceiling, "min": self.low, "max": self.high,
                 "final": self.limit, "peak_in_flight": self.peak, "decreases": self.decreases}
+
+
+class Batched(Generic[A, R]):
+    """Store calls made in one turn of the event loop go together: one thread hop, one transaction.
+
+    Nothing waits for a batch to fill: the calls of one turn are flushed right after it, so an answer
+    is still stored the moment it arrives, while a burst of them costs one commit."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, run: Callable[[list[A]], list[R]]) -> None:
+        self._loop = loop
+        self._run = run
+        self._pending: list[tuple[A, asyncio.Future[R]]] = []
+
+    async def __call__(self, item: A) -> R:
+        future: asyncio.Future[R] = self._loop.create_future()
+        self._pending.append((item, future))
+        if len(self._pending) == 1:
+            self._loop.call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        self._loop.create_task(self._run_batch(batch))
+
+    async def _run_batch(self, batch: list[tuple[A, asyncio.Future[R]]]) -> None:
+        try:
+            results = await self._loop.run_in_executor(None, self._run, [item for item, _ in batch])
+        except asyncio.CancelledError:
+            for _, future in batch:
+                future.cancel()
+            raise
+        except Exception as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+        else:
+            for (_, future), result in zip(batch, results):
+                if not future.done():
+                    future.set_result(result)

@@ -10,19 +10,18 @@ For each request, in order:
 - answered from the store when it is there (a row that cannot be read back is a miss, counted);
 - a lease on the key, so another run sharing the cache waits for this answer instead of asking too
   (and this run waits for theirs);
-- sent to the replica with the fewest outstanding requests; each try takes a slot of the in-flight
-  limit (`concurrency.AdaptiveLimit`: AIMD on 429/503/timeouts, honouring Retry-After);
-- a replica that keeps failing is taken out of rotation, checked with GET /health in the background
-  and put back when healthy; its requests go to the live replicas;
-- the run stops sending with one message when the server fails everything in a row (`breaker`);
-- the answer is stored the moment it arrives; a store write that fails is counted and reported.
+- sent by `routing.Router` to the live replica with the fewest outstanding requests, each try through
+  the in-flight limit (`concurrency.AdaptiveLimit`: AIMD on 429/503/timeouts, honouring Retry-After);
+  a failing replica leaves the rotation until GET /health answers, and the run stops sending with one
+  message when the server fails everything in a row (`breaker`);
+- the answer is stored the moment it arrives (the store calls of one event-loop turn share one
+  transaction); a store write that fails costs no answer and is counted and reported.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextvars
 import dataclasses
 import functools
 import math
@@ -30,30 +29,18 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
-from .breaker import Breaker
-from .client import ABANDONED, EndpointClient
-from .concurrency import AdaptiveLimit
+from .client import EndpointClient
+from .concurrency import Batched
 from .redact import Redactor
 from .retry import RetryPolicy
+from .routing import Router, Trace, begin_trace, limit_for
 from .store import Answer, BadRow, Claim, Lease, StoreError
-from .types import (REQUEST_COUNTS, Completion, EndpointError, EndpointIdentity, EndpointInfo, EndpointUnavailable,
-                    ReplicaDown, Request, request_key)
+from .types import REQUEST_COUNTS, Completion, EndpointError, EndpointInfo, EndpointUnavailable, Request, request_key
 
 T = TypeVar("T")
-A = TypeVar("A")
-R = TypeVar("R")
 
-# Servers that do not advertise a limit (vLLM, transformers serve) queue requests themselves: start
-# with this many in flight and let the limit adapt, up to ADAPTIVE_CEILING (vLLM's default batch size).
-DEFAULT_CONCURRENCY = 64
-ADAPTIVE_CEILING = 256
-# A replica whose tries fail this many times in a row (unreachable, 502-504, timeouts) leaves the rotation.
-REPLICA_DOWN_AFTER = 2
-REPLICA_FAULTS = frozenset({"connect", "transport", "unavailable", "timeout"})
-HEALTH_CHECK_FIRST, HEALTH_CHECK_MAX = 0.5, 10.0  # seconds between a down replica's health checks
-OVERLOAD = frozenset({"overloaded", "unavailable", "timeout"})  # what lowers the in-flight limit
 STORE_MESSAGES_KEPT = 50  # the first store problems are kept word for word; all are counted
 CONNECT_TIMEOUT = 5.0
 
@@ -71,89 +58,12 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
-class _Batched(Generic[A, R]):
-    """Store calls made in one turn of the event loop go together: one thread hop, one transaction.
-
-    Nothing waits for a batch to fill: the calls of one turn are flushed right after it, so an answer
-    is still stored the moment it arrives, while a burst of them costs one commit."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, run: Callable[[list[A]], list[R]]) -> None:
-        self._loop = loop
-        self._run = run
-        self._pending: list[tuple[A, asyncio.Future[R]]] = []
-
-    async def __call__(self, item: A) -> R:
-        future: asyncio.Future[R] = self._loop.create_future()
-        self._pending.append((item, future))
-        if len(self._pending) == 1:
-            self._loop.call_soon(self._flush)
-        return await future
-
-    def _flush(self) -> None:
-        batch, self._pending = self._pending, []
-        self._loop.create_task(self._run_batch(batch))
-
-    async def _run_batch(self, batch: list[tuple[A, asyncio.Future[R]]]) -> None:
-        try:
-            results = await self._loop.run_in_executor(None, self._run, [item for item, _ in batch])
-        except asyncio.CancelledError:
-            for _, future in batch:
-                future.cancel()
-            raise
-        except Exception as exc:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-        else:
-            for (_, future), result in zip(batch, results):
-                if not future.done():
-                    future.set_result(result)
-
-
 @dataclass(frozen=True)
 class Outcome:
     completion: Completion
     # sent: asked now; store: answered from the store (also when another run sharing it asked);
     # shared: an identical request already submitted in this run
     source: Literal["sent", "store", "shared"]
-
-
-@dataclass
-class _Replica:
-    client: EndpointClient
-    info: EndpointInfo
-    live: bool = True
-    outstanding: int = 0
-    failures_in_row: int = 0
-    taken_out: int = 0
-
-
-@dataclass
-class _Trace:
-    """One request's tries on the wire (a context variable of its task, counted by the gate)."""
-
-    tries: int = 0
-
-
-_TRACE: contextvars.ContextVar[_Trace | None] = contextvars.ContextVar("clue_request_trace", default=None)
-
-
-class _ReplicaGate:
-    """The client's gate for one replica: a slot of the shared limit, unless the run or replica stopped."""
-
-    def __init__(self, scheduler: Scheduler, index: int) -> None:
-        self._scheduler = scheduler
-        self._index = index
-
-    async def enter(self) -> int:
-        scheduler = self._scheduler
-        replica = scheduler._replicas[self._index] if scheduler._replicas else None
-        assert scheduler._limit is not None
-        return await scheduler._limit.acquire(lambda: scheduler._admit(replica))
-
-    def leave(self, ticket: int, failure: Any) -> None:
-        replica = self._scheduler._replicas[self._index] if self._scheduler._replicas else None
-        self._scheduler._tried(replica, ticket, failure)
 
 
 def _settle(future: concurrent.futures.Future[Outcome], *, result: Outcome | None = None,
@@ -226,16 +136,13 @@ class Scheduler:
         self.redact = Redactor.for_endpoint(api_key=api_key, headers=headers, urls=urls)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="clue-scheduler", daemon=True)
-        self._replicas: list[_Replica] = []
-        self._limit: AdaptiveLimit | None = None
-        self._limit_source = ""
-        self._breaker = Breaker(retry)
+        self._router = Router(retry, self.redact)
         self._lease = Lease.mine()
         self._started_wall = time.time()
         # Under --refresh, only answers stored while this run runs (by another run sharing the cache) count.
         since = self._started_wall if refresh else -math.inf
-        self._claim = _Batched(self._loop, lambda keys: store.claim_many(keys, self._lease, since=since))
-        self._put = _Batched(self._loop, lambda answers: [store.put_many(answers, self._lease)] * len(answers))
+        self._claim = Batched(self._loop, lambda keys: store.claim_many(keys, self._lease, since=since))
+        self._put = Batched(self._loop, lambda answers: [store.put_many(answers, self._lease)] * len(answers))
         self._futures: dict[str, concurrent.futures.Future[Outcome]] = {}
         self._lock = threading.Lock()
         self._progress_at = time.monotonic()
@@ -249,14 +156,11 @@ class Scheduler:
         self.failed = 0
         self.shared = 0
         self.not_sent = 0  # failed without being sent: the run had stopped sending
-        self.tries = 0  # every try on the wire, retries included
         self.retries = 0
-        self.rerouted = 0
         self.from_other_runs = 0  # answered by another run sharing the cache, while this one waited
         self.bad_rows = 0
         self.store_errors: list[str] = []  # the first STORE_MESSAGES_KEPT problems, word for word
         self.store_error_count = 0
-        self.replica_events: list[str] = []
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -280,7 +184,7 @@ class Scheduler:
         clients = [
             EndpointClient(url, timeout=self._timeout, connect_timeout=CONNECT_TIMEOUT, retry=self._retry,
                            api_key=self._api_key, headers=self._headers, startup_wait=self._startup_wait,
-                           gate=_ReplicaGate(self, index))
+                           gate=self._router.gate(index))
             for index, url in enumerate(self._urls)
         ]
         try:
@@ -300,28 +204,11 @@ class Scheduler:
                 "Several --model-endpoint values must be replicas of one model, but they differ: " + listing,
                 url=", ".join(self.redact(u) for u in self._urls),
             )
-        self._replicas = [_Replica(c, i) for c, i in zip(clients, infos)]
-        self._limit = self._resolve_limit(infos)
-        self.concurrency = self._limit.ceiling
+        limit, source = limit_for(infos, self._requested_concurrency, self._share, self._retry)
+        self._router.attach(clients, infos, limit, source)
+        self.concurrency = limit.ceiling
         self._loop.create_task(self._renew_leases())
         return infos
-
-    def _resolve_limit(self, infos: list[EndpointInfo]) -> AdaptiveLimit:
-        """--concurrency, else the servers' max_concurrent_requests, else a default that adapts upwards."""
-        reported = [i.max_concurrent_requests for i in infos]
-        if self._requested_concurrency:
-            start = ceiling = self._requested_concurrency
-            self._limit_source = "--concurrency"
-        elif all(reported):
-            start = ceiling = sum(r for r in reported if r)
-            self._limit_source = "the server's max_concurrent_requests"
-        else:
-            start = sum(r or DEFAULT_CONCURRENCY for r in reported)
-            ceiling = sum(r or ADAPTIVE_CEILING for r in reported)
-            self._limit_source = "adaptive (the server reports no limit)"
-        # Under xdist each worker gets its share, so the sum over workers stays within the bound.
-        share = lambda n: max(1, int(n * self._share))  # noqa: E731
-        return AdaptiveLimit(share(start), share(ceiling), policy=self._retry)
 
     async def _renew_leases(self) -> None:
         """Keep this run's leases alive while it runs (another run takes over a lease that lapses)."""
@@ -349,18 +236,18 @@ class Scheduler:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         await self._store_call("handing back leases", None, self._in_thread(self._store.release_all, self._lease))
-        await asyncio.gather(*(r.client.aclose() for r in self._replicas), return_exceptions=True)
+        await asyncio.gather(*(r.client.aclose() for r in self._router.replicas), return_exceptions=True)
 
     # -- requests --------------------------------------------------------------------------
 
     @property
     def info(self) -> EndpointInfo:
-        return self._replicas[0].info
+        return self._router.replicas[0].info
 
     @property
     def broken(self) -> str | None:
         """Why the run stopped sending (one message for the whole run), or None while it sends."""
-        return self._breaker.reason
+        return self._router.broken
 
     def submit(self, request: Request) -> concurrent.futures.Future[Outcome]:
         """The future outcome of `request`; sends it only if neither in flight nor stored. Always resolved."""
@@ -398,7 +285,7 @@ class Scheduler:
             if not self._thread.is_alive():
                 raise EndpointUnavailable("not answered: the request loop has stopped", url=self.info.url,
                                           kind="stopped")
-            idle = time.monotonic() - self._progress_at
+            idle = time.monotonic() - max(self._progress_at, self._router.progress_at)
             if idle > self.stall_seconds:
                 raise EndpointError(
                     f"no answer, and no request has progressed for {idle:.0f} s (longer than one try can take)",
@@ -439,8 +326,7 @@ class Scheduler:
         return self._loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
 
     async def _send(self, key: str, request: Request, future: concurrent.futures.Future[Outcome]) -> None:
-        trace = _Trace()
-        _TRACE.set(trace)
+        trace = begin_trace()
         try:
             outcome = await self._obtain(key, request)
         except asyncio.CancelledError:
@@ -457,7 +343,7 @@ class Scheduler:
                     self.retries += trace.tries - 1
         _settle(future, result=outcome)
 
-    def _final(self, error: EndpointError, trace: _Trace) -> EndpointError:
+    def _final(self, error: EndpointError, trace: Trace) -> EndpointError:
         """Count a request that failed for good and say honestly whether it reached the server."""
         with self._lock:
             if trace.tries == 0:
@@ -469,8 +355,8 @@ class Scheduler:
             error = error.replace(message=f"tried {times}, then {error.message}")
         elif error.kind == "stopped":
             error = error.replace(message=f"not sent, because {error.message}")
-        if trace.tries and error.kind != "stopped" and self._breaker.gave_up(error, self._limit.limit if self._limit else 1):
-            self._stopped()
+        if trace.tries:
+            self._router.gave_up(error)
         return error
 
     async def _obtain(self, key: str, request: Request) -> Outcome:
@@ -482,7 +368,7 @@ class Scheduler:
                 self.from_store += 1
             return Outcome(claim.completion, "store")
         try:
-            completion = await self._answer(request)
+            completion = await self._router.answer(request)
         except BaseException:
             await asyncio.shield(self._store_call("handing back the lease", key,
                                                   self._in_thread(self._store.release, key, self._lease)))
@@ -518,94 +404,20 @@ class Scheduler:
                 return peek
             self._progress_at = time.monotonic()  # the holder is alive and working on it
 
-    async def _answer(self, request: Request) -> Completion:
-        """Ask a live replica; when it leaves the rotation meanwhile, ask another."""
-        last: EndpointError | None = None
-        for _ in range(2 * len(self._replicas) + 1):
-            replica = self._pick()
-            replica.outstanding += 1
-            try:
-                return await replica.client.complete(request, replica.info)
-            except ReplicaDown as exc:
-                last = exc
-            except EndpointError as exc:
-                # Failed for good on a replica that has just been taken out: the others may answer.
-                if replica.live or exc.kind not in REPLICA_FAULTS or not any(r.live for r in self._replicas):
-                    raise
-                last = exc
-            finally:
-                replica.outstanding -= 1
-            with self._lock:
-                self.rerouted += 1
-        assert last is not None
-        raise last.replace(message=f"{last.message}; the replicas kept leaving the rotation", kind="stopped")
-
-    def _pick(self) -> _Replica:
-        live = [r for r in self._replicas if r.live] or self._replicas
-        return min(live, key=lambda r: r.outstanding)
-
-    # -- each try: the gate's callbacks ---------------------------------------------------
-
-    def _admit(self, replica: _Replica | None) -> None:
-        if self._breaker.reason is not None:
-            raise EndpointUnavailable(self._breaker.reason, url=replica.info.url if replica else self._urls[0],
-                                      kind="stopped")
-        if replica is not None and not replica.live:
-            raise ReplicaDown("the replica was taken out of rotation", url=replica.info.url, kind="stopped")
-
-    def _tried(self, replica: _Replica | None, epoch: int, failure: Any) -> None:
-        assert self._limit is not None
-        if failure is ABANDONED:
-            self._limit.release(epoch, "abandoned")
-            return
-        self._progress_at = time.monotonic()
-        trace = _TRACE.get()
-        if trace is not None:
-            trace.tries += 1
-        with self._lock:
-            self.tries += 1
-        if failure is None:
-            self._limit.release(epoch, "ok")
-            if replica is not None:
-                replica.failures_in_row = 0
-        else:
-            signal = "overload" if failure.kind in OVERLOAD else "failure"
-            self._limit.release(epoch, signal, failure.retry_after)
-            if replica is not None and failure.kind in REPLICA_FAULTS:
-                replica.failures_in_row += 1
-                if replica.failures_in_row >= REPLICA_DOWN_AFTER:
-                    self._take_out(replica, failure)
-        if self._breaker.tried(failure, self._limit.limit):
-            self._stopped()
-
-    def _stopped(self) -> None:
-        """The run stopped sending: every try waiting for a slot fails now with the one message."""
-        if self._limit is not None:
-            self._limit.recheck()
-
-    def _take_out(self, replica: _Replica, failure: EndpointError) -> None:
-        """Out of rotation while another replica lives; GET /health brings it back."""
-        if not replica.live or not any(r.live for r in self._replicas if r is not replica):
-            return
-        replica.live = False
-        replica.taken_out += 1
-        self.replica_events.append(f"{self.redact(replica.info.url)} taken out of rotation after "
-                                   f"{replica.failures_in_row} failed tries (last: {failure})")
-        assert self._limit is not None
-        self._limit.recheck()
-        self._loop.create_task(self._health_checks(replica))
-
-    async def _health_checks(self, replica: _Replica) -> None:
-        delay, started = HEALTH_CHECK_FIRST, time.monotonic()
-        while not replica.live:
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, HEALTH_CHECK_MAX)
-            if await replica.client.healthy():
-                replica.live, replica.failures_in_row = True, 0
-                self.replica_events.append(f"{self.redact(replica.info.url)} back in rotation (healthy after "
-                                           f"{time.monotonic() - started:.0f} s)")
-
     # -- what happened ---------------------------------------------------------------------
+
+    @property
+    def tries(self) -> int:
+        """Every try on the wire, retries included."""
+        return self._router.tries
+
+    @property
+    def rerouted(self) -> int:
+        return self._router.rerouted
+
+    @property
+    def replica_events(self) -> list[str]:
+        return list(self._router.events)
 
     def counts(self) -> dict[str, int]:
         with self._lock:
@@ -615,24 +427,22 @@ class Scheduler:
         """How the run's requests went, for the terminal and the report (JSON-safe, secrets redacted)."""
         with self._lock:
             stats: dict[str, Any] = {name: getattr(self, name) for name in REQUEST_COUNTS}
-            stats.update(not_sent=self.not_sent, tries=self.tries, retries=self.retries, rerouted=self.rerouted,
+            stats.update(not_sent=self.not_sent, tries=self._router.tries, retries=self.retries,
+                         rerouted=self._router.rerouted,
                          from_other_runs=self.from_other_runs)
             stats["store"] = {"path": str(getattr(self._store, "path", None) or "") or None,
                               "bad_rows": self.bad_rows, "errors": self.store_error_count,
                               "messages": list(self.store_errors),
                               "notes": [self.redact(n) for n in getattr(self._store, "notes", ())]}
-        stats["concurrency"] = self._limit.summary(self._limit_source) if self._limit else None
-        stats["replicas"] = [{"url": self.redact(r.info.url), "live": r.live, "taken_out": r.taken_out}
-                             for r in self._replicas]
-        stats["replica_events"] = list(self.replica_events)
+        stats.update(self._router.summary())
         stats["stopped"] = self.broken
         return stats
 
     def tokenize(self, text: str) -> list[int] | None:
-        replica = self._replicas[0]
+        replica = self._router.replicas[0]
         return self._run(replica.client.tokenize(text, replica.info), self.stall_seconds)
 
     def tokenize_offsets(self, text: str) -> list[tuple[int, int]] | None:
         """Character (start, stop) of each token from the first endpoint's /tokenize, or None."""
-        replica = self._replicas[0]
+        replica = self._router.replicas[0]
         return self._run(replica.client.tokenize_offsets(text, replica.info), self.stall_seconds)
