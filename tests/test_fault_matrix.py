@@ -326,12 +326,12 @@ def test_sustained_429_with_two_slots_all_samples_finish_by_adapting():
     policy = RetryPolicy(max_attempts=6, base_delay=0.01, max_delay=0.1)
     # The server reports no slot limit: the run starts from the default and adapts.
     with FakeServer(tgi_handler(generate, max_concurrent=None)) as server, running(server.url, retry=policy) as s:
-        results = answers(s, prompts(120), within=4.5)
+        results = answers(s, prompts(60), within=4.5)
         received = server.count("/generate")
     assert all(isinstance(r, Outcome) for r in results), [r for r in results if not isinstance(r, Outcome)][:1]
     concurrency = s.stats()["concurrency"]
     assert concurrency["start"] == 64 and concurrency["min"] <= 4 and concurrency["decreases"] >= 3
-    assert received < 4 * 120 and s.broken is None
+    assert received < 4 * 60 and s.broken is None
 
 
 def test_429_forever_gives_up_once_and_suggests_concurrency():
@@ -523,7 +523,7 @@ def test_a_redirect_says_where_to():
         with pytest.raises(EndpointUnavailable) as caught:
             asyncio.run(EndpointClient(server.url).discover())
         assert f"redirects to {server.url}/api/health" in str(caught.value)
-        assert f"(probably {server.url}/api)" in str(caught.value)
+        assert f"give --model-endpoint={server.url}/api " in str(caught.value)
         assert server.count("/api/health") == 0  # not followed: the key would go wherever it points
 
 

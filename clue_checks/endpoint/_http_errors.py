@@ -178,8 +178,8 @@ def redirect_hint(response: httpx2.Response, path: str) -> str:
     if target is None:
         return f"The server redirects without saying where (no Location header). {CHECK_ENDPOINT}"
     base = re.sub(re.escape(path) + r"(\?.*)?$", "", target) if path else target
-    return (f"The server redirects to {target}: give the address it redirects to as --model-endpoint "
-            f"(probably {base}); requests are not forwarded on their own, so the API key goes nowhere else.")
+    return (f"The server redirects to {target}: if the model lives there now, give --model-endpoint={base} "
+            f"(redirects are not followed, so requests and the API key go nowhere else unasked).")
 
 
 def describe_transport_error(exc: httpx2.TransportError, timeout: float) -> str:
