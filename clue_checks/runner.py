@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .endpoint.scheduler import Outcome, Scheduler
+from .endpoint.redact import Redactor
+from .endpoint.scheduler import Outcome, Scheduler, Store
 from .endpoint.store import NullStore, ResponseStore
 from .endpoint.types import REQUEST_COUNTS, EndpointError, EndpointInfo, Request
 from .rendering import Renderer, TemplateUnavailable, load_tokenizer
@@ -50,6 +51,9 @@ class Run:
         self._by_test_id: dict[str, Sample] = {}
         self._index: dict[str, int] = {}
         self.scheduler: Scheduler | None = None
+        self.store: Store | None = None
+        # Masks the API key (and any other secret the user gave) in whatever is printed or written.
+        self.redact = Redactor.for_endpoint(api_key=settings.api_key, urls=settings.endpoints)
         self.renderer: Renderer | None = None
         # The model family whose CLUE quirks apply, resolved at connect (--model-family, else the model id).
         self.family: ModelFamily | None = None
@@ -85,10 +89,21 @@ class Run:
 
     # -- connection ------------------------------------------------------------------------
 
+    def open_store(self) -> Store:
+        """The response store, opened once; raises StoreError (one line: the file and the fixes).
+
+        Call it before any inference to turn an unusable cache into a usage error; `connect` calls it."""
+        if self.store is None:
+            s = self.settings
+            self.store = (ResponseStore(s.cache_dir / "responses.sqlite3", replace_corrupt=s.refresh)
+                          if s.cache_dir else NullStore())
+        return self.store
+
     def connect(self, urls: Sequence[str], *, concurrency_share: float = 1.0) -> EndpointInfo:
-        """Health check and discovery; chooses the API mode. Raises EndpointUnavailable/TemplateUnavailable."""
+        """Health check and discovery; chooses the API mode. Raises EndpointUnavailable/TemplateUnavailable,
+        and StoreError when the response store cannot be used."""
         s = self.settings
-        store = ResponseStore(s.cache_dir / "responses.sqlite3") if s.cache_dir else NullStore()
+        store = self.open_store()
         scheduler = Scheduler(urls, store, concurrency=s.concurrency, concurrency_share=concurrency_share,
                               refresh=s.refresh, timeout=s.request_timeout, api_key=s.api_key,
                               model_name=s.model_name, model_revision=s.model_revision)
@@ -226,7 +241,7 @@ class Run:
             raise EndpointError("not run: no endpoint connection (the run stopped at an error shown above)",
                                 url=", ".join(self.settings.endpoints) or "the embedded baseline")
         prompt, request = self.request_for(sample)
-        outcome = self._submit(sample).result()
+        outcome = self.scheduler.wait(self._submit(sample))  # bounded: raises EndpointError on a stall
         text = outcome.completion.text
         if request.mode == "chat" and self.profile.assistant_prefix:
             text = strip_echoed_prefix(text, prompt.assistant_prefix)
@@ -240,10 +255,16 @@ class Run:
             return dict.fromkeys(REQUEST_COUNTS, 0)
         return self.scheduler.counts()
 
+    def request_stats(self) -> dict[str, Any] | None:
+        """How the requests went (tries, retries, effective concurrency, store problems, replica events)."""
+        return None if self.scheduler is None else self.scheduler.stats()
+
     def close(self) -> None:
         self._stop.set()
         if self.scheduler is not None:
             self.scheduler.close()
+        if self.store is not None:
+            self.store.close()
 
     def describe(self) -> dict[str, Any]:
         info = self.info

@@ -120,7 +120,10 @@ class FakeServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = _serve
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        class _Server(ThreadingHTTPServer):
+            request_queue_size = 256  # the default backlog of 5 drops bursts of connections for a second
+
+        self._httpd = _Server(("127.0.0.1", 0), _Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-server", daemon=True
@@ -129,10 +132,12 @@ class FakeServer:
         return self
 
     def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
+        """Stop serving and close every connection; safe to call twice, from any thread."""
+        with self._lock:
+            httpd, self._httpd = self._httpd, None
+        if httpd is not None:
+            httpd.shutdown()
+            httpd.server_close()
         with self._lock:
             connections, self._connections = list(self._connections), set()
         for connection in connections:  # a stopped server answers nothing more, kept-alive or not
@@ -157,3 +162,31 @@ def free_port_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+def tgi_handler(generate: Callable[[Any, int], Any], *, model: str = "org/m", sha: str | None = "r1",
+                max_concurrent: int | None = 128, health: Callable[[], Any] | None = None) -> Handler:
+    """A TGI-shaped handler: discovery routes answered, `POST /generate` by `generate(body, count)`.
+
+    `max_concurrent=None`: /info reports no slot limit (as a vLLM-like server would not)."""
+
+    def handler(method: str, path: str, body: Any, count: int) -> Any:
+        if path == "/health":
+            return health() if health is not None else (200, {}, b"")
+        if path == "/info":
+            info = {"model_id": model, "model_sha": sha, "max_input_tokens": 4000, "max_total_tokens": 4096,
+                    "router": "text-generation-router"}
+            if max_concurrent is not None:
+                info["max_concurrent_requests"] = max_concurrent
+            return 200, {}, info
+        if path == "/v1/models":
+            return 200, {}, {"object": "list", "data": [{"id": model, "object": "model", "owned_by": model}]}
+        if path == "/generate" and method == "POST":
+            return generate(body, count)
+        return 404, {}, {"error": "no route"}
+
+    return handler
+
+
+def generated(text: str) -> Response:
+    return 200, {}, {"generated_text": text, "details": {"finish_reason": "length", "generated_tokens": 1}}

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email.utils
+import json
 import random
 import threading
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -144,6 +147,10 @@ def chat_request(stop: tuple[str, ...] = ()) -> Request:
 async def complete(url: str, request: Request, info: EndpointInfo, **kwargs: Any) -> Completion:
     async with client_for(url, **kwargs) as client:
         return await client.complete(request, info)
+
+
+def without_latency(completion: Completion) -> Completion:
+    return dataclasses.replace(completion, latency_s=None)
 
 
 @pytest.fixture
@@ -290,9 +297,9 @@ def test_discover_undecodable_info_names_the_url(serve):
 def test_discover_silent_health_counts_read_timeouts_against_the_startup_wait(serve, monkeypatch):
     # A server that accepts connections but never answers: each /health check waits its read timeout;
     # those seconds count towards startup_wait, and the message gives the discovery timeout, not --request-timeout.
-    from clue_checks.endpoint import client as client_mod
+    from clue_checks.endpoint import discovery
 
-    monkeypatch.setattr(client_mod, "_DISCOVERY_READ_TIMEOUT", 1.0)
+    monkeypatch.setattr(discovery, "DISCOVERY_READ_TIMEOUT", 1.0)
     release = threading.Event()
     server = serve(tgi_routes(get_health=lambda body, n: (release.wait(30), DROP)[1]))
     try:
@@ -335,7 +342,8 @@ def test_invalid_url_is_rejected_with_advice():
 def test_generate_body_is_exactly_greedy(serve, stop, truncate, extra):
     server = serve(tgi_routes(post_generate=(200, {}, GENERATE_OK)))
     completion = run(complete(server.url, gen_request(stop, truncate), tgi_info(server.url)))
-    assert completion == Completion(" fine.", "eos_token", 3)
+    assert without_latency(completion) == Completion(" fine.", "eos_token", 3)
+    assert completion.latency_s is not None and completion.latency_s >= 0
     (sent,) = server.requests
     assert (sent.method, sent.path) == ("POST", "/generate")
     parameters = {"do_sample": False, "max_new_tokens": 16, "details": True, **extra}
@@ -352,7 +360,8 @@ def test_generate_accepts_compat_array_shape(serve):
 def test_chat_body_is_exact(serve, stop, extra):
     server = serve({("POST", "/v1/chat/completions"): (200, {}, CHAT_OK)})
     completion = run(complete(server.url, chat_request(stop), vllm_info(server.url)))
-    assert completion == Completion("Yes.", "stop", 2)
+    # usage.prompt_tokens is the server's own count of the prompt
+    assert without_latency(completion) == Completion("Yes.", "stop", 2, prompt_tokens=10)
     (sent,) = server.requests
     assert sent.body == {
         "model": "served-llama",
@@ -368,7 +377,8 @@ def test_chat_body_is_exact(serve, stop, extra):
 def test_chat_null_content_is_empty_text_and_usage_optional(serve):
     reply = {"choices": [{"index": 0, "finish_reason": "length", "message": {"role": "assistant", "content": None}}]}
     server = serve({("POST", "/v1/chat/completions"): (200, {}, reply)})
-    assert run(complete(server.url, chat_request(), vllm_info(server.url))) == Completion("", "length", None)
+    completion = run(complete(server.url, chat_request(), vllm_info(server.url)))
+    assert without_latency(completion) == Completion("", "length", None, None)
 
 
 def test_api_key_is_sent_as_bearer(serve):
@@ -436,13 +446,24 @@ def test_connection_refused_during_complete_is_retried_then_reported():
 
 
 def test_retries_exhausted_says_how_many_attempts(serve):
-    server = serve(tgi_routes(post_generate=(429, {}, {"error": "Model is overloaded", "error_type": "overloaded"})))
+    server = serve(tgi_routes(post_generate=(503, {}, {"error": "Model is loading", "error_type": "unavailable"})))
     sleeps = Sleeps()
     with pytest.raises(EndpointError) as caught:
         run(complete(server.url, gen_request(), tgi_info(server.url), sleeps=sleeps))
     err = caught.value
     assert server.count("/generate") == 6 and len(sleeps) == 5
-    assert "after 6 attempts" in str(err) and err.status == 429 and err.server_message == "Model is overloaded"
+    assert "after 6 attempts" in str(err) and err.status == 503 and err.server_message == "Model is loading"
+
+
+def test_a_429_gets_more_tries_and_says_to_lower_concurrency(serve):
+    # 429 is "not now", no work done: under an adaptive in-flight limit a request may meet several.
+    server = serve(tgi_routes(post_generate=(429, {}, {"error": "Model is overloaded", "error_type": "overloaded"})))
+    sleeps = Sleeps()
+    with pytest.raises(EndpointError) as caught:
+        run(complete(server.url, gen_request(), tgi_info(server.url), sleeps=sleeps, retry=RetryPolicy(max_attempts=3)))
+    err = caught.value
+    assert server.count("/generate") == 12 and "after 12 attempts" in str(err)
+    assert err.status == 429 and err.kind == "overloaded" and "--concurrency" in str(err)
 
 
 def test_422_is_not_retried_and_carries_the_server_message(serve):
@@ -806,3 +827,45 @@ def test_proxy_environment_is_not_used_for_the_model_endpoint(serve, monkeypatch
     server = serve(tgi_routes(post_generate=(200, {}, GENERATE_OK)))
     info = run(discover(server.url))
     assert run(complete(server.url, gen_request(), info)).text == " fine."
+
+
+# -- redaction -------------------------------------------------------------------------------------------
+
+
+def test_redactor_masks_every_form_a_server_may_echo():
+    from clue_checks.endpoint.redact import Redactor, redact
+
+    key = 'sk-"quoted"/key+1'
+    redactor = Redactor.for_endpoint(api_key=key, headers={"X-Tenant": "ward7", "X-Flag": "on"},
+                                     urls=["http://user:p4ssw0rd@host:8080"])
+    echoed = (f"Bearer {key} | {json.dumps(key)} | {urllib.parse.quote(key, safe='')} | ward7 | "
+              "http://user:p4ssw0rd@host | flag on")
+    masked = redactor(echoed)
+    assert key not in masked and json.dumps(key)[1:-1] not in masked and "ward7" not in masked
+    assert "p4ssw0rd" not in masked and "flag on" in masked  # a two-letter value is not a secret
+    assert redact("key abcd", ["abcd"]) == "key [REDACTED]" and Redactor()("abcd") == "abcd"
+
+
+def test_client_errors_carry_no_secret_whatever_the_server_echoes(serve):
+    key = "sk-live-abcdef123456"
+    echo = {"error": f"Unauthorized: Bearer {key}"}
+    server = serve(tgi_routes(post_generate=(401, {}, echo)))
+    with pytest.raises(EndpointError) as caught:
+        run(complete(server.url, gen_request(), tgi_info(server.url), api_key=key))
+    err = caught.value
+    assert key not in str(err) and key not in (err.server_message or "") and "[REDACTED]" in str(err)
+    assert err.__cause__ is None and err.__suppress_context__
+    assert "API key" in str(err)  # the advice stays
+
+
+@pytest.mark.parametrize(("details", "usage", "expected"), [
+    ({"prefill": []}, None, None),  # TGI without decoder_input_details: it does not say
+    ({"prefill": [{"id": 1}, {"id": 2}, {"id": 3}]}, None, 3),
+    ({}, {"prompt_tokens": 12, "completion_tokens": 4}, 12),
+])
+def test_generate_prompt_tokens_only_when_the_server_says(serve, details, usage, expected):
+    reply = {"generated_text": "x", "details": {"finish_reason": "length", "generated_tokens": 1, **details}}
+    if usage:
+        reply["usage"] = usage
+    server = serve(tgi_routes(post_generate=(200, {}, reply)))
+    assert run(complete(server.url, gen_request(), tgi_info(server.url))).prompt_tokens == expected

@@ -9,7 +9,7 @@ import pytest
 
 from clue_checks.endpoint.client import RetryPolicy
 from clue_checks.endpoint.scheduler import Scheduler
-from clue_checks.endpoint.store import ResponseStore
+from clue_checks.endpoint.store import NullStore, ResponseStore
 from clue_checks.endpoint.types import EndpointError, EndpointUnavailable, GenerationParams, Request
 
 from fakes import FakeServer
@@ -177,11 +177,8 @@ def test_a_dead_endpoint_stops_the_remaining_requests_quickly(store):
 
 
 def test_a_store_that_cannot_write_does_not_cost_the_answer(tmp_path):
-    class BrokenStore:
-        def get(self, identity, request):
-            return None
-
-        def put(self, identity, request, completion):
+    class BrokenStore(NullStore):
+        def put_many(self, answers, lease=None):
             raise OSError("disk full")
 
     handler, _ = tgi()
@@ -192,7 +189,9 @@ def test_a_store_that_cannot_write_does_not_cost_the_answer(tmp_path):
             assert s.submit(gen("x")).result(10).completion.text == "X"
         finally:
             s.close()
-    assert s.store_errors == ["OSError: disk full"]
+    # Not silent: counted, with the cause, for the terminal and the report.
+    assert s.store_error_count == 1 and "storing the answer" in s.store_errors[0] and "disk full" in s.store_errors[0]
+    assert s.stats()["store"]["errors"] == 1
 
 
 def test_a_server_refusing_every_request_alike_stops_the_rest():
@@ -226,9 +225,158 @@ def test_refusals_after_an_answer_do_not_stop_the_run():
     assert not any(isinstance(e, EndpointUnavailable) for e in errors)
 
 
-class _NoStore:
-    def get(self, identity, request):
-        return None
+_NoStore = NullStore
 
-    def put(self, identity, request, completion):
-        pass
+
+# -- the in-flight limit (AIMD) ------------------------------------------------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from clue_checks.endpoint.breaker import Breaker  # noqa: E402
+from clue_checks.endpoint.concurrency import AdaptiveLimit  # noqa: E402
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_overload_halves_once_per_round_and_answers_add_back():
+    import asyncio
+
+    async def scenario():
+        limit = AdaptiveLimit(16, 16)
+        epochs = [await limit.acquire() for _ in range(16)]
+        for epoch in epochs[:8]:  # eight 429s from one round of tries: one halving, not eight
+            limit.release(epoch, "overload")
+        assert limit.limit == 8 and limit.decreases == 1
+        for epoch in epochs[8:]:
+            limit.release(epoch, "ok")
+        # +1/limit per answer: about one more slot per round of answers
+        assert limit._limit == pytest.approx(8.95, abs=0.01)
+        return limit
+
+    limit = asyncio.run(scenario())
+    assert (limit.low, limit.high, limit.peak) == (8, 16, 16)
+
+
+def test_the_limit_never_goes_below_one_and_waiters_get_their_turn_in_order():
+    import asyncio
+
+    async def scenario():
+        limit = AdaptiveLimit(2, 2)
+        first = await limit.acquire()
+        second = await limit.acquire()
+        order: list[int] = []
+
+        async def waiter(i: int) -> None:
+            epoch = await limit.acquire()
+            order.append(i)
+            limit.release(epoch, "ok")
+
+        tasks = [asyncio.create_task(waiter(i)) for i in range(5)]
+        await asyncio.sleep(0)
+        assert order == []  # both slots taken
+        limit.release(first, "overload")
+        limit.release(second, "overload")  # same round: no second halving
+        for _ in range(3):
+            epoch = await limit.acquire()
+            limit.release(epoch, "overload")  # a new round each time
+        await asyncio.gather(*tasks)
+        return limit, order
+
+    limit, order = asyncio.run(scenario())
+    assert limit.low == 1 and order == [0, 1, 2, 3, 4]
+
+
+def test_retry_after_pauses_every_new_try():
+    import asyncio
+
+    async def scenario():
+        limit = AdaptiveLimit(4, 4)
+        epoch = await limit.acquire()
+        limit.release(epoch, "overload", retry_after=0.2)
+        started = time.monotonic()
+        await limit.acquire()
+        return time.monotonic() - started
+
+    assert asyncio.run(scenario()) >= 0.15
+
+
+def test_a_waiter_refused_admission_gets_the_error():
+    import asyncio
+
+    async def scenario():
+        limit = AdaptiveLimit(1, 1)
+        held = await limit.acquire()
+        stopped = {"now": False}
+
+        def admit():
+            if stopped["now"]:
+                raise EndpointUnavailable("stopped", url="u", kind="stopped")
+
+        task = asyncio.create_task(limit.acquire(admit))
+        await asyncio.sleep(0)
+        stopped["now"] = True
+        limit.recheck()
+        with pytest.raises(EndpointUnavailable):
+            await task
+        limit.release(held, "ok")
+        return limit.in_flight
+
+    assert asyncio.run(scenario()) == 0
+
+
+@given(start=st.integers(1, 300), ceiling=st.integers(1, 300),
+       signals=st.lists(st.sampled_from(["ok", "overload", "failure"]), max_size=200))
+def test_the_limit_stays_between_one_and_the_ceiling(start, ceiling, signals):
+    limit = AdaptiveLimit(start, ceiling, clock=Clock())
+    limit._wake = lambda: None  # no event loop here: only the arithmetic
+    for signal in signals:
+        limit.in_flight += 1
+        limit.release(limit.epoch, signal)
+        assert 1 <= limit.limit <= max(1, ceiling)
+    assert limit.low <= limit.limit <= limit.high <= max(1, ceiling)
+
+
+# -- when the run stops ---------------------------------------------------------------------------------
+
+
+def _failure(kind: str, status: int | None = None, message: str | None = None) -> EndpointError:
+    return EndpointError("POST /generate failed", url="http://h/generate", status=status, server_message=message,
+                         retryable=kind != "refused", kind=kind)
+
+
+def test_the_breaker_needs_a_long_enough_streak_of_trouble():
+    clock = Clock()
+    breaker = Breaker(RetryPolicy(max_attempts=2, base_delay=1.0), clock)  # threshold 6 tries over 1 s
+    for _ in range(10):  # a burst: many tries, no time
+        assert not breaker.tried(_failure("unavailable", 503), 8)
+    clock.now += 1.0
+    assert breaker.tried(_failure("unavailable", 503), 8)
+    assert breaker.reason is not None and "kept failing" in breaker.reason and "no further requests" in breaker.reason
+
+
+def test_an_answer_resets_the_breaker():
+    clock = Clock()
+    breaker = Breaker(RetryPolicy(max_attempts=2, base_delay=1.0), clock)
+    for _ in range(20):
+        breaker.tried(_failure("timeout"), 4)
+        clock.now += 0.1
+        breaker.tried(None, 4)  # the server answers now and then: a slow server, not a dead one
+    assert breaker.reason is None
+    for _ in range(4):
+        assert not breaker.gave_up(_failure("timeout"), 4)
+    assert breaker.gave_up(_failure("timeout"), 4) and "--request-timeout" in breaker.reason
+
+
+def test_refusals_stop_the_run_only_before_any_answer():
+    before = Breaker(RetryPolicy())
+    assert [before.gave_up(_failure("refused", 400, "no system role"), 8) for _ in range(5)][-1]
+    after = Breaker(RetryPolicy())
+    after.tried(None, 8)
+    assert not any(after.gave_up(_failure("refused", 400, "too long"), 8) for _ in range(20))

@@ -1,11 +1,21 @@
-"""Concurrent request scheduling: every selected sample's request in flight at once.
+"""Concurrent request scheduling: every selected sample's request in flight at once, each sent once.
 
-An asyncio loop runs in one background thread. `submit()` returns a
-`concurrent.futures.Future` at once; a test blocks only on its own future, so responses
-are consumed as they land while the rest are still in flight. The same request is sent
-once (deduplicated by key), answered from the store when it is there, and written to the
-store the moment it arrives. With several endpoints (replicas of one model), each request
-goes to the endpoint with the fewest outstanding requests.
+An asyncio loop runs in one background thread. `submit()` returns a `concurrent.futures.Future` at
+once, and every future is resolved whatever happens (an answer, an error, a broken store row, a
+store that cannot be written); `wait()` blocks on one with a bound. A test blocks only on its own
+future, so responses are consumed as they land while the rest are still in flight.
+
+For each request, in order:
+- the same request submitted twice is sent once (deduplicated by key);
+- answered from the store when it is there (a row that cannot be read back is a miss, counted);
+- a lease on the key, so another run sharing the cache waits for this answer instead of asking too
+  (and this run waits for theirs);
+- sent by `routing.Router` to the live replica with the fewest outstanding requests, each try through
+  the in-flight limit (`concurrency.AdaptiveLimit`: AIMD on 429/503/timeouts, honouring Retry-After);
+  a failing replica leaves the rotation until GET /health answers, and the run stops sending with one
+  message when the server fails everything in a row (`breaker`);
+- the answer is stored the moment it arrives (the store calls of one event-loop turn share one
+  transaction); a store write that fails costs no answer and is counted and reported.
 """
 
 from __future__ import annotations
@@ -13,40 +23,59 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import functools
+import math
 import threading
-from collections.abc import Coroutine, Sequence
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
 
-from .client import EndpointClient, RetryPolicy
-from .types import (REQUEST_COUNTS, Completion, EndpointError, EndpointIdentity, EndpointInfo, EndpointUnavailable,
-                    Request, request_key)
+from .client import EndpointClient
+from .concurrency import Batched
+from .redact import Redactor
+from .retry import RetryPolicy
+from .routing import Router, Trace, begin_trace, limit_for
+from .store import Answer, BadRow, Claim, Lease, StoreError
+from .types import REQUEST_COUNTS, Completion, EndpointError, EndpointInfo, EndpointUnavailable, Request, request_key
 
 T = TypeVar("T")
 
-# Servers that do not advertise a limit (vLLM, transformers serve) queue requests themselves;
-# this many in flight keeps them busy without opening hundreds of sockets.
-DEFAULT_CONCURRENCY = 64
-# Requests in a row that could not reach the server (after their retries) before it counts as down.
-BREAKER_THRESHOLD = 5
+STORE_MESSAGES_KEPT = 50  # the first store problems are kept word for word; all are counted
+CONNECT_TIMEOUT = 5.0
 
 
 class Store(Protocol):
-    def get(self, identity: EndpointIdentity, request: Request) -> Completion | None: ...
-    def put(self, identity: EndpointIdentity, request: Request, completion: Completion) -> None: ...
+    """What the scheduler needs of a response store (`store.ResponseStore`, `store.NullStore`)."""
+
+    def get(self, key: str) -> Completion | None: ...
+    def put_many(self, answers: Sequence[Answer], lease: Lease | None = None) -> None: ...
+    def claim_many(self, keys: Sequence[str], lease: Lease, *, since: float = ...) -> list[Claim]: ...
+    def peek(self, key: str, lease: Lease, *, since: float = ...) -> Claim | None: ...
+    def release(self, key: str, lease: Lease) -> None: ...
+    def renew(self, lease: Lease) -> None: ...
+    def release_all(self, lease: Lease) -> None: ...
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
 class Outcome:
     completion: Completion
-    source: Literal["sent", "store", "shared"]  # shared: an identical request already sent in this run
+    # sent: asked now; store: answered from the store (also when another run sharing it asked);
+    # shared: an identical request already submitted in this run
+    source: Literal["sent", "store", "shared"]
 
 
-@dataclass
-class _Endpoint:
-    client: EndpointClient
-    info: EndpointInfo
-    outstanding: int = 0
+def _settle(future: concurrent.futures.Future[Outcome], *, result: Outcome | None = None,
+            error: BaseException | None = None) -> None:
+    """Resolve a future once; a second resolution (cancelled meanwhile) is ignored."""
+    try:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+    except concurrent.futures.InvalidStateError:
+        pass
 
 
 def _shared(original: concurrent.futures.Future[Outcome]) -> concurrent.futures.Future[Outcome]:
@@ -57,16 +86,23 @@ def _shared(original: concurrent.futures.Future[Outcome]) -> concurrent.futures.
         if done.cancelled():
             shared.cancel()
         elif done.exception() is not None:
-            shared.set_exception(done.exception())  # type: ignore[arg-type]
+            _settle(shared, error=done.exception())
         else:
             # "shared" whether the original was sent or stored, so a rerun counts the same samples as shared.
-            shared.set_result(Outcome(done.result().completion, "shared"))
+            _settle(shared, result=Outcome(done.result().completion, "shared"))
 
     original.add_done_callback(copy)
     return shared
 
 
 class Scheduler:
+    """Sends one run's requests to one model (one or more replicas). Start, submit/wait, close.
+
+    Counters, read at any time: `sent`, `failed` (went to the server, given up on), `from_store`,
+    `shared` (see `counts()`), and `stats()` for the report: tries, retries, requests not sent because
+    the run stopped, reroutes, the effective concurrency, store problems, replica events.
+    """
+
     def __init__(
         self,
         urls: Sequence[str],
@@ -78,8 +114,10 @@ class Scheduler:
         retry: RetryPolicy = RetryPolicy(),
         timeout: float = 600.0,
         api_key: str | None = None,
+        headers: Mapping[str, str] | None = None,
         model_name: str | None = None,
         model_revision: str | None = None,
+        startup_wait: float = 10.0,
     ) -> None:
         if not urls:
             raise ValueError("at least one endpoint URL is needed")
@@ -91,41 +129,63 @@ class Scheduler:
         self._retry = retry
         self._timeout = timeout
         self._api_key = api_key
+        self._headers = dict(headers or {})
         self._model_name = model_name
         self._model_revision = model_revision
+        self._startup_wait = startup_wait
+        self.redact = Redactor.for_endpoint(api_key=api_key, headers=headers, urls=urls)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="clue-scheduler", daemon=True)
-        self._endpoints: list[_Endpoint] = []
-        self._semaphore: asyncio.Semaphore | None = None
+        self._router = Router(retry, self.redact)
+        self._lease = Lease.mine()
+        self._started_wall = time.time()
+        # Under --refresh, only answers stored while this run runs (by another run sharing the cache) count.
+        since = self._started_wall if refresh else -math.inf
+        self._claim = Batched(self._loop, lambda keys: store.claim_many(keys, self._lease, since=since))
+        self._put = Batched(self._loop, lambda answers: [store.put_many(answers, self._lease)] * len(answers))
         self._futures: dict[str, concurrent.futures.Future[Outcome]] = {}
         self._lock = threading.Lock()
-        self.concurrency = 0
-        self.broken: str | None = None
-        self._same_refusals = 0
-        self._last_refusal: tuple[int | None, str | None] | None = None
-        self.store_errors: list[str] = []
-        self._consecutive_down = 0
+        self._progress_at = time.monotonic()
+        # The longest one try can take without any try finishing anywhere: past it, a wait is a stall.
+        self.stall_seconds = timeout + CONNECT_TIMEOUT + retry.max_retry_after + 30.0
+        self.concurrency = 0  # the in-flight ceiling (the limit adapts below it)
         # What went over the wire, counted once per request whatever its retries: answered (`sent`),
         # given up on (`failed`); and what did not need to: `from_store`, `shared` (a duplicate submission).
         self.sent = 0
         self.from_store = 0
         self.failed = 0
         self.shared = 0
+        self.not_sent = 0  # failed without being sent: the run had stopped sending
+        self.retries = 0
+        self.from_other_runs = 0  # answered by another run sharing the cache, while this one waited
+        self.bad_rows = 0
+        self.store_errors: list[str] = []  # the first STORE_MESSAGES_KEPT problems, word for word
+        self.store_error_count = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> list[EndpointInfo]:
         """Start the loop, check health and discover every endpoint. Raises EndpointUnavailable."""
         self._thread.start()
-        infos = self._run(self._connect())
-        return infos
+        self._progress_at = time.monotonic()
+        bound = self._startup_wait + 6 * (min(self._timeout, 10.0) + CONNECT_TIMEOUT) + 30.0
+        return self._run(self._connect(), bound)
 
-    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+    def _run(self, coro: Coroutine[Any, Any, T], bound: float) -> T:
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return future.result(timeout=bound)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise EndpointUnavailable(f"no answer within {bound:.0f} s", url=", ".join(self._urls),
+                                      hint="Check the server.", kind="timeout") from None
 
     async def _connect(self) -> list[EndpointInfo]:
         clients = [
-            EndpointClient(url, timeout=self._timeout, retry=self._retry, api_key=self._api_key) for url in self._urls
+            EndpointClient(url, timeout=self._timeout, connect_timeout=CONNECT_TIMEOUT, retry=self._retry,
+                           api_key=self._api_key, headers=self._headers, startup_wait=self._startup_wait,
+                           gate=self._router.gate(index))
+            for index, url in enumerate(self._urls)
         ]
         try:
             infos = list(await asyncio.gather(*(c.discover() for c in clients)))
@@ -142,47 +202,56 @@ class Scheduler:
             listing = "; ".join(f"{i.url} serves {i.model_id} ({i.server_kind}, rev {i.model_revision})" for i in infos)
             raise EndpointUnavailable(
                 "Several --model-endpoint values must be replicas of one model, but they differ: " + listing,
-                url=", ".join(self._urls),
+                url=", ".join(self.redact(u) for u in self._urls),
             )
-        self._endpoints = [_Endpoint(c, i) for c, i in zip(clients, infos)]
-        self.concurrency = self._resolve_concurrency(infos)
-        self._semaphore = asyncio.Semaphore(self.concurrency)
+        limit, source = limit_for(infos, self._requested_concurrency, self._share, self._retry)
+        self._router.attach(clients, infos, limit, source)
+        self.concurrency = limit.ceiling
+        self._loop.create_task(self._renew_leases())
         return infos
 
-    def _resolve_concurrency(self, infos: list[EndpointInfo]) -> int:
-        if self._requested_concurrency:
-            total = self._requested_concurrency
-        else:
-            total = sum(i.max_concurrent_requests or DEFAULT_CONCURRENCY for i in infos)
-        # Under xdist each worker gets its share, so the sum over workers stays within the bound.
-        return max(1, int(total * self._share))
+    async def _renew_leases(self) -> None:
+        """Keep this run's leases alive while it runs (another run takes over a lease that lapses)."""
+        period = max(1.0, getattr(self._store, "lease_seconds", 60.0) / 4)
+        while True:
+            await asyncio.sleep(period)
+            await self._store_call("renewing leases", None, self._in_thread(self._store.renew, self._lease))
 
     def close(self) -> None:
         if not self._thread.is_alive():
             return
         try:
-            self._run(self._aclose())
+            self._run(self._aclose(), 30.0)
+        except EndpointError:
+            pass
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
+            if not self._thread.is_alive():
+                self._loop.close()
 
     async def _aclose(self) -> None:
         pending = [t for t in asyncio.all_tasks(self._loop) if t is not asyncio.current_task()]
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-        await asyncio.gather(*(e.client.aclose() for e in self._endpoints), return_exceptions=True)
+        await self._store_call("handing back leases", None, self._in_thread(self._store.release_all, self._lease))
+        await asyncio.gather(*(r.client.aclose() for r in self._router.replicas), return_exceptions=True)
 
     # -- requests --------------------------------------------------------------------------
 
     @property
     def info(self) -> EndpointInfo:
-        return self._endpoints[0].info
+        return self._router.replicas[0].info
+
+    @property
+    def broken(self) -> str | None:
+        """Why the run stopped sending (one message for the whole run), or None while it sends."""
+        return self._router.broken
 
     def submit(self, request: Request) -> concurrent.futures.Future[Outcome]:
-        """The future outcome of `request`; sends it only if neither in flight nor stored."""
-        identity = self.info.identity
-        key = request_key(identity, request)
+        """The future outcome of `request`; sends it only if neither in flight nor stored. Always resolved."""
+        key = request_key(self.info.identity, request)
         with self._lock:
             future = self._futures.get(key)
             if future is not None:
@@ -190,79 +259,190 @@ class Scheduler:
                 return _shared(future)
             future = concurrent.futures.Future()
             self._futures[key] = future
-        stored = None if self._refresh else self._store.get(identity, request)
-        if stored is not None:
-            with self._lock:
-                self.from_store += 1
-            future.set_result(Outcome(stored, "store"))
-        else:
-            asyncio.run_coroutine_threadsafe(self._send(request, future), self._loop)
+        try:
+            stored = None if self._refresh else self._read(key)
+            if stored is not None:
+                with self._lock:
+                    self.from_store += 1
+                _settle(future, result=Outcome(stored, "store"))
+            else:
+                asyncio.run_coroutine_threadsafe(self._send(key, request, future), self._loop)
+        except BaseException as exc:  # e.g. the loop already closed: the sample still gets its error
+            _settle(future, error=EndpointUnavailable(f"not sent: {exc!r}", url=self.info.url, kind="stopped"))
         return future
 
-    async def _send(self, request: Request, future: concurrent.futures.Future[Outcome]) -> None:
-        assert self._semaphore is not None
-        async with self._semaphore:
-            if self.broken is not None:  # the endpoint went down: fail fast instead of retrying each request
-                future.set_exception(EndpointUnavailable(self.broken, url=self._endpoints[0].info.url))
-                return
-            endpoint = min(self._endpoints, key=lambda e: e.outstanding)
-            endpoint.outstanding += 1
+    def wait(self, future: concurrent.futures.Future[Outcome], *, poll: float = 1.0) -> Outcome:
+        """The outcome, or EndpointError when nothing has progressed for `stall_seconds` (never hangs)."""
+        while True:
             try:
-                completion = await endpoint.client.complete(request, endpoint.info)
-            except asyncio.CancelledError:
-                future.cancel()
-                raise
-            except Exception as exc:
-                if not isinstance(exc, EndpointError):  # a bug or an odd transport failure: still one errored test
-                    exc = EndpointError(f"request failed: {exc!r}", url=endpoint.info.url)
-                self._failed(exc)
-                future.set_exception(exc)
-                return
-            finally:
-                endpoint.outstanding -= 1
-        self._consecutive_down = 0
-        # Persist before anyone sees the result: a crash after this loses nothing. A store that
-        # cannot write must not cost the answer we already have.
+                return future.result(timeout=poll)
+            except concurrent.futures.TimeoutError:
+                if future.done():
+                    continue
+            except concurrent.futures.CancelledError:
+                raise EndpointUnavailable("not answered: the run is stopping", url=self.info.url,
+                                          kind="stopped") from None
+            if not self._thread.is_alive():
+                raise EndpointUnavailable("not answered: the request loop has stopped", url=self.info.url,
+                                          kind="stopped")
+            idle = time.monotonic() - max(self._progress_at, self._router.progress_at)
+            if idle > self.stall_seconds:
+                raise EndpointError(
+                    f"no answer, and no request has progressed for {idle:.0f} s (longer than one try can take)",
+                    url=self.info.url, hint="Check the server; rerun to ask again (answers so far are stored).",
+                    kind="timeout")
+
+    def _read(self, key: str) -> Completion | None:
+        """The stored answer; a row or store that cannot be read is a miss, counted and reported."""
         try:
-            await asyncio.get_running_loop().run_in_executor(
-                None, self._store.put, endpoint.info.identity, request, completion)
-        except Exception as exc:
+            return self._store.get(key)
+        except BadRow as exc:
             with self._lock:
-                self.store_errors.append(f"{exc.__class__.__name__}: {exc}")
+                self.bad_rows += 1
+            self._store_problem(str(exc))
+        except Exception as exc:  # StoreError, or anything else a store may raise
+            self._store_problem(str(exc) if isinstance(exc, StoreError) else f"reading the store: {exc!r}")
+        return None
+
+    def _store_problem(self, message: str) -> None:
+        with self._lock:
+            self.store_error_count += 1
+            if len(self.store_errors) < STORE_MESSAGES_KEPT:
+                self.store_errors.append(self.redact(message))
+
+    async def _store_call(self, doing: str, key: str | None, work: Awaitable[T]) -> T | None:
+        """Await a store call; a failure is recorded (never silent, never fatal) and None returned."""
+        try:
+            return await work
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            about = f" (request {key[:12]})" if key else ""
+            self._store_problem(str(exc) if isinstance(exc, StoreError) else f"{doing}{about}: {exc!r}")
+            return None
+
+    def _in_thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Awaitable[T]:
+        """A store call off the event loop (SQLite may wait for another process's lock)."""
+        return self._loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
+
+    async def _send(self, key: str, request: Request, future: concurrent.futures.Future[Outcome]) -> None:
+        trace = begin_trace()
+        try:
+            outcome = await self._obtain(key, request)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except BaseException as exc:
+            error = exc if isinstance(exc, EndpointError) else EndpointError(f"request failed: {exc!r}",
+                                                                             url=self.info.url)
+            _settle(future, error=self._final(error, trace))
+            return
+        finally:
+            if trace.tries > 1:
+                with self._lock:
+                    self.retries += trace.tries - 1
+        _settle(future, result=outcome)
+
+    def _final(self, error: EndpointError, trace: Trace) -> EndpointError:
+        """Count a request that failed for good and say honestly whether it reached the server."""
+        with self._lock:
+            if trace.tries == 0:
+                self.not_sent += 1
+            else:
+                self.failed += 1
+        if error.kind == "stopped" and trace.tries:
+            times = "once" if trace.tries == 1 else f"{trace.tries} times"
+            error = error.replace(message=f"tried {times}, then {error.message}")
+        elif error.kind == "stopped":
+            error = error.replace(message=f"not sent, because {error.message}")
+        if trace.tries:
+            self._router.gave_up(error)
+        return error
+
+    async def _obtain(self, key: str, request: Request) -> Outcome:
+        claim = await self._store_call("taking the lease", key, self._claim(key))
+        if claim is not None and claim.holder is not None:
+            claim = await self._wait_for_other_run(key)
+        if claim is not None and claim.completion is not None:
+            with self._lock:
+                self.from_store += 1
+            return Outcome(claim.completion, "store")
+        try:
+            completion = await self._router.answer(request)
+        except BaseException:
+            await asyncio.shield(self._store_call("handing back the lease", key,
+                                                  self._in_thread(self._store.release, key, self._lease)))
+            raise
+        # Persist before anyone sees the result: a crash after this loses nothing. A store that
+        # cannot write must not cost the answer we already have: counted, reported, asked again next run.
+        await self._store_call("storing the answer", key, self._put(Answer(key, self.info.identity, request, completion)))
         with self._lock:
             self.sent += 1
-        future.set_result(Outcome(completion, "sent"))
+        return Outcome(completion, "sent")
 
-    def _failed(self, exc: EndpointError) -> None:
-        with self._lock:
-            self.failed += 1
-            # The server answers, but refuses every request the same way before answering any (a chat
-            # template without a system role, a wrong model name): one message instead of hundreds.
-            refusal = (exc.status, exc.server_message) if exc.status is not None and not exc.retryable else None
-            self._same_refusals = self._same_refusals + 1 if refusal and refusal == self._last_refusal else 1
-            self._last_refusal = refusal
-            if refusal and self.sent == 0 and self._same_refusals >= BREAKER_THRESHOLD and self.broken is None:
-                self.broken = (f"the server refused the first {self._same_refusals} requests alike and answered none "
-                               f"(last: {exc}); the remaining requests were not sent")
-            # Retries are exhausted and the server could not even be reached: after a few in a row the
-            # endpoint is down, and every remaining request would take its full retry budget to say so.
-            if exc.status is None and exc.retryable:
-                self._consecutive_down += 1
-                if self._consecutive_down >= BREAKER_THRESHOLD and self.broken is None:
-                    self.broken = (f"the endpoint stopped answering ({self._consecutive_down} requests in a row "
-                                   f"failed after retries; last: {exc}); the remaining requests were not sent")
-            else:
-                self._consecutive_down = 0
+    async def _wait_for_other_run(self, key: str) -> Claim | None:
+        """Another run sharing the cache is asking for this key: wait for its answer, or take over its
+        lease when it dies or lets it lapse. Bounded: a live owner renews, a dead one is noticed."""
+        since = self._started_wall if self._refresh else -math.inf
+        delay = 0.05
+        while True:
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 1.0)
+            peek = await self._store_call("reading the lease", key,
+                                          self._in_thread(self._store.peek, key, self._lease, since=since))
+            if peek is None:  # free (or the store failed us): take it, or wait on the next holder
+                claim = await self._store_call("taking the lease", key, self._claim(key))
+                if claim is None or claim.holder is None:
+                    if claim is not None and claim.completion is not None:
+                        with self._lock:
+                            self.from_other_runs += 1
+                    return claim
+                continue
+            if peek.completion is not None:
+                with self._lock:
+                    self.from_other_runs += 1
+                return peek
+            self._progress_at = time.monotonic()  # the holder is alive and working on it
+
+    # -- what happened ---------------------------------------------------------------------
+
+    @property
+    def tries(self) -> int:
+        """Every try on the wire, retries included."""
+        return self._router.tries
+
+    @property
+    def rerouted(self) -> int:
+        return self._router.rerouted
+
+    @property
+    def replica_events(self) -> list[str]:
+        return list(self._router.events)
 
     def counts(self) -> dict[str, int]:
         with self._lock:
             return {name: getattr(self, name) for name in REQUEST_COUNTS}
 
+    def stats(self) -> dict[str, Any]:
+        """How the run's requests went, for the terminal and the report (JSON-safe, secrets redacted)."""
+        with self._lock:
+            stats: dict[str, Any] = {name: getattr(self, name) for name in REQUEST_COUNTS}
+            stats.update(not_sent=self.not_sent, tries=self._router.tries, retries=self.retries,
+                         rerouted=self._router.rerouted,
+                         from_other_runs=self.from_other_runs)
+            stats["store"] = {"path": str(getattr(self._store, "path", None) or "") or None,
+                              "bad_rows": self.bad_rows, "errors": self.store_error_count,
+                              "messages": list(self.store_errors),
+                              "notes": [self.redact(n) for n in getattr(self._store, "notes", ())]}
+        stats.update(self._router.summary())
+        stats["stopped"] = self.broken
+        return stats
+
     def tokenize(self, text: str) -> list[int] | None:
-        endpoint = self._endpoints[0]
-        return self._run(endpoint.client.tokenize(text, endpoint.info))
+        replica = self._router.replicas[0]
+        return self._run(replica.client.tokenize(text, replica.info), self.stall_seconds)
 
     def tokenize_offsets(self, text: str) -> list[tuple[int, int]] | None:
         """Character (start, stop) of each token from the first endpoint's /tokenize, or None."""
-        endpoint = self._endpoints[0]
-        return self._run(endpoint.client.tokenize_offsets(text, endpoint.info))
+        replica = self._router.replicas[0]
+        return self._run(replica.client.tokenize_offsets(text, replica.info), self.stall_seconds)

@@ -78,14 +78,30 @@ class EndpointIdentity:
 
 
 def request_key(identity: EndpointIdentity, request: Request) -> str:
-    """Stable cache key: sha256 over endpoint identity plus the full request."""
+    """Stable cache key: sha256 over endpoint identity plus the full request.
+
+    `surrogatepass`: a lone surrogate (possible in text decoded from JSON escapes) still has a key;
+    every valid text encodes exactly as plain UTF-8, so existing keys are unchanged.
+    """
     payload = json.dumps(
         {"endpoint": identity.as_dict(), "request": request.canonical()},
         sort_keys=True,
         ensure_ascii=False,
         separators=(",", ":"),
     )
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def utf8_safe(text: str) -> str:
+    """`text` with whatever UTF-8 cannot hold written as a visible escape; valid text is unchanged.
+
+    A server may send a lone surrogate (JSON `"\\ud800"`), which Python keeps in a str but no UTF-8
+    file can: it becomes the six characters `\\ud800`. Apply it to model text before writing a report,
+    a prediction file or a terminal line. The response store keeps the exact text (as JSON escapes).
+    """
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -126,8 +142,33 @@ class Completion:
                    data.get("latency_s"))
 
 
+# What kind of failure an `EndpointError` is. The retry policy, the in-flight limit and the run's
+# breaker act on the kind, never on the wording of a message:
+#   connect      the server could not be reached (refused, unresolvable host, connect timeout)
+#   tls          the TLS handshake failed (e.g. https:// to a plain-HTTP server): a setting, not a fault
+#   transport    the connection broke mid-exchange (reset, closed, protocol error)
+#   timeout      no answer within the request timeout (the server may still be working on it)
+#   overloaded   429: the server refuses more work right now (TGI above max_concurrent_requests)
+#   unavailable  502/503/504: the server or a proxy in front of it cannot serve right now
+#   server       another 5xx, or TGI's 424: the server failed on this request
+#   malformed    a 2xx whose body is not what the API promises
+#   refused      a 4xx: the server will not take this request as sent
+#   redirect     a 3xx: the endpoint lives somewhere else
+#   stopped      not sent: the run stopped sending, or the replica was taken out of rotation
+FailureKind = Literal["connect", "tls", "transport", "timeout", "overloaded", "unavailable", "server",
+                      "malformed", "refused", "redirect", "stopped"]
+# Kinds that say the server (not this request) is in trouble: they count towards stopping the run.
+SERVER_TROUBLE: frozenset[str] = frozenset({"connect", "transport", "timeout", "overloaded", "unavailable", "server"})
+
+
 class EndpointError(Exception):
-    """A request that failed, with the URL, the status and the server's own message."""
+    """A request that failed, with the URL, the status, the server's own message and what to do.
+
+    The whole hierarchy: `EndpointError` (one request failed) > `EndpointUnavailable` (the endpoint
+    cannot be used at all: unreachable, unhealthy, not an LLM server, or the run stopped sending)
+    and `ReplicaDown` (internal: a replica left the rotation; the scheduler sends the request elsewhere).
+    The store's errors are `store.StoreError`.
+    """
 
     def __init__(
         self,
@@ -139,6 +180,7 @@ class EndpointError(Exception):
         retryable: bool = False,
         retry_after: float | None = None,
         hint: str | None = None,
+        kind: FailureKind | None = None,
     ) -> None:
         super().__init__(message)
         self.url = url
@@ -147,9 +189,21 @@ class EndpointError(Exception):
         self.retryable = retryable
         self.retry_after = retry_after
         self.hint = hint  # what the user should do about it, printed last
+        self.kind = kind
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+    def replace(self, **changes: Any) -> EndpointError:
+        """A copy of the same class with some fields changed (exceptions cannot be copied otherwise)."""
+        fields = {"url": self.url, "status": self.status, "server_message": self.server_message,
+                  "retryable": self.retryable, "retry_after": self.retry_after, "hint": self.hint, "kind": self.kind}
+        message = changes.pop("message", self.message)
+        return type(self)(message, **{**fields, **changes})
 
     def __str__(self) -> str:
-        parts = [super().__str__()]
+        parts = [self.message]
         if self.status is not None:
             parts.append(f"HTTP {self.status}")
         parts.append(f"from {self.url}")
@@ -162,4 +216,8 @@ class EndpointError(Exception):
 
 
 class EndpointUnavailable(EndpointError):
-    """The endpoint cannot be used at all (unreachable, unhealthy, not an LLM server)."""
+    """The endpoint cannot be used at all (unreachable, unhealthy, not an LLM server, run stopped)."""
+
+
+class ReplicaDown(EndpointError):
+    """This replica was taken out of rotation while the request waited: send it to another one."""
