@@ -54,8 +54,9 @@ def _add_serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
 def _subcommands() -> list[Callable[[argparse._SubParsersAction], object]]:  # type: ignore[type-arg]
     """Each subcommand lives in its own module and registers itself on the top-level subparsers."""
     from clue_checks.data.fetch_cli import add_parser as add_data_parser
+    from clue_checks.report.report_cli import add_parser as add_report_parser
 
-    return [_add_serve_parser, add_data_parser]
+    return [_add_serve_parser, add_data_parser, add_report_parser]
 
 
 def build_parser() -> argparse.ArgumentParser:
