@@ -456,3 +456,43 @@ def test_any_error_while_scoring_is_an_errored_sample_in_the_report(suite, basel
     assert data["n_errored"] == 1 and data["n_samples"] == data["n_selected"]
     assert result.ret == 1  # the gate cannot pass with an errored sample
     result.stdout.fnmatch_lines(["*gate INCOMPLETE*1 sample(s) errored*"])
+
+
+# -- gate semantics for CI -----------------------------------------------------------------------
+
+
+def test_gate_mode_on_the_selected_tasks_passes_with_the_shipped_thresholds(suite):
+    result = run(suite, "--clue-exit=gates", "--tasks=mednli", "--no-cache", "-q", "--tb=no")
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    statuses = {g["gate"]: g["status"] for g in report(suite)["gates"]}
+    assert statuses.pop("mednli.accuracy >= 0.3") == "pass"
+    assert set(statuses.values()) == {"not selected"}  # gates of the tasks --tasks left out
+    assert report(suite)["verdict"] == "pass"
+
+
+def test_gate_mode_fails_when_a_test_outside_clue_fails(suite, baseline):
+    (suite.path / "gates.toml").write_text('[gate]\n"mednli.accuracy" = ">= 0.0"\n')
+    (suite.path / "tests").mkdir()
+    (suite.path / "tests" / "test_app.py").write_text("def test_app():\n    assert 1 + 1 == 3\n")
+    args = (f"--model-endpoint={baseline.url}", "--tasks=mednli", "--clue-exit=gates", "--thresholds=gates.toml",
+            "tests_clinical")
+    assert run(suite, *args).ret == 0
+    result = run(suite, *args, "tests")
+    assert result.ret == 1 and report(suite)["verdict"] == "pass"  # the gates pass; the session does not
+
+
+def test_a_real_model_on_the_synthetic_fixtures_is_marked_and_cannot_pass(suite):
+    (suite.path / "gates.toml").write_text('[gate]\n"mednli.accuracy" = ">= 0.0"\n')
+    warning = "synthetic fixtures: scores mean nothing clinically; give --clue-data"
+    with FakeServer(chat_server(lambda body, count: ok("neutral"))) as server:
+        args = (f"--model-endpoint={server.url}", "--tasks=mednli", "--clue-exit=gates", "--thresholds=gates.toml",
+                "--no-cache")
+        marked = run(suite, *args)
+        assert marked.ret == 1
+        marked.stdout.fnmatch_lines([f"clue-checks: WARNING {warning}", "*CLUE report*", f"WARNING: {warning}",
+                                     "gate PASS*mednli.accuracy*", f"verdict: FAIL ({warning}*--clue-allow-synthetic*"])
+        data = report(suite)
+        assert data["warnings"] == [warning] and data["verdict"] == "fail"
+        assert f"> **Warning**: {warning}" in (suite.path / "clue-report" / "clue-report.md").read_text()
+        allowed = run(suite, *args, "--clue-allow-synthetic")
+    assert allowed.ret == 0 and report(suite)["verdict"] == "pass" and report(suite)["warnings"] == [warning]
