@@ -353,6 +353,19 @@ def test_all_tasks_run_and_levels_come_from_the_printed_task_numbers(suite):
         assert low <= printed["value"] <= high
         result.stdout.fnmatch_lines([f"Level {level}: {printed['value']:.3f}*"])
     assert data["run"]["seeds"]["longhealth"] is not None
+    # The manifest names every data file read, by its sha256, and what an auditor needs beside it.
+    import hashlib
+
+    files = sorted(p for p in FIXTURES.rglob("*") if p.is_file() and p.parent != FIXTURES and "_src" not in p.parts)
+    manifest = data["manifest"]
+    assert {k: v for k, v in manifest.items() if k.startswith("data.sha256.")} == {
+        f"data.sha256.{p.relative_to(FIXTURES).as_posix()}": hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+    assert list(manifest) == sorted(manifest)
+    for key in ("clue_checks.version", "python.version", "package.transformers", "package.torch", "prompts.sha256",
+                "chat_template.sha256", "generation.meqsum.max_new_tokens", "thresholds.sha256", "thresholds.content",
+                "endpoint.info", "run.started", "run.duration_s", "command"):
+        assert manifest[key] is not None, key
+    assert "## Provenance" in (suite.path / "clue-report" / "clue-report.md").read_text()
 
 
 def test_every_task_number_traces_to_per_sample_values(suite, tmp_path):

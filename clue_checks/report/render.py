@@ -184,7 +184,7 @@ def manifest_lines(manifest: Mapping[str, Any]) -> list[str]:
     """The manifest as Markdown: a key/value table; long texts (thresholds, the endpoint's answer) as blocks."""
     if not manifest:
         return []
-    blocks = {k: v for k, v in manifest.items() if isinstance(v, (dict, list)) or (isinstance(v, str) and "\n" in v)}
+    blocks = {k: v for k, v in manifest.items() if isinstance(v, dict) or (isinstance(v, str) and "\n" in v)}
     lines = ["", "## Provenance", "", "| key | value |", "|---|---|"]
     for key, value in manifest.items():
         if key not in blocks:
@@ -197,7 +197,7 @@ def manifest_lines(manifest: Mapping[str, Any]) -> list[str]:
 
 
 def _scalar(value: Any) -> str:
-    return "null" if value is None else str(value)
+    return str(value) if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def _id_list(task: str, ids: Sequence[str], shown: int = 50) -> str:
