@@ -209,7 +209,7 @@ def merge_folders(out: Path, inputs: Sequence[Path], *, thresholds_file: Path | 
     if thresholds_file is not None:
         try:
             text = thresholds_file.read_text(encoding="utf-8")
-            thresholds = parse(text, str(thresholds_file))
+            thresholds = parse(text, str(thresholds_file.resolve()))  # as a run names it: an absolute path
         except OSError as exc:
             raise MergeError(f"{thresholds_file}: cannot read ({exc.strerror})") from None
         except ThresholdsError as exc:
