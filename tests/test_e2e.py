@@ -509,3 +509,16 @@ def test_a_real_model_on_the_synthetic_fixtures_is_marked_and_cannot_pass(suite)
         assert f"> **Warning**: {warning}" in (suite.path / "clue-report" / "clue-report.md").read_text()
         allowed = run(suite, *args, "--clue-allow-synthetic")
     assert allowed.ret == 0 and report(suite)["verdict"] == "pass" and report(suite)["warnings"] == [warning]
+
+
+def test_an_unreachable_endpoint_named_in_the_ini_file_under_xdist_is_one_clear_error(suite):
+    # Not on the command line, so no check before the workers start: a worker that cannot connect says so
+    # and stops the run (a worker that exited would be restarted by xdist, its message lost).
+    url = free_port_url()
+    ini = (suite.path / "pytest.ini").read_text().replace("clue_data = fixtures", f"clue_data = {FIXTURES}")
+    (suite.path / "pytest.ini").write_text(ini + f"clue_model_endpoint = {url}\nclue_tasks = mednli\n")
+    result = suite.runpytest_subprocess("-p", "no:randomly", "-n", "2", timeout=120)
+    output = result.stdout.str()
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert "Interrupted: clue-checks: " in output and url in output and "node down" not in output
+    assert not (suite.path / "clue-report" / "clue-report.json").exists()

@@ -60,6 +60,7 @@ class SampleSession:
         self._run: Run | None = None
         self._data_error_shown = False
         self._description_sent = False
+        self.unavailable: str | None = None  # a worker that could not connect: why
 
     @property
     def run(self) -> Run:
@@ -156,7 +157,12 @@ class SampleSession:
         except (EndpointError, TemplateUnavailable, TokenizerUnavailable) as exc:
             problem = f"clue-checks: {exc}"
         if problem is not None:
-            pytest.exit(problem, returncode=EXIT_UNAVAILABLE)
+            if not self.worker:
+                pytest.exit(problem, returncode=EXIT_UNAVAILABLE)
+            # A worker that exits is restarted by xdist and its message lost: its first sample test errors
+            # with the message instead, and stops the session (xdist reports it as the reason).
+            self.unavailable = problem
+            return
         self.description = self._describe(collected_tasks)
         # Without our scheduler (e.g. --dist loadscope) a worker cannot know its share: fetch on demand.
         if not self.worker or share is not None:
@@ -204,6 +210,9 @@ class SampleSession:
         from ..sample_check import SampleCheck
         from ..tasks.tokens import TokenizerUnavailable
 
+        if self.unavailable is not None:
+            request.session.shouldstop = self.unavailable
+            pytest.fail(self.unavailable, pytrace=False)
         run = self.run
         sample = run.sample(request.param)
         item = request.node
