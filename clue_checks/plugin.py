@@ -23,8 +23,8 @@ import pytest
 from . import settings as settings_mod
 
 if TYPE_CHECKING:
-    from .roles.controller import Controller
-    from .roles.session import SampleSession
+    from .roles.controller import Controller  # noqa: F401  (named in the StashKey below)
+    from .roles.session import SampleSession  # noqa: F401
     from .roles.setup import ClueSetup
     from .sample_check import SampleCheck
 
@@ -59,8 +59,8 @@ def configure_clue(config: pytest.Config) -> ClueSetup:
     """Resolve the settings and register the roles for this process (once)."""
     if SETUP in config.stash:
         return config.stash[SETUP]
-    from .roles.controller import Controller
-    from .roles.session import SampleSession
+    from .roles.controller import Controller  # noqa: F401  (named in the StashKey below)
+    from .roles.session import SampleSession  # noqa: F401
     from .roles.setup import resolve
 
     setup = resolve(config)

@@ -125,6 +125,8 @@ class Controller:
     def _selected(self, selected: Counter[str]) -> None:
         self.collected = True
         self.selected = selected
+        if self.collection_failed and not self.config.option.continue_on_collection_errors:
+            return  # pytest stops at collection errors: no report will be written, the old one stays
         if self.active:
             from ..report import render
 

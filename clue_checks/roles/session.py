@@ -19,7 +19,7 @@ from .description import RunDescription
 from .setup import ClueSetup
 
 if TYPE_CHECKING:
-    from ..report.aggregate import SampleRecord
+    from ..report.aggregate import SampleRecord  # noqa: F401  (named in the StashKey below)
     from ..runner import Run
     from ..sample_check import SampleCheck
     from ..server import BaselineServer
