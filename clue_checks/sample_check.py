@@ -114,6 +114,8 @@ class SampleCheck:
             f"reference: {bounded(e.sample.reference)}",
             f"response:  {bounded(e.scored_text)}",
         ]
+        if self.record.kinds:
+            lines.insert(1, f"failure kinds: {', '.join(self.record.kinds)}")
         if raw != e.scored_text:
             lines.append(f"raw response (before CLUE's clean-up): {bounded(raw)}")
         focus = self.task.focus(e.sample)
