@@ -380,7 +380,8 @@ def test_every_task_number_traces_to_per_sample_values(suite, tmp_path):
                 (suite.path / "clue-report" / "predictions" / f"{task}.jsonl").read_text().splitlines()]
         assert len(rows) == summary["n_samples"]
         for metric, value in summary["metrics"].items():
-            per_sample = [r[metric] for r in rows if r.get(metric) is not None]
+            # Each row is the full sample record; its metrics (batched ones included) are under "metrics".
+            per_sample = [r["metrics"][metric] for r in rows if r["metrics"].get(metric) is not None]
             assert value["n"] == len(per_sample), metric
             assert value["value"] == pytest.approx(sum(per_sample) / len(per_sample)), metric
     assert data["tasks"]["meqsum"]["metrics"]["bertscore_f1"]["value"] is not None

@@ -151,3 +151,22 @@ def test_batched_values_the_shards_computed_are_carried_when_they_cannot_be_reco
     assert metric.value == pytest.approx(0.15) and metric.n == 4
     assert merged.result.gates[0].status == "pass"
     assert merged.report["run"]["merge_notes"][0].startswith("meqsum.bertscore_p: the values the shards computed")
+
+
+def test_bertscore_is_recomputed_over_the_merged_samples_as_one_run_computes_it(suite, baseline, tmp_path):
+    pytest.importorskip("bert_score", reason="bert-score/torch not installed: pip install clue-checks[bertscore]")
+    from tiny_models import build_tiny_bert
+
+    model = build_tiny_bert(tmp_path)
+    args = (f"--model-endpoint={baseline.url}", "--tasks=meqsum", f"--bertscore-model={model}", "--bertscore-layers=2",
+            "--cache=c")
+    run(suite, *args, "--report-dir=whole")
+    run(suite, *args, "--clue-shard=1/2", "--report-dir=s1")
+    run(suite, *args, "--clue-shard=2/2", "--report-dir=s2")
+    merged = clue(suite.path, "report", "merge", "merged", "s1", "s2")
+    assert merged.returncode == 0, merged.stderr
+    full, full_rows, _ = comparable(suite.path / "whole")
+    got, got_rows, _ = comparable(suite.path / "merged")
+    assert full["tasks"]["meqsum"]["metrics"]["bertscore_f1"]["value"] is not None
+    assert got == full and got_rows == full_rows
+    assert "merge_notes" not in got["run"]  # recomputed, not carried
