@@ -82,7 +82,7 @@ def _subcommands() -> list[Callable[[argparse._SubParsersAction], object]]:  # t
     from clue_checks.init_cli import add_parser as add_init_parser
     from clue_checks.report.compare_cli import add_parser as add_compare_parser
     from clue_checks.report.power_cli import add_parser as add_power_parser
-    from clue_checks.report_cli import add_parser as add_report_parser
+    from clue_checks.report.report_cli import add_parser as add_report_parser
 
     return [_add_serve_parser, add_data_parser, add_init_parser, add_report_parser, add_compare_parser,
             add_power_parser]

@@ -1,4 +1,4 @@
-"""One sample's verdict and the failure message a person triaging it needs."""
+"""One sample's verdict, its full record, and the failure message a person triaging it needs."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from .runner import Evaluated
 from .tasks.base import SampleResult, Task, shown_against
 
 PROMPT_TAIL = 600  # characters of the prompt's end shown on failure
+TEXT_HEAD = 1200  # a long response is shown as its head and tail, with its size: the report has it whole
+TEXT_TAIL = 800
 
 
 def record_from(data: Mapping[str, Any]) -> SampleRecord:
@@ -22,14 +24,43 @@ def _shown(value: float, floor: float | None) -> str:
     return shown_against(value, floor, digits=4)
 
 
+def bounded(text: str, head: int = TEXT_HEAD, tail: int = TEXT_TAIL) -> str:
+    """`repr(text)`, or for a long text its head and tail with the total size between them."""
+    if len(text) <= head + tail:
+        return repr(text)
+    omitted = len(text) - head - tail
+    return (f"{text[:head]!r} … [{omitted:,} of {len(text):,} characters not shown: the whole text is in the "
+            f"report's predictions/ file] … {text[-tail:]!r}")
+
+
+def rendered_prompt(evaluated: Evaluated) -> str:
+    """The prompt as sent: the rendered text (generate mode) or the messages as "[role] content" lines."""
+    request = evaluated.request
+    if request.prompt is not None:
+        return request.prompt
+    return "\n".join(f"[{m.role}] {m.content}" for m in request.messages)
+
+
+def parsed_answer(details: Mapping[str, Any]) -> str | None:
+    """The answer the task's parser read from the response, where the task has a parser."""
+    if details.get("parsed") is not None:
+        return str(details["parsed"])
+    predicted = details.get("predicted")
+    if isinstance(predicted, (list, tuple)):
+        return ", ".join(map(str, predicted))
+    return None
+
+
 class SampleCheck:
     """Handed to each sample test: `check()` asserts the task's per-sample verdict."""
 
-    def __init__(self, task: Task, evaluated: Evaluated, floors: Mapping[str, float], index: int) -> None:
+    def __init__(self, task: Task, evaluated: Evaluated, floors: Mapping[str, float], index: int,
+                 node_id: str | None = None) -> None:
         self.task = task
         self.evaluated = evaluated
         self.floors = dict(floors)
         self.result: SampleResult = task.score(evaluated.sample, evaluated.scored_text, floors)
+        completion = evaluated.outcome.completion
         self.record = SampleRecord(
             task=task.name,
             sample_id=evaluated.sample.id,
@@ -41,6 +72,14 @@ class SampleCheck:
             reason=self.result.reason,
             response=evaluated.scored_text,
             reference=evaluated.sample.reference,
+            cluster=task.cluster_of(evaluated.sample),
+            finish_reason=completion.finish_reason,
+            tokens_in=completion.prompt_tokens,
+            tokens_out=completion.generated_tokens,
+            latency_s=completion.latency_s,
+            prompt=rendered_prompt(evaluated),
+            parsed=parsed_answer(self.result.details),
+            node_id=node_id,
         )
 
     @property
@@ -52,25 +91,33 @@ class SampleCheck:
             # The message is the whole story; a traceback into the framework would only hide it.
             pytest.fail(self.explain(), pytrace=False)
 
+    def headline(self) -> str:
+        """One line: the sample and why it failed (--tb=line / short)."""
+        return f"{self.evaluated.sample.test_id} failed: {' '.join(self.result.reason.split())}"
+
+    def metric_text(self) -> str:
+        return ", ".join(
+            f"{k}={_shown(v, self.floors.get(k))}" if v is not None
+            else f"{k}=not computed ({self.result.not_computed.get(k, '?')})"
+            for k, v in self.result.metrics.items())
+
     def explain(self) -> str:
         e = self.evaluated
-        rendered = e.request.prompt if e.request.prompt is not None else "\n".join(
-            f"[{m.role}] {m.content}" for m in e.request.messages)
+        rendered = rendered_prompt(e)
         tail = rendered[-PROMPT_TAIL:]
-        metrics = ", ".join(
-            f"{k}={_shown(v, self.floors.get(k))}" if v is not None else f"{k}=not computed ({self.result.not_computed.get(k, '?')})"
-            for k, v in self.result.metrics.items())
         raw = e.outcome.completion.text
         batched = ", ".join(self.task.batched_metrics)
         lines = [
             f"{e.sample.test_id} failed: {self.result.reason}",
-            f"metrics: {metrics}" + (f" ({batched}: computed over the whole task at the end of the run, "
-                                     "see the report's predictions file)" if batched else ""),
-            f"reference: {e.sample.reference!r}",
-            f"response:  {e.scored_text!r}",
+            f"metrics: {self.metric_text()}" + (f" ({batched}: computed over the whole task at the end of the run, "
+                                                "see the report's predictions file)" if batched else ""),
+            f"reference: {bounded(e.sample.reference)}",
+            f"response:  {bounded(e.scored_text)}",
         ]
+        if self.record.kinds:
+            lines.insert(1, f"failure kinds: {', '.join(self.record.kinds)}")
         if raw != e.scored_text:
-            lines.append(f"raw response (before CLUE's clean-up): {raw!r}")
+            lines.append(f"raw response (before CLUE's clean-up): {bounded(raw)}")
         focus = self.task.focus(e.sample)
         if focus:
             lines.append("question:\n" + focus)
@@ -80,3 +127,14 @@ class SampleCheck:
             ("…" if len(rendered) > len(tail) else "") + tail,
         ]
         return "\n".join(lines)
+
+    def passed_text(self) -> str:
+        """What a passing sample shows under `-rP`: its verdict, metrics, reference and response."""
+        e = self.evaluated
+        return "\n".join([
+            f"{e.sample.test_id} passed: {self.result.reason}",
+            f"metrics: {self.metric_text()}",
+            f"reference: {bounded(e.sample.reference)}",
+            f"response:  {bounded(e.scored_text)}",
+            f"finish reason: {e.outcome.completion.finish_reason}; from {e.outcome.source}",
+        ])

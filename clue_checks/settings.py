@@ -10,16 +10,18 @@ from typing import Any
 import pytest
 
 from .data.bundled import bundled_fixtures_dir
-from .rendering import PROMPT_LAYOUTS
-from .tasks import TASKS
-from .tasks.families import FAMILY_CHOICES
-from .tasks.profiles import PROFILES
-
-# server.variants.VARIANTS (a test keeps them equal): importing the server here would load the baseline's
-# heuristics in every pytest session that merely reads the options.
-BASELINE_VARIANTS = ("default", "finetune-degraded")
 
 GROUP = "clue-checks"
+
+# The task and profile names, written out so that loading the plugin imports no task code (it is
+# loaded into every pytest session of the environment). tests/test_settings.py checks them against
+# clue_checks.tasks.TASKS and clue_checks.tasks.profiles.PROFILES.
+TASKS = ("mednli", "meqsum", "problemsummary", "longhealth-t1", "longhealth-t2", "longhealth-t3", "medisumqa",
+         "medisumcode")
+PROFILES = ("paper", "head")
+PROMPT_LAYOUTS = ("auto", "template", "template-no-system", "base")  # rendering.PROMPT_LAYOUTS
+FAMILY_CHOICES = ("auto", "llama3", "phi", "other")  # tasks.families.FAMILY_CHOICES
+BASELINE_VARIANTS = ("default", "finetune-degraded")  # server.variants.VARIANTS
 
 # (option, ini name, help, extra argparse kwargs, ini type)
 _OPTIONS: list[tuple[str, str, str, dict[str, Any], str]] = [
@@ -68,6 +70,14 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any], str]] = [
      "Bio_ClinicalBERT 9)", {"type": int, "metavar": "N"}, "string"),
     ("--request-timeout", "clue_request_timeout", "seconds to wait for one response (default 600)",
      {"type": float, "metavar": "S"}, "string"),
+    # -- release CI: shards and synthetic data ------------------------------------------------
+    ("--clue-shard", "clue_shard", "run the K-th of N deterministic parts of every task's samples (e.g. 2/4; "
+     "samples that share a cluster, such as LongHealth's repeats of one question, stay together); "
+     "combine the shards' report folders with `clue report merge`", {"metavar": "K/N"}, "string"),
+    ("--clue-allow-synthetic", "clue_allow_synthetic", "let a run against a real --model-endpoint on the bundled "
+     "synthetic fixtures PASS its gates (it never does otherwise: its scores mean nothing clinically)",
+     {"action": "store_true"}, "bool"),
+    # -- faithfulness on every model family, and the embedded baseline's variant ----------------------
     ("--prompt-layout", "clue_prompt_layout", "how CLUE's conversation is laid out. auto (default): from the "
      "tokenizer (no chat template: base; a template rejecting the system role: template-no-system). template: "
      "the chat template with a system role. template-no-system: the system prompt merged into the first user "
@@ -93,32 +103,61 @@ def add_options(parser: pytest.Parser) -> None:
 
 @dataclass(frozen=True)
 class Settings:
-    endpoints: tuple[str, ...]
-    api: str
-    model_name: str | None
-    tokenizer: str | None
-    data_dir: Path
-    tasks: tuple[str, ...]
-    limit: int | None
-    concurrency: int | None
-    cache_dir: Path | None
-    refresh: bool
-    report_dir: Path
-    thresholds: Path | None
-    profile: str
-    exit_mode: str
-    request_timeout: float
-    api_key: str | None
-    bertscore_model: str | None = None
-    bertscore_layers: int | None = None
-    model_revision: str | None = None
-    system_role: str = "keep"
-    #: --prompt-layout: auto | template | template-no-system | base (rendering.PROMPT_LAYOUTS)
-    prompt_layout: str = "auto"
-    #: --model-family: auto (from the served model id) | llama3 | phi | other (tasks.families)
-    model_family: str = "auto"
-    #: --baseline-variant: the embedded baseline's model when no endpoint is given (server.variants.VARIANTS)
-    baseline_variant: str = "default"
+    endpoints: tuple[str, ...]  #: model server URLs (replicas of one model); empty: the embedded baseline
+    api: str  #: "chat", "generate" or "auto"
+    model_name: str | None  #: the `model` sent in chat requests (None: discovered)
+    tokenizer: str | None  #: tokenizer folder or hub id for generate mode and token counts
+    data_dir: Path  #: folder laid out like CLUE's data/
+    tasks: tuple[str, ...]  #: the tasks to run, in report order
+    limit: int | None  #: score only the first N samples of each task
+    concurrency: int | None  #: requests in flight (None: the server's own limit)
+    cache_dir: Path | None  #: the response store folder (None: no store)
+    refresh: bool  #: ask again even when a stored answer exists
+    report_dir: Path  #: where the reports are written
+    thresholds: Path | None  #: the thresholds file (None: the built-in one)
+    profile: str  #: "paper" or "head"
+    exit_mode: str  #: "pytest" or "gates"
+    request_timeout: float  #: seconds for one response
+    api_key: str | None  #: from CLUE_API_KEY only, never an option
+    bertscore_model: str | None = None  #: a local BERT folder instead of the task's hub model
+    bertscore_layers: int | None = None  #: its layer
+    model_revision: str | None = None  #: a label for the exact weights, part of every stored answer's key
+    system_role: str = "keep"  #: "keep" or "merge"
+    tasks_explicit: bool = False  #: --tasks / clue_tasks was given: gates of other tasks are "not selected"
+    shard: tuple[int, int] | None = None  #: (K, N), 1 <= K <= N: run the K-th of N parts of every task
+    allow_synthetic: bool = False  #: a real endpoint on the synthetic fixtures may PASS its gates
+    on_command_line: bool = False  #: a clue-checks option was given on the command line (checks run at start)
+    prompt_layout: str = "auto"  #: auto | template | template-no-system | base
+    model_family: str = "auto"  #: auto | llama3 | phi | other (CLUE's quirks keyed on the model)
+    baseline_variant: str = "default"  #: the embedded baseline's variant (default | finetune-degraded)
+
+
+def option_names() -> tuple[str, ...]:
+    """The ini/dest names of every clue-checks option."""
+    return tuple(ini for _, ini, _, _, _ in _OPTIONS)
+
+
+def _given_on_command_line(config: pytest.Config) -> bool:
+    return any(_set(config.getoption(name)) for name in option_names())
+
+
+def requested(config: pytest.Config) -> bool:
+    """The session asks for CLUE by configuration: a clue-checks option or a `clue_*` ini key.
+
+    Cheap (no task code is imported): the plugin calls it in every pytest session of the environment.
+    """
+    return _given_on_command_line(config) or any(_set(_ini(config, name)) for name in option_names())
+
+
+def _set(value: Any) -> bool:
+    return value is not None and value is not False and value != [] and value != ""
+
+
+def _ini(config: pytest.Config, name: str) -> Any:
+    try:
+        return config.getini(name)
+    except ValueError:  # not registered (the options were added by another copy of the plugin)
+        return None
 
 
 def _value(config: pytest.Config, name: str) -> tuple[Any, str]:
@@ -126,7 +165,7 @@ def _value(config: pytest.Config, name: str) -> tuple[Any, str]:
     cli = config.getoption(name)
     if cli is not None and cli is not False and cli != []:  # not `in (None, False, [])`: 0 == False
         return cli, "cli"
-    ini = config.getini(name)
+    ini = _ini(config, name)
     if ini not in (None, "", []):
         return ini, "ini"
     return None, "default"
@@ -166,7 +205,7 @@ def resolve(config: pytest.Config) -> Settings:
         if not url.startswith(("http://", "https://")):
             raise pytest.UsageError(f"--model-endpoint {url!r} must be an http:// or https:// URL")
 
-    tasks_value, _ = _value(config, "clue_tasks")
+    tasks_value, tasks_where = _value(config, "clue_tasks")
     tasks = tuple(TASKS) if not tasks_value else tuple(t.strip() for t in str(tasks_value).split(",") if t.strip())
     unknown = [t for t in tasks if t not in TASKS]
     if unknown:
@@ -191,7 +230,7 @@ def resolve(config: pytest.Config) -> Settings:
     if bertscore_model is not None and bertscore_layers is None:
         raise pytest.UsageError("--bertscore-model needs --bertscore-layers (the layer whose embeddings BERTScore uses)")
     for flag, name, value, allowed in (("--api", "clue_api", _value(config, "clue_api")[0], ("chat", "generate", "auto")),
-                                       ("--clue-profile", "clue_profile", _value(config, "clue_profile")[0], tuple(PROFILES)),
+                                       ("--clue-profile", "clue_profile", _value(config, "clue_profile")[0], PROFILES),
                                        ("--clue-exit", "clue_exit", _value(config, "clue_exit")[0], ("pytest", "gates")),
                                        ("--system-role", "clue_system_role", _value(config, "clue_system_role")[0],
                                         ("keep", "merge")),
@@ -213,6 +252,7 @@ def resolve(config: pytest.Config) -> Settings:
     if system_role == "merge" and prompt_layout in ("template", "base"):
         raise pytest.UsageError(f"--system-role merge contradicts --prompt-layout {prompt_layout}: "
                                 "--prompt-layout template-no-system is the merged layout")
+
 
     return Settings(
         endpoints=urls,
@@ -239,4 +279,25 @@ def resolve(config: pytest.Config) -> Settings:
         prompt_layout=prompt_layout,
         model_family=_value(config, "clue_model_family")[0] or "auto",
         baseline_variant=baseline_variant,
+        tasks_explicit=tasks_where != "default",
+        shard=parse_shard(_value(config, "clue_shard")),
+        allow_synthetic=bool(_value(config, "clue_allow_synthetic")[0]),
+        on_command_line=_given_on_command_line(config),
     )
+
+
+def parse_shard(value_where: tuple[Any, str]) -> tuple[int, int] | None:
+    """`K/N` -> (K, N) with 1 <= K <= N; a usage error names the option or ini key."""
+    value, where = value_where
+    if value is None:
+        return None
+    label = "--clue-shard" if where == "cli" else "clue_shard (ini file)"
+    parts = str(value).strip().split("/")
+    try:
+        k, n = (int(p) for p in parts)
+    except ValueError:
+        raise pytest.UsageError(f"{label} must look like K/N (e.g. 2/4: the second of four shards), "
+                                f"got {value!r}") from None
+    if not 1 <= k <= n:
+        raise pytest.UsageError(f"{label}: K/N needs 1 <= K <= N, got {value!r}")
+    return k, n

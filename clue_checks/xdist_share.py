@@ -13,9 +13,12 @@ fetched on demand (store first).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from xdist.scheduler import LoadScheduling
+
+from .sample_ids import task_of_nodeid
 
 _REPEAT = re.compile(r"/r\d+\]$")  # a repeat of one question: `…[longhealth-t1:patient_03/q07/r2]`
 
@@ -35,13 +38,18 @@ def worker_number(gateway_id: str) -> int:
 
 
 class ShareScheduling(LoadScheduling):
-    """LoadScheduling whose first distribution is the deterministic share, all at once."""
+    """LoadScheduling whose first distribution is the deterministic share, all at once.
+
+    `collection_failed` tells whether a worker reported a collection error (the controller role
+    keeps that count). A collection without CLUE samples is scheduled as LoadScheduling does.
+    """
+
+    def __init__(self, config: Any, log: Any = None, *, collection_failed: Callable[[], bool] = lambda: False) -> None:
+        super().__init__(config, log)
+        self._collection_failed_now = collection_failed
 
     def _collection_failed(self) -> bool:
-        from .plugin import STATE
-
-        state = self.config.stash.get(STATE, {})
-        return bool(state.get("collection_failed")) and not self.config.option.continue_on_collection_errors
+        return self._collection_failed_now() and not self.config.option.continue_on_collection_errors
 
     def schedule(self) -> None:
         assert self.collection_is_completed
@@ -49,10 +57,14 @@ class ShareScheduling(LoadScheduling):
             for node in self.nodes:
                 self.check_schedule(node)
             return
+        collection = next(iter(self.node2collection.values()), [])
+        if not any(task_of_nodeid(n) for n in collection) and not self._collection_failed():
+            super().schedule()  # no CLUE sample: nothing to share
+            return
         if not self._check_nodes_have_same_collection():
             self.log("**Different tests collected, aborting run**")
             return
-        self.collection = next(iter(self.node2collection.values()))
+        self.collection = collection
         if not self.collection:
             return
         if self.maxschedchunk is None:  # LoadScheduling's rescheduling after a crash needs it set

@@ -1,5 +1,9 @@
 """Framework tests. Hypothesis without deadlines: first calls load libraries, and CI machines vary."""
 
+# Loaded once, up front: pytester restores sys.modules after each of its tests, and numpy (a C extension)
+# cannot be imported a second time in one process. The plugin no longer imports it in a session that
+# runs no CLUE sample, so a test module that first imports it under pytester would break later ones.
+import numpy  # noqa: F401
 from hypothesis import settings
 
 settings.register_profile("clue-checks", deadline=None, max_examples=100)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -46,9 +47,14 @@ def report(suite: pytest.Pytester, folder: str = "clue-report") -> dict:
 
 
 def comparable(data: dict, *, requests: bool = False) -> dict:
-    """A report without what legitimately differs between runs: the time (and the sent/stored counts)."""
+    """A report without what legitimately differs between runs: the time and the command line (and the
+    sent/stored counts)."""
+    from clue_checks.report.manifest import TIME_KEYS
+
     data = json.loads(json.dumps(data))
     data["run"].pop("finished")
+    for key in (*TIME_KEYS, "command"):
+        data["manifest"].pop(key)
     if not requests:
         data.pop("requests")
         for task in data["tasks"].values():
@@ -292,8 +298,12 @@ def test_gate_mode_exit_code_reflects_gates_only(suite, baseline):
     passing = run(suite, *args, "--thresholds=gates-pass.toml", "--junitxml=junit.xml")
     assert passing.ret == 0
     assert passing.parseoutcomes().get("failed", 0) > 0  # failing samples still show as failed
-    junit = (suite.path / "junit.xml").read_text()
-    assert "<failure" in junit and 'name="clue.accuracy"' in junit
+    junit = ET.parse(suite.path / "junit.xml").getroot()
+    assert junit.find(".//testcase/failure") is not None
+    # The gate is a testcase of its own (metrics are in each sample's system-out: xunit2 allows no
+    # per-testcase properties, which this test used to look for).
+    (gate,) = [t for t in junit.iter("testcase") if t.get("classname") == "clue.gates" and t.get("name") != "verdict"]
+    assert gate.get("name") == "mednli.accuracy >= 0" and len(gate) == 0  # passed: no child element
     failing = run(suite, *args, "--thresholds=gates-fail.toml")
     assert failing.ret == 1
     failing.stdout.fnmatch_lines(["*gate FAIL*mednli.accuracy >= 0.99*"])
@@ -343,6 +353,19 @@ def test_all_tasks_run_and_levels_come_from_the_printed_task_numbers(suite):
         assert low <= printed["value"] <= high
         result.stdout.fnmatch_lines([f"Level {level}: {printed['value']:.3f}*"])
     assert data["run"]["seeds"]["longhealth"] is not None
+    # The manifest names every data file read, by its sha256, and what an auditor needs beside it.
+    import hashlib
+
+    files = sorted(p for p in FIXTURES.rglob("*") if p.is_file() and p.parent != FIXTURES and "_src" not in p.parts)
+    manifest = data["manifest"]
+    assert {k: v for k, v in manifest.items() if k.startswith("data.sha256.")} == {
+        f"data.sha256.{p.relative_to(FIXTURES).as_posix()}": hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+    assert list(manifest) == sorted(manifest)
+    for key in ("clue_checks.version", "python.version", "package.transformers", "package.torch", "prompts.sha256",
+                "chat_template.sha256", "generation.meqsum.max_new_tokens", "thresholds.sha256", "thresholds.content",
+                "endpoint.info", "run.started", "run.duration_s", "command"):
+        assert manifest[key] is not None, key
+    assert "## Provenance" in (suite.path / "clue-report" / "clue-report.md").read_text()
 
 
 def test_every_task_number_traces_to_per_sample_values(suite, tmp_path):
@@ -357,7 +380,8 @@ def test_every_task_number_traces_to_per_sample_values(suite, tmp_path):
                 (suite.path / "clue-report" / "predictions" / f"{task}.jsonl").read_text().splitlines()]
         assert len(rows) == summary["n_samples"]
         for metric, value in summary["metrics"].items():
-            per_sample = [r[metric] for r in rows if r.get(metric) is not None]
+            # Each row is the full sample record; its metrics (batched ones included) are under "metrics".
+            per_sample = [r["metrics"][metric] for r in rows if r["metrics"].get(metric) is not None]
             assert value["n"] == len(per_sample), metric
             assert value["value"] == pytest.approx(sum(per_sample) / len(per_sample)), metric
     assert data["tasks"]["meqsum"]["metrics"]["bertscore_f1"]["value"] is not None
@@ -446,3 +470,56 @@ def test_any_error_while_scoring_is_an_errored_sample_in_the_report(suite, basel
     assert data["n_errored"] == 1 and data["n_samples"] == data["n_selected"]
     assert result.ret == 1  # the gate cannot pass with an errored sample
     result.stdout.fnmatch_lines(["*gate INCOMPLETE*1 sample(s) errored*"])
+
+
+# -- gate semantics for CI -----------------------------------------------------------------------
+
+
+def test_gate_mode_on_the_selected_tasks_passes_with_the_shipped_thresholds(suite):
+    result = run(suite, "--clue-exit=gates", "--tasks=mednli", "--no-cache", "-q", "--tb=no")
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    statuses = {g["gate"]: g["status"] for g in report(suite)["gates"]}
+    assert statuses.pop("mednli.accuracy >= 0.3") == "pass"
+    assert set(statuses.values()) == {"not selected"}  # gates of the tasks --tasks left out
+    assert report(suite)["verdict"] == "pass"
+
+
+def test_gate_mode_fails_when_a_test_outside_clue_fails(suite, baseline):
+    (suite.path / "gates.toml").write_text('[gate]\n"mednli.accuracy" = ">= 0.0"\n')
+    (suite.path / "tests").mkdir()
+    (suite.path / "tests" / "test_app.py").write_text("def test_app():\n    assert 1 + 1 == 3\n")
+    args = (f"--model-endpoint={baseline.url}", "--tasks=mednli", "--clue-exit=gates", "--thresholds=gates.toml",
+            "tests_clinical")
+    assert run(suite, *args).ret == 0
+    result = run(suite, *args, "tests")
+    assert result.ret == 1 and report(suite)["verdict"] == "pass"  # the gates pass; the session does not
+
+
+def test_a_real_model_on_the_synthetic_fixtures_is_marked_and_cannot_pass(suite):
+    (suite.path / "gates.toml").write_text('[gate]\n"mednli.accuracy" = ">= 0.0"\n')
+    warning = "synthetic fixtures: scores mean nothing clinically; give --clue-data"
+    with FakeServer(chat_server(lambda body, count: ok("neutral"))) as server:
+        args = (f"--model-endpoint={server.url}", "--tasks=mednli", "--clue-exit=gates", "--thresholds=gates.toml",
+                "--no-cache")
+        marked = run(suite, *args)
+        assert marked.ret == 1
+        marked.stdout.fnmatch_lines([f"clue-checks: WARNING {warning}", "*CLUE report*", f"WARNING: {warning}",
+                                     "gate PASS*mednli.accuracy*", f"verdict: FAIL ({warning}*--clue-allow-synthetic*"])
+        data = report(suite)
+        assert data["warnings"] == [warning] and data["verdict"] == "fail"
+        assert f"> **Warning**: {warning}" in (suite.path / "clue-report" / "clue-report.md").read_text()
+        allowed = run(suite, *args, "--clue-allow-synthetic")
+    assert allowed.ret == 0 and report(suite)["verdict"] == "pass" and report(suite)["warnings"] == [warning]
+
+
+def test_an_unreachable_endpoint_named_in_the_ini_file_under_xdist_is_one_clear_error(suite):
+    # Not on the command line, so no check before the workers start: a worker that cannot connect says so
+    # and stops the run (a worker that exited would be restarted by xdist, its message lost).
+    url = free_port_url()
+    ini = (suite.path / "pytest.ini").read_text().replace("clue_data = fixtures", f"clue_data = {FIXTURES}")
+    (suite.path / "pytest.ini").write_text(ini + f"clue_model_endpoint = {url}\nclue_tasks = mednli\n")
+    result = suite.runpytest_subprocess("-p", "no:randomly", "-n", "2", timeout=120)
+    output = result.stdout.str()
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert "Interrupted: clue-checks: " in output and url in output and "node down" not in output
+    assert not (suite.path / "clue-report" / "clue-report.json").exists()

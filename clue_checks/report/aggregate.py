@@ -1,4 +1,9 @@
-"""Per-sample records → per-task scores with confidence intervals, and the gate verdict.
+"""The aggregator: per-sample records → per-task scores with confidence intervals, levels, gates, verdict.
+
+`aggregate()` is everything that happens after the samples have reported: batched metrics
+(BERTScore, once over a task), task summaries, CLUE's levels, the gates and the verdict; and
+`exit_status()` is the exit rule. Both are pure: the records given are never changed, the
+result is a frozen `AggregateResult`, so the numbers are unit-tested without pytest.
 
 Nothing is averaged away: a metric is computed over the samples that have it, the count
 is reported beside it, errored samples are counted, and a metric no sample could compute
@@ -9,11 +14,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 
+from ..metrics import BatchedValues
 from ..numbers import shown_for_verdict
+from .levels import LevelScore, level_scores
 from .stats import mean_ci
 from .thresholds import Gate
 
@@ -129,22 +137,27 @@ def summarize_task(task: str, title: str, level: int, metric_names: Sequence[str
                    records: Iterable[SampleRecord],
                    batched: Mapping[str, tuple[list[float | None], str | None]] | None = None,
                    *, n_selected: int | None = None, n_total: int | None = None) -> TaskSummary:
-    """`batched` maps a batched metric's name to (per-sample values in record order, reason if not computed).
+    """`batched` maps a batched metric's name to (values of the scored samples in index order, reason if
+    not computed).
 
     A sample reported more than once (a rerun plugin, a test id given twice) counts once, by
     its last report: counting it twice would weigh it double and hide never-run samples.
+    Intervals resample whole clusters where the records name one (`SampleRecord.cluster`).
     """
     rows = sorted(_last_per_sample(records), key=lambda r: r.index)
     outcomes = Counter(r.outcome for r in rows)
     sources = Counter(r.source for r in rows)
-    summaries = [_summarize(name, [r.metrics.get(name) for r in rows if r.outcome != "error"],
-                            [r.not_computed.get(name) for r in rows if r.outcome != "error"], outcomes["error"])
+    scored = [r for r in rows if r.outcome != "error"]
+    clusters = [r.cluster for r in scored]
+    summaries = [_summarize(name, [r.metrics.get(name) for r in scored], [r.not_computed.get(name) for r in scored],
+                            outcomes["error"], clusters)
                  for name in metric_names]
     for name, (values, reason) in (batched or {}).items():
         if reason is not None:
             summaries.append(MetricSummary(name, None, None, None, 0, reason))
         else:
-            summaries.append(_summarize(name, values, [None] * len(values), outcomes["error"]))
+            summaries.append(_summarize(name, values, [None] * len(values), outcomes["error"],
+                                        clusters if len(values) == len(clusters) else None))
     return TaskSummary(
         task=task, title=title, level=level, n_samples=len(rows), n_passed=outcomes["passed"],
         n_failed=outcomes["failed"], n_errored=outcomes["error"], requests_sent=sources["sent"],
@@ -164,27 +177,32 @@ def _last_per_sample(records: Iterable[SampleRecord]) -> list[SampleRecord]:
     return list(last.values())
 
 
-def _summarize(name: str, values: Sequence[float | None], reasons: Sequence[str | None], n_errored: int) -> MetricSummary:
+def _summarize(name: str, values: Sequence[float | None], reasons: Sequence[str | None], n_errored: int,
+               clusters: Sequence[str | None] | None = None) -> MetricSummary:
     """The mean over the samples that have a finite value; the others are counted with their reasons.
 
     A metric missing on some samples keeps its value (over `n` samples) and says in
     `not_computed` how many samples lack it and why: a gate on it is then incomplete.
     """
     present: list[float] = []
+    present_clusters: list[str | None] = []
     why: Counter[str] = Counter()
-    for value, reason in zip(values, reasons):
+    for i, (value, reason) in enumerate(zip(values, reasons)):
         if value is None:
             why[reason or "no value (no reason given)"] += 1
         elif not math.isfinite(value):
             why[f"the metric returned {value}"] += 1
         else:
             present.append(float(value))
+            present_clusters.append(clusters[i] if clusters is not None else None)
     reason = "; ".join(f"{text} ({count} sample{'s' if count != 1 else ''})" for text, count in why.most_common())
     if not present:
         if not reason:
             reason = f"every sample errored ({n_errored})" if n_errored else "no samples scored"
         return MetricSummary(name, None, None, None, 0, reason)
-    mean, low, high = mean_ci(present)
+    # Only where some samples share a cluster: otherwise the interval is the plain bootstrap's.
+    shared = any(c is not None for c in present_clusters)
+    mean, low, high = mean_ci(present, clusters=present_clusters if shared else None)
     if why:
         return MetricSummary(name, mean, low, high, len(present),
                              f"{sum(why.values())} of {len(values)} scored samples: {reason}")
@@ -194,7 +212,10 @@ def _summarize(name: str, values: Sequence[float | None], reasons: Sequence[str 
 @dataclass(frozen=True)
 class GateResult:
     gate: Gate
-    status: str  # "pass", "fail" or "not run"
+    # "pass" or "fail"; never a pass: "incomplete" (scored on part of the task) and "not run";
+    # outside the verdict: "not selected" (its task was left out by --tasks) and "deferred" (a shard run:
+    # `clue report merge` decides over all shards).
+    status: str
     value: float | None
     detail: str
 
@@ -202,11 +223,26 @@ class GateResult:
         return {"gate": self.gate.name, "status": self.status, "value": self.value, "detail": self.detail}
 
 
-def evaluate_gates(gates: Iterable[Gate], tasks: Mapping[str, TaskSummary]) -> list[GateResult]:
-    """pass / fail, or — never a pass — "incomplete" (scored on part of the task) and "not run"."""
+#: gate statuses that do not count towards the verdict
+OUTSIDE_VERDICT = ("not selected", "deferred")
+
+
+def evaluate_gates(gates: Iterable[Gate], tasks: Mapping[str, TaskSummary], *, not_selected: Collection[str] = (),
+                   deferred: str | None = None) -> list[GateResult]:
+    """pass / fail, or — never a pass — "incomplete" (scored on part of the task) and "not run".
+
+    `not_selected`: tasks an explicit --tasks left out (their gates are reported, outside the verdict).
+    `deferred`: why no gate is decided in this run (a shard of a run split across machines).
+    """
     results = []
     for gate in gates:
         summary = tasks.get(gate.task)
+        if gate.task in not_selected:
+            results.append(GateResult(gate, "not selected", None, f"task {gate.task} was not selected (--tasks)"))
+            continue
+        if deferred is not None:
+            results.append(GateResult(gate, "deferred", None, deferred))
+            continue
         if summary is None:
             results.append(GateResult(gate, "not run", None, f"task {gate.task} was not run"))
             continue
@@ -250,3 +286,179 @@ def group_by_task(records: Iterable[SampleRecord]) -> dict[str, list[SampleRecor
     for record in _last_per_sample(records):
         grouped[record.task].append(record)
     return grouped
+
+
+# -- the aggregator --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What the aggregator needs to know of one task (plain values: no task code, no data)."""
+
+    name: str
+    title: str
+    level: int
+    metric_names: tuple[str, ...]
+    batched_metrics: tuple[str, ...] = ()
+    n_selected: int | None = None  # samples selected to run (None: those that reported)
+    n_total: int | None = None  # samples the task has (None: unknown; its gates cannot pass)
+
+
+#: (task name, [(response, reference), …] of its scored samples in index order) → values per batched metric
+BatchScorer = Callable[[str, Sequence[tuple[str, str]]], Mapping[str, BatchedValues]]
+
+
+@dataclass(frozen=True)
+class AggregateResult:
+    """Everything a run's report says, computed from its records."""
+
+    records: Mapping[str, tuple[SampleRecord, ...]]  # per task: one per sample, index order, batched values in
+    tasks: tuple[TaskSummary, ...]
+    levels: tuple[LevelScore, ...]
+    gates: tuple[GateResult, ...]
+    verdict: str  # "pass", "fail", "no gates" or "deferred" (a shard: decided by `clue report merge`)
+    verdict_reasons: tuple[str, ...] = ()  # why it is not a pass (empty on a pass)
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "pass"
+
+
+def aggregate(records: Iterable[SampleRecord], tasks: Sequence[TaskSpec], gates: Sequence[Gate], *,
+              batch_score: BatchScorer | None = None, not_selected: Collection[str] = (),
+              deferred: str | None = None, pass_blockers: Sequence[str] = ()) -> AggregateResult:
+    """Records → summaries, levels, gates and verdict. The records are not changed.
+
+    `tasks` in report order; a task with neither records nor selected samples is left out.
+    `batch_score` computes batched metrics (BERTScore) over each task's scored samples; without it
+    the values the records carry are used (a merge of shard reports), and a record that carries
+    neither a value nor a reason counts as not computed.
+    `pass_blockers`: reasons this run's verdict cannot be a pass whatever the gates (e.g. a real
+    model scored on the synthetic fixtures).
+    """
+    grouped = group_by_task(records)
+    out_records: dict[str, tuple[SampleRecord, ...]] = {}
+    summaries: list[TaskSummary] = []
+    for spec in tasks:
+        rows = sorted(grouped.get(spec.name, []), key=lambda r: r.index)
+        if not rows and not spec.n_selected:
+            continue
+        rows, batched = _batched_metrics(spec, rows, batch_score)
+        out_records[spec.name] = tuple(rows)
+        summaries.append(summarize_task(spec.name, spec.title, spec.level, spec.metric_names, rows, batched,
+                                        n_selected=len(rows) if spec.n_selected is None else spec.n_selected,
+                                        n_total=spec.n_total))
+    levels = level_scores(_level_inputs(out_records), incomplete=[t.task for t in summaries if not t.complete])
+    gate_results = evaluate_gates(gates, {s.task: s for s in summaries}, not_selected=not_selected,
+                                  deferred=deferred)
+    verdict, reasons = decide(gate_results, summaries, pass_blockers=pass_blockers, deferred=deferred)
+    return AggregateResult(MappingProxyType(out_records), tuple(summaries), tuple(levels), tuple(gate_results),
+                           verdict, reasons)
+
+
+def decide(gates: Sequence[GateResult], tasks: Sequence[TaskSummary], *, pass_blockers: Sequence[str] = (),
+           deferred: str | None = None) -> tuple[str, tuple[str, ...]]:
+    """The verdict and why it is not a pass. PASS needs at least one gate that counts, every such gate
+    passed, every task run complete (all its samples, none errored) and nothing blocking a pass."""
+    if deferred is not None:
+        return "deferred", (deferred,)
+    counted = [g for g in gates if g.status not in OUTSIDE_VERDICT]
+    reasons = [f"gate {g.status}: {g.gate.name}" for g in counted if g.status != "pass"]
+    reasons += [f"{t.title} incomplete: {t.n_samples} of {t.n_total if t.n_total is not None else '?'} samples "
+                f"scored, {t.n_errored} errored" for t in tasks if not t.complete]
+    reasons += list(pass_blockers)
+    if not counted:
+        why = "no [gate] in the thresholds file" if not gates else "no [gate] on a selected task"
+        return "no gates", (why, *reasons)
+    return ("fail", tuple(reasons)) if reasons else ("pass", ())
+
+
+EXIT_OK = 0  # pytest.ExitCode.OK
+EXIT_TESTS_FAILED = 1  # pytest.ExitCode.TESTS_FAILED
+
+
+def exit_status(result: AggregateResult | None, *, mode: str, pytest_status: int, other_failures: int = 0) -> int:
+    """The session's exit code.
+
+    `mode` "pytest": pytest's own status (the samples decide). "gates": 0 only when the verdict is a
+    pass and no other test of the session failed; a shard's deferred verdict leaves it to the other
+    tests. A status other than "ok" or "tests failed" (interrupted, usage error, …) is kept as it is.
+    """
+    if mode != "gates" or pytest_status not in (EXIT_OK, EXIT_TESTS_FAILED):
+        return pytest_status
+    if other_failures:
+        return EXIT_TESTS_FAILED
+    if result is not None and (result.passed or result.verdict == "deferred"):
+        return EXIT_OK
+    return EXIT_TESTS_FAILED
+
+
+def _level_inputs(grouped: Mapping[str, Sequence[SampleRecord]]) -> dict[tuple[str, str], list[float]]:
+    """Exactly the per-sample values each task's table row averaged."""
+    out: dict[tuple[str, str], list[float]] = {}
+    for task, records in grouped.items():
+        for r in sorted(records, key=lambda r: r.index):
+            if r.outcome == "error":
+                continue
+            for metric, value in r.metrics.items():
+                if value is not None:
+                    out.setdefault((task, metric), []).append(float(value))
+    return out
+
+
+def _batched_metrics(spec: TaskSpec, rows: list[SampleRecord], batch_score: BatchScorer | None
+                     ) -> tuple[list[SampleRecord], dict[str, tuple[list[float | None], str | None]]]:
+    """Batched metrics over the task's scored samples, and the rows with their values (new records).
+
+    A metric not computed for the whole task puts its reason on every scored row, so a merge of
+    shard reports reads back the same reason.
+    """
+    if not spec.batched_metrics:
+        return rows, {}
+    scored = [r for r in rows if r.outcome != "error"]
+    if batch_score is None:
+        results = {name: _carried(scored, name) for name in spec.batched_metrics}
+    else:
+        try:
+            results = dict(batch_score(spec.name, [(r.response or "", r.reference or "") for r in scored]))
+        except Exception as exc:  # a metric's failure must not cost the report: it is reported, not hidden
+            reason = f"failed: {exc.__class__.__name__}: {exc}"
+            results = {name: BatchedValues(not_computed=reason) for name in spec.batched_metrics}
+    out: dict[str, tuple[list[float | None], str | None]] = {}
+    values_by_index: dict[int, dict[str, float | None]] = defaultdict(dict)
+    reasons_by_index: dict[int, dict[str, str]] = defaultdict(dict)
+    for name in spec.batched_metrics:
+        result = results.get(name)
+        if result is None or result.not_computed is not None:
+            reason = result.not_computed if result is not None else "the task returned no values"
+            out[name] = ([], reason)
+            for r in scored:
+                values_by_index[r.index][name] = None
+                reasons_by_index[r.index][name] = reason  # type: ignore[assignment]
+            continue
+        values = list(result.values)
+        if len(values) != len(scored):
+            reason = f"the task returned {len(values)} values for {len(scored)} samples"
+            out[name] = ([], reason)
+            for r in scored:
+                values_by_index[r.index][name] = None
+                reasons_by_index[r.index][name] = reason
+            continue
+        out[name] = (values, None)
+        for r, value in zip(scored, values):
+            values_by_index[r.index][name] = value
+    new_rows = [replace(r, metrics={**r.metrics, **values_by_index[r.index]},
+                        not_computed={**r.not_computed, **reasons_by_index[r.index]})
+                if r.outcome != "error" else r for r in rows]
+    return new_rows, out
+
+
+def _carried(scored: Sequence[SampleRecord], name: str) -> BatchedValues:
+    """A batched metric as the records carry it (written by an earlier aggregation, e.g. in a shard)."""
+    reasons = {r.not_computed.get(name) for r in scored if r.metrics.get(name) is None}
+    if scored and all(r.metrics.get(name) is None for r in scored) and len(reasons) == 1 and None not in reasons:
+        return BatchedValues(not_computed=reasons.pop())
+    missing = [r for r in scored if name not in r.metrics and name not in r.not_computed]
+    if missing:
+        return BatchedValues(not_computed=f"{len(missing)} record(s) carry no {name} value")
+    return BatchedValues(values=tuple(r.metrics.get(name) for r in scored))

@@ -1,4 +1,9 @@
-"""Renderers: the JSON report, the Markdown report, per-task prediction files and terminal lines."""
+"""Writers: the JSON report, the Markdown report, per-task prediction files and terminal lines.
+
+The report folder is everything a later step needs: `clue-report.json` (run, manifest, tasks,
+levels, gates, verdict), `clue-report.md`, and `predictions/<task>.jsonl` with one full sample
+record per line (`clue report merge` recomputes every number from these).
+"""
 
 from __future__ import annotations
 
@@ -9,33 +14,52 @@ from pathlib import Path
 from typing import Any
 
 from ..endpoint.types import REQUEST_COUNTS
-from .aggregate import GateResult, SampleRecord, TaskSummary
+from .aggregate import OUTSIDE_VERDICT, AggregateResult, GateResult, SampleRecord, TaskSummary
 from .levels import LevelScore
+
+REPORT_JSON = "clue-report.json"
+REPORT_MD = "clue-report.md"
+PREDICTIONS = "predictions"
 
 
 def report_dict(run: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Sequence[GateResult],
-                levels: Sequence[LevelScore] = (), requests: Mapping[str, int] | None = None) -> dict[str, Any]:
+                levels: Sequence[LevelScore] = (), requests: Mapping[str, int] | None = None, *,
+                verdict_: str | None = None, verdict_reasons: Sequence[str] = (),
+                manifest: Mapping[str, Any] | None = None, warnings: Sequence[str] = ()) -> dict[str, Any]:
     """`requests`: what went over the wire, from the scheduler (each request once, whatever its retries):
     answered (`sent`), given up on (`failed`), answered from the store, and samples sharing another's
-    request. Without it, the per-sample sources stand in. Per task, `requests` counts samples by source."""
+    request. Without it, the per-sample sources stand in. Per task, `requests` counts samples by source.
+    `verdict_` defaults to the gates' own verdict (`verdict`)."""
     if requests is None:
         requests = {"sent": sum(t.requests_sent for t in tasks), "failed": 0,
                     "from_store": sum(t.requests_stored for t in tasks), "shared": sum(t.requests_shared for t in tasks)}
     return {
         "run": dict(run),
+        "manifest": dict(sorted((manifest or {}).items())),
+        "warnings": list(warnings),
         "requests": {k: int(requests.get(k, 0)) for k in REQUEST_COUNTS},
         "tasks": {t.task: t.as_dict() for t in tasks},
         "levels": {f"level{lv.level}": lv.as_dict() for lv in levels},
         "gates": [g.as_dict() for g in gates],
-        "verdict": verdict(gates),
+        "verdict": verdict_ if verdict_ is not None else verdict(gates),
+        "verdict_reasons": list(verdict_reasons),
     }
 
 
+def report_for(result: AggregateResult, run: Mapping[str, Any], *, requests: Mapping[str, int] | None,
+               manifest: Mapping[str, Any] | None = None, warnings: Sequence[str] = ()) -> dict[str, Any]:
+    """The JSON report of an aggregation."""
+    return report_dict(run, result.tasks, result.gates, result.levels, requests, verdict_=result.verdict,
+                       verdict_reasons=result.verdict_reasons, manifest=manifest, warnings=warnings)
+
+
 def verdict(gates: Sequence[GateResult]) -> str:
-    """PASS only when every gate passed: a gate that is incomplete or whose task did not run cannot pass."""
-    if not gates:
+    """The gates' own verdict: PASS only when every gate that counts passed (one that is incomplete or
+    whose task did not run cannot pass); gates of tasks left out by --tasks do not count."""
+    counted = [g for g in gates if g.status not in OUTSIDE_VERDICT]
+    if not counted:
         return "no gates"
-    return "pass" if all(g.status == "pass" for g in gates) else "fail"
+    return "pass" if all(g.status == "pass" for g in counted) else "fail"
 
 
 def _fmt(value: float | None) -> str:
@@ -109,6 +133,8 @@ def markdown(report: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Seq
     lines = [
         "# CLUE report",
         "",
+        *[f"> **Warning**: {_one_line(w)}" for w in report.get("warnings", ())],
+        *([""] if report.get("warnings") else []),
         f"- model: {_code(run.get('model_id'))} (revision {_code(run['model_revision']) if run.get('model_revision') else 'not reported'}, "
         f"{_one_line(run.get('server_kind'))}) at " + ", ".join(_code(u) for u in run.get("endpoints", [])),
         f"- api: {run.get('api')}; profile: {run.get('profile')}; data: {_code(run.get('data_dir'))}",
@@ -121,21 +147,26 @@ def markdown(report: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Seq
     ]
     partial = [t for t in tasks if t.partial]
     if partial:
-        lines[2:2] = ["", "**Partial run**: " + "; ".join(
+        at = lines.index("| " + " | ".join(HEADER) + " |")
+        lines[at:at] = ["**Partial run**: " + "; ".join(
             f"{t.title} scored {t.n_samples} of {t.n_total if t.n_total is not None else '?'} samples"
             + (f", {t.n_missing} selected but never ran" if t.n_missing else "") for t in partial)
             + ". Gates cannot pass on a partial run.", ""]
+
     rows, notes = task_rows(tasks)
     lines += ["| " + " | ".join(_one_line(cell).replace("|", "\\|") for cell in row) + " |" for row in rows]
     lines += [""] + [f"[{i}] not computed: {_one_line(note)}  " for i, note in enumerate(notes, start=1)] if notes else []
     if levels:
         lines += ["", "## CLUE levels", "", *[f"- {_one_line(line)}" for line in level_lines(levels)],
                   "", "Headline metrics per task: see `clue_checks/report/levels.py` (one table)."]
-    lines += ["", f"## Gates: {verdict(gates)}", ""]
+    decided = report.get("verdict") or verdict(gates)
+    lines += ["", f"## Gates: {decided}", ""]
     if gates:
         lines += [f"- **{g.status}** {_code(g.gate.name)} — {_one_line(g.detail)}" for g in gates]
     else:
         lines.append("No gates configured (see `[gate]` in the thresholds file).")
+    if report.get("verdict_reasons") and decided != "pass":
+        lines += ["", "Not a pass because:", ""] + [f"- {_one_line(r)}" for r in report["verdict_reasons"]]
     failing = [(t, t.failing) for t in tasks if t.failing]
     if failing:
         lines += ["", "## Failing samples", ""]
@@ -145,7 +176,28 @@ def markdown(report: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Seq
     if errored:
         lines += ["", "## Errored samples (no response)", ""]
         lines += [f"- {t.title} ({len(ids)}): {_id_list(t.task, ids)}" for t, ids in errored]
+    lines += manifest_lines(report.get("manifest") or {})
     return "\n".join(lines) + "\n"
+
+
+def manifest_lines(manifest: Mapping[str, Any]) -> list[str]:
+    """The manifest as Markdown: a key/value table; long texts (thresholds, the endpoint's answer) as blocks."""
+    if not manifest:
+        return []
+    blocks = {k: v for k, v in manifest.items() if isinstance(v, dict) or (isinstance(v, str) and "\n" in v)}
+    lines = ["", "## Provenance", "", "| key | value |", "|---|---|"]
+    for key, value in manifest.items():
+        if key not in blocks:
+            lines.append(f"| {_code(key)} | {_one_line(_scalar(value)).replace('|', chr(92) + '|')} |")
+    for key, value in blocks.items():
+        text = value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+        fence = "`" * max(3, max((len(run) + 1 for run in re.findall(r"`+", text)), default=0))
+        lines += ["", f"{_code(key)}:", "", fence, text.rstrip("\n"), fence]
+    return lines
+
+
+def _scalar(value: Any) -> str:
+    return str(value) if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def _id_list(task: str, ids: Sequence[str], shown: int = 50) -> str:
@@ -164,48 +216,81 @@ def request_line(requests: Mapping[str, int]) -> str:
 
 
 def terminal_lines(tasks: Sequence[TaskSummary], gates: Sequence[GateResult], requests: Mapping[str, int],
-                   levels: Sequence[LevelScore] = ()) -> list[str]:
+                   levels: Sequence[LevelScore] = (), *, verdict_: str | None = None,
+                   verdict_reasons: Sequence[str] = (), warnings: Sequence[str] = ()) -> list[str]:
     table, notes = task_rows(tasks)
     rows = [HEADER] + table
     widths = [max(len(r[c]) for r in rows) for c in range(len(HEADER))]
-    out = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    out = [f"WARNING: {w}" for w in warnings]
+    out += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     out += [f"[{i}] not computed: {note}" for i, note in enumerate(notes, start=1)]
     out += level_lines(levels)
     out.append(request_line(requests))
+    not_selected = [g.gate.name for g in gates if g.status == "not selected"]
     for g in gates:
-        out.append(f"gate {g.status.upper():10} {g.gate.name}: {g.detail}")
-    if gates:
-        out.append(f"verdict: {verdict(gates).upper()}")
-    else:
+        if g.status != "not selected":
+            out.append(f"gate {g.status.upper():10} {g.gate.name}: {g.detail}")
+    if not_selected:
+        out.append(f"gates not selected (--tasks left their tasks out): {', '.join(not_selected)}")
+    decided = verdict_ if verdict_ is not None else verdict(gates)
+    gate_reasons = tuple(r for r in verdict_reasons if not r.startswith("gate "))
+    if decided == "deferred":
+        out.append(f"verdict: deferred ({'; '.join(verdict_reasons)})")
+    elif not gates:
         out.append("verdict: none: the thresholds file has no [gate], so there is no release verdict")
+    elif decided == "no gates":
+        out.append("verdict: none: no [gate] applies to the selected tasks")
+    else:
+        out.append(f"verdict: {decided.upper()}" + (f" ({'; '.join(gate_reasons)})" if decided != "pass"
+                                                     and gate_reasons else ""))
     return out
 
 
 def remove_reports(directory: Path) -> None:
-    """A run's start: an earlier run's report must not be taken for this one's if this one stops early."""
-    for path in (directory / "clue-report.json", directory / "clue-report.md", *directory.glob("predictions/*.jsonl")):
+    """A run that will write a report: an earlier run's report must not be taken for this one's if this
+    one stops early."""
+    for path in (directory / REPORT_JSON, directory / REPORT_MD, *directory.glob(f"{PREDICTIONS}/*.jsonl")):
         path.unlink(missing_ok=True)
+
+
+def prediction_row(record: SampleRecord) -> dict[str, Any]:
+    """One line of `predictions/<task>.jsonl`: CLUE's own keys (to diff against CLUE's predictions files),
+    then every field of the sample record (`SampleRecord.from_dict` reads it back)."""
+    return {"id": record.sample_id, "Model Answer": record.response, "Ground Truth Answer": record.reference,
+            **record.as_dict()}
+
+
+def read_predictions(directory: Path) -> dict[str, list[SampleRecord]]:
+    """The sample records of a report folder, per task (raises OSError / ValueError naming the file and line)."""
+    out: dict[str, list[SampleRecord]] = {}
+    for path in sorted((directory / PREDICTIONS).glob("*.jsonl")):
+        rows = out.setdefault(path.stem, [])
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(SampleRecord.from_dict(json.loads(line)))
+            except (ValueError, TypeError, KeyError) as exc:
+                raise ValueError(f"{path}, line {number}: not a sample record ({exc})") from None
+    return out
 
 
 def write_reports(directory: Path, report: Mapping[str, Any], md: str,
                   records: Mapping[str, Sequence[SampleRecord]]) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
-    json_path = directory / "clue-report.json"
+    json_path = directory / REPORT_JSON
     json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
-    md_path = directory / "clue-report.md"
+    md_path = directory / REPORT_MD
     md_path.write_text(md, encoding="utf-8")
     written = [json_path, md_path]
-    pred_dir = directory / "predictions"
+    pred_dir = directory / PREDICTIONS
     pred_dir.mkdir(exist_ok=True)
     for stale in pred_dir.glob("*.jsonl"):  # a task not in this run must not keep an older run's file
         stale.unlink()
     for task, rows in records.items():
-        # CLUE's predictions.json keys, one line per scored sample, for diffing against CLUE outputs.
         path = pred_dir / f"{task}.jsonl"
         with path.open("w", encoding="utf-8") as handle:
             for r in sorted(rows, key=lambda r: r.index):
-                handle.write(json.dumps({"id": r.sample_id, "outcome": r.outcome, "Model Answer": r.response,
-                                         "Ground Truth Answer": r.reference, **dict(r.metrics),
-                                         "reason": r.reason}, ensure_ascii=False) + "\n")
+                handle.write(json.dumps(prediction_row(r), ensure_ascii=False) + "\n")
         written.append(path)
     return written

@@ -1,0 +1,357 @@
+"""The controller: in the single process, or the xdist controller. One per run.
+
+It learns which samples were selected (from the collection, or from the workers' node ids),
+keeps the records that arrive with each test report, and at the end hands them to the
+aggregator, writes the report (and the JUnit additions), sets the exit code and prints the
+CLUE table. A session that collects no sample leaves the report folder as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from ..sample_ids import task_of_nodeid
+from .description import RunDescription
+from .session import EXIT_UNAVAILABLE, SampleSession, data_folder_missing, sample_param
+from .setup import ClueSetup
+
+if TYPE_CHECKING:
+    from ..report.aggregate import AggregateResult, SampleRecord, TaskSpec
+    from ..runner import Run
+
+
+class Controller:
+    """Collection accounting, records, report, exit code."""
+
+    def __init__(self, config: pytest.Config, setup: ClueSetup, *, session: SampleSession | None,
+                 xdist: bool) -> None:
+        self.config = config
+        self.setup = setup
+        self.session = session  # the same process's sample session (single-process runs)
+        self.xdist = xdist
+        self.selected: Counter[str] = Counter()  # samples selected per task
+        self.collected = False  # the collection (or the first worker's) has been seen
+        self.records: list[SampleRecord] = []
+        self.description: RunDescription | None = None
+        self.worker_requests: Counter[str] = Counter()
+        self.collection_failed = False
+        self.other_failures = 0  # failed tests of the session that are not CLUE samples
+        self.started = time.time()
+        self.started_at = _dt.datetime.now(_dt.timezone.utc)
+        self.result: AggregateResult | None = None
+        self.report: dict[str, Any] | None = None
+        self.paths: list[Path] = []
+        self.warnings: tuple[str, ...] = ()
+        self._run: Run | None = None
+
+    @property
+    def active(self) -> bool:
+        """At least one sample was selected: this session writes a report."""
+        return sum(self.selected.values()) > 0
+
+    @property
+    def run(self) -> Run:
+        """The run whose data the report describes (the session's own in a single process)."""
+        if self.session is not None:
+            return self.session.run
+        if self._run is None:
+            from ..runner import Run
+
+            self._run = Run(self.setup.settings)
+        return self._run
+
+    # -- start ----------------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Options given on the command line ask for CLUE outright: the data folder (and, under xdist,
+        the endpoint) are checked once, before any worker starts."""
+        self.started = time.time()
+        self.started_at = _dt.datetime.now(_dt.timezone.utc)
+        settings = self.setup.settings
+        if not settings.on_command_line:
+            return
+        if not settings.data_dir.is_dir():  # one message, not one per task module
+            pytest.exit(data_folder_missing(settings.data_dir), returncode=EXIT_UNAVAILABLE)
+        if self.xdist and settings.endpoints and not self.config.option.collectonly:
+            self._check_endpoint()
+
+    def _check_endpoint(self) -> None:
+        from ..endpoint.types import EndpointError
+        from ..rendering import TemplateUnavailable
+        from ..runner import Run
+
+        run = Run(self.setup.settings)
+        problem = None
+        try:
+            run.connect(list(self.setup.settings.endpoints))
+        except (EndpointError, TemplateUnavailable) as exc:
+            problem = f"clue-checks: {exc}"
+        finally:
+            run.close()
+        if problem is not None:
+            pytest.exit(problem, returncode=EXIT_UNAVAILABLE)
+
+    # -- collection -----------------------------------------------------------------------
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        # xdist runs tests despite collection errors; our scheduler reads this and sends none.
+        if report.failed:
+            self.collection_failed = True
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self.xdist or self.config.option.collectonly:
+            return
+        params = [p for p in map(sample_param, session.items) if p is not None]
+        if params:
+            run = self.run
+            self._selected(Counter(run.sample(p).task for p in params))
+        else:
+            self._selected(Counter())
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """The controller learns how many samples of each task were selected (to spot samples that never ran)."""
+        if not self.collected and not self.config.option.collectonly:
+            self._selected(Counter(t for t in map(task_of_nodeid, ids) if t is not None))
+
+    def _selected(self, selected: Counter[str]) -> None:
+        self.collected = True
+        self.selected = selected
+        if self.collection_failed and not self.config.option.continue_on_collection_errors:
+            return  # pytest stops at collection errors: no report will be written, the old one stays
+        if self.active:
+            from ..report import render
+
+            # Whatever happens next, the report folder never shows an earlier run's results as this run's.
+            render.remove_reports(self.setup.settings.report_dir)
+
+    # -- reports --------------------------------------------------------------------------
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = getattr(report, "clue_record", None)
+        if data is not None:
+            from ..report.aggregate import SampleRecord
+
+            record = SampleRecord.from_dict(data)
+            self.records.append(record)
+            xml = self._junit()
+            if xml is not None:
+                from ..report.junit import add_sample_output, sample_output
+
+                add_sample_output(xml, report, sample_output(record))
+        elif report.failed and task_of_nodeid(report.nodeid) is None:
+            self.other_failures += 1
+        described = getattr(report, "clue_run", None)
+        if described is not None:
+            self._described(RunDescription.from_dict(described))
+
+    def _described(self, description: RunDescription) -> None:
+        self.description = description if self.description is None else self.description.merged(description)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """Under xdist: each worker's request counts arrive with its output (a crashed worker's are lost)."""
+        output = getattr(node, "workeroutput", {}) or {}
+        if output.get("clue_requests"):
+            self.worker_requests.update(output["clue_requests"])
+        if output.get("clue_run"):
+            self._described(RunDescription.from_dict(output["clue_run"]))
+
+    def _junit(self) -> Any:
+        from _pytest.junitxml import xml_key
+
+        return self.config.stash.get(xml_key, None)
+
+    # -- the end --------------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)  # before pytest's junitxml writes its file in its own sessionfinish
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.collection_failed and self.xdist and not self.config.option.continue_on_collection_errors:
+            session.exitstatus = EXIT_UNAVAILABLE  # as pytest itself does: interrupted by collection errors
+        if not self.active and not self.records:
+            return  # nothing selected: no report to write (the terminal summary says so)
+        if self.description is None and self.session is not None and self.session.description is not None:
+            self.description = self.session.description
+        if self.description is None:
+            return  # no endpoint connection (the run stopped at an error shown above): no report
+        from ..report import aggregate, render
+
+        settings = self.setup.settings
+        server_kind = self.description.describe.get("server_kind")
+        self.warnings = self.setup.warnings(server_kind)
+        result = aggregate.aggregate(
+            self.records, self._task_specs(), self.setup.thresholds.gates, batch_score=self._batch_score,
+            not_selected=self._not_selected(), deferred=self._deferred(),
+            pass_blockers=self.setup.pass_blockers(server_kind))
+        run_section = self._run_section()
+        manifest = self._manifest(result)
+        report = render.report_for(result, run_section, requests=self._request_counts(), manifest=manifest,
+                                   warnings=self.warnings)
+        self.paths = render.write_reports(settings.report_dir, report,
+                                          render.markdown(report, result.tasks, result.gates, result.levels),
+                                          result.records)
+        self.result, self.report = result, report
+        xml = self._junit()
+        if xml is not None:
+            from ..report import junit
+
+            junit.add_suite_properties(xml, junit.suite_properties(run_section, manifest, result.verdict,
+                                                                   self.warnings))
+            junit.add_gate_testcases(xml, result)
+        # Gate mode: the verdict, and any other test of the session; failing samples stay failed in the output.
+        # Otherwise plain pytest semantics: the samples decide; the verdict is printed and written.
+        session.exitstatus = aggregate.exit_status(result, mode=settings.exit_mode, pytest_status=session.exitstatus,
+                                                   other_failures=self.other_failures)
+
+    def _task_specs(self) -> list[TaskSpec]:
+        from ..report.aggregate import TaskSpec
+
+        run = self.run
+        specs = []
+        for name, task in run.tasks.items():
+            specs.append(TaskSpec(name, task.title, task.level, tuple(task.metric_names),
+                                  tuple(task.batched_metrics), n_selected=self.selected.get(name) or None,
+                                  n_total=self._task_size(name)))
+        return specs
+
+    def _task_size(self, name: str) -> int | None:
+        """How many scored samples the task has (the controller under xdist reads the data just for this)."""
+        if not self.selected.get(name) and not any(r.task == name for r in self.records):
+            return None
+        try:
+            return len(self.run.load(name).samples)
+        except Exception:
+            return None
+
+    def _batch_score(self, task: str, pairs: Any) -> Any:
+        return self.run.tasks[task].batch_score(pairs)
+
+    def _not_selected(self) -> tuple[str, ...]:
+        settings = self.setup.settings
+        return tuple(t for t in self.run.tasks if t not in settings.tasks) if settings.tasks_explicit else ()
+
+    def _deferred(self) -> str | None:
+        shard = self.setup.settings.shard
+        if shard is None:
+            return None
+        return (f"shard {shard[0]}/{shard[1]}: gates are decided over all shards by "
+                "`clue report merge OUT SHARD_DIR...`")
+
+    def _run_section(self) -> dict[str, Any]:
+        from ..report.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
+        from ..tasks.longhealth import LONGHEALTH_SEED
+        from ..tasks.shots import SHOT_SEED
+
+        settings = self.setup.settings
+        assert self.description is not None
+        section = dict(self.description.describe)
+        section.update({
+            "data_dir": str(settings.data_dir),
+            "synthetic_data": self.setup.synthetic_data,
+            "allow_synthetic": settings.allow_synthetic,
+            "tasks": list(settings.tasks) if settings.tasks_explicit else None,
+            "shard": f"{settings.shard[0]}/{settings.shard[1]}" if settings.shard else None,
+            "thresholds": self.setup.thresholds.source,
+            "limit": settings.limit,
+            "bertscore_override": ({"model": settings.bertscore_model, "layers": settings.bertscore_layers}
+                                   if settings.bertscore_model else None),
+            "seeds": {"shots": SHOT_SEED, "longhealth": LONGHEALTH_SEED, "bootstrap": BOOTSTRAP_SEED,
+                      "bootstrap_resamples": BOOTSTRAP_RESAMPLES},
+            "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        })
+        return section
+
+    def _manifest(self, result: AggregateResult) -> dict[str, Any]:
+        from ..report.manifest import build_manifest, strip_option
+
+        run = self.run
+        settings = self.setup.settings
+        files = []
+        for task in result.records:
+            try:
+                files.append(run.load(task).source)
+            except Exception:
+                continue
+        assert self.description is not None
+        command = ["pytest", *strip_option(list(self.config.invocation_params.args), "--clue-shard")]
+        return build_manifest(
+            data_dir=settings.data_dir, data_files=files, chat_template=self.description.chat_template,
+            chat_template_note=self.description.chat_template_note,
+            generation={t: p for t, p in sorted(self.description.generation.items()) if t in result.records},
+            thresholds_source=self.setup.thresholds.source, thresholds_text=self.setup.thresholds_text,
+            endpoint_info=self.description.endpoint_info,
+            started=self.started_at.isoformat(timespec="seconds"), duration_s=time.time() - self.started,
+            command=command)
+
+    def _request_counts(self) -> dict[str, int]:
+        from ..endpoint.types import REQUEST_COUNTS
+
+        if self.xdist:
+            return {k: int(self.worker_requests.get(k, 0)) for k in REQUEST_COUNTS}
+        counts = self.session.request_counts() if self.session is not None else None
+        return counts if counts is not None else dict.fromkeys(REQUEST_COUNTS, 0)
+
+    # -- terminal -------------------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> Any:
+        # The outermost wrapper: the task table comes after pytest's failure details and its list of
+        # failed samples, just above the final counts, where a reader looks for the verdict.
+        result = yield
+        self._write_summary(terminalreporter)
+        return result
+
+    def _write_summary(self, terminalreporter: Any) -> None:
+        settings = self.setup.settings
+        if self.result is None or self.report is None:
+            if self.collected and not self.active and not self.records:
+                terminalreporter.write_line(f"clue-checks: no CLUE sample collected; {settings.report_dir} "
+                                            "was left as it was")
+            return
+        from ..report import render
+
+        result, report = self.result, self.report
+        requests = report["requests"]
+        terminalreporter.write_sep("=", "CLUE report")
+        for line in render.terminal_lines(result.tasks, result.gates, requests, result.levels,
+                                          verdict_=result.verdict, verdict_reasons=result.verdict_reasons,
+                                          warnings=self.warnings):
+            terminalreporter.write_line(line)
+        terminalreporter.write_line("report: " + ", ".join(str(p) for p in self.paths[:2]))
+        describe = report["run"]
+        if requests.get("from_store") and not describe.get("model_revision"):
+            terminalreporter.write_line(
+                f"warning: {describe.get('model_id')} reports no revision, so stored answers are keyed by its name "
+                "alone: if the weights changed, pass --model-revision=<release> (or --refresh)", yellow=True)
+        thresholds = self.setup.thresholds
+        floorless = [t.task for t in result.tasks
+                     if self.run.tasks[t.task].floor_is_the_check and not thresholds.floors_for(t.task)]
+        if floorless:
+            terminalreporter.write_line(
+                f"note: no [sample] floor for {', '.join(floorless)} in {thresholds.source}: their samples pass "
+                "whatever their scores", yellow=True)
+        partial = [t.title for t in result.tasks if t.partial]
+        if partial and result.verdict != "deferred":
+            terminalreporter.write_line(f"partial run ({', '.join(partial)}): scores cover only the samples that "
+                                        "ran; gates cannot pass", yellow=True)
+        if settings.exit_mode == "gates":
+            terminalreporter.write_line("exit code: gate mode (--clue-exit=gates): it reflects the gates and any "
+                                        "non-CLUE test of the session")
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        s = self.setup.settings
+        target = ", ".join(s.endpoints) if s.endpoints else "embedded parameterless baseline"
+        lines = [f"clue-checks: endpoint {target}; data {s.data_dir}; profile {s.profile}; api {s.api}; "
+                 f"cache {s.cache_dir or 'off'}{' (refresh)' if s.refresh else ''}"
+                 + (f"; shard {s.shard[0]}/{s.shard[1]}" if s.shard else "")]
+        lines += [f"clue-checks: WARNING {w}" for w in self.setup.warnings()]
+        return lines

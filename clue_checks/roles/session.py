@@ -1,0 +1,295 @@
+"""The sample session: in the single process, or in each xdist worker.
+
+It reads the task data (at collection), connects to the endpoint (or starts the embedded
+baseline in this process), sends this process's share of the selected samples' requests,
+builds each sample's check for the `clue_sample` fixture, and attaches the sample's record
+(and, once, what it learned when connecting) to the test report, which carries them to the
+controller. Nothing heavy is imported until the first CLUE test module is collected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .description import RunDescription
+from .setup import ClueSetup
+
+if TYPE_CHECKING:
+    from ..report.aggregate import SampleRecord  # noqa: F401  (named in the StashKey below)
+    from ..runner import Run
+    from ..sample_check import SampleCheck
+    from ..server import BaselineServer
+
+MARKER = "clue_task"
+FIXTURE = "clue_sample"
+EXIT_UNAVAILABLE = pytest.ExitCode.INTERRUPTED  # the run could not be carried out
+
+RECORD = pytest.StashKey["SampleRecord"]()  # on an item: its sample record
+CHECK = pytest.StashKey["SampleCheck"]()  # on an item: its check (for the report's text)
+
+
+def task_of(node: Any) -> str | None:
+    marker = node.get_closest_marker(MARKER)
+    return marker.args[0] if marker and marker.args else None
+
+
+def sample_param(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    value = callspec.params.get(FIXTURE) if callspec else None
+    return value if isinstance(value, str) else None  # an empty parameter set holds a placeholder
+
+
+def data_folder_missing(data_dir: object) -> str:
+    return (f"clue-checks: data folder not found: {data_dir} (--clue-data names a folder laid out like CLUE's "
+            "data/; see the README section 'Getting the CLUE data')")
+
+
+class SampleSession:
+    """Connect, prefetch, and check samples in this process."""
+
+    def __init__(self, config: pytest.Config, setup: ClueSetup, *, worker: bool) -> None:
+        self.config = config
+        self.setup = setup
+        self.worker = worker
+        self.description: RunDescription | None = None
+        self.baseline: BaselineServer | None = None
+        self._run: Run | None = None
+        self._data_error_shown = False
+        self._description_sent = False
+        self.unavailable: str | None = None  # a worker that could not connect: why
+
+    @property
+    def run(self) -> Run:
+        """The run (tasks, data, connection), created with the first CLUE test module collected."""
+        if self._run is None:
+            from ..runner import Run
+
+            self._run = Run(self.setup.settings)
+            self.config.add_cleanup(self.close)
+        return self._run
+
+    @property
+    def started(self) -> bool:
+        return self._run is not None
+
+    def close(self) -> None:
+        if self._run is not None:
+            self._run.close()
+        if self.baseline is not None:
+            self.baseline.stop()
+            self.baseline = None
+
+    # -- collection -----------------------------------------------------------------------
+
+    def parametrize(self, metafunc: pytest.Metafunc) -> None:
+        """One test per selected sample of the module's task (this shard's, under --clue-shard)."""
+        from ..data.errors import DataError
+
+        settings = self.setup.settings
+        if not settings.data_dir.is_dir():
+            # Found at collection (the session asked for CLUE by its ini file or a marked test): one
+            # collection error, and pytest stops before running anything.
+            if not self._data_error_shown:
+                self._data_error_shown = True
+                pytest.fail(data_folder_missing(settings.data_dir), pytrace=False)
+            metafunc.parametrize(FIXTURE, [], indirect=True)
+            return
+        run = self.run
+        task = task_of(metafunc.definition)
+        if task not in run.tasks:
+            pytest.fail(f"{metafunc.module.__file__}: mark the module with pytest.mark.{MARKER}(name), "
+                        f"name one of {', '.join(run.tasks)}; got {task!r}", pytrace=False)
+        if task not in settings.tasks:
+            metafunc.parametrize(FIXTURE, [], indirect=True)  # deselected by the plugin
+            return
+        problem = None
+        try:
+            samples: Sequence[Any] = run.samples(task)
+        except DataError as exc:
+            problem = f"clue-checks: bad {task} data: {exc}"
+        if problem is not None:  # raised outside the except block: one message, no chained traceback
+            pytest.fail(problem, pytrace=False)
+        if settings.shard is not None:
+            from ..sharding import select_shard
+
+            cluster_of = run.tasks[task].cluster_of
+            samples = select_shard(samples, lambda s: cluster_of(s) or s.test_id, settings.shard)
+        ids = [s.test_id for s in samples]
+        metafunc.parametrize(FIXTURE, ids, ids=ids, indirect=True)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Connect and start sending this process's share of the selected samples' requests."""
+        config = self.config
+        if config.option.collectonly or not self.started:
+            return
+        indexed = [(i, p) for i, p in ((i, sample_param(item)) for i, item in enumerate(session.items))
+                   if p is not None]
+        if session.testsfailed and not config.option.continue_on_collection_errors:
+            return  # collection errors: pytest stops before running; send nothing
+        if not indexed:
+            return
+        run = self.run
+        collected_tasks = sorted({run.sample(p).task for _, p in indexed})
+        share: tuple[int, int] | None = None
+        concurrency_share = 1.0
+        if self.worker:
+            workerinput = config.workerinput  # type: ignore[attr-defined]
+            workers = int(workerinput["workercount"])
+            concurrency_share = 1.0 / workers
+            if workerinput.get("clue_share"):
+                from ..xdist_share import shares, worker_number
+
+                share = (worker_number(workerinput["workerid"]), workers)
+                owner = shares([item.nodeid for item in session.items], workers)
+                indexed = [(i, p) for i, p in indexed if owner[i] == share[0]]
+        from ..endpoint.types import EndpointError
+        from ..rendering import TemplateUnavailable
+        from ..tasks.tokens import TokenizerUnavailable
+
+        problem = None
+        try:
+            run.connect(self._endpoint_urls(), concurrency_share=concurrency_share)
+            run.check_token_counter(collected_tasks)
+        except (EndpointError, TemplateUnavailable, TokenizerUnavailable) as exc:
+            problem = f"clue-checks: {exc}"
+        if problem is not None:
+            if not self.worker:
+                pytest.exit(problem, returncode=EXIT_UNAVAILABLE)
+            # A worker that exits is restarted by xdist and its message lost: its first sample test errors
+            # with the message instead, and stops the session (xdist reports it as the reason).
+            self.unavailable = problem
+            return
+        self.description = self._describe(collected_tasks)
+        # Without our scheduler (e.g. --dist loadscope) a worker cannot know its share: fetch on demand.
+        if not self.worker or share is not None:
+            run.prefetch([run.sample(p) for _, p in indexed])
+
+    def _endpoint_urls(self) -> list[str]:
+        settings = self.setup.settings
+        if settings.endpoints:
+            return list(settings.endpoints)
+        if self.baseline is None:
+            # The embedded baseline runs in each process that sends requests (each xdist worker sends
+            # its own share): it is deterministic, so every copy answers alike.
+            from ..server import BaselineServer
+
+            self.baseline = BaselineServer(host="127.0.0.1", port=0)
+            self.baseline.start()
+        return [self.baseline.url]
+
+    def _describe(self, tasks: Sequence[str]) -> RunDescription:
+        run = self.run
+        renderer = run.renderer
+        template = None
+        if renderer is None or renderer.mode == "chat":
+            note = "chat mode: the server applies the model's own chat template"
+        else:
+            template = getattr(renderer.tokenizer, "chat_template", None)
+            template = template if isinstance(template, str) else None
+            note = "the tokenizer has no chat template: prompts are a plain transcript (base model)"
+        generation: dict[str, dict[str, Any]] = {}
+        for task in tasks:
+            samples = run.samples(task)
+            if samples:
+                try:
+                    generation[task] = run.request_for(samples[0])[1].params.as_dict()
+                except Exception:  # the sample's own test reports it
+                    continue
+        return RunDescription(run.describe(), dict(run.info.raw), template, note, generation)
+
+    # -- the sample fixture and its report ------------------------------------------------
+
+    def sample_check(self, request: pytest.FixtureRequest) -> SampleCheck:
+        """The `clue_sample` fixture: the sample's response, scored; `.check()` asserts its verdict."""
+        from ..endpoint.types import EndpointError
+        from ..report.aggregate import SampleRecord
+        from ..sample_check import SampleCheck
+        from ..tasks.tokens import TokenizerUnavailable
+
+        if self.unavailable is not None:
+            request.session.shouldstop = self.unavailable
+            pytest.fail(self.unavailable, pytrace=False)
+        run = self.run
+        sample = run.sample(request.param)
+        item = request.node
+        index = run.index_of(sample)
+        no_response = None
+        try:
+            evaluated = run.evaluate(sample)
+            check = SampleCheck(run.tasks[sample.task], evaluated, self.setup.thresholds.floors_for(sample.task),
+                                index, node_id=item.nodeid)
+        except Exception as exc:
+            # Whatever went wrong, the sample is counted as errored in the report: never silently dropped.
+            item.stash[RECORD] = SampleRecord(sample.task, sample.id, index, "error", reason=f"{exc}",
+                                              reference=sample.reference,
+                                              cluster=run.tasks[sample.task].cluster_of(sample), node_id=item.nodeid)
+            if not isinstance(exc, (EndpointError, TokenizerUnavailable)):
+                raise  # a bug or a template error: the traceback is the useful part
+            broken = run.scheduler.broken if run.scheduler is not None else None
+            if broken:
+                request.session.shouldstop = f"clue-checks: {broken}"
+            no_response = f"no response for {sample.test_id}: {exc}"
+        if no_response is not None:  # failed outside the except block: one message, not a chained second one
+            pytest.fail(no_response, pytrace=False)
+        item.stash[RECORD] = check.record
+        item.stash[CHECK] = check
+        return check
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        report = yield
+        record = item.stash.get(RECORD, None)
+        if record is None:
+            return report
+        if report.when == "call" and not report.skipped:
+            # A skipped (or xfailed) sample was not judged: it stays out of the scores and makes its task
+            # partial, rather than counting as failed.
+            report.clue_record = replace(record, outcome="passed" if report.passed else "failed").as_dict()
+            check = item.stash.get(CHECK, None)
+            if check is not None and report.passed:
+                report.sections.append(("clue sample", check.passed_text()))  # shown by -rP
+            elif check is not None and report.failed and call.excinfo is not None and \
+                    getattr(call.excinfo.value, "msg", None) == check.explain():
+                self._restyle(report, item, check)
+        elif report.when == "setup" and report.failed:
+            report.clue_record = replace(record, outcome="error").as_dict()
+        if getattr(report, "clue_record", None) is not None and not self._description_sent \
+                and self.description is not None:
+            report.clue_run = self.description.as_dict()  # once per process: the controller keeps the first
+            self._description_sent = True
+        return report
+
+    def _restyle(self, report: pytest.TestReport, item: pytest.Item, check: SampleCheck) -> None:
+        """--tb=line / short / no: one line per failing sample with its reason; long (the default): all of it."""
+        style = self.config.option.tbstyle
+        if style not in ("line", "short", "no"):
+            return
+        from _pytest._code.code import ReprExceptionInfo, ReprFileLocation, ReprTracebackNative
+
+        headline = check.headline()
+        path, lineno = item.location[0], (item.location[1] or 0) + 1
+        lines = [] if style == "line" else [headline + "\n"]
+        report.longrepr = ReprExceptionInfo(reprtraceback=ReprTracebackNative(lines),
+                                            reprcrash=ReprFileLocation(path, lineno, headline))
+
+    # -- end of the session ---------------------------------------------------------------
+
+    def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
+        """Ctrl-C: send nothing more. What was answered is already stored; the report says what ran."""
+        if self._run is not None:
+            self._run.close()
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.worker and self._run is not None:
+            # Sent back to the controller with the worker's output (xdist sends it after this hook).
+            output = self.config.workeroutput  # type: ignore[attr-defined]
+            output["clue_requests"] = self._run.request_counts()
+            if self.description is not None:
+                output["clue_run"] = self.description.as_dict()
+
+    def request_counts(self) -> dict[str, int] | None:
+        return self._run.request_counts() if self._run is not None else None

@@ -1,0 +1,113 @@
+"""The plugin is loaded into every pytest session of the environment: it acts only when a session asks for CLUE."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "fixtures"
+HEAVY = ("numpy", "transformers", "simple_icd_10_cm", "rouge_score", "torch", "clue_checks.runner",
+         "clue_checks.report", "clue_checks.server", "clue_checks.tasks")
+
+pytest_plugins = ["pytester"]
+
+UNRELATED_TEST = f'''
+import sys
+
+def test_add():
+    assert 1 + 1 == 2
+
+def test_the_plugin_imported_nothing_heavy():
+    assert [m for m in {HEAVY!r} if m in sys.modules] == []
+'''
+
+
+@pytest.fixture
+def unrelated(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A project that knows nothing of CLUE, with a folder named like the bundled data."""
+    pytester.makepyfile(test_add=UNRELATED_TEST)
+    shutil.copytree(FIXTURES / "MedNLI", pytester.path / "fixtures" / "MedNLI")
+    return pytester
+
+
+@pytest.mark.parametrize("workers", [None, "2"])
+def test_an_unrelated_project_passes_untouched(unrelated, workers):
+    args = ["-p", "no:cacheprovider", "-p", "no:randomly"] + (["-n", workers] if workers else [])
+    result = unrelated.runpytest_subprocess(*args, timeout=120)
+    assert result.ret == 0 and result.parseoutcomes() == {"passed": 2}
+    output = result.stdout.lines + result.stderr.lines
+    # pytest's own header lists the installed plugins; nothing else may mention us.
+    assert [line for line in output if "clue" in line.lower() and not line.startswith("plugins:")] == []
+    made = {p.name for p in unrelated.path.iterdir()} - {"fixtures", "test_add.py", "stdout", "stderr"}
+    assert {name for name in made if not name.startswith("runpytest-")} == set()  # pytester's own files only
+    assert [p.name for p in (unrelated.path / "fixtures").iterdir()] == ["MedNLI"]
+
+
+def test_the_plugin_module_imports_nothing_heavy():
+    code = f"import sys, clue_checks.plugin; print([m for m in {HEAVY!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+@pytest.fixture
+def configured(pytester: pytest.Pytester) -> pytest.Pytester:
+    """This repository's layout: an ini file with clue_* keys, the suite, and other tests beside it."""
+    shutil.copytree(REPO / "tests_clinical", pytester.path / "tests_clinical")
+    shutil.copy(REPO / "pytest.ini", pytester.path / "pytest.ini")
+    shutil.copy(REPO / "thresholds.toml", pytester.path / "thresholds.toml")
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests" / "test_other.py").write_text("def test_other():\n    assert True\n")
+    old = pytester.path / "clue-report"
+    (old / "predictions").mkdir(parents=True)
+    (old / "clue-report.json").write_text('{"old": true}')
+    (old / "predictions" / "mednli.jsonl").write_text("{}\n")
+    return pytester
+
+
+def old_report_is_there(path: Path) -> bool:
+    return json.loads((path / "clue-report" / "clue-report.json").read_text()) == {"old": True} and \
+        (path / "clue-report" / "predictions" / "mednli.jsonl").exists()
+
+
+@pytest.mark.parametrize("args", [
+    ("tests",),  # the framework's own tests: no CLUE sample
+    ("tests", "-n", "2"),
+    ("tests_clinical/test_mednli.py::test_sample[mednli:no-such-sample]",),  # a mistyped node id
+    ("tests_clinical", "-k", "nothing_matches_this"),
+])
+def test_a_session_that_collects_no_sample_leaves_the_report_and_says_so(configured, args):
+    result = configured.runpytest_subprocess("-p", "no:cacheprovider", f"--clue-data={FIXTURES}", *args, timeout=120)
+    assert result.ret in (0, 4, 5)  # passed, a node id not found, nothing collected
+    assert old_report_is_there(configured.path)
+    assert not (configured.path / ".clue-cache").exists()
+    result.stdout.fnmatch_lines(["clue-checks: no CLUE sample collected; *clue-report was left as it was"])
+
+
+def test_a_missing_data_folder_named_only_in_the_ini_file_stops_a_clue_run_but_not_other_tests(configured):
+    ini = configured.path / "pytest.ini"
+    ini.write_text(ini.read_text().replace("clue_data = fixtures", "clue_data = no-such-folder"))
+    other = configured.runpytest_subprocess("-p", "no:cacheprovider", "tests", timeout=120)
+    assert other.ret == 0 and "data folder not found" not in other.stdout.str()
+    clue = configured.runpytest_subprocess("-p", "no:cacheprovider", "tests_clinical", timeout=120)
+    assert clue.ret == pytest.ExitCode.INTERRUPTED
+    clue.stdout.fnmatch_lines(["*clue-checks: data folder not found: *no-such-folder*"])
+    assert clue.stdout.str().count("ERROR collecting") == 1  # one module says it; pytest stops there
+    assert old_report_is_there(configured.path)
+
+
+def test_a_marked_test_asks_for_clue_without_any_setting(pytester: pytest.Pytester):
+    # No ini key, no option: the marked module alone turns the plugin on (with its defaults).
+    shutil.copy(REPO / "tests_clinical" / "test_mednli.py", pytester.path / "test_mednli.py")
+    (pytester.path / "test_add.py").write_text("def test_add():\n    assert 1 + 1 == 2\n")
+    shutil.copytree(FIXTURES, pytester.path / "fixtures")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", "-q", timeout=300)
+    assert result.ret == 1  # the embedded baseline fails some MedNLI samples
+    result.stdout.fnmatch_lines(["*CLUE report*", "MedNLI*accuracy*"])
+    data = json.loads((pytester.path / "clue-report" / "clue-report.json").read_text())
+    assert data["tasks"]["mednli"]["n_samples"] == data["tasks"]["mednli"]["n_total"]
