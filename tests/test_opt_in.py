@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO / "fixtures"
+FIXTURES = REPO / "clue_checks" / "fixtures"  # the bundled synthetic data
 HEAVY = ("numpy", "transformers", "simple_icd_10_cm", "rouge_score", "torch", "clue_checks.runner",
          "clue_checks.report", "clue_checks.server", "clue_checks.tasks")
 
@@ -91,7 +91,7 @@ def test_a_session_that_collects_no_sample_leaves_the_report_and_says_so(configu
 
 def test_a_missing_data_folder_named_only_in_the_ini_file_stops_a_clue_run_but_not_other_tests(configured):
     ini = configured.path / "pytest.ini"
-    ini.write_text(ini.read_text().replace("clue_data = fixtures", "clue_data = no-such-folder"))
+    ini.write_text(ini.read_text() + "clue_data = no-such-folder\n")
     other = configured.runpytest_subprocess("-p", "no:cacheprovider", "tests", timeout=120)
     assert other.ret == 0 and "data folder not found" not in other.stdout.str()
     clue = configured.runpytest_subprocess("-p", "no:cacheprovider", "tests_clinical", timeout=120)
