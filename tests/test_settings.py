@@ -40,6 +40,7 @@ def test_a_nonsense_shard_is_a_usage_error_naming_where_it_came_from(value, mess
     ("tests/test_x.py::test_add", None),
     ("tests/test_x.py::test_p[mednlix:1]", None),
     ("tests/test_x.py::test_p[1-mednli:1]", None),
+    ("tests/test_x.py::test_p[t.py::test_sample[mednli:1]-mednli]", None),
 ])
 def test_sample_node_ids_are_recognised_without_task_code(nodeid, task):
     assert task_of_nodeid(nodeid) == task
