@@ -51,6 +51,8 @@ class SampleRecord:
     prompt: str | None = None  # the rendered prompt, or the messages as "[role] content" lines
     parsed: str | None = None  # the answer the task's parser read from the response, where it has one
     node_id: str | None = None
+    # In comparison mode: the baseline's answer to the same sample (report/baseline_report.baseline_of)
+    baseline: Mapping[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +62,7 @@ class SampleRecord:
             "cluster": self.cluster, "kinds": list(self.kinds), "finish_reason": self.finish_reason,
             "tokens_in": self.tokens_in, "tokens_out": self.tokens_out, "latency_s": self.latency_s,
             "prompt": self.prompt, "parsed": self.parsed, "node_id": self.node_id,
+            **({"baseline": dict(self.baseline)} if self.baseline is not None else {}),
         }
 
     @classmethod

@@ -85,10 +85,11 @@ def check_comparable(new: Mapping[str, Any], baseline: Mapping[str, Any], *, for
 
 def require_comparable(new: Mapping[str, Any], baseline: Mapping[str, Any], *, force: bool = False,
                        new_name: str = "the new run", baseline_name: str = "the baseline",
-                       force_hint: str = "--clue-baseline-force") -> Comparability:
+                       force_hint: str = "--clue-baseline-force",
+                       aspects: frozenset[str] | None = None) -> Comparability:
     """:func:`check_comparable`, raising :class:`ComparabilityError` (every difference listed) unless
     the runs agree or `force` is set."""
-    result = check_comparable(new, baseline, force=force)
+    result = check_comparable(new, baseline, force=force, aspects=aspects)
     if not result.ok and not force:
         raise ComparabilityError(result.message(new_name, baseline_name, force_hint))
     return result
