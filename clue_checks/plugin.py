@@ -114,6 +114,12 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+    select = config.stash[SETUP].settings.select
+    if select is not None:  # --clue-select=broke|fixed: the last comparison's samples only
+        from .roles.select import select_items
+        from .roles.session import sample_param
+
+        select_items(config, items, select, config.stash[SETUP].settings.report_dir, sample_param)
 
 
 @pytest.hookimpl(optionalhook=True)

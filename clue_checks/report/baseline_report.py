@@ -161,11 +161,18 @@ def table_rows(section: Mapping[str, Any], titles: Mapping[str, str]) -> list[li
     for name, lv in section.get("levels", {}).items():
         label = f"Level {name[-1]}"
         if lv.get("difference") is None:
-            rows.append([label, "average", "—", "—", f"not compared: {lv.get('not_computed')}", "—", "", "", ""])
+            rows.append([label, "average", "—", "—", "not compared", "—", "", "", ""])
         else:
+            incomplete = " (incomplete)" if lv.get("incomplete") else ""
             rows.append([label, "average", _num(lv["baseline"]), _num(lv["new"]),
-                         _num(lv["difference"], True) + _ci(lv.get("ci95")), _p(lv.get("p_value")), "", "", ""])
+                         _num(lv["difference"], True) + _ci(lv.get("ci95")) + incomplete, _p(lv.get("p_value")),
+                         "", "", ""])
     return rows
+
+
+def level_notes(section: Mapping[str, Any]) -> list[str]:
+    return [f"Level {name[-1]} not compared: {lv.get('not_computed')}" for name, lv in section.get("levels", {}).items()
+            if lv.get("difference") is None]
 
 
 def _baseline_name(section: Mapping[str, Any]) -> str:
@@ -192,6 +199,7 @@ def markdown_lines(comparison: BaselineComparison, titles: Mapping[str, str]) ->
                                      "side (see `missing_in_new` / `missing_in_baseline` in clue-report.json)") + ".",
                   "", "| " + " | ".join(TABLE_HEADER) + " |", "|" + "|".join("---" for _ in TABLE_HEADER) + "|"]
         lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in table_rows(section, titles)]
+        lines += [""] + [f"{_cell(n)}  " for n in level_notes(section)] if level_notes(section) else []
         methods = {e.get("method") for e in section["tasks"].values() if e.get("method")}
         lines += ["", "Methods:", ""] + [f"- {_cell(m)}" for m in sorted(methods)]
         broke = [(t, e["broke"]) for t, e in section["tasks"].items() if e.get("broke")]
@@ -222,6 +230,7 @@ def terminal_lines(comparison: BaselineComparison, titles: Mapping[str, str]) ->
         rows = [TABLE_HEADER] + table_rows(section, titles)
         widths = [max(len(r[c]) for r in rows) for c in range(len(TABLE_HEADER))]
         out += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+        out += level_notes(section)
     for g in comparison.gates:
         out.append(f"compare gate {g.status.upper():10} {g.gate.name}: {g.detail}")
     return out
