@@ -27,6 +27,8 @@ CHECKS: Sequence[tuple[str, Sequence[tuple[str, ...]], frozenset[str]]] = (
     ("seeds", (("manifest", "seeds"), ("run", "seeds")), frozenset({"bootstrap", "bootstrap_resamples"})),
     ("generation parameters", (("manifest", "generation_params"), ("run", "generation_params")),
      frozenset({"model"})),
+    # The per-sample floors decide which samples pass, so which broke and were fixed.
+    ("per-sample floors", (("manifest", "sample_floors"),), frozenset()),
 )
 VERSION_PATHS = (("manifest", "clue_checks_version"), ("manifest", "versions", "clue_checks"),
                  ("manifest", "versions", "clue-checks"), ("run", "clue_checks_version"))
@@ -118,7 +120,23 @@ def _nested(report: Mapping[str, Any], other: Mapping[str, Any]) -> Mapping[str,
     for flat, name in _FLAT_KEYS:
         if flat in manifest and name not in view:
             view[name] = manifest[flat]
+    floors = _sample_floors(manifest.get("thresholds.content"))
+    if floors is not None:
+        view["sample_floors"] = floors
     return {**report, "manifest": view}
+
+
+def _sample_floors(text: Any) -> dict[str, Any] | None:
+    """The thresholds file's [sample] table ({} when it has none); None when the text is absent or unreadable."""
+    if not isinstance(text, str):
+        return None
+    from .thresholds import ThresholdsError, parse
+
+    try:
+        floors = parse(text, "thresholds").floors
+    except ThresholdsError:
+        return None
+    return {f"{task}.{metric}": value for task, metrics in floors.items() for metric, value in metrics.items()}
 
 
 def _unflatten(manifest: Mapping[str, Any], prefix: str, by_task: bool) -> dict[str, Any]:

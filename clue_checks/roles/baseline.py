@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from ..tasks import Sample
 
 # Known before any request: checked at the start of a run against a baseline folder.
-BEFORE_INFERENCE = frozenset({"data sha256", "profile", "prompts sha256", "shots", "seeds", "version"})
+BEFORE_INFERENCE = frozenset({"data sha256", "profile", "prompts sha256", "shots", "seeds", "per-sample floors",
+                              "version"})
 
 
 class BaselineSide:
@@ -127,9 +128,9 @@ def _request_differences(main: Run, base: Run, tasks: Sequence[str]) -> list[str
 # -- the controller ----------------------------------------------------------------------------
 
 
-def check_before_inference(settings: Settings, run: Run) -> str | None:
-    """Against a baseline folder, before any request: the data files, profile, prompts and seeds must agree.
-    Returns the error (every difference) or None."""
+def check_before_inference(settings: Settings, run: Run, thresholds_text: str) -> str | None:
+    """Against a baseline folder, before any request: the data files, profile, prompts, seeds and per-sample
+    floors must agree. Returns the error (every difference) or None."""
     from ..report.manifest import prompts_sha256, sha256_file
     from ..report.manifest_check import ComparabilityError, require_comparable
     from ..report.run_dir import RunDirError, load_run_dir
@@ -141,7 +142,7 @@ def check_before_inference(settings: Settings, run: Run) -> str | None:
         base = load_run_dir(settings.baseline_dir)
     except RunDirError as exc:
         return f"clue-checks: --clue-baseline: {exc}"
-    manifest: dict[str, Any] = {"prompts.sha256": prompts_sha256()}
+    manifest: dict[str, Any] = {"prompts.sha256": prompts_sha256(), "thresholds.content": thresholds_text}
     from .. import __version__
 
     manifest["clue_checks.version"] = __version__

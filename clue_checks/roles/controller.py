@@ -82,7 +82,7 @@ class Controller:
         if settings.baseline_dir is not None and not self.config.option.collectonly:
             from .baseline import check_before_inference
 
-            problem = check_before_inference(settings, self.run)  # data, profile, prompts, seeds: before any request
+            problem = check_before_inference(settings, self.run, self.setup.thresholds_text)  # data, profile, prompts, seeds: before any request
             if problem is not None:
                 pytest.exit(problem, returncode=EXIT_UNAVAILABLE)
         if not settings.on_command_line:
