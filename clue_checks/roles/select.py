@@ -37,15 +37,31 @@ def listed(report_dir: Path, which: str) -> set[str]:
             for sample_id in entry.get(which) or ()}
 
 
+WANTED = pytest.StashKey[frozenset]()  # the listed test ids, read once per session
+WORKER_KEY = "clue_select"  # under xdist, each worker gets the controller's list (the report may be gone)
+
+
+def wanted(config: pytest.Config, which: str, report_dir: Path) -> frozenset[str]:
+    """The listed ids, read once: under xdist the controller reads them before any worker collects and hands
+    them to each worker, since the run replaces the report once the first worker has collected."""
+    if WANTED not in config.stash:
+        workerinput = getattr(config, "workerinput", None)
+        if workerinput is not None and WORKER_KEY in workerinput:
+            config.stash[WANTED] = frozenset(workerinput[WORKER_KEY])
+        else:
+            config.stash[WANTED] = frozenset(listed(report_dir, which))
+    return config.stash[WANTED]
+
+
 def select_items(config: pytest.Config, items: list[Any], which: str, report_dir: Path,
                  sample_param: Any) -> None:
     """Deselect every CLUE sample that is not listed (in place, as pytest's -k does)."""
-    wanted = listed(report_dir, which)
+    wanted_ids = wanted(config, which, report_dir)
     keep: list[Any] = []
     drop: list[Any] = []
     for item in items:
         param = sample_param(item)
-        (drop if param is not None and param not in wanted else keep).append(item)
+        (drop if param is not None and param not in wanted_ids else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
