@@ -105,7 +105,8 @@ def _partial(t: TaskSummary) -> str:
             + (f", {t.n_errored} errored" if t.n_errored else ""))
 
 
-def fold_verdict(verdict: str, reasons: Sequence[str], gates: Sequence[CompareGateResult]) -> tuple[str, tuple[str, ...]]:
+def fold_verdict(verdict: str, reasons: Sequence[str],
+                 gates: Sequence[CompareGateResult]) -> tuple[str, tuple[str, ...]]:
     """The run's verdict with its comparison gates: each must pass ("not run" and "incomplete" never do)."""
     if verdict == "deferred" or not gates:
         return verdict, tuple(reasons)
@@ -151,8 +152,8 @@ def table_rows(section: Mapping[str, Any], titles: Mapping[str, str]) -> list[li
     rows = []
     for task, e in section["tasks"].items():
         if e.get("not_computed") and e.get("difference") is None:
-            rows.append([titles.get(task, task), str(e.get("metric")), "—", "—", f"not compared: {e['not_computed']}",
-                         "—", str(e.get("n", 0)), "—", "—"])
+            rows.append([titles.get(task, task), str(e.get("metric")), "—", "—",
+                         f"not compared: {e['not_computed']}", "—", str(e.get("n", 0)), "—", "—"])
             continue
         incomplete = "" if e.get("complete", True) else " (incomplete)"
         rows.append([titles.get(task, task), str(e.get("metric")), _num(e.get("baseline")), _num(e.get("new")),

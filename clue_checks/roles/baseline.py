@@ -164,10 +164,13 @@ def check_before_inference(settings: Settings, run: Run, thresholds_text: str) -
 
 
 def compare_at_end(settings: Settings, result: AggregateResult, report: Mapping[str, Any], gates: Sequence[Any], *,
-                   requests: Mapping[str, int] | None) -> tuple[BaselineComparison, list[SampleRecord] | None, str | None]:
+                   requests: Mapping[str, int] | None, specs: Sequence[Any] = (), batch_score: Any = None
+                   ) -> tuple[BaselineComparison, list[SampleRecord] | None, str | None]:
     """(comparison, the baseline's records, an error that stops the comparison) at the end of a run.
 
     `report`: this run's {"run": …, "manifest": …}. Without a baseline the comparison gates are "not run".
+    `specs`, `batch_score`: as the run's own aggregation, to score the baseline endpoint's answers with the
+    metrics computed over a whole task (BERTScore) the same way.
     """
     from ..report.baseline_report import (compare_with_baseline, not_compared, record_from_baseline)
     from ..report.manifest_check import ComparabilityError, require_comparable
@@ -188,6 +191,11 @@ def compare_at_end(settings: Settings, result: AggregateResult, report: Mapping[
     elif settings.baseline_endpoints:
         new_records = [r for rows in result.records.values() for r in rows]
         base_records = [record_from_baseline(r, r.baseline) for r in new_records if r.baseline is not None]
+        if specs and batch_score is not None:
+            from ..report.aggregate import aggregate
+
+            scored = aggregate(base_records, specs, (), batch_score=batch_score)
+            base_records = [r for rows in scored.records.values() for r in rows]
         base_report = {"run": dict(report.get("run", {})), "manifest": dict(report.get("manifest", {}))}
         model = next((r.baseline.get("model") for r in new_records if r.baseline is not None), None)
         described = {"source": ", ".join(settings.baseline_endpoints), "model_id": model,

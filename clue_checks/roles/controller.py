@@ -82,7 +82,8 @@ class Controller:
         if settings.baseline_dir is not None and not self.config.option.collectonly:
             from .baseline import check_before_inference
 
-            problem = check_before_inference(settings, self.run, self.setup.thresholds_text)  # data, profile, prompts, seeds: before any request
+            # Data, profile, prompts, seeds and floors agree with the baseline's, before any request.
+            problem = check_before_inference(settings, self.run, self.setup.thresholds_text)
             if problem is not None:
                 pytest.exit(problem, returncode=EXIT_UNAVAILABLE)
         if not settings.on_command_line:
@@ -213,7 +214,7 @@ class Controller:
 
         comparison, base_records, self.comparison_error = compare_at_end(
             settings, result, {"run": run_section, "manifest": manifest}, self.setup.thresholds.compare,
-            requests=self._baseline_request_counts())
+            requests=self._baseline_request_counts(), specs=self._task_specs(), batch_score=self._batch_score)
         result = replace(result, **dict(zip(("verdict", "verdict_reasons"), baseline_report.fold_verdict(
             result.verdict, result.verdict_reasons, comparison.gates))))
         self.comparison = comparison

@@ -250,7 +250,8 @@ class SampleSession:
         if no_response is not None:  # failed outside the except block: one message, not a chained second one
             pytest.fail(no_response, pytrace=False)
         if self.baseline_side is not None:  # comparison mode: the baseline's answer beside the model's
-            check.baseline = self.baseline_side.baseline_for(sample, index, self.setup.thresholds.floors_for(sample.task))
+            floors = self.setup.thresholds.floors_for(sample.task)
+            check.baseline = self.baseline_side.baseline_for(sample, index, floors)
             check.record = replace(check.record, baseline=check.baseline)
         item.stash[RECORD] = check.record
         item.stash[CHECK] = check
