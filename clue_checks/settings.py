@@ -316,6 +316,10 @@ def _baseline_settings(config: pytest.Config, urls: tuple[str, ...]) -> dict[str
     if baseline_dir is not None and not (baseline_dir / "clue-report.json").is_file():
         raise pytest.UsageError(f"--clue-baseline: {baseline_dir / 'clue-report.json'} not found; name a previous "
                                 "run's report folder (its --report-dir)")
+    report_dir = _path(config, "clue_report_dir", "clue-report")
+    if baseline_dir is not None and report_dir is not None and baseline_dir.resolve() == report_dir.resolve():
+        raise pytest.UsageError(f"--clue-baseline {baseline_dir} is this run's --report-dir: the run would replace the "
+                                "report it compares with; write this run elsewhere (--report-dir=DIR)")
     if set(base_urls) & set(urls):
         raise pytest.UsageError("--baseline-endpoint names the same server as --model-endpoint: the model would be "
                                 "compared with itself")
