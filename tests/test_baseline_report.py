@@ -140,3 +140,33 @@ def test_select_without_a_comparison_is_one_usage_error_naming_the_file(tmp_path
     (tmp_path / "clue-report.json").write_text(json.dumps({"tasks": {}}))
     with pytest.raises(pytest.UsageError, match="holds no comparison with a baseline"):
         listed(tmp_path, "broke")
+
+
+# -- the options ---------------------------------------------------------------------------------------------
+
+
+def resolved(_tmp_path, **cli):
+    from option_values import FakeConfig
+
+    from clue_checks.settings import resolve
+
+    return resolve(FakeConfig(cli))
+
+
+def test_the_baseline_options_resolve_and_are_checked(tmp_path):
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "clue-report.json").write_text("{}")
+    s = resolved(tmp_path, clue_baseline=str(base), clue_baseline_force=True, clue_select="broke",
+                 clue_report_dir=str(tmp_path / "new"))
+    assert (s.baseline_dir, s.baseline_force, s.select, s.baseline_endpoints) == (base, True, "broke", ())
+    s = resolved(tmp_path, clue_baseline_endpoint=["http://b:1/", "http://b:2"])
+    assert s.baseline_endpoints == ("http://b:1", "http://b:2")
+    problems = [({"clue_baseline": str(tmp_path / "nowhere")}, "clue-report.json not found"),
+                ({"clue_baseline": str(base), "clue_report_dir": str(base)}, "is this run's --report-dir"),
+                ({"clue_baseline": str(base), "clue_baseline_endpoint": ["http://b:1"]}, "give one"),
+                ({"clue_baseline_endpoint": ["b:1"]}, "must be an http"),
+                ({"clue_model_endpoint": ["http://a:1"], "clue_baseline_endpoint": ["http://a:1"]}, "with itself")]
+    for cli, message in problems:
+        with pytest.raises(pytest.UsageError, match=message):
+            resolved(tmp_path, **cli)
