@@ -116,12 +116,23 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+    select = config.stash[SETUP].settings.select
+    if select is not None:  # --clue-select=broke|fixed: the last comparison's samples only
+        from .roles.select import select_items
+        from .roles.session import sample_param
+
+        select_items(config, items, select, config.stash[SETUP].settings.report_dir, sample_param)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     # Each worker sends the share our scheduler will give it (only when the scheduler is ours).
     node.workerinput["clue_share"] = node.config.getoption("dist") == "load" and CONTROLLER in node.config.stash
+    if SETUP in node.config.stash and node.config.stash[SETUP].settings.select is not None:
+        from .roles.select import WORKER_KEY, wanted
+
+        settings = node.config.stash[SETUP].settings
+        node.workerinput[WORKER_KEY] = sorted(wanted(node.config, settings.select, settings.report_dir))
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -59,6 +59,8 @@ class SampleCheck:
         self.task = task
         self.evaluated = evaluated
         self.floors = dict(floors)
+        # In comparison mode: the baseline's answer to this sample (report/baseline_report.baseline_of)
+        self.baseline: Mapping[str, Any] | None = None
         self.result: SampleResult = task.score(evaluated.sample, evaluated.scored_text, floors)
         completion = evaluated.outcome.completion
         self.record = SampleRecord(
@@ -118,6 +120,7 @@ class SampleCheck:
             lines.insert(1, f"failure kinds: {', '.join(self.record.kinds)}")
         if raw != e.scored_text:
             lines.append(f"raw response (before CLUE's clean-up): {bounded(raw)}")
+        lines += self.baseline_lines()
         focus = self.task.focus(e.sample)
         if focus:
             lines.append("question:\n" + focus)
@@ -127,6 +130,20 @@ class SampleCheck:
             ("…" if len(rendered) > len(tail) else "") + tail,
         ]
         return "\n".join(lines)
+
+    def baseline_lines(self) -> list[str]:
+        """The baseline's answer beside this one (comparison mode): what it said and how it scored."""
+        b = self.baseline
+        if b is None:
+            return []
+        metrics = ", ".join(f"{k}={v:.4g}" if isinstance(v, (int, float)) else f"{k}=not computed"
+                            for k, v in (b.get("metrics") or {}).items())
+        lines = [f"baseline {b.get('outcome')}: {' '.join(str(b.get('reason') or '').split())}",
+                 f"baseline metrics: {metrics or 'none'}"]
+        if b.get("kinds"):
+            lines.append(f"baseline failure kinds: {', '.join(b['kinds'])}")
+        lines.append(f"baseline response: {bounded(b['response']) if isinstance(b.get('response'), str) else '—'}")
+        return lines
 
     def passed_text(self) -> str:
         """What a passing sample shows under `-rP`: its verdict, metrics, reference and response."""

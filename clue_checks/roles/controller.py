@@ -23,6 +23,7 @@ from .setup import ClueSetup
 
 if TYPE_CHECKING:
     from ..report.aggregate import AggregateResult, SampleRecord, TaskSpec
+    from ..report.baseline_report import BaselineComparison
     from ..runner import Run
 
 
@@ -49,6 +50,9 @@ class Controller:
         self.paths: list[Path] = []
         self.warnings: tuple[str, ...] = ()
         self._run: Run | None = None
+        self.worker_baseline_requests: Counter[str] = Counter()
+        self.comparison: BaselineComparison | None = None  # against --clue-baseline / --baseline-endpoint
+        self.comparison_error: str | None = None  # why the runs were not compared (not comparable)
 
     @property
     def active(self) -> bool:
@@ -77,6 +81,13 @@ class Controller:
         self.started = time.time()
         self.started_at = _dt.datetime.now(_dt.timezone.utc)
         settings = self.setup.settings
+        if settings.baseline_dir is not None and not self.config.option.collectonly:
+            from .baseline import check_before_inference
+
+            # Data, profile, prompts, seeds and floors agree with the baseline's, before any request.
+            problem = check_before_inference(settings, self.run, self.setup.thresholds_text)
+            if problem is not None:
+                pytest.exit(problem, returncode=EXIT_UNAVAILABLE)
         if not settings.on_command_line:
             return
         if not settings.data_dir.is_dir():  # one message, not one per task module
@@ -170,6 +181,8 @@ class Controller:
         output = getattr(node, "workeroutput", {}) or {}
         if output.get("clue_requests"):
             self.worker_requests.update(output["clue_requests"])
+        if output.get("clue_baseline_requests"):
+            self.worker_baseline_requests.update(output["clue_baseline_requests"])
         if output.get("clue_run"):
             self._described(RunDescription.from_dict(output["clue_run"]))
 
@@ -201,11 +214,28 @@ class Controller:
             pass_blockers=self.setup.pass_blockers(server_kind))
         run_section = self._run_section()
         manifest = self._manifest(result)
+        from dataclasses import replace
+
+        from ..report import baseline_report
+        from .baseline import compare_at_end
+
+        comparison, base_records, self.comparison_error = compare_at_end(
+            settings, result, {"run": run_section, "manifest": manifest}, self.setup.thresholds.compare,
+            requests=self._baseline_request_counts(), specs=self._task_specs(), batch_score=self._batch_score)
+        result = replace(result, **dict(zip(("verdict", "verdict_reasons"), baseline_report.fold_verdict(
+            result.verdict, result.verdict_reasons, comparison.gates))))
+        self.comparison = comparison
         report = render.report_for(result, run_section, requests=self._request_counts(), manifest=manifest,
                                    warnings=self.warnings)
-        self.paths = render.write_reports(settings.report_dir, report,
-                                          render.markdown(report, result.tasks, result.gates, result.levels),
-                                          result.records)
+        markdown = render.markdown(report, result.tasks, result.gates, result.levels)
+        if comparison.section is not None or comparison.gates:
+            report["comparison"] = comparison.section or {"not_computed": self.comparison_error
+                                                          or baseline_report.NO_BASELINE,
+                                                          "gates": [g.as_dict() for g in comparison.gates]}
+            markdown = baseline_report.insert_markdown(markdown, baseline_report.markdown_lines(
+                comparison, {t.task: t.title for t in result.tasks}))
+        records = baseline_report.with_baseline(result.records, base_records) if base_records else result.records
+        self.paths = render.write_reports(settings.report_dir, report, markdown, records)
         self.result, self.report = result, report
         xml = self._junit()
         if xml is not None:
@@ -214,10 +244,13 @@ class Controller:
             junit.add_suite_properties(xml, junit.suite_properties(run_section, manifest, result.verdict,
                                                                    self.warnings))
             junit.add_gate_testcases(xml, result)
+            junit.add_compare_gate_testcases(xml, comparison.gates)
         # Gate mode: the verdict, and any other test of the session; failing samples stay failed in the output.
         # Otherwise plain pytest semantics: the samples decide; the verdict is printed and written.
         session.exitstatus = aggregate.exit_status(result, mode=settings.exit_mode, pytest_status=session.exitstatus,
                                                    other_failures=self.other_failures)
+        if self.comparison_error is not None:  # asked to compare, and the runs are not comparable
+            session.exitstatus = EXIT_UNAVAILABLE
 
     def _task_specs(self) -> list[TaskSpec]:
         from ..report.aggregate import TaskSpec
@@ -299,6 +332,15 @@ class Controller:
             started=self.started_at.isoformat(timespec="seconds"), duration_s=time.time() - self.started,
             command=command)
 
+    def _baseline_request_counts(self) -> dict[str, int] | None:
+        """What the baseline endpoint was sent (--baseline-endpoint), counted like the model's requests."""
+        if not self.setup.settings.baseline_endpoints:
+            return None
+        if self.xdist:
+            return dict(self.worker_baseline_requests)
+        side = self.session.baseline_side if self.session is not None else None
+        return side.request_counts() if side is not None else None
+
     def _request_counts(self) -> dict[str, int]:
         from ..endpoint.types import REQUEST_COUNTS
 
@@ -333,6 +375,13 @@ class Controller:
                                           verdict_=result.verdict, verdict_reasons=result.verdict_reasons,
                                           warnings=self.warnings):
             terminalreporter.write_line(line)
+        if self.comparison is not None:
+            from ..report.baseline_report import terminal_lines
+
+            for line in terminal_lines(self.comparison, {t.task: t.title for t in result.tasks}):
+                terminalreporter.write_line(line)
+        if self.comparison_error is not None:
+            terminalreporter.write_line(self.comparison_error, red=True)
         terminalreporter.write_line("report: " + ", ".join(str(p) for p in self.paths[:2]))
         describe = report["run"]
         if requests.get("from_store") and not describe.get("model_revision"):

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ..runner import Run
     from ..sample_check import SampleCheck
     from ..server import BaselineServer
+    from .baseline import BaselineSide
 
 MARKER = "clue_task"
 FIXTURE = "clue_sample"
@@ -62,6 +63,11 @@ class SampleSession:
         self._data_error_shown = False
         self._description_sent = False
         self.unavailable: str | None = None  # a worker that could not connect: why
+        self.baseline_side: BaselineSide | None = None  # --clue-baseline / --baseline-endpoint (roles/baseline.py)
+        if setup.settings.baseline_dir is not None or setup.settings.baseline_endpoints:
+            from .baseline import BaselineSide
+
+            self.baseline_side = BaselineSide(setup.settings)
 
     @property
     def run(self) -> Run:
@@ -80,6 +86,8 @@ class SampleSession:
     def close(self) -> None:
         if self._run is not None:
             self._run.close()
+        if self.baseline_side is not None:
+            self.baseline_side.close()
         if self.baseline is not None:
             self.baseline.stop()
             self.baseline = None
@@ -156,8 +164,12 @@ class SampleSession:
         try:
             run.connect(self._endpoint_urls(), concurrency_share=concurrency_share)
             run.check_token_counter(collected_tasks)
+            if self.baseline_side is not None and self.setup.settings.baseline_endpoints:
+                self.baseline_side.connect(run, collected_tasks, concurrency_share=concurrency_share)
         except (EndpointError, TemplateUnavailable, TokenizerUnavailable) as exc:
             problem = f"clue-checks: {exc}"
+        except ValueError as exc:  # the baseline endpoint would be asked otherwise than the model
+            problem = f"clue-checks: --baseline-endpoint: {exc}"
         if problem is not None:
             if not self.worker:
                 pytest.exit(problem, returncode=EXIT_UNAVAILABLE)
@@ -169,6 +181,8 @@ class SampleSession:
         # Without our scheduler (e.g. --dist loadscope) a worker cannot know its share: fetch on demand.
         if not self.worker or share is not None:
             run.prefetch([run.sample(p) for _, p in indexed])
+            if self.baseline_side is not None:  # the baseline's requests in flight beside the model's
+                self.baseline_side.prefetch([run.sample(p) for _, p in indexed])
 
     def _endpoint_urls(self) -> list[str]:
         settings = self.setup.settings
@@ -179,7 +193,7 @@ class SampleSession:
             # its own share): it is deterministic, so every copy answers alike.
             from ..server import BaselineServer
 
-            self.baseline = BaselineServer(host="127.0.0.1", port=0)
+            self.baseline = BaselineServer(host="127.0.0.1", port=0, variant=settings.baseline_variant)
             self.baseline.start()
         return [self.baseline.url]
 
@@ -237,6 +251,10 @@ class SampleSession:
             no_response = f"no response for {sample.test_id}: {exc}"
         if no_response is not None:  # failed outside the except block: one message, not a chained second one
             pytest.fail(no_response, pytrace=False)
+        if self.baseline_side is not None:  # comparison mode: the baseline's answer beside the model's
+            floors = self.setup.thresholds.floors_for(sample.task)
+            check.baseline = self.baseline_side.baseline_for(sample, index, floors)
+            check.record = replace(check.record, baseline=check.baseline)
         item.stash[RECORD] = check.record
         item.stash[CHECK] = check
         return check
@@ -293,6 +311,8 @@ class SampleSession:
             # Sent back to the controller with the worker's output (xdist sends it after this hook).
             output = self.config.workeroutput  # type: ignore[attr-defined]
             output["clue_requests"] = self._run.request_counts()
+            if self.baseline_side is not None and self.baseline_side.request_counts() is not None:
+                output["clue_baseline_requests"] = self.baseline_side.request_counts()
             if self.description is not None:
                 output["clue_run"] = self.description.as_dict()
 
