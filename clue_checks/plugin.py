@@ -114,12 +114,29 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+    selection = config.stash[SETUP].kind_selection
+    if selection is not None:  # --clue-kind: only the samples whose last outcome has one of the kinds
+        from .roles.kind_selection import split_items
+
+        keep, drop = split_items(items, selection, sample_param_of)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+
+
+def sample_param_of(item: pytest.Item) -> str | None:
+    from .roles.session import sample_param
+
+    return sample_param(item) if FIXTURE in getattr(item, "fixturenames", ()) else None
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     # Each worker sends the share our scheduler will give it (only when the scheduler is ours).
     node.workerinput["clue_share"] = node.config.getoption("dist") == "load" and CONTROLLER in node.config.stash
+    selection = node.config.stash[SETUP].kind_selection if SETUP in node.config.stash else None
+    if selection is not None:  # --clue-kind, read once here: a worker may start after the report is replaced
+        node.workerinput["clue_kind_ids"] = sorted(selection.ids)
 
 
 @pytest.hookimpl(optionalhook=True)

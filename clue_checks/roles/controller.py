@@ -47,6 +47,7 @@ class Controller:
         self.result: AggregateResult | None = None
         self.report: dict[str, Any] | None = None
         self.paths: list[Path] = []
+        self.page_problem: str | None = None  # why index.html could not be written
         self.warnings: tuple[str, ...] = ()
         self._run: Run | None = None
 
@@ -147,7 +148,7 @@ class Controller:
             if xml is not None:
                 from ..report.junit import add_sample_output, sample_output
 
-                add_sample_output(xml, report, sample_output(record))
+                add_sample_output(xml, report, sample_output(record, redact=self.setup.settings.redact))
         elif report.failed and task_of_nodeid(report.nodeid) is None:
             self.other_failures += 1
         described = getattr(report, "clue_run", None)
@@ -198,7 +199,8 @@ class Controller:
                                    warnings=self.warnings)
         self.paths = render.write_reports(settings.report_dir, report,
                                           render.markdown(report, result.tasks, result.gates, result.levels),
-                                          result.records)
+                                          result.records, redact=settings.redact)
+        self._write_page()
         self.result, self.report = result, report
         xml = self._junit()
         if xml is not None:
@@ -211,6 +213,15 @@ class Controller:
         # Otherwise plain pytest semantics: the samples decide; the verdict is printed and written.
         session.exitstatus = aggregate.exit_status(result, mode=settings.exit_mode, pytest_status=session.exitstatus,
                                                    other_failures=self.other_failures)
+
+    def _write_page(self) -> None:
+        """index.html, from the files just written (so --clue-redact's rows are what the page shows)."""
+        from ..report.html import ReportDirError, write_html
+
+        try:
+            self.paths.insert(2, write_html(self.setup.settings.report_dir))
+        except (ReportDirError, OSError, ValueError) as exc:  # the report itself is written: say so, go on
+            self.page_problem = f"index.html not written: {exc}"
 
     def _task_specs(self) -> list[TaskSpec]:
         from ..report.aggregate import TaskSpec
@@ -267,6 +278,8 @@ class Controller:
             "seeds": {"shots": SHOT_SEED, "longhealth": LONGHEALTH_SEED, "bootstrap": BOOTSTRAP_SEED,
                       "bootstrap_resamples": BOOTSTRAP_RESAMPLES},
             "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "redacted": settings.redact,
+            "kinds_selected": list(settings.kinds) or None,
         })
         return section
 
@@ -322,11 +335,17 @@ class Controller:
         result, report = self.result, self.report
         requests = report["requests"]
         terminalreporter.write_sep("=", "CLUE report")
+        from ..report.kinds_table import terminal_lines as kinds_lines
+
+        for line in kinds_lines(report):  # before the task table, which stays the last thing printed
+            terminalreporter.write_line(line)
         for line in render.terminal_lines(result.tasks, result.gates, requests, result.levels,
                                           verdict_=result.verdict, verdict_reasons=result.verdict_reasons,
                                           warnings=self.warnings):
             terminalreporter.write_line(line)
-        terminalreporter.write_line("report: " + ", ".join(str(p) for p in self.paths[:2]))
+        terminalreporter.write_line("report: " + ", ".join(str(p) for p in self.paths[:3]))
+        if self.page_problem:
+            terminalreporter.write_line(f"warning: {self.page_problem}", yellow=True)
         describe = report["run"]
         if requests.get("from_store") and not describe.get("model_revision"):
             terminalreporter.write_line(
