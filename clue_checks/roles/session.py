@@ -187,7 +187,7 @@ class SampleSession:
             # its own share): it is deterministic, so every copy answers alike.
             from ..server import BaselineServer
 
-            self.baseline = BaselineServer(host="127.0.0.1", port=0)
+            self.baseline = BaselineServer(host="127.0.0.1", port=0, variant=settings.baseline_variant)
             self.baseline.start()
         return [self.baseline.url]
 
