@@ -373,4 +373,8 @@ class Controller:
                  f"cache {s.cache_dir or 'off'}{' (refresh)' if s.refresh else ''}"
                  + (f"; shard {s.shard[0]}/{s.shard[1]}" if s.shard else "")]
         lines += [f"clue-checks: WARNING {w}" for w in self.setup.warnings()]
+        chosen = self.setup.kind_selection
+        if chosen is not None:
+            lines.append(f"clue-checks: --clue-kind {','.join(chosen.kinds)}: {len(chosen.ids)} sample(s) of the last "
+                         f"run in {chosen.source}, answered from the store")
         return lines
