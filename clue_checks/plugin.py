@@ -53,6 +53,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{MARKER}(name): the CLUE task a sample-test module runs")
     if settings_mod.requested(config):
         configure_clue(config)
+    elif _is_xdist_controller(config):
+        config.pluginmanager.register(LateStart(config), "clue-checks-late-start")
 
 
 def configure_clue(config: pytest.Config) -> ClueSetup:
@@ -149,18 +151,20 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return ShareScheduling(config, log, collection_failed=lambda: controller.collection_failed)
 
 
-@pytest.hookimpl(optionalhook=True, tryfirst=True)
-def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
-    """A session that asks for CLUE only by its marked tests: the xdist controller learns it here."""
-    config = node.config
-    if CONTROLLER in config.stash or _is_worker(config):
-        return
-    from .sample_ids import task_of_nodeid
+class LateStart:
+    """On an xdist controller of a session that did not ask for CLUE by configuration: the first report
+    of a CLUE sample from a worker (its tests asked by their marker) starts the controller role."""
 
-    if any(task_of_nodeid(i) for i in ids):
-        configure_clue(config)
-        # Registered during this hook call: pluggy calls it from the next call on.
-        config.stash[CONTROLLER].pytest_xdist_node_collection_finished(node, ids)
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if getattr(report, "clue_sample", False) and CONTROLLER not in self.config.stash:
+            configure_clue(self.config)
+            self.config.pluginmanager.unregister(self)
+            # Registered during this hook call: pluggy calls it from the next report on.
+            self.config.stash[CONTROLLER].pytest_runtest_logreport(report)
 
 
 @pytest.fixture

@@ -516,7 +516,7 @@ def test_an_unreachable_endpoint_named_in_the_ini_file_under_xdist_is_one_clear_
     # Not on the command line, so no check before the workers start: a worker that cannot connect says so
     # and stops the run (a worker that exited would be restarted by xdist, its message lost).
     url = free_port_url()
-    ini = (suite.path / "pytest.ini").read_text().replace("clue_data = fixtures", f"clue_data = {FIXTURES}")
+    ini = (suite.path / "pytest.ini").read_text() + f"clue_data = {FIXTURES}\n"
     (suite.path / "pytest.ini").write_text(ini + f"clue_model_endpoint = {url}\nclue_tasks = mednli\n")
     result = suite.runpytest_subprocess("-p", "no:randomly", "-n", "2", timeout=120)
     output = result.stdout.str()

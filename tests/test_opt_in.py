@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO / "clue_checks" / "fixtures"
+FIXTURES = REPO / "clue_checks" / "fixtures"  # the bundled synthetic data
 HEAVY = ("numpy", "transformers", "simple_icd_10_cm", "rouge_score", "torch", "clue_checks.runner",
          "clue_checks.report", "clue_checks.server", "clue_checks.tasks")
 
@@ -62,7 +62,10 @@ def configured(pytester: pytest.Pytester) -> pytest.Pytester:
     shutil.copy(REPO / "pytest.ini", pytester.path / "pytest.ini")
     shutil.copy(REPO / "thresholds.toml", pytester.path / "thresholds.toml")
     (pytester.path / "tests").mkdir()
-    (pytester.path / "tests" / "test_other.py").write_text("def test_other():\n    assert True\n")
+    # A parameter that reads like a sample id is still not a sample: it must not start a CLUE run.
+    (pytester.path / "tests" / "test_other.py").write_text(
+        "import pytest\n\n@pytest.mark.parametrize('x', ['mednli:lookalike'], ids=str)\n"
+        "def test_other(x):\n    assert x\n")
     old = pytester.path / "clue-report"
     (old / "predictions").mkdir(parents=True)
     (old / "clue-report.json").write_text('{"old": true}')
@@ -86,12 +89,12 @@ def test_a_session_that_collects_no_sample_leaves_the_report_and_says_so(configu
     assert result.ret in (0, 4, 5)  # passed, a node id not found, nothing collected
     assert old_report_is_there(configured.path)
     assert not (configured.path / ".clue-cache").exists()
-    result.stdout.fnmatch_lines(["clue-checks: no CLUE sample collected; *clue-report was left as it was"])
+    result.stdout.fnmatch_lines(["clue-checks: no CLUE sample ran; *clue-report was left as it was"])
 
 
 def test_a_missing_data_folder_named_only_in_the_ini_file_stops_a_clue_run_but_not_other_tests(configured):
     ini = configured.path / "pytest.ini"
-    ini.write_text(ini.read_text().replace("clue_data = fixtures", "clue_data = no-such-folder"))
+    ini.write_text(ini.read_text() + "clue_data = no-such-folder\n")
     other = configured.runpytest_subprocess("-p", "no:cacheprovider", "tests", timeout=120)
     assert other.ret == 0 and "data folder not found" not in other.stdout.str()
     clue = configured.runpytest_subprocess("-p", "no:cacheprovider", "tests_clinical", timeout=120)

@@ -18,6 +18,13 @@ def test_the_written_out_task_and_profile_names_are_the_task_codes():
     assert settings.TASKS == tuple(TASKS) and settings.PROFILES == tuple(PROFILES)
 
 
+def test_the_written_out_layouts_and_families_are_the_rendering_and_task_codes():
+    from clue_checks.rendering import PROMPT_LAYOUTS
+    from clue_checks.tasks.families import FAMILY_CHOICES
+
+    assert settings.PROMPT_LAYOUTS == tuple(PROMPT_LAYOUTS) and settings.FAMILY_CHOICES == tuple(FAMILY_CHOICES)
+
+
 @pytest.mark.parametrize(("value", "expected"), [("1/4", (1, 4)), ("4/4", (4, 4)), (" 2/3 ", (2, 3)), (None, None)])
 def test_a_shard_is_k_of_n(value, expected):
     assert settings.parse_shard((value, "cli")) == expected
@@ -40,6 +47,7 @@ def test_a_nonsense_shard_is_a_usage_error_naming_where_it_came_from(value, mess
     ("tests/test_x.py::test_add", None),
     ("tests/test_x.py::test_p[mednlix:1]", None),
     ("tests/test_x.py::test_p[1-mednli:1]", None),
+    ("tests/test_x.py::test_p[t.py::test_sample[mednli:1]-mednli]", None),
 ])
 def test_sample_node_ids_are_recognised_without_task_code(nodeid, task):
     assert task_of_nodeid(nodeid) == task

@@ -1,9 +1,10 @@
 """The controller: in the single process, or the xdist controller. One per run.
 
-It learns which samples were selected (from the collection, or from the workers' node ids),
-keeps the records that arrive with each test report, and at the end hands them to the
-aggregator, writes the report (and the JUnit additions), sets the exit code and prints the
-CLUE table. A session that collects no sample leaves the report folder as it was.
+It learns which samples were selected (from the collection, or under xdist from what the first
+worker that connected reports), keeps the records that arrive with each test report, and at the
+end hands them to the aggregator, writes the report (and the JUnit additions), sets the exit code
+and prints the CLUE table. The previous report is removed only once this run will write one (a
+sample was collected; under xdist, a worker connected); otherwise it is left as it was.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..sample_ids import task_of_nodeid
 from .description import RunDescription
 from .session import EXIT_UNAVAILABLE, SampleSession, data_folder_missing, sample_param
 from .setup import ClueSetup
@@ -53,7 +53,9 @@ class Controller:
 
     @property
     def active(self) -> bool:
-        """At least one sample was selected: this session writes a report."""
+        """This session writes a report: a sample was selected (under xdist: a worker connected for them)."""
+        if self.xdist:
+            return self.description is not None
         return sum(self.selected.values()) > 0
 
     @property
@@ -119,9 +121,7 @@ class Controller:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
-        """The controller learns how many samples of each task were selected (to spot samples that never ran)."""
-        if not self.collected and not self.config.option.collectonly:
-            self._selected(Counter(t for t in map(task_of_nodeid, ids) if t is not None))
+        self.collected = True  # which of them are samples, the first worker that connects says
 
     def _selected(self, selected: Counter[str]) -> None:
         self.collected = True
@@ -129,10 +129,13 @@ class Controller:
         if self.collection_failed and not self.config.option.continue_on_collection_errors:
             return  # pytest stops at collection errors: no report will be written, the old one stays
         if self.active:
-            from ..report import render
+            self._clear_old_report()
 
-            # Whatever happens next, the report folder never shows an earlier run's results as this run's.
-            render.remove_reports(self.setup.settings.report_dir)
+    def _clear_old_report(self) -> None:
+        from ..report import render
+
+        # Whatever happens next, the report folder never shows an earlier run's results as this run's.
+        render.remove_reports(self.setup.settings.report_dir)
 
     # -- reports --------------------------------------------------------------------------
 
@@ -149,14 +152,18 @@ class Controller:
                 from ..report.junit import add_sample_output, sample_output
 
                 add_sample_output(xml, report, sample_output(record, redact=self.setup.settings.redact))
-        elif report.failed and task_of_nodeid(report.nodeid) is None:
+        elif report.failed and not getattr(report, "clue_sample", False):
             self.other_failures += 1
         described = getattr(report, "clue_run", None)
         if described is not None:
             self._described(RunDescription.from_dict(described))
 
     def _described(self, description: RunDescription) -> None:
-        self.description = description if self.description is None else self.description.merged(description)
+        first = self.description is None
+        self.description = description if first else self.description.merged(description)  # type: ignore[union-attr]
+        if first and self.xdist:
+            self.selected = Counter(description.selected)
+            self._clear_old_report()
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
@@ -327,8 +334,8 @@ class Controller:
         settings = self.setup.settings
         if self.result is None or self.report is None:
             if self.collected and not self.active and not self.records:
-                terminalreporter.write_line(f"clue-checks: no CLUE sample collected; {settings.report_dir} "
-                                            "was left as it was")
+                terminalreporter.write_line(f"clue-checks: no CLUE sample ran; "
+                                            f"{settings.report_dir} was left as it was")
             return
         from ..report import render
 

@@ -9,7 +9,8 @@ controller. Nothing heavy is imported until the first CLUE test module is collec
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -143,7 +144,8 @@ class SampleSession:
         if not indexed:
             return
         run = self.run
-        collected_tasks = sorted({run.sample(p).task for _, p in indexed})
+        selected = Counter(run.sample(p).task for _, p in indexed)
+        collected_tasks = sorted(selected)
         share: tuple[int, int] | None = None
         concurrency_share = 1.0
         if self.worker:
@@ -173,7 +175,7 @@ class SampleSession:
             # with the message instead, and stops the session (xdist reports it as the reason).
             self.unavailable = problem
             return
-        self.description = self._describe(collected_tasks)
+        self.description = self._describe(collected_tasks, selected)
         # Without our scheduler (e.g. --dist loadscope) a worker cannot know its share: fetch on demand.
         if not self.worker or share is not None:
             run.prefetch([run.sample(p) for _, p in indexed])
@@ -191,7 +193,7 @@ class SampleSession:
             self.baseline.start()
         return [self.baseline.url]
 
-    def _describe(self, tasks: Sequence[str]) -> RunDescription:
+    def _describe(self, tasks: Sequence[str], selected: Mapping[str, int]) -> RunDescription:
         run = self.run
         renderer = run.renderer
         template = None
@@ -209,7 +211,7 @@ class SampleSession:
                     generation[task] = run.request_for(samples[0])[1].params.as_dict()
                 except Exception:  # the sample's own test reports it
                     continue
-        return RunDescription(run.describe(), dict(run.info.raw), template, note, generation)
+        return RunDescription(run.describe(), dict(run.info.raw), template, note, generation, dict(selected))
 
     # -- the sample fixture and its report ------------------------------------------------
 
@@ -253,6 +255,9 @@ class SampleSession:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
         report = yield
+        if sample_param(item) is not None:
+            report.clue_sample = True  # a CLUE sample's report, with or without a record (the controller counts
+            # failures of the session's other tests apart)
         record = item.stash.get(RECORD, None)
         if record is None:
             return report
