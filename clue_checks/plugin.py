@@ -122,6 +122,20 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         from .roles.session import sample_param
 
         select_items(config, items, select, config.stash[SETUP].settings.report_dir, sample_param)
+    selection = config.stash[SETUP].kind_selection
+    if selection is not None:  # --clue-kind: only the samples whose last outcome has one of the kinds
+        from .roles.kind_selection import split_items
+
+        keep, drop = split_items(items, selection, sample_param_of)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+
+
+def sample_param_of(item: pytest.Item) -> str | None:
+    from .roles.session import sample_param
+
+    return sample_param(item) if FIXTURE in getattr(item, "fixturenames", ()) else None
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -133,6 +147,9 @@ def pytest_configure_node(node: Any) -> None:
 
         settings = node.config.stash[SETUP].settings
         node.workerinput[WORKER_KEY] = sorted(wanted(node.config, settings.select, settings.report_dir))
+    selection = node.config.stash[SETUP].kind_selection if SETUP in node.config.stash else None
+    if selection is not None:  # --clue-kind, read once here: a worker may start after the report is replaced
+        node.workerinput["clue_kind_ids"] = sorted(selection.ids)
 
 
 @pytest.hookimpl(optionalhook=True)

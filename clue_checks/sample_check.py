@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from .report.aggregate import SampleRecord
+from .report.redact import redact_reason, redact_text
 from .runner import Evaluated
 from .tasks.base import SampleResult, Task, shown_against
 
@@ -55,13 +56,18 @@ class SampleCheck:
     """Handed to each sample test: `check()` asserts the task's per-sample verdict."""
 
     def __init__(self, task: Task, evaluated: Evaluated, floors: Mapping[str, float], index: int,
-                 node_id: str | None = None) -> None:
+                 node_id: str | None = None, *, redact: bool = False) -> None:
+        from .triage import evidence_for, kinds_for
+
         self.task = task
         self.evaluated = evaluated
         self.floors = dict(floors)
         # In comparison mode: the baseline's answer to this sample (report/baseline_report.baseline_of)
         self.baseline: Mapping[str, Any] | None = None
+        self.redact = redact  # --clue-redact: the messages show clinical text as hashes (CI logs are artefacts)
         self.result: SampleResult = task.score(evaluated.sample, evaluated.scored_text, floors)
+        # Beside the verdict, never changing it: read from the scored result, after the task has decided.
+        kinds = kinds_for(evidence_for(task, evaluated, self.result, floors))
         completion = evaluated.outcome.completion
         self.record = SampleRecord(
             task=task.name,
@@ -82,6 +88,7 @@ class SampleCheck:
             prompt=rendered_prompt(evaluated),
             parsed=parsed_answer(self.result.details),
             node_id=node_id,
+            kinds=kinds,
         )
 
     @property
@@ -93,9 +100,21 @@ class SampleCheck:
             # The message is the whole story; a traceback into the framework would only hide it.
             pytest.fail(self.explain(), pytrace=False)
 
+    def _text(self, text: str) -> str:
+        """A clinical text as the messages show it: bounded, or its hash under --clue-redact."""
+        return redact_text(text) if self.redact else bounded(text)
+
+    def _reason(self) -> str:
+        return redact_reason(self.result.reason) if self.redact else self.result.reason
+
+    def _verdict_line(self, verdict: str, reason: str) -> str:
+        """`mednli:123 failed [hedged, wrong_answer]: why`: the failure kinds first, where the eye lands."""
+        kinds = f" [{', '.join(self.record.kinds)}]" if self.record.kinds else ""
+        return f"{self.evaluated.sample.test_id} {verdict}{kinds}: {reason}"
+
     def headline(self) -> str:
-        """One line: the sample and why it failed (--tb=line / short)."""
-        return f"{self.evaluated.sample.test_id} failed: {' '.join(self.result.reason.split())}"
+        """One line: the sample, its failure kinds and why it failed (--tb=line / short)."""
+        return self._verdict_line("failed", " ".join(self._reason().split()))
 
     def metric_text(self) -> str:
         return ", ".join(
@@ -110,24 +129,22 @@ class SampleCheck:
         raw = e.outcome.completion.text
         batched = ", ".join(self.task.batched_metrics)
         lines = [
-            f"{e.sample.test_id} failed: {self.result.reason}",
+            self._verdict_line("failed", self._reason()),
             f"metrics: {self.metric_text()}" + (f" ({batched}: computed over the whole task at the end of the run, "
                                                 "see the report's predictions file)" if batched else ""),
-            f"reference: {bounded(e.sample.reference)}",
-            f"response:  {bounded(e.scored_text)}",
+            f"reference: {self._text(e.sample.reference)}",
+            f"response:  {self._text(e.scored_text)}",
         ]
-        if self.record.kinds:
-            lines.insert(1, f"failure kinds: {', '.join(self.record.kinds)}")
         if raw != e.scored_text:
-            lines.append(f"raw response (before CLUE's clean-up): {bounded(raw)}")
+            lines.append(f"raw response (before CLUE's clean-up): {self._text(raw)}")
         lines += self.baseline_lines()
         focus = self.task.focus(e.sample)
         if focus:
-            lines.append("question:\n" + focus)
+            lines.append("question:\n" + (redact_text(focus) if self.redact else focus))
         lines += [
             f"finish reason: {e.outcome.completion.finish_reason}; from {e.outcome.source}",
             f"end of prompt ({e.request.mode} mode, last {len(tail)} of {len(rendered)} chars):",
-            ("…" if len(rendered) > len(tail) else "") + tail,
+            redact_text(rendered) if self.redact else ("…" if len(rendered) > len(tail) else "") + tail,
         ]
         return "\n".join(lines)
 
@@ -142,16 +159,16 @@ class SampleCheck:
                  f"baseline metrics: {metrics or 'none'}"]
         if b.get("kinds"):
             lines.append(f"baseline failure kinds: {', '.join(b['kinds'])}")
-        lines.append(f"baseline response: {bounded(b['response']) if isinstance(b.get('response'), str) else '—'}")
+        lines.append(f"baseline response: {self._text(b['response']) if isinstance(b.get('response'), str) else '—'}")
         return lines
 
     def passed_text(self) -> str:
         """What a passing sample shows under `-rP`: its verdict, metrics, reference and response."""
         e = self.evaluated
         return "\n".join([
-            f"{e.sample.test_id} passed: {self.result.reason}",
+            self._verdict_line("passed", self._reason()),
             f"metrics: {self.metric_text()}",
-            f"reference: {bounded(e.sample.reference)}",
-            f"response:  {bounded(e.scored_text)}",
+            f"reference: {self._text(e.sample.reference)}",
+            f"response:  {self._text(e.scored_text)}",
             f"finish reason: {e.outcome.completion.finish_reason}; from {e.outcome.source}",
         ])

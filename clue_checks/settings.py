@@ -103,6 +103,13 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any], str]] = [
     ("--clue-select", "clue_select", "rerun only the samples that broke (the baseline right, this model wrong) or "
      "were fixed, as listed by the comparison in --report-dir's clue-report.json; answers come from the store",
      {"choices": ["broke", "fixed"]}, "string"),
+    # -- triage ---------------------------------------------------------------------------------
+    ("--clue-kind", "clue_kind", "run only the samples whose last outcome (the prediction files in --report-dir) "
+     "has one of these failure kinds, e.g. repetition_loop,truncated; they are answered from the response store, "
+     "so no request is sent. The kinds are listed in the README ('Failure kinds')", {"metavar": "K1,K2"}, "string"),
+    ("--clue-redact", "clue_redact", "replace clinical text (prompts, responses, references, parsed answers, codes "
+     "quoted in reasons) by a hash and its length in every artefact: prediction files, index.html, JUnit XML and "
+     "the failure messages; the response store keeps the text", {"action": "store_true"}, "bool"),
 ]
 
 
@@ -146,6 +153,8 @@ class Settings:
     baseline_endpoints: tuple[str, ...] = ()  #: the baseline model's server URLs, run in this session
     baseline_force: bool = False  #: compare although the manifests differ (the report says so)
     select: str | None = None  #: "broke" or "fixed": rerun only those samples of the last comparison
+    kinds: tuple[str, ...] = ()  #: --clue-kind: run only samples whose last outcome has one of these kinds
+    redact: bool = False  #: --clue-redact: clinical text hashed in every artefact except the store
 
 
 def option_names() -> tuple[str, ...]:
@@ -299,6 +308,8 @@ def resolve(config: pytest.Config) -> Settings:
         shard=parse_shard(_value(config, "clue_shard")),
         allow_synthetic=bool(_value(config, "clue_allow_synthetic")[0]),
         on_command_line=_given_on_command_line(config),
+        kinds=parse_kinds(_value(config, "clue_kind"), cache_off=bool(no_cache), refresh=bool(refresh)),
+        redact=bool(_value(config, "clue_redact")[0]),
         **_baseline_settings(config, urls),
     )
 
@@ -328,6 +339,25 @@ def _baseline_settings(config: pytest.Config, urls: tuple[str, ...]) -> dict[str
         raise pytest.UsageError(f"--clue-select / clue_select: {select!r} is not one of broke, fixed")
     return {"baseline_dir": baseline_dir, "baseline_endpoints": base_urls,
             "baseline_force": bool(_value(config, "clue_baseline_force")[0]), "select": select}
+
+
+def parse_kinds(value_where: tuple[Any, str], *, cache_off: bool, refresh: bool) -> tuple[str, ...]:
+    """`--clue-kind=a,b` -> ("a", "b"), each a failure kind of the table; a usage error lists them."""
+    value, where = value_where
+    if value is None:
+        return ()
+    from .triage.kinds import KIND_NAMES  # the table alone: no detector, no metric is imported
+
+    label = "--clue-kind" if where == "cli" else "clue_kind (ini file)"
+    kinds = tuple(dict.fromkeys(k.strip() for k in str(value).split(",") if k.strip()))
+    unknown = [k for k in kinds if k not in KIND_NAMES]
+    if unknown or not kinds:
+        raise pytest.UsageError(f"{label}: unknown failure kind(s) {', '.join(unknown) or repr(value)}; "
+                                f"kinds: {', '.join(KIND_NAMES)}")
+    if cache_off or refresh:
+        raise pytest.UsageError(f"{label} reruns samples from the response store, which "
+                                f"{'--no-cache turns off' if cache_off else '--refresh bypasses'}; leave it out")
+    return kinds
 
 
 def parse_shard(value_where: tuple[Any, str]) -> tuple[int, int] | None:

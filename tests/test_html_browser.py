@@ -119,3 +119,53 @@ def test_ten_thousand_samples_are_interactive_within_three_seconds(browser, tmp_
     assert count(browser) == "4 of 10000 samples"
     browser.find_element(By.CSS_SELECTOR, "#rows tr").click()
     assert browser.find_element(By.CSS_SELECTOR, "#detail h3").text == "mednli:s01234"
+
+
+# -- a page built by a real run ------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT_REPLY = "<script>window.__pwned=1</script> neutral. The correct answer is A: <b>bold</b>"
+
+
+def _chat(method, path, body, count):  # a vLLM-shaped server whose model replies with markup
+    if path == "/health":
+        return 200, {}, b""
+    if path == "/v1/models":
+        return 200, {}, {"object": "list", "data": [{"id": "fake/model", "object": "model", "owned_by": "vllm",
+                                                     "max_model_len": 16384}]}
+    if path == "/v1/chat/completions":
+        return 200, {}, {"choices": [{"index": 0, "message": {"role": "assistant", "content": SCRIPT_REPLY},
+                                      "finish_reason": "stop"}], "usage": {"completion_tokens": 9, "prompt_tokens": 99}}
+    return 404, {}, {"error": "not found"}
+
+
+def test_a_real_runs_page_shows_a_script_reply_as_text(browser, tmp_path):
+    import subprocess
+    import sys
+
+    from fakes import FakeServer
+
+    shutil.copytree(REPO / "tests_clinical", tmp_path / "tests_clinical")
+    shutil.copy(REPO / "pytest.ini", tmp_path / "pytest.ini")
+    shutil.copy(REPO / "thresholds.toml", tmp_path / "thresholds.toml")
+    with FakeServer(_chat) as server:
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", f"--model-endpoint={server.url}", "--tasks=mednli,longhealth-t3",
+             "--limit=2", f"--tokenizer={REPO / 'clue_checks' / 'server' / 'baseline_tokenizer'}",
+             f"--clue-data={REPO / 'clue_checks' / 'fixtures'}", "--no-cache", "-q", "--tb=no", "-p", "no:randomly"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    page = tmp_path / "clue-report" / "index.html"
+    assert page.is_file(), done.stdout[-3000:] + done.stderr[-3000:]
+    open_page(browser, page)
+    assert browser.find_elements(By.CSS_SELECTOR, '#scores svg[aria-label="task scores with 95% intervals"] rect.bar')
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#kinds figure.kinds svg")) == 2
+    assert count(browser) == "4 of 4 samples"
+    Select(browser.find_element(By.ID, "f-kind")).select_by_value("unanswerable_missed")
+    assert count(browser) == "2 of 4 samples"  # task 3's answer is F; the reply says A
+    browser.find_element(By.CSS_SELECTOR, "#rows tr").click()
+    detail = browser.find_element(By.ID, "detail")
+    assert SCRIPT_REPLY in detail.text and "unanswerable_missed" in detail.text
+    assert browser.execute_script("return window.__pwned") is None
+    assert browser.execute_script("return document.querySelectorAll('#detail script, #detail b').length") == 0
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+    assert browser.save_screenshot(str(tmp_path / "real-run.png"))

@@ -88,6 +88,7 @@ def test_two_shards_merged_give_the_unsharded_report_and_its_verdict(suite, base
     assert got == full
     assert got_rows == full_rows
     assert got_md == full_md
+    assert (suite.path / "merged" / "index.html").is_file()  # the merged report's page, built like a run's
     sent = sum(json.loads((suite.path / d / "clue-report.json").read_text())["requests"]["sent"] for d in ("s1", "s2"))
     assert json.loads((suite.path / "merged" / "clue-report.json").read_text())["requests"]["sent"] == sent
 

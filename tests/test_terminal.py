@@ -41,14 +41,14 @@ def test_line_and_short_show_one_line_per_failing_sample_with_its_reason(suite, 
     result = run(suite, f"--tb={style}")
     failed = result.parseoutcomes()["failed"]
     section = failures_section(result)
-    reasons = [line for line in section if re.search(r"mednli:\S+ failed: gold label \w+ not in the answer", line)]
+    reasons = [line for line in section if re.search(r"mednli:\S+ failed \[wrong_answer\]: gold label \w+ not in the answer", line)]
     assert len(reasons) == failed > 0
     if style == "line":
         assert len(section) == failed  # nothing else: no prompt, no response
     else:
         assert len(section) == 2 * failed  # pytest's own separator line, then the reason
     assert "end of prompt" not in result.stdout.str()
-    result.stdout.fnmatch_lines(["FAILED *mednli:* - *failed: gold label*"])  # -ra's summary names the reason
+    result.stdout.fnmatch_lines(["FAILED *mednli:* - *failed [[]wrong_answer[]]: gold label*"])  # -ra's summary names the reason
 
 
 def test_long_keeps_the_whole_story_and_no_hides_it(suite):

@@ -11,7 +11,7 @@ demand, so 10,000 samples open at once.
 
 Prediction rows are read defensively: older rows carry CLUE's keys only (`id`, `Model Answer`, `Ground
 Truth Answer`, metric values, `reason`); newer ones add `task`, `kinds`, `finish_reason`, tokens, latency,
-`prompt`, `parsed`, `metrics`, a `baseline` … Whatever a row lacks is shown as "—".
+`prompt`, `parsed_answer` (older rows: `parsed`), `metrics`, a `baseline` … Whatever a row lacks is shown as "—".
 """
 
 from __future__ import annotations
@@ -169,7 +169,8 @@ def normalise_row(raw: Mapping[str, Any], task_from_file: str) -> dict[str, Any]
         "latency_s": _number(raw.get("latency_s")),
         "prompt": _text(prompt),  # shortened with the task's others, in `shared_prompt_starts`
         "prompt_chars": len(prompt) if isinstance(prompt, str) else None,
-        "parsed": raw["parsed"] if isinstance(raw.get("parsed"), str) else None,
+        # `parsed_answer` (rows since triage); older rows named it `parsed`, a string beside LongHealth's 0/1 metric.
+        "parsed": next((v for v in (raw.get("parsed_answer"), raw.get("parsed")) if isinstance(v, str)), None),
         "node_id": _text(raw.get("node_id")),
         "cluster": _text(raw.get("cluster")),
         "source": _text(raw.get("source")),

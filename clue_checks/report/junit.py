@@ -27,8 +27,16 @@ GATES_CLASS = "clue.gates"
 RESPONSE_CHARS = 2000  # of the response in system-out; the report's predictions file has it whole
 
 
-def sample_output(record: SampleRecord) -> str:
-    """The system-out text of a sample's testcase."""
+def sample_output(record: SampleRecord, *, redact: bool = False) -> str:
+    """The system-out text of a sample's testcase; `redact` (--clue-redact): its clinical text as hashes."""
+    if redact:
+        from dataclasses import replace
+
+        from .redact import redact_reason, redact_text
+
+        record = replace(record, reason=redact_reason(record.reason),
+                         response=None if record.response is None else redact_text(record.response),
+                         reference=None if record.reference is None else redact_text(record.reference))
     metrics = ", ".join(f"{k}={v:.6g}" if isinstance(v, (int, float)) else f"{k}=not computed "
                         f"({record.not_computed.get(k, 'no value')})" for k, v in record.metrics.items())
     response = record.response or ""

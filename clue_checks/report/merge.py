@@ -145,6 +145,8 @@ def merge(shards: Sequence[ShardReport], *, thresholds: Thresholds | None = None
         raise MergeError(f"{thresholds.source}: " + "; ".join(problems))
     tasks = _tasks(run)
     records = [r for s in shards for rows in s.records.values() for r in rows]
+    if run.get("redacted"):
+        recompute_batched = False  # the rows hold hashes, not the texts BERTScore would read
     specs = []
     for name, task in tasks.items():
         entries = [s.report["tasks"][name] for s in shards if name in s.report.get("tasks", {})]
@@ -215,5 +217,9 @@ def merge_folders(out: Path, inputs: Sequence[Path], *, thresholds_file: Path | 
         except ThresholdsError as exc:
             raise MergeError(str(exc)) from None
     merged = merge(shards, thresholds=thresholds, thresholds_text=text, recompute_batched=recompute_batched)
-    paths = write_reports(out, merged.report, merged.markdown, merged.result.records)
+    paths = write_reports(out, merged.report, merged.markdown, merged.result.records,
+                          redact=bool(merged.report["run"].get("redacted")))
+    from .html import write_html
+
+    paths.insert(2, write_html(out))
     return merged, paths

@@ -48,9 +48,15 @@ def report_dict(run: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Seq
 
 def report_for(result: AggregateResult, run: Mapping[str, Any], *, requests: Mapping[str, int] | None,
                manifest: Mapping[str, Any] | None = None, warnings: Sequence[str] = ()) -> dict[str, Any]:
-    """The JSON report of an aggregation."""
-    return report_dict(run, result.tasks, result.gates, result.levels, requests, verdict_=result.verdict,
-                       verdict_reasons=result.verdict_reasons, manifest=manifest, warnings=warnings)
+    """The JSON report of an aggregation, with each task's failure kinds counted (`tasks[t]["kinds"]`)."""
+    from .kinds_table import counts_per_task
+
+    report = report_dict(run, result.tasks, result.gates, result.levels, requests, verdict_=result.verdict,
+                         verdict_reasons=result.verdict_reasons, manifest=manifest, warnings=warnings)
+    for task, counts in counts_per_task(result.records).items():
+        if task in report["tasks"]:
+            report["tasks"][task]["kinds"] = counts
+    return report
 
 
 def verdict(gates: Sequence[GateResult]) -> str:
@@ -164,6 +170,9 @@ def markdown(report: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Seq
     if levels:
         lines += ["", "## CLUE levels", "", *[f"- {_one_line(line)}" for line in level_lines(levels)],
                   "", "Headline metrics per task: see `clue_checks/report/levels.py` (one table)."]
+    from .kinds_table import markdown_lines as kinds_lines
+
+    lines += kinds_lines(report)
     decided = report.get("verdict") or verdict(gates)
     lines += ["", f"## Gates: {decided}", ""]
     if gates:
@@ -258,15 +267,27 @@ def terminal_lines(tasks: Sequence[TaskSummary], gates: Sequence[GateResult], re
 def remove_reports(directory: Path) -> None:
     """A run that will write a report: an earlier run's report must not be taken for this one's if this
     one stops early."""
-    for path in (directory / REPORT_JSON, directory / REPORT_MD, *directory.glob(f"{PREDICTIONS}/*.jsonl")):
+    for path in (directory / REPORT_JSON, directory / REPORT_MD, directory / "index.html",
+                 *directory.glob(f"{PREDICTIONS}/*.jsonl")):
         path.unlink(missing_ok=True)
 
 
 def prediction_row(record: SampleRecord) -> dict[str, Any]:
     """One line of `predictions/<task>.jsonl`: CLUE's own keys (to diff against CLUE's predictions files),
-    then every field of the sample record (`SampleRecord.from_dict` reads it back)."""
+    then every field of the sample record (`record_of_row` reads it back). The record's `parsed` (the answer the
+    task's parser read) is written as `parsed_answer`: LongHealth has a metric named `parsed` (0/1, under
+    `metrics`), and CLUE's own files put metrics at the top level, so the name would mean two things."""
+    fields = {("parsed_answer" if k == "parsed" else k): v for k, v in record.as_dict().items()}
     return {"id": record.sample_id, "Model Answer": record.response, "Ground Truth Answer": record.reference,
-            **record.as_dict()}
+            **fields}
+
+
+def record_of_row(row: Mapping[str, Any]) -> SampleRecord:
+    """The sample record of a prediction row (`parsed_answer`, or an older row's `parsed`, is its parsed answer)."""
+    data = dict(row)
+    if "parsed_answer" in data:
+        data["parsed"] = data.pop("parsed_answer")
+    return SampleRecord.from_dict(data)
 
 
 def read_predictions(directory: Path) -> dict[str, list[SampleRecord]]:
@@ -278,14 +299,19 @@ def read_predictions(directory: Path) -> dict[str, list[SampleRecord]]:
             if not line.strip():
                 continue
             try:
-                rows.append(SampleRecord.from_dict(json.loads(line)))
+                rows.append(record_of_row(json.loads(line)))
             except (ValueError, TypeError, KeyError) as exc:
                 raise ValueError(f"{path}, line {number}: not a sample record ({exc})") from None
     return out
 
 
 def write_reports(directory: Path, report: Mapping[str, Any], md: str,
-                  records: Mapping[str, Sequence[SampleRecord]]) -> list[Path]:
+                  records: Mapping[str, Sequence[SampleRecord]], *, redact: bool = False) -> list[Path]:
+    """`redact` (--clue-redact): prediction rows with their clinical text hashed (`redact.redact_rows`); the JSON
+    and Markdown reports hold no sample text (ids, counts, metrics, kinds), so they are written as they are."""
+    from .redact import redact_row
+
+    shown = redact_row if redact else dict
     directory.mkdir(parents=True, exist_ok=True)
     json_path = directory / REPORT_JSON
     json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
@@ -300,6 +326,6 @@ def write_reports(directory: Path, report: Mapping[str, Any], md: str,
         path = pred_dir / f"{task}.jsonl"
         with path.open("w", encoding="utf-8") as handle:
             for r in sorted(rows, key=lambda r: r.index):
-                handle.write(json.dumps(prediction_row(r), ensure_ascii=False) + "\n")
+                handle.write(json.dumps(shown(prediction_row(r)), ensure_ascii=False) + "\n")
         written.append(path)
     return written

@@ -48,6 +48,7 @@ class Controller:
         self.result: AggregateResult | None = None
         self.report: dict[str, Any] | None = None
         self.paths: list[Path] = []
+        self.page_problem: str | None = None  # why index.html could not be written
         self.warnings: tuple[str, ...] = ()
         self._run: Run | None = None
         self.worker_baseline_requests: Counter[str] = Counter()
@@ -161,7 +162,7 @@ class Controller:
             if xml is not None:
                 from ..report.junit import add_sample_output, sample_output
 
-                add_sample_output(xml, report, sample_output(record))
+                add_sample_output(xml, report, sample_output(record, redact=self.setup.settings.redact))
         elif report.failed and not getattr(report, "clue_sample", False):
             self.other_failures += 1
         described = getattr(report, "clue_run", None)
@@ -235,7 +236,9 @@ class Controller:
             markdown = baseline_report.insert_markdown(markdown, baseline_report.markdown_lines(
                 comparison, {t.task: t.title for t in result.tasks}))
         records = baseline_report.with_baseline(result.records, base_records) if base_records else result.records
-        self.paths = render.write_reports(settings.report_dir, report, markdown, records)
+        self.paths = render.write_reports(settings.report_dir, report, markdown, records,
+                                          redact=settings.redact)
+        self._write_page()
         self.result, self.report = result, report
         xml = self._junit()
         if xml is not None:
@@ -251,6 +254,15 @@ class Controller:
                                                    other_failures=self.other_failures)
         if self.comparison_error is not None:  # asked to compare, and the runs are not comparable
             session.exitstatus = EXIT_UNAVAILABLE
+
+    def _write_page(self) -> None:
+        """index.html, from the files just written (so --clue-redact's rows are what the page shows)."""
+        from ..report.html import ReportDirError, write_html
+
+        try:
+            self.paths.insert(2, write_html(self.setup.settings.report_dir))
+        except (ReportDirError, OSError, ValueError) as exc:  # the report itself is written: say so, go on
+            self.page_problem = f"index.html not written: {exc}"
 
     def _task_specs(self) -> list[TaskSpec]:
         from ..report.aggregate import TaskSpec
@@ -307,6 +319,8 @@ class Controller:
             "seeds": {"shots": SHOT_SEED, "longhealth": LONGHEALTH_SEED, "bootstrap": BOOTSTRAP_SEED,
                       "bootstrap_resamples": BOOTSTRAP_RESAMPLES},
             "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "redacted": settings.redact,
+            "kinds_selected": list(settings.kinds) or None,
         })
         return section
 
@@ -371,6 +385,10 @@ class Controller:
         result, report = self.result, self.report
         requests = report["requests"]
         terminalreporter.write_sep("=", "CLUE report")
+        from ..report.kinds_table import terminal_lines as kinds_lines
+
+        for line in kinds_lines(report):  # before the task table, which stays the last thing printed
+            terminalreporter.write_line(line)
         for line in render.terminal_lines(result.tasks, result.gates, requests, result.levels,
                                           verdict_=result.verdict, verdict_reasons=result.verdict_reasons,
                                           warnings=self.warnings):
@@ -382,7 +400,9 @@ class Controller:
                 terminalreporter.write_line(line)
         if self.comparison_error is not None:
             terminalreporter.write_line(self.comparison_error, red=True)
-        terminalreporter.write_line("report: " + ", ".join(str(p) for p in self.paths[:2]))
+                terminalreporter.write_line("report: " + ", ".join(str(p) for p in self.paths[:3]))
+        if self.page_problem:
+            terminalreporter.write_line(f"warning: {self.page_problem}", yellow=True)
         describe = report["run"]
         if requests.get("from_store") and not describe.get("model_revision"):
             terminalreporter.write_line(
@@ -410,4 +430,8 @@ class Controller:
                  f"cache {s.cache_dir or 'off'}{' (refresh)' if s.refresh else ''}"
                  + (f"; shard {s.shard[0]}/{s.shard[1]}" if s.shard else "")]
         lines += [f"clue-checks: WARNING {w}" for w in self.setup.warnings()]
+        chosen = self.setup.kind_selection
+        if chosen is not None:
+            lines.append(f"clue-checks: --clue-kind {','.join(chosen.kinds)}: {len(chosen.ids)} sample(s) of the last "
+                         f"run in {chosen.source}, answered from the store")
         return lines

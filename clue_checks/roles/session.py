@@ -45,6 +45,16 @@ def sample_param(item: pytest.Item) -> str | None:
     return value if isinstance(value, str) else None  # an empty parameter set holds a placeholder
 
 
+def _error_kinds(sample: Any, exc: BaseException) -> tuple[str, ...]:
+    """A request that failed is `endpoint_error`; any other error (a bug, a template) has no failure kind."""
+    from ..endpoint.types import EndpointError
+    from ..triage import evidence_for_error, kinds_for
+
+    if not isinstance(exc, EndpointError):
+        return ()
+    return kinds_for(evidence_for_error(sample.task, str(exc), sample.reference))
+
+
 def data_folder_missing(data_dir: object) -> str:
     return (f"clue-checks: data folder not found: {data_dir} (--clue-data names a folder laid out like CLUE's "
             "data/; see the README section 'Getting the CLUE data')")
@@ -237,12 +247,13 @@ class SampleSession:
         try:
             evaluated = run.evaluate(sample)
             check = SampleCheck(run.tasks[sample.task], evaluated, self.setup.thresholds.floors_for(sample.task),
-                                index, node_id=item.nodeid)
+                                index, node_id=item.nodeid, redact=self.setup.settings.redact)
         except Exception as exc:
             # Whatever went wrong, the sample is counted as errored in the report: never silently dropped.
             item.stash[RECORD] = SampleRecord(sample.task, sample.id, index, "error", reason=f"{exc}",
                                               reference=sample.reference,
-                                              cluster=run.tasks[sample.task].cluster_of(sample), node_id=item.nodeid)
+                                              cluster=run.tasks[sample.task].cluster_of(sample), node_id=item.nodeid,
+                                              kinds=_error_kinds(sample, exc))
             if not isinstance(exc, (EndpointError, TokenizerUnavailable)):
                 raise  # a bug or a template error: the traceback is the useful part
             broken = run.scheduler.broken if run.scheduler is not None else None

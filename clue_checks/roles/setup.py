@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pytest
 
 from .. import settings as settings_mod
 from ..report.thresholds import Thresholds, ThresholdsError
 from ..report.thresholds import load as load_thresholds
+
+if TYPE_CHECKING:
+    from .kind_selection import KindSelection
 
 # A file in the bundled fixtures folder: scores on this data mean nothing clinically.
 SYNTHETIC_MARKER = "CLUE_SYNTHETIC_FIXTURES"
@@ -21,6 +25,7 @@ class ClueSetup:
     thresholds: Thresholds
     thresholds_text: str  # the file's content, as read (for the manifest)
     synthetic_data: bool  # the data folder is the bundled synthetic fixtures
+    kind_selection: KindSelection | None = None  # --clue-kind: the samples to run (None: no such selection)
 
     def warnings(self, server_kind: str | None = None) -> tuple[str, ...]:
         """A real model scored on the synthetic fixtures is said so in the header, the table and the report
@@ -69,7 +74,19 @@ def resolve(config: pytest.Config) -> ClueSetup:
         from importlib import resources
 
         text = resources.files("clue_checks").joinpath("default_thresholds.toml").read_text(encoding="utf-8")
-    return ClueSetup(settings, thresholds, text, is_synthetic(settings.data_dir))
+    return ClueSetup(settings, thresholds, text, is_synthetic(settings.data_dir), _kind_selection(config, settings))
+
+
+def _kind_selection(config: pytest.Config, settings: settings_mod.Settings) -> KindSelection | None:
+    """--clue-kind: read once where the run starts; an xdist worker gets the ids from the controller."""
+    if not settings.kinds:
+        return None
+    from .kind_selection import WORKER_KEY, KindSelection, read_selection
+
+    given = getattr(config, "workerinput", {}).get(WORKER_KEY)
+    if given is not None:
+        return KindSelection(settings.kinds, frozenset(given), "the xdist controller")
+    return read_selection(settings.report_dir, settings.kinds)
 
 
 def unknown_threshold_keys(thresholds: Thresholds, profile_name: str) -> list[str]:
