@@ -400,7 +400,7 @@ class Controller:
                 terminalreporter.write_line(line)
         if self.comparison_error is not None:
             terminalreporter.write_line(self.comparison_error, red=True)
-                terminalreporter.write_line("report: " + ", ".join(str(p) for p in self.paths[:3]))
+        terminalreporter.write_line("report: " + ", ".join(str(p) for p in self.paths[:3]))
         if self.page_problem:
             terminalreporter.write_line(f"warning: {self.page_problem}", yellow=True)
         describe = report["run"]
