@@ -49,6 +49,9 @@ class Controller:
         self.paths: list[Path] = []
         self.warnings: tuple[str, ...] = ()
         self._run: Run | None = None
+        self.worker_stats: list[dict[str, Any]] = []  # each xdist worker's Run.request_stats()
+        self.report_error: str | None = None  # the report could not be written: why
+        self._cleaner: Any = None
 
     @property
     def active(self) -> bool:
@@ -79,10 +82,20 @@ class Controller:
             return
         if not settings.data_dir.is_dir():  # one message, not one per task module
             pytest.exit(data_folder_missing(settings.data_dir), returncode=EXIT_UNAVAILABLE)
+        if self.xdist and not self.config.option.collectonly:
+            # An unusable cache: one line now, before any worker starts (a single process checks it
+            # when it connects, once a sample is collected).
+            from .robust import store_problem
+
+            problem = store_problem(self.run)
+            self.run.close()
+            if problem is not None:
+                pytest.exit(problem, returncode=EXIT_UNAVAILABLE)
         if self.xdist and settings.endpoints and not self.config.option.collectonly:
             self._check_endpoint()
 
     def _check_endpoint(self) -> None:
+        from ..endpoint.store import StoreError
         from ..endpoint.types import EndpointError
         from ..rendering import TemplateUnavailable
         from ..runner import Run
@@ -91,8 +104,8 @@ class Controller:
         problem = None
         try:
             run.connect(list(self.setup.settings.endpoints))
-        except (EndpointError, TemplateUnavailable) as exc:
-            problem = f"clue-checks: {exc}"
+        except (EndpointError, TemplateUnavailable, StoreError) as exc:
+            problem = f"clue-checks: {run.redact(str(exc))}"
         finally:
             run.close()
         if problem is not None:
@@ -141,7 +154,7 @@ class Controller:
         if data is not None:
             from ..report.aggregate import SampleRecord
 
-            record = SampleRecord.from_dict(data)
+            record = SampleRecord.from_dict(self._clean.scrub(data))  # no secret, no unwritable text in any artefact
             self.records.append(record)
             xml = self._junit()
             if xml is not None:
@@ -163,6 +176,8 @@ class Controller:
         output = getattr(node, "workeroutput", {}) or {}
         if output.get("clue_requests"):
             self.worker_requests.update(output["clue_requests"])
+        if output.get("clue_request_stats"):
+            self.worker_stats.append(output["clue_request_stats"])
         if output.get("clue_run"):
             self._described(RunDescription.from_dict(output["clue_run"]))
 
@@ -187,7 +202,7 @@ class Controller:
 
         settings = self.setup.settings
         server_kind = self.description.describe.get("server_kind")
-        self.warnings = self.setup.warnings(server_kind)
+        self.warnings = self.setup.warnings(server_kind) + tuple(self._clean.lines(self.description.warnings))
         result = aggregate.aggregate(
             self.records, self._task_specs(), self.setup.thresholds.gates, batch_score=self._batch_score,
             not_selected=self._not_selected(), deferred=self._deferred(),
@@ -196,9 +211,14 @@ class Controller:
         manifest = self._manifest(result)
         report = render.report_for(result, run_section, requests=self._request_counts(), manifest=manifest,
                                    warnings=self.warnings)
-        self.paths = render.write_reports(settings.report_dir, report,
-                                          render.markdown(report, result.tasks, result.gates, result.levels),
-                                          result.records)
+        from .run_report import add_run_stats, write_safely
+
+        markdown_extra = add_run_stats(report, result.records, self._request_stats(), time.time() - self.started)
+        report = self._clean.scrub(report)
+        markdown = self._clean(render.markdown(report, result.tasks, result.gates, result.levels) + markdown_extra)
+        self.paths, self.report_error = write_safely(settings.report_dir, report, markdown, result.records)
+        if self.report_error is not None:
+            session.exitstatus = EXIT_UNAVAILABLE
         self.result, self.report = result, report
         xml = self._junit()
         if xml is not None:
@@ -209,8 +229,10 @@ class Controller:
             junit.add_gate_testcases(xml, result)
         # Gate mode: the verdict, and any other test of the session; failing samples stay failed in the output.
         # Otherwise plain pytest semantics: the samples decide; the verdict is printed and written.
-        session.exitstatus = aggregate.exit_status(result, mode=settings.exit_mode, pytest_status=session.exitstatus,
-                                                   other_failures=self.other_failures)
+        if self.report_error is None:
+            session.exitstatus = aggregate.exit_status(result, mode=settings.exit_mode,
+                                                       pytest_status=session.exitstatus,
+                                                       other_failures=self.other_failures)
 
     def _task_specs(self) -> list[TaskSpec]:
         from ..report.aggregate import TaskSpec
@@ -292,6 +314,22 @@ class Controller:
             started=self.started_at.isoformat(timespec="seconds"), duration_s=time.time() - self.started,
             command=command)
 
+    @property
+    def _clean(self) -> Any:
+        """Text on its way to the terminal or a file: UTF-8-safe, secrets masked (roles/robust.py)."""
+        if self._cleaner is None:
+            from .robust import Cleaner
+
+            self._cleaner = Cleaner(self.run.redact)
+        return self._cleaner
+
+    def _request_stats(self) -> dict[str, Any] | None:
+        from ..report.run_stats import merge_stats
+
+        if self.xdist:
+            return merge_stats(self.worker_stats)
+        return self.session.run.request_stats() if self.session is not None and self.session.started else None
+
     def _request_counts(self) -> dict[str, int]:
         from ..endpoint.types import REQUEST_COUNTS
 
@@ -326,7 +364,12 @@ class Controller:
                                           verdict_=result.verdict, verdict_reasons=result.verdict_reasons,
                                           warnings=self.warnings):
             terminalreporter.write_line(line)
-        terminalreporter.write_line("report: " + ", ".join(str(p) for p in self.paths[:2]))
+        from .run_report import summary_lines
+
+        for line, markup in summary_lines(report, self.report_error):
+            terminalreporter.write_line(self._clean(line), **markup)
+        if self.report_error is None:
+            terminalreporter.write_line("report: " + ", ".join(str(p) for p in self.paths[:2]))
         describe = report["run"]
         if requests.get("from_store") and not describe.get("model_revision"):
             terminalreporter.write_line(

@@ -15,18 +15,20 @@ class RunDescription:
     chat_template: str | None  # the template that rendered the prompts (generate mode), if any
     chat_template_note: str  # why there is none, when there is none
     generation: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # task -> generation parameters
+    warnings: tuple[str, ...] = ()  # Run.mode_warnings(): what this run's requests cannot do that CLUE's did
 
     def as_dict(self) -> dict[str, Any]:
         return {"describe": dict(self.describe), "endpoint_info": self.endpoint_info,
                 "chat_template": self.chat_template, "chat_template_note": self.chat_template_note,
-                "generation": {k: dict(v) for k, v in self.generation.items()}}
+                "generation": {k: dict(v) for k, v in self.generation.items()}, "warnings": list(self.warnings)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "RunDescription":
         return cls(MappingProxyType(dict(data["describe"])), data.get("endpoint_info"), data.get("chat_template"),
-                   data.get("chat_template_note", ""), MappingProxyType(dict(data.get("generation") or {})))
+                   data.get("chat_template_note", ""), MappingProxyType(dict(data.get("generation") or {})),
+                   tuple(data.get("warnings") or ()))
 
     def merged(self, other: "RunDescription") -> "RunDescription":
         """Another process's description: the generation parameters of tasks this one did not render."""
         return RunDescription(self.describe, self.endpoint_info, self.chat_template, self.chat_template_note,
-                              MappingProxyType({**other.generation, **self.generation}))
+                              MappingProxyType({**other.generation, **self.generation}), self.warnings)

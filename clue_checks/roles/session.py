@@ -146,16 +146,20 @@ class SampleSession:
                 share = (worker_number(workerinput["workerid"]), workers)
                 owner = shares([item.nodeid for item in session.items], workers)
                 indexed = [(i, p) for i, p in indexed if owner[i] == share[0]]
+        from ..endpoint.store import StoreError
         from ..endpoint.types import EndpointError
         from ..rendering import TemplateUnavailable
         from ..tasks.tokens import TokenizerUnavailable
 
-        problem = None
+        from .robust import store_problem
+
+        problem = store_problem(run)  # before the baseline starts or any request: one line with the fixes
         try:
-            run.connect(self._endpoint_urls(), concurrency_share=concurrency_share)
-            run.check_token_counter(collected_tasks)
-        except (EndpointError, TemplateUnavailable, TokenizerUnavailable) as exc:
-            problem = f"clue-checks: {exc}"
+            if problem is None:
+                run.connect(self._endpoint_urls(), concurrency_share=concurrency_share)
+                run.check_token_counter(collected_tasks)
+        except (EndpointError, TemplateUnavailable, TokenizerUnavailable, StoreError) as exc:
+            problem = f"clue-checks: {run.redact(str(exc))}"
         if problem is not None:
             if not self.worker:
                 pytest.exit(problem, returncode=EXIT_UNAVAILABLE)
@@ -199,7 +203,8 @@ class SampleSession:
                     generation[task] = run.request_for(samples[0])[1].params.as_dict()
                 except Exception:  # the sample's own test reports it
                     continue
-        return RunDescription(run.describe(), dict(run.info.raw), template, note, generation)
+        return RunDescription(run.describe(), dict(run.info.raw), template, note, generation,
+                              tuple(run.mode_warnings()))
 
     # -- the sample fixture and its report ------------------------------------------------
 
@@ -288,6 +293,7 @@ class SampleSession:
             # Sent back to the controller with the worker's output (xdist sends it after this hook).
             output = self.config.workeroutput  # type: ignore[attr-defined]
             output["clue_requests"] = self._run.request_counts()
+            output["clue_request_stats"] = self._run.request_stats()
             if self.description is not None:
                 output["clue_run"] = self.description.as_dict()
 
