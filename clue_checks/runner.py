@@ -258,6 +258,10 @@ class Run:
             return dict.fromkeys(REQUEST_COUNTS, 0)
         return self.scheduler.counts()
 
+    def progress(self) -> dict[str, Any]:
+        """Cheap request counters for the live progress line (empty before connecting)."""
+        return self.scheduler.progress() if self.scheduler is not None else {}
+
     def request_stats(self) -> dict[str, Any] | None:
         """How the requests went (tries, retries, effective concurrency, store problems, replica events)."""
         return None if self.scheduler is None else self.scheduler.stats()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -55,7 +56,10 @@ class SampleCheck:
     """Handed to each sample test: `check()` asserts the task's per-sample verdict."""
 
     def __init__(self, task: Task, evaluated: Evaluated, floors: Mapping[str, float], index: int,
-                 node_id: str | None = None) -> None:
+                 node_id: str | None = None, clean: Callable[[str], str] | None = None) -> None:
+        # `clean`: what every text shown or written passes through (UTF-8-safe, secrets masked); scores
+        # are computed on the text as received.
+        self._clean = clean or (lambda text: text)
         self.task = task
         self.evaluated = evaluated
         self.floors = dict(floors)
@@ -81,6 +85,12 @@ class SampleCheck:
             parsed=parsed_answer(self.result.details),
             node_id=node_id,
         )
+        if clean is not None:
+            r = self.record
+            self.record = replace(r, response=clean(r.response) if r.response else r.response,
+                                  reference=clean(r.reference) if r.reference else r.reference,
+                                  prompt=clean(r.prompt) if r.prompt else r.prompt,
+                                  parsed=clean(r.parsed) if r.parsed else r.parsed, reason=clean(r.reason) if r.reason else r.reason)
 
     @property
     def response(self) -> str:
@@ -93,6 +103,9 @@ class SampleCheck:
 
     def headline(self) -> str:
         """One line: the sample and why it failed (--tb=line / short)."""
+        return self._clean(self._headline())
+
+    def _headline(self) -> str:
         return f"{self.evaluated.sample.test_id} failed: {' '.join(self.result.reason.split())}"
 
     def metric_text(self) -> str:
@@ -102,6 +115,10 @@ class SampleCheck:
             for k, v in self.result.metrics.items())
 
     def explain(self) -> str:
+        """The failure message (terminal and JUnit): bounded, UTF-8-safe, no secret."""
+        return self._clean(self._explain())
+
+    def _explain(self) -> str:
         e = self.evaluated
         rendered = rendered_prompt(e)
         tail = rendered[-PROMPT_TAIL:]
@@ -131,10 +148,10 @@ class SampleCheck:
     def passed_text(self) -> str:
         """What a passing sample shows under `-rP`: its verdict, metrics, reference and response."""
         e = self.evaluated
-        return "\n".join([
+        return self._clean("\n".join([
             f"{e.sample.test_id} passed: {self.result.reason}",
             f"metrics: {self.metric_text()}",
             f"reference: {bounded(e.sample.reference)}",
             f"response:  {bounded(e.scored_text)}",
             f"finish reason: {e.outcome.completion.finish_reason}; from {e.outcome.source}",
-        ])
+        ]))

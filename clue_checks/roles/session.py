@@ -10,6 +10,7 @@ controller. Nothing heavy is imported until the first CLUE test module is collec
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from ..runner import Run
     from ..sample_check import SampleCheck
     from ..server import BaselineServer
+    from .progress import SessionProgress
 
 MARKER = "clue_task"
 FIXTURE = "clue_sample"
@@ -61,6 +63,7 @@ class SampleSession:
         self._data_error_shown = False
         self._description_sent = False
         self.unavailable: str | None = None  # a worker that could not connect: why
+        self.progress: SessionProgress | None = None  # the live line (single process only)
 
     @property
     def run(self) -> Run:
@@ -171,6 +174,10 @@ class SampleSession:
         # Without our scheduler (e.g. --dist loadscope) a worker cannot know its share: fetch on demand.
         if not self.worker or share is not None:
             run.prefetch([run.sample(p) for _, p in indexed])
+        if not self.worker:
+            from .progress import SessionProgress
+
+            self.progress = SessionProgress(config, len(indexed), run.progress)
 
     def _endpoint_urls(self) -> list[str]:
         settings = self.setup.settings
@@ -223,13 +230,17 @@ class SampleSession:
         item = request.node
         index = run.index_of(sample)
         no_response = None
+        from .robust import Cleaner
+
+        clean = Cleaner(run.redact)
         try:
-            evaluated = run.evaluate(sample)
+            with self.progress.waiting() if self.progress is not None else nullcontext() as on_poll:
+                evaluated = run.evaluate(sample, on_poll=on_poll)
             check = SampleCheck(run.tasks[sample.task], evaluated, self.setup.thresholds.floors_for(sample.task),
-                                index, node_id=item.nodeid)
+                                index, node_id=item.nodeid, clean=clean)
         except Exception as exc:
             # Whatever went wrong, the sample is counted as errored in the report: never silently dropped.
-            item.stash[RECORD] = SampleRecord(sample.task, sample.id, index, "error", reason=f"{exc}",
+            item.stash[RECORD] = SampleRecord(sample.task, sample.id, index, "error", reason=clean(f"{exc}"),
                                               reference=sample.reference,
                                               cluster=run.tasks[sample.task].cluster_of(sample), node_id=item.nodeid)
             if not isinstance(exc, (EndpointError, TokenizerUnavailable)):
@@ -237,7 +248,7 @@ class SampleSession:
             broken = run.scheduler.broken if run.scheduler is not None else None
             if broken:
                 request.session.shouldstop = f"clue-checks: {broken}"
-            no_response = f"no response for {sample.test_id}: {exc}"
+            no_response = clean(f"no response for {sample.test_id}: {exc}")
         if no_response is not None:  # failed outside the except block: one message, not a chained second one
             pytest.fail(no_response, pytrace=False)
         item.stash[RECORD] = check.record
@@ -288,7 +299,13 @@ class SampleSession:
         if self._run is not None:
             self._run.close()
 
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.progress is not None and getattr(report, "clue_record", None) is not None:
+            self.progress.test_done()
+
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.progress is not None:
+            self.progress.finish()
         if self.worker and self._run is not None:
             # Sent back to the controller with the worker's output (xdist sends it after this hook).
             output = self.config.workeroutput  # type: ignore[attr-defined]
