@@ -53,6 +53,7 @@ def comparable(data: dict, *, requests: bool = False) -> dict:
 
     data = json.loads(json.dumps(data))
     data["run"].pop("finished")
+    data.pop("performance", None)  # durations, rates and latencies: timing
     for key in (*TIME_KEYS, "command"):
         data["manifest"].pop(key)
     if not requests:

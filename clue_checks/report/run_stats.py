@@ -152,10 +152,11 @@ def warning_lines(section: Mapping[str, Any], store: Mapping[str, Any] | None) -
         if store.get("bad_rows"):
             lines.append(f"store: {store['bad_rows']} stored answers could not be read back and were asked again "
                          f"({store.get('path')})")
-        if store.get("errors"):
-            first = (store.get("messages") or ["(no message kept)"])[0]
-            lines.append(f"store: {store['errors']} store operations failed; answers not stored will be asked again "
-                         f"next run. First: {first}")
+        failed = int(store.get("errors") or 0) - int(store.get("bad_rows") or 0)  # `errors` counts both
+        if failed > 0:
+            others = [m for m in store.get("messages") or () if "unreadable answer" not in m]
+            lines.append(f"store: {failed} store operations failed; answers not stored will be asked again next "
+                         f"run. First: {(others or ['(no message kept)'])[0]}")
         lines += [f"store: {note}" for note in store.get("notes") or ()]
     if section.get("stopped"):
         lines.append(f"stopped: {section['stopped']}")
