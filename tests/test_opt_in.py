@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO / "fixtures"
+FIXTURES = REPO / "clue_checks" / "fixtures"
 HEAVY = ("numpy", "transformers", "simple_icd_10_cm", "rouge_score", "torch", "clue_checks.runner",
          "clue_checks.report", "clue_checks.server", "clue_checks.tasks")
 

@@ -75,6 +75,21 @@ def test_an_unusable_store_is_one_line_naming_it_and_the_fixes_before_any_reques
     assert sent == 0
 
 
+def test_a_store_locked_by_another_process_is_one_line(suite):
+    (suite.path / "cache").mkdir()
+    path = suite.path / "cache" / "responses.sqlite3"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA journal_mode=WAL")
+    holder.execute("CREATE TABLE IF NOT EXISTS x (y)")
+    holder.execute("BEGIN IMMEDIATE")  # another run's write lock, held throughout
+    try:
+        result = run(suite, "--tasks=mednli", "--limit=2", "--cache=cache", timeout=120)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert "locked" in one_line_naming(result, str(path), "--no-cache")
+
+
 def test_an_unusable_store_under_xdist_is_one_message_before_any_worker(suite):
     named = _garbage(suite.path / "cache")
     result = run(suite, "--tasks=mednli", "--limit=3", "--cache=cache", "-n", "2")

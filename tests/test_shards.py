@@ -14,7 +14,7 @@ from clue_checks.report.manifest import TIME_KEYS
 from clue_checks.server import BaselineServer
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO / "fixtures"
+FIXTURES = REPO / "clue_checks" / "fixtures"
 TASKS = "--tasks=mednli,medisumqa,longhealth-t1"  # medisumqa and LongHealth have clusters; LongHealth shares requests
 
 pytest_plugins = ["pytester"]

@@ -87,7 +87,7 @@ class Controller:
             # when it connects, once a sample is collected).
             from .robust import store_problem
 
-            problem = store_problem(self.run)
+            problem = store_problem(self.run, create=False)
             self.run.close()
             if problem is not None:
                 pytest.exit(problem, returncode=EXIT_UNAVAILABLE)

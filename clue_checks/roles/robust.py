@@ -73,15 +73,29 @@ def config_problems(config: pytest.Config, report_dir: Path) -> list[str]:
     return problems
 
 
-def store_problem(run: Run) -> str | None:
-    """Open the run's response store now; an unusable one is one line with the fixes."""
-    from ..endpoint.store import StoreError
+def store_problem(run: Run, *, create: bool = True) -> str | None:
+    """Open the run's response store now; an unusable one is one line with the fixes.
 
+    `create=False` (the xdist controller, before it knows whether any sample will be collected): a store
+    that does not exist yet is not created, only its folder checked, so a session without CLUE samples
+    leaves the file system as it was."""
+    from ..endpoint.store import NO_CACHE, StoreError
+
+    cache = run.settings.cache_dir
+    if not create and cache is not None and not (cache / STORE_FILE).exists():
+        blocker = next((p for p in (cache, *cache.parents) if p.exists() and not p.is_dir()), None)
+        if blocker is None:
+            return None
+        return (f"clue-checks: The response store {cache / STORE_FILE} cannot be used: {blocker} is a file where its "
+                f"folder should be. Give --cache a folder, move that file away, or {NO_CACHE}.")
     try:
         run.open_store()
     except StoreError as exc:
         return f"clue-checks: {run.redact(str(exc))}"
     return None
+
+
+STORE_FILE = "responses.sqlite3"  # Run.open_store's file in the --cache folder
 
 
 class Cleaner:
