@@ -87,10 +87,8 @@ class SampleCheck:
         )
         if clean is not None:
             r = self.record
-            self.record = replace(r, response=clean(r.response) if r.response else r.response,
-                                  reference=clean(r.reference) if r.reference else r.reference,
-                                  prompt=clean(r.prompt) if r.prompt else r.prompt,
-                                  parsed=clean(r.parsed) if r.parsed else r.parsed, reason=clean(r.reason) if r.reason else r.reason)
+            self.record = replace(r, **{name: clean(value) for name in ("response", "reference", "prompt", "parsed",
+                                                                         "reason") if (value := getattr(r, name))})
 
     @property
     def response(self) -> str:

@@ -224,7 +224,7 @@ class Controller:
         if xml is not None:
             from ..report import junit
 
-            junit.add_suite_properties(xml, junit.suite_properties(run_section, manifest, result.verdict,
+            junit.add_suite_properties(xml, junit.suite_properties(report["run"], report["manifest"], result.verdict,
                                                                    self.warnings))
             junit.add_gate_testcases(xml, result)
         # Gate mode: the verdict, and any other test of the session; failing samples stay failed in the output.

@@ -94,7 +94,8 @@ class SessionProgress:
         self._writer: _BelowTheLine | _PlainLines | None = None
         if reporter is not None:
             self._writer = _BelowTheLine(reporter, capman) if self.tty else _PlainLines(reporter, capman)
-        self._live = LiveProgress(self._writer, self.snapshot, tty=self.tty, quiet=quiet or self._writer is None)  # type: ignore[arg-type]
+        self._live = LiveProgress(self._writer, self.snapshot, tty=self.tty,  # type: ignore[arg-type]
+                                  quiet=quiet or self._writer is None)
 
     def snapshot(self) -> Snapshot:
         c = self._counters()
