@@ -102,19 +102,22 @@ class Cleaner:
     """Text on its way out: UTF-8-safe, secrets masked. `scrub` does the same to every string of a JSON value."""
 
     def __init__(self, redact: Callable[[str], str]) -> None:
-        self._redact = redact
-
-    def __call__(self, text: str) -> str:
         from ..endpoint.types import utf8_safe
 
-        return self._redact(utf8_safe(text)) if text else text
+        self._redact = redact
+        self._utf8_safe = utf8_safe
+
+    def __call__(self, text: str) -> str:
+        return self._redact(self._utf8_safe(text)) if text else text
 
     def scrub(self, value: Any) -> Any:
-        if isinstance(value, str):
+        """Called on every sample record the controller receives: concrete type checks, no ABCs (fast)."""
+        kind = type(value)
+        if kind is str:
             return self(value)
-        if isinstance(value, Mapping):
-            return {self(k) if isinstance(k, str) else k: self.scrub(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
+        if kind is dict or isinstance(value, Mapping):
+            return {self(k) if type(k) is str else k: self.scrub(v) for k, v in value.items()}
+        if kind is list or kind is tuple:
             return [self.scrub(v) for v in value]
         return value
 
