@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -56,9 +57,12 @@ class SampleCheck:
     """Handed to each sample test: `check()` asserts the task's per-sample verdict."""
 
     def __init__(self, task: Task, evaluated: Evaluated, floors: Mapping[str, float], index: int,
-                 node_id: str | None = None, *, redact: bool = False) -> None:
+                 node_id: str | None = None, *, redact: bool = False, clean: Callable[[str], str] | None = None) -> None:
         from .triage import evidence_for, kinds_for
 
+        # `clean`: what every text shown or written passes through (UTF-8-safe, secrets masked); scores
+        # are computed on the text as received.
+        self._clean = clean or (lambda text: text)
         self.task = task
         self.evaluated = evaluated
         self.floors = dict(floors)
@@ -90,6 +94,10 @@ class SampleCheck:
             node_id=node_id,
             kinds=kinds,
         )
+        if clean is not None:
+            r = self.record
+            self.record = replace(r, **{name: clean(value) for name in ("response", "reference", "prompt", "parsed",
+                                                                         "reason") if (value := getattr(r, name))})
 
     @property
     def response(self) -> str:
@@ -114,7 +122,7 @@ class SampleCheck:
 
     def headline(self) -> str:
         """One line: the sample, its failure kinds and why it failed (--tb=line / short)."""
-        return self._verdict_line("failed", " ".join(self._reason().split()))
+        return self._clean(self._verdict_line("failed", " ".join(self._reason().split())))
 
     def metric_text(self) -> str:
         return ", ".join(
@@ -123,6 +131,10 @@ class SampleCheck:
             for k, v in self.result.metrics.items())
 
     def explain(self) -> str:
+        """The failure message (terminal and JUnit): bounded, UTF-8-safe, no secret."""
+        return self._clean(self._explain())
+
+    def _explain(self) -> str:
         e = self.evaluated
         rendered = rendered_prompt(e)
         tail = rendered[-PROMPT_TAIL:]
@@ -165,10 +177,10 @@ class SampleCheck:
     def passed_text(self) -> str:
         """What a passing sample shows under `-rP`: its verdict, metrics, reference and response."""
         e = self.evaluated
-        return "\n".join([
+        return self._clean("\n".join([
             self._verdict_line("passed", self._reason()),
             f"metrics: {self.metric_text()}",
             f"reference: {self._text(e.sample.reference)}",
             f"response:  {self._text(e.scored_text)}",
             f"finish reason: {e.outcome.completion.finish_reason}; from {e.outcome.source}",
-        ])
+        ]))

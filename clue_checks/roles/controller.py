@@ -54,6 +54,9 @@ class Controller:
         self.worker_baseline_requests: Counter[str] = Counter()
         self.comparison: BaselineComparison | None = None  # against --clue-baseline / --baseline-endpoint
         self.comparison_error: str | None = None  # why the runs were not compared (not comparable)
+        self.worker_stats: list[dict[str, Any]] = []  # each xdist worker's Run.request_stats()
+        self.report_error: str | None = None  # the report could not be written: why
+        self._cleaner: Any = None
 
     @property
     def active(self) -> bool:
@@ -93,10 +96,20 @@ class Controller:
             return
         if not settings.data_dir.is_dir():  # one message, not one per task module
             pytest.exit(data_folder_missing(settings.data_dir), returncode=EXIT_UNAVAILABLE)
+        if self.xdist and not self.config.option.collectonly:
+            # An unusable cache: one line now, before any worker starts (a single process checks it
+            # when it connects, once a sample is collected).
+            from .robust import store_problem
+
+            problem = store_problem(self.run, create=False)
+            self.run.close()
+            if problem is not None:
+                pytest.exit(problem, returncode=EXIT_UNAVAILABLE)
         if self.xdist and settings.endpoints and not self.config.option.collectonly:
             self._check_endpoint()
 
     def _check_endpoint(self) -> None:
+        from ..endpoint.store import StoreError
         from ..endpoint.types import EndpointError
         from ..rendering import TemplateUnavailable
         from ..runner import Run
@@ -105,8 +118,8 @@ class Controller:
         problem = None
         try:
             run.connect(list(self.setup.settings.endpoints))
-        except (EndpointError, TemplateUnavailable) as exc:
-            problem = f"clue-checks: {exc}"
+        except (EndpointError, TemplateUnavailable, StoreError) as exc:
+            problem = f"clue-checks: {run.redact(str(exc))}"
         finally:
             run.close()
         if problem is not None:
@@ -156,7 +169,7 @@ class Controller:
         if data is not None:
             from ..report.aggregate import SampleRecord
 
-            record = SampleRecord.from_dict(data)
+            record = SampleRecord.from_dict(self._clean.scrub(data))  # no secret, no unwritable text in any artefact
             self.records.append(record)
             xml = self._junit()
             if xml is not None:
@@ -184,6 +197,8 @@ class Controller:
             self.worker_requests.update(output["clue_requests"])
         if output.get("clue_baseline_requests"):
             self.worker_baseline_requests.update(output["clue_baseline_requests"])
+        if output.get("clue_request_stats"):
+            self.worker_stats.append(output["clue_request_stats"])
         if output.get("clue_run"):
             self._described(RunDescription.from_dict(output["clue_run"]))
 
@@ -208,7 +223,7 @@ class Controller:
 
         settings = self.setup.settings
         server_kind = self.description.describe.get("server_kind")
-        self.warnings = self.setup.warnings(server_kind)
+        self.warnings = self.setup.warnings(server_kind) + tuple(self._clean.lines(self.description.warnings))
         result = aggregate.aggregate(
             self.records, self._task_specs(), self.setup.thresholds.gates, batch_score=self._batch_score,
             not_selected=self._not_selected(), deferred=self._deferred(),
@@ -228,6 +243,9 @@ class Controller:
         self.comparison = comparison
         report = render.report_for(result, run_section, requests=self._request_counts(), manifest=manifest,
                                    warnings=self.warnings)
+        from .run_report import add_run_stats, write_safely
+
+        markdown_extra = add_run_stats(report, result.records, self._request_stats(), time.time() - self.started)
         markdown = render.markdown(report, result.tasks, result.gates, result.levels)
         if comparison.section is not None or comparison.gates:
             report["comparison"] = comparison.section or {"not_computed": self.comparison_error
@@ -235,23 +253,30 @@ class Controller:
                                                           "gates": [g.as_dict() for g in comparison.gates]}
             markdown = baseline_report.insert_markdown(markdown, baseline_report.markdown_lines(
                 comparison, {t.task: t.title for t in result.tasks}))
+        report = self._clean.scrub(report)
+        markdown = self._clean(markdown + markdown_extra)
         records = baseline_report.with_baseline(result.records, base_records) if base_records else result.records
-        self.paths = render.write_reports(settings.report_dir, report, markdown, records,
-                                          redact=settings.redact)
-        self._write_page()
+        self.paths, self.report_error = write_safely(settings.report_dir, report, markdown, records,
+                                                     redact=settings.redact)
+        if self.report_error is not None:
+            session.exitstatus = EXIT_UNAVAILABLE
+        else:
+            self._write_page()
         self.result, self.report = result, report
         xml = self._junit()
         if xml is not None:
             from ..report import junit
 
-            junit.add_suite_properties(xml, junit.suite_properties(run_section, manifest, result.verdict,
+            junit.add_suite_properties(xml, junit.suite_properties(report["run"], report["manifest"], result.verdict,
                                                                    self.warnings))
             junit.add_gate_testcases(xml, result)
             junit.add_compare_gate_testcases(xml, comparison.gates)
         # Gate mode: the verdict, and any other test of the session; failing samples stay failed in the output.
         # Otherwise plain pytest semantics: the samples decide; the verdict is printed and written.
-        session.exitstatus = aggregate.exit_status(result, mode=settings.exit_mode, pytest_status=session.exitstatus,
-                                                   other_failures=self.other_failures)
+        if self.report_error is None:
+            session.exitstatus = aggregate.exit_status(result, mode=settings.exit_mode,
+                                                       pytest_status=session.exitstatus,
+                                                       other_failures=self.other_failures)
         if self.comparison_error is not None:  # asked to compare, and the runs are not comparable
             session.exitstatus = EXIT_UNAVAILABLE
 
@@ -354,6 +379,21 @@ class Controller:
             return dict(self.worker_baseline_requests)
         side = self.session.baseline_side if self.session is not None else None
         return side.request_counts() if side is not None else None
+    @property
+    def _clean(self) -> Any:
+        """Text on its way to the terminal or a file: UTF-8-safe, secrets masked (roles/robust.py)."""
+        if self._cleaner is None:
+            from .robust import Cleaner
+
+            self._cleaner = Cleaner(self.run.redact)
+        return self._cleaner
+
+    def _request_stats(self) -> dict[str, Any] | None:
+        from ..report.run_stats import merge_stats
+
+        if self.xdist:
+            return merge_stats(self.worker_stats)
+        return self.session.run.request_stats() if self.session is not None and self.session.started else None
 
     def _request_counts(self) -> dict[str, int]:
         from ..endpoint.types import REQUEST_COUNTS
@@ -397,10 +437,15 @@ class Controller:
             from ..report.baseline_report import terminal_lines
 
             for line in terminal_lines(self.comparison, {t.task: t.title for t in result.tasks}):
-                terminalreporter.write_line(line)
+                terminalreporter.write_line(self._clean(line))
         if self.comparison_error is not None:
-            terminalreporter.write_line(self.comparison_error, red=True)
-        terminalreporter.write_line("report: " + ", ".join(str(p) for p in self.paths[:3]))
+            terminalreporter.write_line(self._clean(self.comparison_error), red=True)
+        from .run_report import summary_lines
+
+        for line, markup in summary_lines(report, self.report_error):
+            terminalreporter.write_line(self._clean(line), **markup)
+        if self.report_error is None:
+            terminalreporter.write_line("report: " + ", ".join(str(p) for p in self.paths[:3]))
         if self.page_problem:
             terminalreporter.write_line(f"warning: {self.page_problem}", yellow=True)
         describe = report["run"]
