@@ -40,6 +40,16 @@ def suite_env(repo: Path) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join([str(repo.resolve()), *filter(None, [env.get("PYTHONPATH", "")])])
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     env.pop("PYTEST_ADDOPTS", None)
+    return steady_state(env)
+
+
+def steady_state(env: dict[str, str]) -> dict[str, str]:
+    """Measure what a user's second run costs: bytecode (and pytest's rewritten-assert cache) written and reused.
+
+    Some shells here set PYTHONDONTWRITEBYTECODE=1; then every run compiles every module from source
+    and pytest re-rewrites every plugin module's asserts, seconds that no installed package pays.
+    """
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 

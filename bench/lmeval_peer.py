@@ -21,7 +21,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from _harness import BENCH, Timed, timed
+from _harness import BENCH, Timed, steady_state, timed
 
 LMEVAL_SPEC = "lm_eval[api]==0.4.13"
 VENV = BENCH / ".venv-lmeval"
@@ -109,4 +109,4 @@ def run(exe: Path, url: str, model: str, task_dir: Path, system: str, out_dir: P
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
     env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
                HF_HOME=str(home or task_dir / "hf-home"))
-    return timed(args, cwd=task_dir, env=env, log=log)
+    return timed(args, cwd=task_dir, env=steady_state(env), log=log)
