@@ -7,7 +7,8 @@
 
 Each is run once untimed (bytecode, OS caches), then under py-spy (`record --gil --threads`: a
 sample counts only while a thread holds the GIL, i.e. runs Python; all threads, so the scheduler
-and feeder threads are seen), then under cProfile (main thread only, exact call counts). The
+and feeder threads are seen), then under cProfile in every thread, each timed by its own CPU
+clock (`_cprofile_pytest.py`: exact call counts, and no charge for waiting on a busy machine). The
 summary gives, per function (`file:function`), self and cumulative time in ms in total and per
 sample, for all threads together and per thread. py-spy is installed into bench/.venv-lmeval
 (the bench's own venv) on first use.
@@ -23,8 +24,7 @@ from __future__ import annotations
 
 import argparse
 import collections
-import cProfile  # noqa: F401  (documents that the child runs under it)
-import io
+import json
 import pstats
 import re
 import subprocess
@@ -64,12 +64,47 @@ def frame_key(frame: str) -> str:
     return f"{path}:{m['func']}"
 
 
-def summarise_pyspy(raw: Path, rate: int, samples: int, top: int) -> str:
+# Buckets for "where the CPU goes": the first rule whose pattern is in the stack (or names the thread) wins.
+BUCKETS = (
+    ("BERTScore availability check: bertscore._scorer imports bert_score (transformers, torch, matplotlib)",
+     "clue_checks/metrics/bertscore.py:_scorer"),
+    ("ROUGE scorer construction: rouge_score imports nltk, which imports scipy.stats",
+     "clue_checks/metrics/rouge.py:_scorer"),
+    ("ROUGE per sample (rouge.rouge_f)", "clue_checks/metrics/rouge.py:rouge_f"),
+    ("hypothesis's pytest plugin importing hypothesis at the terminal summary", "_hypothesis_pytestplugin.py:"),
+    ("pytest's unraisable-exception gc.collect() at unconfigure", "_pytest/unraisableexception.py:gc_collect_harder"),
+    ("pytest's failure sections (summary_failures, quadratic teardown lookup)", "TerminalReporter.summary_failures"),
+    ("HTTP client and scheduler (thread clue-scheduler)", "thread=clue-scheduler"),
+    ("request feeder (thread clue-feeder)", "thread=clue-feeder"),
+    ("store writes / executor threads", "thread=asyncio_N"),
+    ("start-up: pytest and plugin imports, option parsing", "Config.pytest_cmdline_parse"),
+    ("collection: data loading, test generation", "pytest_collection"),
+    ("CLUE report: aggregation and writers (plugin.pytest_sessionfinish)", "clue_checks/plugin.py:pytest_sessionfinish"),
+    ("CLUE summary in the terminal", "clue_checks/plugin.py:pytest_terminal_summary"),
+    ("the sample fixture: prompt, wait, score (clue_sample)", "clue_checks/plugin.py:clue_sample"),
+    ("pytest's per-test protocol (hooks, capture, reports, progress)", "_pytest/runner.py:pytest_runtest_protocol"),
+    ("pytest's other terminal output", "_pytest/terminal.py:"),
+)
+
+
+def bucket_of(thread: str, keys: list[str]) -> str:
+    joined = ";".join(keys)
+    for label, pattern in BUCKETS:
+        if pattern.startswith("thread="):
+            if thread == pattern[len("thread="):]:
+                return label
+        elif pattern in joined:
+            return label
+    return "other (interpreter start, imports elsewhere, shutdown)"
+
+
+def summarise_pyspy(raw: Path, rate: int, samples: int, top: int, cpu_s: float | None = None) -> str:
     ms = 1000.0 / rate
     self_t: collections.Counter[str] = collections.Counter()
     cum_t: collections.Counter[str] = collections.Counter()
     per_thread: collections.Counter[str] = collections.Counter()
     ours_self: collections.Counter[str] = collections.Counter()
+    buckets: collections.Counter[str] = collections.Counter()
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
@@ -82,6 +117,7 @@ def summarise_pyspy(raw: Path, rate: int, samples: int, top: int) -> str:
             continue
         total += n
         per_thread[thread] += n
+        buckets[bucket_of(thread, keys)] += n
         self_t[keys[-1]] += n
         for k in set(keys):
             cum_t[k] += n
@@ -93,6 +129,12 @@ def summarise_pyspy(raw: Path, rate: int, samples: int, top: int) -> str:
            f"{total * ms / samples:.2f} ms per sample ({samples} samples)", "", "Per thread:", "",
            "| thread | s | ms/sample |", "|---|---:|---:|"]
     out += [f"| {t} | {n * ms / 1000:.2f} | {n * ms / samples:.2f} |" for t, n in per_thread.most_common()]
+    scale = f"share × the unprofiled run's {cpu_s:.1f} s of CPU" if cpu_s else "py-spy seconds"
+    out += ["", f"Where the CPU goes (py-spy samples by stack; ms/sample = {scale}):", "",
+            "| where | % | ≈ ms/sample |", "|---|---:|---:|"]
+    for label, n in buckets.most_common():
+        value = n / total * (cpu_s if cpu_s else total * ms / 1000)
+        out.append(f"| {label} | {100 * n / total:.1f} | {1000 * value / samples:.2f} |")
     for title, counter in (("Self time (the function's own code)", self_t),
                            ("Cumulative time (the function and what it calls)", cum_t),
                            ("clue-checks code: time below the innermost clue_checks frame", ours_self)):
@@ -102,15 +144,37 @@ def summarise_pyspy(raw: Path, rate: int, samples: int, top: int) -> str:
     return "\n".join(out)
 
 
+def _short(filename: str, func: str) -> str:
+    if filename == "~":
+        return func  # a builtin: "{method 'write' of ...}"
+    return frame_key(f"{func} ({filename})")
+
+
 def summarise_cprofile(path: Path, samples: int, top: int) -> str:
-    out = [f"cProfile (main thread only; timings inflated by profiling overhead), {samples} samples", ""]
-    for key in ("tottime", "cumulative"):
-        buffer = io.StringIO()
-        stats = pstats.Stats(str(path), stream=buffer)
-        stats.sort_stats(key).print_stats(top)
-        text = buffer.getvalue()
-        body = text[text.find("   ncalls"):]
-        out += [f"sorted by {key}:", "", "```", body.rstrip(), "```", ""]
+    stats = pstats.Stats(str(path)).stats  # {(file, line, func): (cc, nc, tt, ct, callers)}
+    threads = json.loads(Path(str(path) + ".threads.json").read_text())
+    total = sum(threads.values())
+    rows = {}
+    for (filename, _line, func), (_cc, nc, tt, ct, _callers) in stats.items():
+        key = _short(filename, func)
+        old = rows.get(key, (0, 0.0, 0.0))
+        rows[key] = (old[0] + nc, old[1] + tt, max(old[2], ct))
+    out = [f"cProfile in every thread, each timed by its own CPU clock (time.thread_time): {total:.1f} s of CPU, "
+           f"{1000 * total / samples:.2f} ms per sample ({samples} samples; profiling overhead included, so "
+           f"call-heavy code looks dearer than it is)", "", "| thread | CPU s | ms/sample |", "|---|---:|---:|"]
+    out += [f"| {t} | {v:.2f} | {1000 * v / samples:.2f} |" for t, v in sorted(threads.items(), key=lambda x: -x[1])]
+
+    def table(title: str, items: list[tuple[str, tuple[int, float, float]]]) -> None:
+        out.extend(["", title, "", "| function | calls | self s | self ms/sample | cumulative s | cum. ms/sample |",
+                    "|---|---:|---:|---:|---:|---:|"])
+        for key, (calls, tt, ct) in items:
+            out.append(f"| `{key}` | {calls} | {tt:.2f} | {1000 * tt / samples:.3f} | {ct:.2f} "
+                       f"| {1000 * ct / samples:.3f} |")
+
+    table(f"By self time, top {top}:", sorted(rows.items(), key=lambda x: -x[1][1])[:top])
+    table(f"By cumulative time, top {top}:", sorted(rows.items(), key=lambda x: -x[1][2])[:top])
+    ours = [(k, v) for k, v in rows.items() if k.startswith(("clue_checks/", "tests_clinical/"))]
+    table(f"clue-checks functions by cumulative time, top {top}:", sorted(ours, key=lambda x: -x[1][2])[:top])
     return "\n".join(out)
 
 
@@ -131,13 +195,13 @@ def profile_case(name: str, cmd_args: list[str], test_file: str, samples: int, a
                 cwd=a.repo, env=env, log=out / f"{name}.pyspy.log")
     print(f"{name}: under py-spy {spy.wall_s:.1f} s", flush=True)
     prof = out / f"{name}.cprofile"
-    cpr = timed([a.python, "-m", "cProfile", "-o", str(prof), "-m", "pytest", test_file, *cmd_args],
+    cpr = timed([a.python, str(Path(__file__).with_name("_cprofile_pytest.py")), str(prof), "--", test_file, *cmd_args],
                 cwd=a.repo, env=env, log=out / f"{name}.cprofile.log")
     print(f"{name}: under cProfile {cpr.wall_s:.1f} s", flush=True)
     summary = [f"# {name}: {' '.join(cmd_args)}", "",
                f"Unprofiled warm-up: wall {warm.wall_s:.1f} s, CPU {warm.cpu_s:.1f} s "
                f"({1000 * warm.cpu_s / samples:.2f} ms/sample).", "",
-               summarise_pyspy(raw, a.rate, samples, a.top), "", summarise_cprofile(prof, samples, a.top)]
+               summarise_pyspy(raw, a.rate, samples, a.top, warm.cpu_s), "", summarise_cprofile(prof, samples, a.top)]
     (out / f"{name}.summary.md").write_text("\n".join(summary) + "\n")
     print(f"{name}: summary in {out / f'{name}.summary.md'}", flush=True)
 
