@@ -23,7 +23,7 @@ same requests: at each `--lmeval-concurrency` value once, then its best twice mo
 and at its default num_concurrent=1 once at the first slot limit - on a prefix of the prompts,
 extrapolated, when the whole run would exceed `--lmeval-seq-budget` seconds (the output says so).
 
-    python bench/bench_vs_ideal.py                       # ~10 minutes on 2 cores
+    python bench/bench_vs_ideal.py                       # ~13 minutes on 2 cores
     python bench/bench_vs_ideal.py --slots 128 --reps 1 --no-lmeval     # a quick look
     python bench/bench_vs_ideal.py --repo /work/main     # measure another checkout
 
