@@ -4,7 +4,8 @@ pytest's terminal reporter prints, after each failure (and each pass under `-rP`
 captured teardown output of that test. It finds the test's teardown report by scanning every
 passing setup/teardown report of the session (`TerminalReporter._get_teardown_reports`), so a
 run with F failures and N tests costs O(F × N): with half of 10,000 samples failing that is
-100 million checks, most of a store-only rerun's time.
+100 million checks, most of a store-only rerun's time (upstream: quadratic runtime,
+https://github.com/pytest-dev/pytest/issues/13360).
 
 `TeardownIndex` gives the session's terminal reporter an index by node id instead, built once
 from the same reports with the same filter (`getreports("")`, which leaves out reports already
