@@ -42,7 +42,7 @@ def write_mednli(folder: Path, n: int) -> Path:
     Every pair is distinct (no shared requests) and scripts the simulated server's answer:
     the gold label for even pairs, another label for odd ones, so exactly half fail.
     """
-    source = [json.loads(line) for line in (DEFAULT_REPO / "fixtures/MedNLI/mli_test_v1.jsonl").read_text().splitlines()
+    source = [json.loads(line) for line in (DEFAULT_REPO / "clue_checks/fixtures/MedNLI/mli_test_v1.jsonl").read_text().splitlines()
               if line.strip()]
     path = folder / "MedNLI" / "mli_test_v1.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -81,6 +81,10 @@ def configure_clue(config: pytest.Config) -> ClueSetup:
         controller = Controller(config, setup, session=session, xdist=_is_xdist_controller(config))
         config.stash[CONTROLLER] = controller
         config.pluginmanager.register(controller, "clue-checks-controller")
+        from .roles.teardown_index import PLUGIN_NAME, TeardownIndex
+
+        # One test per sample: pytest's failure sections would otherwise cost failures × tests.
+        config.pluginmanager.register(TeardownIndex(config), PLUGIN_NAME)
     return setup
 
 
@@ -89,6 +93,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         if key in config.stash:
             del config.stash[key]
             config.pluginmanager.unregister(name=name)
+    if config.pluginmanager.has_plugin("clue-checks-teardown-index"):
+        config.pluginmanager.unregister(name="clue-checks-teardown-index")
     if SETUP in config.stash:
         del config.stash[SETUP]
 

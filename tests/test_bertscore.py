@@ -7,6 +7,8 @@ per module; no hub access anywhere.
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -207,3 +209,23 @@ def test_device_follows_cuda_availability(monkeypatch: pytest.MonkeyPatch) -> No
     assert bs.default_device() == "cuda"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert bs.default_device() == "cpu"
+
+
+def test_absent_model_is_reported_without_importing_torch(tmp_path: Path) -> None:
+    """The not-computed path must stay cheap: importing bert_score/transformers/torch costs seconds."""
+    script = (
+        "import sys\n"
+        "from clue_checks.metrics.bertscore import bertscore\n"
+        "out = bertscore([('a', 'b')], 'scibert')\n"
+        "print(out['bertscore_f1'].not_computed)\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'bert_score', 'matplotlib') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "empty-hub"), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    reason, imported = done.stdout.strip().splitlines()[-2:]
+    if importlib.util.find_spec("torch") and importlib.util.find_spec("bert_score"):
+        assert "model allenai/scibert_scivocab_uncased is not available offline" in reason
+    else:
+        assert "is not installed" in reason
+    assert imported == "[]"

@@ -12,6 +12,8 @@ and never another model.
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -94,14 +96,15 @@ def default_device() -> str:
 
 
 def _scorer(spec: BertScoreSpec, model_path: str | None, num_layers: int | None, device: str | None) -> Any:
-    """A loaded BERTScorer, or the reason there is none."""
-    try:
-        import torch  # noqa: F401
-    except ImportError:
+    """A loaded BERTScorer, or the reason there is none.
+
+    Every reason is decided before anything heavy is imported: bert_score pulls in transformers,
+    torch and matplotlib (seconds of CPU, and a dearer final gc), which a run without the model
+    would pay only to report that it is missing.
+    """
+    if not _installed("torch"):
         return f"torch is not installed: {INSTALL_HINT}"
-    try:
-        import bert_score  # noqa: F401
-    except ImportError:
+    if not _installed("bert_score"):
         return f"bert-score is not installed: {INSTALL_HINT}"
 
     # The override is a pair: a folder alone would take a layer meant for another model (the
@@ -130,6 +133,14 @@ def _scorer(spec: BertScoreSpec, model_path: str | None, num_layers: int | None,
             )
         model_dir, layers = cached, spec.num_layers
     return _load(model_dir, layers, device or default_device())
+
+
+def _installed(module: str) -> bool:
+    """Whether `module` can be imported, found without importing it."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # ValueError: already in sys.modules without a __spec__
+        return module in sys.modules and sys.modules[module] is not None
 
 
 def _cached_snapshot(repo_id: str) -> str | None:
