@@ -116,6 +116,12 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+    select = config.stash[SETUP].settings.select
+    if select is not None:  # --clue-select=broke|fixed: the last comparison's samples only
+        from .roles.select import select_items
+        from .roles.session import sample_param
+
+        select_items(config, items, select, config.stash[SETUP].settings.report_dir, sample_param)
     selection = config.stash[SETUP].kind_selection
     if selection is not None:  # --clue-kind: only the samples whose last outcome has one of the kinds
         from .roles.kind_selection import split_items
@@ -136,6 +142,11 @@ def sample_param_of(item: pytest.Item) -> str | None:
 def pytest_configure_node(node: Any) -> None:
     # Each worker sends the share our scheduler will give it (only when the scheduler is ours).
     node.workerinput["clue_share"] = node.config.getoption("dist") == "load" and CONTROLLER in node.config.stash
+    if SETUP in node.config.stash and node.config.stash[SETUP].settings.select is not None:
+        from .roles.select import WORKER_KEY, wanted
+
+        settings = node.config.stash[SETUP].settings
+        node.workerinput[WORKER_KEY] = sorted(wanted(node.config, settings.select, settings.report_dir))
     selection = node.config.stash[SETUP].kind_selection if SETUP in node.config.stash else None
     if selection is not None:  # --clue-kind, read once here: a worker may start after the report is replaced
         from .roles.kind_selection import WORKER_KEY

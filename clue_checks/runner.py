@@ -235,13 +235,16 @@ class Run:
         self._feeder = threading.Thread(target=feed, name="clue-feeder", daemon=True)
         self._feeder.start()
 
-    def evaluate(self, sample: Sample) -> Evaluated:
-        """Wait for this sample's response (raises EndpointError) and clean it as CLUE did."""
+    def evaluate(self, sample: Sample, *, on_poll: Callable[[], None] | None = None) -> Evaluated:
+        """Wait for this sample's response (raises EndpointError) and clean it as CLUE did.
+
+        `on_poll`: called about every 0.2 s while the answer is awaited (the live progress line)."""
         if self.scheduler is None:
             raise EndpointError("not run: no endpoint connection (the run stopped at an error shown above)",
                                 url=", ".join(self.settings.endpoints) or "the embedded baseline")
         prompt, request = self.request_for(sample)
-        outcome = self.scheduler.wait(self._submit(sample))  # bounded: raises EndpointError on a stall
+        outcome = self.scheduler.wait(self._submit(sample), poll=0.2 if on_poll else 1.0,
+                                      on_poll=on_poll)  # bounded: raises EndpointError on a stall
         text = outcome.completion.text
         if request.mode == "chat" and self.profile.assistant_prefix:
             text = strip_echoed_prefix(text, prompt.assistant_prefix)
@@ -254,6 +257,10 @@ class Run:
         if self.scheduler is None:
             return dict.fromkeys(REQUEST_COUNTS, 0)
         return self.scheduler.counts()
+
+    def progress(self) -> dict[str, Any]:
+        """Cheap request counters for the live progress line (empty before connecting)."""
+        return self.scheduler.progress() if self.scheduler is not None else {}
 
     def request_stats(self) -> dict[str, Any] | None:
         """How the requests went (tries, retries, effective concurrency, store problems, replica events)."""

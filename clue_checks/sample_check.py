@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -56,12 +57,17 @@ class SampleCheck:
     """Handed to each sample test: `check()` asserts the task's per-sample verdict."""
 
     def __init__(self, task: Task, evaluated: Evaluated, floors: Mapping[str, float], index: int,
-                 node_id: str | None = None, *, redact: bool = False) -> None:
+                 node_id: str | None = None, *, redact: bool = False, clean: Callable[[str], str] | None = None) -> None:
         from .triage import evidence_for, kinds_for
 
+        # `clean`: what every text shown or written passes through (UTF-8-safe, secrets masked); scores
+        # are computed on the text as received.
+        self._clean = clean or (lambda text: text)
         self.task = task
         self.evaluated = evaluated
         self.floors = dict(floors)
+        # In comparison mode: the baseline's answer to this sample (report/baseline_report.baseline_of)
+        self.baseline: Mapping[str, Any] | None = None
         self.redact = redact  # --clue-redact: the messages show clinical text as hashes (CI logs are artefacts)
         self.result: SampleResult = task.score(evaluated.sample, evaluated.scored_text, floors)
         # Beside the verdict, never changing it: read from the scored result, after the task has decided.
@@ -88,6 +94,10 @@ class SampleCheck:
             node_id=node_id,
             kinds=kinds,
         )
+        if clean is not None:
+            r = self.record
+            self.record = replace(r, **{name: clean(value) for name in ("response", "reference", "prompt", "parsed",
+                                                                         "reason") if (value := getattr(r, name))})
 
     @property
     def response(self) -> str:
@@ -112,7 +122,7 @@ class SampleCheck:
 
     def headline(self) -> str:
         """One line: the sample, its failure kinds and why it failed (--tb=line / short)."""
-        return self._verdict_line("failed", " ".join(self._reason().split()))
+        return self._clean(self._verdict_line("failed", " ".join(self._reason().split())))
 
     def metric_text(self) -> str:
         return ", ".join(
@@ -121,6 +131,10 @@ class SampleCheck:
             for k, v in self.result.metrics.items())
 
     def explain(self) -> str:
+        """The failure message (terminal and JUnit): bounded, UTF-8-safe, no secret."""
+        return self._clean(self._explain())
+
+    def _explain(self) -> str:
         e = self.evaluated
         rendered = rendered_prompt(e)
         tail = rendered[-PROMPT_TAIL:]
@@ -135,6 +149,7 @@ class SampleCheck:
         ]
         if raw != e.scored_text:
             lines.append(f"raw response (before CLUE's clean-up): {self._text(raw)}")
+        lines += self.baseline_lines()
         focus = self.task.focus(e.sample)
         if focus:
             lines.append("question:\n" + (redact_text(focus) if self.redact else focus))
@@ -145,13 +160,27 @@ class SampleCheck:
         ]
         return "\n".join(lines)
 
+    def baseline_lines(self) -> list[str]:
+        """The baseline's answer beside this one (comparison mode): what it said and how it scored."""
+        b = self.baseline
+        if b is None:
+            return []
+        metrics = ", ".join(f"{k}={v:.4g}" if isinstance(v, (int, float)) else f"{k}=not computed"
+                            for k, v in (b.get("metrics") or {}).items())
+        lines = [f"baseline {b.get('outcome')}: {' '.join(str(b.get('reason') or '').split())}",
+                 f"baseline metrics: {metrics or 'none'}"]
+        if b.get("kinds"):
+            lines.append(f"baseline failure kinds: {', '.join(b['kinds'])}")
+        lines.append(f"baseline response: {self._text(b['response']) if isinstance(b.get('response'), str) else '—'}")
+        return lines
+
     def passed_text(self) -> str:
         """What a passing sample shows under `-rP`: its verdict, metrics, reference and response."""
         e = self.evaluated
-        return "\n".join([
+        return self._clean("\n".join([
             self._verdict_line("passed", self._reason()),
             f"metrics: {self.metric_text()}",
             f"reference: {self._text(e.sample.reference)}",
             f"response:  {self._text(e.scored_text)}",
             f"finish reason: {e.outcome.completion.finish_reason}; from {e.outcome.source}",
-        ])
+        ]))

@@ -91,6 +91,18 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any], str]] = [
      "given: default, or finetune-degraded (the same heuristics failing on a fixed, documented share of samples "
      "the way biomedical fine-tunes fail; for trying comparisons offline). Also `clue serve-baseline --variant`",
      {"choices": list(BASELINE_VARIANTS)}, "string"),
+    # -- a baseline for every run: the previous release or the base model -----------------------------
+    ("--clue-baseline", "clue_baseline", "a previous run's report folder (its --report-dir) to compare this run "
+     "with, paired on sample ids; the runs' manifests must agree (see --clue-baseline-force)",
+     {"metavar": "DIR"}, "string"),
+    ("--baseline-endpoint", "clue_baseline_endpoint", "URL of the baseline model's server (repeat for replicas): "
+     "it answers the same prompts in the same session, its requests concurrent with the model's, each sent once "
+     "and stored; this run is compared with it", {"action": "append", "metavar": "URL"}, "linelist"),
+    ("--clue-baseline-force", "clue_baseline_force", "compare with the baseline even when the runs' manifests "
+     "differ (the report is marked as forced)", {"action": "store_true"}, "bool"),
+    ("--clue-select", "clue_select", "rerun only the samples that broke (the baseline right, this model wrong) or "
+     "were fixed, as listed by the comparison in --report-dir's clue-report.json; answers come from the store",
+     {"choices": ["broke", "fixed"]}, "string"),
     # -- triage ---------------------------------------------------------------------------------
     ("--clue-kind", "clue_kind", "run only the samples whose last outcome (the prediction files in --report-dir) "
      "has one of these failure kinds, e.g. repetition_loop,truncated; they are answered from the response store, "
@@ -137,6 +149,10 @@ class Settings:
     prompt_layout: str = "auto"  #: auto | template | template-no-system | base
     model_family: str = "auto"  #: auto | llama3 | phi | other (CLUE's quirks keyed on the model)
     baseline_variant: str = "default"  #: the embedded baseline's variant (default | finetune-degraded)
+    baseline_dir: Path | None = None  #: a previous run's report folder to compare with (--clue-baseline)
+    baseline_endpoints: tuple[str, ...] = ()  #: the baseline model's server URLs, run in this session
+    baseline_force: bool = False  #: compare although the manifests differ (the report says so)
+    select: str | None = None  #: "broke" or "fixed": rerun only those samples of the last comparison
     kinds: tuple[str, ...] = ()  #: --clue-kind: run only samples whose last outcome has one of these kinds
     redact: bool = False  #: --clue-redact: clinical text hashed in every artefact except the store
 
@@ -294,7 +310,35 @@ def resolve(config: pytest.Config) -> Settings:
         on_command_line=_given_on_command_line(config),
         kinds=parse_kinds(_value(config, "clue_kind"), cache_off=bool(no_cache), refresh=bool(refresh)),
         redact=bool(_value(config, "clue_redact")[0]),
+        **_baseline_settings(config, urls),
     )
+
+
+def _baseline_settings(config: pytest.Config, urls: tuple[str, ...]) -> dict[str, Any]:
+    """--clue-baseline, --baseline-endpoint, --clue-baseline-force and --clue-select, checked."""
+    baseline_dir = _path(config, "clue_baseline", None)
+    endpoints, _ = _value(config, "clue_baseline_endpoint")
+    base_urls = tuple(u.strip().rstrip("/") for u in (endpoints or []) if u.strip())
+    for url in base_urls:
+        if not url.startswith(("http://", "https://")):
+            raise pytest.UsageError(f"--baseline-endpoint {url!r} must be an http:// or https:// URL")
+    if baseline_dir is not None and base_urls:
+        raise pytest.UsageError("--clue-baseline and --baseline-endpoint both name a baseline: give one")
+    if baseline_dir is not None and not (baseline_dir / "clue-report.json").is_file():
+        raise pytest.UsageError(f"--clue-baseline: {baseline_dir / 'clue-report.json'} not found; name a previous "
+                                "run's report folder (its --report-dir)")
+    report_dir = _path(config, "clue_report_dir", "clue-report")
+    if baseline_dir is not None and report_dir is not None and baseline_dir.resolve() == report_dir.resolve():
+        raise pytest.UsageError(f"--clue-baseline {baseline_dir} is this run's --report-dir: the run would replace the "
+                                "report it compares with; write this run elsewhere (--report-dir=DIR)")
+    if set(base_urls) & set(urls):
+        raise pytest.UsageError("--baseline-endpoint names the same server as --model-endpoint: the model would be "
+                                "compared with itself")
+    select = _value(config, "clue_select")[0]
+    if select is not None and select not in ("broke", "fixed"):
+        raise pytest.UsageError(f"--clue-select / clue_select: {select!r} is not one of broke, fixed")
+    return {"baseline_dir": baseline_dir, "baseline_endpoints": base_urls,
+            "baseline_force": bool(_value(config, "clue_baseline_force")[0]), "select": select}
 
 
 def parse_kinds(value_where: tuple[Any, str], *, cache_off: bool, refresh: bool) -> tuple[str, ...]:

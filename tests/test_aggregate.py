@@ -12,7 +12,7 @@ from clue_checks.metrics import BatchedValues
 from clue_checks.report.aggregate import (
     AggregateResult, SampleRecord, TaskSpec, aggregate, exit_status, summarize_task,
 )
-from clue_checks.report.stats import mean_ci
+from clue_checks.report.stats import interval, mean_ci
 from clue_checks.report.thresholds import parse
 
 MEDNLI = TaskSpec("mednli", "MedNLI", 1, ("accuracy",), n_total=4)
@@ -132,10 +132,30 @@ def test_per_task_intervals_resample_whole_clusters():
 
 
 @given(st.lists(st.floats(0, 1), min_size=1, max_size=30))
-def test_without_clusters_the_interval_is_the_plain_bootstrap(values):
+def test_without_clusters_the_interval_is_the_single_run_interval_and_says_its_method(values):
+    # stats.interval: Wilson for 0/1 scores and constant scores (never zero width), else the bootstrap.
     records = [rec("meqsum", i, rougeL=v) for i, v in enumerate(values)]
     metric = summarize_task("meqsum", "MeQSum", 1, ["rougeL"], records).metric("rougeL")
-    assert (metric.value, metric.ci_low, metric.ci_high) == mean_ci(values)
+    binary = all(v in (0.0, 1.0) for v in values)
+    assert (metric.value, metric.ci_low, metric.ci_high, metric.method) == tuple(interval(values, binary=binary))
+    if len(values) > 1 or binary:
+        assert metric.ci_low is not None and metric.ci_low < metric.ci_high, metric.method
+
+
+def test_a_constant_score_gets_a_non_degenerate_interval_and_its_method():
+    records = [rec("medisumcode", i, valid_codes=1.0) for i in range(23)]
+    metric = summarize_task("medisumcode", "MeDiSumCode", 2, ["valid_codes"], records).metric("valid_codes")
+    assert metric.value == 1.0 and metric.ci_high == 1.0 and metric.ci_low < 0.9
+    assert metric.method.startswith("Wilson score 95% interval over 23 samples")
+
+
+def test_a_gate_may_name_the_lower_end_of_the_interval():
+    records = mednli(*([1] * 19 + [0] * 26))  # 0.422 over 45, as MedNLI on the fixtures: interval down to ~0.29
+    spec = [TaskSpec("mednli", "MedNLI", 1, ("accuracy",), n_total=45)]
+    point, lower = aggregate(records, spec, gates('"mednli.accuracy" = ">= 0.30"\n')).gates[0], \
+        aggregate(records, spec, gates('"mednli.accuracy" = "lower95 >= 0.30"\n')).gates[0]
+    assert point.status == "pass"
+    assert lower.status == "fail" and lower.detail.startswith("lower95 0.2")
 
 
 def test_tasks_with_no_records_and_nothing_selected_are_left_out():

@@ -53,6 +53,9 @@ def comparable(data: dict, *, requests: bool = False) -> dict:
 
     data = json.loads(json.dumps(data))
     data["run"].pop("finished")
+    data.pop("performance", None)  # durations, rates and latencies: timing
+    if data.get("store"):
+        data["store"].pop("path")  # each run its own --cache
     for key in (*TIME_KEYS, "command"):
         data["manifest"].pop(key)
     if not requests:

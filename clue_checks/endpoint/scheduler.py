@@ -161,6 +161,7 @@ class Scheduler:
         self.bad_rows = 0
         self.store_errors: list[str] = []  # the first STORE_MESSAGES_KEPT problems, word for word
         self.store_error_count = 0
+        self.tokens_out = 0  # output tokens of the answers sent now (not stored ones), for the progress line
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -271,14 +272,20 @@ class Scheduler:
             _settle(future, error=EndpointUnavailable(f"not sent: {exc!r}", url=self.info.url, kind="stopped"))
         return future
 
-    def wait(self, future: concurrent.futures.Future[Outcome], *, poll: float = 1.0) -> Outcome:
-        """The outcome, or EndpointError when nothing has progressed for `stall_seconds` (never hangs)."""
+    def wait(self, future: concurrent.futures.Future[Outcome], *, poll: float = 1.0,
+             on_poll: Callable[[], None] | None = None) -> Outcome:
+        """The outcome, or EndpointError when nothing has progressed for `stall_seconds` (never hangs).
+
+        `on_poll` is called every `poll` seconds while the answer is awaited, in the caller's thread
+        (the live progress line is drawn from there, never from the loop's thread)."""
         while True:
             try:
                 return future.result(timeout=poll)
             except concurrent.futures.TimeoutError:
                 if future.done():
                     continue
+                if on_poll is not None:
+                    on_poll()
             except concurrent.futures.CancelledError:
                 raise EndpointUnavailable("not answered: the run is stopping", url=self.info.url,
                                           kind="stopped") from None
@@ -378,6 +385,7 @@ class Scheduler:
         await self._store_call("storing the answer", key, self._put(Answer(key, self.info.identity, request, completion)))
         with self._lock:
             self.sent += 1
+            self.tokens_out += completion.generated_tokens or 0
         return Outcome(completion, "sent")
 
     async def _wait_for_other_run(self, key: str) -> Claim | None:
@@ -437,6 +445,14 @@ class Scheduler:
         stats.update(self._router.summary())
         stats["stopped"] = self.broken
         return stats
+
+    def progress(self) -> dict[str, int | None]:
+        """Cheap counters for the live progress line (read often, from the main thread)."""
+        limit = self._router.limit
+        with self._lock:
+            return {"in_flight": limit.in_flight if limit else 0, "limit": limit.limit if limit else None,
+                    "sent": self.sent, "from_store": self.from_store, "retries": self.retries,
+                    "failed": self.failed + self.not_sent, "tokens_out": self.tokens_out}
 
     def tokenize(self, text: str) -> list[int] | None:
         replica = self._router.replicas[0]

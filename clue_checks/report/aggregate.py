@@ -21,8 +21,8 @@ from typing import Any
 
 from ..metrics import BatchedValues
 from ..numbers import shown_for_verdict
-from .levels import LevelScore, level_scores
-from .stats import mean_ci
+from .levels import LevelScore, level_inputs, level_scores
+from .stats import interval
 from .thresholds import Gate
 
 
@@ -51,6 +51,8 @@ class SampleRecord:
     prompt: str | None = None  # the rendered prompt, or the messages as "[role] content" lines
     parsed: str | None = None  # the answer the task's parser read from the response, where it has one
     node_id: str | None = None
+    # In comparison mode: the baseline's answer to the same sample (report/baseline_report.baseline_of)
+    baseline: Mapping[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +62,7 @@ class SampleRecord:
             "cluster": self.cluster, "kinds": list(self.kinds), "finish_reason": self.finish_reason,
             "tokens_in": self.tokens_in, "tokens_out": self.tokens_out, "latency_s": self.latency_s,
             "prompt": self.prompt, "parsed": self.parsed, "node_id": self.node_id,
+            **({"baseline": dict(self.baseline)} if self.baseline is not None else {}),
         }
 
     @classmethod
@@ -78,10 +81,11 @@ class MetricSummary:
     ci_high: float | None
     n: int
     not_computed: str | None = None  # the reason, when value is None
+    method: str = ""  # how the interval was made, or why there is none (stats.interval)
 
     def as_dict(self) -> dict[str, Any]:
         return {"value": self.value, "ci95": [self.ci_low, self.ci_high], "n": self.n,
-                "not_computed": self.not_computed}
+                "not_computed": self.not_computed, "method": self.method}
 
 
 @dataclass(frozen=True)
@@ -200,13 +204,15 @@ def _summarize(name: str, values: Sequence[float | None], reasons: Sequence[str 
         if not reason:
             reason = f"every sample errored ({n_errored})" if n_errored else "no samples scored"
         return MetricSummary(name, None, None, None, 0, reason)
-    # Only where some samples share a cluster: otherwise the interval is the plain bootstrap's.
+    # Clusters only where some samples share one (LongHealth's repeats, MeDiSumQA's notes): whole clusters are
+    # then resampled. 0/1 scores get the Wilson interval, a constant score a non-degenerate one (stats.interval).
     shared = any(c is not None for c in present_clusters)
-    mean, low, high = mean_ci(present, clusters=present_clusters if shared else None)
+    binary = all(v in (0.0, 1.0) for v in present)
+    mean, low, high, method = interval(present, clusters=present_clusters if shared else None, binary=binary)
     if why:
         return MetricSummary(name, mean, low, high, len(present),
-                             f"{sum(why.values())} of {len(values)} scored samples: {reason}")
-    return MetricSummary(name, mean, low, high, len(present))
+                             f"{sum(why.values())} of {len(values)} scored samples: {reason}", method)
+    return MetricSummary(name, mean, low, high, len(present), None, method)
 
 
 @dataclass(frozen=True)
@@ -267,9 +273,15 @@ def evaluate_gates(gates: Iterable[Gate], tasks: Mapping[str, TaskSummary], *, n
             else:
                 results.append(GateResult(gate, "fail", None, f"not computed: {metric.not_computed}"))
             continue
-        ok = gate.holds(metric.value)
+        observed = gate.observed(metric.value, metric.ci_low, metric.ci_high)
+        if observed is None:  # a gate on an interval bound the run could not compute cannot pass
+            results.append(GateResult(gate, "fail", metric.value, f"{gate.statistic} not computed: {metric.method}"))
+            continue
+        ok = gate.holds(observed)
         problems = ([f"{gate.metric} not computed on {metric.not_computed}"] if metric.not_computed else []) + coverage
-        shown = shown_for_verdict(metric.value, gate.holds, 4)
+        shown = shown_for_verdict(observed, gate.holds, 4)
+        if gate.statistic != "value":
+            shown = f"{gate.statistic} {shown} (value {metric.value:.4f})"
         if problems:
             # Scored on part of the task (or of its samples): whichever side of the bar, not a verdict.
             results.append(GateResult(gate, "incomplete", metric.value,
@@ -348,7 +360,9 @@ def aggregate(records: Iterable[SampleRecord], tasks: Sequence[TaskSpec], gates:
         summaries.append(summarize_task(spec.name, spec.title, spec.level, spec.metric_names, rows, batched,
                                         n_selected=len(rows) if spec.n_selected is None else spec.n_selected,
                                         n_total=spec.n_total))
-    levels = level_scores(_level_inputs(out_records), incomplete=[t.task for t in summaries if not t.complete])
+    inputs = level_inputs(r for rows in out_records.values() for r in rows)
+    levels = level_scores(inputs.values, clusters=inputs.clusters,
+                          incomplete=[t.task for t in summaries if not t.complete])
     gate_results = evaluate_gates(gates, {s.task: s for s in summaries}, not_selected=not_selected,
                                   deferred=deferred)
     verdict, reasons = decide(gate_results, summaries, pass_blockers=pass_blockers, deferred=deferred)
@@ -391,19 +405,6 @@ def exit_status(result: AggregateResult | None, *, mode: str, pytest_status: int
     if result is not None and (result.passed or result.verdict == "deferred"):
         return EXIT_OK
     return EXIT_TESTS_FAILED
-
-
-def _level_inputs(grouped: Mapping[str, Sequence[SampleRecord]]) -> dict[tuple[str, str], list[float]]:
-    """Exactly the per-sample values each task's table row averaged."""
-    out: dict[tuple[str, str], list[float]] = {}
-    for task, records in grouped.items():
-        for r in sorted(records, key=lambda r: r.index):
-            if r.outcome == "error":
-                continue
-            for metric, value in r.metrics.items():
-                if value is not None:
-                    out.setdefault((task, metric), []).append(float(value))
-    return out
 
 
 def _batched_metrics(spec: TaskSpec, rows: list[SampleRecord], batch_score: BatchScorer | None

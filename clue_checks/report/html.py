@@ -294,9 +294,12 @@ def _manifest(report: Mapping[str, Any]) -> str:
 
 
 def _header(report: Mapping[str, Any]) -> str:
-    run = report.get("manifest") if isinstance(report.get("manifest"), Mapping) else report.get("run")
-    run = run if isinstance(run, Mapping) else {}
+    # The manifest where it names a key, else the run section (a plugin run's manifest holds no model id).
+    sections = [report.get(k) for k in ("run", "manifest")]
+    run = {k: v for section in sections if isinstance(section, Mapping) for k, v in section.items()}
     model = run.get("model_id") or run.get("model") or "unknown model"
+    if run.get("model_revision"):
+        model = f"{model} (revision {run['model_revision']})"
     verdict = str(report.get("verdict") or "no verdict")
     bits = [f"profile {run.get('profile')}" if run.get("profile") else "", f"api {run.get('api')}" if run.get("api") else "",
             f"finished {run.get('finished')}" if run.get("finished") else ""]

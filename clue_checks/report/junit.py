@@ -8,6 +8,7 @@ pytest's `LogXML` (`_pytest.junitxml`, kept in `config.stash[xml_key]`) writes t
 - suite-level `<property>` elements: model id and revision, data hashes, verdict;
 - one testcase per gate, classname `clue.gates`, named by its key and bar (`mednli.accuracy >= 0.3`):
   passed, failed (value, interval and why) or skipped (not run, not selected, deferred to a merge),
+  one per comparison gate (`clue.gates::compare mednli.accuracy noninferior 0.02`),
   and a `clue.gates::verdict` testcase, so a CI's test view shows the verdict and its reasons.
 """
 
@@ -105,6 +106,20 @@ def add_gate_testcases(xml: Any, result: AggregateResult) -> None:
         _feed(xml, nodeid, "failed", f"verdict FAIL: {reasons}")
     else:
         _feed(xml, nodeid, "skipped", (GATES_CLASS, 0, f"verdict {result.verdict}: {reasons}"))
+
+
+def add_compare_gate_testcases(xml: Any, gates: Sequence[Any]) -> None:
+    """One testcase per comparison gate (report/compare_gates.py), classname `clue.gates` like the task
+    gates: passed, failed (fail, incomplete: the difference, its interval and why) or skipped (not run,
+    with the reason; it still keeps the verdict from passing)."""
+    for gate in gates:
+        nodeid = f"{GATES_CLASS}::compare {gate.gate.name}"
+        if gate.status == "pass":
+            _feed(xml, nodeid, "passed", None)
+        elif gate.status in ("fail", "incomplete"):
+            _feed(xml, nodeid, "failed", f"compare gate {gate.status}: {gate.detail}")
+        else:
+            _feed(xml, nodeid, "skipped", (GATES_CLASS, 0, f"{gate.status}: {gate.detail}"))
 
 
 def suite_properties(run: Mapping[str, Any], manifest: Mapping[str, Any], verdict: str,

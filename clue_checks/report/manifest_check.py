@@ -27,6 +27,8 @@ CHECKS: Sequence[tuple[str, Sequence[tuple[str, ...]], frozenset[str]]] = (
     ("seeds", (("manifest", "seeds"), ("run", "seeds")), frozenset({"bootstrap", "bootstrap_resamples"})),
     ("generation parameters", (("manifest", "generation_params"), ("run", "generation_params")),
      frozenset({"model"})),
+    # The per-sample floors decide which samples pass, so which broke and were fixed.
+    ("per-sample floors", (("manifest", "sample_floors"),), frozenset()),
 )
 VERSION_PATHS = (("manifest", "clue_checks_version"), ("manifest", "versions", "clue_checks"),
                  ("manifest", "versions", "clue-checks"), ("run", "clue_checks_version"))
@@ -61,17 +63,22 @@ class Comparability:
                 "notes": list(self.notes)}
 
 
-def check_comparable(new: Mapping[str, Any], baseline: Mapping[str, Any], *, force: bool = False) -> Comparability:
+def check_comparable(new: Mapping[str, Any], baseline: Mapping[str, Any], *, force: bool = False,
+                     aspects: frozenset[str] | None = None) -> Comparability:
     """Every difference between two reports' manifests that makes their comparison meaningless.
 
     `new`, `baseline`: report dicts (``clue-report.json``). `force`: compare anyway; the result is
-    then marked forced (when there are differences) and the caller proceeds.
+    then marked forced (when there are differences) and the caller proceeds. `aspects`: check only
+    these (names of `CHECKS`, and "version"); None: all. A run checks what it knows before inference
+    (data, profile, prompts, seeds) at its start and the rest at its end.
     """
+    new, baseline = _nested(new, baseline), _nested(baseline, new)
     differences: list[str] = []
     for what, paths, skip in CHECKS:
-        differences += _diff(what, _find(new, paths), _find(baseline, paths), skip)
+        if aspects is None or what in aspects:
+            differences += _diff(what, _find(new, paths), _find(baseline, paths), skip)
     a, b = _find(new, VERSION_PATHS), _find(baseline, VERSION_PATHS)
-    if a is not _MISSING or b is not _MISSING:
+    if (aspects is None or "version" in aspects) and (a is not _MISSING or b is not _MISSING):
         if a is _MISSING or b is _MISSING or _major(a) != _major(b):
             differences.append(f"clue-checks major version: {_show(a)} / {_show(b)}")
     notes = [line for what, paths in NOTED for line in _diff(what, _find(new, paths), _find(baseline, paths))]
@@ -80,13 +87,69 @@ def check_comparable(new: Mapping[str, Any], baseline: Mapping[str, Any], *, for
 
 def require_comparable(new: Mapping[str, Any], baseline: Mapping[str, Any], *, force: bool = False,
                        new_name: str = "the new run", baseline_name: str = "the baseline",
-                       force_hint: str = "--clue-baseline-force") -> Comparability:
+                       force_hint: str = "--clue-baseline-force",
+                       aspects: frozenset[str] | None = None) -> Comparability:
     """:func:`check_comparable`, raising :class:`ComparabilityError` (every difference listed) unless
     the runs agree or `force` is set."""
-    result = check_comparable(new, baseline, force=force)
+    result = check_comparable(new, baseline, force=force, aspects=aspects)
     if not result.ok and not force:
         raise ComparabilityError(result.message(new_name, baseline_name, force_hint))
     return result
+
+
+# The report's flat manifest (report/manifest.py: "data.sha256.<file>", "generation.<task>.<param>", …) read
+# as the nested keys CHECKS name. Data files and tasks only one run used are left out: a task one run did not
+# run is not a difference in the data, its samples are missing from the comparison (which is then incomplete).
+_FLAT_MAPS = (("data.sha256.", "data_sha256"), ("generation.", "generation_params"))
+_FLAT_KEYS = (("prompts.sha256", "prompts_sha256"), ("clue_checks.version", "clue_checks_version"),
+              ("chat_template.sha256", "chat_template_sha256"))
+
+
+def _nested(report: Mapping[str, Any], other: Mapping[str, Any]) -> Mapping[str, Any]:
+    manifest = report.get("manifest")
+    if not isinstance(manifest, Mapping) or not any(isinstance(k, str) and "." in k for k in manifest):
+        return report
+    theirs = other.get("manifest") if isinstance(other.get("manifest"), Mapping) else {}
+    view: dict[str, Any] = {k: v for k, v in manifest.items() if "." not in k}
+    for prefix, name in _FLAT_MAPS:
+        mine = _unflatten(manifest, prefix, name == "generation_params")
+        if name in view or not mine:
+            continue
+        other_keys = set(_unflatten(theirs, prefix, name == "generation_params"))
+        view[name] = {k: v for k, v in mine.items() if k in other_keys} if other_keys else mine
+    for flat, name in _FLAT_KEYS:
+        if flat in manifest and name not in view:
+            view[name] = manifest[flat]
+    floors = _sample_floors(manifest.get("thresholds.content"))
+    if floors is not None:
+        view["sample_floors"] = floors
+    return {**report, "manifest": view}
+
+
+def _sample_floors(text: Any) -> dict[str, Any] | None:
+    """The thresholds file's [sample] table ({} when it has none); None when the text is absent or unreadable."""
+    if not isinstance(text, str):
+        return None
+    from .thresholds import ThresholdsError, parse
+
+    try:
+        floors = parse(text, "thresholds").floors
+    except ThresholdsError:
+        return None
+    return {f"{task}.{metric}": value for task, metrics in floors.items() for metric, value in metrics.items()}
+
+
+def _unflatten(manifest: Mapping[str, Any], prefix: str, by_task: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in manifest.items():
+        if isinstance(key, str) and key.startswith(prefix):
+            rest = key[len(prefix):]
+            if by_task and "." in rest:
+                task, param = rest.split(".", 1)
+                out.setdefault(task, {})[param] = value
+            elif not by_task:
+                out[rest] = value
+    return out
 
 
 def _find(report: Mapping[str, Any], paths: Sequence[tuple[str, ...]]) -> Any:

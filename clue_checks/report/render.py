@@ -162,6 +162,11 @@ def markdown(report: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Seq
     rows, notes = task_rows(tasks)
     lines += ["| " + " | ".join(_one_line(cell).replace("|", "\\|") for cell in row) + " |" for row in rows]
     lines += [""] + [f"[{i}] not computed: {_one_line(note)}  " for i, note in enumerate(notes, start=1)] if notes else []
+    from .interval_notes import method_lines
+
+    methods = method_lines(tasks)
+    if methods:
+        lines += ["", "Intervals (95%), by method:", ""] + [f"- {_one_line(m)}" for m in methods]
     if levels:
         lines += ["", "## CLUE levels", "", *[f"- {_one_line(line)}" for line in level_lines(levels)],
                   "", "Headline metrics per task: see `clue_checks/report/levels.py` (one table)."]
@@ -233,6 +238,10 @@ def terminal_lines(tasks: Sequence[TaskSummary], gates: Sequence[GateResult], re
     out = [f"WARNING: {w}" for w in warnings]
     out += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     out += [f"[{i}] not computed: {note}" for i, note in enumerate(notes, start=1)]
+    from .interval_notes import short_line
+
+    methods = short_line(tasks)
+    out += [methods] if methods else []
     out += level_lines(levels)
     out.append(request_line(requests))
     not_selected = [g.gate.name for g in gates if g.status == "not selected"]

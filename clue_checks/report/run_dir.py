@@ -93,8 +93,16 @@ def _read_predictions(file: Path) -> list[SampleRecord]:
         index = row.get("index")
         out.append(SampleRecord(task=task, sample_id=sample_id, index=index if isinstance(index, int) else number - 1,
                                 outcome=str(row.get("outcome", "")), metrics=_metrics(row), cluster=cluster,
-                                reason=str(row.get("reason") or "")))
+                                reason=str(row.get("reason") or ""), response=_text(row, "response", "Model Answer"),
+                                reference=_text(row, "reference", "Ground Truth Answer"),
+                                kinds=tuple(str(k) for k in row["kinds"]) if isinstance(row.get("kinds"), list) else (),
+                                source=row.get("source") if isinstance(row.get("source"), str) else None))
     return out
+
+
+def _text(row: Mapping[str, Any], *keys: str) -> str | None:
+    """The first of `keys` the row has as a string (the response, as newer and older rows name it)."""
+    return next((row[k] for k in keys if isinstance(row.get(k), str)), None)
 
 
 def _metrics(row: Mapping[str, Any]) -> dict[str, float | None]:

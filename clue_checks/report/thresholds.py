@@ -176,4 +176,9 @@ def load(path: Path | None) -> Thresholds:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ThresholdsError(f"{path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        data = path.read_bytes()
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ThresholdsError(f"{path}, line {line}: not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+                              "save the file as UTF-8") from None
     return parse(text, str(path))

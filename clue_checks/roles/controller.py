@@ -23,6 +23,7 @@ from .setup import ClueSetup
 
 if TYPE_CHECKING:
     from ..report.aggregate import AggregateResult, SampleRecord, TaskSpec
+    from ..report.baseline_report import BaselineComparison
     from ..runner import Run
 
 
@@ -50,6 +51,12 @@ class Controller:
         self.page_problem: str | None = None  # why index.html could not be written
         self.warnings: tuple[str, ...] = ()
         self._run: Run | None = None
+        self.worker_baseline_requests: Counter[str] = Counter()
+        self.comparison: BaselineComparison | None = None  # against --clue-baseline / --baseline-endpoint
+        self.comparison_error: str | None = None  # why the runs were not compared (not comparable)
+        self.worker_stats: list[dict[str, Any]] = []  # each xdist worker's Run.request_stats()
+        self.report_error: str | None = None  # the report could not be written: why
+        self._cleaner: Any = None
 
     @property
     def active(self) -> bool:
@@ -78,14 +85,31 @@ class Controller:
         self.started = time.time()
         self.started_at = _dt.datetime.now(_dt.timezone.utc)
         settings = self.setup.settings
+        if settings.baseline_dir is not None and not self.config.option.collectonly:
+            from .baseline import check_before_inference
+
+            # Data, profile, prompts, seeds and floors agree with the baseline's, before any request.
+            problem = check_before_inference(settings, self.run, self.setup.thresholds_text)
+            if problem is not None:
+                pytest.exit(problem, returncode=EXIT_UNAVAILABLE)
         if not settings.on_command_line:
             return
         if not settings.data_dir.is_dir():  # one message, not one per task module
             pytest.exit(data_folder_missing(settings.data_dir), returncode=EXIT_UNAVAILABLE)
+        if self.xdist and not self.config.option.collectonly:
+            # An unusable cache: one line now, before any worker starts (a single process checks it
+            # when it connects, once a sample is collected).
+            from .robust import store_problem
+
+            problem = store_problem(self.run, create=False)
+            self.run.close()
+            if problem is not None:
+                pytest.exit(problem, returncode=EXIT_UNAVAILABLE)
         if self.xdist and settings.endpoints and not self.config.option.collectonly:
             self._check_endpoint()
 
     def _check_endpoint(self) -> None:
+        from ..endpoint.store import StoreError
         from ..endpoint.types import EndpointError
         from ..rendering import TemplateUnavailable
         from ..runner import Run
@@ -94,8 +118,8 @@ class Controller:
         problem = None
         try:
             run.connect(list(self.setup.settings.endpoints))
-        except (EndpointError, TemplateUnavailable) as exc:
-            problem = f"clue-checks: {exc}"
+        except (EndpointError, TemplateUnavailable, StoreError) as exc:
+            problem = f"clue-checks: {run.redact(str(exc))}"
         finally:
             run.close()
         if problem is not None:
@@ -145,7 +169,7 @@ class Controller:
         if data is not None:
             from ..report.aggregate import SampleRecord
 
-            record = SampleRecord.from_dict(data)
+            record = SampleRecord.from_dict(self._clean.scrub(data))  # no secret, no unwritable text in any artefact
             self.records.append(record)
             xml = self._junit()
             if xml is not None:
@@ -171,6 +195,10 @@ class Controller:
         output = getattr(node, "workeroutput", {}) or {}
         if output.get("clue_requests"):
             self.worker_requests.update(output["clue_requests"])
+        if output.get("clue_baseline_requests"):
+            self.worker_baseline_requests.update(output["clue_baseline_requests"])
+        if output.get("clue_request_stats"):
+            self.worker_stats.append(output["clue_request_stats"])
         if output.get("clue_run"):
             self._described(RunDescription.from_dict(output["clue_run"]))
 
@@ -195,31 +223,62 @@ class Controller:
 
         settings = self.setup.settings
         server_kind = self.description.describe.get("server_kind")
-        self.warnings = self.setup.warnings(server_kind)
+        self.warnings = self.setup.warnings(server_kind) + tuple(self._clean.lines(self.description.warnings))
         result = aggregate.aggregate(
             self.records, self._task_specs(), self.setup.thresholds.gates, batch_score=self._batch_score,
             not_selected=self._not_selected(), deferred=self._deferred(),
             pass_blockers=self.setup.pass_blockers(server_kind))
         run_section = self._run_section()
         manifest = self._manifest(result)
+        from dataclasses import replace
+
+        from ..report import baseline_report
+        from .baseline import compare_at_end
+
+        comparison, base_records, self.comparison_error = compare_at_end(
+            settings, result, {"run": run_section, "manifest": manifest}, self.setup.thresholds.compare,
+            requests=self._baseline_request_counts(), specs=self._task_specs(), batch_score=self._batch_score)
+        result = replace(result, **dict(zip(("verdict", "verdict_reasons"), baseline_report.fold_verdict(
+            result.verdict, result.verdict_reasons, comparison.gates))))
+        self.comparison = comparison
         report = render.report_for(result, run_section, requests=self._request_counts(), manifest=manifest,
                                    warnings=self.warnings)
-        self.paths = render.write_reports(settings.report_dir, report,
-                                          render.markdown(report, result.tasks, result.gates, result.levels),
-                                          result.records, redact=settings.redact)
-        self._write_page()
+        from .run_report import add_run_stats, write_safely
+
+        markdown_extra = add_run_stats(report, result.records, self._request_stats(), time.time() - self.started)
+        markdown = render.markdown(report, result.tasks, result.gates, result.levels)
+        if comparison.section is not None or comparison.gates:
+            report["comparison"] = comparison.section or {"not_computed": self.comparison_error
+                                                          or baseline_report.NO_BASELINE,
+                                                          "gates": [g.as_dict() for g in comparison.gates]}
+            markdown = baseline_report.insert_markdown(markdown, baseline_report.markdown_lines(
+                comparison, {t.task: t.title for t in result.tasks}))
+        report = self._clean.scrub(report)
+        markdown = self._clean(markdown + markdown_extra)
+        records = baseline_report.with_baseline(result.records, base_records) if base_records else result.records
+        self.paths, self.report_error = write_safely(settings.report_dir, report, markdown, records,
+                                                     redact=settings.redact)
+        if self.report_error is not None:
+            session.exitstatus = EXIT_UNAVAILABLE
+        else:
+            self._write_page()
         self.result, self.report = result, report
         xml = self._junit()
         if xml is not None:
             from ..report import junit
 
-            junit.add_suite_properties(xml, junit.suite_properties(run_section, manifest, result.verdict,
+            junit.add_suite_properties(xml, junit.suite_properties(report["run"], report["manifest"], result.verdict,
                                                                    self.warnings))
             junit.add_gate_testcases(xml, result)
+            junit.add_compare_gate_testcases(xml, comparison.gates)
         # Gate mode: the verdict, and any other test of the session; failing samples stay failed in the output.
         # Otherwise plain pytest semantics: the samples decide; the verdict is printed and written.
-        session.exitstatus = aggregate.exit_status(result, mode=settings.exit_mode, pytest_status=session.exitstatus,
-                                                   other_failures=self.other_failures)
+        if self.report_error is None:
+            session.exitstatus = aggregate.exit_status(result, mode=settings.exit_mode,
+                                                       pytest_status=session.exitstatus,
+                                                       other_failures=self.other_failures)
+        if self.comparison_error is not None:  # asked to compare, and the runs are not comparable
+            session.exitstatus = EXIT_UNAVAILABLE
 
     def _write_page(self) -> None:
         """index.html, from the files just written (so --clue-redact's rows are what the page shows)."""
@@ -312,6 +371,30 @@ class Controller:
             started=self.started_at.isoformat(timespec="seconds"), duration_s=time.time() - self.started,
             command=command)
 
+    def _baseline_request_counts(self) -> dict[str, int] | None:
+        """What the baseline endpoint was sent (--baseline-endpoint), counted like the model's requests."""
+        if not self.setup.settings.baseline_endpoints:
+            return None
+        if self.xdist:
+            return dict(self.worker_baseline_requests)
+        side = self.session.baseline_side if self.session is not None else None
+        return side.request_counts() if side is not None else None
+    @property
+    def _clean(self) -> Any:
+        """Text on its way to the terminal or a file: UTF-8-safe, secrets masked (roles/robust.py)."""
+        if self._cleaner is None:
+            from .robust import Cleaner
+
+            self._cleaner = Cleaner(self.run.redact)
+        return self._cleaner
+
+    def _request_stats(self) -> dict[str, Any] | None:
+        from ..report.run_stats import merge_stats
+
+        if self.xdist:
+            return merge_stats(self.worker_stats)
+        return self.session.run.request_stats() if self.session is not None and self.session.started else None
+
     def _request_counts(self) -> dict[str, int]:
         from ..endpoint.types import REQUEST_COUNTS
 
@@ -350,7 +433,19 @@ class Controller:
                                           verdict_=result.verdict, verdict_reasons=result.verdict_reasons,
                                           warnings=self.warnings):
             terminalreporter.write_line(line)
-        terminalreporter.write_line("report: " + ", ".join(str(p) for p in self.paths[:3]))
+        if self.comparison is not None:
+            from ..report.baseline_report import terminal_lines
+
+            for line in terminal_lines(self.comparison, {t.task: t.title for t in result.tasks}):
+                terminalreporter.write_line(self._clean(line))
+        if self.comparison_error is not None:
+            terminalreporter.write_line(self._clean(self.comparison_error), red=True)
+        from .run_report import summary_lines
+
+        for line, markup in summary_lines(report, self.report_error):
+            terminalreporter.write_line(self._clean(line), **markup)
+        if self.report_error is None:
+            terminalreporter.write_line("report: " + ", ".join(str(p) for p in self.paths[:3]))
         if self.page_problem:
             terminalreporter.write_line(f"warning: {self.page_problem}", yellow=True)
         describe = report["run"]

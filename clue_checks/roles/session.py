@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from ..runner import Run
     from ..sample_check import SampleCheck
     from ..server import BaselineServer
+    from .baseline import BaselineSide
+    from .progress import SessionProgress
 
 MARKER = "clue_task"
 FIXTURE = "clue_sample"
@@ -72,6 +75,12 @@ class SampleSession:
         self._data_error_shown = False
         self._description_sent = False
         self.unavailable: str | None = None  # a worker that could not connect: why
+        self.baseline_side: BaselineSide | None = None  # --clue-baseline / --baseline-endpoint (roles/baseline.py)
+        if setup.settings.baseline_dir is not None or setup.settings.baseline_endpoints:
+            from .baseline import BaselineSide
+
+            self.baseline_side = BaselineSide(setup.settings)
+        self.progress: SessionProgress | None = None  # the live line (single process only)
 
     @property
     def run(self) -> Run:
@@ -90,6 +99,8 @@ class SampleSession:
     def close(self) -> None:
         if self._run is not None:
             self._run.close()
+        if self.baseline_side is not None:
+            self.baseline_side.close()
         if self.baseline is not None:
             self.baseline.stop()
             self.baseline = None
@@ -158,16 +169,24 @@ class SampleSession:
                 share = (worker_number(workerinput["workerid"]), workers)
                 owner = shares([item.nodeid for item in session.items], workers)
                 indexed = [(i, p) for i, p in indexed if owner[i] == share[0]]
+        from ..endpoint.store import StoreError
         from ..endpoint.types import EndpointError
         from ..rendering import TemplateUnavailable
         from ..tasks.tokens import TokenizerUnavailable
 
-        problem = None
+        from .robust import store_problem
+
+        problem = store_problem(run)  # before the baseline starts or any request: one line with the fixes
         try:
-            run.connect(self._endpoint_urls(), concurrency_share=concurrency_share)
-            run.check_token_counter(collected_tasks)
-        except (EndpointError, TemplateUnavailable, TokenizerUnavailable) as exc:
-            problem = f"clue-checks: {exc}"
+            if problem is None:
+                run.connect(self._endpoint_urls(), concurrency_share=concurrency_share)
+                run.check_token_counter(collected_tasks)
+                if self.baseline_side is not None and self.setup.settings.baseline_endpoints:
+                    self.baseline_side.connect(run, collected_tasks, concurrency_share=concurrency_share)
+        except (EndpointError, TemplateUnavailable, TokenizerUnavailable, StoreError) as exc:
+            problem = f"clue-checks: {run.redact(str(exc))}"
+        except ValueError as exc:  # the baseline endpoint would be asked otherwise than the model
+            problem = f"clue-checks: --baseline-endpoint: {run.redact(str(exc))}"
         if problem is not None:
             if not self.worker:
                 pytest.exit(problem, returncode=EXIT_UNAVAILABLE)
@@ -179,6 +198,12 @@ class SampleSession:
         # Without our scheduler (e.g. --dist loadscope) a worker cannot know its share: fetch on demand.
         if not self.worker or share is not None:
             run.prefetch([run.sample(p) for _, p in indexed])
+            if self.baseline_side is not None:  # the baseline's requests in flight beside the model's
+                self.baseline_side.prefetch([run.sample(p) for _, p in indexed])
+        if not self.worker:
+            from .progress import SessionProgress
+
+            self.progress = SessionProgress(config, len(indexed), run.progress)
 
     def _endpoint_urls(self) -> list[str]:
         settings = self.setup.settings
@@ -211,7 +236,8 @@ class SampleSession:
                     generation[task] = run.request_for(samples[0])[1].params.as_dict()
                 except Exception:  # the sample's own test reports it
                     continue
-        return RunDescription(run.describe(), dict(run.info.raw), template, note, generation, dict(selected))
+        return RunDescription(run.describe(), dict(run.info.raw), template, note, generation, dict(selected),
+                              tuple(run.mode_warnings()))
 
     # -- the sample fixture and its report ------------------------------------------------
 
@@ -230,13 +256,17 @@ class SampleSession:
         item = request.node
         index = run.index_of(sample)
         no_response = None
+        from .robust import Cleaner
+
+        clean = Cleaner(run.redact)
         try:
-            evaluated = run.evaluate(sample)
+            with self.progress.waiting() if self.progress is not None else nullcontext() as on_poll:
+                evaluated = run.evaluate(sample, on_poll=on_poll)
             check = SampleCheck(run.tasks[sample.task], evaluated, self.setup.thresholds.floors_for(sample.task),
-                                index, node_id=item.nodeid, redact=self.setup.settings.redact)
+                                index, node_id=item.nodeid, redact=self.setup.settings.redact, clean=clean)
         except Exception as exc:
             # Whatever went wrong, the sample is counted as errored in the report: never silently dropped.
-            item.stash[RECORD] = SampleRecord(sample.task, sample.id, index, "error", reason=f"{exc}",
+            item.stash[RECORD] = SampleRecord(sample.task, sample.id, index, "error", reason=clean(f"{exc}"),
                                               reference=sample.reference,
                                               cluster=run.tasks[sample.task].cluster_of(sample), node_id=item.nodeid,
                                               kinds=_error_kinds(sample, exc))
@@ -245,9 +275,13 @@ class SampleSession:
             broken = run.scheduler.broken if run.scheduler is not None else None
             if broken:
                 request.session.shouldstop = f"clue-checks: {broken}"
-            no_response = f"no response for {sample.test_id}: {exc}"
+            no_response = clean(f"no response for {sample.test_id}: {exc}")
         if no_response is not None:  # failed outside the except block: one message, not a chained second one
             pytest.fail(no_response, pytrace=False)
+        if self.baseline_side is not None:  # comparison mode: the baseline's answer beside the model's
+            floors = self.setup.thresholds.floors_for(sample.task)
+            check.baseline = self.baseline_side.baseline_for(sample, index, floors)
+            check.record = replace(check.record, baseline=check.baseline)
         item.stash[RECORD] = check.record
         item.stash[CHECK] = check
         return check
@@ -299,11 +333,20 @@ class SampleSession:
         if self._run is not None:
             self._run.close()
 
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.progress is not None and getattr(report, "clue_record", None) is not None:
+            self.progress.test_done()
+
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.progress is not None:
+            self.progress.finish()
         if self.worker and self._run is not None:
             # Sent back to the controller with the worker's output (xdist sends it after this hook).
             output = self.config.workeroutput  # type: ignore[attr-defined]
             output["clue_requests"] = self._run.request_counts()
+            if self.baseline_side is not None and self.baseline_side.request_counts() is not None:
+                output["clue_baseline_requests"] = self.baseline_side.request_counts()
+            output["clue_request_stats"] = self._run.request_stats()
             if self.description is not None:
                 output["clue_run"] = self.description.as_dict()
 

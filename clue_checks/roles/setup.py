@@ -65,6 +65,11 @@ def resolve(config: pytest.Config) -> ClueSetup:
         thresholds = load_thresholds(settings.thresholds)
     except ThresholdsError as exc:
         raise pytest.UsageError(str(exc)) from None
+    from .robust import config_problems
+
+    problems = config_problems(config, settings.report_dir)
+    if problems:  # before any inference: a report that cannot be written would waste the whole run
+        raise pytest.UsageError("; ".join(problems))
     problems = unknown_threshold_keys(thresholds, settings.profile)
     if problems:
         raise pytest.UsageError(f"{thresholds.source}: " + "; ".join(problems))

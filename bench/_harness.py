@@ -1,0 +1,81 @@
+"""What the benchmark scripts share: which checkout is measured, timed child processes, medians.
+
+`--repo DIR` names the clue-checks checkout whose suite and package are measured (default: the
+one this file sits in), so the same scripts can measure another branch or main; the child's
+PYTHONPATH starts with it, so `clue_checks` and its pytest plugin come from there.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+DEFAULT_REPO = BENCH.parent
+
+
+@dataclass(frozen=True)
+class Timed:
+    wall_s: float
+    cpu_s: float  # user + sys of the child and every descendant it waited for (xdist workers)
+    returncode: int
+    started_wall: float  # time.time() just before the child started (compare with the server's clock)
+    ended_wall: float
+
+
+def add_repo_argument(parser) -> None:  # argparse.ArgumentParser
+    parser.add_argument("--repo", type=Path, default=DEFAULT_REPO,
+                        help="the clue-checks checkout to measure (default: this one)")
+    parser.add_argument("--python", default=sys.executable, help="the interpreter that runs pytest (default: this one)")
+
+
+def suite_env(repo: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(repo.resolve()), *filter(None, [env.get("PYTHONPATH", "")])])
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    env.pop("PYTEST_ADDOPTS", None)
+    return steady_state(env)
+
+
+def steady_state(env: dict[str, str]) -> dict[str, str]:
+    """Measure what a user's second run costs: bytecode (and pytest's rewritten-assert cache) written and reused.
+
+    Some shells here set PYTHONDONTWRITEBYTECODE=1; then every run compiles every module from source
+    and pytest re-rewrites every plugin module's asserts, seconds that no installed package pays.
+    """
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def timed(cmd: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None, log: Path | None = None) -> Timed:
+    """Run `cmd` to the end; wall time and the CPU it used (os.wait4: this child only, not the server)."""
+    out = open(log, "w") if log else subprocess.DEVNULL
+    try:
+        started_wall, started = time.time(), time.perf_counter()
+        proc = subprocess.Popen(list(cmd), cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    finally:
+        if log:
+            out.close()
+    return Timed(wall, usage.ru_utime + usage.ru_stime, proc.returncode, started_wall, time.time())
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def check_plugin_source(repo: Path, python: str) -> str:
+    """Where `clue_checks` comes from for the child: a wrong checkout would measure the wrong code."""
+    out = subprocess.run([python, "-c", "import clue_checks; print(clue_checks.__file__)"], env=suite_env(repo),
+                         capture_output=True, text=True, check=True).stdout.strip()
+    if not Path(out).resolve().is_relative_to(repo.resolve()):
+        raise SystemExit(f"clue_checks imports from {out}, not from --repo {repo}")
+    return out

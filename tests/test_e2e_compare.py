@@ -1,0 +1,186 @@
+"""End-to-end: a run compared with its baseline, as a release team runs it (each run a subprocess).
+
+The base model is the embedded baseline, the "fine-tune" its `finetune-degraded` variant, each served on a
+free loopback port and stopped however the test ends. Few runs, on a few tasks, for speed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from clue_checks.server import BaselineServer
+from clue_checks.server.variants import FINETUNE_DEGRADED, planted_samples
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "clue_checks" / "fixtures"
+TASKS = "mednli,longhealth-t1,longhealth-t3"
+FLOORS = """
+[sample]
+"meqsum.rougeL" = 0.10
+"problemsummary.rougeL" = 0.10
+"medisumqa.rougeL" = 0.10
+"""  # the shipped thresholds.toml's: floors decide which samples pass, so runs compared must share them
+COMPARE_THRESHOLDS = FLOORS + """
+[gate]
+"mednli.accuracy" = "lower95 >= 0.10"
+[compare]
+"mednli.accuracy" = "noninferior 0.02"
+"longhealth-t3.accuracy" = "no regression"
+"""
+
+pytest_plugins = ["pytester"]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    shutil.copytree(REPO / "tests_clinical", pytester.path / "tests_clinical")
+    shutil.copy(REPO / "pytest.ini", pytester.path / "pytest.ini")
+    shutil.copy(REPO / "thresholds.toml", pytester.path / "thresholds.toml")
+    (pytester.path / "compare.toml").write_text(COMPARE_THRESHOLDS)
+    (pytester.path / "same.toml").write_text(FLOORS + '[compare]\n"mednli.accuracy" = "no regression"\n'
+                                             '"meqsum.rougeL" = "no regression"\n"medisumqa.rougeL" = "no regression"\n')
+    (pytester.path / "conftest.py").write_text("")
+    return pytester
+
+
+@pytest.fixture
+def servers():
+    """The base model and the degraded "fine-tune", each on a free port."""
+    with BaselineServer(port=0) as base, BaselineServer(port=0, variant=FINETUNE_DEGRADED) as tuned:
+        yield base, tuned
+
+
+def run(suite: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return suite.runpytest_subprocess(f"--clue-data={FIXTURES}", "-p", "no:randomly", "--tb=line", *args,
+                                      timeout=300)
+
+
+def report(suite: pytest.Pytester, folder: str = "clue-report") -> dict:
+    return json.loads((suite.path / folder / "clue-report.json").read_text())
+
+
+def generations(server: BaselineServer) -> int:
+    return sum(n for route, n in server.request_counts.items() if route in ("/generate", "/", "/v1/chat/completions"))
+
+
+def test_a_finetune_against_its_base_model(suite, servers):
+    """The judged journey: base run into a folder, the fine-tune against it, the regressions found where
+    they were planted, a non-inferiority gate failing the release, `clue compare`, and the broken samples
+    rerun alone from the store."""
+    base, tuned = servers
+    first = run(suite, f"--model-endpoint={base.url}", f"--tasks={TASKS}", "--report-dir=base-report")
+    assert first.ret == 1, first.stdout.str()  # failing samples, plain pytest exit
+    assert "comparison" not in report(suite, "base-report")
+
+    second = run(suite, f"--model-endpoint={tuned.url}", f"--tasks={TASKS}", "--clue-baseline=base-report",
+                 "--thresholds=compare.toml", "--clue-exit=gates", "--junitxml=junit.xml")
+    assert second.ret == 1, second.stdout.str()  # gate mode: the comparison gates fail the release
+    second.stdout.fnmatch_lines(["against the baseline clue-checks/parameterless-baseline (*base-report)*",
+                                 "MedNLI*accuracy*0.422*0.289*-0.133 [[]*]*",
+                                 "compare gate FAIL*mednli.accuracy noninferior 0.02*one-sided 95% lower bound*",
+                                 "compare gate FAIL*longhealth-t3.accuracy no regression*a significant drop*"])
+    data = report(suite)
+    comparison = data["comparison"]
+    assert comparison["complete"] and not comparison["forced"]
+    tasks = comparison["tasks"]
+    for task in ("mednli", "longhealth-t3"):  # the planted regressions are significant
+        assert tasks[task]["difference"] < 0 and tasks[task]["ci95"][1] < 0 and tasks[task]["p_value"] < 0.05
+    assert "McNemar" in tasks["mednli"]["method"] and "cluster bootstrap" in tasks["longhealth-t3"]["method"]
+    assert tasks["longhealth-t3"]["seed"] == 20240411 and tasks["longhealth-t3"]["resamples"] >= 10_000
+
+    # broke = exactly the planted samples the base model had right
+    planted = planted_samples(FINETUNE_DEGRADED, FIXTURES, tasks=TASKS.split(","))
+    rows = {task: [json.loads(line) for line in (suite.path / "clue-report" / "predictions" / f"{task}.jsonl")
+                   .read_text().splitlines()] for task in TASKS.split(",")}
+    for task in TASKS.split(","):
+        base_passed = {r["sample_id"] for r in rows[task] if r["baseline"]["outcome"] == "passed"}
+        expected = {k.split(":", 1)[1] for k in planted if k.startswith(task + ":")} & base_passed
+        assert set(tasks[task]["broke"]) == expected and expected, task
+        assert tasks[task]["fixed"] == []
+    broken_row = next(r for r in rows["mednli"] if r["sample_id"] == tasks["mednli"]["broke"][0])
+    assert broken_row["outcome"] == "failed" and broken_row["baseline"]["outcome"] == "passed"
+    assert broken_row["baseline"]["metrics"] == {"accuracy": 1.0} and broken_row["baseline"]["response"]
+
+    gates = {g["gate"]: g["status"] for g in comparison["gates"]}
+    assert gates == {"mednli.accuracy noninferior 0.02": "fail", "longhealth-t3.accuracy no regression": "fail"}
+    cases = {c.get("name"): c for c in ET.parse(suite.path / "junit.xml").iter("testcase")
+             if c.get("classname") == "clue.gates"}
+    assert cases["compare mednli.accuracy noninferior 0.02"].find("failure") is not None
+    md = (suite.path / "clue-report" / "clue-report.md").read_text()
+    assert "## Against the baseline" in md and "| MedNLI | accuracy | 0.422 | 0.289 |" in md
+
+    # a failing sample's message shows the baseline's answer beside the new one
+    second.stdout.no_fnmatch_line("*Traceback*")
+    one = run(suite, f"--model-endpoint={tuned.url}", "--clue-baseline=base-report", "--report-dir=one",
+              f"tests_clinical/test_mednli.py::test_sample[mednli:{tasks['mednli']['broke'][0]}]", "--tb=long")
+    one.stdout.fnmatch_lines(["baseline passed: *", "baseline metrics: accuracy=1", "baseline response: *"])
+
+    # clue compare: the headline table with differences and intervals
+    compared = subprocess.run([sys.executable, "-m", "clue_checks.cli", "compare", "base-report", "clue-report",
+                               "--no-plot"], cwd=suite.path, capture_output=True, text=True, timeout=300)
+    assert compared.returncode == 0, compared.stderr
+    assert "MedNLI" in compared.stdout and "−0.133" in compared.stdout
+
+    # --clue-select=broke: exactly the broken samples, answered from the store
+    sent_before = generations(tuned)
+    rerun = run(suite, f"--model-endpoint={tuned.url}", f"--tasks={TASKS}", "--clue-select=broke")
+    expected_ids = {f"{t}:{i}" for t in tasks for i in tasks[t]["broke"]}
+    ran = {line.split("[", 1)[1].rsplit("]", 1)[0] for line in rerun.stdout.lines
+           if line.startswith("FAILED ") or line.startswith("PASSED ")}
+    assert ran == expected_ids
+    assert rerun.parseoutcomes().get("failed") == len(expected_ids)
+    assert report(suite)["requests"]["sent"] == 0 and generations(tuned) == sent_before
+
+
+def test_identical_runs_show_no_regression_and_every_difference_is_zero(suite, servers):
+    base, _ = servers
+    assert run(suite, f"--model-endpoint={base.url}", "--tasks=mednli,meqsum", "--report-dir=base-report").ret == 1
+    again = run(suite, f"--model-endpoint={base.url}", "--tasks=mednli,meqsum", "--clue-baseline=base-report",
+                "--thresholds=same.toml", "--no-cache")
+    comparison = report(suite)["comparison"]
+    for entry in comparison["tasks"].values():
+        assert entry["difference"] == 0 and entry["broke"] == [] and entry["fixed"] == []
+        assert entry["p_value"] == 1.0
+    assert [g["status"] for g in comparison["gates"]] == ["pass", "pass", "not run"]
+    # 45 identical pairs cannot show non-inferiority at 0.02 (Tango's bound with no discordant pair is -0.057):
+    # the no-regression gates pass, and a gate whose task did not run in both runs is not run, never a pass.
+    again.stdout.fnmatch_lines(["compare gate PASS*mednli.accuracy no regression*no significant difference*",
+                                "compare gate NOT RUN*medisumqa.rougeL no regression*"])
+
+
+def test_mismatched_manifests_are_refused_before_any_request(suite, servers):
+    base, tuned = servers
+    assert run(suite, f"--model-endpoint={base.url}", "--tasks=mednli", "--report-dir=base-report").ret == 1
+    sent = generations(tuned)
+    refused = run(suite, f"--model-endpoint={tuned.url}", "--tasks=mednli", "--clue-baseline=base-report",
+                  "--clue-profile=head")
+    assert refused.ret == 2
+    refused.stdout.fnmatch_lines(["*this run and *base-report are not comparable (1 difference*",
+                                  "*- profile: 'head' / 'paper'", "*--clue-baseline-force*"])
+    assert generations(tuned) == sent  # refused before inference
+    forced = run(suite, f"--model-endpoint={tuned.url}", "--tasks=mednli", "--clue-baseline=base-report",
+                 "--clue-profile=head", "--clue-baseline-force")
+    assert forced.ret == 1
+    assert report(suite)["comparison"]["forced"] is True
+
+
+def test_a_baseline_endpoint_answers_in_the_same_session_each_request_once(suite, servers):
+    base, tuned = servers
+    result = run(suite, f"--model-endpoint={tuned.url}", f"--baseline-endpoint={base.url}", "--tasks=mednli",
+                 "-n", "2")
+    assert result.ret == 1, result.stdout.str()
+    assert generations(base) == 45 and generations(tuned) == 45  # each sent once, under xdist too
+    data = report(suite)
+    comparison = data["comparison"]
+    assert comparison["baseline"]["requests"]["sent"] == 45 and data["requests"]["sent"] == 45
+    planted = {k.split(":", 1)[1] for k in planted_samples(FINETUNE_DEGRADED, FIXTURES, tasks=["mednli"])}
+    assert comparison["tasks"]["mednli"]["broke"] and set(comparison["tasks"]["mednli"]["broke"]) <= planted
+    assert comparison["tasks"]["mednli"]["difference"] == pytest.approx(-0.1333, abs=1e-3)
