@@ -155,7 +155,9 @@ def pytest_configure_node(node: Any) -> None:
         node.workerinput[WORKER_KEY] = sorted(wanted(node.config, settings.select, settings.report_dir))
     selection = node.config.stash[SETUP].kind_selection if SETUP in node.config.stash else None
     if selection is not None:  # --clue-kind, read once here: a worker may start after the report is replaced
-        node.workerinput["clue_kind_ids"] = sorted(selection.ids)
+        from .roles.kind_selection import WORKER_KEY
+
+        node.workerinput[WORKER_KEY] = sorted(selection.ids)
 
 
 @pytest.hookimpl(optionalhook=True)

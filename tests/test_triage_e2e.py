@@ -157,6 +157,7 @@ def without_kinds_and_times(data: dict) -> dict:
     for key in (*TIME_KEYS, "command"):
         data["manifest"].pop(key, None)
     data.pop("requests")  # the first run sent them, the second read them from the store
+    data.pop("performance", None)  # durations and throughput: timing, not scores
     for task in data["tasks"].values():
         task.pop("kinds", None)
         task.pop("requests")
