@@ -49,6 +49,8 @@ def comparable(folder: Path) -> tuple[dict, dict[str, list[dict]], list[str]]:
     data = json.loads((folder / "clue-report.json").read_text())
     data["run"].pop("finished")
     data.pop("requests")
+    data.pop("performance", None)  # how one process's run went (timing, the store): not recomputed by a merge
+    data.pop("store", None)
     for key in (*TIME_KEYS, "command"):
         data["manifest"].pop(key)
     for task in data["tasks"].values():
@@ -60,6 +62,8 @@ def comparable(folder: Path) -> tuple[dict, dict[str, list[dict]], list[str]]:
     md = [line.rsplit("|", 2)[0] if line.startswith("| ") and line.count("|") == 8 else line  # sent/stored/shared
           for line in (folder / "clue-report.md").read_text().splitlines()
           if not line.startswith(("- requests sent", "| `run.", "| `command`"))]
+    if "## Run statistics" in md:  # the run's own statistics close a run's Markdown; a merge has none
+        md = md[:md.index("## Run statistics") - 1]
     return data, rows, md
 
 
