@@ -15,12 +15,14 @@ close the connection without answering. A handler that raises answers 500 with t
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 DROP = object()  # handler result: close the socket without a response (a connection error)
@@ -190,3 +192,12 @@ def tgi_handler(generate: Callable[[Any, int], Any], *, model: str = "org/m", sh
 
 def generated(text: str) -> Response:
     return 200, {}, {"generated_text": text, "details": {"finish_reason": "length", "generated_tokens": 1}}
+
+
+def copy_suite(dest: Path) -> None:
+    """This repository's benchmark suite and its configuration (task modules, pytest.ini, thresholds) in `dest`,
+    for end-to-end runs in a scratch folder."""
+    repo = Path(__file__).resolve().parents[1]
+    shutil.copytree(repo / "tests_clinical", dest / "tests_clinical")
+    shutil.copy(repo / "pytest.ini", dest / "pytest.ini")
+    shutil.copy(repo / "thresholds.toml", dest / "thresholds.toml")

@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from fakes import FakeServer, free_port_url
+from fakes import FakeServer, copy_suite, free_port_url
 
 from clue_checks.server import BaselineServer
 
@@ -31,9 +31,7 @@ pytest_plugins = ["pytester"]
 @pytest.fixture
 def suite(pytester: pytest.Pytester) -> pytest.Pytester:
     """A copy of the benchmark suite and its config in a scratch folder."""
-    shutil.copytree(REPO / "tests_clinical", pytester.path / "tests_clinical")
-    shutil.copy(REPO / "pytest.ini", pytester.path / "pytest.ini")
-    shutil.copy(REPO / "thresholds.toml", pytester.path / "thresholds.toml")
+    copy_suite(pytester.path)
     (pytester.path / "conftest.py").write_text("")
     return pytester
 

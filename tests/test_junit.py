@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 from clue_checks.report.aggregate import SampleRecord, TaskSpec, aggregate
 from clue_checks.report.junit import add_gate_testcases, add_sample_output, sample_output
 from clue_checks.report.thresholds import parse
+from fakes import copy_suite
 
 xmlschema = pytest.importorskip("xmlschema", reason="pip install clue-checks[test] (xmlschema)")
 
@@ -84,9 +84,7 @@ def test_a_failing_gate_says_its_value_interval_and_why(tmp_path):
 
 @pytest.fixture
 def suite(pytester: pytest.Pytester) -> pytest.Pytester:
-    shutil.copytree(REPO / "tests_clinical", pytester.path / "tests_clinical")
-    shutil.copy(REPO / "pytest.ini", pytester.path / "pytest.ini")
-    shutil.copy(REPO / "thresholds.toml", pytester.path / "thresholds.toml")
+    copy_suite(pytester.path)
     (pytester.path / "tests").mkdir()
     (pytester.path / "tests" / "test_other.py").write_text("def test_other():\n    assert True\n")
     return pytester

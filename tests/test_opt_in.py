@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from fakes import copy_suite
+
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "clue_checks" / "fixtures"  # the bundled synthetic data
 HEAVY = ("numpy", "transformers", "simple_icd_10_cm", "rouge_score", "torch", "clue_checks.runner",
@@ -58,9 +60,7 @@ def test_the_plugin_module_imports_nothing_heavy():
 @pytest.fixture
 def configured(pytester: pytest.Pytester) -> pytest.Pytester:
     """This repository's layout: an ini file with clue_* keys, the suite, and other tests beside it."""
-    shutil.copytree(REPO / "tests_clinical", pytester.path / "tests_clinical")
-    shutil.copy(REPO / "pytest.ini", pytester.path / "pytest.ini")
-    shutil.copy(REPO / "thresholds.toml", pytester.path / "thresholds.toml")
+    copy_suite(pytester.path)
     (pytester.path / "tests").mkdir()
     # A parameter that reads like a sample id is still not a sample: it must not start a CLUE run.
     (pytester.path / "tests" / "test_other.py").write_text(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 
 from clue_checks.report.manifest import TIME_KEYS
 from clue_checks.server import BaselineServer
+from fakes import copy_suite
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "clue_checks" / "fixtures"  # the bundled synthetic data
@@ -22,9 +22,7 @@ pytest_plugins = ["pytester"]
 
 @pytest.fixture
 def suite(pytester: pytest.Pytester) -> pytest.Pytester:
-    shutil.copytree(REPO / "tests_clinical", pytester.path / "tests_clinical")
-    shutil.copy(REPO / "pytest.ini", pytester.path / "pytest.ini")
-    shutil.copy(REPO / "thresholds.toml", pytester.path / "thresholds.toml")
+    copy_suite(pytester.path)
     return pytester
 
 

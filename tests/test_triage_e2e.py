@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 
 from clue_checks.metrics.icd10 import extract_codes, is_code_increment
 from clue_checks.server.variants import count_up, planted_samples
+from fakes import copy_suite
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "clue_checks" / "fixtures"
@@ -29,9 +29,7 @@ pytest_plugins = ["pytester"]
 
 @pytest.fixture
 def suite(pytester: pytest.Pytester) -> pytest.Pytester:
-    shutil.copytree(REPO / "tests_clinical", pytester.path / "tests_clinical")
-    shutil.copy(REPO / "pytest.ini", pytester.path / "pytest.ini")
-    shutil.copy(REPO / "thresholds.toml", pytester.path / "thresholds.toml")
+    copy_suite(pytester.path)
     (pytester.path / "conftest.py").write_text("")
     return pytester
 
