@@ -133,7 +133,8 @@ def test_a_finetune_against_its_base_model(suite, servers):
     sent_before = generations(tuned)
     rerun = run(suite, f"--model-endpoint={tuned.url}", f"--tasks={TASKS}", "--clue-select=broke")
     expected_ids = {f"{t}:{i}" for t in tasks for i in tasks[t]["broke"]}
-    ran = {line.split("[", 1)[1].rsplit("]", 1)[0] for line in rerun.stdout.lines
+    # the node id alone: a wide terminal appends " - <message>" to each line, and messages hold brackets
+    ran = {line.split()[1].split("[", 1)[1][:-1] for line in rerun.stdout.lines
            if line.startswith("FAILED ") or line.startswith("PASSED ")}
     assert ran == expected_ids
     assert rerun.parseoutcomes().get("failed") == len(expected_ids)
