@@ -218,7 +218,8 @@ def test_absent_model_is_reported_without_importing_torch(tmp_path: Path) -> Non
         "from clue_checks.metrics.bertscore import bertscore\n"
         "out = bertscore([('a', 'b')], 'scibert')\n"
         "print(out['bertscore_f1'].not_computed)\n"
-        "print(sorted(m for m in ('torch', 'transformers', 'bert_score', 'matplotlib') if m in sys.modules))\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'bert_score', 'matplotlib', 'huggingface_hub.file_download')\n"
+        "             if m in sys.modules))\n"
     )
     env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "empty-hub"), "HF_HUB_OFFLINE": "1"}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
@@ -229,3 +230,19 @@ def test_absent_model_is_reported_without_importing_torch(tmp_path: Path) -> Non
     else:
         assert "is not installed" in reason
     assert imported == "[]"
+
+
+def test_a_cached_hub_snapshot_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cheap look at the cache must not hide a model that is there (the hub's cache layout)."""
+    pytest.importorskip("huggingface_hub")
+    from huggingface_hub import constants
+
+    repo = tmp_path / "models--allenai--scibert_scivocab_uncased"
+    snapshot = repo / "snapshots" / ("a" * 40)
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("a" * 40)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    assert Path(bs._cached_snapshot("allenai/scibert_scivocab_uncased")) == snapshot
+    assert bs._cached_snapshot("emilyalsentzer/Bio_ClinicalBERT") is None

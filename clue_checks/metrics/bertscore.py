@@ -145,12 +145,26 @@ def _installed(module: str) -> bool:
 
 def _cached_snapshot(repo_id: str) -> str | None:
     """The cached snapshot folder of a hub model, without touching the network (so no HF_HUB_OFFLINE)."""
+    if not _has_snapshots(repo_id):
+        return None  # the usual case, decided without importing the hub's downloader (~0.3 s of CPU)
     try:
         from huggingface_hub import snapshot_download
 
         return snapshot_download(repo_id, local_files_only=True)
     except Exception:  # LocalEntryNotFoundError, or a cache it cannot read
         return None
+
+
+def _has_snapshots(repo_id: str) -> bool:
+    """Whether the hub cache has a snapshot folder for `repo_id` (its documented layout:
+    https://huggingface.co/docs/huggingface_hub/guides/manage-cache); only a yes needs the full lookup."""
+    try:
+        from huggingface_hub import constants  # the cache location as the hub resolves it (HF_HOME, HF_HUB_CACHE)
+
+        folder = Path(constants.HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}" / "snapshots"
+        return folder.is_dir() and any(folder.iterdir())
+    except Exception:  # no huggingface_hub, an unreadable cache: let the full lookup decide
+        return True
 
 
 @lru_cache(maxsize=None)
