@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
-from scipy.optimize import brentq
-from scipy.stats import binom, norm
 
 from .levels import LEVELS, level_weights
 from .stats import BOOTSTRAP_SEED, CONFIDENCE, bootstrap_p_value, joint_bootstrap, percentile_interval
@@ -242,6 +240,8 @@ def paired_difference(new: Sequence[float], base: Sequence[float], clusters: Seq
 def mcnemar_p(broke: int, fixed: int) -> float:
     """Exact two-sided McNemar p-value: twice the smaller binomial tail of the discordant pairs at 1/2,
     capped at 1 (statsmodels' ``mcnemar(table, exact=True)``)."""
+    from scipy.stats import binom  # here, not at import: scipy.stats costs every run ~0.5 s, compared or not
+
     return float(min(1.0, 2 * binom.cdf(min(broke, fixed), broke + fixed, 0.5)))
 
 
@@ -254,6 +254,9 @@ def tango_interval(broke: int, fixed: int, n: int, confidence: float = CONFIDENC
     """
     if not 0 <= broke + fixed <= n or n <= 0:
         raise ValueError("need 0 <= broke + fixed <= n and n > 0")
+    from scipy.optimize import brentq
+    from scipy.stats import norm
+
     z = float(norm.ppf(1 - (1 - confidence) / 2))
     estimate = (fixed - broke) / n
 

@@ -23,7 +23,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import binom, norm
 
 from .comparison import PairedComparison
 
@@ -65,6 +64,8 @@ def _check(drop: float, discordance: float, sided: int) -> None:
 def critical_broke(d: np.ndarray, alpha: float = ALPHA, sided: int = 2) -> np.ndarray:
     """Per number of discordant pairs d: the fewest "broke" pairs at which the exact McNemar test
     declares a drop (binomial tail at 1/2 at most alpha / sided); d + 1 where it never can."""
+    from scipy.stats import binom  # imported where used: scipy.stats costs every run ~0.5 s, compared or not
+
     d = np.asarray(d, dtype=np.int64)
     level = alpha / sided
     k = np.asarray(binom.isf(level, d, 0.5), dtype=np.int64)  # a first guess, then made exact
@@ -83,6 +84,8 @@ def mcnemar_power(n: int, drop: float, discordance: float, *, alpha: float = ALP
     d = np.arange(max(0, int(n * discordance - spread)), min(n, int(n * discordance + spread)) + 1)
     chance_broke = (discordance + drop) / (2 * discordance)
     k = critical_broke(d, alpha, sided)
+    from scipy.stats import binom
+
     return float(np.sum(binom.pmf(d, n, discordance) * binom.sf(k - 1, d, chance_broke)))
 
 
@@ -94,6 +97,8 @@ def mcnemar_sample_size(drop: float, discordance: float, *, power: float = POWER
     _check(drop, discordance, sided)
     if drop == 0:
         return None
+    from scipy.stats import norm
+
     z = norm.ppf(1 - alpha / sided) * math.sqrt(discordance) + norm.ppf(power) * math.sqrt(discordance - drop ** 2)
     guess = max(1, int((z / drop) ** 2))  # Connor's normal approximation
     low, high = max(1, guess // 2), min(max_n, guess * 2)
@@ -131,6 +136,8 @@ def mcnemar_detectable_drop(n: int, discordance: float, *, power: float = POWER,
 
 def normal_detectable_drop(se: float, *, power: float = POWER, alpha: float = ALPHA, sided: int = 2) -> float:
     """(z_alpha + z_power) standard errors: the smallest drop a normal test on the difference sees."""
+    from scipy.stats import norm
+
     return float((norm.ppf(1 - alpha / sided) + norm.ppf(power)) * se)
 
 
