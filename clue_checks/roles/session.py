@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .description import RunDescription
+from .failure_traceback import from_test_function
 from .setup import ClueSetup
 
 if TYPE_CHECKING:
@@ -288,6 +289,10 @@ class SampleSession:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        if call.excinfo is not None and call.when == "call" and sample_param(item) is not None:
+            shorter = from_test_function(call.excinfo, item)  # the same report, without pytest's per-frame walk
+            if shorter is not None:
+                call.excinfo = shorter
         report = yield
         if sample_param(item) is not None:
             report.clue_sample = True  # a CLUE sample's report, with or without a record (the controller counts
