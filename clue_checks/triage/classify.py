@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
 
 from .detectors import DETECTORS
 from .evidence import Evidence
@@ -12,7 +13,13 @@ from .kinds import KINDS, applies, kinds_of_task
 
 def kinds_for(evidence: Evidence) -> tuple[str, ...]:
     """The kinds of one sample, in table order: every kind looked for on its task whose detector fires."""
-    return tuple(k.name for k in KINDS if applies(k, evidence.task) and DETECTORS[k.name](evidence))
+    return tuple(name for name, detects in _detectors_of(evidence.task) if detects(evidence))
+
+
+@lru_cache(maxsize=None)
+def _detectors_of(task: str) -> tuple[tuple[str, Callable[[Evidence], bool]], ...]:
+    """The kinds looked for on `task` with their detectors, in table order (once per task, not per sample)."""
+    return tuple((k.name, DETECTORS[k.name]) for k in KINDS if applies(k, task))
 
 
 def kind_counts(task: str, kinds_per_sample: Iterable[Sequence[str]]) -> dict[str, int]:
