@@ -26,6 +26,7 @@ import httpx2
 from ._http_errors import (CHECK_ENDPOINT, RETRYABLE_STATUS, RETRYABLE_TRANSPORT, describe_transport_error, excerpt,
                            status_failure, transport_failure)
 from .discovery import Discovery
+from .pools import ShardedTransport
 from .redact import Redactor
 from .retry import Attempts, RetryPolicy
 from .token_spans import Spans, parse_tgi_spans, parse_vllm_spans
@@ -111,10 +112,8 @@ class EndpointClient:
             # An explicit transport: HTTP(S)_PROXY / ALL_PROXY are not used, so clinical text goes only to
             # the endpoint the user named, never through a proxy (which would also break loopback servers).
             # TLS settings from the environment (SSL_CERT_FILE, SSL_CERT_DIR) still apply.
-            transport = httpx2.AsyncHTTPTransport(
-                # The in-flight limit bounds concurrency, not the pool; keep sockets warm.
-                limits=httpx2.Limits(max_connections=None, max_keepalive_connections=1024, keepalive_expiry=30.0),
-            )
+            # The in-flight limit bounds concurrency, not the pools; sockets are kept warm.
+            transport = ShardedTransport()
         # Redirects are not followed: a POST with the API key would go wherever the server says.
         self._http = httpx2.AsyncClient(base_url=self.url, headers=sent_headers, transport=transport,
                                         timeout=httpx2.Timeout(timeout, connect=connect_timeout),
