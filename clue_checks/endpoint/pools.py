@@ -14,7 +14,7 @@ import itertools
 
 import httpx2
 
-SHARDS = 8
+SHARDS = 32
 KEEPALIVE = 1024  # sockets kept warm over all the pools together
 KEEPALIVE_EXPIRY = 30.0
 
