@@ -27,8 +27,10 @@ class ShardedTransport(httpx2.AsyncBaseTransport):
             raise ValueError("at least one pool is needed")
         limits = httpx2.Limits(max_connections=None, max_keepalive_connections=max(1, KEEPALIVE // shards),
                                keepalive_expiry=KEEPALIVE_EXPIRY)
-        # An explicit transport: HTTP(S)_PROXY / ALL_PROXY are not used (see the client).
-        self.pools = [httpx2.AsyncHTTPTransport(limits=limits) for _ in range(shards)]
+        # One TLS context for all (loading the CA bundle costs ~20 ms each); it honours SSL_CERT_FILE /
+        # SSL_CERT_DIR as httpx's default does. Explicit transports: HTTP(S)_PROXY is not used (see the client).
+        tls = httpx2.create_ssl_context()
+        self.pools = [httpx2.AsyncHTTPTransport(limits=limits, verify=tls) for _ in range(shards)]
         self._turn = itertools.cycle(self.pools)
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
