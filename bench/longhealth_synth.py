@@ -117,8 +117,9 @@ def patient(rng: random.Random, number: int, words: int, questions: int, used: s
         texts[f"text_{d}"] = " ".join(body)
     for q in qs:  # where in its document the finding sits, as a fraction (the real file's answer_location)
         tid = next(iter(q["answer_location"]))
-        at = texts[tid].find(q["correct"]) / len(texts[tid])
-        q["answer_location"][tid] = {"start": [round(at, 4)], "end": [round(at + len(q["correct"]) / len(texts[tid]), 4)]}
+        size = len(texts[tid])
+        at = texts[tid].find(q["correct"])
+        q["answer_location"][tid] = {"start": [round(at / size, 4)], "end": [round((at + len(q["correct"])) / size, 4)]}
     return {"texts": texts, "name": name, "birthday": f"{1940 + number}-0{1 + number % 9}-1{number % 10}",
             "diagnosis": DIAGNOSES[number % len(DIAGNOSES)], "questions": qs, "canaray-string": CANARY}
 

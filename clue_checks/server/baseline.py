@@ -103,9 +103,10 @@ class BaselineServer:
     ``latency_s`` is slept (holding a concurrency slot) before each generation answer;
     more than ``max_concurrent_requests`` generations in flight get TGI's 429.
     ``request_counts`` counts every POST received on a generation route (any status), per
-    route and under ``"total"``; ``tokenize_texts`` counts ``/tokenize`` requests per distinct text (by its
-    SHA-256), so a client that asks twice for the same text shows. ``variant`` (``variants.VARIANTS``) chooses the model: the default
-    heuristics, or ``finetune-degraded``, which fails on a planted share of samples.
+    route and under ``"total"``; ``tokenize_texts`` counts ``/tokenize`` requests per distinct text
+    (by its SHA-256), so a client that asks twice for the same text shows. ``variant``
+    (``variants.VARIANTS``) chooses the model: the default heuristics, or ``finetune-degraded``,
+    which fails on a planted share of samples.
     """
 
     def __init__(
