@@ -26,9 +26,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import re
+import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -39,10 +42,50 @@ TASKS = ("longhealth-t1", "longhealth-t2", "longhealth-t3")
 FILES = tuple(f"tests_clinical/test_longhealth_t{n}.py" for n in (1, 2, 3))
 
 
-def suite(args: argparse.Namespace, url: str, data: Path, report: Path, log: Path, extra: list[str]) -> Timed:
-    cmd = [args.python, "-m", "pytest", *FILES, f"--model-endpoint={url}", f"--tasks={','.join(TASKS)}",
-           f"--clue-data={data}", "--no-cache", f"--report-dir={report}", "-q", "-p", "no:cacheprovider", *extra]
-    return timed(cmd, cwd=args.repo, env=suite_env(args.repo), log=log)
+def suite_cmd(args: argparse.Namespace, url: str, data: Path, report: Path, extra: list[str]) -> list[str]:
+    return [args.python, "-m", "pytest", *FILES, f"--model-endpoint={url}", f"--tasks={','.join(TASKS)}",
+            f"--clue-data={data}", "--no-cache", f"--report-dir={report}", "-q", "-p", "no:cacheprovider", *extra]
+
+
+def rss_mib(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def sampled(cmd: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> tuple[Timed, list[tuple[float, float, int]]]:
+    """`timed`, plus (seconds, resident MiB, percent of tests done) of the child every 0.5 s, from /proc and
+    the last `[ NN%]` of pytest's progress in the log."""
+    samples: list[tuple[float, float, int]] = []
+    stop = threading.Event()
+    out = open(log, "w")
+    try:
+        started_wall, started = time.time(), time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+        def watch() -> None:
+            while not stop.wait(0.5):
+                rss = rss_mib(proc.pid)
+                if rss is not None:
+                    found = re.findall(r"\[\s*(\d+)%\]", log.read_text(errors="replace")[-200:])
+                    # After the last test the log's tail is the report summary: progress stays at its last value.
+                    last = samples[-1][2] if samples else 0
+                    done = max(int(found[-1]), last) if found else last
+                    samples.append((time.perf_counter() - started, rss, done))
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+    finally:
+        stop.set()
+        out.close()
+    return Timed(wall, usage.ru_utime + usage.ru_stime, os.waitstatus_to_exitcode(status), started_wall, time.time(),
+                 usage.ru_maxrss), samples
 
 
 def outcome_counts(log: Path) -> dict[str, int]:
@@ -77,11 +120,14 @@ def main() -> int:
         print(f"data: {len(benchmark)} patients, {documents} documents, {min(words)}–{max(words)} words a patient, "
               f"{path.stat().st_size / 1e6:.1f} MB", flush=True)
 
-        collect = suite(args, server.url, data, tmp / "report-collect", tmp / "collect.log", ["--collect-only"])
+        collect = timed(suite_cmd(args, server.url, data, tmp / "report-collect", ["--collect-only"]), cwd=args.repo,
+                        env=suite_env(args.repo), log=tmp / "collect.log")
         print(f"collect only: {collect.wall_s:.1f} s, peak RSS {collect.max_rss_kib / 1024:.0f} MiB", flush=True)
         server.reset_counts()
 
-        run = suite(args, server.url, data, tmp / "report", tmp / "run.log", [])
+        # Unbuffered: pytest's progress reaches the log as it is printed, for the RSS-by-progress table.
+        run, rss = sampled(suite_cmd(args, server.url, data, tmp / "report", []), cwd=args.repo,
+                           env={**suite_env(args.repo), "PYTHONUNBUFFERED": "1"}, log=tmp / "run.log")
         counts = outcome_counts(tmp / "run.log")
         tokenized = server.tokenize_texts
         generated = server.request_counts
@@ -111,6 +157,16 @@ def main() -> int:
     print(f"| exit code | {run.returncode} |")
     if requests:
         print(f"\nrequests (report): {json.dumps(requests)}")
+    print("\nresident set of the pytest process as the tests progress (after the last test: the report is written)")
+    print()
+    print("| tests done | RSS MiB (highest so far) |")
+    print("|---:|---:|")
+    for step in range(10, 101, 10):
+        seen = [mib for _, mib, done in rss if done <= step]
+        if seen:
+            print(f"| {step}% | {max(seen):.0f} |")
+    if rss:
+        print(f"| and writing the report | {max(m for _, m, _ in rss):.0f} |")
     # Identical prompts (a task 1 question whose documents all fit, shuffled alike) are sent once and shared.
     ok = prompts == expected and generated.get("total", 0) + requests.get("shared", 0) == expected \
         and calls == distinct
