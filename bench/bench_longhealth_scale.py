@@ -15,7 +15,7 @@ real suite runs as a subprocess (`tests_clinical/test_longhealth_t{1,2,3}.py`, `
 against the embedded baseline server (`clue_checks.server.BaselineServer`, which has TGI's
 `/tokenize` with offsets) on 127.0.0.1 in this process, answering at once.
 
-    python bench/bench_longhealth_scale.py                  # 20 × 20 × 5,500 words: 6,000 prompts (~5 min)
+    python bench/bench_longhealth_scale.py                  # 20 × 20 × 5,500 words: 6,000 prompts (~2 min)
     python bench/bench_longhealth_scale.py --patients 4     # a quick look (1,200 prompts)
     python bench/bench_longhealth_scale.py --repo /work/main
 
