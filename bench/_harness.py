@@ -27,6 +27,7 @@ class Timed:
     returncode: int
     started_wall: float  # time.time() just before the child started (compare with the server's clock)
     ended_wall: float
+    max_rss_kib: int = 0  # peak resident set of the child or its largest waited-for descendant (ru_maxrss)
 
 
 def add_repo_argument(parser) -> None:  # argparse.ArgumentParser
@@ -65,7 +66,7 @@ def timed(cmd: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None, l
     finally:
         if log:
             out.close()
-    return Timed(wall, usage.ru_utime + usage.ru_stime, proc.returncode, started_wall, time.time())
+    return Timed(wall, usage.ru_utime + usage.ru_stime, proc.returncode, started_wall, time.time(), usage.ru_maxrss)
 
 
 def median(values: Sequence[float]) -> float:

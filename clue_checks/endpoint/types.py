@@ -101,7 +101,11 @@ def utf8_safe(text: str) -> str:
     """
     if text.isascii():
         return text
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text  # the same object, not an equal copy: a run keeps every prompt, once is enough
 
 
 @dataclass(frozen=True)

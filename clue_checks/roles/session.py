@@ -304,7 +304,11 @@ class SampleSession:
             # A skipped (or xfailed) sample was not judged: it stays out of the scores and makes its task
             # partial, rather than counting as failed.
             report.clue_record = replace(record, outcome="passed" if report.passed else "failed").as_dict()
+            # The check holds the sample's prompt twice more (the task's and the rendered request's):
+            # dropped once its report is made, or a run keeps every prompt three times over.
             check = item.stash.get(CHECK, None)
+            if check is not None:
+                del item.stash[CHECK]
             if check is not None and report.passed:
                 report.sections.append(("clue sample", check.passed_text()))  # shown by -rP
             elif check is not None and report.failed and call.excinfo is not None and \

@@ -103,8 +103,10 @@ class BaselineServer:
     ``latency_s`` is slept (holding a concurrency slot) before each generation answer;
     more than ``max_concurrent_requests`` generations in flight get TGI's 429.
     ``request_counts`` counts every POST received on a generation route (any status), per
-    route and under ``"total"``. ``variant`` (``variants.VARIANTS``) chooses the model: the default
-    heuristics, or ``finetune-degraded``, which fails on a planted share of samples.
+    route and under ``"total"``; ``tokenize_texts`` counts ``/tokenize`` requests per distinct text
+    (by its SHA-256), so a client that asks twice for the same text shows. ``variant``
+    (``variants.VARIANTS``) chooses the model: the default heuristics, or ``finetune-degraded``,
+    which fails on a planted share of samples.
     """
 
     def __init__(
@@ -127,6 +129,7 @@ class BaselineServer:
         self.model_sha = model_sha(variant)
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
+        self._tokenized: Counter[str] = Counter()  # SHA-256 of each /tokenize text -> requests for it
         self._outcomes: Counter[str] = Counter()  # "success", or the error_type of a failed generation request
         self._generated_tokens = 0
         self._in_flight = 0
@@ -175,9 +178,21 @@ class BaselineServer:
         with self._lock:
             return Counter(self._counts)
 
+    @property
+    def tokenize_texts(self) -> Counter[str]:
+        """Snapshot: SHA-256 of each text sent to ``/tokenize`` -> how many requests asked for it."""
+        with self._lock:
+            return Counter(self._tokenized)
+
     def reset_counts(self) -> None:
         with self._lock:
             self._counts.clear()
+            self._tokenized.clear()
+
+    def _count_tokenize(self, text: str) -> None:
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        with self._lock:
+            self._tokenized[digest] += 1
 
     def _count(self, route: str) -> None:
         with self._lock:
@@ -638,6 +653,7 @@ class _Handler(BaseHTTPRequestHandler):
         inputs = body.get("inputs")
         if not isinstance(inputs, str):
             raise RequestError(422, "Failed to deserialize the JSON body into the target type: inputs", None)
+        self.app._count_tokenize(inputs)
         self._json(200, self._simple_tokens(inputs))
 
     def _simple_tokens(self, text: str) -> list[dict[str, Any]]:

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import threading
 from array import array
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from typing import Any, Protocol, runtime_checkable
 
 NO_OFFSETS = (
     "LongHealth packs documents to a token budget with the model's tokenizer: "
     "the endpoint has no /tokenize with offsets; give --tokenizer PATH"
 )
-_CACHE_TEXTS = 2048  # LongHealth: ~270 documents + 400 questions + their option strings, counted once
 
 
 class TokenizerUnavailable(Exception):
@@ -44,24 +43,42 @@ class UsesTokenCounter(Protocol):
 
 
 class _Cached:
-    """Per-text token data (ids or end offsets as a compact int array), least recently used first out."""
+    """Per-text token data for one run (ids or end offsets, a compact int array), each text computed once.
 
-    def __init__(self, size: int = _CACHE_TEXTS) -> None:
-        self._size = size
-        self._data: OrderedDict[str, array] = OrderedDict()
+    Not bounded by count: a run asks about a few thousand distinct texts at most (LongHealth at full
+    scale: about 1,350 documents, questions and option strings, about 1 MB of arrays), while a
+    fixed-size LRU re-asks the server once a run's texts outnumber it. Concurrent callers for the same
+    text (the feeder thread and a test) wait for the first one's answer instead of asking again; a
+    failure is handed to those waiting and not kept, so a later call asks again.
+    """
+
+    def __init__(self) -> None:
+        self._data: dict[str, array] = {}
+        self._pending: dict[str, Future[array]] = {}  # texts being computed now, by whichever caller came first
         self._lock = threading.Lock()  # prompts are built by the feeder thread and by tests
 
     def tokens(self, text: str) -> array:
         with self._lock:
             found = self._data.get(text)
             if found is not None:
-                self._data.move_to_end(text)
                 return found
-        value = self._compute(text)
+            pending = self._pending.get(text)
+            first = pending is None
+            if first:
+                pending = self._pending[text] = Future()
+        if not first:
+            return pending.result()  # as bounded as the first caller's computation
+        try:
+            value = self._compute(text)
+        except BaseException as exc:
+            with self._lock:
+                del self._pending[text]
+            pending.set_exception(exc)
+            raise
         with self._lock:
             self._data[text] = value
-            if len(self._data) > self._size:
-                self._data.popitem(last=False)
+            del self._pending[text]
+        pending.set_result(value)
         return value
 
     def _compute(self, text: str) -> array:
@@ -74,13 +91,13 @@ class _Cached:
 class LocalTokenCounter(_Cached):
     """A transformers tokenizer: `encode` to count, `decode` of the first n ids to cut."""
 
-    def __init__(self, tokenizer: Any, cache_size: int = _CACHE_TEXTS) -> None:
-        super().__init__(cache_size)
+    def __init__(self, tokenizer: Any) -> None:
+        super().__init__()
         self.tokenizer = tokenizer
 
     def _compute(self, text: str) -> array:
         # verbose=False: documents longer than model_max_length are counted, not warned about.
-        return array("q", self.tokenizer.encode(text, verbose=False))
+        return array("I", self.tokenizer.encode(text, verbose=False))  # 4 bytes a token
 
     def head(self, text: str, n_tokens: int) -> str:
         if n_tokens <= 0:
@@ -93,13 +110,12 @@ class LocalTokenCounter(_Cached):
 class EndpointTokenCounter(_Cached):
     """The server's `/tokenize`: one (start, stop) character span per token, special tokens included.
 
-    Only the running maximum of the stops is kept (one machine integer a token): a count is their number, and the
+    Only the running maximum of the stops is kept (one 4-byte integer a token): a count is their number, and the
     first n tokens' text is the text up to the n-th stop.
     """
 
-    def __init__(self, tokenize: Callable[[str], Sequence[tuple[int, int]] | None],
-                 cache_size: int = _CACHE_TEXTS) -> None:
-        super().__init__(cache_size)
+    def __init__(self, tokenize: Callable[[str], Sequence[tuple[int, int]] | None]) -> None:
+        super().__init__()
         self._tokenize = tokenize
         self._unavailable = False
 
@@ -110,7 +126,7 @@ class EndpointTokenCounter(_Cached):
         if spans is None:
             self._unavailable = True
             raise TokenizerUnavailable(NO_OFFSETS)
-        ends, reach = array("l"), 0
+        ends, reach = array("I"), 0  # 4 bytes a token
         for _, stop in spans:
             reach = max(reach, min(stop, len(text)))  # a token splitting a character may end before the last
             ends.append(reach)
