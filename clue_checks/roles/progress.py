@@ -169,9 +169,20 @@ class ControllerProgress:
                                       quiet=quiet, ci_interval=self._every)
         return self._live
 
-    def _erase(self) -> None:
-        if isinstance(self._writer, _BelowTheLine):
+    def _erase(self) -> bool:
+        """Take the terminal line away before pytest writes; True if it was there."""
+        if isinstance(self._writer, _BelowTheLine) and self._writer.drawn:
             self._writer.erase()
+            return True
+        return False
+
+    def _around_output(self) -> Any:
+        """A wrapper's body for a hook in which pytest writes: the line away, then back with the same numbers."""
+        was_drawn = self._erase()
+        result = yield
+        if was_drawn and self._live is not None and not self._finished:
+            self._live.show()
+        return result
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
@@ -195,9 +206,16 @@ class ControllerProgress:
         return result
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_logstart(self, nodeid: str, location: Any) -> Any:
+        return (yield from self._around_output())  # -v under xdist: the test's name on a line of its own
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_logfinish(self, nodeid: str, location: Any) -> Any:
+        return (yield from self._around_output())
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_collectreport(self, report: pytest.CollectReport) -> Any:
-        self._erase()
-        return (yield)
+        return (yield from self._around_output())
 
     @pytest.hookimpl(optionalhook=True, wrapper=True, tryfirst=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> Any:
