@@ -197,7 +197,8 @@ class ControllerProgress:
             self.totals.update(getattr(report, "node", None), counters)
         if finishes_sample(report):
             self.totals.sample_finished()
-        if counters is not None and not self._finished:  # a CLUE sample's report (not xdist's own, e.g. for a crashed worker)
+        # Only a CLUE sample's report redraws (not, e.g., the one xdist makes up for a crashed worker's test).
+        if counters is not None and not self._finished:
             live = self._start()
             if self.tty:
                 live.show()  # redrawn after every report: it was erased above
