@@ -5,8 +5,8 @@ requests are in flight, how fast answers and tokens arrive, how many retries and
 it will end. Updates come from the main thread only (while a test waits for its answer, and after
 each test), so nothing writes to the terminal concurrently with pytest.
 
-Under pytest-xdist each worker sends its request counters with its test reports (`counters`, a
-small JSON dict) and the controller sums the latest of each worker (`RunTotals`) into one line.
+Under pytest-xdist each worker sends its scheduler's `progress()` counters (a small JSON dict) with
+each sample's test report, and the controller sums the latest of each worker (`RunTotals`) into one line.
 """
 
 from __future__ import annotations
