@@ -81,6 +81,11 @@ def configure_clue(config: pytest.Config) -> ClueSetup:
         controller = Controller(config, setup, session=session, xdist=_is_xdist_controller(config))
         config.stash[CONTROLLER] = controller
         config.pluginmanager.register(controller, "clue-checks-controller")
+        if _is_xdist_controller(config):  # the live line over all workers (a single process draws its own)
+            from .roles.progress import ControllerProgress
+
+            config.pluginmanager.register(ControllerProgress(config, every=setup.settings.progress_every),
+                                          "clue-checks-progress")
         from .roles.teardown_index import PLUGIN_NAME, TeardownIndex
 
         # One test per sample: pytest's failure sections would otherwise cost failures × tests.
@@ -93,8 +98,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         if key in config.stash:
             del config.stash[key]
             config.pluginmanager.unregister(name=name)
-    if config.pluginmanager.has_plugin("clue-checks-teardown-index"):
-        config.pluginmanager.unregister(name="clue-checks-teardown-index")
+    for name in ("clue-checks-teardown-index", "clue-checks-progress"):
+        if config.pluginmanager.has_plugin(name):
+            config.pluginmanager.unregister(name=name)
     if SETUP in config.stash:
         del config.stash[SETUP]
 

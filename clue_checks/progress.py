@@ -4,14 +4,17 @@ pytest's dots say how many tests finished; a benchmark run's questions are diffe
 requests are in flight, how fast answers and tokens arrive, how many retries and errors, and when
 it will end. Updates come from the main thread only (while a test waits for its answer, and after
 each test), so nothing writes to the terminal concurrently with pytest.
+
+Under pytest-xdist each worker sends its scheduler's `progress()` counters (a small JSON dict) with
+each sample's test report, and the controller sums the latest of each worker (`RunTotals`) into one line.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,54 @@ class Snapshot:
     errors: int = 0
     tokens_out: int = 0
     concurrency: int | None = None  # the current in-flight limit, where it adapts
+
+
+def from_counters(done: int, total: int, counters: Mapping[str, Any]) -> Snapshot:
+    """A snapshot from the scheduler's `progress()` counters (`sent`, `failed`, `limit`, ...)."""
+    limit = counters.get("limit")
+    return Snapshot(done=done, total=total, in_flight=int(counters.get("in_flight") or 0),
+                    answered=int(counters.get("sent") or 0), from_store=int(counters.get("from_store") or 0),
+                    retries=int(counters.get("retries") or 0), errors=int(counters.get("failed") or 0),
+                    tokens_out=int(counters.get("tokens_out") or 0),
+                    concurrency=int(limit) if limit is not None else None)
+
+
+_SUMMED = ("in_flight", "sent", "from_store", "retries", "failed", "tokens_out")
+
+
+class RunTotals:
+    """The run's counters over several processes (xdist workers): the latest counters each process
+    sent, summed, and the samples finished so far.
+
+    Each worker's counters are cumulative, so only its latest set counts; a worker that went down has
+    nothing in flight any more, and a replacement (a new key) starts from zero beside what the dead
+    one had answered. The in-flight limits are summed too: each worker holds its share of the slots.
+    """
+
+    def __init__(self) -> None:
+        self.done = 0
+        self.total = 0
+        self._latest: dict[Hashable, dict[str, Any]] = {}
+
+    def update(self, worker: Hashable, counters: Mapping[str, Any]) -> None:
+        self._latest[worker] = dict(counters)
+        self.total = max(self.total, int(counters.get("total") or 0))  # every worker collects the whole selection
+
+    def sample_finished(self) -> None:
+        self.done += 1
+
+    def worker_down(self, worker: Hashable, *, crashed: bool = False) -> None:
+        """Nothing is in flight in a worker that ended; a crashed one's slots go to its replacement."""
+        if worker in self._latest:
+            self._latest[worker] = {**self._latest[worker], "in_flight": 0,
+                                    **({"limit": None} if crashed else {})}
+
+    def snapshot(self) -> Snapshot:
+        parts = list(self._latest.values())
+        summed: dict[str, Any] = {k: sum(int(p.get(k) or 0) for p in parts) for k in _SUMMED}
+        limits = [int(p["limit"]) for p in parts if p.get("limit") is not None]
+        summed["limit"] = sum(limits) if limits else None
+        return from_counters(self.done, self.total, summed)
 
 
 class Writer(Protocol):
@@ -95,6 +146,12 @@ class LiveProgress:
             return
         self._last = now
         self._show(now)
+
+    def show(self) -> None:
+        """Draw the line now, whatever the interval (a terminal line that was erased comes back)."""
+        if not self._quiet:
+            self._last = self._clock()
+            self._show(self._last)
 
     def _show(self, now: float) -> None:
         line = format_line(self._snapshot(), now - self._start)

@@ -70,6 +70,9 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any], str]] = [
      "Bio_ClinicalBERT 9)", {"type": int, "metavar": "N"}, "string"),
     ("--request-timeout", "clue_request_timeout", "seconds to wait for one response (default 600)",
      {"type": float, "metavar": "S"}, "string"),
+    ("--clue-progress-every", "clue_progress_every", "without a terminal (CI logs), write the live progress line "
+     "every S seconds (default 15); on a terminal it updates in place; -q shows none",
+     {"type": float, "metavar": "S"}, "string"),
     # -- release CI: shards and synthetic data ------------------------------------------------
     ("--clue-shard", "clue_shard", "run the K-th of N deterministic parts of every task's samples (e.g. 2/4; "
      "samples that share a cluster, such as LongHealth's repeats of one question, stay together); "
@@ -155,6 +158,7 @@ class Settings:
     select: str | None = None  #: "broke" or "fixed": rerun only those samples of the last comparison
     kinds: tuple[str, ...] = ()  #: --clue-kind: run only samples whose last outcome has one of these kinds
     redact: bool = False  #: --clue-redact: clinical text hashed in every artefact except the store
+    progress_every: float = 15.0  #: seconds between plain progress lines without a terminal
 
 
 def option_names() -> tuple[str, ...]:
@@ -246,6 +250,14 @@ def resolve(config: pytest.Config) -> Settings:
     if not request_timeout > 0:  # also NaN; 0 or less would fail every request as a server fault
         raise pytest.UsageError(f"--request-timeout must be more than 0 seconds, got {timeout!r}")
 
+    every, _ = _value(config, "clue_progress_every")
+    try:
+        progress_every = float(every) if every is not None else 15.0
+    except ValueError:
+        raise pytest.UsageError(f"--clue-progress-every must be a number of seconds, got {every!r}") from None
+    if not progress_every > 0:  # also NaN
+        raise pytest.UsageError(f"--clue-progress-every must be more than 0 seconds, got {every!r}")
+
     thresholds = _path(config, "clue_thresholds", None)
     if thresholds is not None and not thresholds.is_file():
         raise pytest.UsageError(f"--thresholds: file not found: {thresholds}")
@@ -310,6 +322,7 @@ def resolve(config: pytest.Config) -> Settings:
         on_command_line=_given_on_command_line(config),
         kinds=parse_kinds(_value(config, "clue_kind"), cache_off=bool(no_cache), refresh=bool(refresh)),
         redact=bool(_value(config, "clue_redact")[0]),
+        progress_every=progress_every,
         **_baseline_settings(config, urls),
     )
 

@@ -425,6 +425,7 @@ def test_a_misspelt_thresholds_key_is_refused(suite):
     ("--limit=0", "--limit must be at least 1, got 0"),  # 0 used to mean "no limit": the whole benchmark
     ("--concurrency=0", "--concurrency must be at least 1, got 0"),
     ("--request-timeout=-5", "--request-timeout must be more than 0 seconds"),
+    ("--clue-progress-every=0", "--clue-progress-every must be more than 0 seconds"),
 ])
 def test_nonsense_numbers_are_usage_errors(suite, option, message):
     result = run(suite, option)

@@ -366,3 +366,61 @@ def test_subprocess_stdout_is_not_a_tty_so_ci_mode_is_chosen():
     # The CI branch (a line every 15 s) is unit-tested in test_progress.py; here: subprocess output is no tty.
     code = "import sys; print(sys.stdout.isatty())"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+# -- the live progress line under pytest-xdist: the controller sums what the workers send ---------------------
+
+XDIST_PROGRESS = ("-n", "2", "--tasks=mednli,meqsum", "--limit=4", "--concurrency=4", "--no-cache")
+
+
+@pytest.fixture
+def baseline():
+    """The embedded baseline on a free loopback port, a little slow so that each worker has requests in flight."""
+    from clue_checks.server import BaselineServer
+
+    with BaselineServer(host="127.0.0.1", port=0, latency_s=0.05) as server:
+        yield server
+
+
+def test_under_xdist_ci_gets_plain_lines_with_totals_over_both_workers(suite, baseline):
+    result = run(suite, f"--model-endpoint={baseline.url}", *XDIST_PROGRESS, "--clue-progress-every=0.001")
+    text = output_of(result)
+    assert result.ret in (0, 1), text[-3000:]
+    lines = [line for line in result.stdout.lines if line.startswith("clue: ")]
+    # 8 samples over both workers (4 each, at most), each worker holding 2 of the 4 slots.
+    shape = r"clue: [1-8]/8 samples · \d+ in flight \(limit [24]\) · "
+    assert lines and all(re.match(shape, line) for line in lines), text
+    last = lines[-1]
+    assert last.startswith("clue: 8/8 samples · 0 in flight (limit 4) · "), last
+    assert " · 0 errors · done in " in last, last
+    sent = report(suite)["requests"]["sent"]
+    assert sent == 8 == baseline.request_counts["total"]
+    # The run's performance merges both workers': every answer timed, the limits summed over the two processes.
+    performance = report(suite)["performance"]
+    assert sum(task["n"] for task in performance["latency"].values()) == 8
+    assert performance["concurrency"]["processes"] == 2 and performance["concurrency"]["final"] == 4
+    assert performance["throughput"]["requests_per_s"] == pytest.approx(8 / performance["duration_s"], abs=2e-3)
+
+
+def test_under_xdist_quiet_shows_no_progress_line(suite, baseline):
+    result = run(suite, f"--model-endpoint={baseline.url}", *XDIST_PROGRESS, "--clue-progress-every=0.001", "-q")
+    assert result.ret in (0, 1), output_of(result)[-3000:]
+    assert "clue: " not in output_of(result)
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_under_xdist_a_terminal_shows_one_updating_line_and_pytests_lines_stay_intact(suite, baseline, verbose):
+    raw = _in_a_pty([f"--clue-data={FIXTURES}", "-p", "no:randomly", f"--model-endpoint={baseline.url}",
+                     *XDIST_PROGRESS, *(["-v"] if verbose else [])], suite.path)
+    assert re.search(r"clue: [1-8]/8 samples · \d+ in flight \(limit [24]\) · ", raw), raw[-3000:]
+    screen = _screen(raw)
+    if verbose:  # one line per test, each whole: pytest's newline never lands on a stale progress line
+        tests = [line for line in screen if re.match(r"\[gw\d\] \[", line)]  # not the failures' `[gw1] linux`
+        assert len(tests) == 8 and all(re.fullmatch(r"\[gw[01]\] \[ *\d+%\] (PASSED|FAILED) tests_clinical/"
+                                                     r"test_me(dnli|qsum)\.py::test_sample\[[^\]]+\]", line)
+                                       for line in tests), screen
+    else:
+        dots = [line for line in screen if re.fullmatch(r"[.F]+ +\[100%\]", line)]
+        assert len(dots) == 1 and len(dots[0].split()[0]) == 8, screen
+    assert not any(line.startswith("clue: ") for line in screen)  # erased at the end: the `run:` line stays
+    assert any(line.startswith("run: ") for line in screen), screen

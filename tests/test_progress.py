@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clue_checks.progress import LiveProgress, Snapshot, format_line
+from clue_checks.progress import LiveProgress, RunTotals, Snapshot, format_line, from_counters
 
 
 class FakeClock:
@@ -82,3 +82,57 @@ def test_quiet_shows_nothing():
     progress.tick()
     progress.finish()
     assert writer.rewrites == [] and writer.lines == []
+
+
+# -- under pytest-xdist: the controller sums each worker's latest counters --------------------------------
+
+
+def counters(*, in_flight=0, limit=None, sent=0, from_store=0, retries=0, failed=0, tokens_out=0, total=10):
+    """What a worker attaches to a sample report: its scheduler's `progress()` plus the selection's size."""
+    return {"in_flight": in_flight, "limit": limit, "sent": sent, "from_store": from_store, "retries": retries,
+            "failed": failed, "tokens_out": tokens_out, "total": total}
+
+
+def test_two_workers_latest_counters_are_summed_into_one_line():
+    totals = RunTotals()
+    totals.update("gw0", counters(in_flight=5, limit=8, sent=3, retries=1, tokens_out=300, total=40))
+    totals.update("gw1", counters(in_flight=2, limit=8, sent=1, failed=1, from_store=2, tokens_out=90, total=40))
+    totals.update("gw0", counters(in_flight=4, limit=8, sent=6, retries=2, tokens_out=700, total=40))  # newer: replaces
+    for _ in range(9):
+        totals.sample_finished()
+    snap = totals.snapshot()
+    assert snap == Snapshot(done=9, total=40, in_flight=6, answered=7, from_store=2, retries=2, errors=1,
+                            tokens_out=790, concurrency=16)
+    assert format_line(snap, elapsed=2.0) == ("clue: 9/40 samples · 6 in flight (limit 16) · 3.5 req/s · 395 tok/s · "
+                                              "2 from store · 2 retries · 1 errors · ETA 7s")
+
+
+def test_a_finished_worker_has_nothing_in_flight_and_a_crashed_ones_slots_go_to_its_replacement():
+    totals = RunTotals()
+    totals.update("gw0", counters(in_flight=3, limit=4, sent=5))
+    totals.update("gw1", counters(in_flight=2, limit=4, sent=2))
+    totals.worker_down("gw0")
+    assert (totals.snapshot().in_flight, totals.snapshot().concurrency, totals.snapshot().answered) == (2, 8, 7)
+    totals.worker_down("gw1", crashed=True)
+    totals.update("gw1-replacement", counters(in_flight=1, limit=4, sent=1))
+    snap = totals.snapshot()
+    assert (snap.in_flight, snap.concurrency, snap.answered) == (1, 8, 8)  # what the dead worker answered stays
+    totals.worker_down("never-reported")  # a worker that died before its first report: nothing to change
+
+
+def test_before_any_worker_reports_every_counter_is_zero_and_no_limit_is_claimed():
+    assert RunTotals().snapshot() == Snapshot(done=0, total=0, concurrency=None)
+    assert from_counters(0, 3, {}) == Snapshot(done=0, total=3)  # a worker not connected yet sends no counters
+
+
+@given(st.lists(st.tuples(st.sampled_from(["gw0", "gw1", "gw2"]), st.integers(0, 50), st.integers(0, 500)),
+                max_size=30))
+def test_the_sum_is_of_each_workers_latest_counters(updates):
+    totals = RunTotals()
+    latest: dict[str, tuple[int, int]] = {}
+    for worker, in_flight, sent in updates:
+        totals.update(worker, counters(in_flight=in_flight, sent=sent))
+        latest[worker] = (in_flight, sent)
+    snap = totals.snapshot()
+    assert snap.in_flight == sum(v[0] for v in latest.values())
+    assert snap.answered == sum(v[1] for v in latest.values())

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from clue_checks.endpoint.redact import Redactor
 from clue_checks.report.aggregate import SampleRecord
-from clue_checks.report.run_stats import markdown_lines, merge_stats, percentile, performance, warning_lines
+from clue_checks.report.run_stats import (markdown_lines, merge_stats, percentile, performance, summary_line,
+                                            warning_lines)
 from clue_checks.roles.robust import Cleaner, report_dir_problem
 
 
@@ -66,6 +67,10 @@ def test_worker_stats_are_summed():
     assert merged["concurrency"]["decreases"] == 2
     assert merged["replica_events"] == ["w3: out", "w5: out"]
     assert merge_stats([None]) is None and merge_stats([worker(1, 0, 2)])["sent"] == 1
+    # The summed peak is an upper bound (the workers' peaks need not coincide) and is called one.
+    line = summary_line(performance({}, merged, duration_s=2.0))
+    assert "concurrency 16 (start 16, peak in flight at most 16 (the sum of 2 workers' peaks), 2 decreases)" in line
+    assert "peak in flight 8, 1 decreases" in summary_line(performance({}, worker(3, 0, 8), duration_s=2.0))
 
 
 def test_store_problems_and_a_stopped_run_are_warnings_never_silent():

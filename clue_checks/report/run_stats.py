@@ -136,8 +136,12 @@ def summary_line(section: Mapping[str, Any]) -> str:
                                             for t, lat in timed))
     concurrency = section.get("concurrency")
     if concurrency:
+        # Under xdist each value is summed over the workers: their peaks need not have coincided.
+        processes = int(concurrency.get("processes") or 1)
+        peak = (f"peak in flight {concurrency.get('peak_in_flight')}" if processes == 1 else
+                f"peak in flight at most {concurrency.get('peak_in_flight')} (the sum of {processes} workers' peaks)")
         parts.append(f"concurrency {concurrency.get('final')} (start {concurrency.get('start')}, "
-                     f"peak in flight {concurrency.get('peak_in_flight')}, {concurrency.get('decreases')} decreases)")
+                     f"{peak}, {concurrency.get('decreases')} decreases)")
     if section.get("retries"):
         parts.append(f"{section['retries']} retries")
     if section.get("rerouted"):

@@ -1,17 +1,22 @@
-"""The live progress line of a single-process run (clue_checks/progress.py draws it; this wires it to pytest).
+"""The live progress line wired to pytest (clue_checks/progress.py draws it): a single process, or the
+xdist controller summing what its workers send.
 
-pytest owns the terminal: its per-file line of dots (or, with -v, one line per test) is written
-as tests finish. Our line must never garble it, so:
+pytest owns the terminal: its line of dots (or, with -v, one line per test) is written as tests
+finish. Our line must never garble it, so:
 
-- on a terminal, the line is drawn only while a sample test is blocked waiting for its answer, on
-  the line *below* pytest's current one, and the cursor goes straight back to where pytest left it
-  (`\\n`, the text, then cursor-up and column, raw ANSI that tmux and every xterm understand). When
-  the wait ends the line below is erased, so pytest's next character lands where it would have;
-- without a terminal (CI logs), a plain line every 15 s after a test, on a line of its own;
-- nothing under `-q`, with `-p no:terminal`, or in an xdist worker (its output is not a terminal).
+- on a terminal, the line is drawn on the line *below* pytest's current one, and the cursor goes
+  straight back to where pytest left it (`\\n`, the text, then cursor-up and column, raw ANSI that
+  tmux and every xterm understand). It is erased before pytest writes again, so pytest's next
+  character lands where it would have. In a single process it is drawn while a sample test is
+  blocked waiting for its answer and erased when the wait ends; on the xdist controller it is
+  erased before each report (or anything else pytest and xdist print) and drawn again after it;
+- without a terminal (CI logs), a plain line every `--clue-progress-every` seconds (15) after a
+  test, on a line of its own;
+- nothing under `-q` or with `-p no:terminal`. An xdist worker draws nothing itself: it attaches its
+  request counters to each sample's report (`clue_progress`), and the controller draws the sum.
 
-All drawing happens in the main thread (the test's own wait loop, and after each test report), with
-pytest's output capture suspended as pytest's live logging does.
+All drawing happens in the main thread, with pytest's output capture suspended as pytest's live
+logging does.
 """
 
 from __future__ import annotations
@@ -22,7 +27,15 @@ from typing import Any
 
 import pytest
 
-from ..progress import LiveProgress, Snapshot
+from ..progress import LiveProgress, RunTotals, Snapshot, from_counters
+
+REPORT_ATTRIBUTE = "clue_progress"  # on a worker's sample report: its request counters (a JSON-able dict)
+
+
+def finishes_sample(report: pytest.TestReport) -> bool:
+    """The report that ends a sample test: its call, or a setup that failed or skipped (no call follows)."""
+    return bool(getattr(report, "clue_sample", False)) and (
+        report.when == "call" or (report.when == "setup" and not report.passed))
 
 
 class _BelowTheLine:
@@ -68,6 +81,10 @@ class _PlainLines:
 
     def write_line(self, line: str, **markup: bool) -> None:
         with _uncaptured(self._capman):
+            # Under xdist pytest writes its dots without marking the line as started, so its own
+            # write_line would append to them: end the dots' line first.
+            if self._reporter._tw.width_of_current_line:
+                self._reporter._tw.line()
             self._reporter.write_line(line)
 
 
@@ -80,29 +97,31 @@ def _uncaptured(capman: Any) -> Iterator[None]:
             yield
 
 
+def _writer_for(config: pytest.Config) -> tuple[_BelowTheLine | _PlainLines | None, bool, bool]:
+    """(writer, on a terminal, quiet) for this session's terminal reporter."""
+    reporter = config.pluginmanager.getplugin("terminalreporter")
+    if reporter is None:  # -p no:terminal
+        return None, False, True
+    capman = config.pluginmanager.getplugin("capturemanager")
+    tty = bool(reporter.isatty())
+    writer = _BelowTheLine(reporter, capman) if tty else _PlainLines(reporter, capman)
+    return writer, tty, config.get_verbosity() < 0
+
+
 class SessionProgress:
     """Counts this process's finished samples and shows the live line (see the module docstring)."""
 
-    def __init__(self, config: pytest.Config, total: int, counters: Callable[[], dict[str, Any]]) -> None:
-        reporter = config.pluginmanager.getplugin("terminalreporter")
-        capman = config.pluginmanager.getplugin("capturemanager")
+    def __init__(self, config: pytest.Config, total: int, counters: Callable[[], dict[str, Any]], *,
+                 every: float = 15.0) -> None:
         self.total = total
         self.done = 0
         self._counters = counters
-        quiet = reporter is None or config.get_verbosity() < 0
-        self.tty = bool(reporter is not None and reporter.isatty())
-        self._writer: _BelowTheLine | _PlainLines | None = None
-        if reporter is not None:
-            self._writer = _BelowTheLine(reporter, capman) if self.tty else _PlainLines(reporter, capman)
+        self._writer, self.tty, quiet = _writer_for(config)
         self._live = LiveProgress(self._writer, self.snapshot, tty=self.tty,  # type: ignore[arg-type]
-                                  quiet=quiet or self._writer is None)
+                                  quiet=quiet, ci_interval=every)
 
     def snapshot(self) -> Snapshot:
-        c = self._counters()
-        return Snapshot(done=self.done, total=self.total, in_flight=int(c.get("in_flight") or 0),
-                        answered=int(c.get("sent") or 0), from_store=int(c.get("from_store") or 0),
-                        retries=int(c.get("retries") or 0), errors=int(c.get("failed") or 0),
-                        tokens_out=int(c.get("tokens_out") or 0), concurrency=c.get("limit"))
+        return from_counters(self.done, self.total, self._counters())
 
     @contextlib.contextmanager
     def waiting(self) -> Iterator[Callable[[], None] | None]:
@@ -121,3 +140,106 @@ class SessionProgress:
     def finish(self) -> None:
         if not self.tty:
             self._live.finish()
+
+
+class ControllerProgress:
+    """The xdist controller's live line: each worker's latest counters (sent with its sample reports),
+    summed, and the samples finished over all workers.
+
+    The controller's main thread sits in xdist's event loop, so the line changes when a report
+    arrives: on a terminal it is erased before pytest (or xdist) writes anything for the event and
+    drawn again after, with the new numbers; without one, a plain line every `every` seconds.
+    """
+
+    def __init__(self, config: pytest.Config, *, every: float = 15.0) -> None:
+        self.config = config
+        self.totals = RunTotals()
+        self.tty = False
+        self._writer: _BelowTheLine | _PlainLines | None = None
+        self._every = every
+        self._live: LiveProgress | None = None
+        self._finished = False
+
+    def _start(self) -> LiveProgress:
+        # The rates' clock starts when the first worker has collected (it sends its requests then). The
+        # terminal reporter is looked up now: at configure time it may not be registered yet.
+        if self._live is None:
+            self._writer, self.tty, quiet = _writer_for(self.config)
+            self._live = LiveProgress(self._writer, self.totals.snapshot, tty=self.tty,  # type: ignore[arg-type]
+                                      quiet=quiet, ci_interval=self._every)
+        return self._live
+
+    def _erase(self) -> bool:
+        """Take the terminal line away before pytest writes; True if it was there."""
+        if isinstance(self._writer, _BelowTheLine) and self._writer.drawn:
+            self._writer.erase()
+            return True
+        return False
+
+    def _around_output(self) -> Any:
+        """A wrapper's body for a hook in which pytest writes: the line away, then back with the same numbers."""
+        was_drawn = self._erase()
+        result = yield
+        if was_drawn and self._live is not None and not self._finished:
+            self._live.show()
+        return result
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self._start()
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> Any:
+        self._erase()  # pytest's dot (or -v line) may begin a new line: ours must not be under it
+        result = yield
+        counters = getattr(report, REPORT_ATTRIBUTE, None)
+        if isinstance(counters, dict):
+            self.totals.update(getattr(report, "node", None), counters)
+        if finishes_sample(report):
+            self.totals.sample_finished()
+        # Only a CLUE sample's report redraws (not, e.g., the one xdist makes up for a crashed worker's test).
+        if counters is not None and not self._finished:
+            live = self._start()
+            if self.tty:
+                live.show()  # redrawn after every report: it was erased above
+            else:
+                live.tick()
+        return result
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_logstart(self, nodeid: str, location: Any) -> Any:
+        return (yield from self._around_output())  # -v under xdist: the test's name on a line of its own
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_logfinish(self, nodeid: str, location: Any) -> Any:
+        return (yield from self._around_output())
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_collectreport(self, report: pytest.CollectReport) -> Any:
+        return (yield from self._around_output())
+
+    @pytest.hookimpl(optionalhook=True, wrapper=True, tryfirst=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> Any:
+        self._erase()  # xdist names a crashed worker, then says it replaces it
+        self.totals.worker_down(node, crashed=bool(error))
+        return (yield)
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Any:
+        try:
+            return (yield)
+        finally:  # after pytest's own `[100%]`: the last numbers on a line of their own (CI), or nothing
+            self.finish()
+
+    def pytest_internalerror(self, excrepr: Any, excinfo: Any) -> None:
+        self._erase()
+
+    def pytest_keyboard_interrupt(self, excinfo: Any) -> None:
+        self._erase()
+
+    def finish(self) -> None:
+        """Once, when the test loop ends: erase the terminal line, or write the last plain line."""
+        self._erase()
+        if self._live is not None and not self._finished and not self.tty:
+            self._live.finish()
+        self._finished = True

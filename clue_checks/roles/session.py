@@ -19,6 +19,8 @@ import pytest
 
 from .description import RunDescription
 from .failure_traceback import from_test_function
+from .progress import REPORT_ATTRIBUTE as PROGRESS_ATTRIBUTE
+from .progress import finishes_sample
 from .setup import ClueSetup
 
 if TYPE_CHECKING:
@@ -82,6 +84,7 @@ class SampleSession:
 
             self.baseline_side = BaselineSide(setup.settings)
         self.progress: SessionProgress | None = None  # the live line (single process only)
+        self._selected_total = 0  # the session's selected samples (all workers'), for the controller's line
 
     @property
     def run(self) -> Run:
@@ -155,6 +158,7 @@ class SampleSession:
             return  # collection errors: pytest stops before running; send nothing
         if not indexed:
             return
+        self._selected_total = len(indexed)
         run = self.run
         selected = Counter(run.sample(p).task for _, p in indexed)
         collected_tasks = sorted(selected)
@@ -204,7 +208,8 @@ class SampleSession:
         if not self.worker:
             from .progress import SessionProgress
 
-            self.progress = SessionProgress(config, len(indexed), run.progress)
+            self.progress = SessionProgress(config, len(indexed), run.progress,
+                                            every=self.setup.settings.progress_every)
 
     def _endpoint_urls(self) -> list[str]:
         settings = self.setup.settings
@@ -297,6 +302,9 @@ class SampleSession:
         if sample_param(item) is not None:
             report.clue_sample = True  # a CLUE sample's report, with or without a record (the controller counts
             # failures of the session's other tests apart)
+            if self.worker and self._run is not None and finishes_sample(report):
+                # For the controller's live line: this worker's request counters now (a few ints, JSON).
+                setattr(report, PROGRESS_ATTRIBUTE, {**self._run.progress(), "total": self._selected_total})
         record = item.stash.get(RECORD, None)
         if record is None:
             return report
@@ -343,7 +351,7 @@ class SampleSession:
             self._run.close()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if self.progress is not None and getattr(report, "clue_record", None) is not None:
+        if self.progress is not None and finishes_sample(report):
             self.progress.test_done()
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
