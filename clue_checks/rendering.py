@@ -19,7 +19,9 @@ answer instead (README: deliberate differences). `Renderer.lost_in_chat_mode` na
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .endpoint.types import ApiMode, EndpointInfo, GenerationParams, Message, Request
@@ -37,16 +39,30 @@ class TemplateUnavailable(Exception):
 
 def load_tokenizer(name_or_path: str) -> Any:
     try:
-        from transformers import AutoTokenizer
+        if _names_the_generic_fast_tokenizer(name_or_path):
+            from transformers import PreTrainedTokenizerFast as tokenizer_class
+        else:
+            from transformers import AutoTokenizer as tokenizer_class
     except ImportError as exc:  # pragma: no cover - transformers is a dependency
         raise TemplateUnavailable(f"transformers is not installed ({exc})") from None
     try:
-        return AutoTokenizer.from_pretrained(name_or_path)
+        return tokenizer_class.from_pretrained(name_or_path)
     except Exception as exc:
         raise TemplateUnavailable(
             f"could not load the tokenizer {name_or_path!r} ({exc.__class__.__name__}: {exc}). "
             "Give --tokenizer a local folder with tokenizer files, or use --api chat"
         ) from None
+
+
+def _names_the_generic_fast_tokenizer(name_or_path: str) -> bool:
+    """A local tokenizer folder whose config names transformers' generic fast tokenizer (Llama 3's does,
+    and the embedded baseline's). It is loaded by that class directly: AutoTokenizer would resolve to the
+    same class, but its model-config machinery imports torch first (about 2 s of every run's start)."""
+    try:
+        config = json.loads((Path(name_or_path) / "tokenizer_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and config.get("tokenizer_class") == "PreTrainedTokenizerFast"
 
 
 @dataclass
