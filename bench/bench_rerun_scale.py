@@ -13,7 +13,7 @@ label for every other pair), because failures are what make pytest's own reporti
 
 Every rerun is checked: 0 requests sent, all answered from the store, half failed.
 
-    python bench/bench_rerun_scale.py                       # 5k/10k/20k: ~28 min now (20k default is quadratic)
+    python bench/bench_rerun_scale.py                       # 5k/10k/20k: ~3 min
     python bench/bench_rerun_scale.py --sizes 2000 4000     # a quick look
     python bench/bench_rerun_scale.py --repo /work/main
 
