@@ -57,23 +57,21 @@ def test_the_report_text_is_unchanged(pytester: pytest.Pytester, style: str) -> 
         assert any("helper_that_breaks" in line for line in outputs[1])  # a real error keeps its frames
 
 
-def test_a_message_only_failure_starts_at_the_test_function(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_suite=SUITE)
-    pytester.makeconftest(CONFTEST.format(shorten=True) + '''
+FIRST_FRAME = """
 def pytest_exception_interact(node, call, report):
     if isinstance(call.excinfo.value, pytest.fail.Exception):
         print("FIRST FRAME", call.excinfo.traceback[0].name)
-''')
-    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:randomly", "-s")
-    result.stdout.fnmatch_lines(["*FIRST FRAME test_sample*"])
+"""
 
 
-def test_full_trace_is_left_alone(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("full_trace", [False, True])
+def test_a_message_only_failure_starts_at_the_test_function_unless_full_trace(pytester: pytest.Pytester,
+                                                                              full_trace: bool) -> None:
     pytester.makepyfile(test_suite=SUITE)
-    pytester.makeconftest(CONFTEST.format(shorten=True) + '''
-def pytest_exception_interact(node, call, report):
-    if isinstance(call.excinfo.value, pytest.fail.Exception):
-        print("FIRST FRAME", call.excinfo.traceback[0].name)
-''')
-    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:randomly", "-s", "--full-trace")
-    result.stdout.no_fnmatch_line("*FIRST FRAME test_sample*")
+    pytester.makeconftest(CONFTEST.format(shorten=True) + FIRST_FRAME)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:randomly", "-s",
+                                *(["--full-trace"] if full_trace else []))
+    if full_trace:
+        result.stdout.no_fnmatch_line("*FIRST FRAME test_sample*")
+    else:
+        result.stdout.fnmatch_lines(["*FIRST FRAME test_sample*"])

@@ -55,6 +55,16 @@ def in_threads(n: int, work: Any) -> list[Any]:
     return threads, results, errors  # type: ignore[return-value]
 
 
+def released_together(n: int, work: Any, release: threading.Event) -> tuple[list[Any], list[BaseException]]:
+    """`work` in n threads, all let go at once after they have had time to block on `release`."""
+    threads, results, errors = in_threads(n, work)
+    time.sleep(0.2)  # every thread is inside count(), waiting on the first caller of its text
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    return results, errors
+
+
 def test_more_distinct_texts_than_an_lru_would_hold_are_each_tokenized_once():
     tokenize = CountingTokenize()
     counter = EndpointTokenCounter(tokenize)
@@ -69,11 +79,8 @@ def test_concurrent_callers_of_one_text_share_one_request():
     tokenize = CountingTokenize(hold=True)
     counter = EndpointTokenCounter(tokenize)
     texts = ["chest pain since 2019", "troponin 0.04 ng/ml", "no known allergies"]
-    threads, results, errors = in_threads(12, lambda i: [counter.count(t) for t in texts[i % 3:] + texts[:i % 3]])
-    time.sleep(0.2)  # every thread is inside count(), waiting on the first caller of its text
-    tokenize.release.set()
-    for thread in threads:
-        thread.join(10)
+    results, errors = released_together(12, lambda i: [counter.count(t) for t in texts[i % 3:] + texts[:i % 3]],
+                                        tokenize.release)
     assert not errors
     assert all(sorted(r) == [4, 4, 5] for r in results)
     assert tokenize.calls == Counter(dict.fromkeys(texts, 1))
@@ -91,11 +98,7 @@ def test_a_failure_reaches_every_waiting_caller_and_a_later_call_asks_again():
         return [(0, 0), (0, len(text))]
 
     counter = EndpointTokenCounter(flaky)
-    threads, _, errors = in_threads(6, lambda i: counter.count("chest pain"))
-    time.sleep(0.2)
-    release.set()
-    for thread in threads:
-        thread.join(10)
+    _, errors = released_together(6, lambda i: counter.count("chest pain"), release)
     assert len(errors) == 6 and all(isinstance(e, ConnectionError) for e in errors)  # one failure, shared
     assert counter.count("chest pain") == 2  # not kept: asked again
     assert asked == ["chest pain", "chest pain"]
@@ -111,11 +114,7 @@ def test_no_offsets_is_asked_once_even_by_concurrent_callers():
         return None
 
     counter = EndpointTokenCounter(none)
-    threads, _, errors = in_threads(4, lambda i: counter.count("chest pain"))
-    time.sleep(0.2)
-    release.set()
-    for thread in threads:
-        thread.join(10)
+    _, errors = released_together(4, lambda i: counter.count("chest pain"), release)
     with pytest.raises(TokenizerUnavailable):
         counter.count("another text")
     assert len(errors) == 4 and all(str(e) == NO_OFFSETS for e in errors)
