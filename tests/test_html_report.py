@@ -217,3 +217,30 @@ def test_a_redacted_report_still_renders(tmp_path):
     page = write_html(report_dir).read_text(encoding="utf-8")
     assert "window.__pwned" not in page and "chest pain" not in page and "history of present illness" not in page
     assert embedded(page)["rows"][1]["response"].startswith("sha256:")
+
+
+_PIECE = st.sampled_from(["", "a", "ab", "Q: ", "x" * 400, "y" * 1_500, "z" * 1_990, "w" * 2_600])
+
+
+@given(st.lists(st.tuples(st.sampled_from(["t1", "t2"]), _PIECE, _PIECE, _PIECE), min_size=1, max_size=7),
+       _PIECE)
+def test_prompts_read_back_trimmed_give_the_same_page_data(tmp_path_factory, prompts, shared):
+    """load_rows keeps only what the page can show of each prompt; the page data must not change."""
+    folder = tmp_path_factory.mktemp("rows")
+    (folder / "predictions").mkdir()
+    raw = [{"sample_id": str(i), "task": task, "prompt": shared + a + b + c} for i, (task, a, b, c) in enumerate(prompts)]
+    for task in ("t1", "t2"):
+        (folder / "predictions" / f"{task}.jsonl").write_text(
+            "".join(json.dumps(r) + "\n" for r in raw if r["task"] == task), encoding="utf-8")
+    whole = [normalise_row(r, r["task"]) for task in ("t1", "t2") for r in raw if r["task"] == task]
+    assert html.page_data({}, html.load_rows(folder)) == html.page_data({}, whole)
+
+
+def test_long_prompts_are_not_kept_whole(tmp_path):
+    shots = "[system] You are a clinician.\n[user] " + "shot " * 400
+    rows = [{"sample_id": str(i), "prompt": shots + f"patient {i} " + "document text " * 3_000} for i in range(4)]
+    (tmp_path / "predictions").mkdir()
+    (tmp_path / "predictions" / "longhealth-t1.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    kept = html.load_rows(tmp_path)
+    assert all(len(r["prompt"]) < len(shots) + 2_200 for r in kept[1:])  # the first row sets the start
+    assert [r["prompt_chars"] for r in kept] == [len(r["prompt"]) for r in rows]

@@ -68,8 +68,10 @@ def load_report(report_dir: Path) -> dict[str, Any]:
 
 
 def load_rows(report_dir: Path) -> list[dict[str, Any]]:
-    """Every prediction row of `predictions/*.jsonl`, in file order, each normalised by `normalise_row`."""
+    """Every prediction row of `predictions/*.jsonl`, in file order, each normalised by `normalise_row`,
+    its prompt kept only as far as the page can show it (`_PromptKeeper`)."""
     rows: list[dict[str, Any]] = []
+    keeper = _PromptKeeper()
     for path in sorted((report_dir / "predictions").glob("*.jsonl")):
         with path.open(encoding="utf-8", errors="replace") as handle:
             for number, line in enumerate(handle, start=1):
@@ -82,8 +84,39 @@ def load_rows(report_dir: Path) -> list[dict[str, Any]]:
                                          "it may have been cut short: rerun it, or delete that line") from None
                 if not isinstance(raw, dict):
                     raise ReportDirError(f"{path}, line {number}: expected a JSON object, got {type(raw).__name__}")
-                rows.append(normalise_row(raw, path.stem))
+                rows.append(keeper.keep(normalise_row(raw, path.stem)))
     return rows
+
+
+_TRIMMED = "_prompt_trimmed"  # a row key: its prompt lost a middle part that the page never shows
+
+
+class _PromptKeeper:
+    """Keeps of each prompt what `shared_prompt_starts` can show, as the rows are read.
+
+    A full LongHealth run has 6,000 prompts of ~30 KB: read back whole they were the largest thing in
+    memory at the end of a run. The page shows each prompt after the start its task's prompts share,
+    cut to its first PROMPT_HEAD and last PROMPT_TAIL characters. The shared start of the rows read so
+    far can only shrink, so a prompt's characters from `len(start so far) + PROMPT_HEAD` up to its last
+    PROMPT_TAIL can never be shown: they are dropped, and `prompt_chars` keeps the full length for the
+    "N characters not shown" note. The page comes out exactly as from the whole prompts.
+    """
+
+    def __init__(self) -> None:
+        self._start: dict[str, str] = {}  # per task, the start shared by its prompts read so far
+
+    def keep(self, row: dict[str, Any]) -> dict[str, Any]:
+        prompt = row["prompt"]
+        if prompt is None or row["prompt_chars"] != len(prompt):
+            return row
+        start = self._start.get(row["task"])
+        start = prompt if start is None else os.path.commonprefix([start, prompt])
+        self._start[row["task"]] = start
+        shown_to = len(start) + PROMPT_HEAD
+        if len(prompt) > shown_to + PROMPT_TAIL:
+            row["prompt"] = prompt[:shown_to] + prompt[-PROMPT_TAIL:]
+            row[_TRIMMED] = True
+        return row
 
 
 def _text(value: Any) -> str | None:
@@ -98,10 +131,13 @@ def _cap(text: str | None, limit: int = TEXT_CAP) -> str | None:
     return text[:limit] + f"\n… [{len(text) - limit:,} more characters not shown; see the prediction file]"
 
 
-def _shortened(text: str | None, head: int = PROMPT_HEAD, tail: int = PROMPT_TAIL) -> str | None:
-    if text is None or len(text) <= head + tail:
+def _shortened(text: str | None, head: int = PROMPT_HEAD, tail: int = PROMPT_TAIL, *,
+               length: int | None = None) -> str | None:
+    """`length`: the text's full length, where the text already lacks a middle part (`_PromptKeeper`)."""
+    length = len(text) if text is not None and length is None else length
+    if text is None or length <= head + tail:
         return text
-    skipped = len(text) - head - tail
+    skipped = length - head - tail
     return (text[:head] + f"\n\n… [{skipped:,} characters not shown; the full prompt is in the prediction "
             "file] …\n\n" + text[-tail:])
 
@@ -119,7 +155,8 @@ def shared_prompt_starts(rows: Sequence[dict[str, Any]]) -> dict[str, str]:
         start = os.path.commonprefix([r["prompt"] for r in task_rows]) if len(task_rows) > 1 else ""
         starts[task] = _shortened(start, 4 * PROMPT_HEAD, 4 * PROMPT_TAIL) or ""
         for r in task_rows:
-            r["prompt"] = _shortened(r["prompt"][len(start):])
+            length = r["prompt_chars"] - len(start) if r.pop(_TRIMMED, False) else None
+            r["prompt"] = _shortened(r["prompt"][len(start):], length=length)
     return starts
 
 
