@@ -69,6 +69,7 @@ class SampleCheck:
         # In comparison mode: the baseline's answer to this sample (report/baseline_report.baseline_of)
         self.baseline: Mapping[str, Any] | None = None
         self.redact = redact  # --clue-redact: the messages show clinical text as hashes (CI logs are artefacts)
+        self._explained: str | None = None
         self.result: SampleResult = task.score(evaluated.sample, evaluated.scored_text, floors)
         # Beside the verdict, never changing it: read from the scored result, after the task has decided.
         kinds = kinds_for(evidence_for(task, evaluated, self.result, floors))
@@ -131,8 +132,11 @@ class SampleCheck:
             for k, v in self.result.metrics.items())
 
     def explain(self) -> str:
-        """The failure message (terminal and JUnit): bounded, UTF-8-safe, no secret."""
-        return self._clean(self._explain())
+        """The failure message (terminal and JUnit): bounded, UTF-8-safe, no secret. Built once: the report
+        hook asks for it again to recognise the failure as this check's."""
+        if self._explained is None:
+            self._explained = self._clean(self._explain())
+        return self._explained
 
     def _explain(self) -> str:
         e = self.evaluated
