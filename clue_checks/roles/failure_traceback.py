@@ -13,10 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from _pytest._code import ExceptionInfo
 
 
-def from_test_function(excinfo: ExceptionInfo[BaseException], item: Any) -> ExceptionInfo[BaseException] | None:
+def from_test_function(excinfo: pytest.ExceptionInfo[BaseException], item: Any
+                       ) -> pytest.ExceptionInfo[BaseException] | None:
     """`excinfo` with its traceback starting at `item`'s test function, for a message-only failure;
     None (leave it as it is) for anything else: a real error's whole traceback is the useful part."""
     if not isinstance(excinfo.value, pytest.fail.Exception) or excinfo.value.pytrace:
@@ -29,4 +29,4 @@ def from_test_function(excinfo: ExceptionInfo[BaseException], item: Any) -> Exce
         tb = tb.tb_next
     if tb is None or tb is excinfo.tb:
         return None
-    return ExceptionInfo.from_exc_info((excinfo.type, excinfo.value, tb))
+    return pytest.ExceptionInfo.from_exc_info((excinfo.type, excinfo.value, tb))
