@@ -7,13 +7,14 @@ free loopback port and stopped however the test ends. Few runs, on a few tasks, 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+
+from fakes import copy_suite
 
 from clue_checks.server import BaselineServer
 from clue_checks.server.variants import FINETUNE_DEGRADED, planted_samples
@@ -41,9 +42,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def suite(pytester: pytest.Pytester) -> pytest.Pytester:
-    shutil.copytree(REPO / "tests_clinical", pytester.path / "tests_clinical")
-    shutil.copy(REPO / "pytest.ini", pytester.path / "pytest.ini")
-    shutil.copy(REPO / "thresholds.toml", pytester.path / "thresholds.toml")
+    copy_suite(pytester.path)
     (pytester.path / "compare.toml").write_text(COMPARE_THRESHOLDS)
     (pytester.path / "same.toml").write_text(FLOORS + '[compare]\n"mednli.accuracy" = "no regression"\n'
                                              '"meqsum.rougeL" = "no regression"\n"medisumqa.rougeL" = "no regression"\n')
