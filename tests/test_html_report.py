@@ -236,6 +236,14 @@ def test_prompts_read_back_trimmed_give_the_same_page_data(tmp_path_factory, pro
     assert html.page_data({}, html.load_rows(folder)) == html.page_data({}, whole)
 
 
+_SHORT_TEXT = st.text(alphabet="ab\u00e9\U0001f600", max_size=40)
+
+
+@given(_SHORT_TEXT, _SHORT_TEXT, _SHORT_TEXT)
+def test_common_prefix_is_the_stdlibs(shared, a, b):
+    assert html.common_prefix(shared + a, shared + b) == os.path.commonprefix([shared + a, shared + b])
+
+
 def test_long_prompts_are_not_kept_whole(tmp_path):
     shots = "[system] You are a clinician.\n[user] " + "shot " * 400
     rows = [{"sample_id": str(i), "prompt": shots + f"patient {i} " + "document text " * 3_000} for i in range(4)]

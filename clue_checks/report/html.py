@@ -110,13 +110,28 @@ class _PromptKeeper:
         if prompt is None or row["prompt_chars"] != len(prompt):
             return row
         start = self._start.get(row["task"])
-        start = prompt if start is None else os.path.commonprefix([start, prompt])
+        start = prompt if start is None else common_prefix(start, prompt)
         self._start[row["task"]] = start
         shown_to = len(start) + PROMPT_HEAD
         if len(prompt) > shown_to + PROMPT_TAIL:
             row["prompt"] = prompt[:shown_to] + prompt[-PROMPT_TAIL:]
             row[_TRIMMED] = True
         return row
+
+
+def common_prefix(a: str, b: str) -> str:
+    """`os.path.commonprefix([a, b])`, found by halving with C-level comparisons: the stdlib's walks the
+    characters in Python, 0.26 ms per 5 KB prompt, most of the page's cost on a 997-sample run."""
+    if b.startswith(a):
+        return a
+    low, high = 0, min(len(a), len(b))  # a[:low] is shared; a[:high + 1] is not, or runs past one of them
+    while low < high:
+        middle = (low + high + 1) // 2
+        if b.startswith(a[low:middle], low):
+            low = middle
+        else:
+            high = middle - 1
+    return a[:low]
 
 
 def _text(value: Any) -> str | None:
