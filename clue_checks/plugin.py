@@ -67,6 +67,9 @@ def configure_clue(config: pytest.Config) -> ClueSetup:
 
     setup = resolve(config)
     config.stash[SETUP] = setup
+    from .roles.exit_heap import freeze_heap_at_exit
+
+    freeze_heap_at_exit()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # tokenizers' fork warning under xdist
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # nothing phones home, whatever a library defaults to
     # simple-icd-10-cm 1.5.0 loads its table with deprecated importlib.resources calls, sometimes

@@ -29,11 +29,15 @@ def test_the_plugin_imported_nothing_heavy():
     assert [m for m in {HEAVY!r} if m in sys.modules] == []
 '''
 
+# Registered before the plugin can register anything, so it runs after the plugin's own exit step.
+EXIT_PROBE = "import atexit, gc\natexit.register(lambda: print('objects frozen at exit:', gc.get_freeze_count()))\n"
+
 
 @pytest.fixture
 def unrelated(pytester: pytest.Pytester) -> pytest.Pytester:
     """A project that knows nothing of CLUE, with a folder named like the bundled data."""
     pytester.makepyfile(test_add=UNRELATED_TEST)
+    pytester.makeconftest(EXIT_PROBE)
     shutil.copytree(FIXTURES / "MedNLI", pytester.path / "fixtures" / "MedNLI")
     return pytester
 
@@ -46,7 +50,9 @@ def test_an_unrelated_project_passes_untouched(unrelated, workers):
     output = result.stdout.lines + result.stderr.lines
     # pytest's own header lists the installed plugins; nothing else may mention us.
     assert [line for line in output if "clue" in line.lower() and not line.startswith("plugins:")] == []
-    made = {p.name for p in unrelated.path.iterdir()} - {"fixtures", "test_add.py", "stdout", "stderr"}
+    assert "objects frozen at exit: 0" in result.stdout.lines  # the interpreter's exit is left as it was
+    made = {p.name for p in unrelated.path.iterdir()} - {"fixtures", "test_add.py", "conftest.py", "stdout",
+                                                         "stderr"}
     assert {name for name in made if not name.startswith("runpytest-")} == set()  # pytester's own files only
     assert [p.name for p in (unrelated.path / "fixtures").iterdir()] == ["MedNLI"]
 
@@ -108,9 +114,13 @@ def test_a_marked_test_asks_for_clue_without_any_setting(pytester: pytest.Pytest
     # No ini key, no option: the marked module alone turns the plugin on (with its defaults).
     shutil.copy(REPO / "tests_clinical" / "test_mednli.py", pytester.path / "test_mednli.py")
     (pytester.path / "test_add.py").write_text("def test_add():\n    assert 1 + 1 == 2\n")
+    pytester.makeconftest(EXIT_PROBE)
     shutil.copytree(FIXTURES, pytester.path / "fixtures")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", "-q", timeout=300)
     assert result.ret == 1  # the embedded baseline fails some MedNLI samples
     result.stdout.fnmatch_lines(["*CLUE report*", "MedNLI*accuracy*"])
+    # A CLUE run leaves the interpreter without a last collector pass over its heap (roles/exit_heap.py).
+    frozen = [line for line in result.stdout.lines if line.startswith("objects frozen at exit:")]
+    assert len(frozen) == 1 and int(frozen[0].split(":")[1]) > 10_000
     data = json.loads((pytester.path / "clue-report" / "clue-report.json").read_text())
     assert data["tasks"]["mednli"]["n_samples"] == data["tasks"]["mednli"]["n_total"]
