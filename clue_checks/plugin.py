@@ -67,8 +67,9 @@ def configure_clue(config: pytest.Config) -> ClueSetup:
 
     setup = resolve(config)
     config.stash[SETUP] = setup
-    from .roles.exit_heap import freeze_heap_at_exit
+    from .roles.gc_tuning import freeze_heap_at_exit, tune_for_run
 
+    config.add_cleanup(tune_for_run())
     freeze_heap_at_exit()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # tokenizers' fork warning under xdist
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # nothing phones home, whatever a library defaults to

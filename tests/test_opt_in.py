@@ -30,7 +30,16 @@ def test_the_plugin_imported_nothing_heavy():
 '''
 
 # Registered before the plugin can register anything, so it runs after the plugin's own exit step.
-EXIT_PROBE = "import atexit, gc\natexit.register(lambda: print('objects frozen at exit:', gc.get_freeze_count()))\n"
+EXIT_PROBE = """import atexit, gc
+found = gc.get_threshold()
+atexit.register(lambda: print('objects frozen at exit:', gc.get_freeze_count()))
+atexit.register(lambda: print('gc thresholds as found:', gc.get_threshold() == found))
+during = set()
+atexit.register(lambda: print('young threshold changed during tests:', any(t != found[0] for t in during)))
+
+def pytest_runtest_call(item):
+    during.add(gc.get_threshold()[0])
+"""
 
 
 @pytest.fixture
@@ -51,6 +60,8 @@ def test_an_unrelated_project_passes_untouched(unrelated, workers):
     # pytest's own header lists the installed plugins; nothing else may mention us.
     assert [line for line in output if "clue" in line.lower() and not line.startswith("plugins:")] == []
     assert "objects frozen at exit: 0" in result.stdout.lines  # the interpreter's exit is left as it was
+    assert "gc thresholds as found: True" in result.stdout.lines
+    assert "young threshold changed during tests: False" in result.stdout.lines
     made = {p.name for p in unrelated.path.iterdir()} - {"fixtures", "test_add.py", "conftest.py", "stdout",
                                                          "stderr"}
     assert {name for name in made if not name.startswith("runpytest-")} == set()  # pytester's own files only
@@ -122,5 +133,7 @@ def test_a_marked_test_asks_for_clue_without_any_setting(pytester: pytest.Pytest
     # A CLUE run leaves the interpreter without a last collector pass over its heap (roles/exit_heap.py).
     frozen = [line for line in result.stdout.lines if line.startswith("objects frozen at exit:")]
     assert len(frozen) == 1 and int(frozen[0].split(":")[1]) > 10_000
+    assert "gc thresholds as found: True" in result.stdout.lines  # raised for the run only (roles/gc_tuning.py)
+    assert "young threshold changed during tests: True" in result.stdout.lines
     data = json.loads((pytester.path / "clue-report" / "clue-report.json").read_text())
     assert data["tasks"]["mednli"]["n_samples"] == data["tasks"]["mednli"]["n_total"]
