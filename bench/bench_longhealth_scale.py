@@ -35,7 +35,7 @@ import threading
 import time
 from pathlib import Path
 
-from _harness import Timed, add_repo_argument, check_plugin_source, suite_env, timed
+from _harness import Timed, add_repo_argument, prepare, suite_env, timed
 from longhealth_synth import write_longhealth
 
 TASKS = ("longhealth-t1", "longhealth-t2", "longhealth-t3")
@@ -103,8 +103,7 @@ def main() -> int:
     parser.add_argument("--words", type=int, default=5500, help="words of documents per patient")
     parser.add_argument("--keep", type=Path, help="keep the data, logs and report in this folder")
     args = parser.parse_args()
-    args.repo = args.repo.resolve()
-    source = check_plugin_source(args.repo, args.python)
+    source = prepare(args)
     from clue_checks.server import BaselineServer  # this checkout's server: its /tokenize counts texts
 
     started = time.time()

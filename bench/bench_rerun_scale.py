@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _harness import DEFAULT_REPO, Timed, add_repo_argument, check_plugin_source, suite_env, timed
+from _harness import DEFAULT_REPO, Timed, add_repo_argument, prepare, suite_env, timed
 from sim_server import SimServer
 
 LABELS = ("entailment", "contradiction", "neutral")
@@ -77,8 +77,7 @@ def main() -> int:
     parser.add_argument("--no-quiet-variant", dest="quiet_variant", action="store_false",
                         help="skip the --tb=no -rN reruns")
     args = parser.parse_args()
-    args.repo = args.repo.resolve()
-    source = check_plugin_source(args.repo, args.python)
+    source = prepare(args)
     sizes = sorted(args.sizes)
     started = time.time()
     rows = []

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 import meqsum_synth
-from _harness import add_repo_argument, check_plugin_source, suite_env, timed
+from _harness import add_repo_argument, prepare, suite_env, timed
 from sim_server import SimServer
 
 
@@ -67,8 +67,7 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--top", type=int, default=15)
     a = parser.parse_args()
-    a.repo = a.repo.resolve()
-    source = check_plugin_source(a.repo, a.python)
+    source = prepare(a)
     print(f"{time.strftime('%Y-%m-%d %H:%M')}, clue_checks from {source}\n")
     empty = Path(tempfile.mkdtemp(prefix="clue-empty-"))
     (empty / "test_nothing.py").write_text("def test_nothing():\n    pass\n")

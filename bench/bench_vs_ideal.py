@@ -45,7 +45,7 @@ from typing import Any
 import ideal_client
 import lmeval_peer
 import meqsum_synth
-from _harness import add_repo_argument, check_plugin_source, median, suite_env, timed
+from _harness import add_repo_argument, prepare, median, suite_env, timed
 from sim_server import SimServer
 
 
@@ -252,8 +252,7 @@ def main() -> int:
     parser.add_argument("--lmeval-seq-prefix", type=int, default=100)
     parser.add_argument("--json", type=Path, help="also write the raw runs here")
     args = parser.parse_args()
-    args.repo = args.repo.resolve()
-    source = check_plugin_source(args.repo, args.python)
+    source = prepare(args)
     started = time.time()
     results = []
     with tempfile.TemporaryDirectory(prefix="clue-bench-") as tmp:

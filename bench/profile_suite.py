@@ -33,7 +33,7 @@ import tempfile
 from pathlib import Path
 
 import meqsum_synth
-from _harness import add_repo_argument, check_plugin_source, suite_env, timed
+from _harness import add_repo_argument, prepare, suite_env, timed
 from bench_rerun_scale import write_mednli
 from lmeval_peer import VENV
 from sim_server import SimServer
@@ -108,6 +108,8 @@ def summarise_pyspy(raw: Path, rate: int, samples: int, top: int, cpu_s: float |
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
+        if not count.isdigit():  # a frame name holding a newline splits its stack over two lines: dropped
+            continue
         n = int(count)
         frames = stack.split(";")
         thread = re.sub(r"\s*\(\d+\)", "", frames[0]).replace("thread", "").strip(" :") or "?"
@@ -215,10 +217,9 @@ def main() -> int:
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     parser.add_argument("--top", type=int, default=25)
     a = parser.parse_args()
-    a.repo = a.repo.resolve()
     a.out.mkdir(parents=True, exist_ok=True)
     a.out = a.out.resolve()
-    check_plugin_source(a.repo, a.python)
+    prepare(a)
     pyspy = ensure_pyspy()
     with tempfile.TemporaryDirectory(prefix="clue-profile-") as tmp_name:
         tmp = Path(tmp_name)
