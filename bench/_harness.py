@@ -66,8 +66,10 @@ def ensure_user_venv(repo: Path) -> Path:
     print(f"installing clue-checks from {repo} into {USER_VENV} (once) ...", flush=True)
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(USER_VENV)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", str(repo)],
-                   check=True)
+    done = subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", str(repo)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"pip install -e {repo} into {USER_VENV} failed:\n{done.stdout}{done.stderr}")
     marker.write_text(want + "\n")
     return python
 

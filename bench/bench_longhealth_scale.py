@@ -17,7 +17,7 @@ against the embedded baseline server (`clue_checks.server.BaselineServer`, which
 
     python bench/bench_longhealth_scale.py                  # 20 × 20 × 5,500 words: 6,000 prompts (~2 min)
     python bench/bench_longhealth_scale.py --patients 4     # a quick look (1,200 prompts)
-    python bench/bench_longhealth_scale.py --repo /work/main
+    python bench/bench_longhealth_scale.py --repo ../other-checkout
 
 Not a test: timing claims live here and in bench/README.md.
 """

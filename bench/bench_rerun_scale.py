@@ -15,7 +15,7 @@ Every rerun is checked: 0 requests sent, all answered from the store, half faile
 
     python bench/bench_rerun_scale.py                       # 5k/10k/20k: ~3 min
     python bench/bench_rerun_scale.py --sizes 2000 4000     # a quick look
-    python bench/bench_rerun_scale.py --repo /work/main
+    python bench/bench_rerun_scale.py --repo ../other-checkout
 
 Not a test: timing claims live here and in bench/README.md.
 """

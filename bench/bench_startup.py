@@ -12,7 +12,7 @@
    only) of the same run.
 
     python bench/bench_startup.py
-    python bench/bench_startup.py --repo /work/main --reps 5
+    python bench/bench_startup.py --repo ../other-checkout --reps 5
 """
 
 from __future__ import annotations

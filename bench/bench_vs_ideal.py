@@ -25,7 +25,7 @@ extrapolated, when the whole run would exceed `--lmeval-seq-budget` seconds (the
 
     python bench/bench_vs_ideal.py                       # ~13 minutes on 2 cores
     python bench/bench_vs_ideal.py --slots 128 --reps 1 --no-lmeval     # a quick look
-    python bench/bench_vs_ideal.py --repo /work/main     # measure another checkout
+    python bench/bench_vs_ideal.py --repo ../other-checkout     # measure another checkout
 
 Not a test: timing claims live here and in bench/README.md.
 """
