@@ -121,7 +121,7 @@ class _PromptKeeper:
 
 def common_prefix(a: str, b: str) -> str:
     """`os.path.commonprefix([a, b])`, found by halving with C-level comparisons: the stdlib's walks the
-    characters in Python, 0.26 ms per 5 KB prompt, most of the page's cost on a 997-sample run."""
+    characters in Python: 0.26 ms per MeQSum prompt, most of the page's cost on a 997-sample run."""
     if b.startswith(a):
         return a
     low, high = 0, min(len(a), len(b))  # a[:low] is shared; a[:high + 1] is not, or runs past one of them

@@ -4,8 +4,8 @@ During the run. A run keeps thousands of long-lived objects (pytest's items and 
 while requests, responses and futures pass through by the hundred. With the default thresholds
 (700, 10, 10) the youngest generation is collected every 700 allocations, so objects still in flight
 are promoted and then die in the oldest generation, whose full collections walk the whole heap: a
-10,000-sample first run spent 10.8 of its 52 s collecting (26 full collections), 3.3 s with the first
-threshold at 50,000 (bench/README.md). The thresholds are restored when the session ends.
+10,000-sample first run spent 10.8 of its 52.0 s collecting (26 full collections), 3.7 of 42.8 s with the
+first threshold at 50,000 (bench/README.md, measured with bench/gc_probe.py). The thresholds are restored when the session ends.
 https://docs.python.org/3/library/gc.html#gc.set_threshold
 
 At exit. CPython's finalisation runs the collector over every object still alive: pytest, numpy,
