@@ -120,12 +120,15 @@ def format_line(snap: Snapshot, elapsed: float) -> str:
     return " · ".join(parts)
 
 
+CI_INTERVAL_S = 15.0  # without a terminal: seconds between plain lines (--clue-progress-every)
+
+
 class LiveProgress:
     """Shows `format_line` on a terminal (rewritten at most every `tty_interval` s) or as a plain
     line every `ci_interval` s without one; nothing when quiet."""
 
     def __init__(self, writer: Writer, snapshot: Callable[[], Snapshot], *, tty: bool, quiet: bool,
-                 tty_interval: float = 0.2, ci_interval: float = 15.0,
+                 tty_interval: float = 0.2, ci_interval: float = CI_INTERVAL_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._writer = writer
         self._snapshot = snapshot

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from .data.bundled import bundled_fixtures_dir
+from .progress import CI_INTERVAL_S
 
 GROUP = "clue-checks"
 
@@ -158,7 +159,7 @@ class Settings:
     select: str | None = None  #: "broke" or "fixed": rerun only those samples of the last comparison
     kinds: tuple[str, ...] = ()  #: --clue-kind: run only samples whose last outcome has one of these kinds
     redact: bool = False  #: --clue-redact: clinical text hashed in every artefact except the store
-    progress_every: float = 15.0  #: seconds between plain progress lines without a terminal
+    progress_every: float = CI_INTERVAL_S  #: seconds between plain progress lines without a terminal
 
 
 def option_names() -> tuple[str, ...]:
@@ -227,6 +228,19 @@ def _int(config: pytest.Config, name: str, flag: str) -> int | None:
     return number
 
 
+
+def _positive_seconds(config: pytest.Config, key: str, option: str, default: float) -> float:
+    """A duration option or ini value: a number of seconds above 0 (NaN refused too)."""
+    raw, _ = _value(config, key)
+    try:
+        seconds = float(raw) if raw is not None else default
+    except ValueError:
+        raise pytest.UsageError(f"{option} must be a number of seconds, got {raw!r}") from None
+    if not seconds > 0:
+        raise pytest.UsageError(f"{option} must be more than 0 seconds, got {raw!r}")
+    return seconds
+
+
 def resolve(config: pytest.Config) -> Settings:
     endpoints, _ = _value(config, "clue_model_endpoint")
     urls = tuple(u.strip().rstrip("/") for u in (endpoints or []) if u.strip())
@@ -242,21 +256,9 @@ def resolve(config: pytest.Config) -> Settings:
 
     no_cache, _ = _value(config, "clue_no_cache")
     refresh, _ = _value(config, "clue_refresh")
-    timeout, _ = _value(config, "clue_request_timeout")
-    try:
-        request_timeout = float(timeout) if timeout is not None else 600.0
-    except ValueError:
-        raise pytest.UsageError(f"--request-timeout must be a number of seconds, got {timeout!r}") from None
-    if not request_timeout > 0:  # also NaN; 0 or less would fail every request as a server fault
-        raise pytest.UsageError(f"--request-timeout must be more than 0 seconds, got {timeout!r}")
-
-    every, _ = _value(config, "clue_progress_every")
-    try:
-        progress_every = float(every) if every is not None else 15.0
-    except ValueError:
-        raise pytest.UsageError(f"--clue-progress-every must be a number of seconds, got {every!r}") from None
-    if not progress_every > 0:  # also NaN
-        raise pytest.UsageError(f"--clue-progress-every must be more than 0 seconds, got {every!r}")
+    request_timeout = _positive_seconds(  # 0 or less would fail every request as a server fault
+        config, "clue_request_timeout", "--request-timeout", 600.0)
+    progress_every = _positive_seconds(config, "clue_progress_every", "--clue-progress-every", CI_INTERVAL_S)
 
     thresholds = _path(config, "clue_thresholds", None)
     if thresholds is not None and not thresholds.is_file():

@@ -112,7 +112,7 @@ class SessionProgress:
     """Counts this process's finished samples and shows the live line (see the module docstring)."""
 
     def __init__(self, config: pytest.Config, total: int, counters: Callable[[], dict[str, Any]], *,
-                 every: float = 15.0) -> None:
+                 every: float) -> None:
         self.total = total
         self.done = 0
         self._counters = counters
@@ -151,7 +151,7 @@ class ControllerProgress:
     drawn again after, with the new numbers; without one, a plain line every `every` seconds.
     """
 
-    def __init__(self, config: pytest.Config, *, every: float = 15.0) -> None:
+    def __init__(self, config: pytest.Config, *, every: float) -> None:
         self.config = config
         self.totals = RunTotals()
         self.tty = False
