@@ -29,11 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from ..triage import KINDS, kind_counts
+from .files import PAGE, REPORT_JSON
 from .html_svg import Bar, Difference, forest, kind_bars, score_bars
 from .levels import LEVELS
 
-REPORT_JSON = "clue-report.json"
-PAGE = "index.html"
 # Prompts are most of a report's text. The part every prompt of a task shares (system prompt, few-shot
 # examples) is stored once per task; of the rest the page keeps the start and the end, where the question and
 # the answer format are. A LongHealth prompt (~8,000 tokens of documents, 6,000 prompts in a full run) would

@@ -15,11 +15,9 @@ from typing import Any
 
 from ..endpoint.types import REQUEST_COUNTS
 from .aggregate import OUTSIDE_VERDICT, AggregateResult, GateResult, SampleRecord, TaskSummary
+from .files import PREDICTIONS, REPORT_JSON, REPORT_MD
 from .levels import LevelScore
 
-REPORT_JSON = "clue-report.json"
-REPORT_MD = "clue-report.md"
-PREDICTIONS = "predictions"
 
 
 def report_dict(run: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Sequence[GateResult],
@@ -262,14 +260,6 @@ def terminal_lines(tasks: Sequence[TaskSummary], gates: Sequence[GateResult], re
         out.append(f"verdict: {decided.upper()}" + (f" ({'; '.join(gate_reasons)})" if decided != "pass"
                                                      and gate_reasons else ""))
     return out
-
-
-def remove_reports(directory: Path) -> None:
-    """A run that will write a report: an earlier run's report must not be taken for this one's if this
-    one stops early."""
-    for path in (directory / REPORT_JSON, directory / REPORT_MD, directory / "index.html",
-                 *directory.glob(f"{PREDICTIONS}/*.jsonl")):
-        path.unlink(missing_ok=True)
 
 
 def prediction_row(record: SampleRecord) -> dict[str, Any]:

@@ -156,10 +156,10 @@ class Controller:
             self._clear_old_report()
 
     def _clear_old_report(self) -> None:
-        from ..report import render
+        from ..report.files import remove_reports
 
         # Whatever happens next, the report folder never shows an earlier run's results as this run's.
-        render.remove_reports(self.setup.settings.report_dir)
+        remove_reports(self.setup.settings.report_dir)
 
     # -- reports --------------------------------------------------------------------------
 
