@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections import Counter
 
 import httpx2
 import pytest
 
-from clue_checks.endpoint.pools import ShardedTransport
+from clue_checks.endpoint.client import EndpointClient
+from clue_checks.endpoint.pools import SHARDS, ShardedTransport
 from fakes import FakeServer
 
 
@@ -55,3 +57,37 @@ def test_many_concurrent_requests_against_a_real_server_all_answered():
         assert asyncio.run(go()) == list(range(64))
     finally:
         server.stop()
+
+
+def _verify_contexts(monkeypatch, url: str) -> list[ssl.SSLContext]:
+    """The TLS contexts an EndpointClient for `url` hands its pools."""
+    made: list[ssl.SSLContext] = []
+    real = httpx2.AsyncHTTPTransport
+
+    def recording(**kwargs):
+        made.append(kwargs["verify"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(httpx2, "AsyncHTTPTransport", recording)
+    client = EndpointClient(url)
+    asyncio.run(client.aclose())
+    return made
+
+
+def test_a_plain_http_client_loads_no_ca_bundle_and_its_pools_trust_nothing(monkeypatch):
+    monkeypatch.setattr(httpx2, "create_ssl_context", lambda *a, **k: pytest.fail("CA bundle loaded for http://"))
+    contexts = _verify_contexts(monkeypatch, "http://127.0.0.1:9")
+    assert len(contexts) == SHARDS and len({id(c) for c in contexts}) == 1  # one context, shared
+    context = contexts[0]
+    # Fails closed: were a TLS connection ever made through it, no certificate could be verified.
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.cert_store_stats()["x509_ca"] == 0
+
+
+def test_an_https_client_loads_the_ca_bundle_once(monkeypatch):
+    loaded = []
+    real = httpx2.create_ssl_context
+    monkeypatch.setattr(httpx2, "create_ssl_context", lambda *a, **k: loaded.append(1) or real(*a, **k))
+    contexts = _verify_contexts(monkeypatch, "https://model.example:8443")
+    assert loaded == [1] and len({id(c) for c in contexts}) == 1
+    assert contexts[0].verify_mode == ssl.CERT_REQUIRED and contexts[0].cert_store_stats()["x509_ca"] > 0

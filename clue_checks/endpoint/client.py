@@ -113,7 +113,7 @@ class EndpointClient:
             # the endpoint the user named, never through a proxy (which would also break loopback servers).
             # TLS settings from the environment (SSL_CERT_FILE, SSL_CERT_DIR) still apply.
             # The in-flight limit bounds concurrency, not the pools; sockets are kept warm.
-            transport = ShardedTransport()
+            transport = ShardedTransport(tls=httpx2.URL(self.url).scheme == "https")
         # Redirects are not followed: a POST with the API key would go wherever the server says.
         self._http = httpx2.AsyncClient(base_url=self.url, headers=sent_headers, transport=transport,
                                         timeout=httpx2.Timeout(timeout, connect=connect_timeout),

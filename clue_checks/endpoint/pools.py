@@ -11,6 +11,7 @@ in-flight limit is enforced above the transport, and each pool keeps its own soc
 from __future__ import annotations
 
 import itertools
+import ssl
 
 import httpx2
 
@@ -22,14 +23,16 @@ KEEPALIVE_EXPIRY = 30.0
 class ShardedTransport(httpx2.AsyncBaseTransport):
     """`shards` AsyncHTTPTransports without a connection limit (the in-flight limit lives above), taken in turn."""
 
-    def __init__(self, shards: int = SHARDS) -> None:
+    def __init__(self, shards: int = SHARDS, *, tls: bool = True) -> None:
         if shards < 1:
             raise ValueError("at least one pool is needed")
         limits = httpx2.Limits(max_connections=None, max_keepalive_connections=max(1, KEEPALIVE // shards),
                                keepalive_expiry=KEEPALIVE_EXPIRY)
-        # One TLS context for all (loading the CA bundle costs ~20 ms each); it honours SSL_CERT_FILE /
-        # SSL_CERT_DIR as httpx's default does. Explicit transports: HTTP(S)_PROXY is not used (see the client).
-        tls = httpx2.create_ssl_context()
+        # One TLS context for all; it honours SSL_CERT_FILE / SSL_CERT_DIR as httpx's default does. Explicit
+        # transports: HTTP(S)_PROXY is not used (see the client). Loading the CA bundle costs 35-55 ms, before
+        # the first request, so a client of a plain-HTTP server (tls=False) skips it: its pools get a context
+        # that trusts nothing, through which no TLS connection could succeed.
+        tls = httpx2.create_ssl_context() if tls else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         self.pools = [httpx2.AsyncHTTPTransport(limits=limits, verify=tls) for _ in range(shards)]
         self._turn = itertools.cycle(self.pools)
 
