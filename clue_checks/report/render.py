@@ -19,7 +19,6 @@ from .files import PREDICTIONS, REPORT_JSON, REPORT_MD
 from .levels import LevelScore
 
 
-
 def report_dict(run: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Sequence[GateResult],
                 levels: Sequence[LevelScore] = (), requests: Mapping[str, int] | None = None, *,
                 verdict_: str | None = None, verdict_reasons: Sequence[str] = (),
