@@ -32,8 +32,8 @@ class ShardedTransport(httpx2.AsyncBaseTransport):
         # transports: HTTP(S)_PROXY is not used (see the client). Loading the CA bundle costs 35-55 ms, before
         # the first request, so a client of a plain-HTTP server (tls=False) skips it: its pools get a context
         # that trusts nothing, through which no TLS connection could succeed.
-        tls = httpx2.create_ssl_context() if tls else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        self.pools = [httpx2.AsyncHTTPTransport(limits=limits, verify=tls) for _ in range(shards)]
+        context = httpx2.create_ssl_context() if tls else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        self.pools = [httpx2.AsyncHTTPTransport(limits=limits, verify=context) for _ in range(shards)]
         self._turn = itertools.cycle(self.pools)
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
