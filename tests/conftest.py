@@ -4,6 +4,7 @@
 # cannot be imported a second time in one process. The plugin no longer imports it in a session that
 # runs no CLUE sample, so a test module that first imports it under pytester would break later ones.
 import numpy  # noqa: F401
+import pytest
 from hypothesis import settings
 
 settings.register_profile("clue-checks", deadline=None, max_examples=100)
@@ -14,3 +15,17 @@ def pytest_configure(config):
     # Tests that build and install the package or run whole suites in subprocesses: kept in the
     # default run; `-m "not slow"` leaves them out while iterating.
     config.addinivalue_line("markers", "slow: builds/installs the package or runs a suite in a subprocess")
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A tiny BERT for BERTScore (tests/tiny_models.py), built once per process.
+
+    Session-scoped, so it is set up before a test's `pytester` takes its snapshot of sys.modules: pytester
+    removes the modules imported during its test, and torch's (torch.distributed registers its operators
+    once per process) cannot be imported a second time; a later test importing transformers' models then fails.
+    """
+    pytest.importorskip("bert_score", reason="bert-score/torch not installed: pip install clue-checks[bertscore]")
+    from tiny_models import build_tiny_bert
+
+    return str(build_tiny_bert(tmp_path_factory.mktemp("tiny-bert")))

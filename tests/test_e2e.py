@@ -369,12 +369,8 @@ def test_all_tasks_run_and_levels_come_from_the_printed_task_numbers(suite):
     assert "## Provenance" in (suite.path / "clue-report" / "clue-report.md").read_text()
 
 
-def test_every_task_number_traces_to_per_sample_values(suite, tmp_path):
-    pytest.importorskip("bert_score", reason="bert-score/torch not installed: pip install clue-checks[bertscore]")
-    from tiny_models import build_tiny_bert
-
-    model = build_tiny_bert(tmp_path)
-    run(suite, "--no-cache", "--tasks=meqsum,medisumcode", f"--bertscore-model={model}", "--bertscore-layers=2")
+def test_every_task_number_traces_to_per_sample_values(tiny_bert, suite):
+    run(suite, "--no-cache", "--tasks=meqsum,medisumcode", f"--bertscore-model={tiny_bert}", "--bertscore-layers=2")
     data = report(suite)
     for task, summary in data["tasks"].items():
         rows = [json.loads(line) for line in
@@ -386,7 +382,7 @@ def test_every_task_number_traces_to_per_sample_values(suite, tmp_path):
             assert value["n"] == len(per_sample), metric
             assert value["value"] == pytest.approx(sum(per_sample) / len(per_sample)), metric
     assert data["tasks"]["meqsum"]["metrics"]["bertscore_f1"]["value"] is not None
-    assert data["run"]["bertscore_override"] == {"model": str(model), "layers": 2}
+    assert data["run"]["bertscore_override"] == {"model": tiny_bert, "layers": 2}
 
 
 def test_head_profile_runs_without_prefix(suite):

@@ -156,12 +156,8 @@ def test_batched_values_the_shards_computed_are_carried_when_they_cannot_be_reco
     assert merged.report["run"]["merge_notes"][0].startswith("meqsum.bertscore_p: the values the shards computed")
 
 
-def test_bertscore_is_recomputed_over_the_merged_samples_as_one_run_computes_it(suite, baseline, tmp_path):
-    pytest.importorskip("bert_score", reason="bert-score/torch not installed: pip install clue-checks[bertscore]")
-    from tiny_models import build_tiny_bert
-
-    model = build_tiny_bert(tmp_path)
-    args = (f"--model-endpoint={baseline.url}", "--tasks=meqsum", f"--bertscore-model={model}", "--bertscore-layers=2",
+def test_bertscore_is_recomputed_over_the_merged_samples_as_one_run_computes_it(tiny_bert, suite, baseline):
+    args = (f"--model-endpoint={baseline.url}", "--tasks=meqsum", f"--bertscore-model={tiny_bert}", "--bertscore-layers=2",
             "--cache=c")
     run(suite, *args, "--report-dir=whole")
     run(suite, *args, "--clue-shard=1/2", "--report-dir=s1")
