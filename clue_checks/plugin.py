@@ -67,10 +67,9 @@ def configure_clue(config: pytest.Config) -> ClueSetup:
 
     setup = resolve(config)
     config.stash[SETUP] = setup
-    from .roles.gc_tuning import RunCollector, freeze_heap_at_exit
+    from .roles.gc_tuning import freeze_heap_at_exit, tune_for_run
 
-    collector = RunCollector()
-    config.add_cleanup(collector.restore)
+    config.add_cleanup(tune_for_run())
     freeze_heap_at_exit()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # tokenizers' fork warning under xdist
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # nothing phones home, whatever a library defaults to
@@ -79,7 +78,7 @@ def configure_clue(config: pytest.Config) -> ClueSetup:
     config.addinivalue_line("filterwarnings", "ignore:(read_text|open_text) is deprecated:DeprecationWarning")
     session = None
     if not _is_xdist_controller(config):
-        session = SampleSession(config, setup, worker=_is_worker(config), collector=collector)
+        session = SampleSession(config, setup, worker=_is_worker(config))
         config.stash[SESSION] = session
         config.pluginmanager.register(session, "clue-checks-session")
     if not _is_worker(config):

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from ..sample_check import SampleCheck
     from ..server import BaselineServer
     from .baseline import BaselineSide
-    from .gc_tuning import RunCollector
     from .progress import SessionProgress
 
 MARKER = "clue_task"
@@ -69,13 +68,10 @@ def data_folder_missing(data_dir: object) -> str:
 class SampleSession:
     """Connect, prefetch, and check samples in this process."""
 
-    def __init__(self, config: pytest.Config, setup: ClueSetup, *, worker: bool,
-                 collector: RunCollector | None = None) -> None:
+    def __init__(self, config: pytest.Config, setup: ClueSetup, *, worker: bool) -> None:
         self.config = config
         self.setup = setup
         self.worker = worker
-        self.collector = collector
-        self._scored_tasks: set[str] = set()  # tasks that scored a sample in this process (imports done)
         self.description: RunDescription | None = None
         self.baseline: BaselineServer | None = None
         self._run: Run | None = None
@@ -293,10 +289,6 @@ class SampleSession:
             no_response = clean(f"no response for {sample.test_id}: {exc}")
         if no_response is not None:  # failed outside the except block: one message, not a chained second one
             pytest.fail(no_response, pytrace=False)
-        if sample.task not in self._scored_tasks:
-            self._scored_tasks.add(sample.task)
-            if self.collector is not None:  # the task's scoring has imported what it needs (roles/gc_tuning.py)
-                self.collector.freeze_long_lived()
         if self.baseline_side is not None:  # comparison mode: the baseline's answer beside the model's
             floors = self.setup.thresholds.floors_for(sample.task)
             check.baseline = self.baseline_side.baseline_for(sample, index, floors)
