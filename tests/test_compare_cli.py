@@ -160,7 +160,7 @@ def test_several_runs_against_one_reference(runs, tmp_path, capsys):
 @pytest.mark.parametrize("damage,message", [
     (lambda d: (d / "clue-report.json").unlink(), "not found"),
     (lambda d: (d / "clue-report.json").write_text("{"), "cannot read it as JSON"),
-    (lambda d: (d / "predictions" / "mednli.jsonl").write_text('{"id": "x"}\nnot json\n'), "mednli.jsonl:2"),
+    (lambda d: (d / "predictions" / "mednli.jsonl").write_text('{"id": "x"}\nnot json\n'), "mednli.jsonl, line 2"),
     (lambda d: (d / "predictions" / "mednli.jsonl").write_text('{"outcome": "passed"}\n'), "no sample id"),
 ])
 def test_an_unreadable_report_directory_names_the_file(runs, damage, message, capsys):

@@ -32,6 +32,7 @@ from ..triage import KINDS, kind_counts
 from .files import PAGE, REPORT_JSON
 from .html_svg import Bar, Difference, forest, kind_bars, score_bars
 from .levels import LEVELS
+from .prediction_lines import PredictionLineError, prediction_rows
 
 # Prompts are most of a report's text. The part every prompt of a task shares (system prompt, few-shot
 # examples) is stored once per task; of the rest the page keeps the start and the end, where the question and
@@ -72,18 +73,11 @@ def load_rows(report_dir: Path) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     keeper = _PromptKeeper()
     for path in sorted((report_dir / "predictions").glob("*.jsonl")):
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    raw = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ReportDirError(f"{path}, line {number}: not a JSON object ({exc.msg}); the run that wrote "
-                                         "it may have been cut short: rerun it, or delete that line") from None
-                if not isinstance(raw, dict):
-                    raise ReportDirError(f"{path}, line {number}: expected a JSON object, got {type(raw).__name__}")
+        try:
+            for _, raw in prediction_rows(path):
                 rows.append(keeper.keep(normalise_row(raw, path.stem)))
+        except PredictionLineError as exc:
+            raise ReportDirError(str(exc)) from None
     return rows
 
 

@@ -17,6 +17,7 @@ from ..endpoint.types import REQUEST_COUNTS
 from .aggregate import OUTSIDE_VERDICT, AggregateResult, GateResult, SampleRecord, TaskSummary
 from .files import PREDICTIONS, REPORT_JSON, REPORT_MD
 from .levels import LevelScore
+from .prediction_lines import prediction_rows
 
 
 def report_dict(run: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Sequence[GateResult],
@@ -284,11 +285,9 @@ def read_predictions(directory: Path) -> dict[str, list[SampleRecord]]:
     out: dict[str, list[SampleRecord]] = {}
     for path in sorted((directory / PREDICTIONS).glob("*.jsonl")):
         rows = out.setdefault(path.stem, [])
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
+        for number, row in prediction_rows(path):
             try:
-                rows.append(record_of_row(json.loads(line)))
+                rows.append(record_of_row(row))
             except (ValueError, TypeError, KeyError) as exc:
                 raise ValueError(f"{path}, line {number}: not a sample record ({exc})") from None
     return out

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .aggregate import SampleRecord
+from .prediction_lines import PredictionLineError, prediction_rows
 
 REPORT = "clue-report.json"
 PREDICTIONS = "predictions"
@@ -72,21 +73,13 @@ def _read_predictions(file: Path) -> list[SampleRecord]:
     out = []
     clusters = _ClusterOf()
     try:
-        lines = file.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RunDirError(f"{file}: cannot read ({exc})") from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise RunDirError(f"{file}:{number}: not a JSON object ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise RunDirError(f"{file}:{number}: expected a JSON object per line")
+        rows = list(prediction_rows(file))
+    except PredictionLineError as exc:
+        raise RunDirError(str(exc)) from None
+    for number, row in rows:
         sample_id = row.get("sample_id", row.get("id"))
         if sample_id is None:
-            raise RunDirError(f"{file}:{number}: the row has no sample id (\"sample_id\" or \"id\")")
+            raise RunDirError(f"{file}, line {number}: the row has no sample id (\"sample_id\" or \"id\")")
         task = str(row.get("task") or file.stem)
         sample_id = str(sample_id)
         cluster = row["cluster"] if "cluster" in row else clusters(task, sample_id)

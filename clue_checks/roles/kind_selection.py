@@ -9,14 +9,15 @@ workers get the ids with their worker input, so none reads a report the controll
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from ..report.render import PREDICTIONS
+from ..report.files import PREDICTIONS
+from ..report.prediction_lines import PredictionLineError, prediction_rows
 
 WORKER_KEY = "clue_kind_ids"  # in xdist's worker input: the selected test ids
 
@@ -40,7 +41,7 @@ def read_selection(report_dir: Path, kinds: Sequence[str]) -> KindSelection:
     ids: set[str] = set()
     unrecorded = 0
     for path in files:
-        for number, row in _rows(path):
+        for row in _rows(path):
             recorded = row.get("kinds")
             if not isinstance(recorded, list):
                 unrecorded += 1
@@ -53,17 +54,11 @@ def read_selection(report_dir: Path, kinds: Sequence[str]) -> KindSelection:
     return KindSelection(tuple(kinds), frozenset(ids), str(folder))
 
 
-def _rows(path: Path) -> Iterable[tuple[int, dict]]:  # type: ignore[type-arg]
-    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise pytest.UsageError(f"--clue-kind: {path}, line {number}: not a JSON row ({exc.msg}); rerun the "
-                                    "suite without --clue-kind to write it again") from None
-        if isinstance(row, dict):
-            yield number, row
+def _rows(path: Path) -> list[dict[str, Any]]:
+    try:
+        return [row for _, row in prediction_rows(path)]
+    except PredictionLineError as exc:
+        raise pytest.UsageError(f"--clue-kind: {exc}") from None
 
 
 def split_items(items: Sequence[pytest.Item], selection: KindSelection,
