@@ -27,17 +27,12 @@ def prediction_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     except OSError as exc:
         raise PredictionLineError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     with handle:
-        number = 0
-        while True:
-            try:
-                raw = handle.readline()
-            except OSError as exc:
-                raise PredictionLineError(f"{path}, line {number + 1}: cannot read it ({exc.strerror or exc})") from None
-            if not raw:
-                return
-            number += 1
-            if raw.strip():
-                yield number, _row(path, number, raw)
+        try:
+            for number, raw in enumerate(handle, start=1):  # a binary file's lines end at b"\n" only
+                if raw.strip():
+                    yield number, _row(path, number, raw)
+        except OSError as exc:
+            raise PredictionLineError(f"{path}: cannot read it ({exc.strerror or exc})") from None
 
 
 def _row(path: Path, number: int, raw: bytes) -> dict[str, Any]:
