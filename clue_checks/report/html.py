@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..triage import KINDS, kind_counts
-from .files import PAGE, REPORT_JSON
+from .files import PAGE, PREDICTIONS, REPORT_JSON
 from .html_svg import Bar, Difference, forest, kind_bars, score_bars
 from .levels import LEVELS
 from .prediction_lines import PredictionLineError, prediction_rows
@@ -72,7 +72,7 @@ def load_rows(report_dir: Path) -> list[dict[str, Any]]:
     its prompt kept only as far as the page can show it (`_PromptKeeper`)."""
     rows: list[dict[str, Any]] = []
     keeper = _PromptKeeper()
-    for path in sorted((report_dir / "predictions").glob("*.jsonl")):
+    for path in sorted((report_dir / PREDICTIONS).glob("*.jsonl")):
         try:
             for _, raw in prediction_rows(path):
                 rows.append(keeper.keep(normalise_row(raw, path.stem)))

@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from .aggregate import SampleRecord
+from .files import PREDICTIONS, REPORT_JSON
 from .prediction_lines import PredictionLineError, prediction_rows
 
-REPORT = "clue-report.json"
-PREDICTIONS = "predictions"
 # numeric top-level keys of a prediction row that are not metrics
 NOT_METRICS = frozenset({"index", "tokens_in", "tokens_out", "latency_s"})
 
@@ -46,7 +45,7 @@ class RunDir:
 
 def load_run_dir(path: Path) -> RunDir:
     """The report and its per-sample records (one per task and sample id: the last row wins)."""
-    report_path = path / REPORT
+    report_path = path / REPORT_JSON
     if not path.is_dir():
         raise RunDirError(f"{path}: not a directory; give a run's report directory (the --clue-report-dir of that run)")
     try:

@@ -10,17 +10,18 @@ left alone.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ..report.files import REPORT_JSON
+
 
 def listed(report_dir: Path, which: str) -> set[str]:
     """The test ids ("task:sample_id") the comparison in `report_dir` lists as `which` (broke or fixed);
     raises pytest.UsageError naming the file and what to do."""
-    path = report_dir / "clue-report.json"
+    path = report_dir / REPORT_JSON
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
