@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from statsmodels.stats.proportion import proportion_confint
 
 from clue_checks.report.levels import LEVELS, level_scores
-from clue_checks.report.stats import bootstrap_p_value, interval, joint_bootstrap, mean_ci, wilson
+from clue_checks.report import stats
+from clue_checks.report.stats import bootstrap_p_value, cluster_sums, interval, joint_bootstrap, mean_ci, wilson
 
 
 @given(st.integers(1, 3000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))),
@@ -71,6 +72,47 @@ def test_mean_ci_is_unchanged_for_existing_callers():
     values = [0.1, 0.5, 0.2, 0.9, 0.4]
     assert mean_ci(values) == mean_ci(values, clusters=None)
     assert interval(values).low == mean_ci(values)[1]
+
+
+def mean_ci_in_one_draw(values, clusters, seed, resamples):
+    """mean_ci as it drew every resample at once before it drew them in blocks."""
+    data = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(seed)
+    if clusters is None:
+        means = data[rng.integers(0, len(data), size=(resamples, len(data)))].mean(axis=1)
+    else:
+        sums, counts = cluster_sums(data, clusters)
+        picks = rng.integers(0, len(sums), size=(resamples, len(sums)))
+        means = sums[picks].sum(axis=1) / counts[picks].sum(axis=1)
+    alpha = (1.0 - 0.95) / 2  # as mean_ci computes it (0.025000000000000022)
+    low, high = np.quantile(means, [alpha, 1 - alpha])
+    return float(data.mean()), float(low), float(high)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(0, 1), min_size=2, max_size=40), st.booleans(), st.integers(1, 90),
+       st.integers(0, 2**32 - 1), st.integers(1, 300))
+def test_drawing_in_blocks_gives_the_interval_of_one_draw_to_the_bit(values, clustered, budget, seed, resamples):
+    clusters = [f"q{i // 3}" for i in range(len(values))] if clustered else None
+    if clustered and len(set(clusters)) < 2:
+        clusters = None
+    expected = mean_ci_in_one_draw(values, clusters, seed, resamples)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(stats, "DRAWS_PER_BLOCK", budget)  # blocks of one row up to all rows at once
+        assert mean_ci(values, clusters=clusters, seed=seed, resamples=resamples) == expected
+
+
+def test_a_large_task_is_bootstrapped_in_bounded_memory():
+    import tracemalloc
+
+    values = np.random.default_rng(3).random(20_000).tolist()
+    tracemalloc.start()
+    try:
+        mean_ci(values)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 40 * 2**20, peak  # all 1,000 resamples at once: 160 MB of indices and 160 MB of values
 
 
 # -- coverage -------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import numpy as np
 
 BOOTSTRAP_SEED = 20240411  # the day CLUE was published; written into every report
 BOOTSTRAP_RESAMPLES = 1000
+DRAWS_PER_BLOCK = 1_000_000  # bootstrap indices drawn at once (8 MB): a task of up to 1,000 samples in one block
 CONFIDENCE = 0.95
 
 
@@ -105,20 +106,24 @@ def mean_ci(values: Sequence[float], *, clusters: Sequence[str | None] | None = 
     """
     data = _finite(values)
     mean = float(data.mean())
-    rng = np.random.default_rng(seed)
     if clusters is None:
-        if len(data) < 2:
-            return mean, None, None
-        picks = rng.integers(0, len(data), size=(resamples, len(data)))
-        means = data[picks].mean(axis=1)
+        units, sizes = data, None
     else:
         if len(clusters) != len(data):
             raise ValueError("one cluster id per value")
-        sums, counts = cluster_sums(data, clusters)
-        if len(sums) < 2:
-            return mean, None, None
-        picks = rng.integers(0, len(sums), size=(resamples, len(sums)))
-        means = sums[picks].sum(axis=1) / counts[picks].sum(axis=1)
+        units, sizes = cluster_sums(data, clusters)
+    if len(units) < 2:
+        return mean, None, None
+    rng = np.random.default_rng(seed)
+    means = np.empty(resamples)
+    # Resamples are drawn a block at a time, so memory stays bounded whatever the task's size (1,000 x
+    # 20,000 indices would be 160 MB, and as much again for the values they pick). numpy's generators
+    # give the same stream in blocks as in one draw, so the interval is the same to the bit.
+    rows = max(1, DRAWS_PER_BLOCK // len(units))
+    for start in range(0, resamples, rows):
+        picks = rng.integers(0, len(units), size=(min(rows, resamples - start), len(units)))
+        block = units[picks].mean(axis=1) if sizes is None else units[picks].sum(axis=1) / sizes[picks].sum(axis=1)
+        means[start:start + len(picks)] = block
     alpha = (1.0 - confidence) / 2
     low, high = np.quantile(means, [alpha, 1 - alpha])
     return mean, float(low), float(high)
