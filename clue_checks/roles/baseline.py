@@ -207,6 +207,6 @@ def compare_at_end(settings: Settings, result: AggregateResult, report: Mapping[
                                            baseline_name=str(described["source"]))
     except ComparabilityError as exc:
         message = f"clue-checks: {exc}"
-        return not_compared(gates, f"not compared: the runs are not comparable (see the error above)"), None, message
+        return not_compared(gates, "not compared: the runs are not comparable (see the error above)"), None, message
     return (compare_with_baseline(result, base_records, gates=gates, comparability=comparability,
                                   baseline=described), base_records, None)
