@@ -23,16 +23,12 @@ class PredictionLineError(ValueError):
 def prediction_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, row) for each line of `path` that is not blank."""
     try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise PredictionLineError(f"{path}: cannot read it ({exc.strerror or exc})") from None
-    with handle:
-        try:
+        with path.open("rb") as handle:
             for number, raw in enumerate(handle, start=1):  # a binary file's lines end at b"\n" only
                 if raw.strip():
                     yield number, _row(path, number, raw)
-        except OSError as exc:
-            raise PredictionLineError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    except OSError as exc:
+        raise PredictionLineError(f"{path}: cannot read it ({exc.strerror or exc})") from None
 
 
 def _row(path: Path, number: int, raw: bytes) -> dict[str, Any]:
