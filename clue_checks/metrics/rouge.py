@@ -14,9 +14,9 @@ ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
 
 @lru_cache(maxsize=1)
 def _scorer():
-    from rouge_score import rouge_scorer
+    from .nltk_import import import_rouge_scorer  # rouge-score without nltk's start-up import of scipy.stats
 
-    return rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer=False)
+    return import_rouge_scorer().RougeScorer(list(ROUGE_TYPES), use_stemmer=False)
 
 
 def rouge_f(prediction: str, reference: str) -> dict[str, float]:
