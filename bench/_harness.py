@@ -113,8 +113,9 @@ def median(values: Sequence[float]) -> float:
 
 def check_plugin_source(repo: Path, python: str) -> str:
     """Where `clue_checks` comes from for the child: a wrong checkout would measure the wrong code."""
+    # In the checkout, as the suite runs: `python -c` puts its working folder first on sys.path.
     out = subprocess.run([python, "-c", "import clue_checks; print(clue_checks.__file__)"], env=suite_env(repo),
-                         capture_output=True, text=True, check=True).stdout.strip()
+                         cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
     if not Path(out).resolve().is_relative_to(repo.resolve()):
         raise SystemExit(f"clue_checks imports from {out}, not from --repo {repo}")
     return out
