@@ -58,7 +58,8 @@ class Run:
         self.renderer: Renderer | None = None
         # The model family whose CLUE quirks apply, resolved at connect (--model-family, else the model id).
         self.family: ModelFamily | None = None
-        self._futures: dict[str, concurrent.futures.Future[Outcome]] = {}
+        # Per sample: its prompt and request, rendered once (by the feeder or its test), and its answer to come.
+        self._submitted: dict[str, tuple[Prompt, Request, concurrent.futures.Future[Outcome]]] = {}
         self._lock = threading.Lock()
         self._sample_locks: dict[str, threading.Lock] = {}
         self._feeder: threading.Thread | None = None
@@ -200,19 +201,19 @@ class Run:
         prompt = self.tasks[sample.task].prompt(sample, loaded.shots)
         return prompt, self.renderer.request(prompt)
 
-    def _submit(self, sample: Sample) -> concurrent.futures.Future[Outcome]:
+    def _submit(self, sample: Sample) -> tuple[Prompt, Request, concurrent.futures.Future[Outcome]]:
         # The feeder and the sample's own test may ask at once: one submission per sample, so a
         # sample is never counted as sharing its own request. The prompt is rendered outside the
         # run-wide lock; only the two callers of this one sample wait for each other.
         with self._lock:
             sample_lock = self._sample_locks.setdefault(sample.test_id, threading.Lock())
         with sample_lock:
-            future = self._futures.get(sample.test_id)
-            if future is None:
+            submitted = self._submitted.get(sample.test_id)
+            if submitted is None:
                 assert self.scheduler is not None
-                _, request = self.request_for(sample)
-                future = self._futures[sample.test_id] = self.scheduler.submit(request)
-            return future
+                prompt, request = self.request_for(sample)
+                submitted = self._submitted[sample.test_id] = (prompt, request, self.scheduler.submit(request))
+            return submitted
 
     def prefetch(self, samples: Sequence[Sample]) -> None:
         """Start sending this process's share in test order, a bounded window ahead."""
@@ -227,7 +228,7 @@ class Run:
                 if self._stop.is_set():
                     return
                 try:
-                    future = self._submit(sample)
+                    future = self._submit(sample)[2]
                 except Exception:  # rendering failed: the test itself will raise it
                     window.release()
                     continue
@@ -243,8 +244,8 @@ class Run:
         if self.scheduler is None:
             raise EndpointError("not run: no endpoint connection (the run stopped at an error shown above)",
                                 url=", ".join(self.settings.endpoints) or "the embedded baseline")
-        prompt, request = self.request_for(sample)
-        outcome = self.scheduler.wait(self._submit(sample), poll=0.2 if on_poll else 1.0,
+        prompt, request, future = self._submit(sample)
+        outcome = self.scheduler.wait(future, poll=0.2 if on_poll else 1.0,
                                       on_poll=on_poll)  # bounded: raises EndpointError on a stall
         text = outcome.completion.text
         if request.mode == "chat" and self.profile.assistant_prefix:

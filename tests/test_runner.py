@@ -27,7 +27,7 @@ def test_feeder_and_test_asking_at_once_submit_the_sample_once(tmp_path):
             run.connect([server.url])
             sample = run.samples("mednli")[0]
             assert run.scheduler is not None
-            submitted = []
+            submitted, rendered = [], []
             real_submit, real_request_for = run.scheduler.submit, run.request_for
 
             def counting_submit(request):
@@ -35,6 +35,7 @@ def test_feeder_and_test_asking_at_once_submit_the_sample_once(tmp_path):
                 return real_submit(request)
 
             def slow_request_for(s):  # widen the window in which both callers are past the first check
+                rendered.append(s)
                 time.sleep(0.05)
                 return real_request_for(s)
 
@@ -52,7 +53,9 @@ def test_feeder_and_test_asking_at_once_submit_the_sample_once(tmp_path):
                 t.start()
             for t in threads:
                 t.join(10)
-            assert len(submitted) == 1 and futures[0] is futures[1]
-            assert futures[0].result(10).source == "sent"  # not "shared" with itself
+            assert len(submitted) == 1 and futures[0] is futures[1]  # one rendering, one submission
+            assert futures[0][2].result(10).source == "sent"  # not "shared" with itself
+            assert run.evaluate(sample).prompt is futures[0][0]
+            assert rendered == [sample]  # the test's wait uses the prompt the submission rendered
         finally:
             run.close()
