@@ -9,7 +9,10 @@ alternation (the order rotates each round):
   *this* process;
 - the real suite, as a user runs it, as a subprocess:
   `pytest tests_clinical/test_meqsum.py --model-endpoint=URL --tasks=meqsum --clue-data=DATA
-  --no-cache --report-dir=DIR -q`, default and with `-n 2`.
+  --no-cache --report-dir=DIR -q`, default and with `-n 2`;
+- pytest alone, the same interpreter on one parametrized no-op test with as many cases as samples
+  (`pytest test_floor.py -q`, no CLUE): the CPU any one-test-per-sample run pays, printed under
+  each table beside what clue-checks costs beyond it and the ideal client.
 
 Printed per client: median wall time, its ratio to the ideal client's median, the CPU it used
 (user+sys of the pytest process and its xdist workers, from os.wait4; the ideal client's from
@@ -62,6 +65,9 @@ class Run:
     note: str = ""
 
 
+FLOOR = "pytest alone"
+
+
 @dataclass
 class Row:
     client: str
@@ -111,6 +117,19 @@ class Bench:
             run.note = f"exit {result.returncode}, {run.answered} answered, report sent={sent}: {summary[0]} (log {log})"
         return run
 
+    def pytest_floor(self) -> Run:
+        """pytest alone: as many parametrized no-op tests as samples, same interpreter and flags, no CLUE."""
+        folder = self.tmp / "pytest-floor"
+        if not folder.exists():
+            folder.mkdir()
+            (folder / "pytest.ini").write_text("[pytest]\n")  # the root, so no outer configuration is found
+            (folder / "test_floor.py").write_text(
+                f"import pytest\n\n\n@pytest.mark.parametrize('i', range({self.args.samples}))\n"
+                "def test_nothing(i):\n    pass\n")
+        result = timed([self.args.python, "-m", "pytest", "test_floor.py", "-q"], cwd=folder, env=self.env)
+        return Run(result.wall_s, result.cpu_s, 0, 0, 0, ok=result.returncode == 0,
+                   note="" if result.returncode == 0 else f"exit {result.returncode}")
+
     def ideal(self, server: SimServer, bodies: list[bytes], concurrency: int) -> Run:
         server.reset()
         started_wall = time.time()
@@ -148,7 +167,8 @@ class Bench:
             assert len(bodies) == a.samples, f"recorded {len(bodies)} distinct bodies, expected {a.samples}"
             clients = [("ideal client", lambda: self.ideal(server, bodies, slots)),
                        ("clue-checks, default", lambda: self.suite(server, [])),
-                       ("clue-checks, -n 2", lambda: self.suite(server, ["-n", "2"]))]
+                       ("clue-checks, -n 2", lambda: self.suite(server, ["-n", "2"])),
+                       (FLOOR, self.pytest_floor)]
             rows = {name: Row(name) for name, _ in clients}
             for rep in range(a.reps):
                 order = clients[rep % len(clients):] + clients[:rep % len(clients)]
@@ -219,6 +239,8 @@ def table(result: dict[str, Any], samples: int) -> list[str]:
              "| answered | tokens out | 429s | runs |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, row in rows.items():
+        if name == FLOOR:
+            continue
         ok = row.ok_runs()
         if not ok:
             note = row.runs[0].note if row.runs else "not run"
@@ -236,6 +258,13 @@ def table(result: dict[str, Any], samples: int) -> list[str]:
             f"| {len(ok)}{'' if len(ok) == len(row.runs) else f' of {len(row.runs)}'} |")
     notes = [r.note for row in rows.values() for r in row.runs if r.note and r.ok]
     lines += [""] + [f"- {n}" for n in dict.fromkeys(notes)]
+    floor, suite = rows.get(FLOOR), rows.get("clue-checks, default")
+    if floor and floor.ok_runs() and suite and suite.ok_runs():
+        floor_cpu = floor.med("cpu_s")
+        lines.append(f"- {FLOOR} ({samples} parametrized no-op tests, the same interpreter and `-q`, no CLUE): "
+                     f"{floor_cpu:.2f} s of CPU, {1000 * floor_cpu / samples:.2f} ms/sample, the floor of one pytest "
+                     f"test per sample. clue-checks, default, beyond the ideal client and that floor: "
+                     f"{1000 * (suite.med('cpu_s') - ideal_cpu - floor_cpu) / samples:.2f} ms/sample")
     return lines
 
 
