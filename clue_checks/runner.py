@@ -58,8 +58,10 @@ class Run:
         self.renderer: Renderer | None = None
         # The model family whose CLUE quirks apply, resolved at connect (--model-family, else the model id).
         self.family: ModelFamily | None = None
-        # Per sample: its prompt and request, rendered once (by the feeder or its test), and its answer to come.
-        self._submitted: dict[str, tuple[Prompt, Request, concurrent.futures.Future[Outcome]]] = {}
+        self._futures: dict[str, concurrent.futures.Future[Outcome]] = {}
+        # A submitted sample's prompt and request, until its test takes them: rendered once per sample, and
+        # held only between submission and the test (the feeder's window), not for the whole run.
+        self._rendered: dict[str, tuple[Prompt, Request]] = {}
         self._lock = threading.Lock()
         self._sample_locks: dict[str, threading.Lock] = {}
         self._feeder: threading.Thread | None = None
@@ -201,19 +203,20 @@ class Run:
         prompt = self.tasks[sample.task].prompt(sample, loaded.shots)
         return prompt, self.renderer.request(prompt)
 
-    def _submit(self, sample: Sample) -> tuple[Prompt, Request, concurrent.futures.Future[Outcome]]:
+    def _submit(self, sample: Sample) -> concurrent.futures.Future[Outcome]:
         # The feeder and the sample's own test may ask at once: one submission per sample, so a
         # sample is never counted as sharing its own request. The prompt is rendered outside the
         # run-wide lock; only the two callers of this one sample wait for each other.
         with self._lock:
             sample_lock = self._sample_locks.setdefault(sample.test_id, threading.Lock())
         with sample_lock:
-            submitted = self._submitted.get(sample.test_id)
-            if submitted is None:
+            future = self._futures.get(sample.test_id)
+            if future is None:
                 assert self.scheduler is not None
                 prompt, request = self.request_for(sample)
-                submitted = self._submitted[sample.test_id] = (prompt, request, self.scheduler.submit(request))
-            return submitted
+                self._rendered[sample.test_id] = prompt, request
+                future = self._futures[sample.test_id] = self.scheduler.submit(request)
+            return future
 
     def prefetch(self, samples: Sequence[Sample]) -> None:
         """Start sending this process's share in test order, a bounded window ahead."""
@@ -228,7 +231,7 @@ class Run:
                 if self._stop.is_set():
                     return
                 try:
-                    future = self._submit(sample)[2]
+                    future = self._submit(sample)
                 except Exception:  # rendering failed: the test itself will raise it
                     window.release()
                     continue
@@ -244,7 +247,9 @@ class Run:
         if self.scheduler is None:
             raise EndpointError("not run: no endpoint connection (the run stopped at an error shown above)",
                                 url=", ".join(self.settings.endpoints) or "the embedded baseline")
-        prompt, request, future = self._submit(sample)
+        future = self._submit(sample)
+        rendered = self._rendered.pop(sample.test_id, None)
+        prompt, request = rendered if rendered is not None else self.request_for(sample)
         outcome = self.scheduler.wait(future, poll=0.2 if on_poll else 1.0,
                                       on_poll=on_poll)  # bounded: raises EndpointError on a stall
         text = outcome.completion.text

@@ -53,9 +53,10 @@ def test_feeder_and_test_asking_at_once_submit_the_sample_once(tmp_path):
                 t.start()
             for t in threads:
                 t.join(10)
-            assert len(submitted) == 1 and futures[0] is futures[1]  # one rendering, one submission
-            assert futures[0][2].result(10).source == "sent"  # not "shared" with itself
-            assert run.evaluate(sample).prompt is futures[0][0]
-            assert rendered == [sample]  # the test's wait uses the prompt the submission rendered
+            assert len(submitted) == 1 and futures[0] is futures[1]
+            assert futures[0].result(10).source == "sent"  # not "shared" with itself
+            assert run.evaluate(sample).request is submitted[0]
+            assert rendered == [sample]  # the test took the prompt and request its submission rendered
+            assert run._rendered == {}  # and they are not held for the rest of the run
         finally:
             run.close()
