@@ -59,9 +59,6 @@ class Run:
         # The model family whose CLUE quirks apply, resolved at connect (--model-family, else the model id).
         self.family: ModelFamily | None = None
         self._futures: dict[str, concurrent.futures.Future[Outcome]] = {}
-        # A submitted sample's prompt and request, until its test takes them: rendered once per sample, and
-        # held only between submission and the test (the feeder's window), not for the whole run.
-        self._rendered: dict[str, tuple[Prompt, Request]] = {}
         self._lock = threading.Lock()
         self._sample_locks: dict[str, threading.Lock] = {}
         self._feeder: threading.Thread | None = None
@@ -213,8 +210,7 @@ class Run:
             future = self._futures.get(sample.test_id)
             if future is None:
                 assert self.scheduler is not None
-                prompt, request = self.request_for(sample)
-                self._rendered[sample.test_id] = prompt, request
+                _, request = self.request_for(sample)
                 future = self._futures[sample.test_id] = self.scheduler.submit(request)
             return future
 
@@ -247,10 +243,8 @@ class Run:
         if self.scheduler is None:
             raise EndpointError("not run: no endpoint connection (the run stopped at an error shown above)",
                                 url=", ".join(self.settings.endpoints) or "the embedded baseline")
-        future = self._submit(sample)
-        rendered = self._rendered.pop(sample.test_id, None)
-        prompt, request = rendered if rendered is not None else self.request_for(sample)
-        outcome = self.scheduler.wait(future, poll=0.2 if on_poll else 1.0,
+        prompt, request = self.request_for(sample)
+        outcome = self.scheduler.wait(self._submit(sample), poll=0.2 if on_poll else 1.0,
                                       on_poll=on_poll)  # bounded: raises EndpointError on a stall
         text = outcome.completion.text
         if request.mode == "chat" and self.profile.assistant_prefix:

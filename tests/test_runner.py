@@ -27,7 +27,7 @@ def test_feeder_and_test_asking_at_once_submit_the_sample_once(tmp_path):
             run.connect([server.url])
             sample = run.samples("mednli")[0]
             assert run.scheduler is not None
-            submitted, rendered = [], []
+            submitted = []
             real_submit, real_request_for = run.scheduler.submit, run.request_for
 
             def counting_submit(request):
@@ -35,7 +35,6 @@ def test_feeder_and_test_asking_at_once_submit_the_sample_once(tmp_path):
                 return real_submit(request)
 
             def slow_request_for(s):  # widen the window in which both callers are past the first check
-                rendered.append(s)
                 time.sleep(0.05)
                 return real_request_for(s)
 
@@ -55,8 +54,5 @@ def test_feeder_and_test_asking_at_once_submit_the_sample_once(tmp_path):
                 t.join(10)
             assert len(submitted) == 1 and futures[0] is futures[1]
             assert futures[0].result(10).source == "sent"  # not "shared" with itself
-            assert run.evaluate(sample).request is submitted[0]
-            assert rendered == [sample]  # the test took the prompt and request its submission rendered
-            assert run._rendered == {}  # and they are not held for the rest of the run
         finally:
             run.close()
