@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
