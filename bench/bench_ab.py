@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 import meqsum_synth
-from _harness import DEFAULT_REPO, check_plugin_source, ensure_user_venv, median, suite_env, timed
+from _harness import DEFAULT_REPO, check_plugin_source, ensure_user_venv, median, meqsum_suite, suite_env, timed
 from sim_server import SimServer
 
 
@@ -45,11 +45,9 @@ def main() -> int:
             order = list(sides) if round_ % 2 == 0 else list(reversed(sides))
             for name in order:
                 repo, python = sides[name]
-                cmd = [python, "-m", "pytest", "tests_clinical/test_meqsum.py", f"--model-endpoint={server.url}",
-                       "--tasks=meqsum", f"--clue-data={tmp / 'data'}", "--no-cache",
-                       f"--report-dir={tmp / f'report-{name}'}", "-q"]
                 server.reset()
-                result = timed(cmd, cwd=repo, env=suite_env(repo), log=tmp / f"pytest-{name}.log")
+                result = timed(meqsum_suite(python, server.url, tmp / "data", tmp / f"report-{name}"), cwd=repo,
+                               env=suite_env(repo), log=tmp / f"pytest-{name}.log")
                 answered = server.stats()["completed"]
                 if result.returncode not in (0, 1) or answered != args.samples:
                     raise SystemExit(f"{name} ({repo}): exit {result.returncode}, {answered} answered; "

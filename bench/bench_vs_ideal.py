@@ -47,7 +47,7 @@ from typing import Any
 import ideal_client
 import lmeval_peer
 import meqsum_synth
-from _harness import add_repo_argument, prepare, median, suite_env, timed
+from _harness import add_repo_argument, median, meqsum_suite, prepare, suite_env, timed
 from sim_server import SimServer
 
 
@@ -103,8 +103,7 @@ class Bench:
         self.counter += 1
         report = self.tmp / f"report-{self.counter}"
         log = self.tmp / f"pytest-{self.counter}.log"
-        cmd = [self.args.python, "-m", "pytest", "tests_clinical/test_meqsum.py", f"--model-endpoint={server.url}",
-               "--tasks=meqsum", f"--clue-data={self.data}", "--no-cache", f"--report-dir={report}", "-q", *extra]
+        cmd = meqsum_suite(self.args.python, server.url, self.data, report, *extra)
         server.reset(record)
         result = timed(cmd, cwd=self.args.repo, env=self.env, log=log)
         run = server_run(server, result)
