@@ -13,7 +13,7 @@ It runs in the caller's process, so the caller measures its CPU with `time.proce
 
 or from the shell, replaying a record written by `sim_server.py`:
 
-    python bench/ideal_client.py http://127.0.0.1:PORT bodies.jsonl --concurrency 128
+    python bench/ideal_client.py http://127.0.0.1:PORT bodies.jsonl --clue-concurrency 128
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url")
     parser.add_argument("bodies", type=Path, help="JSON lines of chat bodies (sim_server.py's record)")
-    parser.add_argument("--concurrency", type=int, default=128)
+    parser.add_argument("--clue-concurrency", "--concurrency", dest="concurrency", type=int, default=128)
     args = parser.parse_args()
     result = run_ideal(args.url, load_bodies(args.bodies), args.concurrency)
     print(result)
