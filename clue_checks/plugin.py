@@ -40,6 +40,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     settings_mod.add_options(parser)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]):  # type: ignore[no-untyped-def]
+    # After the initial conftests have added their options, before pytest refuses unknown arguments.
+    result = yield
+    settings_mod.refuse_unprefixed(parser, args)
+    return result
+
+
 def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 

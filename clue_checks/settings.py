@@ -117,6 +117,25 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any], str]] = [
 ]
 
 
+# The options once spelled without the `clue-` prefix, written without their dashes: `--NAME` is now
+# `--clue-NAME`. An old spelling is refused with that hint only when no plugin claims it, so another
+# plugin's option of the same name keeps working (the old names are never registered).
+UNPREFIXED_BEFORE = ("api", "model-name", "model-revision", "system-role", "tokenizer", "tasks", "limit",
+                     "concurrency", "cache", "no-cache", "refresh", "report-dir", "thresholds", "bertscore-model",
+                     "bertscore-layers", "request-timeout", "prompt-layout", "model-family", "baseline-variant",
+                     "baseline-endpoint")
+
+
+def refuse_unprefixed(parser: pytest.Parser, args: list[str]) -> None:
+    """A usage error naming the new spelling for each old one on the command line that nobody claims."""
+    _, unknown = parser.parse_known_and_unknown_args(args)
+    old = [flag for flag in (arg.split("=", 1)[0] for arg in unknown)
+           if flag.startswith("--") and flag[2:] in UNPREFIXED_BEFORE]
+    if old:
+        hints = "; ".join(f"{flag} is now --clue-{flag[2:]}" for flag in dict.fromkeys(old))
+        raise pytest.UsageError(f"{hints} (clue-checks options are spelled --clue-...; ini keys are unchanged)")
+
+
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup(GROUP, "clue-checks: CLUE clinical benchmark against a model endpoint")
     for flag, ini, help_text, kwargs, ini_type in _OPTIONS:
