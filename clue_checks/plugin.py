@@ -140,6 +140,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+    from .roles.reruns import exempt_from_reruns
+
+    exempt_from_reruns(config, items, lambda item: FIXTURE in getattr(item, "fixturenames", ()))
     select = config.stash[SETUP].settings.select
     if select is not None:  # --clue-select=broke|fixed: the last comparison's samples only
         from .roles.select import select_items
