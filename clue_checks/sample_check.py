@@ -105,6 +105,7 @@ class SampleCheck:
         return self.evaluated.scored_text
 
     def check(self) -> None:
+        __tracebackhide__ = True  # pytest names the test's own line as where it failed
         if not self.result.passed:
             # The message is the whole story; a traceback into the framework would only hide it.
             pytest.fail(self.explain(), pytrace=False)

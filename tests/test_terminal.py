@@ -40,10 +40,11 @@ def test_line_and_short_show_one_line_per_failing_sample_with_its_reason(suite, 
     failed = result.parseoutcomes()["failed"]
     section = failures_section(result)
     reasons = [line for line in section if re.search(r"mednli:\S+ failed \[wrong_answer\]: gold label \w+ not in the answer", line)]
-    assert len(reasons) == failed > 0
-    if style == "line":
-        assert len(section) == failed  # nothing else: no prompt, no response
+    if style == "line":  # the reason, then pytest's crash line (the test's file and line, the reason again)
+        assert len(section) == len(reasons) == 2 * failed > 0  # nothing else: no prompt, no response
+        assert sum(bool(re.match(r".*test_mednli\.py:\d+: ", line)) for line in section) == failed
     else:
+        assert len(reasons) == failed > 0
         assert len(section) == 2 * failed  # pytest's own separator line, then the reason
     assert "end of prompt" not in result.stdout.str()
     result.stdout.fnmatch_lines(["FAILED *mednli:* - *failed [[]wrong_answer[]]: gold label*"])  # -ra's summary names the reason

@@ -326,7 +326,7 @@ class SampleSession:
                 report.sections.append(("clue sample", check.passed_text()))  # shown by -rP
             elif check is not None and report.failed and call.excinfo is not None and \
                     getattr(call.excinfo.value, "msg", None) == check.explain():
-                self._restyle(report, item, check)
+                self._restyle(report, item, check, call.excinfo)
         elif report.when == "setup" and report.failed:
             report.clue_record = replace(record, outcome="error").as_dict()
         if getattr(report, "clue_record", None) is not None and not self._description_sent \
@@ -335,18 +335,14 @@ class SampleSession:
             self._description_sent = True
         return report
 
-    def _restyle(self, report: pytest.TestReport, item: pytest.Item, check: SampleCheck) -> None:
+    def _restyle(self, report: pytest.TestReport, item: pytest.Item, check: SampleCheck,
+                 excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         """--tb=line / short / no: one line per failing sample with its reason; long (the default): all of it."""
-        style = self.config.option.tbstyle
-        if style not in ("line", "short", "no"):
+        if self.config.option.tbstyle not in ("line", "short", "no"):
             return
-        from _pytest._code.code import ReprExceptionInfo, ReprFileLocation, ReprTracebackNative
-
-        headline = check.headline()
-        path, lineno = item.location[0], (item.location[1] or 0) + 1
-        lines = [] if style == "line" else [headline + "\n"]
-        report.longrepr = ReprExceptionInfo(reprtraceback=ReprTracebackNative(lines),
-                                            reprcrash=ReprFileLocation(path, lineno, headline))
+        # pytest formats the failure as if the sample had failed with its headline alone.
+        headline = pytest.fail.Exception(check.headline(), pytrace=False)
+        report.longrepr = item.repr_failure(pytest.ExceptionInfo.from_exc_info((type(headline), headline, excinfo.tb)))
 
     # -- end of the session ---------------------------------------------------------------
 
