@@ -9,6 +9,7 @@ import json
 import os
 import pty
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -244,6 +245,14 @@ def test_clue_data_with_a_space_is_a_usage_error_with_the_fix(suite):
     result = suite.runpytest_subprocess("--clue-data", str(FIXTURES), "--clue-tasks=mednli", "--clue-limit=2", timeout=120)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*write --clue-data={FIXTURES}*"])
+
+
+def test_clue_data_with_a_space_inside_the_project_runs(suite):
+    shutil.copytree(FIXTURES, suite.path / "data")  # pytest still finds the project's pytest.ini from data/
+    result = suite.runpytest_subprocess("--clue-data", "data", "--clue-tasks=mednli", "--clue-limit=2",
+                                        "--clue-no-cache", "-p", "no:cacheprovider", timeout=120)
+    assert result.ret in (0, 1), result.stderr.str()
+    assert "with a space" not in result.stderr.str()
 
 
 # -- what the header and the report say ------------------------------------------------------------------

@@ -38,28 +38,59 @@ def report_dir_problem(path: Path, label: str = "--clue-report-dir") -> str | No
     return None
 
 
+# The files pytest reads its configuration from, nearest first, and what makes each one count (None: always).
+_CONFIG_FILES = (("pytest.ini", None), (".pytest.ini", None), ("pyproject.toml", "[tool.pytest"),
+                 ("tox.ini", "[pytest]"), ("setup.cfg", "[tool:pytest]"))
+
+
+def _search_start(args: list[str], invocation_dir: Path) -> Path:
+    """Where pytest starts looking for its ini file: the common folder of the arguments that are existing
+    paths (a node id counts by its file), else the invocation folder."""
+    paths = []
+    for arg in args:
+        if arg.startswith("-"):
+            continue
+        path = invocation_dir / arg.split("::")[0]
+        if path.exists():
+            paths.append(Path(os.path.abspath(path)))
+    if not paths:
+        return invocation_dir
+    shared = Path(os.path.commonpath(paths))
+    return shared.parent if shared.is_file() else shared
+
+
+def _nearest_config(start: Path) -> Path | None:
+    """The configuration file pytest would find searching upwards from `start`."""
+    for folder in (start, *start.parents):
+        for name, marker in _CONFIG_FILES:
+            path = folder / name
+            try:
+                if path.is_file() and (marker is None or marker in path.read_text(encoding="utf-8", errors="replace")):
+                    return path
+            except OSError:
+                continue
+    return None
+
+
 def clue_data_space_problem(config: pytest.Config) -> str | None:
     """`--clue-data DIR` (a space, not `=`): pytest chooses its rootdir and ini file before it knows our
     options, so it takes DIR for a test path; the run then finds another ini file (other testpaths,
-    another report folder) and can fail with "import file mismatch". Refused when DIR changed that choice."""
-    args = list(config.invocation_params.args)
-    if "--clue-data" not in args[:-1]:
+    another report folder) and can fail with "import file mismatch". Refused when DIR can have changed
+    that choice: searched from where DIR moved the start, pytest finds another configuration file (or
+    none, when the rootdir is the start itself)."""
+    args = [str(a) for a in config.invocation_params.args]
+    if "--clue-data" not in args[:-1] or (config.option.inifilename and config.option.rootdir):
         return None
     value = args[args.index("--clue-data") + 1]
-    from _pytest.config.findpaths import determine_setup
-
     without = [a for i, a in enumerate(args) if not (a == value and i > 0 and args[i - 1] == "--clue-data")]
-    try:
-        rootpath, inipath, _, _ = determine_setup(
-            inifile=config.option.inifilename, override_ini=config.option.override_ini, args=without,
-            rootdir_cmd_arg=config.option.rootdir or None, invocation_dir=config.invocation_params.dir)
-    except Exception:  # pytest's own error, if any, is reported by pytest
-        return None
-    if rootpath == config.rootpath and inipath == config.inipath:
+    invocation_dir = Path(config.invocation_params.dir)
+    with_dir, start = _search_start(args, invocation_dir), _search_start(without, invocation_dir)
+    found = _nearest_config(start)
+    if with_dir == start or (found is not None and found == _nearest_config(with_dir)):
         return None
     return (f"--clue-data {value} (with a space) makes pytest take {value} for a test path when it chooses its "
-            f"rootdir and ini file (it chose {config.rootpath} and {config.inipath or 'no ini file'} instead of "
-            f"{rootpath} and {inipath or 'no ini file'}): write --clue-data={value}")
+            f"rootdir and ini file (it chose {config.rootpath} and {config.inipath or 'no ini file'}, searching "
+            f"from {with_dir} instead of {start}): write --clue-data={value}")
 
 
 def config_problems(config: pytest.Config, report_dir: Path) -> list[str]:
