@@ -98,10 +98,6 @@ def configure_clue(config: pytest.Config) -> ClueSetup:
 
             config.pluginmanager.register(ControllerProgress(config, every=setup.settings.progress_every),
                                           "clue-checks-progress")
-        from .roles.teardown_index import PLUGIN_NAME, TeardownIndex
-
-        # One test per sample: pytest's failure sections would otherwise cost failures × tests.
-        config.pluginmanager.register(TeardownIndex(config), PLUGIN_NAME)
     return setup
 
 
@@ -110,7 +106,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         if key in config.stash:
             del config.stash[key]
             config.pluginmanager.unregister(name=name)
-    for name in ("clue-checks-teardown-index", "clue-checks-progress"):
+    for name in ("clue-checks-progress",):
         if config.pluginmanager.has_plugin(name):
             config.pluginmanager.unregister(name=name)
     if SETUP in config.stash:

@@ -6,8 +6,6 @@
 - `SampleSession` (session.py): in the single process or each xdist worker: reads the data, connects
   (starting the embedded baseline when no endpoint is given), sends this process's share of the
   requests, and builds each sample's check and record.
-- `TeardownIndex` (teardown_index.py): beside the `Controller`, gives pytest's terminal reporter an
-  index of teardown reports, so printing the failure sections stays linear in the samples.
 
 Both are registered when a session asks for CLUE (plugin.py) and import nothing heavy until a
 sample is collected.
