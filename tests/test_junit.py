@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from clue_checks.report.aggregate import SampleRecord, TaskSpec, aggregate
-from clue_checks.report.junit import add_gate_testcases, add_sample_output, sample_output
+from clue_checks.report.junit import (JunitAdditions, add_gate_testcases, add_sample_output, add_suite_properties,
+                                      sample_output, junit_case_name)
 from clue_checks.report.thresholds import parse
 from fakes import copy_suite
 
@@ -33,19 +35,32 @@ def outcome(case: ET.Element) -> str:
     return case[0].tag if len(case) else "passed"
 
 
-def test_gates_are_testcases_and_the_file_stays_valid(tmp_path):
-    from _pytest.junitxml import LogXML
-    from _pytest.reports import TestReport
+# A JUnit file as pytest writes it (xunit2) for one failed sample.
+PYTEST_FILE = """<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest" \
+errors="0" failures="1" skipped="0" tests="1" time="0.1" timestamp="2026-12-07T10:00:00" hostname="h"><testcase \
+classname="t.test_mednli" name="test_sample[mednli:s0]" time="0.001"><failure message="s0 failed: wrong label">\
+s0 failed: wrong label</failure></testcase></testsuite></testsuites>"""
+SAMPLE = "t/test_mednli.py::test_sample[mednli:s0]"
 
-    xml = LogXML(str(tmp_path / "junit.xml"), None, family="xunit2")
-    xml.pytest_sessionstart()
-    sample = TestReport("t/test_mednli.py::test_sample[mednli:s0]", ("t/test_mednli.py", 5, "x"), {}, "failed",
-                        "s0 failed: wrong label", "call")
-    xml.pytest_runtest_logreport(sample)
+
+def written(tmp_path: Path, additions: JunitAdditions) -> Path:
+    path = tmp_path / "junit.xml"
+    path.write_text(PYTEST_FILE, encoding="utf-8")
+    additions.rewrite(path)
+    return path
+
+
+def test_a_node_id_names_the_testcase_pytest_writes():
+    assert junit_case_name(SAMPLE) == ("t.test_mednli", "test_sample[mednli:s0]")
+    assert junit_case_name("a/b/test_x.py::TestK::test_y[p::q]", "pre") == ("pre.a.b.test_x.TestK", "test_y[p::q]")
+    assert junit_case_name("clue.gates::mednli.accuracy >= 0.3") == ("clue.gates", "mednli.accuracy >= 0.3")
+
+
+def test_gates_are_testcases_and_the_file_stays_valid(tmp_path):
+    xml = JunitAdditions()
     record = SampleRecord("mednli", "s0", 0, "failed", metrics={"accuracy": 0.0}, reason="wrong label",
                           response="x" * 5000 + "<&>\x01", kinds=("off-format",))
-    add_sample_output(xml, sample, sample_output(record))
-    xml.pytest_runtest_logreport(TestReport(sample.nodeid, sample.location, {}, "passed", None, "teardown"))
+    add_sample_output(xml, SimpleNamespace(nodeid=SAMPLE), sample_output(record))
     gates = parse('[gate]\n"mednli.accuracy" = ">= 0.5"\n"meqsum.rougeL" = ">= 0.2"\n'
                   '"problemsummary.rougeL" = ">= 0.2"\n', "t.toml").gates
     records = [SampleRecord("mednli", f"s{i}", i, "passed", metrics={"accuracy": 1.0}) for i in range(1, 4)]
@@ -53,8 +68,8 @@ def test_gates_are_testcases_and_the_file_stays_valid(tmp_path):
                                             TaskSpec("meqsum", "MeQSum", 1, ("rougeL",), n_total=3)],
                        gates, not_selected=["problemsummary"])
     add_gate_testcases(xml, result)
-    xml.pytest_sessionfinish()
-    root = validate(tmp_path / "junit.xml")
+    add_suite_properties(xml, {"clue.verdict": result.verdict, "clue.model_revision": None})
+    root = validate(written(tmp_path, xml))
     cases = gate_cases(root)
     assert {name: outcome(case) for name, case in cases.items()} == {
         "mednli.accuracy >= 0.5": "passed", "meqsum.rougeL >= 0.2": "skipped",
@@ -65,19 +80,18 @@ def test_gates_are_testcases_and_the_file_stays_valid(tmp_path):
     assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("5", "2", "2")
     out = root.find(".//testcase[@name='test_sample[mednli:s0]']/system-out").text
     assert "clue.metrics: accuracy=0" in out and "clue.kinds: off-format" in out and "characters not shown" in out
+    assert out.endswith("<&>#x01\n")  # a character XML cannot carry, written as pytest writes it
+    assert {p.get("name"): p.get("value") for p in suite.find("properties")} == {
+        "clue.verdict": "fail", "clue.model_revision": ""}
 
 
 def test_a_failing_gate_says_its_value_interval_and_why(tmp_path):
-    from _pytest.junitxml import LogXML
-
-    xml = LogXML(str(tmp_path / "junit.xml"), None, family="xunit2")
-    xml.pytest_sessionstart()
+    xml = JunitAdditions()
     records = [SampleRecord("mednli", f"s{i}", i, "passed", metrics={"accuracy": float(i % 2)}) for i in range(6)]
     result = aggregate(records, [TaskSpec("mednli", "MedNLI", 1, ("accuracy",), n_total=6)],
                        parse('[gate]\n"mednli.accuracy" = ">= 0.9"\n', "t.toml").gates)
     add_gate_testcases(xml, result)
-    xml.pytest_sessionfinish()
-    failure = gate_cases(validate(tmp_path / "junit.xml"))["mednli.accuracy >= 0.9"][0]
+    failure = gate_cases(validate(written(tmp_path, xml)))["mednli.accuracy >= 0.9"][0]
     assert failure.tag == "failure"
     assert "mednli.accuracy = 0.5000, 95% CI [" in failure.get("message") and "over 6 samples" in failure.get("message")
 

@@ -1,7 +1,8 @@
 """What CLUE adds to pytest's `--junitxml` file, valid against the xunit2 schema pytest's own tests use.
 
-pytest's `LogXML` (`_pytest.junitxml`, kept in `config.stash[xml_key]`) writes the file in its
-`pytest_sessionfinish`. Before that we add, through its public methods:
+pytest writes the file in its `pytest_sessionfinish`; `JunitAdditions` collects what we add during the
+run and rewrites the written file once, after pytest (roles/junit_file.py), through the file alone
+(no pytest internals):
 
 - to each sample's testcase a `<system-out>` with its metrics, failure kinds and a bounded response
   (xunit2 allows no `<properties>` inside a testcase, so `record_property` is not used);
@@ -9,19 +10,96 @@ pytest's `LogXML` (`_pytest.junitxml`, kept in `config.stash[xml_key]`) writes t
 - one testcase per gate, classname `clue.gates`, named by its key and bar (`mednli.accuracy >= 0.3`):
   passed, failed (value, interval and why) or skipped (not run, not selected, deferred to a merge),
   one per comparison gate (`clue.gates::compare mednli.accuracy noninferior 0.02`),
-  and a `clue.gates::verdict` testcase, so a CI's test view shows the verdict and its reasons.
+  and a `clue.gates::verdict` testcase, so a CI's test view shows the verdict and its reasons;
+  the test suite's counts include them.
 """
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from _pytest.junitxml import bin_xml_escape
-from _pytest.reports import TestReport
-
 from .aggregate import AggregateResult, GateResult, SampleRecord, TaskSummary
+
+# Characters XML 1.0 cannot carry, written as `#xNN` (as pytest writes them in its own file).
+_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> str:
+    return _NOT_XML.sub(lambda m: f"#x{ord(m.group()):02X}", text)
+
+
+def junit_case_name(nodeid: str, prefix: str | None = None) -> tuple[str, str]:
+    """(classname, name) of a node id's testcase, as pytest's JUnit writer names it: the file path dotted
+    without `.py`, the classes, then the function with its parameters."""
+    path, bracket, params = nodeid.partition("[")
+    names = path.split("::")
+    names[0] = re.sub(r"\.py$", "", names[0].replace("/", "."))
+    names[-1] += bracket + params
+    classnames = ([prefix] if prefix else []) + names[:-1]
+    return ".".join(classnames), xml_safe(names[-1])
+
+
+@dataclass
+class JunitAdditions:
+    """What a run adds to the JUnit file, collected during the run and applied once to the written file."""
+
+    prefix: str | None = None  #: pytest's --junit-prefix
+    outputs: dict[tuple[str, str], list[str]] = field(default_factory=dict)  #: testcase -> system-out texts
+    properties: list[tuple[str, str]] = field(default_factory=list)
+    testcases: list[tuple[str, str, str | None]] = field(default_factory=list)  #: (node id, outcome, message)
+
+    def add_output(self, nodeid: str, text: str) -> None:
+        self.outputs.setdefault(junit_case_name(nodeid, self.prefix), []).append(text)
+
+    def add_global_property(self, name: str, value: str) -> None:
+        self.properties.append((name, value))
+
+    def add_testcase(self, nodeid: str, outcome: str, message: str | None) -> None:
+        """outcome: passed, failed or skipped."""
+        self.testcases.append((nodeid, outcome, message))
+
+    def apply(self, root: ET.Element) -> None:
+        """Add everything to a parsed JUnit file (its root `<testsuites>` or `<testsuite>`)."""
+        suite = root if root.tag == "testsuite" else root.find("testsuite")
+        if suite is None:
+            return
+        for case in suite.iter("testcase"):
+            for text in self.outputs.get((case.get("classname") or "", case.get("name") or ""), ()):
+                ET.SubElement(case, "system-out").text = xml_safe(text)  # model output may hold anything
+        if self.properties:
+            properties = suite.find("properties")
+            if properties is None:
+                properties = ET.Element("properties")
+                suite.insert(0, properties)
+            for name, value in self.properties:
+                ET.SubElement(properties, "property", name=xml_safe(name), value=xml_safe(value))
+        counts = {"tests": 0, "failures": 0, "skipped": 0}
+        for nodeid, outcome, message in self.testcases:
+            classname, name = junit_case_name(nodeid)
+            case = ET.SubElement(suite, "testcase", classname=classname, name=name, time="0.000")
+            counts["tests"] += 1
+            if outcome == "failed":
+                ET.SubElement(case, "failure", message=xml_safe(message or "")).text = xml_safe(message or "")
+                counts["failures"] += 1
+            elif outcome == "skipped":
+                ET.SubElement(case, "skipped", type="pytest.skip", message=xml_safe(message or "")).text = \
+                    xml_safe(message or "")
+                counts["skipped"] += 1
+        for key, added in counts.items():
+            if added:
+                suite.set(key, str(int(suite.get(key) or 0) + added))
+
+    def rewrite(self, path: Path) -> None:
+        """Apply the additions to the JUnit file at `path` in place."""
+        tree = ET.parse(path)
+        self.apply(tree.getroot())
+        tree.write(path, encoding="utf-8", xml_declaration=True)
+
 
 GATES_CLASS = "clue.gates"
 RESPONSE_CHARS = 2000  # of the response in system-out; the report's predictions file has it whole
@@ -57,14 +135,12 @@ def sample_output(record: SampleRecord, *, redact: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def add_sample_output(xml: Any, report: TestReport, text: str) -> None:
-    """Append a `<system-out>` to the report's testcase (before pytest closes it at teardown)."""
-    node = ET.Element("system-out")
-    node.text = bin_xml_escape(text)  # model output may hold characters XML cannot carry
-    xml.node_reporter(report).append(node)
+def add_sample_output(xml: JunitAdditions, report: Any, text: str) -> None:
+    """A `<system-out>` for the report's testcase."""
+    xml.add_output(report.nodeid, text)
 
 
-def add_suite_properties(xml: Any, properties: Mapping[str, object]) -> None:
+def add_suite_properties(xml: JunitAdditions, properties: Mapping[str, object]) -> None:
     for name, value in properties.items():
         xml.add_global_property(name, "" if value is None else str(value))
 
@@ -79,15 +155,11 @@ def _summary(gate: GateResult, tasks: Mapping[str, TaskSummary]) -> str:
     return f"{gate.gate.task}.{gate.gate.metric} = {metric.value:.4f}{ci}, n = {metric.n}: {gate.detail}"
 
 
-def _feed(xml: Any, nodeid: str, outcome: str, longrepr: Any) -> None:
-    """One synthetic testcase through LogXML's own report handling (so its counts stay right)."""
-    location = (GATES_CLASS, None, nodeid)
-    when = "setup" if outcome == "skipped" else "call"
-    xml.pytest_runtest_logreport(TestReport(nodeid, location, {}, outcome, longrepr, when))  # type: ignore[arg-type]
-    xml.pytest_runtest_logreport(TestReport(nodeid, location, {}, "passed", None, "teardown"))
+def _feed(xml: JunitAdditions, nodeid: str, outcome: str, message: str | None) -> None:
+    xml.add_testcase(nodeid, outcome, message)
 
 
-def add_gate_testcases(xml: Any, result: AggregateResult) -> None:
+def add_gate_testcases(xml: JunitAdditions, result: AggregateResult) -> None:
     tasks = {t.task: t for t in result.tasks}
     for gate in result.gates:
         nodeid = f"{GATES_CLASS}::{gate.gate.name}"
@@ -97,7 +169,7 @@ def add_gate_testcases(xml: Any, result: AggregateResult) -> None:
         elif gate.status in ("fail", "incomplete"):
             _feed(xml, nodeid, "failed", f"gate {gate.status}: {text}")
         else:  # not run, not selected, deferred
-            _feed(xml, nodeid, "skipped", (GATES_CLASS, 0, f"{gate.status}: {gate.detail}"))
+            _feed(xml, nodeid, "skipped", f"{gate.status}: {gate.detail}")
     nodeid = f"{GATES_CLASS}::verdict"
     reasons = "; ".join(result.verdict_reasons)
     if result.verdict == "pass":
@@ -105,10 +177,10 @@ def add_gate_testcases(xml: Any, result: AggregateResult) -> None:
     elif result.verdict == "fail":
         _feed(xml, nodeid, "failed", f"verdict FAIL: {reasons}")
     else:
-        _feed(xml, nodeid, "skipped", (GATES_CLASS, 0, f"verdict {result.verdict}: {reasons}"))
+        _feed(xml, nodeid, "skipped", f"verdict {result.verdict}: {reasons}")
 
 
-def add_compare_gate_testcases(xml: Any, gates: Sequence[Any]) -> None:
+def add_compare_gate_testcases(xml: JunitAdditions, gates: Sequence[Any]) -> None:
     """One testcase per comparison gate (report/compare_gates.py), classname `clue.gates` like the task
     gates: passed, failed (fail, incomplete: the difference, its interval and why) or skipped (not run,
     with the reason; it still keeps the verdict from passing)."""
@@ -119,7 +191,7 @@ def add_compare_gate_testcases(xml: Any, gates: Sequence[Any]) -> None:
         elif gate.status in ("fail", "incomplete"):
             _feed(xml, nodeid, "failed", f"compare gate {gate.status}: {gate.detail}")
         else:
-            _feed(xml, nodeid, "skipped", (GATES_CLASS, 0, f"{gate.status}: {gate.detail}"))
+            _feed(xml, nodeid, "skipped", f"{gate.status}: {gate.detail}")
 
 
 def suite_properties(run: Mapping[str, Any], manifest: Mapping[str, Any], verdict: str,

@@ -57,6 +57,9 @@ class Controller:
         self.worker_stats: list[dict[str, Any]] = []  # each xdist worker's Run.request_stats()
         self.report_error: str | None = None  # the report could not be written: why
         self._cleaner: Any = None
+        from .junit_file import register as register_junit
+
+        self._junit_additions = register_junit(config)  # None without --junitxml
 
     @property
     def active(self) -> bool:
@@ -203,9 +206,7 @@ class Controller:
             self._described(RunDescription.from_dict(output["clue_run"]))
 
     def _junit(self) -> Any:
-        from _pytest.junitxml import xml_key
-
-        return self.config.stash.get(xml_key, None)
+        return self._junit_additions
 
     # -- the end --------------------------------------------------------------------------
 
