@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -160,7 +160,7 @@ class Settings:
     profile: str  #: "paper" or "head"
     exit_mode: str  #: "pytest" or "gates"
     request_timeout: float  #: seconds for one response
-    api_key: str | None  #: from CLUE_API_KEY only, never an option
+    api_key: str | None = field(repr=False)  #: from the environment only (endpoint/keys.py), never an option
     bertscore_model: str | None = None  #: a local BERT folder instead of the task's hub model
     bertscore_layers: int | None = None  #: its layer
     model_revision: str | None = None  #: a label for the exact weights, part of every stored answer's key
@@ -179,6 +179,7 @@ class Settings:
     kinds: tuple[str, ...] = ()  #: --clue-kind: run only samples whose last outcome has one of these kinds
     redact: bool = False  #: --clue-redact: clinical text hashed in every artefact except the store
     progress_every: float = CI_INTERVAL_S  #: seconds between plain progress lines without a terminal
+    api_key_source: str | None = None  #: the environment variable the key came from (never the key)
 
 
 def option_names() -> tuple[str, ...]:
@@ -312,9 +313,13 @@ def resolve(config: pytest.Config) -> Settings:
                                 "--clue-prompt-layout template-no-system is the merged layout")
 
 
+    from .endpoint.keys import api_key_from_env
+
+    api = _value(config, "clue_api")[0] or "auto"
+    api_key, api_key_source = api_key_from_env(os.environ, api=api, urls=urls)
     return Settings(
         endpoints=urls,
-        api=_value(config, "clue_api")[0] or "auto",
+        api=api,
         model_name=_value(config, "clue_model_name")[0],
         model_revision=_value(config, "clue_model_revision")[0],
         tokenizer=_value(config, "clue_tokenizer")[0],
@@ -330,7 +335,8 @@ def resolve(config: pytest.Config) -> Settings:
         exit_mode=_value(config, "clue_exit")[0] or "pytest",
         request_timeout=request_timeout,
         # Read from the environment only, so a key never lands in shell history or CI logs.
-        api_key=os.environ.get("CLUE_API_KEY") or None,
+        api_key=api_key,
+        api_key_source=api_key_source,
         bertscore_model=str(bertscore_model) if bertscore_model else None,
         bertscore_layers=bertscore_layers,
         system_role=system_role,

@@ -186,18 +186,19 @@ def _echo_key(server: FakeServer):
     return answer
 
 
-def test_an_echoed_api_key_appears_in_no_file_and_no_printed_line(suite):
+@pytest.mark.parametrize("variable", ["CLUE_API_KEY", "OPENAI_API_KEY"])  # the latter: chat mode's usual one
+def test_an_echoed_api_key_appears_in_no_file_and_no_printed_line(suite, monkeypatch, variable):
     server = FakeServer(lambda *a: None)
     server.handler = chat_server(_echo_key(server))
-    os.environ["CLUE_API_KEY"] = KEY  # the subprocess inherits it
-    try:
-        with server:
-            result = run(suite, f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-limit=6", "--clue-no-cache",
-                         "--junitxml=junit.xml", "-rA")
-            assert server.requests[-1].headers["authorization"] == f"Bearer {KEY}"  # it was sent
-    finally:
-        del os.environ["CLUE_API_KEY"]
+    for name in ("CLUE_API_KEY", "OPENAI_API_KEY", "HF_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(variable, KEY)  # the subprocess inherits it
+    with server:
+        result = run(suite, f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-limit=6", "--clue-no-cache",
+                     "--junitxml=junit.xml", "-rA")
+        assert server.requests[-1].headers["authorization"] == f"Bearer {KEY}"  # it was sent
     text = output_of(result)
+    assert f"API key from {variable}" in text  # the header names the variable, never the key
     assert "[REDACTED]" in text and KEY not in text
     files = [p for p in suite.path.rglob("*") if p.is_file() and ".py" not in p.suffix]
     written = [p for p in files if "clue-report" in p.parts or p.name == "junit.xml"]

@@ -120,7 +120,9 @@ def status_hint(status: int, path: str, message: str | None = None) -> str | Non
     if status in (400, 422) and path == "/v1/chat/completions" and message and _SYSTEM_ROLE_REFUSED.search(message):
         return SYSTEM_ROLE_HINT
     if status in (401, 403):
-        return "The server wants a valid API key: check the API key given for this endpoint."
+        from .keys import KEY_HINT
+
+        return KEY_HINT
     if status == 404 and path.startswith("/v1/"):
         return "Check the served model name (GET /v1/models) and --model-endpoint."
     if status == 413:

@@ -474,7 +474,8 @@ class Controller:
         target = ", ".join(s.endpoints) if s.endpoints else "embedded parameterless baseline"
         lines = [f"clue-checks: endpoint {target}; data {s.data_dir}; profile {s.profile}; api {s.api}; "
                  f"cache {s.cache_dir or 'off'}{' (refresh)' if s.refresh else ''}"
-                 + (f"; shard {s.shard[0]}/{s.shard[1]}" if s.shard else "")]
+                 + (f"; shard {s.shard[0]}/{s.shard[1]}" if s.shard else "")
+                 + (f"; API key from {s.api_key_source}" if s.api_key else "")]  # the variable, never the key
         lines += [f"clue-checks: WARNING {w}" for w in self.setup.warnings()]
         chosen = self.setup.kind_selection
         if chosen is not None:
