@@ -11,12 +11,16 @@ Three rules, each bounded, each reset by an answer:
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from .retry import RetryPolicy
+from .redact import no_userinfo
 from .types import SERVER_TROUBLE, EndpointError
+
+log = logging.getLogger(__name__)
 
 FINAL_FAILURES = 5
 SAME_REFUSALS = 5
@@ -107,4 +111,5 @@ class Breaker:
         if self.reason is not None:
             return False
         self.reason = f"{reason.rstrip('. ')}. {STOPPED}"
+        log.error("sending stopped: %s", no_userinfo(self.reason))
         return True

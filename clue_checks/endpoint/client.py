@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -27,11 +28,13 @@ from ._http_errors import (CHECK_ENDPOINT, RETRYABLE_STATUS, RETRYABLE_TRANSPORT
                            status_failure, transport_failure)
 from .discovery import Discovery
 from .pools import ShardedTransport
-from .redact import Redactor
+from .redact import Redactor, no_userinfo
 from .retry import Attempts, RetryPolicy
 from .token_spans import Spans, parse_tgi_spans, parse_vllm_spans
 from .types import Completion, EndpointError, EndpointInfo, Request
 from .wire import Malformed, chat_body, decode_json, generate_body, parse_chat, parse_generate, parse_tokens, tokenize_body
+
+log = logging.getLogger(__name__)
 
 __all__ = ["EndpointClient", "Gate", "RetryPolicy", "RETRYABLE_STATUS", "RETRYABLE_TRANSPORT"]
 
@@ -204,7 +207,12 @@ class EndpointClient:
                 self._gate.leave(ticket, failure)
                 delay = attempts.after(failure)
                 if delay is None:
+                    if attempts.made > 1 or failure.retryable:
+                        log.warning("%s%s: giving up after %d tries: %s", no_userinfo(self.url), path, attempts.made,
+                                    self.redact(no_userinfo(str(failure))))
                     raise failure if attempts.made == 1 and not failure.retryable else attempts.gave_up(path, failure)
+                log.info("%s%s: try %d failed (%s); retrying in %.1f s", no_userinfo(self.url), path, attempts.made,
+                         self.redact(no_userinfo(str(failure))), delay)
             except BaseException:
                 self._gate.leave(ticket, ABANDONED)
                 raise

@@ -16,12 +16,15 @@ Waiters are served in order. Each brings an admission check, asked again when it
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import Generic, Literal, TypeVar
 
 from .retry import RetryPolicy
+
+log = logging.getLogger(__name__)
 
 Signal = Literal["ok", "overload", "failure", "abandoned"]
 A = TypeVar("A")
@@ -91,8 +94,11 @@ class AdaptiveLimit:
         if signal == "ok":
             self._overload_rounds = 0
             if self._limit < self.ceiling:
+                before = self.limit
                 self._limit = min(float(self.ceiling), self._limit + 1.0 / self._limit)
                 self.high = max(self.high, self.limit)
+                if self.limit != before:
+                    log.debug("concurrency limit raised to %d (answers keep coming)", self.limit)
         elif signal == "overload":
             if retry_after is not None and retry_after > 0:
                 self._paused_until = max(self._paused_until, now + min(retry_after, self._policy.max_retry_after))
@@ -105,6 +111,8 @@ class AdaptiveLimit:
                 if self._overload_rounds >= 2 and not retry_after:
                     self._paused_until = max(self._paused_until,
                                              now + self._policy.backoff(self._overload_rounds - 1))
+                log.info("server overloaded: concurrency limit halved to %d%s", self.limit,
+                         f"; sending paused {self._paused_until - now:.1f} s" if self._paused_until > now else "")
         self._wake()
 
     def recheck(self) -> None:

@@ -31,6 +31,14 @@ def _forms(secret: str) -> set[str]:
     return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
 
 
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]*@")
+
+
+def no_userinfo(text: str) -> str:
+    """`text` with every URL's `user:password@` removed (log lines: a password in a URL is a secret)."""
+    return _USERINFO.sub(r"\1", text)
+
+
 def url_password(url: str) -> str | None:
     """The password of `scheme://user:password@host/...`, if the URL carries one."""
     try:

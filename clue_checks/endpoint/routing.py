@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -19,9 +20,11 @@ from typing import Any
 from .breaker import Breaker
 from .client import ABANDONED, EndpointClient
 from .concurrency import AdaptiveLimit
-from .redact import Redactor
+from .redact import Redactor, no_userinfo
 from .retry import RetryPolicy
 from .types import Completion, EndpointError, EndpointInfo, EndpointUnavailable, ReplicaDown, Request
+
+log = logging.getLogger(__name__)
 
 # Servers that do not advertise a limit (vLLM, transformers serve) queue requests themselves: start
 # with this many in flight and let the limit adapt, up to ADAPTIVE_CEILING (vLLM's default batch size).
@@ -205,6 +208,8 @@ class Router:
         replica.taken_out += 1
         self.events.append(f"{self.redact(replica.info.url)} taken out of rotation after "
                            f"{replica.failures_in_row} failed tries (last: {failure})")
+        log.warning("replica %s taken out of rotation after %d failed tries (last: %s)",
+                    no_userinfo(replica.info.url), replica.failures_in_row, self.redact(no_userinfo(str(failure))))
         assert self.limit is not None
         self.limit.recheck()
         asyncio.get_running_loop().create_task(self._health_checks(replica))
@@ -218,6 +223,8 @@ class Router:
                 replica.live, replica.failures_in_row = True, 0
                 self.events.append(f"{self.redact(replica.info.url)} back in rotation (healthy after "
                                    f"{time.monotonic() - started:.0f} s)")
+                log.info("replica %s back in rotation (healthy after %.0f s)", no_userinfo(replica.info.url),
+                         time.monotonic() - started)
 
     def summary(self) -> dict[str, Any]:
         """The effective concurrency, the replicas and what happened to them, for the report."""

@@ -20,6 +20,7 @@ is opened: one line naming the file and the fixes, before any request is sent.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import socket
@@ -33,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from .types import Completion, EndpointIdentity, Request
+
+log = logging.getLogger(__name__)
 
 # How long opening waits for another process's write lock before saying the store is locked.
 LOCK_WAIT = 10.0
@@ -157,6 +160,7 @@ class ResponseStore:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._open(lock_wait, replace_corrupt)
+        log.info("response store %s opened", self.path)
 
     # -- opening: every unusable file is one message ----------------------------------------------
 
@@ -218,6 +222,7 @@ class ResponseStore:
             if source.exists():
                 source.replace(Path(str(aside) + suffix))
         self.notes.append(f"The response store {self.path} was corrupt: kept as {aside}, a new store started.")
+        log.warning("response store %s was corrupt: kept as %s, a new store started", self.path, aside)
 
     def _connection(self, timeout: float | None = None) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -236,6 +241,7 @@ class ResponseStore:
 
     def _error(self, exc: BaseException, doing: str, key: str | None = None) -> StoreError:
         about = f" for request {key[:12]}" if key else ""
+        log.error("response store %s: %s%s failed (%s: %s)", self.path, doing, about, type(exc).__name__, exc)
         return self._fail(f"{doing}{about} failed ({type(exc).__name__}: {exc})", self._fixes(_kind_of(exc), self.busy_timeout))
 
     # -- answers ----------------------------------------------------------------------------------
@@ -251,6 +257,7 @@ class ResponseStore:
         try:
             return completion_from_json(row[0])
         except (ValueError, TypeError) as exc:
+            log.warning("response store %s: unreadable answer for request %s (%s): asked again", self.path, key[:12], exc)
             raise BadRow(f"The response store {self.path} holds an unreadable answer for request {key[:12]} "
                          f"({exc}): it is asked again and replaced") from None
 
