@@ -144,7 +144,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         from .roles.select import select_items
         from .roles.session import sample_param
 
-        select_items(config, items, select, config.stash[SETUP].settings.report_dir, sample_param)
+        select_items(config, items, select, config.stash[SETUP].settings.selected_from, sample_param)
     selection = config.stash[SETUP].kind_selection
     if selection is not None:  # --clue-kind: only the samples whose last outcome has one of the kinds
         from .roles.kind_selection import split_items
@@ -169,7 +169,7 @@ def pytest_configure_node(node: Any) -> None:
         from .roles.select import WORKER_KEY, wanted
 
         settings = node.config.stash[SETUP].settings
-        node.workerinput[WORKER_KEY] = sorted(wanted(node.config, settings.select, settings.report_dir))
+        node.workerinput[WORKER_KEY] = sorted(wanted(node.config, settings.select, settings.selected_from))
     selection = node.config.stash[SETUP].kind_selection if SETUP in node.config.stash else None
     if selection is not None:  # --clue-kind, read once here: a worker may start after the report is replaced
         from .roles.kind_selection import WORKER_KEY

@@ -105,12 +105,14 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any], str]] = [
     ("--clue-baseline-force", "clue_baseline_force", "compare with the baseline even when the runs' manifests "
      "differ (the report is marked as forced)", {"action": "store_true"}, "bool"),
     ("--clue-select", "clue_select", "rerun only the samples that broke (the baseline right, this model wrong) or "
-     "were fixed, as listed by the comparison in --clue-report-dir's clue-report.json; answers come from the store",
+     "were fixed, as listed by the comparison in --clue-report-dir's clue-report.json; answers come from the store. "
+     "The run is written to that folder's selection/ folder: the report of record stays as it is",
      {"choices": ["broke", "fixed"]}, "string"),
     # -- triage ---------------------------------------------------------------------------------
     ("--clue-kind", "clue_kind", "run only the samples whose last outcome (the prediction files in --clue-report-dir) "
      "has one of these failure kinds, e.g. repetition_loop,truncated; they are answered from the response store, "
-     "so no request is sent. The kinds are listed in the README ('Failure kinds')", {"metavar": "K1,K2"}, "string"),
+     "so no request is sent; the run is written to that folder's selection/ folder, the report of record stays as it "
+     "is. The kinds are listed in the README ('Failure kinds')", {"metavar": "K1,K2"}, "string"),
     ("--clue-redact", "clue_redact", "replace clinical text (prompts, responses, references, parsed answers, codes "
      "quoted in reasons) by a hash and its length in every artefact: prediction files, index.html, JUnit XML and "
      "the failure messages; the response store keeps the text", {"action": "store_true"}, "bool"),
@@ -180,6 +182,8 @@ class Settings:
     redact: bool = False  #: --clue-redact: clinical text hashed in every artefact except the store
     progress_every: float = CI_INTERVAL_S  #: seconds between plain progress lines without a terminal
     api_key_source: str | None = None  #: the environment variable the key came from (never the key)
+    selected_from: Path | None = None  #: --clue-select/--clue-kind: the report of record read (report_dir is
+    #: then its selection/ folder, so the partial run never replaces it)
 
 
 def option_names() -> tuple[str, ...]:
@@ -317,6 +321,14 @@ def resolve(config: pytest.Config) -> Settings:
 
     api = _value(config, "clue_api")[0] or "auto"
     api_key, api_key_source = api_key_from_env(os.environ, api=api, urls=urls)
+    report_dir = _path(config, "clue_report_dir", "clue-report")
+    kinds = parse_kinds(_value(config, "clue_kind"), cache_off=bool(no_cache), refresh=bool(refresh))
+    baseline = _baseline_settings(config, urls)
+    selected_from = report_dir if (kinds or baseline["select"]) else None
+    if selected_from is not None:
+        from .report.files import SELECTION
+
+        report_dir = selected_from / SELECTION  # type: ignore[operator]
     return Settings(
         endpoints=urls,
         api=api,
@@ -329,7 +341,8 @@ def resolve(config: pytest.Config) -> Settings:
         concurrency=_int(config, "clue_concurrency", "--clue-concurrency"),
         cache_dir=None if no_cache else _path(config, "clue_cache", ".clue-cache"),
         refresh=bool(refresh),
-        report_dir=_path(config, "clue_report_dir", "clue-report"),  # type: ignore[arg-type]
+        report_dir=report_dir,  # type: ignore[arg-type]
+        selected_from=selected_from,
         thresholds=thresholds,
         profile=_value(config, "clue_profile")[0] or "paper",
         exit_mode=_value(config, "clue_exit")[0] or "pytest",
@@ -347,10 +360,10 @@ def resolve(config: pytest.Config) -> Settings:
         shard=parse_shard(_value(config, "clue_shard")),
         allow_synthetic=bool(_value(config, "clue_allow_synthetic")[0]),
         on_command_line=_given_on_command_line(config),
-        kinds=parse_kinds(_value(config, "clue_kind"), cache_off=bool(no_cache), refresh=bool(refresh)),
+        kinds=kinds,
         redact=bool(_value(config, "clue_redact")[0]),
         progress_every=progress_every,
-        **_baseline_settings(config, urls),
+        **baseline,
     )
 
 

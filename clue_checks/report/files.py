@@ -9,6 +9,9 @@ REPORT_JSON = "clue-report.json"
 REPORT_MD = "clue-report.md"
 PREDICTIONS = "predictions"
 PAGE = "index.html"
+# A --clue-select / --clue-kind run's own report folder, inside the report of record it selects from: the
+# partial run never replaces the full one, and the next selection selects from the full one again.
+SELECTION = "selection"
 
 
 def remove_reports(directory: Path) -> None:

@@ -91,7 +91,7 @@ def _kind_selection(config: pytest.Config, settings: settings_mod.Settings) -> K
     given = getattr(config, "workerinput", {}).get(WORKER_KEY)
     if given is not None:
         return KindSelection(settings.kinds, frozenset(given), "the xdist controller")
-    return read_selection(settings.report_dir, settings.kinds)
+    return read_selection(settings.selected_from, settings.kinds)  # type: ignore[arg-type]
 
 
 def unknown_threshold_keys(thresholds: Thresholds, profile_name: str) -> list[str]:
