@@ -3,6 +3,8 @@ unless another plugin owns an option of that name."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from clue_checks import settings
@@ -66,3 +68,9 @@ def test_an_unknown_option_of_no_old_name_gets_pytests_own_error(project):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "unrecognized arguments: --no-such-option" in result.stderr.str()
     assert "is now --clue-" not in result.stderr.str()
+
+
+def test_the_options_page_lists_every_option_and_ini_key():
+    page = (Path(__file__).resolve().parents[1] / "docs" / "options.md").read_text(encoding="utf-8")
+    for flag, ini, *_ in settings._OPTIONS:
+        assert f"`{flag}" in page and f"`{ini}`" in page, flag
