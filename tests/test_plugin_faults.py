@@ -17,6 +17,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+
+from clue_checks.endpoint.breaker import WINDOW
 from fakes import FakeServer
 from test_e2e import FIXTURES, chat_server, ok, report, run, suite  # noqa: F401  (suite is a fixture)
 
@@ -131,9 +133,9 @@ def test_a_server_answering_503_forever_stops_the_run_within_a_bound(suite):
         elapsed = time.monotonic() - started
         received = server.count("/v1/chat/completions")
     text = output_of(result)
-    # Bounded: the breaker's streak (three requests' worth of tries) plus what was on the wire; 20 samples
-    # each retried on its own would be 120 requests.
-    assert received <= 3 * 6 + 4, received
+    # Bounded: the breaker's window of tries plus what was on the wire; 20 samples each retried on its own
+    # would be 120 requests.
+    assert received <= WINDOW + 3 * 4, received
     assert result.ret != 0 and not any(t in text for t in TRACEBACKS)
     data = report(suite)
     assert data["performance"]["stopped"]  # said once, for the whole run

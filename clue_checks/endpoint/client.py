@@ -230,7 +230,7 @@ class EndpointClient:
         if not response.is_success:
             raise status_failure(response, "POST", path, url)
         try:
-            return parse(decode_json(response.content))
+            return parse(decode_json(response.content, response.headers.get("content-type", "")))
         except Malformed as exc:
             raise EndpointError(f"malformed response ({exc})", url=url, status=response.status_code,
                                 server_message=excerpt(response.text) or "(empty body)", retryable=True,
