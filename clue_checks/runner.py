@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import egress
 from .data.parsed_cache import ParsedCache
 from .endpoint.redact import Redactor
 from .endpoint.scheduler import Outcome, Scheduler, Store
@@ -104,6 +105,7 @@ class Run:
         """Health check and discovery; chooses the API mode. Raises EndpointUnavailable/TemplateUnavailable,
         and StoreError when the response store cannot be used."""
         s = self.settings
+        self.check_egress(urls)  # before the store, discovery or any request
         store = self.open_store()
         scheduler = Scheduler(urls, store, concurrency=s.concurrency, concurrency_share=concurrency_share,
                               refresh=s.refresh, timeout=s.request_timeout, api_key=s.api_key,
@@ -118,6 +120,25 @@ class Run:
             raise
         self.scheduler = scheduler
         return info
+
+    def credentialed_tasks(self) -> list[str]:
+        """The run's tasks whose data may go only to local, private or listed hosts (`egress`)."""
+        return [t for t in self.settings.tasks if getattr(self.tasks.get(t), "credentialed", False)]
+
+    def check_egress(self, urls: Sequence[str]) -> list[egress.HostDecision]:
+        """Raises egress.EgressRefused (one line) when a credentialed task would leave the allowed hosts."""
+        return egress.check(urls, self.credentialed_tasks(), self.settings.allow_hosts, shown=self.redact)
+
+    def egress_manifest(self) -> dict[str, Any]:
+        """Where this run's credentialed tasks were allowed to go, and why, for the manifest."""
+        s = self.settings
+        urls = [*(s.endpoints or ["http://127.0.0.1 (the embedded baseline)"]), *s.baseline_endpoints]
+        tasks = self.credentialed_tasks()
+        try:
+            decisions = egress.check(urls, tasks, s.allow_hosts, shown=self.redact)
+        except egress.EgressRefused:  # nothing was sent then; say what the hosts are
+            decisions = [egress.decide(u, s.allow_hosts, shown=self.redact) for u in urls]
+        return egress.manifest_entry(decisions, tasks, s.allow_hosts)
 
     def _renderer(self, info: EndpointInfo) -> Renderer:
         s = self.settings

@@ -114,6 +114,11 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any], str]] = [
     ("--clue-redact", "clue_redact", "replace clinical text (prompts, responses, references, parsed answers, codes "
      "quoted in reasons) by a hash and its length in every artefact: prediction files, index.html, JUnit XML and "
      "the failure messages; the response store keeps the text", {"action": "store_true"}, "bool"),
+    ("--clue-allow-host", "clue_allow_host", "a host that may receive the credentialed (MIMIC-derived) tasks "
+     "although it is neither this machine nor on a private network; repeat for several. Listing it attests that "
+     "the data use agreement allows it: run by you or your institution, or verified zero data retention, no "
+     "training use and no human review. Recorded in the report's manifest",
+     {"action": "append", "metavar": "HOST"}, "linelist"),
 ]
 
 
@@ -160,6 +165,7 @@ class Settings:
     kinds: tuple[str, ...] = ()  #: --clue-kind: run only samples whose last outcome has one of these kinds
     redact: bool = False  #: --clue-redact: clinical text hashed in every artefact except the store
     progress_every: float = CI_INTERVAL_S  #: seconds between plain progress lines without a terminal
+    allow_hosts: tuple[str, ...] = ()  #: --clue-allow-host: hosts attested to may receive credentialed tasks
 
 
 def option_names() -> tuple[str, ...]:
@@ -325,6 +331,7 @@ def resolve(config: pytest.Config) -> Settings:
         kinds=parse_kinds(_value(config, "clue_kind"), cache_off=bool(no_cache), refresh=bool(refresh)),
         redact=bool(_value(config, "clue_redact")[0]),
         progress_every=progress_every,
+        allow_hosts=tuple(h.strip() for h in (_value(config, "clue_allow_host")[0] or []) if h.strip()),
         **_baseline_settings(config, urls),
     )
 

@@ -369,7 +369,7 @@ class Controller:
             thresholds_source=self.setup.thresholds.source, thresholds_text=self.setup.thresholds_text,
             endpoint_info=self.description.endpoint_info,
             started=self.started_at.isoformat(timespec="seconds"), duration_s=time.time() - self.started,
-            command=command)
+            command=command, egress=run.egress_manifest())
 
     def _baseline_request_counts(self) -> dict[str, int] | None:
         """What the baseline endpoint was sent (--baseline-endpoint), counted like the model's requests."""
