@@ -109,7 +109,8 @@ class Run:
         store = self.open_store()
         scheduler = Scheduler(urls, store, concurrency=s.concurrency, concurrency_share=concurrency_share,
                               refresh=s.refresh, timeout=s.request_timeout, api_key=s.api_key,
-                              model_name=s.model_name, model_revision=s.model_revision)
+                              model_name=s.model_name, model_revision=s.model_revision,
+                              redact_server_text=s.redact)
         try:
             info = scheduler.start()[0]
             self.family = resolve_family(s.model_family, info.model_id)
@@ -263,7 +264,7 @@ class Run:
         `on_poll`: called about every 0.2 s while the answer is awaited (the live progress line)."""
         if self.scheduler is None:
             raise EndpointError("not run: no endpoint connection (the run stopped at an error shown above)",
-                                url=", ".join(self.settings.endpoints) or "the embedded baseline")
+                                url=self.redact(", ".join(self.settings.endpoints)) or "the embedded baseline")
         prompt, request = self.request_for(sample)
         outcome = self.scheduler.wait(self._submit(sample), poll=0.2 if on_poll else 1.0,
                                       on_poll=on_poll)  # bounded: raises EndpointError on a stall
@@ -299,7 +300,7 @@ class Run:
         info = self.info
         return {
             # The embedded baseline's port changes every run; the report names it instead (stable reports).
-            "endpoints": list(self.settings.endpoints) or ["embedded parameterless baseline"],
+            "endpoints": [self.redact(u) for u in self.settings.endpoints] or ["embedded parameterless baseline"],
             "server_kind": info.server_kind,
             "model_id": info.model_id,
             "model_revision": info.model_revision,

@@ -27,7 +27,7 @@ from ._http_errors import (CHECK_ENDPOINT, RETRYABLE_STATUS, RETRYABLE_TRANSPORT
                            status_failure, transport_failure)
 from .discovery import Discovery
 from .pools import ShardedTransport
-from .redact import Redactor
+from .redact import Redactor, install_log_filters
 from .retry import Attempts, RetryPolicy
 from .token_spans import Spans, parse_tgi_spans, parse_vllm_spans
 from .types import Completion, EndpointError, EndpointInfo, Request
@@ -99,6 +99,7 @@ class EndpointClient:
     ) -> None:
         self.redact = Redactor.for_endpoint(api_key=api_key, headers=headers, urls=[url])
         self.url = _normalise_url(url, self.redact)
+        install_log_filters()  # the HTTP library logs request URLs: no userinfo in them
         self._timeout = timeout
         self._retry = retry
         self._sleep = sleep

@@ -189,7 +189,8 @@ class Router:
                 replica.failures_in_row += 1
                 if replica.failures_in_row >= REPLICA_DOWN_AFTER:
                     self._take_out(replica, failure)
-        if self.breaker.tried(failure, self.limit.limit):
+        # The breaker's message may be printed: no secret, and no server text under --clue-redact.
+        if self.breaker.tried(self.redact.error(failure) if failure is not None else None, self.limit.limit):
             self._stopped()
 
     def _stopped(self) -> None:

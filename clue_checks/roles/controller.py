@@ -166,6 +166,10 @@ class Controller:
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, "clue_record", None)
+        if data is not None and getattr(report, "clue_private", False):  # --clue-redact: the text came apart
+            from .private_records import channel
+
+            data = channel(self.config).take(report.nodeid, report.when) or data
         if data is not None:
             from ..report.aggregate import SampleRecord
 
@@ -470,7 +474,9 @@ class Controller:
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         s = self.setup.settings
-        target = ", ".join(s.endpoints) if s.endpoints else "embedded parameterless baseline"
+        from ..endpoint.redact import without_userinfo  # a password in the URL is never printed
+
+        target = without_userinfo(", ".join(s.endpoints)) if s.endpoints else "embedded parameterless baseline"
         lines = [f"clue-checks: endpoint {target}; data {s.data_dir}; profile {s.profile}; api {s.api}; "
                  f"cache {s.cache_dir or 'off'}{' (refresh)' if s.refresh else ''}"
                  + (f"; shard {s.shard[0]}/{s.shard[1]}" if s.shard else "")]

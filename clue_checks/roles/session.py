@@ -316,7 +316,7 @@ class SampleSession:
         if report.when == "call" and not report.skipped:
             # A skipped (or xfailed) sample was not judged: it stays out of the scores and makes its task
             # partial, rather than counting as failed.
-            report.clue_record = replace(record, outcome="passed" if report.passed else "failed").as_dict()
+            self._attach(report, replace(record, outcome="passed" if report.passed else "failed").as_dict())
             # The check holds the sample's prompt twice more (the task's and the rendered request's):
             # dropped once its report is made, or a run keeps every prompt three times over.
             check = item.stash.get(CHECK, None)
@@ -328,12 +328,25 @@ class SampleSession:
                     getattr(call.excinfo.value, "msg", None) == check.explain():
                 self._restyle(report, item, check)
         elif report.when == "setup" and report.failed:
-            report.clue_record = replace(record, outcome="error").as_dict()
+            self._attach(report, replace(record, outcome="error").as_dict())
         if getattr(report, "clue_record", None) is not None and not self._description_sent \
                 and self.description is not None:
             report.clue_run = self.description.as_dict()  # once per process: the controller keeps the first
             self._description_sent = True
         return report
+
+    def _attach(self, report: pytest.TestReport, record: dict[str, Any]) -> None:
+        """The sample's record on its report for the controller; under --clue-redact the report carries it
+        hashed and the text goes by a private channel (other plugins write reports whole)."""
+        if not self.setup.settings.redact:
+            report.clue_record = record
+            return
+        from ..report.redact import redact_row
+        from .private_records import ATTRIBUTE, channel
+
+        channel(self.config).put(report.nodeid, report.when, record)
+        report.clue_record = redact_row(record)
+        setattr(report, ATTRIBUTE, True)
 
     def _restyle(self, report: pytest.TestReport, item: pytest.Item, check: SampleCheck) -> None:
         """--tb=line / short / no: one line per failing sample with its reason; long (the default): all of it."""
