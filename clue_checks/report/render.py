@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..endpoint.types import REQUEST_COUNTS
+from ..private_files import ignore_report_parts
 from .aggregate import OUTSIDE_VERDICT, AggregateResult, GateResult, SampleRecord, TaskSummary
 from .files import PREDICTIONS, REPORT_JSON, REPORT_MD
 from .levels import LevelScore
@@ -301,6 +302,7 @@ def write_reports(directory: Path, report: Mapping[str, Any], md: str,
 
     shown = redact_row if redact else dict
     directory.mkdir(parents=True, exist_ok=True)
+    ignore_report_parts(directory)  # predictions and the page quote samples: not staged by `git add -A`
     json_path = directory / REPORT_JSON
     json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
     md_path = directory / REPORT_MD

@@ -1,0 +1,57 @@
+"""Clinical text stays out of git by default: the cache folder and the report's sample-quoting parts
+ignore themselves; a user's own .gitignore is kept; files keep the user's umask."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from clue_checks.endpoint.store import ResponseStore
+from clue_checks.private_files import ignore_cache, ignore_report_parts
+from clue_checks.report.render import write_reports
+
+
+def test_the_cache_folder_ignores_itself(tmp_path: Path) -> None:
+    ResponseStore(tmp_path / ".clue-cache" / "responses.sqlite3").close()
+    assert (tmp_path / ".clue-cache" / ".gitignore").read_text().splitlines()[-1] == "*"
+
+
+def test_a_users_gitignore_is_left_alone_and_links_are_not_followed(tmp_path: Path) -> None:
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / ".gitignore").write_text("only-mine\n")
+    ignore_report_parts(tmp_path / "mine")
+    assert (tmp_path / "mine" / ".gitignore").read_text() == "only-mine\n"
+    (tmp_path / "linked").mkdir()
+    (tmp_path / "elsewhere").write_text("x\n")
+    (tmp_path / "linked" / ".gitignore").symlink_to(tmp_path / "elsewhere")
+    ignore_cache(tmp_path / "linked")
+    assert (tmp_path / "elsewhere").read_text() == "x\n"
+
+
+def test_report_files_keep_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o027)
+    try:
+        paths = write_reports(tmp_path / "r", {"manifest": {}}, "# md\n", {})
+    finally:
+        os.umask(old)
+    assert paths and all(p.stat().st_mode & 0o777 == 0o640 for p in paths)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_git_add_all_stages_no_clinical_text(tmp_path: Path) -> None:
+    ResponseStore(tmp_path / ".clue-cache" / "responses.sqlite3").close()
+    report = tmp_path / "clue-report"
+    (report / "predictions").mkdir(parents=True)
+    (report / "predictions" / "mednli.jsonl").write_text("{}\n")
+    (report / "index.html").write_text("<html></html>")
+    (report / "clue-report.json").write_text("{}")
+    ignore_report_parts(report)
+    git = ["git", "-c", "user.email=a@b", "-c", "user.name=a", "-C", str(tmp_path)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    staged = subprocess.run([*git, "add", "-A", "--dry-run"], check=True, capture_output=True, text=True).stdout
+    assert "clue-report.json" in staged
+    assert not any(name in staged for name in ("responses.sqlite3", "mednli.jsonl", "index.html")), staged
