@@ -15,7 +15,8 @@ One flat mapping with sorted, stable keys, so two runs' manifests compare key by
   private network, or listed with the attestation), see ``clue_checks.egress``;
 - ``predictions.sha256.<task>.jsonl``: each prediction file as written (added by ``integrity``).
 
-Keys whose values legitimately differ between two runs of the same thing: `TIME_KEYS` and `command`.
+Keys whose values legitimately differ between two runs of the same thing: `run_specific` (`TIME_KEYS`,
+`command`, the prediction files' hashes).
 """
 
 from __future__ import annotations
@@ -33,6 +34,13 @@ from .. import __version__
 
 PACKAGES = ("transformers", "rouge-score", "bert-score", "torch", "simple-icd-10-cm")
 TIME_KEYS = ("run.started", "run.duration_s")
+# Keys that differ between two runs of the same thing as the times do: prediction files carry latencies.
+RUN_SPECIFIC_PREFIXES = ("predictions.sha256.",)
+
+
+def run_specific(key: str) -> bool:
+    """A manifest key whose value legitimately differs between two runs of the same thing."""
+    return key in TIME_KEYS or key == "command" or key.startswith(RUN_SPECIFIC_PREFIXES)
 REDACTED = "***"
 
 # A name is secret when one of its words is one of these (so `hf_token` and `--api-key` are, while
