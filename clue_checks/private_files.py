@@ -34,4 +34,4 @@ def ignore_cache(folder: Path) -> None:
 
 
 def ignore_report_parts(folder: Path) -> None:
-    ignore_in_git(folder, ["predictions/", "index.html"])
+    ignore_in_git(folder, ["predictions/", "index.html", ".clue-report.lock"])

@@ -55,3 +55,49 @@ def test_git_add_all_stages_no_clinical_text(tmp_path: Path) -> None:
     staged = subprocess.run([*git, "add", "-A", "--dry-run"], check=True, capture_output=True, text=True).stdout
     assert "clue-report.json" in staged
     assert not any(name in staged for name in ("responses.sqlite3", "mednli.jsonl", "index.html")), staged
+
+
+def test_a_second_holder_of_a_report_folder_is_refused_in_one_line(tmp_path: Path) -> None:
+    from clue_checks.report.folder_lock import FolderBusy, FolderLock
+
+    first, second = FolderLock(tmp_path / "r"), FolderLock(tmp_path / "r")
+    first.acquire()
+    first.acquire()  # holding twice is holding once
+    with pytest.raises(FolderBusy) as caught:
+        second.acquire()
+    message = str(caught.value)
+    assert "\n" not in message and f"pid {os.getpid()}" in message and "--report-dir" in message
+    first.release()
+    second.acquire()  # free again once the first run ends
+    second.release()
+
+
+@pytest.mark.slow
+def test_two_runs_on_one_report_folder_the_second_is_refused(tmp_path: Path) -> None:
+    """A run holding the folder (here a process holding its lock) makes a second run stop before it clears
+    the folder or sends anything."""
+    import sys
+    import textwrap
+
+    from tests.fakes import copy_suite
+
+    copy_suite(tmp_path)
+    (tmp_path / "clue-report").mkdir()
+    (tmp_path / "clue-report" / "clue-report.json").write_text('{"earlier": true}')
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        from clue_checks.report.folder_lock import FolderLock
+        FolderLock(Path({str(tmp_path / 'clue-report')!r})).acquire()
+        print("held", flush=True)
+        sys.stdin.read()
+        """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        second = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:randomly", "--tasks=mednli", "--limit=2",
+                                 "--no-cache"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    finally:
+        holder.communicate("", timeout=30)
+    lines = [line for line in (second.stdout + second.stderr).splitlines() if "another run" in line]
+    assert second.returncode != 0 and len(lines) == 1 and "--report-dir" in lines[0], second.stdout[-2000:]
+    assert (tmp_path / "clue-report" / "clue-report.json").read_text() == '{"earlier": true}'

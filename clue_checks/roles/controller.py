@@ -94,6 +94,8 @@ class Controller:
                 pytest.exit(problem, returncode=EXIT_UNAVAILABLE)
         if not settings.on_command_line:
             return
+        if self.xdist and not self.config.option.collectonly:
+            self._hold_report_folder()  # before any worker starts sending
         if not settings.data_dir.is_dir():  # one message, not one per task module
             pytest.exit(data_folder_missing(settings.data_dir), returncode=EXIT_UNAVAILABLE)
         if self.xdist and not self.config.option.collectonly:
@@ -155,9 +157,22 @@ class Controller:
         if self.active:
             self._clear_old_report()
 
+    def _hold_report_folder(self) -> None:
+        """This run writes the report folder: a second run on it stops here, in one line, having cleared nothing."""
+        from ..report.folder_lock import FolderBusy, FolderLock
+
+        if getattr(self, "_folder_lock", None) is None:
+            self._folder_lock = FolderLock(self.setup.settings.report_dir)
+            self.config.add_cleanup(self._folder_lock.release)
+        try:
+            self._folder_lock.acquire()
+        except FolderBusy as exc:
+            pytest.exit(str(exc), returncode=EXIT_UNAVAILABLE)
+
     def _clear_old_report(self) -> None:
         from ..report.files import remove_reports
 
+        self._hold_report_folder()
         # Whatever happens next, the report folder never shows an earlier run's results as this run's.
         remove_reports(self.setup.settings.report_dir)
 
