@@ -426,3 +426,34 @@ def test_under_xdist_a_terminal_shows_one_updating_line_and_pytests_lines_stay_i
         assert len(dots) == 1 and len(dots[0].split()[0]) == 8, screen
     assert not any(line.startswith("clue: ") for line in screen)  # erased at the end: the `run:` line stays
     assert any(line.startswith("run: ") for line in screen), screen
+
+
+KILL_A_WORKER = '''
+import os, signal
+from pathlib import Path
+
+def pytest_runtest_teardown(item):
+    # The first worker to finish its fifth sample dies as if killed by the OOM killer (once).
+    done = item.config.stash.setdefault("samples", [0])
+    done[0] += 1
+    flag = Path(item.config.rootpath) / "killed-once"
+    if os.environ.get("PYTEST_XDIST_WORKER") and done[0] == 5:
+        try:
+            flag.open("x").close()
+        except FileExistsError:
+            return
+        os.kill(os.getpid(), signal.SIGKILL)
+'''
+
+
+@pytest.mark.slow
+def test_a_killed_xdist_worker_still_has_its_requests_counted(suite):
+    (suite.path / "conftest.py").write_text(KILL_A_WORKER)
+    with FakeServer(chat_server(lambda body, count: ok("neutral"))) as server:
+        result = run(suite, f"--model-endpoint={server.url}", "--tasks=mednli", "--limit=40", "--cache=c", "-n", "2")
+        received = server.count("/v1/chat/completions")
+    assert (suite.path / "killed-once").exists() and "crashed" in output_of(result).lower()
+    requests = report(suite)["requests"]
+    # Every request the server answered is counted, the dead worker's included (it had answered its share
+    # before it died: nothing was left on the wire).
+    assert requests["sent"] + requests["failed"] == received, (requests, received)

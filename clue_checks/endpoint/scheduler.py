@@ -165,6 +165,8 @@ class Scheduler:
         self.store_errors: list[str] = []  # the first STORE_MESSAGES_KEPT problems, word for word
         self.store_error_count = 0
         self.tokens_out = 0  # output tokens of the answers sent now (not stored ones), for the progress line
+        # Called on the loop's thread as each request completes (an xdist worker keeps its counts on disk).
+        self.on_count: Callable[[], None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -351,6 +353,8 @@ class Scheduler:
             if trace.tries > 1:
                 with self._lock:
                     self.retries += trace.tries - 1
+            if self.on_count is not None:
+                self.on_count()
         _settle(future, result=outcome)
 
     def _final(self, error: EndpointError, trace: Trace) -> EndpointError:

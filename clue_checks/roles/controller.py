@@ -214,6 +214,12 @@ class Controller:
         output = getattr(node, "workeroutput", {}) or {}
         if output.get("clue_requests"):
             self.worker_requests.update(output["clue_requests"])
+        elif error is not None:  # the worker died: its counts as it last wrote them (worker_counts)
+            from .worker_counts import read_counts
+
+            last = read_counts(self.config, str(node.workerinput.get("workerid", "")))
+            if last:  # (the requests it had on the wire when it died are not known to have been answered)
+                self.worker_requests.update({k: v for k, v in last.items() if k != "in_flight"})
         if output.get("clue_baseline_requests"):
             self.worker_baseline_requests.update(output["clue_baseline_requests"])
         if output.get("clue_request_stats"):

@@ -204,6 +204,7 @@ class SampleSession:
             # with the message instead, and stops the session (xdist reports it as the reason).
             self.unavailable = problem
             return
+        self._keep_counts_on_disk()
         self.description = self._describe(collected_tasks, selected)
         # Without our scheduler (e.g. --dist loadscope) a worker cannot know its share: fetch on demand.
         if not self.worker or share is not None:
@@ -215,6 +216,20 @@ class SampleSession:
 
             self.progress = SessionProgress(config, len(indexed), run.progress,
                                             every=self.setup.settings.progress_every)
+
+    def _keep_counts_on_disk(self) -> None:
+        """An xdist worker's request counts, kept where the controller reads them should this worker die."""
+        from pathlib import Path
+
+        from .worker_counts import FOLDER_KEY, CountsFile
+
+        folder = getattr(self.config, "workerinput", {}).get(FOLDER_KEY)
+        scheduler = self.run.scheduler
+        if not self.worker or not folder or scheduler is None:
+            return
+        counts = CountsFile(Path(folder), str(self.config.workerinput["workerid"]))  # type: ignore[attr-defined]
+        self.config.add_cleanup(counts.close)
+        scheduler.on_count = lambda: counts.write({**scheduler.counts(), "in_flight": scheduler.progress()["in_flight"]})
 
     def _endpoint_urls(self) -> list[str]:
         settings = self.setup.settings
