@@ -81,8 +81,8 @@ def _file_lines(path: Path, newline: str | None = None) -> Iterator[str]:
                     return
                 number += 1
                 if len(line) > MAX_LINE_CHARS:
-                    raise DataError(path, f"a line longer than {MAX_LINE_CHARS // (1024 * 1024)} MB characters, which "
-                                    "no record of this data set is: the file is damaged or not this data set",
+                    raise DataError(path, f"a line of more than {MAX_LINE_CHARS:,} characters, which no record of "
+                                    "this data set has: the file is damaged or not this data set",
                                     where=f"line {number}")
                 yield line
     except UnicodeDecodeError:
