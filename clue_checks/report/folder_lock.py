@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -50,3 +52,17 @@ class FolderLock:
         if self._fd is not None:
             os.close(self._fd)  # closing the descriptor releases the lock
             self._fd = None
+
+
+_HELD = pytest.StashKey[FolderLock]()
+
+
+def hold(config: pytest.Config, directory: Path, returncode: int) -> None:
+    """This session writes `directory`: hold it until the session ends, or exit with the one line."""
+    if _HELD not in config.stash:
+        config.stash[_HELD] = FolderLock(directory)
+        config.add_cleanup(config.stash[_HELD].release)
+    try:
+        config.stash[_HELD].acquire()
+    except FolderBusy as exc:
+        pytest.exit(str(exc), returncode=returncode)

@@ -159,15 +159,9 @@ class Controller:
 
     def _hold_report_folder(self) -> None:
         """This run writes the report folder: a second run on it stops here, in one line, having cleared nothing."""
-        from ..report.folder_lock import FolderBusy, FolderLock
+        from ..report.folder_lock import hold
 
-        if getattr(self, "_folder_lock", None) is None:
-            self._folder_lock = FolderLock(self.setup.settings.report_dir)
-            self.config.add_cleanup(self._folder_lock.release)
-        try:
-            self._folder_lock.acquire()
-        except FolderBusy as exc:
-            pytest.exit(str(exc), returncode=EXIT_UNAVAILABLE)
+        hold(self.config, self.setup.settings.report_dir, EXIT_UNAVAILABLE)
 
     def _clear_old_report(self) -> None:
         from ..report.files import remove_reports
