@@ -32,13 +32,15 @@ def test_a_users_gitignore_is_left_alone_and_links_are_not_followed(tmp_path: Pa
     assert (tmp_path / "elsewhere").read_text() == "x\n"
 
 
-def test_report_files_keep_the_umask(tmp_path: Path) -> None:
+def test_store_and_report_files_keep_the_umask(tmp_path: Path) -> None:
     old = os.umask(0o027)
     try:
         paths = write_reports(tmp_path / "r", {"manifest": {}}, "# md\n", {})
+        ResponseStore(tmp_path / "c" / "responses.sqlite3").close()
     finally:
         os.umask(old)
-    assert paths and all(p.stat().st_mode & 0o777 == 0o640 for p in paths)
+    paths += [tmp_path / "c" / "responses.sqlite3", tmp_path / "c" / ".gitignore", tmp_path / "r" / ".gitignore"]
+    assert all(p.stat().st_mode & 0o777 == 0o640 for p in paths), [oct(p.stat().st_mode) for p in paths]
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
