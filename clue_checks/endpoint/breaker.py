@@ -24,13 +24,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .retry import RetryPolicy
-from .types import EndpointError
+from .types import SERVER_TROUBLE, EndpointError
 
 WINDOW = 40  # tries, in completion order
 FAILING = 36  # failed tries in the window that stop the run (90%)
 SAME_REFUSALS = 5
 # What the rate counts as failing: the server in trouble, or an answer nobody can use.
-COUNTED = frozenset({"connect", "transport", "timeout", "overloaded", "unavailable", "server", "malformed"})
+COUNTED = SERVER_TROUBLE | {"malformed"}
 STOPPED = "The run stopped sending: no further requests were sent."
 
 
