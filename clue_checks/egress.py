@@ -112,7 +112,7 @@ def check(urls: Sequence[str], credentialed_tasks: Sequence[str], allowed_hosts:
         raise EgressRefused(
             f"not sending {', '.join(credentialed_tasks)} to {hosts}: these tasks hold MIMIC-derived data, and "
             f"{hosts} is neither this machine nor a private network. {AGREEMENT}. Run them against a locally "
-            f"deployed model, run only public tasks (--tasks=meqsum,longhealth-t1,longhealth-t2,longhealth-t3), or, "
+            f"deployed model, run only public tasks (--clue-tasks=meqsum,longhealth-t1,longhealth-t2,longhealth-t3), or, "
             f"for a host verified to keep no data, use no data for training and let no one review it, allow it "
             f"with --clue-allow-host={refused[0].host} (ini: clue_allow_host); see docs/privacy-and-faults.md",
             url=refused[0].url, kind="refused")

@@ -89,13 +89,13 @@ def _chat(method, path, body, count):
 def test_a_run_sending_mednli_to_a_public_host_is_refused_before_any_request_and_allowed_when_listed(suite):
     (suite.path / "conftest.py").write_text(LOOPBACK_IS_PUBLIC)
     with FakeServer(_chat) as server:
-        refused = run(suite, f"--model-endpoint={server.url}", "--tasks=mednli", "--limit=3", "--no-cache")
+        refused = run(suite, f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-limit=3", "--clue-no-cache")
         sent_when_refused = list(server.requests)
-        allowed = run(suite, f"--model-endpoint={server.url}", "--tasks=mednli", "--limit=3", "--no-cache",
+        allowed = run(suite, f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-limit=3", "--clue-no-cache",
                       "--clue-allow-host=127.0.0.1")
         chat_requests = server.count("/v1/chat/completions")
-        public_task = run(suite, f"--model-endpoint={server.url}", "--tasks=meqsum", "--limit=2", "--no-cache",
-                          "--report-dir=public")
+        public_task = run(suite, f"--model-endpoint={server.url}", "--clue-tasks=meqsum", "--clue-limit=2", "--clue-no-cache",
+                          "--clue-report-dir=public")
     text = "\n".join(refused.outlines + refused.errlines)
     assert refused.ret != 0 and sent_when_refused == []
     lines = [line for line in text.splitlines() if "PhysioNet's credentialed data use agreement" in line]

@@ -68,7 +68,7 @@ def test_a_second_holder_of_a_report_folder_is_refused_in_one_line(tmp_path: Pat
     with pytest.raises(FolderBusy) as caught:
         second.acquire()
     message = str(caught.value)
-    assert "\n" not in message and f"pid {os.getpid()}" in message and "--report-dir" in message
+    assert "\n" not in message and f"pid {os.getpid()}" in message and "--clue-report-dir" in message
     first.release()
     second.acquire()  # free again once the first run ends
     second.release()
@@ -96,10 +96,10 @@ def test_two_runs_on_one_report_folder_the_second_is_refused(tmp_path: Path) -> 
         """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        second = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:randomly", "--tasks=mednli", "--limit=2",
-                                 "--no-cache"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        second = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:randomly", "--clue-tasks=mednli", "--clue-limit=2",
+                                 "--clue-no-cache"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     finally:
         holder.communicate("", timeout=30)
     lines = [line for line in (second.stdout + second.stderr).splitlines() if "another run" in line]
-    assert second.returncode != 0 and len(lines) == 1 and "--report-dir" in lines[0], second.stdout[-2000:]
+    assert second.returncode != 0 and len(lines) == 1 and "--clue-report-dir" in lines[0], second.stdout[-2000:]
     assert (tmp_path / "clue-report" / "clue-report.json").read_text() == '{"earlier": true}'

@@ -67,8 +67,8 @@ def test_a_planted_marker_reaches_nothing_but_the_store(suite, tmp_path_factory,
     data = planted(tmp_path_factory.mktemp("data"))
     workers = ["-n", "2", "--debug=pytestdebug.log"] if mode != "one process" else []
     with FakeServer(chat_server(echoing)) as server:
-        result = run(suite, f"--model-endpoint={server.url}", f"--clue-data={data}", "--tasks=mednli,problemsummary",
-                     "--limit=8", "--cache=c", "--clue-redact", "--report-log=reportlog.jsonl", "--junitxml=junit.xml",
+        result = run(suite, f"--model-endpoint={server.url}", f"--clue-data={data}", "--clue-tasks=mednli,problemsummary",
+                     "--clue-limit=8", "--clue-cache=c", "--clue-redact", "--report-log=reportlog.jsonl", "--junitxml=junit.xml",
                      "-rA", "-v", "--tb=long", *workers)
         answered = server.count("/v1/chat/completions")
     assert answered >= 16 and (suite.path / "clue-report" / "index.html").is_file()
@@ -120,7 +120,7 @@ def test_a_password_in_the_endpoint_url_is_printed_nowhere_even_when_the_endpoin
     from fakes import free_port_url
 
     url = free_port_url().replace("http://", f"http://user:{SECRET}@")
-    result = run(suite, f"--model-endpoint={url}", "--tasks=meqsum", "--limit=2", "--no-cache",
+    result = run(suite, f"--model-endpoint={url}", "--clue-tasks=meqsum", "--clue-limit=2", "--clue-no-cache",
                  "--log-level=DEBUG", "-rA")
     text = result.stdout.str() + result.stderr.str()
     assert result.ret != 0 and "***@127.0.0.1" in text, text[-2000:]

@@ -1,6 +1,6 @@
 """One run at a time writes a report folder: a second run on the same folder is refused in one line.
 
-Two runs sharing a --report-dir would clear and replace each other's report, each believing the
+Two runs sharing a --clue-report-dir would clear and replace each other's report, each believing the
 folder its own. The run that will write a report holds an advisory lock (`flock`) on
 `<report-dir>/.clue-report.lock` until it ends; the system releases it when the process dies, so a
 killed run leaves nothing to clean up. A second run finds it held and stops before it clears
@@ -43,7 +43,7 @@ class FolderLock:
             holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "another process"
             os.close(fd)
             raise FolderBusy(f"clue-checks: another run ({holder}) is writing its report into {self.path.parent}; "
-                             f"wait for it to finish, or give this run its own --report-dir") from None
+                             f"wait for it to finish, or give this run its own --clue-report-dir") from None
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()}".encode())
         self._fd = fd
