@@ -8,6 +8,7 @@ against the embedded baseline, and on the real data with `--clue-data`.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from importlib import resources
 from pathlib import Path
@@ -64,6 +65,10 @@ def write_suite(dest: Path, *, force: bool = False) -> list[Path]:
     if dest.exists() and not dest.is_dir():
         raise InitError(f"{dest} is a file, not a folder: name a folder (it is created if missing)")
     files = suite_files()
+    links = _links(dest, files)
+    if links:  # --force or not: a link would write outside the folder, into whatever it points at
+        raise InitError(f"{', '.join(links)} in {dest} is a symbolic link; nothing was written. clue init never "
+                        "writes through a link: remove it, or name another folder")
     existing = [rel for rel in files if (dest / rel).exists()]
     if existing and not force:
         raise InitError(f"{dest} already has {', '.join(existing)}; nothing was written. "
@@ -72,9 +77,28 @@ def write_suite(dest: Path, *, force: bool = False) -> list[Path]:
     for rel, content in files.items():
         path = dest / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
+        _write_no_follow(path, content)
         written.append(path)
     return written
+
+
+def _links(dest: Path, files: dict[str, bytes]) -> list[str]:
+    """Targets, and folders on the way to them inside `dest`, that are symbolic links (also dangling ones)."""
+    found: dict[str, None] = {}
+    for rel in files:
+        parts = Path(rel).parts
+        for depth in range(1, len(parts) + 1):
+            inside = Path(*parts[:depth])
+            if (dest / inside).is_symlink():
+                found[inside.as_posix()] = None
+    return list(found)
+
+
+def _write_no_follow(path: Path, content: bytes) -> None:
+    """Write `path`, refusing a symbolic link created there meanwhile (O_NOFOLLOW)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(content)
 
 
 def _init(args: argparse.Namespace) -> int:

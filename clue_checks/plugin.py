@@ -170,6 +170,15 @@ def pytest_configure_node(node: Any) -> None:
 
         settings = node.config.stash[SETUP].settings
         node.workerinput[WORKER_KEY] = sorted(wanted(node.config, settings.select, settings.selected_from))
+    if SETUP in node.config.stash:
+        from .roles.worker_counts import FOLDER_KEY as COUNTS_KEY
+        from .roles.worker_counts import folder_for_workers
+
+        node.workerinput[COUNTS_KEY] = folder_for_workers(node.config)  # a killed worker's requests still count
+    if SETUP in node.config.stash and node.config.stash[SETUP].settings.redact:
+        from .roles.private_records import FOLDER_KEY, open_for_workers
+
+        node.workerinput[FOLDER_KEY] = open_for_workers(node.config)  # records' text outside the reports
     selection = node.config.stash[SETUP].kind_selection if SETUP in node.config.stash else None
     if selection is not None:  # --clue-kind, read once here: a worker may start after the report is replaced
         from .roles.kind_selection import WORKER_KEY

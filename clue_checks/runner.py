@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import egress
 from .data.parsed_cache import ParsedCache
 from .endpoint.redact import Redactor
 from .endpoint.scheduler import Outcome, Scheduler, Store
@@ -104,10 +105,12 @@ class Run:
         """Health check and discovery; chooses the API mode. Raises EndpointUnavailable/TemplateUnavailable,
         and StoreError when the response store cannot be used."""
         s = self.settings
+        self.check_egress(urls)  # before the store, discovery or any request
         store = self.open_store()
         scheduler = Scheduler(urls, store, concurrency=s.concurrency, concurrency_share=concurrency_share,
                               refresh=s.refresh, timeout=s.request_timeout, api_key=s.api_key,
-                              model_name=s.model_name, model_revision=s.model_revision)
+                              model_name=s.model_name, model_revision=s.model_revision,
+                              redact_server_text=s.redact)
         try:
             info = scheduler.start()[0]
             self.family = resolve_family(s.model_family, info.model_id)
@@ -118,6 +121,25 @@ class Run:
             raise
         self.scheduler = scheduler
         return info
+
+    def credentialed_tasks(self) -> list[str]:
+        """The run's tasks whose data may go only to local, private or listed hosts (`egress`)."""
+        return [t for t in self.settings.tasks if getattr(self.tasks.get(t), "credentialed", False)]
+
+    def check_egress(self, urls: Sequence[str]) -> list[egress.HostDecision]:
+        """Raises egress.EgressRefused (one line) when a credentialed task would leave the allowed hosts."""
+        return egress.check(urls, self.credentialed_tasks(), self.settings.allow_hosts, shown=self.redact)
+
+    def egress_manifest(self) -> dict[str, Any]:
+        """Where this run's credentialed tasks were allowed to go, and why, for the manifest."""
+        s = self.settings
+        urls = [*(s.endpoints or ["http://127.0.0.1 (the embedded baseline)"]), *s.baseline_endpoints]
+        tasks = self.credentialed_tasks()
+        try:
+            decisions = egress.check(urls, tasks, s.allow_hosts, shown=self.redact)
+        except egress.EgressRefused:  # nothing was sent then; say what the hosts are
+            decisions = [egress.decide(u, s.allow_hosts, shown=self.redact) for u in urls]
+        return egress.manifest_entry(decisions, tasks, s.allow_hosts)
 
     def _renderer(self, info: EndpointInfo) -> Renderer:
         s = self.settings
@@ -242,7 +264,7 @@ class Run:
         `on_poll`: called about every 0.2 s while the answer is awaited (the live progress line)."""
         if self.scheduler is None:
             raise EndpointError("not run: no endpoint connection (the run stopped at an error shown above)",
-                                url=", ".join(self.settings.endpoints) or "the embedded baseline")
+                                url=self.redact(", ".join(self.settings.endpoints)) or "the embedded baseline")
         prompt, request = self.request_for(sample)
         outcome = self.scheduler.wait(self._submit(sample), poll=0.2 if on_poll else 1.0,
                                       on_poll=on_poll)  # bounded: raises EndpointError on a stall
@@ -278,7 +300,7 @@ class Run:
         info = self.info
         return {
             # The embedded baseline's port changes every run; the report names it instead (stable reports).
-            "endpoints": list(self.settings.endpoints) or ["embedded parameterless baseline"],
+            "endpoints": [self.redact(u) for u in self.settings.endpoints] or ["embedded parameterless baseline"],
             "server_kind": info.server_kind,
             "model_id": info.model_id,
             "model_revision": info.model_revision,

@@ -116,6 +116,11 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any], str]] = [
     ("--clue-redact", "clue_redact", "replace clinical text (prompts, responses, references, parsed answers, codes "
      "quoted in reasons) by a hash and its length in every artefact: prediction files, index.html, JUnit XML and "
      "the failure messages; the response store keeps the text", {"action": "store_true"}, "bool"),
+    ("--clue-allow-host", "clue_allow_host", "a host that may receive the credentialed (MIMIC-derived) tasks "
+     "although it is neither this machine nor on a private network; repeat for several. Listing it attests that "
+     "the data use agreement allows it: run by you or your institution, or verified zero data retention, no "
+     "training use and no human review. Recorded in the report's manifest",
+     {"action": "append", "metavar": "HOST"}, "linelist"),
 ]
 
 
@@ -184,6 +189,7 @@ class Settings:
     api_key_source: str | None = None  #: the environment variable the key came from (never the key)
     selected_from: Path | None = None  #: --clue-select/--clue-kind: the report of record read (report_dir is
     #: then its selection/ folder, so the partial run never replaces it)
+    allow_hosts: tuple[str, ...] = ()  #: --clue-allow-host: hosts attested to may receive credentialed tasks
 
 
 def option_names() -> tuple[str, ...]:
@@ -363,6 +369,7 @@ def resolve(config: pytest.Config) -> Settings:
         kinds=kinds,
         redact=bool(_value(config, "clue_redact")[0]),
         progress_every=progress_every,
+        allow_hosts=tuple(h.strip() for h in (_value(config, "clue_allow_host")[0] or []) if h.strip()),
         **baseline,
     )
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from clue_checks.cli import main
+from clue_checks.report.integrity import stamped
 from clue_checks.report import compare_cli, power_cli
 from clue_checks.report.comparison import COMPARISON_RESAMPLES, COMPARISON_SEED
 from clue_checks.report.levels import HEADLINE
@@ -74,6 +75,7 @@ def write_run(path, scores, *, model, new_format, manifest=None):
                        "metrics": {metric: {"value": float(np.mean(values))}}}
     report = {"run": {"model_id": model, "profile": "paper", "api": "generate", "seeds": {"shots": 1}},
               "manifest": manifest or MANIFEST, "tasks": tasks, "levels": {}}
+    report = stamped(report, sorted((path / "predictions").glob("*.jsonl")))  # as write_reports does
     (path / "clue-report.json").write_text(json.dumps(report))
     return path
 
@@ -185,3 +187,35 @@ def test_the_cli_defaults_equal_the_library_constants():
     # the CLI modules keep their own copies so that `clue --help` does not import scipy
     assert (compare_cli.DEFAULT_SEED, compare_cli.DEFAULT_RESAMPLES) == (COMPARISON_SEED, COMPARISON_RESAMPLES)
     assert power_cli.POWER == POWER
+
+
+def _forge(folder) -> None:
+    """Turn every wrong MedNLI answer into a right one, by hand."""
+    path = folder / "predictions" / "mednli.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    path.write_text("".join(json.dumps({**r, "outcome": "passed", "metrics": {"accuracy": 1.0}}) + "\n" for r in rows))
+
+
+def test_forged_prediction_rows_are_refused_with_one_message_and_marked_when_forced(runs, capsys):
+    ref, new = runs
+    _forge(new)
+    assert main(["compare", str(ref), str(new), "--no-plot", "--resamples", "1000"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert f"{new / 'predictions' / 'mednli.jsonl'} was changed after the run wrote it" in err and "--force" in err
+    assert not (new / "compare.md").exists()
+
+    assert main(["compare", str(ref), str(new), "--no-plot", "--resamples", "1000", "--force"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("**forced past an integrity check: ") and "mednli.jsonl was changed" in out
+    numbers = json.loads((new / "compare.json").read_text())
+    assert numbers["integrity_forced"] and "mednli.jsonl" in numbers["integrity_forced"][0]
+
+
+def test_a_prediction_file_added_or_removed_after_the_run_is_named(runs, capsys):
+    ref, new = runs
+    (new / "predictions" / "extra.jsonl").write_text("")
+    (ref / "predictions" / "mednli.jsonl").unlink()
+    assert main(["compare", str(ref), str(new), "--no-plot", "--resamples", "1000"]) == 2
+    err = capsys.readouterr().err
+    assert "extra.jsonl was not written by the run" in err and "mednli.jsonl is missing" in err

@@ -47,14 +47,14 @@ def report(suite: pytest.Pytester, folder: str = "clue-report") -> dict:
 def comparable(data: dict, *, requests: bool = False) -> dict:
     """A report without what legitimately differs between runs: the time and the command line (and the
     sent/stored counts)."""
-    from clue_checks.report.manifest import TIME_KEYS
+    from clue_checks.report.manifest import run_specific
 
     data = json.loads(json.dumps(data))
     data["run"].pop("finished")
     data.pop("performance", None)  # durations, rates and latencies: timing
     if data.get("store"):
         data["store"].pop("path")  # each run its own --clue-cache
-    for key in (*TIME_KEYS, "command"):
+    for key in [k for k in data["manifest"] if run_specific(k)]:
         data["manifest"].pop(key)
     if not requests:
         data.pop("requests")

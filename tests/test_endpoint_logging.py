@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from clue_checks.endpoint.concurrency import AdaptiveLimit
-from clue_checks.endpoint.redact import no_userinfo
+from clue_checks.endpoint.redact import without_userinfo
 from clue_checks.endpoint.store import ResponseStore
 from test_endpoint_client import CHAT_OK, Sleeps, chat_request, complete, run, serve, vllm_info  # noqa: F401
 
@@ -45,4 +45,4 @@ def test_a_corrupt_store_moved_aside_is_logged(tmp_path, caplog):
 
 
 def test_no_userinfo_leaves_only_the_host():
-    assert no_userinfo("at https://bob:s3cret@tgi:8080/x and http://h/y") == "at https://tgi:8080/x and http://h/y"
+    assert without_userinfo("at https://bob:s3cret@tgi:8080/x and http://h/y") == "at https://***@tgi:8080/x and http://h/y"

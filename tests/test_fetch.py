@@ -240,3 +240,46 @@ def test_a_file_where_the_folder_belongs_is_one_message(tmp_path: Path, capsys: 
         assert args.func(args) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"cannot create the folder {tmp_path / 'MeQSum'}: a file of that name" in err
+
+
+def _endless(counter: dict[str, int], chunk: bytes = b"x" * 65536, total: int = 200 * 1024 * 1024):
+    """A 200 MB body made lazily, counting what the client pulled."""
+    while counter["sent"] < total:
+        counter["sent"] += len(chunk)
+        yield chunk
+
+
+def test_a_body_larger_than_the_pinned_file_is_stopped_at_the_pin(tmp_path: Path) -> None:
+    pinned = PUBLIC["meqsum"].size
+    assert pinned is not None
+    counter = {"sent": 0}
+    transport = httpx2.MockTransport(lambda request: httpx2.Response(200, content=_endless(counter)))
+    with pytest.raises(FetchError, match=f"larger than the pinned file \\({pinned:,} bytes\\)"):
+        fetch(["meqsum"], tmp_path, transport=transport)
+    assert counter["sent"] <= pinned + 2 * 65536  # stopped at the cap, not after 200 MB
+    assert leftovers(tmp_path) == []
+
+
+def test_a_body_announcing_more_than_the_pin_is_refused_before_reading(tmp_path: Path) -> None:
+    counter = {"sent": 0}
+    transport = httpx2.MockTransport(lambda request: httpx2.Response(
+        200, headers={"Content-Length": str(200 * 1024 * 1024)}, content=_endless(counter)))
+    with pytest.raises(FetchError, match="announces 209,715,200 bytes"):
+        fetch(["meqsum"], tmp_path, transport=transport)
+    assert counter["sent"] <= 65536 and leftovers(tmp_path) == []
+
+
+def test_fetched_files_get_the_users_umask_not_0600(tmp_path: Path) -> None:
+    import os
+
+    old = os.umask(0o022)
+    try:
+        from clue_checks.data import modes
+
+        modes.umask.cache_clear()
+        with serve({LONGHEALTH: (200, {}, JSON)}) as server:
+            fetch(["longhealth"], tmp_path, base_urls={"longhealth": server.url})
+    finally:
+        os.umask(old)
+        modes.umask.cache_clear()
+    assert (tmp_path / LONGHEALTH).stat().st_mode & 0o777 == 0o644

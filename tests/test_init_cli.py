@@ -95,6 +95,21 @@ def test_init_refuses_to_overwrite_and_writes_nothing(tmp_path: Path, capsys: py
     assert (tmp_path / "thresholds.toml").read_bytes() == suite_files()["thresholds.toml"]
 
 
+@pytest.mark.parametrize("linked", ["thresholds.toml", SUITE_DIR])
+def test_init_force_never_writes_through_a_symlink(tmp_path: Path, capsys: pytest.CaptureFixture[str], linked: str):
+    project, outside = tmp_path / "project", tmp_path / "outside"
+    project.mkdir()
+    outside.mkdir()
+    victim = outside / "secret.toml"
+    victim.write_text("# not yours\n")
+    (project / linked).symlink_to(victim if linked == "thresholds.toml" else outside)
+    assert main(["init", str(project), "--force"]) == 1
+    err = capsys.readouterr().err
+    assert "symbolic link" in err and linked in err and "nothing was written" in err
+    assert victim.read_text() == "# not yours\n" and sorted(p.name for p in outside.iterdir()) == ["secret.toml"]
+    assert sorted(p.name for p in project.iterdir()) == [linked]
+
+
 def test_init_into_a_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     target = tmp_path / "a-file"
     target.write_text("x")

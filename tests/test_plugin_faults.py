@@ -18,6 +18,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+
+from clue_checks.endpoint.breaker import WINDOW
 from fakes import FakeServer
 from test_e2e import FIXTURES, chat_server, ok, report, run, suite  # noqa: F401  (suite is a fixture)
 
@@ -132,9 +134,9 @@ def test_a_server_answering_503_forever_stops_the_run_within_a_bound(suite):
         elapsed = time.monotonic() - started
         received = server.count("/v1/chat/completions")
     text = output_of(result)
-    # Bounded: the breaker's streak (three requests' worth of tries) plus what was on the wire; 20 samples
-    # each retried on its own would be 120 requests.
-    assert received <= 3 * 6 + 4, received
+    # Bounded: the breaker's window of tries plus what was on the wire; 20 samples each retried on its own
+    # would be 120 requests.
+    assert received <= WINDOW + 3 * 4, received
     assert result.ret != 0 and not any(t in text for t in TRACEBACKS)
     data = report(suite)
     assert data["performance"]["stopped"]  # said once, for the whole run
@@ -434,3 +436,34 @@ def test_under_xdist_a_terminal_shows_one_updating_line_and_pytests_lines_stay_i
         assert len(dots) == 1 and len(dots[0].split()[0]) == 8, screen
     assert not any(line.startswith("clue: ") for line in screen)  # erased at the end: the `run:` line stays
     assert any(line.startswith("run: ") for line in screen), screen
+
+
+KILL_A_WORKER = '''
+import os, signal
+from pathlib import Path
+
+def pytest_runtest_teardown(item):
+    # The first worker to finish its fifth sample dies as if killed by the OOM killer (once).
+    done = item.config.stash.setdefault("samples", [0])
+    done[0] += 1
+    flag = Path(item.config.rootpath) / "killed-once"
+    if os.environ.get("PYTEST_XDIST_WORKER") and done[0] == 5:
+        try:
+            flag.open("x").close()
+        except FileExistsError:
+            return
+        os.kill(os.getpid(), signal.SIGKILL)
+'''
+
+
+@pytest.mark.slow
+def test_a_killed_xdist_worker_still_has_its_requests_counted(suite):
+    (suite.path / "conftest.py").write_text(KILL_A_WORKER)
+    with FakeServer(chat_server(lambda body, count: ok("neutral"))) as server:
+        result = run(suite, f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-limit=40", "--clue-cache=c", "-n", "2")
+        received = server.count("/v1/chat/completions")
+    assert (suite.path / "killed-once").exists() and "crashed" in output_of(result).lower()
+    requests = report(suite)["requests"]
+    # Every request the server answered is counted, the dead worker's included (it had answered its share
+    # before it died: nothing was left on the wire).
+    assert requests["sent"] + requests["failed"] == received, (requests, received)

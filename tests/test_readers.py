@@ -29,3 +29,39 @@ def test_utf8_with_or_without_a_byte_order_mark_reads(tmp_path):
     path = tmp_path / "f.csv"
     path.write_bytes(b"\xef\xbb\xbfa,b\n\xc3\xa9,x\n")
     assert read_text(path) == "a,b\né,x\n"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("reader", ["read_jsonl", "read_json_records", "read_csv"])
+def test_a_200_mb_line_of_garbage_is_one_message_without_ballooning_memory(tmp_path, reader):
+    """Measured in a child process (its peak resident memory), so the test's own memory does not count."""
+    import subprocess
+    import sys
+    import textwrap
+
+    path = tmp_path / "data.jsonl"
+    with path.open("wb") as handle:
+        handle.write(b'{"sentence1": "a", "sentence2": "b", "gold_label": "neutral", "pairID": "1"}\n')
+        for _ in range(200):
+            handle.write(b"\x01garbage" * (1024 * 1024 // 8))
+        handle.write(b"\n")
+    script = textwrap.dedent(f"""
+        import resource, sys
+        from pathlib import Path
+        from clue_checks.data import readers
+        from clue_checks.data.errors import DataError
+        path = Path({str(path)!r})
+        try:
+            if {reader!r} == "read_jsonl":
+                readers.read_jsonl(path, ("sentence1",))
+            else:
+                getattr(readers, {reader!r})(path)
+        except DataError as exc:
+            print("message:", exc)
+        print("peak_mb:", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+        """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300).stdout
+    message = next(line for line in out.splitlines() if line.startswith("message:"))
+    peak = int(next(line for line in out.splitlines() if line.startswith("peak_mb:")).split()[1])
+    assert "line 2" in message and str(path) in message
+    assert peak < 300, f"peak {peak} MB for a 200 MB line"  # was over 1 GB: the file in memory several times

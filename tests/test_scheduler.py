@@ -166,12 +166,12 @@ def test_a_dead_endpoint_stops_the_remaining_requests_quickly(store):
     try:
         assert s.submit(gen("before")).result(10).completion.text == "BEFORE"
         server.stop()  # the model server dies mid-run
-        futures = [s.submit(gen(f"after{i}")) for i in range(40)]
+        futures = [s.submit(gen(f"after{i}")) for i in range(100)]
         errors = [f.exception(30) for f in futures]
         assert all(isinstance(e, EndpointError) for e in errors)
         assert s.broken is not None and "stopped answering" in s.broken
-        # Only the few requests in flight when the breaker tripped paid for their retries.
-        assert sum(isinstance(e, EndpointUnavailable) for e in errors) >= 30
+        # One window of tries (two per request), then the rest were never sent.
+        assert sum(isinstance(e, EndpointUnavailable) for e in errors) >= 100 - WINDOW // 2 - 2
     finally:
         s.close()
 
@@ -233,7 +233,7 @@ _NoStore = NullStore
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from clue_checks.endpoint.breaker import Breaker  # noqa: E402
+from clue_checks.endpoint.breaker import WINDOW, Breaker  # noqa: E402
 from clue_checks.endpoint.concurrency import AdaptiveLimit  # noqa: E402
 
 
@@ -351,27 +351,46 @@ def _failure(kind: str, status: int | None = None, message: str | None = None) -
                          retryable=kind != "refused", kind=kind)
 
 
-def test_the_breaker_needs_a_long_enough_streak_of_trouble():
+def test_the_breaker_stops_on_a_failure_rate_held_for_a_request_budget():
     clock = Clock()
-    breaker = Breaker(RetryPolicy(max_attempts=2, base_delay=1.0), clock)  # threshold 6 tries over 1 s
-    for _ in range(10):  # a burst: many tries, no time
+    breaker = Breaker(RetryPolicy(max_attempts=2, base_delay=1.0), clock)  # budget: 1 s
+    for _ in range(WINDOW + 10):  # a burst: the rate is there, but it has not lasted
         assert not breaker.tried(_failure("unavailable", 503), 8)
     clock.now += 1.0
     assert breaker.tried(_failure("unavailable", 503), 8)
-    assert breaker.reason is not None and "kept failing" in breaker.reason and "no further requests" in breaker.reason
+    reason = breaker.reason
+    assert reason is not None and "kept failing" in reason and "no further requests" in reason
+    assert f"{WINDOW} of the last {WINDOW} tries failed (100%)" in reason
 
 
-def test_an_answer_resets_the_breaker():
+@pytest.mark.parametrize("failures_per_20", [1, 4, 10])
+def test_a_server_failing_a_fraction_of_tries_never_trips_the_breaker(failures_per_20):
     clock = Clock()
     breaker = Breaker(RetryPolicy(max_attempts=2, base_delay=1.0), clock)
-    for _ in range(20):
-        breaker.tried(_failure("timeout"), 4)
+    for i in range(5000):  # evenly spread failures, any order of completion: only the rate matters
         clock.now += 0.1
-        breaker.tried(None, 4)  # the server answers now and then: a slow server, not a dead one
+        failure = _failure("server", 500) if i % 20 < failures_per_20 else None
+        assert not breaker.tried(failure, 64)
     assert breaker.reason is None
-    for _ in range(4):
-        assert not breaker.gave_up(_failure("timeout"), 4)
-    assert breaker.gave_up(_failure("timeout"), 4) and "--clue-request-timeout" in breaker.reason
+
+
+def test_the_breaker_counts_unusable_answers_and_says_so():
+    clock = Clock()
+    breaker = Breaker(RetryPolicy(max_attempts=2, base_delay=1.0), clock)
+    tripped = False
+    for i in range(200):
+        clock.now += 0.1
+        tripped = breaker.tried(_failure("malformed", 200) if i % 20 else None, 8) or tripped
+    assert tripped and breaker.reason is not None and "cannot be used" in breaker.reason
+    assert "(95%)" in breaker.reason
+
+
+def test_refusals_are_answers_for_the_rate():
+    clock = Clock()
+    breaker = Breaker(RetryPolicy(max_attempts=2, base_delay=1.0), clock)
+    for _ in range(500):
+        clock.now += 0.1
+        assert not breaker.tried(_failure("refused", 400, "too long"), 8)
 
 
 def test_refusals_stop_the_run_only_before_any_answer():

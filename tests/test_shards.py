@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from clue_checks.report.manifest import TIME_KEYS
+from clue_checks.report.manifest import run_specific
 from clue_checks.server import BaselineServer
 from fakes import copy_suite
 
@@ -49,7 +49,7 @@ def comparable(folder: Path) -> tuple[dict, dict[str, list[dict]], list[str]]:
     data.pop("requests")
     data.pop("performance", None)  # how one process's run went (timing, the store): not recomputed by a merge
     data.pop("store", None)
-    for key in (*TIME_KEYS, "command"):
+    for key in [k for k in data["manifest"] if run_specific(k)]:
         data["manifest"].pop(key)
     for task in data["tasks"].values():
         task.pop("requests")
@@ -111,6 +111,26 @@ def test_a_merge_refuses_missing_repeated_or_foreign_shards(suite, baseline):
     nothing = clue(suite.path, "report", "merge", "m", "no-such-folder")
     assert nothing.returncode == 2 and "no-such-folder/clue-report.json: not found" in nothing.stderr
     assert not (suite.path / "m").exists()
+
+
+def test_a_merge_refuses_forged_prediction_rows_and_marks_a_forced_merge(suite, baseline):
+    base = (f"--model-endpoint={baseline.url}", "--clue-tasks=mednli", "--clue-cache=c")
+    run(suite, *base, "--clue-shard=1/2", "--clue-report-dir=s1")
+    run(suite, *base, "--clue-shard=2/2", "--clue-report-dir=s2")
+    forged = suite.path / "s2" / "predictions" / "mednli.jsonl"
+    rows = [json.loads(line) for line in forged.read_text().splitlines()]
+    forged.write_text("".join(json.dumps({**r, "outcome": "passed", "accuracy": 1, "metrics": {"accuracy": 1}}) + "\n"
+                              for r in rows))
+    refused = clue(suite.path, "report", "merge", "m", "s1", "s2")
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
+    assert f"{Path('s2') / 'predictions' / 'mednli.jsonl'} was changed after the run wrote it" in refused.stderr
+    assert not (suite.path / "m").exists()
+    forced = clue(suite.path, "report", "merge", "m", "s1", "s2", "--force")
+    assert forced.returncode == 0 and "forced past an integrity check" in forced.stdout
+    merged = json.loads((suite.path / "m" / "clue-report.json").read_text())
+    assert "mednli.jsonl" in merged["run"]["integrity_forced"][0]
+    again = clue(suite.path, "report", "merge", "m2", "m")  # the forced merge's own files verify again
+    assert "was changed" not in again.stderr
 
 
 def test_merging_with_a_stricter_thresholds_file_exits_with_its_verdict(suite, baseline):

@@ -148,11 +148,11 @@ KNOWN = {
 
 
 def without_kinds_and_times(data: dict) -> dict:
-    from clue_checks.report.manifest import TIME_KEYS
+    from clue_checks.report.manifest import run_specific
 
     data = json.loads(json.dumps(data))
     data["run"].pop("finished")
-    for key in (*TIME_KEYS, "command"):
+    for key in [k for k in data["manifest"] if run_specific(k)]:
         data["manifest"].pop(key, None)
     data.pop("requests")  # the first run sent them, the second read them from the store
     data.pop("performance", None)  # durations and throughput: timing, not scores

@@ -19,6 +19,8 @@ from typing import Literal
 
 import httpx2
 
+from .modes import as_created
+
 __all__ = ["CREDENTIALED", "PUBLIC", "Dataset", "FetchError", "FetchResult", "UsageError", "fetch", "file_sha256"]
 
 
@@ -177,9 +179,15 @@ def _remove_empty(created: list[Path]) -> None:
             pass
 
 
-def _download(client: httpx2.Client, url: str, target: Path) -> tuple[Path, str, int]:
+def _too_big(url: str, cap: int, seen: str) -> FetchError:
+    return FetchError(f"{url} is larger than the pinned file ({cap:,} bytes): {seen}; stopped there, nothing was "
+                      f"written. The file upstream may have changed or the URL serves something else: check the "
+                      f"source, --ref or --mirror.")
+
+
+def _download(client: httpx2.Client, url: str, target: Path, cap: int | None = None) -> tuple[Path, str, int]:
     """Stream `url` into a temporary file next to `target` (whose folder exists); return (temp path, sha256,
-    size)."""
+    size). `cap`: the pinned file's size; a body announcing or reaching more is stopped there."""
     # Same folder as the target, so the final os.replace is an atomic rename on one file system.
     try:
         handle = tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", suffix=".part",
@@ -189,6 +197,7 @@ def _download(client: httpx2.Client, url: str, target: Path) -> tuple[Path, str,
                          f"write to.") from None
     part = Path(handle.name)
     try:
+        as_created(part)  # a download is readable as any file the user writes (tempfile makes it 0600)
         with handle:
             digest, size, head = hashlib.sha256(), 0, b""
             with client.stream("GET", url) as response:
@@ -198,6 +207,9 @@ def _download(client: httpx2.Client, url: str, target: Path) -> tuple[Path, str,
                         f"Check the URL: a moved file, a wrong --ref or a wrong --mirror gives 404."
                     )
                 content_type = response.headers.get("content-type", "")
+                announced = response.headers.get("content-length", "")
+                if cap is not None and announced.isdigit() and int(announced) > cap:
+                    raise _too_big(url, cap, f"it announces {int(announced):,} bytes")
                 for chunk in response.iter_bytes(_CHUNK):
                     if len(head) < 512:
                         head += chunk[: 512 - len(head)]
@@ -210,6 +222,8 @@ def _download(client: httpx2.Client, url: str, target: Path) -> tuple[Path, str,
                             )
                     digest.update(chunk)
                     size += len(chunk)
+                    if cap is not None and size > cap:
+                        raise _too_big(url, cap, f"more than {cap:,} bytes arrived")
                     handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
@@ -282,7 +296,9 @@ def _fetch_one(client: httpx2.Client, dataset: Dataset, url: str, target: Path, 
             return FetchResult(dataset.name, target, url, have, target.stat().st_size, "skipped", want is not None)
         # A present file with the wrong hash (e.g. an HTML page from CLUE's script) is replaced.
     _make_folders(target.parent, created)
-    part, have, size = _download(client, url, target)
+    # The table's pin comes with the file's size: a body past it is not the file, whatever follows.
+    cap = dataset.size if dataset.size and want == dataset.sha256 else None
+    part, have, size = _download(client, url, target, cap)
     if want is not None and have != want:
         part.unlink(missing_ok=True)
         size_note = f"{size:,} bytes"

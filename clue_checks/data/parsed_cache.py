@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .modes import as_created
 from .readers import Records
 
 FORMAT = 1  # raise when the stored layout or what the readers return changes
@@ -72,6 +73,7 @@ def _save(copy: Path, records: Records) -> None:
     try:
         handle, temporary = tempfile.mkstemp(dir=copy.parent, prefix=".tmp-", suffix=".json")
         try:
+            as_created(Path(temporary))  # the user's umask, not tempfile's 0600
             with os.fdopen(handle, "w", encoding="utf-8") as out:
                 out.write(text)
             os.replace(temporary, copy)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,9 +64,30 @@ def read_text(path: Path) -> str:
         ) from None
 
 
-def _lines(text: str) -> io.StringIO:
-    """Lines as a text-mode file yields them (\\n, \\r\\n or \\r end a line; U+2028 inside a JSON string does not)."""
-    return io.StringIO(text, newline=None)
+# No record of a CLUE data set comes near this; a longer line is garbage, refused without reading it all.
+MAX_LINE_CHARS = 32 * 1024 * 1024
+
+
+def _file_lines(path: Path, newline: str | None = None) -> Iterator[str]:
+    """The file's lines as a text-mode file splits them (\\n, \\r\\n or \\r end a line; U+2028 inside a
+    JSON string does not), read one at a time: a huge file, or a huge line of garbage, never sits in
+    memory whole; a line over MAX_LINE_CHARS is a DataError naming it. A byte-order mark is dropped."""
+    try:
+        with path.open(encoding="utf-8-sig", newline=newline) as handle:
+            number = 0
+            while True:
+                line = handle.readline(MAX_LINE_CHARS + 1)
+                if not line:
+                    return
+                number += 1
+                if len(line) > MAX_LINE_CHARS:
+                    raise DataError(path, f"a line of more than {MAX_LINE_CHARS:,} characters, which no record of "
+                                    "this data set has: the file is damaged or not this data set",
+                                    where=f"line {number}")
+                yield line
+    except UnicodeDecodeError:
+        read_text(path)  # names the line and the byte
+        raise
 
 
 def _json_object(path: Path, number: int, line: str) -> dict[str, Any]:
@@ -92,7 +112,7 @@ def _json_lines(path: Path, lines: Iterable[str]) -> Records:
 def read_jsonl(path: Path, fields: Sequence[str]) -> Records:
     """JSON lines; every record must carry `fields` as strings."""
     require_file(path)
-    records = _json_lines(path, _lines(read_text(path)))
+    records = _json_lines(path, _file_lines(path))
     for where, record in zip(records.wheres, records):
         require_fields(path, where, record, fields)
     if not records:
@@ -104,9 +124,9 @@ def read_json_records(path: Path) -> Records:
     """A JSON array of objects ("record N", 1-based), or JSON lines ("line N"): CLUE's generators
     write JSONL, its evaluators read arrays."""
     require_file(path)
+    if not _starts_an_array(path):
+        return _json_lines(path, _file_lines(path))
     text = read_text(path)
-    if not text.lstrip().startswith("["):
-        return _json_lines(path, _lines(text))
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -115,6 +135,17 @@ def read_json_records(path: Path) -> Records:
         if not isinstance(record, dict):
             raise DataError(path, "each array element must be a JSON object", where=f"record {index + 1}")
     return Records(data, (f"record {index}" for index in range(1, len(data) + 1)))
+
+
+def _starts_an_array(path: Path) -> bool:
+    with path.open("rb") as handle:
+        while True:
+            chunk = handle.read(1 << 16)
+            if not chunk:
+                return False
+            stripped = chunk.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()
+            if stripped:
+                return stripped.startswith(b"[")
 
 
 def read_xlsx(path: Path, sheet: str, columns: Sequence[str]) -> Records:
@@ -164,25 +195,36 @@ def read_csv(path: Path) -> tuple[list[str], Records]:
     columns (DictReader's restval), extra fields are dropped.
     """
     require_file(path)
-    # read_text drops a byte-order mark (Excel exports), which would otherwise hide the first column's name.
-    with io.StringIO(read_text(path), newline="") as handle:
-        reader = csv.reader(handle)
-        records = Records()
-        try:
-            header = next(reader, [])
-            while True:
-                start = reader.line_num + 1
-                row = next(reader, None)
-                if row is None:
-                    break
-                if not row:
-                    continue
-                record: dict[str, Any] = dict.fromkeys(header)
-                record.update(zip(header, row))
-                records.append(record)
-                records.wheres.append(f"line {start}")
-        except csv.Error as exc:
-            raise DataError(path, f"malformed CSV: {exc}", where=f"line {reader.line_num}") from None
+    try:
+        return _read_csv(path)
+    except UnicodeDecodeError:
+        read_text(path)  # names the line and the byte
+        raise
+
+
+def _read_csv(path: Path) -> tuple[list[str], Records]:
+    # Read as it goes (a huge file never sits in memory whole; csv refuses a field past its limit);
+    # utf-8-sig drops a byte-order mark (Excel exports), which would otherwise hide the first column's name.
+    lines = _file_lines(path, newline="")
+    reader = csv.reader(lines)
+    records = Records()
+    try:
+        header = next(reader, [])
+        while True:
+            start = reader.line_num + 1
+            row = next(reader, None)
+            if row is None:
+                break
+            if not row:
+                continue
+            record: dict[str, Any] = dict.fromkeys(header)
+            record.update(zip(header, row))
+            records.append(record)
+            records.wheres.append(f"line {start}")
+    except csv.Error as exc:
+        raise DataError(path, f"malformed CSV: {exc}", where=f"line {reader.line_num}") from None
+    finally:
+        lines.close()  # the file, also when a record stops the reading
     return list(header), records
 
 

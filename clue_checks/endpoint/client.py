@@ -28,7 +28,7 @@ from ._http_errors import (CHECK_ENDPOINT, RETRYABLE_STATUS, RETRYABLE_TRANSPORT
                            status_failure, transport_failure)
 from .discovery import Discovery
 from .pools import ShardedTransport
-from .redact import Redactor, no_userinfo
+from .redact import Redactor, install_log_filters, without_userinfo
 from .retry import Attempts, RetryPolicy
 from .token_spans import Spans, parse_tgi_spans, parse_vllm_spans
 from .types import Completion, EndpointError, EndpointInfo, Request
@@ -102,6 +102,7 @@ class EndpointClient:
     ) -> None:
         self.redact = Redactor.for_endpoint(api_key=api_key, headers=headers, urls=[url])
         self.url = _normalise_url(url, self.redact)
+        install_log_filters()  # the HTTP library logs request URLs: no userinfo in them
         self._timeout = timeout
         self._retry = retry
         self._sleep = sleep
@@ -208,11 +209,11 @@ class EndpointClient:
                 delay = attempts.after(failure)
                 if delay is None:
                     if attempts.made > 1 or failure.retryable:
-                        log.warning("%s%s: giving up after %d tries: %s", no_userinfo(self.url), path, attempts.made,
-                                    self.redact(no_userinfo(str(failure))))
+                        log.warning("%s%s: giving up after %d tries: %s", without_userinfo(self.url), path, attempts.made,
+                                    self.redact(without_userinfo(str(failure))))
                     raise failure if attempts.made == 1 and not failure.retryable else attempts.gave_up(path, failure)
-                log.info("%s%s: try %d failed (%s); retrying in %.1f s", no_userinfo(self.url), path, attempts.made,
-                         self.redact(no_userinfo(str(failure))), delay)
+                log.info("%s%s: try %d failed (%s); retrying in %.1f s", without_userinfo(self.url), path, attempts.made,
+                         self.redact(without_userinfo(str(failure))), delay)
             except BaseException:
                 self._gate.leave(ticket, ABANDONED)
                 raise
@@ -238,7 +239,7 @@ class EndpointClient:
         if not response.is_success:
             raise status_failure(response, "POST", path, url)
         try:
-            return parse(decode_json(response.content))
+            return parse(decode_json(response.content, response.headers.get("content-type", "")))
         except Malformed as exc:
             raise EndpointError(f"malformed response ({exc})", url=url, status=response.status_code,
                                 server_message=excerpt(response.text) or "(empty body)", retryable=True,

@@ -20,7 +20,7 @@ from typing import Any
 from .breaker import Breaker
 from .client import ABANDONED, EndpointClient
 from .concurrency import AdaptiveLimit
-from .redact import Redactor, no_userinfo
+from .redact import Redactor, without_userinfo
 from .retry import RetryPolicy
 from .types import Completion, EndpointError, EndpointInfo, EndpointUnavailable, ReplicaDown, Request
 
@@ -192,7 +192,8 @@ class Router:
                 replica.failures_in_row += 1
                 if replica.failures_in_row >= REPLICA_DOWN_AFTER:
                     self._take_out(replica, failure)
-        if self.breaker.tried(failure, self.limit.limit):
+        # The breaker's message may be printed: no secret, and no server text under --clue-redact.
+        if self.breaker.tried(self.redact.error(failure) if failure is not None else None, self.limit.limit):
             self._stopped()
 
     def _stopped(self) -> None:
@@ -209,7 +210,7 @@ class Router:
         self.events.append(f"{self.redact(replica.info.url)} taken out of rotation after "
                            f"{replica.failures_in_row} failed tries (last: {failure})")
         log.warning("replica %s taken out of rotation after %d failed tries (last: %s)",
-                    no_userinfo(replica.info.url), replica.failures_in_row, self.redact(no_userinfo(str(failure))))
+                    without_userinfo(replica.info.url), replica.failures_in_row, self.redact(without_userinfo(str(failure))))
         assert self.limit is not None
         self.limit.recheck()
         asyncio.get_running_loop().create_task(self._health_checks(replica))
@@ -223,7 +224,7 @@ class Router:
                 replica.live, replica.failures_in_row = True, 0
                 self.events.append(f"{self.redact(replica.info.url)} back in rotation (healthy after "
                                    f"{time.monotonic() - started:.0f} s)")
-                log.info("replica %s back in rotation (healthy after %.0f s)", no_userinfo(replica.info.url),
+                log.info("replica %s back in rotation (healthy after %.0f s)", without_userinfo(replica.info.url),
                          time.monotonic() - started)
 
     def summary(self) -> dict[str, Any]:

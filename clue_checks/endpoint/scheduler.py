@@ -118,6 +118,7 @@ class Scheduler:
         model_name: str | None = None,
         model_revision: str | None = None,
         startup_wait: float = 10.0,
+        redact_server_text: bool = False,
     ) -> None:
         if not urls:
             raise ValueError("at least one endpoint URL is needed")
@@ -133,7 +134,9 @@ class Scheduler:
         self._model_name = model_name
         self._model_revision = model_revision
         self._startup_wait = startup_wait
-        self.redact = Redactor.for_endpoint(api_key=api_key, headers=headers, urls=urls)
+        # Under --clue-redact a server's own words (a 400 quoting the prompt) are hashed in every error.
+        self.redact = Redactor.for_endpoint(api_key=api_key, headers=headers, urls=urls,
+                                            hash_server_text=redact_server_text)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="clue-scheduler", daemon=True)
         self._router = Router(retry, self.redact)
@@ -162,6 +165,8 @@ class Scheduler:
         self.store_errors: list[str] = []  # the first STORE_MESSAGES_KEPT problems, word for word
         self.store_error_count = 0
         self.tokens_out = 0  # output tokens of the answers sent now (not stored ones), for the progress line
+        # Called on the loop's thread as each request completes (an xdist worker keeps its counts on disk).
+        self.on_count: Callable[[], None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -178,7 +183,7 @@ class Scheduler:
             return future.result(timeout=bound)
         except concurrent.futures.TimeoutError:
             future.cancel()
-            raise EndpointUnavailable(f"no answer within {bound:.0f} s", url=", ".join(self._urls),
+            raise EndpointUnavailable(f"no answer within {bound:.0f} s", url=", ".join(map(self.redact, self._urls)),
                                       hint="Check the server.", kind="timeout") from None
 
     async def _connect(self) -> list[EndpointInfo]:
@@ -348,10 +353,13 @@ class Scheduler:
             if trace.tries > 1:
                 with self._lock:
                     self.retries += trace.tries - 1
+            if self.on_count is not None:
+                self.on_count()
         _settle(future, result=outcome)
 
     def _final(self, error: EndpointError, trace: Trace) -> EndpointError:
         """Count a request that failed for good and say honestly whether it reached the server."""
+        error = self.redact.error(error)
         with self._lock:
             if trace.tries == 0:
                 self.not_sent += 1

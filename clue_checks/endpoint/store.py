@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..private_files import ignore_cache
 from .types import Completion, EndpointIdentity, Request
 
 log = logging.getLogger(__name__)
@@ -186,6 +187,7 @@ class ResponseStore:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise self._fail(f"its folder cannot be created ({exc.strerror or exc})", self._fixes("unwritable", 0))
+        ignore_cache(folder)  # prompts and answers: never staged by `git add -A`
         if self.path.is_dir():
             raise self._fail("it is a folder, not a file", f"Give --clue-cache another folder, or {NO_CACHE}.")
         try:

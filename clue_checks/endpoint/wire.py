@@ -18,12 +18,24 @@ class Malformed(Exception):
     """A 2xx body that is not JSON or lacks the fields we need."""
 
 
-def decode_json(content: bytes) -> Any:
+def decode_json(content: bytes, content_type: str = "") -> Any:
     """The JSON of a body; a lone surrogate escape (`"\\ud800"`) is kept as is, never refused."""
     try:
         return json.loads(content)
     except ValueError:
-        raise Malformed("not JSON") from None
+        raise Malformed(unusable(content, content_type)) from None
+
+
+def unusable(content: bytes, content_type: str = "") -> str:
+    """What a 2xx body that is not JSON looks like, so the message points at the likely cause."""
+    head = content[:512].lstrip().lower()
+    if not head:
+        return "an empty body"
+    if "text/html" in content_type.lower() or head.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
+        return "an HTML page, not JSON (a login page or a proxy in front of the server?)"
+    if "text/event-stream" in content_type.lower() or head.startswith((b"data:", b"event:", b": ")):
+        return "an event stream (SSE), not one JSON answer"
+    return "not JSON"
 
 
 def as_int(value: Any) -> int | None:

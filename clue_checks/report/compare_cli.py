@@ -27,7 +27,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="the reference run's report directory (e.g. the base model's)")
     p.add_argument("runs", metavar="DIR", type=Path, nargs="+", help="report directories to compare with REF")
     p.add_argument("--out", type=Path, help="the Markdown file (default: DIR/compare.md of the first DIR)")
-    p.add_argument("--force", action="store_true", help="compare runs whose manifests differ (the table says so)")
+    p.add_argument("--force", action="store_true", help="compare runs whose manifests differ, or whose prediction "
+                   "files do not match their report's sha256 (the table says so)")
     p.add_argument("--no-plot", action="store_true", help="do not draw the forest plot")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="bootstrap seed (default: %(default)s)")
     p.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES,
@@ -38,6 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 def run(args: argparse.Namespace) -> int:
     """Exit codes: 0 compared, 2 a report directory could not be read or the runs are not comparable."""
     from .compare_table import as_dict, compare_dirs, forest_rows, markdown
+    from .integrity import IntegrityError, forced_note, verify_folders
     from .manifest_check import ComparabilityError
     from .run_dir import RunDirError, load_run_dir
 
@@ -46,8 +48,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         reference = load_run_dir(args.reference)
         runs = [load_run_dir(path) for path in args.runs]
+        forced = verify_folders([args.reference, *args.runs], force=args.force, what="compare")
         comparisons = compare_dirs(reference, runs, force=args.force, seed=args.seed, resamples=args.resamples)
-    except (RunDirError, ComparabilityError) as exc:
+    except (RunDirError, ComparabilityError, IntegrityError) as exc:
         return _fail(str(exc))
     out: Path = args.out or args.runs[0] / "compare.md"
     stem = out.parent / (out.name[: -len(out.suffix)] if out.suffix else out.name)
@@ -62,10 +65,12 @@ def run(args: argparse.Namespace) -> int:
         plot_files = [p.name for p in forest_plot(forest_rows(reference, comparisons), stem,
                                                   reference=reference.name, title=f"{names} vs {reference.name}")]
     text = markdown(reference, comparisons, plot_files=plot_files, plot_note=note)
+    text = f"**{forced_note(forced)}**\n\n{text}" if forced else text  # --force: the table says so
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     numbers = stem.parent / f"{stem.name}.json"
-    numbers.write_text(json.dumps({"reference": str(args.reference), "runs": as_dict(comparisons)},
+    numbers.write_text(json.dumps({"reference": str(args.reference), "runs": as_dict(comparisons),
+                                   **({"integrity_forced": forced} if forced else {})},
                                                     indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     sys.stdout.write(text)
     print(f"\nwritten: {out}, {numbers}"

@@ -10,9 +10,13 @@ One flat mapping with sorted, stable keys, so two runs' manifests compare key by
 - ``generation.<task>.<param>``: the generation parameters each task sent;
 - ``thresholds.source``, ``thresholds.sha256``, ``thresholds.content``;
 - ``endpoint.info``: the server's /info (or /v1/models) answer, secrets removed;
-- ``run.started``, ``run.duration_s``, ``command`` (secrets removed).
+- ``run.started``, ``run.duration_s``, ``command`` (secrets removed);
+- ``egress.*``: the credentialed tasks, each endpoint host and why it could receive them (loopback,
+  private network, or listed with the attestation), see ``clue_checks.egress``;
+- ``predictions.sha256.<task>.jsonl``: each prediction file as written (added by ``integrity``).
 
-Keys whose values legitimately differ between two runs of the same thing: `TIME_KEYS` and `command`.
+Keys whose values legitimately differ between two runs of the same thing: `run_specific` (`TIME_KEYS`,
+`command`, the prediction files' hashes).
 """
 
 from __future__ import annotations
@@ -30,6 +34,13 @@ from .. import __version__
 
 PACKAGES = ("transformers", "rouge-score", "bert-score", "torch", "simple-icd-10-cm")
 TIME_KEYS = ("run.started", "run.duration_s")
+# Keys that differ between two runs of the same thing as the times do: prediction files carry latencies.
+RUN_SPECIFIC_PREFIXES = ("predictions.sha256.",)
+
+
+def run_specific(key: str) -> bool:
+    """A manifest key whose value legitimately differs between two runs of the same thing."""
+    return key in TIME_KEYS or key == "command" or key.startswith(RUN_SPECIFIC_PREFIXES)
 REDACTED = "***"
 
 # A name is secret when one of its words is one of these (so `hf_token` and `--api-key` are, while
@@ -138,7 +149,8 @@ def strip_option(args: Sequence[str], option: str) -> list[str]:
 def build_manifest(*, data_dir: Path, data_files: Sequence[Path], chat_template: str | None,
                    chat_template_note: str, generation: Mapping[str, Mapping[str, Any]],
                    thresholds_source: str, thresholds_text: str, endpoint_info: Mapping[str, Any] | None,
-                   started: str, duration_s: float, command: Sequence[str]) -> dict[str, Any]:
+                   started: str, duration_s: float, command: Sequence[str],
+                   egress: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The manifest, keys sorted. `chat_template_note` says why there is no template when `chat_template` is None."""
     out: dict[str, Any] = {
         "clue_checks.version": __version__,
@@ -153,6 +165,7 @@ def build_manifest(*, data_dir: Path, data_files: Sequence[Path], chat_template:
         "run.duration_s": round(duration_s, 3),
         "command": shlex.join(redact_args(command)),
     }
+    out.update(egress or {})  # where credentialed tasks were allowed to go (clue_checks.egress)
     out.update({f"package.{name}": version for name, version in package_versions().items()})
     for path in sorted(set(data_files)):
         try:

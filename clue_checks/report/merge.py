@@ -23,13 +23,15 @@ from typing import Any
 
 from ..metrics import BatchedValues
 from .aggregate import AggregateResult, SampleRecord, TaskSpec, aggregate
-from .manifest import TIME_KEYS, sha256_text
+from .integrity import PREFIX as PREDICTION_HASHES
+from .integrity import forced_note
+from .manifest import TIME_KEYS, run_specific, sha256_text
 from .render import PREDICTIONS, REPORT_JSON, markdown, read_predictions, report_for, write_reports
 from .thresholds import Thresholds, ThresholdsError, parse
 
 # Differences between shards that are expected: when and where each ran, and what each ran.
 _RUN_FREE = ("finished", "shard", "data_dir", "endpoints")
-_MANIFEST_FREE = (*TIME_KEYS, "command", "endpoint.info")
+_MANIFEST_FREE = (*TIME_KEYS, "command", "endpoint.info", "egress.endpoints")
 
 
 class MergeError(Exception):
@@ -74,7 +76,7 @@ def read_shard(directory: Path) -> ShardReport:
 
 
 def _differences(a: Mapping[str, Any], b: Mapping[str, Any], free: Sequence[str]) -> list[str]:
-    keys = sorted((set(a) | set(b)) - set(free))
+    keys = sorted(k for k in (set(a) | set(b)) - set(free) if not run_specific(str(k)))
     return [k for k in keys if a.get(k) != b.get(k)]
 
 
@@ -130,7 +132,7 @@ def merge(shards: Sequence[ShardReport], *, thresholds: Thresholds | None = None
     check_compatible(shards)
     first = shards[0].report
     run = dict(first["run"])
-    manifest = dict(first["manifest"])
+    manifest = {k: v for k, v in first["manifest"].items() if not k.startswith(PREDICTION_HASHES)}  # the shards' own
     if thresholds is None:
         try:
             thresholds = parse(manifest.get("thresholds.content") or "", manifest.get("thresholds.source") or "?")
@@ -201,7 +203,7 @@ def merge(shards: Sequence[ShardReport], *, thresholds: Thresholds | None = None
 
 
 def merge_folders(out: Path, inputs: Sequence[Path], *, thresholds_file: Path | None = None,
-                  recompute_batched: bool = True) -> tuple[Merged, list[Path]]:
+                  recompute_batched: bool = True, integrity_forced: Sequence[str] = ()) -> tuple[Merged, list[Path]]:
     """Read the shard folders, merge, write the merged report into `out` (never one of the inputs)."""
     resolved_out = out.resolve()
     if any(resolved_out == p.resolve() for p in inputs):
@@ -217,6 +219,10 @@ def merge_folders(out: Path, inputs: Sequence[Path], *, thresholds_file: Path | 
         except ThresholdsError as exc:
             raise MergeError(str(exc)) from None
     merged = merge(shards, thresholds=thresholds, thresholds_text=text, recompute_batched=recompute_batched)
+    if integrity_forced:  # --force past prediction files that do not match their manifest: said in the result
+        merged.report["run"]["integrity_forced"] = list(integrity_forced)
+        merged.report["run"]["merge_notes"] = [*merged.report["run"].get("merge_notes", ()),
+                                               forced_note(integrity_forced)]
     paths = write_reports(out, merged.report, merged.markdown, merged.result.records,
                           redact=bool(merged.report["run"].get("redacted")))
     from .html import write_html

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from ..endpoint.types import REQUEST_COUNTS
+from ..private_files import ignore_report_parts
 from .aggregate import OUTSIDE_VERDICT, AggregateResult, GateResult, SampleRecord, TaskSummary
 from .files import PREDICTIONS, REPORT_JSON, REPORT_MD
+from .integrity import stamped
 from .levels import LevelScore
 from .prediction_lines import prediction_rows
 
@@ -301,19 +303,22 @@ def write_reports(directory: Path, report: Mapping[str, Any], md: str,
 
     shown = redact_row if redact else dict
     directory.mkdir(parents=True, exist_ok=True)
-    json_path = directory / REPORT_JSON
-    json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
-    md_path = directory / REPORT_MD
-    md_path.write_text(md, encoding="utf-8")
-    written = [json_path, md_path]
+    ignore_report_parts(directory)  # predictions and the page quote samples: not staged by `git add -A`
     pred_dir = directory / PREDICTIONS
     pred_dir.mkdir(exist_ok=True)
     for stale in pred_dir.glob("*.jsonl"):  # a task not in this run must not keep an older run's file
         stale.unlink()
+    predictions = []
     for task, rows in records.items():
         path = pred_dir / f"{task}.jsonl"
         with path.open("w", encoding="utf-8") as handle:
             for r in sorted(rows, key=lambda r: r.index):
                 handle.write(json.dumps(shown(prediction_row(r)), ensure_ascii=False) + "\n")
-        written.append(path)
+        predictions.append(path)
+    report = stamped(report, predictions)  # each prediction file's sha256, checked by merge and compare
+    json_path = directory / REPORT_JSON
+    json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
+    md_path = directory / REPORT_MD
+    md_path.write_text(md, encoding="utf-8")
+    written = [json_path, md_path, *predictions]
     return written

@@ -9,13 +9,15 @@ from pathlib import Path
 
 
 def _merge(args: argparse.Namespace) -> int:
+    from .integrity import IntegrityError, verify_folders
     from .merge import MergeError, merge_folders
 
     try:
+        forced = verify_folders([Path(p) for p in args.inputs], force=args.force, what="merge")
         merged, paths = merge_folders(Path(args.out), [Path(p) for p in args.inputs],
                                       thresholds_file=Path(args.thresholds) if args.thresholds else None,
-                                      recompute_batched=not args.carry_batched)
-    except MergeError as exc:
+                                      recompute_batched=not args.carry_batched, integrity_forced=forced)
+    except (MergeError, IntegrityError) as exc:
         print(f"clue report merge: {exc}", file=sys.stderr)
         return 2
     result = merged.result
@@ -42,6 +44,9 @@ def _add_merge(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     merge.add_argument("--carry-batched", action="store_true",
                        help="use the BERTScore values the shards computed instead of recomputing them over all "
                             "samples (per-pair values do not depend on the batch)")
+    merge.add_argument("--force", action="store_true",
+                       help="merge although a prediction file does not match its report's sha256 (the merged "
+                            "report says which)")
     merge.set_defaults(func=_merge)
 
 

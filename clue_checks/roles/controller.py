@@ -97,6 +97,8 @@ class Controller:
                 pytest.exit(problem, returncode=EXIT_UNAVAILABLE)
         if not settings.on_command_line:
             return
+        if self.xdist and not self.config.option.collectonly:
+            self._hold_report_folder()  # before any worker starts sending
         if not settings.data_dir.is_dir():  # one message, not one per task module
             pytest.exit(data_folder_missing(settings.data_dir), returncode=EXIT_UNAVAILABLE)
         if self.xdist and not self.config.option.collectonly:
@@ -158,9 +160,16 @@ class Controller:
         if self.active:
             self._clear_old_report()
 
+    def _hold_report_folder(self) -> None:
+        """This run writes the report folder: a second run on it stops here, in one line, having cleared nothing."""
+        from ..report.folder_lock import hold
+
+        hold(self.config, self.setup.settings.report_dir, EXIT_UNAVAILABLE)
+
     def _clear_old_report(self) -> None:
         from ..report.files import remove_reports
 
+        self._hold_report_folder()
         # Whatever happens next, the report folder never shows an earlier run's results as this run's.
         remove_reports(self.setup.settings.report_dir)
 
@@ -169,6 +178,10 @@ class Controller:
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, "clue_record", None)
+        if data is not None and getattr(report, "clue_private", False):  # --clue-redact: the text came apart
+            from .private_records import channel
+
+            data = channel(self.config).take(report.nodeid, report.when) or data
         if data is not None:
             from ..report.aggregate import SampleRecord
 
@@ -198,6 +211,12 @@ class Controller:
         output = getattr(node, "workeroutput", {}) or {}
         if output.get("clue_requests"):
             self.worker_requests.update(output["clue_requests"])
+        elif error is not None:  # the worker died: its counts as it last wrote them (worker_counts)
+            from .worker_counts import read_counts
+
+            last = read_counts(self.config, str(node.workerinput.get("workerid", "")))
+            if last:  # (the requests it had on the wire when it died are not known to have been answered)
+                self.worker_requests.update({k: v for k, v in last.items() if k != "in_flight"})
         if output.get("clue_baseline_requests"):
             self.worker_baseline_requests.update(output["clue_baseline_requests"])
         if output.get("clue_request_stats"):
@@ -370,7 +389,7 @@ class Controller:
             thresholds_source=self.setup.thresholds.source, thresholds_text=self.setup.thresholds_text,
             endpoint_info=self.description.endpoint_info,
             started=self.started_at.isoformat(timespec="seconds"), duration_s=time.time() - self.started,
-            command=command)
+            command=command, egress=run.egress_manifest())
 
     def _baseline_request_counts(self) -> dict[str, int] | None:
         """What the baseline endpoint was sent (--clue-baseline-endpoint), counted like the model's requests."""
@@ -471,7 +490,9 @@ class Controller:
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         s = self.setup.settings
-        target = ", ".join(s.endpoints) if s.endpoints else "embedded parameterless baseline"
+        from ..endpoint.redact import without_userinfo  # a password in the URL is never printed
+
+        target = without_userinfo(", ".join(s.endpoints)) if s.endpoints else "embedded parameterless baseline"
         lines = [f"clue-checks: endpoint {target}; data {s.data_dir}; profile {s.profile}; api {s.api}; "
                  f"cache {s.cache_dir or 'off'}{' (refresh)' if s.refresh else ''}"
                  + (f"; shard {s.shard[0]}/{s.shard[1]}" if s.shard else "")

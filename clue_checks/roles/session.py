@@ -204,6 +204,7 @@ class SampleSession:
             # with the message instead, and stops the session (xdist reports it as the reason).
             self.unavailable = problem
             return
+        self._keep_counts_on_disk()
         self.description = self._describe(collected_tasks, selected)
         # Without our scheduler (e.g. --dist loadscope) a worker cannot know its share: fetch on demand.
         if not self.worker or share is not None:
@@ -215,6 +216,20 @@ class SampleSession:
 
             self.progress = SessionProgress(config, len(indexed), run.progress,
                                             every=self.setup.settings.progress_every)
+
+    def _keep_counts_on_disk(self) -> None:
+        """An xdist worker's request counts, kept where the controller reads them should this worker die."""
+        from pathlib import Path
+
+        from .worker_counts import FOLDER_KEY, CountsFile
+
+        folder = getattr(self.config, "workerinput", {}).get(FOLDER_KEY)
+        scheduler = self.run.scheduler
+        if not self.worker or not folder or scheduler is None:
+            return
+        counts = CountsFile(Path(folder), str(self.config.workerinput["workerid"]))  # type: ignore[attr-defined]
+        self.config.add_cleanup(counts.close)
+        scheduler.on_count = lambda: counts.write({**scheduler.counts(), "in_flight": scheduler.progress()["in_flight"]})
 
     def _endpoint_urls(self) -> list[str]:
         settings = self.setup.settings
@@ -316,7 +331,7 @@ class SampleSession:
         if report.when == "call" and not report.skipped:
             # A skipped (or xfailed) sample was not judged: it stays out of the scores and makes its task
             # partial, rather than counting as failed.
-            report.clue_record = replace(record, outcome="passed" if report.passed else "failed").as_dict()
+            self._attach(report, replace(record, outcome="passed" if report.passed else "failed").as_dict())
             # The check holds the sample's prompt twice more (the task's and the rendered request's):
             # dropped once its report is made, or a run keeps every prompt three times over.
             check = item.stash.get(CHECK, None)
@@ -328,12 +343,25 @@ class SampleSession:
                     getattr(call.excinfo.value, "msg", None) == check.explain():
                 self._restyle(report, item, check, call.excinfo)
         elif report.when == "setup" and report.failed:
-            report.clue_record = replace(record, outcome="error").as_dict()
+            self._attach(report, replace(record, outcome="error").as_dict())
         if getattr(report, "clue_record", None) is not None and not self._description_sent \
                 and self.description is not None:
             report.clue_run = self.description.as_dict()  # once per process: the controller keeps the first
             self._description_sent = True
         return report
+
+    def _attach(self, report: pytest.TestReport, record: dict[str, Any]) -> None:
+        """The sample's record on its report for the controller; under --clue-redact the report carries it
+        hashed and the text goes by a private channel (other plugins write reports whole)."""
+        if not self.setup.settings.redact:
+            report.clue_record = record
+            return
+        from ..report.redact import redact_row
+        from .private_records import ATTRIBUTE, channel
+
+        channel(self.config).put(report.nodeid, report.when, record)
+        report.clue_record = redact_row(record)
+        setattr(report, ATTRIBUTE, True)
 
     def _restyle(self, report: pytest.TestReport, item: pytest.Item, check: SampleCheck,
                  excinfo: pytest.ExceptionInfo[BaseException]) -> None:

@@ -92,6 +92,9 @@ class Task(ABC):
     level: int  # CLUE Level 1 or 2
     data_path: str  # relative to --clue-data, as in CLUE's data/ folder
     self_prompting_cleanup: bool = True
+    # Data under a credentialed use agreement (PhysioNet's, for MIMIC-derived sets): sent only to
+    # loopback, private networks or hosts the user lists (clue_checks.egress).
+    credentialed: bool = False
 
     def __init__(self, profile: Profile, options: Mapping[str, Any] | None = None,
                  data_cache: ParsedCache | None = None) -> None:

@@ -67,6 +67,7 @@ def _how_near(pred: str, gold: str) -> str:
 
 class MeDiSumCode(Task):
     name = "medisumcode"
+    credentialed = True  # MIMIC-derived (PhysioNet credentialed data use agreement)
     title = "MeDiSumCode"
     level = 2
     data_path = "MeDiSumCode/MeDiSumCode.json"

@@ -37,6 +37,7 @@ def _field(path: Path, where: str, record: Mapping, canonical: str) -> str:
 
 class MeDiSumQA(Task):
     name = "medisumqa"
+    credentialed = True  # MIMIC-derived (PhysioNet credentialed data use agreement)
     title = "MeDiSumQA"
     level = 2
     data_path = "MeDiSumQA/MeDiSumQA.json"

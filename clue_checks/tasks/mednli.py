@@ -17,6 +17,7 @@ N_SHOTS = 3
 
 class MedNLI(Task):
     name = "mednli"
+    credentialed = True  # MIMIC-derived (PhysioNet credentialed data use agreement)
     title = "MedNLI"
     level = 1
     data_path = "MedNLI/mli_test_v1.jsonl"

@@ -47,6 +47,7 @@ def _resolve_columns(path: Path, header: list[str]) -> dict[str, str]:
 
 class ProblemSummary(Task):
     name = "problemsummary"
+    credentialed = True  # MIMIC-derived (PhysioNet credentialed data use agreement)
     title = "Problem Summary"
     level = 1
     data_path = "ProblemSummary/BioNLP2023-1A-Test.csv"

@@ -1,0 +1,105 @@
+"""Clinical text stays out of git by default: the cache folder and the report's sample-quoting parts
+ignore themselves; a user's own .gitignore is kept; files keep the user's umask."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from clue_checks.endpoint.store import ResponseStore
+from clue_checks.private_files import ignore_cache, ignore_report_parts
+from clue_checks.report.render import write_reports
+
+
+def test_the_cache_folder_ignores_itself(tmp_path: Path) -> None:
+    ResponseStore(tmp_path / ".clue-cache" / "responses.sqlite3").close()
+    assert (tmp_path / ".clue-cache" / ".gitignore").read_text().splitlines()[-1] == "*"
+
+
+def test_a_users_gitignore_is_left_alone_and_links_are_not_followed(tmp_path: Path) -> None:
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / ".gitignore").write_text("only-mine\n")
+    ignore_report_parts(tmp_path / "mine")
+    assert (tmp_path / "mine" / ".gitignore").read_text() == "only-mine\n"
+    (tmp_path / "linked").mkdir()
+    (tmp_path / "elsewhere").write_text("x\n")
+    (tmp_path / "linked" / ".gitignore").symlink_to(tmp_path / "elsewhere")
+    ignore_cache(tmp_path / "linked")
+    assert (tmp_path / "elsewhere").read_text() == "x\n"
+
+
+def test_store_and_report_files_keep_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o027)
+    try:
+        paths = write_reports(tmp_path / "r", {"manifest": {}}, "# md\n", {})
+        ResponseStore(tmp_path / "c" / "responses.sqlite3").close()
+    finally:
+        os.umask(old)
+    paths += [tmp_path / "c" / "responses.sqlite3", tmp_path / "c" / ".gitignore", tmp_path / "r" / ".gitignore"]
+    assert all(p.stat().st_mode & 0o777 == 0o640 for p in paths), [oct(p.stat().st_mode) for p in paths]
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_git_add_all_stages_no_clinical_text(tmp_path: Path) -> None:
+    ResponseStore(tmp_path / ".clue-cache" / "responses.sqlite3").close()
+    report = tmp_path / "clue-report"
+    (report / "predictions").mkdir(parents=True)
+    (report / "predictions" / "mednli.jsonl").write_text("{}\n")
+    (report / "index.html").write_text("<html></html>")
+    (report / "clue-report.json").write_text("{}")
+    ignore_report_parts(report)
+    git = ["git", "-c", "user.email=a@b", "-c", "user.name=a", "-C", str(tmp_path)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    staged = subprocess.run([*git, "add", "-A", "--dry-run"], check=True, capture_output=True, text=True).stdout
+    assert "clue-report.json" in staged
+    assert not any(name in staged for name in ("responses.sqlite3", "mednli.jsonl", "index.html")), staged
+
+
+def test_a_second_holder_of_a_report_folder_is_refused_in_one_line(tmp_path: Path) -> None:
+    from clue_checks.report.folder_lock import FolderBusy, FolderLock
+
+    first, second = FolderLock(tmp_path / "r"), FolderLock(tmp_path / "r")
+    first.acquire()
+    first.acquire()  # holding twice is holding once
+    with pytest.raises(FolderBusy) as caught:
+        second.acquire()
+    message = str(caught.value)
+    assert "\n" not in message and f"pid {os.getpid()}" in message and "--clue-report-dir" in message
+    first.release()
+    second.acquire()  # free again once the first run ends
+    second.release()
+
+
+@pytest.mark.slow
+def test_two_runs_on_one_report_folder_the_second_is_refused(tmp_path: Path) -> None:
+    """A run holding the folder (here a process holding its lock) makes a second run stop before it clears
+    the folder or sends anything."""
+    import sys
+    import textwrap
+
+    from tests.fakes import copy_suite
+
+    copy_suite(tmp_path)
+    (tmp_path / "clue-report").mkdir()
+    (tmp_path / "clue-report" / "clue-report.json").write_text('{"earlier": true}')
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        from clue_checks.report.folder_lock import FolderLock
+        FolderLock(Path({str(tmp_path / 'clue-report')!r})).acquire()
+        print("held", flush=True)
+        sys.stdin.read()
+        """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        second = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:randomly", "--clue-tasks=mednli", "--clue-limit=2",
+                                 "--clue-no-cache"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    finally:
+        holder.communicate("", timeout=30)
+    lines = [line for line in (second.stdout + second.stderr).splitlines() if "another run" in line]
+    assert second.returncode != 0 and len(lines) == 1 and "--clue-report-dir" in lines[0], second.stdout[-2000:]
+    assert (tmp_path / "clue-report" / "clue-report.json").read_text() == '{"earlier": true}'
