@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from clue_checks.report.aggregate import SampleRecord, TaskSpec, aggregate
+from clue_checks.report.aggregate import SampleRecord, TaskSpec
+from clue_checks.report.build import RunFacts, build_report
 from clue_checks.report.junit import add_gate_testcases, add_sample_output, sample_output
 from clue_checks.report.thresholds import parse
 from fakes import copy_suite
@@ -49,10 +50,10 @@ def test_gates_are_testcases_and_the_file_stays_valid(tmp_path):
     gates = parse('[gate]\n"mednli.accuracy" = ">= 0.5"\n"meqsum.rougeL" = ">= 0.2"\n'
                   '"problemsummary.rougeL" = ">= 0.2"\n', "t.toml").gates
     records = [SampleRecord("mednli", f"s{i}", i, "passed", metrics={"accuracy": 1.0}) for i in range(1, 4)]
-    result = aggregate([record, *records], [TaskSpec("mednli", "MedNLI", 1, ("accuracy",), n_total=4),
-                                            TaskSpec("meqsum", "MeQSum", 1, ("rougeL",), n_total=3)],
-                       gates, not_selected=["problemsummary"])
-    add_gate_testcases(xml, result)
+    specs = (TaskSpec("mednli", "MedNLI", 1, ("accuracy",), n_total=4), TaskSpec("meqsum", "MeQSum", 1, ("rougeL",),
+                                                                                    n_total=3))
+    report = build_report([record, *records], RunFacts({}, {}, specs, gates=gates, not_selected=("problemsummary",)))
+    add_gate_testcases(xml, report)
     xml.pytest_sessionfinish()
     root = validate(tmp_path / "junit.xml")
     cases = gate_cases(root)
@@ -73,9 +74,9 @@ def test_a_failing_gate_says_its_value_interval_and_why(tmp_path):
     xml = LogXML(str(tmp_path / "junit.xml"), None, family="xunit2")
     xml.pytest_sessionstart()
     records = [SampleRecord("mednli", f"s{i}", i, "passed", metrics={"accuracy": float(i % 2)}) for i in range(6)]
-    result = aggregate(records, [TaskSpec("mednli", "MedNLI", 1, ("accuracy",), n_total=6)],
-                       parse('[gate]\n"mednli.accuracy" = ">= 0.9"\n', "t.toml").gates)
-    add_gate_testcases(xml, result)
+    report = build_report(records, RunFacts({}, {}, (TaskSpec("mednli", "MedNLI", 1, ("accuracy",), n_total=6),),
+                                            gates=parse('[gate]\n"mednli.accuracy" = ">= 0.9"\n', "t.toml").gates))
+    add_gate_testcases(xml, report)
     xml.pytest_sessionfinish()
     failure = gate_cases(validate(tmp_path / "junit.xml"))["mednli.accuracy >= 0.9"][0]
     assert failure.tag == "failure"

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from _pytest.junitxml import bin_xml_escape
 from _pytest.reports import TestReport
 
-from .aggregate import AggregateResult, GateResult, SampleRecord, TaskSummary
+from .aggregate import GateResult, SampleRecord, TaskSummary
+from .document import Report
 
 GATES_CLASS = "clue.gates"
 RESPONSE_CHARS = 2000  # of the response in system-out; the report's predictions file has it whole
@@ -79,47 +82,56 @@ def _summary(gate: GateResult, tasks: Mapping[str, TaskSummary]) -> str:
     return f"{gate.gate.task}.{gate.gate.metric} = {metric.value:.4f}{ci}, n = {metric.n}: {gate.detail}"
 
 
+@dataclass(frozen=True)
+class Case:
+    """One testcase of the verdict: `outcome` "passed", "failed" or "skipped", with its message."""
+
+    nodeid: str
+    outcome: str
+    message: str = ""
+
+
+def _case(nodeid: str, status: str, failed: str, skipped: str) -> Case:
+    if status == "pass":
+        return Case(nodeid, "passed")
+    if status in ("not run", "not selected", "deferred"):  # not judged here (a "not run" still keeps a pass away)
+        return Case(nodeid, "skipped", skipped)
+    return Case(nodeid, "failed", failed)  # fail, incomplete, inconclusive, or a status this version does not know
+
+
+def gate_cases(report: Report) -> list[Case]:
+    """The report's gates, comparison gates and verdict as testcases, in that order."""
+    tasks = {t.task: t for t in report.tasks}
+    cases = [_case(f"{GATES_CLASS}::{g.gate.name}", g.status, f"gate {g.status}: {_summary(g, tasks)}",
+                   f"{g.status}: {g.detail}") for g in report.gates]
+    cases += [_case(f"{GATES_CLASS}::compare {g.gate.name}", g.status, f"compare gate {g.status}: {g.detail}",
+                    f"{g.status}: {g.detail}") for g in report.comparison.gates]
+    verdict = report.verdict
+    reasons = "; ".join(verdict.reasons)
+    # Skipped only where there is nothing to decide (a shard; no gate at all); every other word is not a pass.
+    undecided = verdict.word == "deferred" or (verdict.word == "not run" and verdict.reasons
+                                               and verdict.reasons[0].startswith("no [gate]"))
+    status = "pass" if verdict.word == "pass" else "not run" if undecided else "fail"
+    cases.append(_case(f"{GATES_CLASS}::verdict", status, f"verdict {verdict.word.upper()}: {reasons}",
+                       f"verdict {verdict.word}: {reasons}"))
+    return cases
+
+
+def add_gate_testcases(xml: Any, report: Report) -> None:
+    """The gate testcases fed through pytest's `LogXML` (so its counts stay right)."""
+    for case in gate_cases(report):
+        if case.outcome == "skipped":
+            _feed(xml, case.nodeid, "skipped", (GATES_CLASS, 0, case.message))
+        else:
+            _feed(xml, case.nodeid, case.outcome, case.message or None)
+
+
 def _feed(xml: Any, nodeid: str, outcome: str, longrepr: Any) -> None:
     """One synthetic testcase through LogXML's own report handling (so its counts stay right)."""
     location = (GATES_CLASS, None, nodeid)
     when = "setup" if outcome == "skipped" else "call"
     xml.pytest_runtest_logreport(TestReport(nodeid, location, {}, outcome, longrepr, when))  # type: ignore[arg-type]
     xml.pytest_runtest_logreport(TestReport(nodeid, location, {}, "passed", None, "teardown"))
-
-
-def add_gate_testcases(xml: Any, result: AggregateResult) -> None:
-    tasks = {t.task: t for t in result.tasks}
-    for gate in result.gates:
-        nodeid = f"{GATES_CLASS}::{gate.gate.name}"
-        text = _summary(gate, tasks)
-        if gate.status == "pass":
-            _feed(xml, nodeid, "passed", None)
-        elif gate.status in ("fail", "incomplete"):
-            _feed(xml, nodeid, "failed", f"gate {gate.status}: {text}")
-        else:  # not run, not selected, deferred
-            _feed(xml, nodeid, "skipped", (GATES_CLASS, 0, f"{gate.status}: {gate.detail}"))
-    nodeid = f"{GATES_CLASS}::verdict"
-    reasons = "; ".join(result.verdict_reasons)
-    if result.verdict == "pass":
-        _feed(xml, nodeid, "passed", None)
-    elif result.verdict == "fail":
-        _feed(xml, nodeid, "failed", f"verdict FAIL: {reasons}")
-    else:
-        _feed(xml, nodeid, "skipped", (GATES_CLASS, 0, f"verdict {result.verdict}: {reasons}"))
-
-
-def add_compare_gate_testcases(xml: Any, gates: Sequence[Any]) -> None:
-    """One testcase per comparison gate (report/compare_gates.py), classname `clue.gates` like the task
-    gates: passed, failed (fail, incomplete: the difference, its interval and why) or skipped (not run,
-    with the reason; it still keeps the verdict from passing)."""
-    for gate in gates:
-        nodeid = f"{GATES_CLASS}::compare {gate.gate.name}"
-        if gate.status == "pass":
-            _feed(xml, nodeid, "passed", None)
-        elif gate.status in ("fail", "incomplete"):
-            _feed(xml, nodeid, "failed", f"compare gate {gate.status}: {gate.detail}")
-        else:
-            _feed(xml, nodeid, "skipped", (GATES_CLASS, 0, f"{gate.status}: {gate.detail}"))
 
 
 def suite_properties(run: Mapping[str, Any], manifest: Mapping[str, Any], verdict: str,
@@ -135,3 +147,60 @@ def suite_properties(run: Mapping[str, Any], manifest: Mapping[str, Any], verdic
     props.update({f"clue.{k}": v for k, v in manifest.items() if k.startswith("data.sha256.")})
     props.update({f"clue.warning.{i}": w for i, w in enumerate(warnings, start=1)})
     return props
+
+
+def suite_properties_of(report: Report) -> dict[str, object]:
+    return suite_properties(report.run, report.manifest, report.verdict.word, report.warnings)
+
+
+# -- a JUnit file of its own (a report made outside a pytest session: `clue report merge`) ------------------
+
+
+def _mangled(nodeid: str) -> tuple[str, str]:
+    """(classname, name) of a test id, as pytest's junitxml writes them."""
+    path, _, rest = nodeid.partition("::")
+    names = [path.replace("/", ".").removesuffix(".py"), *rest.split("::")] if rest else [path]
+    return ".".join(names[:-1]), names[-1]
+
+
+def junit_tree(report: Report, *, suite_name: str = "pytest", redact: bool = False) -> ET.ElementTree:
+    """The xunit2 document a gate-mode run writes with --junitxml: one testcase per sample (its system-out),
+    the gates, the comparison gates and the verdict, and the suite properties."""
+    suite = ET.Element("testsuite", name=suite_name)
+    props = ET.SubElement(suite, "properties")
+    for name, value in suite_properties_of(report).items():
+        ET.SubElement(props, "property", name=name, value=bin_xml_escape("" if value is None else str(value)))
+    counts = {"failed": 0, "skipped": 0, "errors": 0}
+    for rows in report.records_to_write().values():
+        for record in rows:
+            nodeid = record.node_id or f"{record.task}::{record.sample_id}"
+            classname, name = _mangled(nodeid)
+            case = ET.SubElement(suite, "testcase", classname=classname, name=name)
+            if record.outcome == "failed":
+                ET.SubElement(case, "failure", message=bin_xml_escape(record.reason)).text = bin_xml_escape(record.reason)
+                counts["failed"] += 1
+            elif record.outcome == "error":
+                ET.SubElement(case, "error", message=bin_xml_escape(record.reason)).text = bin_xml_escape(record.reason)
+                counts["errors"] += 1
+            ET.SubElement(case, "system-out").text = bin_xml_escape(sample_output(record, redact=redact))
+    for gate in gate_cases(report):
+        case = ET.SubElement(suite, "testcase", classname=GATES_CLASS, name=gate.nodeid.split("::", 1)[1])
+        if gate.outcome == "failed":
+            ET.SubElement(case, "failure", message=bin_xml_escape(gate.message)).text = bin_xml_escape(gate.message)
+            counts["failed"] += 1
+        elif gate.outcome == "skipped":
+            ET.SubElement(case, "skipped", type="pytest.skip", message=bin_xml_escape(gate.message))
+            counts["skipped"] += 1
+    suite.set("tests", str(len(suite.findall("testcase"))))
+    suite.set("failures", str(counts["failed"]))
+    suite.set("errors", str(counts["errors"]))
+    suite.set("skipped", str(counts["skipped"]))
+    root = ET.Element("testsuites")
+    root.append(suite)
+    return ET.ElementTree(root)
+
+
+def write_junit(path: Path, report: Report, *, redact: bool = False) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    junit_tree(report, redact=redact).write(path, encoding="utf-8", xml_declaration=True)
+    return path
