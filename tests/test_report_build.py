@@ -271,3 +271,14 @@ def test_shards_merged_give_the_unsharded_report_in_every_section(tmp_path):
     assert got.requests["sent"] == 40 and paths[-1].name == "merged.xml"
     assert {c.get("name") for c in ET.parse(tmp_path / "merged.xml").getroot().iter("testcase")} >= {
         "verdict", "compare mednli.accuracy noninferior 0.2", "test_sample[mednli:s00]"}
+
+
+def test_the_documented_verdicts_and_exit_codes_are_the_decided_ones():
+    from clue_checks.report.verdict import VERDICTS
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "report.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip().strip("`"): line.split("|")[3].strip() for line in doc.splitlines()
+            if line.startswith("| `") and line.count("|") == 4}
+    assert set(rows) == set(VERDICTS)
+    for word, code in rows.items():
+        assert code.strip("*").startswith(str(exit_code(Verdict(word)))), word
