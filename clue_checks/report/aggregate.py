@@ -24,7 +24,7 @@ from ..numbers import shown_for_verdict
 from .levels import LevelScore, level_inputs, level_scores
 from .stats import interval
 from .thresholds import Gate
-from .verdict import OUTSIDE_VERDICT, Verdict, exit_code
+from .verdict import Verdict, exit_code
 from .verdict import decide as decide_verdict
 
 

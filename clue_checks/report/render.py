@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .aggregate import SampleRecord, TaskSummary
-from .files import PREDICTIONS, REPORT_JSON, REPORT_MD  # noqa: F401  (the folder's names, read here too)
+from .files import PREDICTIONS
 from .levels import LevelScore
 from .prediction_lines import prediction_rows
 

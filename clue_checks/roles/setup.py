@@ -8,14 +8,12 @@ from typing import TYPE_CHECKING
 import pytest
 
 from .. import settings as settings_mod
+from ..report.run_facts import synthetic_notice, unknown_threshold_keys
 from ..report.thresholds import Thresholds, ThresholdsError
 from ..report.thresholds import load as load_thresholds
 
 if TYPE_CHECKING:
     from .kind_selection import KindSelection
-
-from ..report.run_facts import (BASELINE_KIND, SYNTHETIC_WARNING, synthetic_notice,  # noqa: F401  (re-exported)
-                                unknown_threshold_keys)
 
 # A file in the bundled fixtures folder: scores on this data mean nothing clinically.
 SYNTHETIC_MARKER = "CLUE_SYNTHETIC_FIXTURES"
