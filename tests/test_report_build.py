@@ -11,6 +11,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clue_checks.report import merge as merge_mod
 from clue_checks.report.aggregate import SampleRecord, TaskSpec
@@ -138,6 +140,24 @@ def test_the_verdict_has_five_words_and_only_pass_is_a_pass(statuses, tasks, wor
     verdict = decide([gate(s, f"g{i}") for i, s in enumerate(statuses)], tasks)
     assert verdict.word == word and verdict.passed == (word == "pass")
     assert (verdict.reasons == ()) == (word == "pass")
+
+
+STATUSES = ("pass", "fail", "incomplete", "inconclusive", "not run", "not selected", "deferred")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(STATUSES), max_size=5), st.lists(st.sampled_from(STATUSES[:5]), max_size=3),
+       st.lists(st.booleans(), max_size=3), st.booleans())
+def test_only_every_counted_gate_passing_on_complete_tasks_is_a_pass(task_gates, compare, complete, blocked):
+    tasks = [COMPLETE if ok else PARTIAL for ok in complete]
+    verdict = decide([gate(s) for s in task_gates], tasks, compare_gates=[gate(s) for s in compare],
+                     pass_blockers=["blocked"] if blocked else [])
+    counted = [s for s in task_gates if s not in ("not selected", "deferred")] + compare
+    assert verdict.passed == (bool(counted) and set(counted) == {"pass"} and all(complete) and not blocked)
+    if "fail" in counted or (blocked and counted):
+        assert verdict.word == "fail"  # a decided failure is never reported as anything milder
+    assert verdict.word in ("pass", "fail", "inconclusive", "incomplete", "not run")
+    assert exit_code(verdict) == (0 if verdict.passed else 6 if verdict.word == "inconclusive" else 1)
 
 
 def test_comparison_gates_count_with_the_task_gates_and_an_inconclusive_one_has_its_own_exit_code():

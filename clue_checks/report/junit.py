@@ -7,9 +7,13 @@ pytest's `LogXML` (`_pytest.junitxml`, kept in `config.stash[xml_key]`) writes t
   (xunit2 allows no `<properties>` inside a testcase, so `record_property` is not used);
 - suite-level `<property>` elements: model id and revision, data hashes, verdict;
 - one testcase per gate, classname `clue.gates`, named by its key and bar (`mednli.accuracy >= 0.3`):
-  passed, failed (value, interval and why) or skipped (not run, not selected, deferred to a merge),
-  one per comparison gate (`clue.gates::compare mednli.accuracy noninferior 0.02`),
-  and a `clue.gates::verdict` testcase, so a CI's test view shows the verdict and its reasons.
+  passed, failed (fail, incomplete, inconclusive: the status, value, interval and why) or skipped (not run,
+  not selected, deferred to a merge), one per comparison gate
+  (`clue.gates::compare mednli.accuracy noninferior 0.02`), and a `clue.gates::verdict` testcase, so a CI's
+  test view shows the verdict and its reasons (`gate_cases`: the same testcases for every writer).
+
+A report made outside a pytest session (`clue report merge --junitxml FILE`) gets the same file from
+`junit_tree` / `write_junit`: each sample's testcase with its system-out, the gates and the verdict.
 """
 
 from __future__ import annotations
