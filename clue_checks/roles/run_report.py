@@ -21,12 +21,12 @@ def write_safely(directory: Path, report: Report) -> tuple[list[Path], str | Non
     from ..report.write.folder import write_files, write_page
 
     try:
-        paths, rows = write_files(directory, report)
+        paths = write_files(directory, report)
     except OSError as exc:
         return [], (f"the report could not be written to {directory} ({exc.strerror or exc}); the answers are in the "
                     "response store: fix the folder and rerun (nothing is asked again)"), None
     try:
-        paths.insert(2, write_page(directory, report, rows))
+        paths.insert(2, write_page(directory, report))
     except (OSError, ValueError) as exc:
         return paths, None, f"index.html not written: {exc}"
     return paths, None, None

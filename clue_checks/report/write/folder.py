@@ -4,7 +4,7 @@ index.html. Nothing is read back: the page is drawn from the same value the file
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,20 +14,20 @@ from ..render import prediction_row
 from .markdown import markdown
 
 
-def prediction_rows(report: Report) -> dict[str, list[dict[str, Any]]]:
-    """Per task, the rows of `predictions/<task>.jsonl` in scoring order; with `run.redacted` (--clue-redact)
-    their clinical text is hashed (`redact.redact_row`)."""
+def prediction_rows(report: Report) -> dict[str, Iterator[dict[str, Any]]]:
+    """Per task, the rows of `predictions/<task>.jsonl` in scoring order, made one at a time (a full run's
+    prompts are large: they are not held twice); with `run.redacted` (--clue-redact) their clinical text is
+    hashed (`redact.redact_row`)."""
     from ..redact import redact_row
 
     shown = redact_row if report.run.get("redacted") else dict
-    return {task: [shown(prediction_row(r)) for r in sorted(rows, key=lambda r: r.index)]
+    return {task: (shown(prediction_row(r)) for r in sorted(rows, key=lambda r: r.index))
             for task, rows in report.records_to_write().items()}
 
 
-def write_files(directory: Path, report: Report) -> tuple[list[Path], dict[str, list[dict[str, Any]]]]:
-    """clue-report.json, clue-report.md and the prediction files; returns the paths and the rows written.
-    The JSON and Markdown hold no sample text (ids, counts, metrics, kinds), so --clue-redact leaves them as
-    they are. Raises OSError."""
+def write_files(directory: Path, report: Report) -> list[Path]:
+    """clue-report.json, clue-report.md and the prediction files. The JSON and Markdown hold no sample text
+    (ids, counts, metrics, kinds), so --clue-redact leaves them as they are. Raises OSError."""
     directory.mkdir(parents=True, exist_ok=True)
     json_path = directory / REPORT_JSON
     json_path.write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -38,26 +38,25 @@ def write_files(directory: Path, report: Report) -> tuple[list[Path], dict[str, 
     pred_dir.mkdir(exist_ok=True)
     for stale in pred_dir.glob("*.jsonl"):  # a task not in this run must not keep an older run's file
         stale.unlink()
-    rows = prediction_rows(report)
-    for task, task_rows in rows.items():
+    for task, task_rows in prediction_rows(report).items():
         path = pred_dir / f"{task}.jsonl"
         with path.open("w", encoding="utf-8") as handle:
             for row in task_rows:
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
         written.append(path)
-    return written, rows
+    return written
 
 
-def write_page(directory: Path, report: Report, rows: Mapping[str, list[dict[str, Any]]]) -> Path:
-    """index.html from the report and the rows just written (raises OSError, ValueError)."""
+def write_page(directory: Path, report: Report) -> Path:
+    """index.html from the report and the rows the prediction files hold (raises OSError, ValueError)."""
     from ..html import rows_of
     from ..html import write_page as page
 
-    return page(directory, report.as_dict(), rows_of(rows))
+    return page(directory, report.as_dict(), rows_of(prediction_rows(report)))
 
 
 def write_folder(directory: Path, report: Report) -> list[Path]:
     """Every file of the folder; index.html third. Raises OSError (and ValueError from the page)."""
-    written, rows = write_files(directory, report)
-    written.insert(2, write_page(directory, report, rows))
+    written = write_files(directory, report)
+    written.insert(2, write_page(directory, report))
     return written
