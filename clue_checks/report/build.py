@@ -38,7 +38,7 @@ class RunFacts:
     specs: tuple[TaskSpec, ...]  # the tasks, in report order
     gates: tuple[Gate, ...] = ()
     compare_gates: tuple[CompareGate, ...] = ()
-    not_selected: tuple[str, ...] = ()  # tasks an explicit --tasks left out (their gates: outside the verdict)
+    not_selected: tuple[str, ...] = ()  # tasks an explicit --clue-tasks left out (their gates: outside the verdict)
     deferred: str | None = None  # a shard: why no gate is decided here
     pass_blockers: tuple[str, ...] = ()  # why the verdict cannot be a pass whatever the gates
     warnings: tuple[str, ...] = ()

@@ -351,7 +351,7 @@ class Controller:
         return [s.name for s in specs if s.name in reported or s.n_selected]
 
     def _baseline_request_counts(self) -> dict[str, int] | None:
-        """What the baseline endpoint was sent (--baseline-endpoint), counted like the model's requests."""
+        """What the baseline endpoint was sent (--clue-baseline-endpoint), counted like the model's requests."""
         if not self.setup.settings.baseline_endpoints:
             return None
         if self.xdist:

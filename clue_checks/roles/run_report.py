@@ -45,7 +45,7 @@ def session_lines(report: Report, *, paths: Sequence[Path], report_error: str | 
     run = report.run
     if report.requests.get("from_store") and not run.get("model_revision"):
         lines.append((f"warning: {run.get('model_id')} reports no revision, so stored answers are keyed by its name "
-                      "alone: if the weights changed, pass --model-revision=<release> (or --refresh)", {"yellow": True}))
+                      "alone: if the weights changed, pass --clue-model-revision=<release> (or --clue-refresh)", {"yellow": True}))
     if floorless:
         lines.append((f"note: no [sample] floor for {', '.join(floorless)} in {run.get('thresholds')}: their samples "
                       "pass whatever their scores", {"yellow": True}))

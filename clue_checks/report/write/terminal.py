@@ -51,7 +51,7 @@ def table_lines(report: Report) -> list[str]:
     not_selected = [g.gate.name for g in gates if g.status == "not selected"]
     out += [f"gate {g.status.upper():10} {g.gate.name}: {g.detail}" for g in gates if g.status != "not selected"]
     if not_selected:
-        out.append(f"gates not selected (--tasks left their tasks out): {', '.join(not_selected)}")
+        out.append(f"gates not selected (--clue-tasks left their tasks out): {', '.join(not_selected)}")
     return out + [verdict_line(report)]
 
 
