@@ -5,12 +5,14 @@ from __future__ import annotations
 import copy
 
 import pytest
+
+from clue_checks.report.verdict import Verdict
 from hypothesis import given
 from hypothesis import strategies as st
 
 from clue_checks.metrics import BatchedValues
 from clue_checks.report.aggregate import (
-    AggregateResult, SampleRecord, TaskSpec, aggregate, exit_status, summarize_task,
+    SampleRecord, TaskSpec, aggregate, exit_status, summarize_task,
 )
 from clue_checks.report.stats import interval, mean_ci
 from clue_checks.report.thresholds import parse
@@ -89,21 +91,21 @@ def test_a_gate_whose_task_was_selected_but_did_not_run_still_blocks():
     result = aggregate(mednli(1, 1, 0, 1), [MEDNLI, MEQSUM], gates('"mednli.accuracy" = ">= 0.5"\n'
                                                                    '"meqsum.rougeL" = ">= 0.2"\n'))
     assert [g.status for g in result.gates] == ["pass", "not run"]
-    assert result.verdict == "fail" and "gate not run: meqsum.rougeL >= 0.2" in result.verdict_reasons
+    assert result.verdict == "not run" and "gate not run: meqsum.rougeL >= 0.2" in result.verdict_reasons
 
 
 def test_a_selected_but_partial_task_is_incomplete_and_the_verdict_says_why():
     spec = TaskSpec("mednli", "MedNLI", 1, ("accuracy",), n_selected=4, n_total=4)
     result = aggregate(mednli(1, 1), [spec], gates('"mednli.accuracy" = ">= 0.5"\n'))
-    assert result.gates[0].status == "incomplete" and result.verdict == "fail"
+    assert result.gates[0].status == "incomplete" and result.verdict == "incomplete"
     assert any("MedNLI incomplete: 2 of 4" in r for r in result.verdict_reasons)
 
 
 def test_only_gates_that_count_make_a_verdict():
     none = aggregate(mednli(1, 1, 1, 1), [MEDNLI], ())
-    assert none.verdict == "no gates"
+    assert none.verdict == "not run"
     left_out = aggregate(mednli(1, 1, 1, 1), [MEDNLI], gates('"meqsum.rougeL" = ">= 0.2"\n'), not_selected=["meqsum"])
-    assert left_out.verdict == "no gates"
+    assert left_out.verdict == "not run"
 
 
 def test_a_pass_blocker_makes_passing_gates_a_fail_with_the_reason():
@@ -166,14 +168,17 @@ def test_tasks_with_no_records_and_nothing_selected_are_left_out():
 # -- exit rule -------------------------------------------------------------------------------
 
 
-def result_with(verdict):
-    return AggregateResult({}, (), (), (), verdict)
+def result_with(word):
+    return Verdict(word)
 
 
 @pytest.mark.parametrize(("verdict", "pytest_status", "others", "expected"), [
     ("pass", 1, 0, 0),  # failing samples do not decide in gate mode
     ("fail", 0, 0, 1),
-    ("no gates", 0, 0, 1),
+    ("not run", 0, 0, 1),
+    ("incomplete", 0, 0, 1),
+    ("inconclusive", 0, 0, 6),  # its own code: the gates could not have seen the drop they guard against
+    ("inconclusive", 1, 1, 1),
     ("pass", 1, 1, 1),  # a failing non-CLUE test in the session does
     ("deferred", 1, 0, 0),  # a shard: the merge decides
     ("deferred", 1, 2, 1),

@@ -8,10 +8,11 @@ import json
 import pytest
 
 from clue_checks.report.aggregate import SampleRecord, TaskSpec, aggregate
-from clue_checks.report.baseline_report import (NO_BASELINE, compare_with_baseline, fold_verdict, markdown_lines,
+from clue_checks.report.baseline_report import (NO_BASELINE, compare_with_baseline, markdown_lines,
                                                 not_compared, record_from_baseline, terminal_lines, with_baseline)
 from clue_checks.report.manifest_check import check_comparable
 from clue_checks.report.thresholds import parse
+from clue_checks.report.verdict import Verdict, decide
 from clue_checks.roles.select import listed
 
 SPECS = [TaskSpec("mednli", "MedNLI", 1, ("accuracy",), n_total=40),
@@ -43,7 +44,7 @@ def test_identical_runs_differ_by_zero_everywhere_and_pass_no_regression():
     for entry in c.section["tasks"].values():
         assert entry["difference"] == 0 and entry["p_value"] == 1 and entry["broke"] == entry["fixed"] == []
     assert c.section["complete"] and [g.status for g in c.gates] == ["pass"]
-    assert fold_verdict("no gates", ("no [gate] in the thresholds file",), c.gates) == ("pass", ())
+    assert decide((), result.tasks, compare_gates=c.gates) == Verdict("pass")
 
 
 def test_broke_and_fixed_name_the_samples_and_a_planted_drop_fails_the_gate():
@@ -55,8 +56,7 @@ def test_broke_and_fixed_name_the_samples_and_a_planted_drop_fails_the_gate():
     assert entry["discordant"] == {"broke": 12, "fixed": 2} and entry["difference"] == pytest.approx(-0.25)
     assert entry["p_value"] < 0.05 and entry["ci95"][1] < 0 and "McNemar" in entry["method"]
     assert [g.status for g in c.gates] == ["fail"]
-    verdict, reasons = fold_verdict("pass", (), c.gates)
-    assert verdict == "fail" and reasons == ("compare gate fail: mednli.accuracy noninferior 0.02",)
+    assert decide((), (), compare_gates=c.gates) == Verdict("fail", ("compare gate fail: mednli.accuracy noninferior 0.02",))
 
 
 def test_longhealth_is_compared_by_question():
@@ -79,7 +79,8 @@ def test_missing_samples_make_the_comparison_incomplete_and_its_gates_incomplete
 def test_without_a_baseline_comparison_gates_are_not_run_and_keep_the_verdict_from_passing():
     c = not_compared(compare_gates('"mednli.accuracy" = "noninferior 0.02"\n'))
     assert c.section is None and [(g.status, g.detail) for g in c.gates] == [("not run", NO_BASELINE)]
-    assert fold_verdict("pass", (), c.gates) == ("fail", ("compare gate not run: mednli.accuracy noninferior 0.02",))
+    assert decide((), (), compare_gates=c.gates) == Verdict("not run", ("compare gate not run: mednli.accuracy "
+                                                                      "noninferior 0.02",))
     assert any("compare gate NOT RUN" in line for line in terminal_lines(c, {}))
     assert any(NO_BASELINE in line for line in markdown_lines(c, {}))
 

@@ -188,3 +188,51 @@ def test_a_baseline_endpoint_answers_in_the_same_session_each_request_once(suite
     planted = {k.split(":", 1)[1] for k in planted_samples(FINETUNE_DEGRADED, FIXTURES, tasks=["mednli"])}
     assert comparison["tasks"]["mednli"]["broke"] and set(comparison["tasks"]["mednli"]["broke"]) <= planted
     assert comparison["tasks"]["mednli"]["difference"] == pytest.approx(-0.1333, abs=1e-3)
+
+
+def the_verdict_parts(data: dict) -> dict:
+    """What a sharded run must agree on with the unsharded one: tasks (less request counts), levels, comparison
+    (less the baseline endpoint's request counts), gates and verdict."""
+    tasks = {name: {k: v for k, v in t.items() if k != "requests"} for name, t in data["tasks"].items()}
+    comparison = dict(data["comparison"])
+    comparison["baseline"] = {k: v for k, v in comparison["baseline"].items() if k != "requests"}
+    return {"tasks": tasks, "levels": data["levels"], "comparison": comparison, "gates": data["gates"],
+            "verdict": data["verdict"], "verdict_reasons": data["verdict_reasons"]}
+
+
+@pytest.mark.parametrize("against", ["folder", "endpoint"])
+def test_shards_compared_with_a_baseline_merge_into_the_unsharded_runs_report(suite, servers, against):
+    """`pytest --clue-shard=1/2` and `2/2`, each against the baseline, then `clue report merge`: the merged report
+    is the unsharded run's in tasks, levels, comparison, gates and verdict, its JUnit file has the gates and the
+    verdict, and the merge exits with the verdict."""
+    base, tuned = servers
+    if against == "folder":
+        assert run(suite, f"--model-endpoint={base.url}", f"--clue-tasks={TASKS}", "--clue-report-dir=base-report").ret == 1
+        baseline = "--clue-baseline=base-report"
+    else:
+        baseline = f"--clue-baseline-endpoint={base.url}"
+    args = (f"--model-endpoint={tuned.url}", f"--clue-tasks={TASKS}", baseline, "--clue-thresholds=compare.toml",
+            "--clue-exit=gates")
+    whole = run(suite, *args, "--clue-report-dir=whole", "--junitxml=whole.xml")
+    assert whole.ret == 1, whole.stdout.str()  # the planted regressions fail the comparison gates
+    for k in (1, 2):
+        shard = run(suite, *args, f"--clue-shard={k}/2", f"--clue-report-dir=s{k}")
+        assert shard.ret == 0, shard.stdout.str()  # gate mode: a shard leaves the verdict to the merge
+    merged = subprocess.run([sys.executable, "-m", "clue_checks.cli", "report", "merge", "merged", "s1", "s2",
+                             "--junitxml=merged.xml"], cwd=suite.path, capture_output=True, text=True, timeout=300)
+    assert merged.returncode == whole.ret == 1, merged.stderr
+    assert "verdict FAIL" in merged.stdout
+    want, got = report(suite, "whole"), report(suite, "merged")
+    assert want["comparison"]["complete"] and want["verdict"] == "fail"
+    assert the_verdict_parts(got) == the_verdict_parts(want)
+    assert got["performance"] and "store" in got
+
+    def gates(path: str) -> dict:
+        return {c.get("name"): [e.tag for e in c] for c in ET.parse(suite.path / path).iter("testcase")
+                if c.get("classname") == "clue.gates"}
+
+    assert gates("merged.xml") == gates("whole.xml")
+    assert gates("merged.xml")["verdict"] == ["failure"]
+    samples = {c.get("name") for c in ET.parse(suite.path / "merged.xml").iter("testcase")
+               if c.get("classname") != "clue.gates"}
+    assert len(samples) == sum(t["n_samples"] for t in want["tasks"].values())

@@ -8,7 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from clue_checks.report.aggregate import SampleRecord, TaskSpec, aggregate
+from clue_checks.report.aggregate import SampleRecord, TaskSpec
+from clue_checks.report.build import RunFacts, build_report
 from clue_checks.report.junit import (JunitAdditions, add_gate_testcases, add_sample_output, add_suite_properties,
                                       sample_output, junit_case_name)
 from clue_checks.report.thresholds import parse
@@ -64,11 +65,11 @@ def test_gates_are_testcases_and_the_file_stays_valid(tmp_path):
     gates = parse('[gate]\n"mednli.accuracy" = ">= 0.5"\n"meqsum.rougeL" = ">= 0.2"\n'
                   '"problemsummary.rougeL" = ">= 0.2"\n', "t.toml").gates
     records = [SampleRecord("mednli", f"s{i}", i, "passed", metrics={"accuracy": 1.0}) for i in range(1, 4)]
-    result = aggregate([record, *records], [TaskSpec("mednli", "MedNLI", 1, ("accuracy",), n_total=4),
-                                            TaskSpec("meqsum", "MeQSum", 1, ("rougeL",), n_total=3)],
-                       gates, not_selected=["problemsummary"])
-    add_gate_testcases(xml, result)
-    add_suite_properties(xml, {"clue.verdict": result.verdict, "clue.model_revision": None})
+    specs = (TaskSpec("mednli", "MedNLI", 1, ("accuracy",), n_total=4), TaskSpec("meqsum", "MeQSum", 1, ("rougeL",),
+                                                                                    n_total=3))
+    report = build_report([record, *records], RunFacts({}, {}, specs, gates=gates, not_selected=("problemsummary",)))
+    add_gate_testcases(xml, report)
+    add_suite_properties(xml, {"clue.verdict": report.verdict.word, "clue.model_revision": None})
     root = validate(written(tmp_path, xml))
     cases = gate_cases(root)
     assert {name: outcome(case) for name, case in cases.items()} == {
@@ -82,15 +83,15 @@ def test_gates_are_testcases_and_the_file_stays_valid(tmp_path):
     assert "clue.metrics: accuracy=0" in out and "clue.kinds: off-format" in out and "characters not shown" in out
     assert out.endswith("<&>#x01\n")  # a character XML cannot carry, written as pytest writes it
     assert {p.get("name"): p.get("value") for p in suite.find("properties")} == {
-        "clue.verdict": "fail", "clue.model_revision": ""}
+        "clue.verdict": "not run", "clue.model_revision": ""}
 
 
 def test_a_failing_gate_says_its_value_interval_and_why(tmp_path):
     xml = JunitAdditions()
     records = [SampleRecord("mednli", f"s{i}", i, "passed", metrics={"accuracy": float(i % 2)}) for i in range(6)]
-    result = aggregate(records, [TaskSpec("mednli", "MedNLI", 1, ("accuracy",), n_total=6)],
-                       parse('[gate]\n"mednli.accuracy" = ">= 0.9"\n', "t.toml").gates)
-    add_gate_testcases(xml, result)
+    report = build_report(records, RunFacts({}, {}, (TaskSpec("mednli", "MedNLI", 1, ("accuracy",), n_total=6),),
+                                            gates=parse('[gate]\n"mednli.accuracy" = ">= 0.9"\n', "t.toml").gates))
+    add_gate_testcases(xml, report)
     failure = gate_cases(validate(written(tmp_path, xml)))["mednli.accuracy >= 0.9"][0]
     assert failure.tag == "failure"
     assert "mednli.accuracy = 0.5000, 95% CI [" in failure.get("message") and "over 6 samples" in failure.get("message")

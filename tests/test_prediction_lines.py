@@ -12,7 +12,10 @@ from hypothesis import strategies as st
 from clue_checks.report import html
 from clue_checks.report.aggregate import SampleRecord
 from clue_checks.report.prediction_lines import PredictionLineError, prediction_rows
-from clue_checks.report.render import read_predictions, write_reports
+from clue_checks.report.build import RunFacts, build_report
+from clue_checks.report.aggregate import TaskSpec
+from clue_checks.report.render import read_predictions
+from clue_checks.report.write.folder import write_files
 from clue_checks.report.run_dir import RunDirError, load_run_dir
 from clue_checks.roles.kind_selection import read_selection
 
@@ -29,7 +32,8 @@ def record(i: int, response: str) -> SampleRecord:
 def written(folder: Path, responses: list[str]) -> Path:
     """A report folder as a run writes it."""
     records = [record(i, text) for i, text in enumerate(responses)]
-    write_reports(folder, {"run": {"model_id": "m"}, "tasks": {}}, "# report\n", {"meqsum": records})
+    facts = RunFacts(run={"model_id": "m"}, manifest={}, specs=(TaskSpec("meqsum", "MeQSum", 1, ("rougeL",)),))
+    write_files(folder, build_report(records, facts))
     return folder
 
 
@@ -53,7 +57,7 @@ TEXT = st.text(alphabet=st.characters(exclude_categories=("Cs",)) | st.sampled_f
                                 max_size=4), max_size=6))
 def test_rows_written_as_a_run_writes_them_read_back_equal(tmp_path_factory, rows):
     path = tmp_path_factory.mktemp("rows") / "task.jsonl"
-    with path.open("w", encoding="utf-8") as handle:  # as render.write_reports writes them
+    with path.open("w", encoding="utf-8") as handle:  # as write/folder.py writes them
         handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     assert [row for _, row in prediction_rows(path)] == rows
 

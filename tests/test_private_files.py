@@ -12,7 +12,8 @@ import pytest
 
 from clue_checks.endpoint.store import ResponseStore
 from clue_checks.private_files import ignore_cache, ignore_report_parts
-from clue_checks.report.render import write_reports
+from clue_checks.report.build import RunFacts, build_report
+from clue_checks.report.write.folder import write_files
 
 
 def test_the_cache_folder_ignores_itself(tmp_path: Path) -> None:
@@ -35,7 +36,7 @@ def test_a_users_gitignore_is_left_alone_and_links_are_not_followed(tmp_path: Pa
 def test_store_and_report_files_keep_the_umask(tmp_path: Path) -> None:
     old = os.umask(0o027)
     try:
-        paths = write_reports(tmp_path / "r", {"manifest": {}}, "# md\n", {})
+        paths = write_files(tmp_path / "r", build_report([], RunFacts({}, {}, ())))
         ResponseStore(tmp_path / "c" / "responses.sqlite3").close()
     finally:
         os.umask(old)

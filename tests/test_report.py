@@ -105,7 +105,7 @@ def test_gate_fails_when_samples_errored():
 
 
 def test_gate_on_a_subset_or_missing_samples_cannot_pass():
-    from clue_checks.report.render import verdict
+    from clue_checks.report.verdict import decide
 
     gates = parse('[gate]\n"meqsum.rougeL" = ">= 0.1"\n', "f").gates
     limited = summarize_task("meqsum", "MeQSum", 1, ["rougeL"], [rec(0, rougeL=0.9)], n_selected=1, n_total=20)
@@ -113,7 +113,7 @@ def test_gate_on_a_subset_or_missing_samples_cannot_pass():
     for summary, why in ((limited, "only 1 of 20"), (crashed, "2 selected sample(s) never ran")):
         (result,) = evaluate_gates(gates, {"meqsum": summary})
         assert result.status == "incomplete" and why in result.detail
-        assert verdict([result]) == "fail"
+        assert decide([result], [summary]).word == "incomplete"
     assert crashed.n_missing == 2 and crashed.partial and not crashed.complete
     (not_run,) = evaluate_gates(gates, {})
-    assert verdict([not_run]) == "fail"
+    assert decide([not_run], []).word == "not run"

@@ -13,7 +13,10 @@ from clue_checks.report.aggregate import (
     MetricSummary, SampleRecord, TaskSummary, evaluate_gates, group_by_task, summarize_task,
 )
 from clue_checks.report.levels import LEVELS, level_scores
-from clue_checks.report.render import markdown, report_dict, task_rows
+from clue_checks.report.document import Report
+from clue_checks.report.render import task_rows
+from clue_checks.report.verdict import decide
+from clue_checks.report.write.markdown import markdown
 from clue_checks.report.stats import mean_ci
 from clue_checks.report.thresholds import Gate, ThresholdsError, parse
 
@@ -63,7 +66,7 @@ def test_a_non_finite_metric_value_is_not_computed_with_the_reason(bad):
     m = s.metric("rougeL")
     assert m.value == pytest.approx(0.3) and m.n == 2
     assert "1 of 3" in m.not_computed and str(bad) in m.not_computed
-    json.dumps(report_dict({}, [s], []), allow_nan=False)  # valid JSON: no NaN
+    json.dumps(report_of([s]).as_dict(), allow_nan=False)  # valid JSON: no NaN
     only_bad = summarize_task("meqsum", "MeQSum", 1, ["rougeL"], [rec(0, rougeL=bad)], n_total=1).metric("rougeL")
     assert only_bad.value is None and str(bad) in only_bad.not_computed
 
@@ -182,13 +185,19 @@ RUN = {"model_id": "m", "model_revision": None, "server_kind": "tgi", "endpoints
                                                        "bootstrap_resamples": 1000}}
 
 
+def report_of(tasks, gates=()):
+    """A report built directly from plain values (no pytest session)."""
+    return Report(run=RUN, manifest={}, tasks=tuple(tasks), levels=(), gates=tuple(gates),
+                  verdict=decide(gates, tasks), requests={"sent": 0, "failed": 0, "from_store": 0, "shared": 0})
+
+
 def test_line_breaks_and_backticks_in_reasons_and_ids_do_not_break_the_markdown():
     records = [SampleRecord("meqsum", "a`b\nc", 0, "failed", metrics={"rougeL": None},
                             not_computed={"rougeL": "boom\n\n# not a heading\n| x |"}),
                SampleRecord("meqsum", "s1", 1, "error", reason="down")]
     s = summarize_task("meqsum", "MeQSum", 1, ["rougeL"], records, n_total=2)
     gates = evaluate_gates([gate(">= 0.1")], {"meqsum": s})
-    md = markdown(report_dict(RUN, [s], gates), [s], gates)
+    md = markdown(report_of([s], gates))
     lines = md.splitlines()
     assert not any(line.startswith("# not") or line.startswith("| x") for line in lines)
     assert "- MeQSum (1): ``meqsum:a`b c``" in lines and "- MeQSum (1): `meqsum:s1`" in lines
@@ -197,7 +206,7 @@ def test_line_breaks_and_backticks_in_reasons_and_ids_do_not_break_the_markdown(
 def test_every_errored_sample_beyond_the_first_50_is_counted_in_the_list():
     records = [rec(i, "error") for i in range(53)]
     s = summarize_task("meqsum", "MeQSum", 1, ["rougeL"], records, n_total=53)
-    md = markdown(report_dict(RUN, [s], []), [s], [])
+    md = markdown(report_of([s]))
     assert "… and 3 more" in md.split("## Errored samples")[1]
 
 

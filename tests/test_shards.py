@@ -47,7 +47,7 @@ def comparable(folder: Path) -> tuple[dict, dict[str, list[dict]], list[str]]:
     data = json.loads((folder / "clue-report.json").read_text())
     data["run"].pop("finished")
     data.pop("requests")
-    data.pop("performance", None)  # how one process's run went (timing, the store): not recomputed by a merge
+    data.pop("performance", None)  # how the run went (timing, concurrency): the shards' own, summed by a merge
     data.pop("store", None)
     for key in [k for k in data["manifest"] if run_specific(k)]:
         data["manifest"].pop(key)
@@ -60,7 +60,7 @@ def comparable(folder: Path) -> tuple[dict, dict[str, list[dict]], list[str]]:
     md = [line.rsplit("|", 2)[0] if line.startswith("| ") and line.count("|") == 8 else line  # sent/stored/shared
           for line in (folder / "clue-report.md").read_text().splitlines()
           if not line.startswith(("- requests sent", "| `run.", "| `command`"))]
-    if "## Run statistics" in md:  # the run's own statistics close a run's Markdown; a merge has none
+    if "## Run statistics" in md:  # the run's own statistics close the Markdown (timings differ)
         md = md[:md.index("## Run statistics") - 1]
     return data, rows, md
 
@@ -91,6 +91,9 @@ def test_two_shards_merged_give_the_unsharded_report_and_its_verdict(suite, base
     assert got_rows == full_rows
     assert got_md == full_md
     assert (suite.path / "merged" / "index.html").is_file()  # the merged report's page, built like a run's
+    merged_report = json.loads((suite.path / "merged" / "clue-report.json").read_text())
+    assert merged_report["performance"]["latency"].keys() == {"mednli", "medisumqa", "longhealth-t1"}
+    assert "store" in merged_report
     sent = sum(json.loads((suite.path / d / "clue-report.json").read_text())["requests"]["sent"] for d in ("s1", "s2"))
     assert json.loads((suite.path / "merged" / "clue-report.json").read_text())["requests"]["sent"] == sent
 
@@ -143,7 +146,7 @@ def test_merging_with_a_stricter_thresholds_file_exits_with_its_verdict(suite, b
     data = json.loads((suite.path / "m" / "clue-report.json").read_text())
     assert [g["status"] for g in data["gates"]] == ["fail"]
     assert data["manifest"]["thresholds.source"].endswith("strict.toml")
-    plain = clue(suite.path, "report", "merge", "m2", "s1", "s2")  # the shards' own thresholds; exit 0 (written)
+    plain = clue(suite.path, "report", "merge", "m2", "s1", "s2")  # the shards' own thresholds; exit: the verdict
     assert plain.returncode == 0
     assert json.loads((suite.path / "m2" / "clue-report.json").read_text())["verdict"] == "pass"
 
@@ -170,10 +173,10 @@ def test_batched_values_the_shards_computed_are_carried_when_they_cannot_be_reco
         return ShardReport(tmp_path / f"s{k}", report, {"meqsum": records})
 
     merged = merge([shard(1, [0, 2]), shard(2, [1, 3])])
-    metric = merged.result.tasks[0].metric("bertscore_f1")
+    metric = merged.report.tasks[0].metric("bertscore_f1")
     assert metric.value == pytest.approx(0.15) and metric.n == 4
-    assert merged.result.gates[0].status == "pass"
-    assert merged.report["run"]["merge_notes"][0].startswith("meqsum.bertscore_p: the values the shards computed")
+    assert merged.report.gates[0].status == "pass"
+    assert merged.report.run["merge_notes"][0].startswith("meqsum.bertscore_p: the values the shards computed")
 
 
 def test_bertscore_is_recomputed_over_the_merged_samples_as_one_run_computes_it(tiny_bert, suite, baseline):

@@ -12,7 +12,10 @@ import pytest
 from clue_checks import settings as settings_mod
 from clue_checks.endpoint.types import Completion
 from clue_checks.report import kinds_table, render
-from clue_checks.report.aggregate import SampleRecord, TaskSpec, aggregate
+from clue_checks.report.aggregate import SampleRecord, TaskSpec
+from clue_checks.report.build import RunFacts, build_report
+from clue_checks.report.write.folder import write_files
+from clue_checks.report.write.markdown import markdown
 from clue_checks.report.junit import sample_output
 from clue_checks.report.redact import redact_reason, redact_row, redact_text
 from clue_checks.roles.kind_selection import read_selection, split_items
@@ -83,17 +86,20 @@ def record(task: str, i: int, kinds: tuple[str, ...], outcome: str = "failed", *
                         response=f"reply {i}", reference="neutral", kinds=kinds, finish_reason="eos_token", **kw)
 
 
+SPECS = (TaskSpec("mednli", "MedNLI", 1, ("accuracy",), (), n_selected=4, n_total=4),)
+
+
 def test_the_report_counts_kinds_per_task_and_shows_them_as_tables():
     records = [record("mednli", 0, ("format",)), record("mednli", 1, ("hedged", "wrong_answer")),
                record("mednli", 2, ("hedged",), "passed"), record("mednli", 3, (), "passed")]
-    result = aggregate(records, [TaskSpec("mednli", "MedNLI", 1, ("accuracy",), (), n_selected=4, n_total=4)], ())
-    report = render.report_for(result, {"seeds": {"shots": 1, "longhealth": 1, "bootstrap": 1,
-                                                   "bootstrap_resamples": 10}}, requests=None)
+    built = build_report(records, RunFacts(run={"seeds": {"shots": 1, "longhealth": 1, "bootstrap": 1,
+                                                         "bootstrap_resamples": 10}}, manifest={}, specs=SPECS))
+    report = built.as_dict()
     counts = report["tasks"]["mednli"]["kinds"]
     assert counts["hedged"] == 2 and counts["format"] == 1 and counts["wrong_answer"] == 1 and counts["empty"] == 0
     assert report["tasks"]["mednli"]["metrics"]["accuracy"]["value"] == 0.5  # the score is CLUE's, kinds aside
     assert kinds_table.terminal_lines(report) == ["kinds MedNLI (n=4): format 1, hedged 2, wrong_answer 1"]
-    md = render.markdown(report, result.tasks, result.gates, result.levels)
+    md = markdown(built)
     assert "| task | n | `format` | `hedged` | `wrong_answer` |" in md and "| MedNLI | 4 | 1 | 2 | 1 |" in md
 
 
@@ -111,14 +117,16 @@ def test_prediction_rows_name_the_parsed_answer_apart_from_longhealths_parsed_me
     row = render.prediction_row(r)
     assert row["parsed_answer"] == "B" and "parsed" not in row and row["metrics"]["parsed"] == 1.0
     assert row["Model Answer"] == "The correct answer is B:" and row["Ground Truth Answer"] == "B"
-    render.write_reports(tmp_path, {"tasks": {}}, "", {"longhealth-t1": [r]})
+    spec = TaskSpec("longhealth-t1", "LongHealth task 1", 2, ("accuracy", "parsed"))
+    write_files(tmp_path, build_report([r], RunFacts(run={}, manifest={}, specs=(spec,))))
     assert render.read_predictions(tmp_path) == {"longhealth-t1": [r]}  # read back whole
 
 
 def test_redacted_rows_are_written_with_hashes(tmp_path):
     r = record("medisumcode", 0, ("code_increment",), reason="near misses: E11.65 predicted for gold E11.64",
                prompt="[user] the letter", parsed="E11.65")
-    render.write_reports(tmp_path, {"tasks": {}}, "", {"medisumcode": [r]}, redact=True)
+    spec = TaskSpec("medisumcode", "MeDiSumCode", 2, ("accuracy",))
+    write_files(tmp_path, build_report([r], RunFacts(run={"redacted": True}, manifest={}, specs=(spec,))))
     row = json.loads((tmp_path / "predictions" / "medisumcode.jsonl").read_text())
     assert row == redact_row(render.prediction_row(r))
     text = json.dumps(row)

@@ -24,6 +24,8 @@ from ..numbers import shown_for_verdict
 from .levels import LevelScore, level_inputs, level_scores
 from .stats import interval
 from .thresholds import Gate
+from .verdict import Verdict, exit_code
+from .verdict import decide as decide_verdict
 
 
 @dataclass(frozen=True)
@@ -229,10 +231,6 @@ class GateResult:
         return {"gate": self.gate.name, "status": self.status, "value": self.value, "detail": self.detail}
 
 
-#: gate statuses that do not count towards the verdict
-OUTSIDE_VERDICT = ("not selected", "deferred")
-
-
 def evaluate_gates(gates: Iterable[Gate], tasks: Mapping[str, TaskSummary], *, not_selected: Collection[str] = (),
                    deferred: str | None = None) -> list[GateResult]:
     """pass / fail, or — never a pass — "incomplete" (scored on part of the task) and "not run".
@@ -328,7 +326,7 @@ class AggregateResult:
     tasks: tuple[TaskSummary, ...]
     levels: tuple[LevelScore, ...]
     gates: tuple[GateResult, ...]
-    verdict: str  # "pass", "fail", "no gates" or "deferred" (a shard: decided by `clue report merge`)
+    verdict: str  # of the task gates alone (verdict.decide); the report adds the comparison gates
     verdict_reasons: tuple[str, ...] = ()  # why it is not a pass (empty on a pass)
 
     @property
@@ -372,39 +370,29 @@ def aggregate(records: Iterable[SampleRecord], tasks: Sequence[TaskSpec], gates:
 
 def decide(gates: Sequence[GateResult], tasks: Sequence[TaskSummary], *, pass_blockers: Sequence[str] = (),
            deferred: str | None = None) -> tuple[str, tuple[str, ...]]:
-    """The verdict and why it is not a pass. PASS needs at least one gate that counts, every such gate
-    passed, every task run complete (all its samples, none errored) and nothing blocking a pass."""
-    if deferred is not None:
-        return "deferred", (deferred,)
-    counted = [g for g in gates if g.status not in OUTSIDE_VERDICT]
-    reasons = [f"gate {g.status}: {g.gate.name}" for g in counted if g.status != "pass"]
-    reasons += [f"{t.title} incomplete: {t.n_samples} of {t.n_total if t.n_total is not None else '?'} samples "
-                f"scored, {t.n_errored} errored" for t in tasks if not t.complete]
-    reasons += list(pass_blockers)
-    if not counted:
-        why = "no [gate] in the thresholds file" if not gates else "no [gate] on a selected task"
-        return "no gates", (why, *reasons)
-    return ("fail", tuple(reasons)) if reasons else ("pass", ())
+    """The verdict of the task gates alone (`verdict.decide`, the one decider; the report's verdict adds
+    the comparison gates: `build.build_report`)."""
+    decided = decide_verdict(gates, tasks, pass_blockers=pass_blockers, deferred=deferred)
+    return decided.word, decided.reasons
 
 
-EXIT_OK = 0  # pytest.ExitCode.OK
-EXIT_TESTS_FAILED = 1  # pytest.ExitCode.TESTS_FAILED
-
-
-def exit_status(result: AggregateResult | None, *, mode: str, pytest_status: int, other_failures: int = 0) -> int:
+def exit_status(verdict: Verdict | None, *, mode: str, pytest_status: int, other_failures: int = 0) -> int:
     """The session's exit code.
 
-    `mode` "pytest": pytest's own status (the samples decide). "gates": 0 only when the verdict is a
-    pass and no other test of the session failed; a shard's deferred verdict leaves it to the other
-    tests. A status other than "ok" or "tests failed" (interrupted, usage error, …) is kept as it is.
+    `mode` "pytest": pytest's own status (the samples decide). "gates": the verdict's code
+    (`verdict.exit_code`: 0 pass, 6 inconclusive, 1 otherwise) unless another test of the session failed;
+    a shard's deferred verdict leaves it to the other tests. A status other than "ok" or "tests failed"
+    (interrupted, usage error, …) is kept as it is.
     """
     if mode != "gates" or pytest_status not in (EXIT_OK, EXIT_TESTS_FAILED):
         return pytest_status
     if other_failures:
         return EXIT_TESTS_FAILED
-    if result is not None and (result.passed or result.verdict == "deferred"):
-        return EXIT_OK
-    return EXIT_TESTS_FAILED
+    return exit_code(verdict) if verdict is not None else EXIT_TESTS_FAILED
+
+
+EXIT_OK = 0  # pytest.ExitCode.OK
+EXIT_TESTS_FAILED = 1  # pytest.ExitCode.TESTS_FAILED
 
 
 def _batched_metrics(spec: TaskSpec, rows: list[SampleRecord], batch_score: BatchScorer | None

@@ -1,5 +1,6 @@
 """A run against its baseline, as the run's own report says it: ``report["comparison"]``, the comparison
-gates, the verdict with them, the Markdown and terminal tables, and each prediction row's baseline.
+gates, the Markdown and terminal tables, and each prediction row's baseline (the verdict with the comparison
+gates is decided with the others: report/verdict.py).
 
 Pure functions of records: the statistics are :mod:`comparison` (paired on (task, sample id)), the gates
 :mod:`compare_gates`; the plugin (roles/baseline.py) decides where the baseline's records come from
@@ -15,7 +16,7 @@ from typing import Any
 
 from .aggregate import AggregateResult, SampleRecord, TaskSummary
 from .compare_gates import CompareGateResult, evaluate_compare_gates
-from .comparison import COMPARISON_RESAMPLES, COMPARISON_SEED, broke_fixed, compare_levels, compare_runs
+from .comparison import COMPARISON_RESAMPLES, COMPARISON_SEED
 from .levels import HEADLINE
 from .manifest_check import Comparability
 from .thresholds import CompareGate
@@ -59,9 +60,10 @@ def compare_with_baseline(result: AggregateResult, base_records: Sequence[Sample
     for gate in gates:
         if gate.metric not in metrics.setdefault(gate.task, []):
             metrics[gate.task].append(gate.metric)
-    comparisons = compare_runs(new_records, base_records, metrics, seed=seed, resamples=resamples)
-    levels = compare_levels(new_records, base_records, seed=seed, resamples=resamples)
-    changed = broke_fixed(new_records, base_records)
+    from .build import paired
+
+    both = paired(new_records, base_records, metrics=metrics, seed=seed, resamples=resamples)
+    comparisons, levels, changed = both.tasks, both.levels, both.broke_fixed
     base_tasks = {r.task for r in base_records}
     tasks: dict[str, Any] = {}
     for summary in result.tasks:
@@ -103,18 +105,6 @@ def _entry(data: dict[str, Any]) -> dict[str, Any]:
 def _partial(t: TaskSummary) -> str:
     return (f"the new run scored {t.n_samples} of {t.n_total if t.n_total is not None else '?'} samples of {t.title}"
             + (f", {t.n_errored} errored" if t.n_errored else ""))
-
-
-def fold_verdict(verdict: str, reasons: Sequence[str],
-                 gates: Sequence[CompareGateResult]) -> tuple[str, tuple[str, ...]]:
-    """The run's verdict with its comparison gates: each must pass ("not run" and "incomplete" never do)."""
-    if verdict == "deferred" or not gates:
-        return verdict, tuple(reasons)
-    reasons = list(reasons)
-    if verdict == "no gates" and reasons and reasons[0].startswith("no [gate]"):
-        reasons = reasons[1:]  # the comparison gates are gates that count
-    reasons += [f"compare gate {g.status}: {g.gate.name}" for g in gates if g.status != "pass"]
-    return ("fail", tuple(reasons)) if reasons else ("pass", ())
 
 
 def with_baseline(records: Mapping[str, Sequence[SampleRecord]], base_records: Sequence[SampleRecord]
@@ -212,13 +202,6 @@ def markdown_lines(comparison: BaselineComparison, titles: Mapping[str, str]) ->
         lines += ["", "Comparison gates:", ""]
         lines += [f"- **{g.status}** `{g.gate.name}` — {_cell(g.detail)}" for g in comparison.gates]
     return lines + [""]
-
-
-def insert_markdown(md: str, lines: Sequence[str]) -> str:
-    """The section placed before the gates (after the task table and levels)."""
-    text = "\n".join(lines)
-    at = md.find("\n## Gates")
-    return md + "\n" + text if at < 0 else md[:at + 1] + text + "\n" + md[at + 1:]
 
 
 def terminal_lines(comparison: BaselineComparison, titles: Mapping[str, str]) -> list[str]:

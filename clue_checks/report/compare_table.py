@@ -11,8 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .comparison import (COMPARISON_RESAMPLES, COMPARISON_SEED, BrokeFixed, LevelComparison, PairedComparison,
-                         broke_fixed, compare_levels, compare_runs)
+from .comparison import COMPARISON_RESAMPLES, COMPARISON_SEED, BrokeFixed, LevelComparison, PairedComparison
 from .forest import ForestRow
 from .levels import HEADLINE, LEVELS, level_weights
 from .manifest_check import Comparability, ComparabilityError, check_comparable
@@ -41,10 +40,13 @@ def compare_dirs(reference: RunDir, runs: Sequence[RunDir], *, force: bool = Fal
     if refused and not force:
         raise ComparabilityError("\n".join(c.message(str(run.path), str(reference.path), "--force")
                                            for run, c in refused))
-    return [ModelComparison(run, compare_runs(run.records, reference.records, seed=seed, resamples=resamples),
-                            compare_levels(run.records, reference.records, seed=seed, resamples=resamples),
-                            broke_fixed(run.records, reference.records), check)
-            for run, check in zip(runs, checks)]
+    from .build import paired
+
+    out = []
+    for run, check in zip(runs, checks):
+        both = paired(run.records, reference.records, seed=seed, resamples=resamples)
+        out.append(ModelComparison(run, both.tasks, both.levels, both.broke_fixed, check))
+    return out
 
 
 # -- Markdown ---------------------------------------------------------------------------------

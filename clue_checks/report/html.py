@@ -22,7 +22,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from importlib import resources
 from pathlib import Path
@@ -446,8 +446,19 @@ def render_page(report: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) ->
 def write_html(report_dir: Path) -> Path:
     """Read the report directory and write `index.html` into it; returns the page's path."""
     report_dir = Path(report_dir)
-    page = render_page(load_report(report_dir), load_rows(report_dir))
-    path = report_dir / PAGE
+    return write_page(report_dir, load_report(report_dir), load_rows(report_dir))
+
+
+def rows_of(rows_by_task: Mapping[str, Iterable[Mapping[str, Any]]]) -> list[dict[str, Any]]:
+    """Prediction rows held in memory (per task, as `predictions/<task>.jsonl` has them) as the page reads them."""
+    keeper = _PromptKeeper()
+    return [keeper.keep(normalise_row(raw, task)) for task, raws in rows_by_task.items() for raw in raws]
+
+
+def write_page(report_dir: Path, report: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> Path:
+    """Write `index.html` of a report (its JSON form) and its rows (`rows_of`, `load_rows`)."""
+    page = render_page(report, rows)
+    path = Path(report_dir) / PAGE
     # Lone surrogates in the static part (a model id read from JSON) become "?" rather than failing the write.
     path.write_bytes(page.encode("utf-8", errors="replace"))
     return path

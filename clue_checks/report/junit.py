@@ -8,10 +8,14 @@ run and rewrites the written file once, after pytest (roles/junit_file.py), thro
   (xunit2 allows no `<properties>` inside a testcase, so `record_property` is not used);
 - suite-level `<property>` elements: model id and revision, data hashes, verdict;
 - one testcase per gate, classname `clue.gates`, named by its key and bar (`mednli.accuracy >= 0.3`):
-  passed, failed (value, interval and why) or skipped (not run, not selected, deferred to a merge),
-  one per comparison gate (`clue.gates::compare mednli.accuracy noninferior 0.02`),
-  and a `clue.gates::verdict` testcase, so a CI's test view shows the verdict and its reasons;
-  the test suite's counts include them.
+  passed, failed (fail, incomplete, inconclusive: the status, value, interval and why) or skipped (not run,
+  not selected, deferred to a merge), one per comparison gate
+  (`clue.gates::compare mednli.accuracy noninferior 0.02`), and a `clue.gates::verdict` testcase, so a CI's
+  test view shows the verdict and its reasons (`gate_cases`: the same testcases for every writer); the test
+  suite's counts include them.
+
+A report made outside a pytest session (`clue report merge --junitxml FILE`) gets the same file from
+`junit_tree` / `write_junit`: each sample's testcase with its system-out, the gates and the verdict.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .aggregate import AggregateResult, GateResult, SampleRecord, TaskSummary
+from .aggregate import GateResult, SampleRecord, TaskSummary
+from .document import Report
 
 # Characters XML 1.0 cannot carry, written as `#xNN` (as pytest writes them in its own file).
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -155,43 +160,45 @@ def _summary(gate: GateResult, tasks: Mapping[str, TaskSummary]) -> str:
     return f"{gate.gate.task}.{gate.gate.metric} = {metric.value:.4f}{ci}, n = {metric.n}: {gate.detail}"
 
 
-def _feed(xml: JunitAdditions, nodeid: str, outcome: str, message: str | None) -> None:
-    xml.add_testcase(nodeid, outcome, message)
+@dataclass(frozen=True)
+class Case:
+    """One testcase of the verdict: `outcome` "passed", "failed" or "skipped", with its message."""
+
+    nodeid: str
+    outcome: str
+    message: str = ""
 
 
-def add_gate_testcases(xml: JunitAdditions, result: AggregateResult) -> None:
-    tasks = {t.task: t for t in result.tasks}
-    for gate in result.gates:
-        nodeid = f"{GATES_CLASS}::{gate.gate.name}"
-        text = _summary(gate, tasks)
-        if gate.status == "pass":
-            _feed(xml, nodeid, "passed", None)
-        elif gate.status in ("fail", "incomplete"):
-            _feed(xml, nodeid, "failed", f"gate {gate.status}: {text}")
-        else:  # not run, not selected, deferred
-            _feed(xml, nodeid, "skipped", f"{gate.status}: {gate.detail}")
-    nodeid = f"{GATES_CLASS}::verdict"
-    reasons = "; ".join(result.verdict_reasons)
-    if result.verdict == "pass":
-        _feed(xml, nodeid, "passed", None)
-    elif result.verdict == "fail":
-        _feed(xml, nodeid, "failed", f"verdict FAIL: {reasons}")
-    else:
-        _feed(xml, nodeid, "skipped", f"verdict {result.verdict}: {reasons}")
+def _case(nodeid: str, status: str, failed: str, skipped: str) -> Case:
+    if status == "pass":
+        return Case(nodeid, "passed")
+    if status in ("not run", "not selected", "deferred"):  # not judged here (a "not run" still keeps a pass away)
+        return Case(nodeid, "skipped", skipped)
+    return Case(nodeid, "failed", failed)  # fail, incomplete, inconclusive, or a status this version does not know
 
 
-def add_compare_gate_testcases(xml: JunitAdditions, gates: Sequence[Any]) -> None:
-    """One testcase per comparison gate (report/compare_gates.py), classname `clue.gates` like the task
-    gates: passed, failed (fail, incomplete: the difference, its interval and why) or skipped (not run,
-    with the reason; it still keeps the verdict from passing)."""
-    for gate in gates:
-        nodeid = f"{GATES_CLASS}::compare {gate.gate.name}"
-        if gate.status == "pass":
-            _feed(xml, nodeid, "passed", None)
-        elif gate.status in ("fail", "incomplete"):
-            _feed(xml, nodeid, "failed", f"compare gate {gate.status}: {gate.detail}")
-        else:
-            _feed(xml, nodeid, "skipped", f"{gate.status}: {gate.detail}")
+def gate_cases(report: Report) -> list[Case]:
+    """The report's gates, comparison gates and verdict as testcases, in that order."""
+    tasks = {t.task: t for t in report.tasks}
+    cases = [_case(f"{GATES_CLASS}::{g.gate.name}", g.status, f"gate {g.status}: {_summary(g, tasks)}",
+                   f"{g.status}: {g.detail}") for g in report.gates]
+    cases += [_case(f"{GATES_CLASS}::compare {g.gate.name}", g.status, f"compare gate {g.status}: {g.detail}",
+                    f"{g.status}: {g.detail}") for g in report.comparison.gates]
+    verdict = report.verdict
+    reasons = "; ".join(verdict.reasons)
+    # Skipped only where there is nothing to decide (a shard; no gate at all); every other word is not a pass.
+    undecided = verdict.word == "deferred" or (verdict.word == "not run" and verdict.reasons
+                                               and verdict.reasons[0].startswith("no [gate]"))
+    status = "pass" if verdict.word == "pass" else "not run" if undecided else "fail"
+    cases.append(_case(f"{GATES_CLASS}::verdict", status, f"verdict {verdict.word.upper()}: {reasons}",
+                       f"verdict {verdict.word}: {reasons}"))
+    return cases
+
+
+def add_gate_testcases(xml: JunitAdditions, report: Report) -> None:
+    """The gate, comparison-gate and verdict testcases, added to pytest's file after it is written."""
+    for case in gate_cases(report):
+        xml.add_testcase(case.nodeid, case.outcome, case.message or None)
 
 
 def suite_properties(run: Mapping[str, Any], manifest: Mapping[str, Any], verdict: str,
@@ -207,3 +214,53 @@ def suite_properties(run: Mapping[str, Any], manifest: Mapping[str, Any], verdic
     props.update({f"clue.{k}": v for k, v in manifest.items() if k.startswith("data.sha256.")})
     props.update({f"clue.warning.{i}": w for i, w in enumerate(warnings, start=1)})
     return props
+
+
+def suite_properties_of(report: Report) -> dict[str, object]:
+    return suite_properties(report.run, report.manifest, report.verdict.word, report.warnings)
+
+
+# -- a JUnit file of its own (a report made outside a pytest session: `clue report merge`) ------------------
+
+
+def junit_tree(report: Report, *, suite_name: str = "pytest", redact: bool = False) -> ET.ElementTree:
+    """The xunit2 document a gate-mode run writes with --junitxml: one testcase per sample (its system-out),
+    the gates, the comparison gates and the verdict, and the suite properties."""
+    suite = ET.Element("testsuite", name=suite_name)
+    props = ET.SubElement(suite, "properties")
+    for name, value in suite_properties_of(report).items():
+        ET.SubElement(props, "property", name=name, value=xml_safe("" if value is None else str(value)))
+    counts = {"failed": 0, "skipped": 0, "errors": 0}
+    for rows in report.records_to_write().values():
+        for record in rows:
+            nodeid = record.node_id or f"{record.task}::{record.sample_id}"
+            classname, name = junit_case_name(nodeid)
+            case = ET.SubElement(suite, "testcase", classname=classname, name=name)
+            if record.outcome == "failed":
+                ET.SubElement(case, "failure", message=xml_safe(record.reason)).text = xml_safe(record.reason)
+                counts["failed"] += 1
+            elif record.outcome == "error":
+                ET.SubElement(case, "error", message=xml_safe(record.reason)).text = xml_safe(record.reason)
+                counts["errors"] += 1
+            ET.SubElement(case, "system-out").text = xml_safe(sample_output(record, redact=redact))
+    for gate in gate_cases(report):
+        case = ET.SubElement(suite, "testcase", classname=GATES_CLASS, name=gate.nodeid.split("::", 1)[1])
+        if gate.outcome == "failed":
+            ET.SubElement(case, "failure", message=xml_safe(gate.message)).text = xml_safe(gate.message)
+            counts["failed"] += 1
+        elif gate.outcome == "skipped":
+            ET.SubElement(case, "skipped", type="pytest.skip", message=xml_safe(gate.message))
+            counts["skipped"] += 1
+    suite.set("tests", str(len(suite.findall("testcase"))))
+    suite.set("failures", str(counts["failed"]))
+    suite.set("errors", str(counts["errors"]))
+    suite.set("skipped", str(counts["skipped"]))
+    root = ET.Element("testsuites")
+    root.append(suite)
+    return ET.ElementTree(root)
+
+
+def write_junit(path: Path, report: Report, *, redact: bool = False) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    junit_tree(report, redact=redact).write(path, encoding="utf-8", xml_declaration=True)
+    return path

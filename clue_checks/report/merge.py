@@ -1,12 +1,13 @@
 """`clue report merge`: shard report folders → the report of the whole run, gates decided on it.
 
 Each shard (`pytest --clue-shard=K/N`) writes a report folder whose `predictions/<task>.jsonl`
-holds every sample's full record. The merge reads them back and runs the same aggregator and
-writers as a single run, so the merged report is the unsharded run's report apart from the
-timestamps and the request counts. Batched metrics (BERTScore) are recomputed over the merged
-samples where the metric can run here; otherwise the values the shards computed are carried
+holds every sample's full record. The merge reads them back and builds the report as a single run
+does (report/build.py), so the merged report is the unsharded run's report apart from the
+timestamps, the request counts and how the run went (performance). Batched metrics (BERTScore)
+are recomputed over the merged samples where the metric can run here; otherwise the values the shards computed are carried
 (BERTScore's per-pair values do not depend on the batch: no idf weighting, no baseline rescaling),
-and the report says so.
+and the report says so. Shards compared with a baseline are compared again as one run: with the same
+report folder (read again), or with the baseline endpoint's answers their records carry.
 
 Shards must come from one configuration: their manifests (data hashes, prompts, template,
 generation parameters, package versions, thresholds) and run settings must agree, every shard
@@ -17,17 +18,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from ..metrics import BatchedValues
-from .aggregate import AggregateResult, SampleRecord, TaskSpec, aggregate
+from .aggregate import SampleRecord, TaskSpec
+from .build import BaselineFacts, RunFacts, build_report
+from .document import Report
+from .files import PREDICTIONS, REPORT_JSON
 from .integrity import PREFIX as PREDICTION_HASHES
 from .integrity import forced_note
 from .manifest import TIME_KEYS, run_specific, sha256_text
-from .render import PREDICTIONS, REPORT_JSON, markdown, read_predictions, report_for, write_reports
+from .render import read_predictions
+from .run_dir import RunDirError, load_run_dir
+from .run_stats import merge_stats, stats_of_report
 from .thresholds import Thresholds, ThresholdsError, parse
+from .write.folder import write_folder
 
 # Differences between shards that are expected: when and where each ran, and what each ran.
 _RUN_FREE = ("finished", "shard", "data_dir", "endpoints")
@@ -47,9 +55,8 @@ class ShardReport:
 
 @dataclass(frozen=True)
 class Merged:
-    report: dict[str, Any]
-    markdown: str
-    result: AggregateResult
+    report: Report
+    notes: tuple[str, ...] = ()  # what the merge could not do as one run would (values carried, not recomputed)
 
 
 def read_shard(directory: Path) -> ShardReport:
@@ -124,10 +131,12 @@ def _tasks(run: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def merge(shards: Sequence[ShardReport], *, thresholds: Thresholds | None = None,
-          thresholds_text: str | None = None, recompute_batched: bool = True) -> Merged:
-    """The whole run's report from its shards. `thresholds`: decide the gates by this file instead of the
-    one the shards ran with."""
-    from ..roles.setup import synthetic_notice, unknown_threshold_keys
+          thresholds_text: str | None = None, recompute_batched: bool = True,
+          baseline_dir: Path | None = None) -> Merged:
+    """The whole run's report from its shards (report/build.py, as one run builds it). `thresholds`: decide the
+    gates by this file instead of the one the shards ran with. `baseline_dir`: the report folder the shards were
+    compared with (--clue-baseline), where the shards' own record of it is not where they named it."""
+    from .run_facts import synthetic_notice, unknown_threshold_keys
 
     check_compatible(shards)
     first = shards[0].report
@@ -181,30 +190,67 @@ def merge(shards: Sequence[ShardReport], *, thresholds: Thresholds | None = None
         return out
 
     explicit = run.get("tasks")
-    result = aggregate(records, specs, thresholds.gates, batch_score=batch_score,
-                       not_selected=[t for t in tasks if t not in explicit] if explicit else (),
-                       pass_blockers=synthetic_notice(bool(run.get("synthetic_data")), True, run.get("server_kind"),
-                                                      bool(run.get("allow_synthetic")))[1])
-    warnings = synthetic_notice(bool(run.get("synthetic_data")), True, run.get("server_kind"),
-                                bool(run.get("allow_synthetic")))[0]
+    synthetic = synthetic_notice(bool(run.get("synthetic_data")), True, run.get("server_kind"),
+                                 bool(run.get("allow_synthetic")))
     run["shard"] = None
     run["finished"] = max(s.report["run"].get("finished") or "" for s in shards)
     run["thresholds"] = thresholds.source
     manifest["run.started"] = min(s.report["manifest"].get("run.started") or "" for s in shards)
     manifest["run.duration_s"] = round(max(float(s.report["manifest"].get("run.duration_s") or 0) for s in shards), 3)
-    if notes:
-        run["merge_notes"] = notes
     requests: dict[str, int] = {}
     for s in shards:
         for key, value in s.report.get("requests", {}).items():
             requests[key] = requests.get(key, 0) + int(value)
-    report = report_for(result, run, requests=requests, manifest=manifest, warnings=warnings)
-    return Merged(report, markdown(report, result.tasks, result.gates, result.levels), result)
+    performances = [s.report.get("performance") for s in shards]
+    known = all(performances)  # every shard says how it went (reports of older versions do not)
+    facts = RunFacts(
+        run=run, manifest=manifest, specs=tuple(specs), gates=thresholds.gates, compare_gates=thresholds.compare,
+        not_selected=tuple(t for t in tasks if t not in explicit) if explicit else (),
+        pass_blockers=synthetic[1], warnings=synthetic[0], requests=requests,
+        request_stats=merge_stats(stats_of_report(s.report.get("performance"), s.report.get("store"),
+                                                  s.report.get("requests")) for s in shards) if known else None,
+        duration_s=max(float(p.get("duration_s") or 0) for p in performances) if known else None)  # type: ignore[union-attr]
+    report = build_report(records, facts, baseline=_baseline(shards, baseline_dir), batch_score=batch_score)
+    if notes:  # known once the batched metrics were computed: said with the run, as a run says its settings
+        report = replace(report, run=MappingProxyType({**report.run, "merge_notes": notes}))
+    return Merged(report, tuple(notes))
+
+
+def _baseline(shards: Sequence[ShardReport], baseline_dir: Path | None) -> BaselineFacts | None:
+    """What the shards were compared with: the same report folder, or a baseline endpoint whose answers the
+    shards' records carry (scored there already). None: they were not compared."""
+    described = [dict((s.report.get("comparison") or {}).get("baseline") or {}) for s in shards]
+    sources = {d.get("source") for d in described if d}
+    if len(sources) > 1:
+        raise MergeError("the shards were compared with different baselines: " + ", ".join(sorted(map(str, sources))))
+    forced = any((s.report.get("comparison") or {}).get("forced") for s in shards)
+    if not sources and baseline_dir is None:
+        return None
+    base = next((d for d in described if d), {})
+    endpoint = base.get("kind") == "endpoint" or ("requests" in base and base.get("kind") is None)
+    if endpoint and baseline_dir is None:
+        requests: dict[str, int] = {}
+        for d in described:
+            for key, value in (d.get("requests") or {}).items():
+                requests[key] = requests.get(key, 0) + int(value)
+        return BaselineFacts({**base, "requests": requests}, force=forced, rescore=False)
+    folder = baseline_dir if baseline_dir is not None else Path(str(base.get("source")))
+    try:
+        found = load_run_dir(folder)
+    except RunDirError as exc:
+        raise MergeError(f"the shards were compared with the report folder {folder}, which cannot be read ({exc}); "
+                         "give it with --baseline DIR") from None
+    facts = BaselineFacts.of_report(found.report, found.records, source=str(base.get("source") or folder),
+                                    force=forced)
+    return replace(facts, described={**facts.described, "kind": "report folder"})
 
 
 def merge_folders(out: Path, inputs: Sequence[Path], *, thresholds_file: Path | None = None,
-                  recompute_batched: bool = True, integrity_forced: Sequence[str] = ()) -> tuple[Merged, list[Path]]:
-    """Read the shard folders, merge, write the merged report into `out` (never one of the inputs)."""
+                  recompute_batched: bool = True, baseline_dir: Path | None = None,
+                  junit: Path | None = None, integrity_forced: Sequence[str] = ()) -> tuple[Merged, list[Path]]:
+    """Read the shard folders, merge, write the merged report into `out` (never one of the inputs), and
+    `junit`: the JUnit file a gate-mode run writes (samples, gates, verdict). `integrity_forced`: prediction
+    files merged past a failed sha256 check (--force), said in the merged report."""
     resolved_out = out.resolve()
     if any(resolved_out == p.resolve() for p in inputs):
         raise MergeError(f"{out}: the merged report needs a folder of its own, not one of the shards'")
@@ -218,14 +264,15 @@ def merge_folders(out: Path, inputs: Sequence[Path], *, thresholds_file: Path | 
             raise MergeError(f"{thresholds_file}: cannot read ({exc.strerror})") from None
         except ThresholdsError as exc:
             raise MergeError(str(exc)) from None
-    merged = merge(shards, thresholds=thresholds, thresholds_text=text, recompute_batched=recompute_batched)
+    merged = merge(shards, thresholds=thresholds, thresholds_text=text, recompute_batched=recompute_batched,
+                   baseline_dir=baseline_dir)
     if integrity_forced:  # --force past prediction files that do not match their manifest: said in the result
-        merged.report["run"]["integrity_forced"] = list(integrity_forced)
-        merged.report["run"]["merge_notes"] = [*merged.report["run"].get("merge_notes", ()),
-                                               forced_note(integrity_forced)]
-    paths = write_reports(out, merged.report, merged.markdown, merged.result.records,
-                          redact=bool(merged.report["run"].get("redacted")))
-    from .html import write_html
+        run = {**merged.report.run, "integrity_forced": list(integrity_forced)}
+        merged = replace(merged, report=replace(merged.report, run=run),
+                         notes=(*merged.notes, forced_note(integrity_forced)))
+    paths = write_folder(out, merged.report)
+    if junit is not None:
+        from .junit import write_junit
 
-    paths.insert(2, write_html(out))
+        paths.append(write_junit(junit, merged.report, redact=bool(merged.report.run.get("redacted"))))
     return merged, paths

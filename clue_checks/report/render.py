@@ -1,8 +1,7 @@
-"""Writers: the JSON report, the Markdown report, per-task prediction files and terminal lines.
-
-The report folder is everything a later step needs: `clue-report.json` (run, manifest, tasks,
-levels, gates, verdict), `clue-report.md`, and `predictions/<task>.jsonl` with one full sample
-record per line (`clue report merge` recomputes every number from these).
+"""Pieces the writers share (report/write/): the task table's rows, level lines, the request line, the
+manifest as Markdown; and the prediction rows: `predictions/<task>.jsonl` holds one full sample record per
+line (`prediction_row`), which `read_predictions` reads back (`clue report merge` recomputes every number
+from these).
 """
 
 from __future__ import annotations
@@ -13,59 +12,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..endpoint.types import REQUEST_COUNTS
-from ..private_files import ignore_report_parts
-from .aggregate import OUTSIDE_VERDICT, AggregateResult, GateResult, SampleRecord, TaskSummary
-from .files import PREDICTIONS, REPORT_JSON, REPORT_MD
-from .integrity import stamped
+from .aggregate import SampleRecord, TaskSummary
+from .files import PREDICTIONS
 from .levels import LevelScore
 from .prediction_lines import prediction_rows
-
-
-def report_dict(run: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Sequence[GateResult],
-                levels: Sequence[LevelScore] = (), requests: Mapping[str, int] | None = None, *,
-                verdict_: str | None = None, verdict_reasons: Sequence[str] = (),
-                manifest: Mapping[str, Any] | None = None, warnings: Sequence[str] = ()) -> dict[str, Any]:
-    """`requests`: what went over the wire, from the scheduler (each request once, whatever its retries):
-    answered (`sent`), given up on (`failed`), answered from the store, and samples sharing another's
-    request. Without it, the per-sample sources stand in. Per task, `requests` counts samples by source.
-    `verdict_` defaults to the gates' own verdict (`verdict`)."""
-    if requests is None:
-        requests = {"sent": sum(t.requests_sent for t in tasks), "failed": 0,
-                    "from_store": sum(t.requests_stored for t in tasks), "shared": sum(t.requests_shared for t in tasks)}
-    return {
-        "run": dict(run),
-        "manifest": dict(sorted((manifest or {}).items())),
-        "warnings": list(warnings),
-        "requests": {k: int(requests.get(k, 0)) for k in REQUEST_COUNTS},
-        "tasks": {t.task: t.as_dict() for t in tasks},
-        "levels": {f"level{lv.level}": lv.as_dict() for lv in levels},
-        "gates": [g.as_dict() for g in gates],
-        "verdict": verdict_ if verdict_ is not None else verdict(gates),
-        "verdict_reasons": list(verdict_reasons),
-    }
-
-
-def report_for(result: AggregateResult, run: Mapping[str, Any], *, requests: Mapping[str, int] | None,
-               manifest: Mapping[str, Any] | None = None, warnings: Sequence[str] = ()) -> dict[str, Any]:
-    """The JSON report of an aggregation, with each task's failure kinds counted (`tasks[t]["kinds"]`)."""
-    from .kinds_table import counts_per_task
-
-    report = report_dict(run, result.tasks, result.gates, result.levels, requests, verdict_=result.verdict,
-                         verdict_reasons=result.verdict_reasons, manifest=manifest, warnings=warnings)
-    for task, counts in counts_per_task(result.records).items():
-        if task in report["tasks"]:
-            report["tasks"][task]["kinds"] = counts
-    return report
-
-
-def verdict(gates: Sequence[GateResult]) -> str:
-    """The gates' own verdict: PASS only when every gate that counts passed (one that is incomplete or
-    whose task did not run cannot pass); gates of tasks left out by --clue-tasks do not count."""
-    counted = [g for g in gates if g.status not in OUTSIDE_VERDICT]
-    if not counted:
-        return "no gates"
-    return "pass" if all(g.status == "pass" for g in counted) else "fail"
 
 
 def _fmt(value: float | None) -> str:
@@ -133,67 +83,6 @@ def level_lines(levels: Sequence[LevelScore]) -> list[str]:
     return lines
 
 
-def markdown(report: Mapping[str, Any], tasks: Sequence[TaskSummary], gates: Sequence[GateResult],
-             levels: Sequence[LevelScore] = ()) -> str:
-    run = report["run"]
-    lines = [
-        "# CLUE report",
-        "",
-        *[f"> **Warning**: {_one_line(w)}" for w in report.get("warnings", ())],
-        *([""] if report.get("warnings") else []),
-        f"- model: {_code(run.get('model_id'))} (revision {_code(run['model_revision']) if run.get('model_revision') else 'not reported'}, "
-        f"{_one_line(run.get('server_kind'))}) at " + ", ".join(_code(u) for u in run.get("endpoints", [])),
-        f"- api: {run.get('api')}; profile: {run.get('profile')}; data: {_code(run.get('data_dir'))}",
-        f"- {request_line(report['requests'])}",
-        f"- seeds: shots {run['seeds']['shots']}, LongHealth {run['seeds']['longhealth']}, bootstrap {run['seeds']['bootstrap']} "
-        f"({run['seeds']['bootstrap_resamples']} resamples, 95% percentile CI)",
-        "",
-        "| " + " | ".join(HEADER) + " |",
-        "|" + "|".join("---" for _ in HEADER) + "|",
-    ]
-    partial = [t for t in tasks if t.partial]
-    if partial:
-        at = lines.index("| " + " | ".join(HEADER) + " |")
-        lines[at:at] = ["**Partial run**: " + "; ".join(
-            f"{t.title} scored {t.n_samples} of {t.n_total if t.n_total is not None else '?'} samples"
-            + (f", {t.n_missing} selected but never ran" if t.n_missing else "") for t in partial)
-            + ". Gates cannot pass on a partial run.", ""]
-
-    rows, notes = task_rows(tasks)
-    lines += ["| " + " | ".join(_one_line(cell).replace("|", "\\|") for cell in row) + " |" for row in rows]
-    lines += [""] + [f"[{i}] not computed: {_one_line(note)}  " for i, note in enumerate(notes, start=1)] if notes else []
-    from .interval_notes import method_lines
-
-    methods = method_lines(tasks)
-    if methods:
-        lines += ["", "Intervals (95%), by method:", ""] + [f"- {_one_line(m)}" for m in methods]
-    if levels:
-        lines += ["", "## CLUE levels", "", *[f"- {_one_line(line)}" for line in level_lines(levels)],
-                  "", "Headline metrics per task: see `clue_checks/report/levels.py` (one table)."]
-    from .kinds_table import markdown_lines as kinds_lines
-
-    lines += kinds_lines(report)
-    decided = report.get("verdict") or verdict(gates)
-    lines += ["", f"## Gates: {decided}", ""]
-    if gates:
-        lines += [f"- **{g.status}** {_code(g.gate.name)} — {_one_line(g.detail)}" for g in gates]
-    else:
-        lines.append("No gates configured (see `[gate]` in the thresholds file).")
-    if report.get("verdict_reasons") and decided != "pass":
-        lines += ["", "Not a pass because:", ""] + [f"- {_one_line(r)}" for r in report["verdict_reasons"]]
-    failing = [(t, t.failing) for t in tasks if t.failing]
-    if failing:
-        lines += ["", "## Failing samples", ""]
-        for t, ids in failing:
-            lines.append(f"- {t.title} ({len(ids)}): {_id_list(t.task, ids)}")
-    errored = [(t, t.errored) for t in tasks if t.errored]
-    if errored:
-        lines += ["", "## Errored samples (no response)", ""]
-        lines += [f"- {t.title} ({len(ids)}): {_id_list(t.task, ids)}" for t, ids in errored]
-    lines += manifest_lines(report.get("manifest") or {})
-    return "\n".join(lines) + "\n"
-
-
 def manifest_lines(manifest: Mapping[str, Any]) -> list[str]:
     """The manifest as Markdown: a key/value table; long texts (thresholds, the endpoint's answer) as blocks."""
     if not manifest:
@@ -229,41 +118,6 @@ def request_line(requests: Mapping[str, int]) -> str:
     return line
 
 
-def terminal_lines(tasks: Sequence[TaskSummary], gates: Sequence[GateResult], requests: Mapping[str, int],
-                   levels: Sequence[LevelScore] = (), *, verdict_: str | None = None,
-                   verdict_reasons: Sequence[str] = (), warnings: Sequence[str] = ()) -> list[str]:
-    table, notes = task_rows(tasks)
-    rows = [HEADER] + table
-    widths = [max(len(r[c]) for r in rows) for c in range(len(HEADER))]
-    out = [f"WARNING: {w}" for w in warnings]
-    out += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
-    out += [f"[{i}] not computed: {note}" for i, note in enumerate(notes, start=1)]
-    from .interval_notes import short_line
-
-    methods = short_line(tasks)
-    out += [methods] if methods else []
-    out += level_lines(levels)
-    out.append(request_line(requests))
-    not_selected = [g.gate.name for g in gates if g.status == "not selected"]
-    for g in gates:
-        if g.status != "not selected":
-            out.append(f"gate {g.status.upper():10} {g.gate.name}: {g.detail}")
-    if not_selected:
-        out.append(f"gates not selected (--clue-tasks left their tasks out): {', '.join(not_selected)}")
-    decided = verdict_ if verdict_ is not None else verdict(gates)
-    gate_reasons = tuple(r for r in verdict_reasons if not r.startswith("gate "))
-    if decided == "deferred":
-        out.append(f"verdict: deferred ({'; '.join(verdict_reasons)})")
-    elif not gates:
-        out.append("verdict: none: the thresholds file has no [gate], so there is no release verdict")
-    elif decided == "no gates":
-        out.append("verdict: none: no [gate] applies to the selected tasks")
-    else:
-        out.append(f"verdict: {decided.upper()}" + (f" ({'; '.join(gate_reasons)})" if decided != "pass"
-                                                     and gate_reasons else ""))
-    return out
-
-
 def prediction_row(record: SampleRecord) -> dict[str, Any]:
     """One line of `predictions/<task>.jsonl`: CLUE's own keys (to diff against CLUE's predictions files),
     then every field of the sample record (`record_of_row` reads it back). The record's `parsed` (the answer the
@@ -293,32 +147,3 @@ def read_predictions(directory: Path) -> dict[str, list[SampleRecord]]:
             except (ValueError, TypeError, KeyError) as exc:
                 raise ValueError(f"{path}, line {number}: not a sample record ({exc})") from None
     return out
-
-
-def write_reports(directory: Path, report: Mapping[str, Any], md: str,
-                  records: Mapping[str, Sequence[SampleRecord]], *, redact: bool = False) -> list[Path]:
-    """`redact` (--clue-redact): prediction rows with their clinical text hashed (`redact.redact_rows`); the JSON
-    and Markdown reports hold no sample text (ids, counts, metrics, kinds), so they are written as they are."""
-    from .redact import redact_row
-
-    shown = redact_row if redact else dict
-    directory.mkdir(parents=True, exist_ok=True)
-    ignore_report_parts(directory)  # predictions and the page quote samples: not staged by `git add -A`
-    pred_dir = directory / PREDICTIONS
-    pred_dir.mkdir(exist_ok=True)
-    for stale in pred_dir.glob("*.jsonl"):  # a task not in this run must not keep an older run's file
-        stale.unlink()
-    predictions = []
-    for task, rows in records.items():
-        path = pred_dir / f"{task}.jsonl"
-        with path.open("w", encoding="utf-8") as handle:
-            for r in sorted(rows, key=lambda r: r.index):
-                handle.write(json.dumps(shown(prediction_row(r)), ensure_ascii=False) + "\n")
-        predictions.append(path)
-    report = stamped(report, predictions)  # each prediction file's sha256, checked by merge and compare
-    json_path = directory / REPORT_JSON
-    json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
-    md_path = directory / REPORT_MD
-    md_path.write_text(md, encoding="utf-8")
-    written = [json_path, md_path, *predictions]
-    return written

@@ -9,41 +9,60 @@ from pathlib import Path
 
 
 def _merge(args: argparse.Namespace) -> int:
+    """Exit codes: the verdict's (0 pass, 1 fail / incomplete / not run, 6 inconclusive: report/verdict.py),
+    2 the shards cannot be merged (or the merged report cannot be written)."""
     from .integrity import IntegrityError, verify_folders
     from .merge import MergeError, merge_folders
+    from .verdict import exit_code
 
     try:
         forced = verify_folders([Path(p) for p in args.inputs], force=args.force, what="merge")
         merged, paths = merge_folders(Path(args.out), [Path(p) for p in args.inputs],
                                       thresholds_file=Path(args.thresholds) if args.thresholds else None,
-                                      recompute_batched=not args.carry_batched, integrity_forced=forced)
+                                      recompute_batched=not args.carry_batched, integrity_forced=forced,
+                                      baseline_dir=Path(args.baseline) if args.baseline else None,
+                                      junit=Path(args.junitxml) if args.junitxml else None)
     except (MergeError, IntegrityError) as exc:
         print(f"clue report merge: {exc}", file=sys.stderr)
         return 2
-    result = merged.result
-    print(f"merged {len(args.inputs)} report folders into {paths[0].parent}: verdict {result.verdict.upper()}"
-          + (f" ({'; '.join(result.verdict_reasons)})" if result.verdict_reasons else ""))
-    for note in merged.report["run"].get("merge_notes", ()):
+    except OSError as exc:
+        print(f"clue report merge: the merged report could not be written ({exc})", file=sys.stderr)
+        return 2
+    report = merged.report
+    from .write.terminal import summary_lines
+
+    for line, _ in summary_lines(report):
+        print(line)
+    print(f"merged {len(args.inputs)} report folders into {paths[0].parent}: verdict {report.verdict.word.upper()}"
+          + (f" ({'; '.join(report.verdict.reasons)})" if report.verdict.reasons else ""))
+    for note in merged.notes:
         print(f"note: {note}")
-    if args.thresholds:
-        return 0 if result.passed else 1
-    return 0
+    if report.comparison.error is not None:
+        return 2
+    return exit_code(report.verdict)
 
 
 def _add_merge(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     merge = sub.add_parser(
         "merge", help="combine the report folders of shards (--clue-shard=K/N) into the report of the whole run",
         description="Combine shard report folders into one report (as one unsharded run would have written it, "
-                    "apart from timestamps and request counts) and decide the gates on it.")
+                    "apart from timestamps, request counts and timings), decide the gates and the comparison with "
+                    "the shards' baseline on it, and exit with the verdict: 0 pass, 1 fail, incomplete or not run, "
+                    "6 inconclusive, 2 the shards cannot be merged.")
     merge.add_argument("out", metavar="OUT", help="folder for the merged report")
     merge.add_argument("inputs", metavar="SHARD_DIR", nargs="+", help="a shard's report folder (its --clue-report-dir)")
     # Spelled as the pytest option; the unprefixed spelling stays too (no other plugin shares this command).
     merge.add_argument("--clue-thresholds", "--thresholds", dest="thresholds", metavar="FILE",
-                       help="decide the gates by this thresholds file and exit with the verdict (0: PASS, 1: not "
-                            "a pass); without it the shards' own thresholds are used and the exit code is 0")
+                       help="decide the gates by this thresholds file instead of the one the shards ran with")
     merge.add_argument("--carry-batched", action="store_true",
                        help="use the BERTScore values the shards computed instead of recomputing them over all "
                             "samples (per-pair values do not depend on the batch)")
+    merge.add_argument("--baseline", metavar="DIR",
+                       help="the report folder the shards were compared with (--clue-baseline), where it is no longer "
+                            "at the path the shards name")
+    merge.add_argument("--junitxml", metavar="FILE",
+                       help="also write the JUnit XML a gate-mode run writes: each sample, each gate and the verdict "
+                            "as testcases")
     merge.add_argument("--force", action="store_true",
                        help="merge although a prediction file does not match its report's sha256 (the merged "
                             "report says which)")

@@ -66,6 +66,25 @@ def merge_stats(parts: Iterable[Mapping[str, Any] | None]) -> dict[str, Any] | N
     return out
 
 
+def stats_of_report(performance: Mapping[str, Any] | None, store: Mapping[str, Any] | None,
+                    requests: Mapping[str, int] | None) -> dict[str, Any] | None:
+    """The request statistics a written report still holds (its `performance`, `store` and `requests`), in
+    the scheduler's shape, so the statistics of several shards merge (`merge_stats`) as workers' do."""
+    if not performance:
+        return None
+    out: dict[str, Any] = {k: performance.get(k) for k in ("tries", "retries", "not_sent", "rerouted",
+                                                            "from_other_runs", "stopped")}
+    out = {k: v for k, v in out.items() if v is not None}
+    if requests and "sent" in requests:
+        out["sent"] = int(requests["sent"])
+    out["concurrency"] = performance.get("concurrency")
+    out["replicas"] = list(performance.get("replicas") or ())
+    out["replica_events"] = list(performance.get("replica_events") or ())
+    if store:
+        out["store"] = dict(store)
+    return out
+
+
 def _latency(records: Sequence[SampleRecord]) -> dict[str, Any]:
     sent = [r for r in records if r.source == "sent"]
     timed = [float(r.latency_s) for r in sent if r.latency_s is not None]

@@ -7,8 +7,8 @@ answering the same prompts in the same session (--clue-baseline-endpoint).
   baseline answer (`baseline_for`), which travels to the controller on the sample's record.
 - `check_before_inference` (controller, at start): the parts of the manifests known before any request —
   data files, profile, prompts, seeds, version — must agree, or the run stops with every difference.
-- `compare_at_end` (controller): the rest of the manifest, then the paired comparison
-  (report/baseline_report.py).
+- `baseline_facts` (controller): what the report builder compares the run with (report/build.py: the
+  rest of the manifest, then the paired comparison).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..report.aggregate import AggregateResult, SampleRecord
-    from ..report.baseline_report import BaselineComparison
+    from ..report.aggregate import SampleRecord
+    from ..report.build import BaselineFacts
     from ..report.run_dir import RunDir
     from ..runner import Run
     from ..settings import Settings
@@ -163,17 +163,15 @@ def check_before_inference(settings: Settings, run: Run, thresholds_text: str) -
     return None
 
 
-def compare_at_end(settings: Settings, result: AggregateResult, report: Mapping[str, Any], gates: Sequence[Any], *,
-                   requests: Mapping[str, int] | None, specs: Sequence[Any] = (), batch_score: Any = None
-                   ) -> tuple[BaselineComparison, list[SampleRecord] | None, str | None]:
-    """(comparison, the baseline's records, an error that stops the comparison) at the end of a run.
+def baseline_facts(settings: Settings, records: Sequence[SampleRecord], *, requests: Mapping[str, int] | None,
+                   clean: Any = None) -> BaselineFacts | None:
+    """What the report builder compares this run with (report/build.py), None when no baseline was asked for.
 
-    `report`: this run's {"run": …, "manifest": …}. Without a baseline the comparison gates are "not run".
-    `specs`, `batch_score`: as the run's own aggregation, to score the baseline endpoint's answers with the
-    metrics computed over a whole task (BERTScore) the same way.
+    --clue-baseline: the folder's report and records (unreadable: `unavailable`, with the error).
+    --clue-baseline-endpoint: its answers travel on this run's records, scored as the run's own are.
+    `clean`: masks secrets in what the report will say of the baseline (an endpoint URL may carry them).
     """
-    from ..report.baseline_report import (compare_with_baseline, not_compared, record_from_baseline)
-    from ..report.manifest_check import ComparabilityError, require_comparable
+    from ..report.build import BaselineFacts
 
     if settings.baseline_dir is not None:
         from ..report.run_dir import RunDirError, load_run_dir
@@ -181,32 +179,14 @@ def compare_at_end(settings: Settings, result: AggregateResult, report: Mapping[
         try:
             base_dir = load_run_dir(settings.baseline_dir)
         except RunDirError as exc:
-            message = f"clue-checks: --clue-baseline: {exc}"
-            return not_compared(gates, message), None, message
-        base_report: Mapping[str, Any] = base_dir.report
-        base_records = list(base_dir.records)
-        run = base_report.get("run", {})
-        described = {"source": str(settings.baseline_dir), "model_id": run.get("model_id"),
-                     "model_revision": run.get("model_revision")}
-    elif settings.baseline_endpoints:
-        new_records = [r for rows in result.records.values() for r in rows]
-        base_records = [record_from_baseline(r, r.baseline) for r in new_records if r.baseline is not None]
-        if specs and batch_score is not None:
-            from ..report.aggregate import aggregate
-
-            scored = aggregate(base_records, specs, (), batch_score=batch_score)
-            base_records = [r for rows in scored.records.values() for r in rows]
-        base_report = {"run": dict(report.get("run", {})), "manifest": dict(report.get("manifest", {}))}
-        model = next((r.baseline.get("model") for r in new_records if r.baseline is not None), None)
-        described = {"source": ", ".join(settings.baseline_endpoints), "model_id": model,
-                     "requests": dict(requests or {})}
-    else:
-        return not_compared(gates), None, None
-    try:
-        comparability = require_comparable(report, base_report, force=settings.baseline_force, new_name="this run",
-                                           baseline_name=str(described["source"]))
-    except ComparabilityError as exc:
-        message = f"clue-checks: {exc}"
-        return not_compared(gates, "not compared: the runs are not comparable (see the error above)"), None, message
-    return (compare_with_baseline(result, base_records, gates=gates, comparability=comparability,
-                                  baseline=described), base_records, None)
+            return BaselineFacts({"source": str(settings.baseline_dir)},
+                                 unavailable=f"clue-checks: --clue-baseline: {exc}")
+        facts = BaselineFacts.of_report(base_dir.report, base_dir.records, source=str(settings.baseline_dir),
+                                        force=settings.baseline_force)
+        return replace(facts, described={**facts.described, "kind": "report folder"})
+    if not settings.baseline_endpoints:
+        return None
+    model = next((r.baseline.get("model") for r in records if r.baseline is not None), None)
+    source = ", ".join(settings.baseline_endpoints)
+    return BaselineFacts({"source": clean(source) if clean is not None else source, "model_id": model,
+                          "requests": dict(requests or {}), "kind": "endpoint"}, force=settings.baseline_force)

@@ -2,8 +2,9 @@
 
 It learns which samples were selected (from the collection, or under xdist from what the first
 worker that connected reports), keeps the records that arrive with each test report, and at the
-end hands them to the aggregator, writes the report (and the JUnit additions), sets the exit code
-and prints the CLUE table. The previous report is removed only once this run will write one (a
+end hands them with the run's plain facts to the report builder (report/build.py), writes the
+`Report` it returns (the folder, the JUnit additions), sets the exit code from its verdict and
+prints it. The previous report is removed only once this run will write one (a
 sample was collected; under xdist, a worker connected); otherwise it is left as it was.
 """
 
@@ -22,8 +23,9 @@ from .session import EXIT_UNAVAILABLE, SampleSession, data_folder_missing, sampl
 from .setup import ClueSetup
 
 if TYPE_CHECKING:
-    from ..report.aggregate import AggregateResult, SampleRecord, TaskSpec
-    from ..report.baseline_report import BaselineComparison
+    from ..report.aggregate import SampleRecord, TaskSpec
+    from ..report.build import RunFacts
+    from ..report.document import Report
     from ..runner import Run
 
 
@@ -45,15 +47,11 @@ class Controller:
         self.other_failures = 0  # failed tests of the session that are not CLUE samples
         self.started = time.time()
         self.started_at = _dt.datetime.now(_dt.timezone.utc)
-        self.result: AggregateResult | None = None
-        self.report: dict[str, Any] | None = None
+        self.report: Report | None = None  # built once at the end (report/build.py)
         self.paths: list[Path] = []
         self.page_problem: str | None = None  # why index.html could not be written
-        self.warnings: tuple[str, ...] = ()
         self._run: Run | None = None
         self.worker_baseline_requests: Counter[str] = Counter()
-        self.comparison: BaselineComparison | None = None  # against --clue-baseline / --clue-baseline-endpoint
-        self.comparison_error: str | None = None  # why the runs were not compared (not comparable)
         self.worker_stats: list[dict[str, Any]] = []  # each xdist worker's Run.request_stats()
         self.report_error: str | None = None  # the report could not be written: why
         self._cleaner: Any = None
@@ -239,75 +237,50 @@ class Controller:
             self.description = self.session.description
         if self.description is None:
             return  # no endpoint connection (the run stopped at an error shown above): no report
-        from ..report import aggregate, render
+        from ..report.build import build_report
+        from .baseline import baseline_facts
+        from .run_report import write_safely
 
         settings = self.setup.settings
-        server_kind = self.description.describe.get("server_kind")
-        self.warnings = self.setup.warnings(server_kind) + tuple(self._clean.lines(self.description.warnings))
-        result = aggregate.aggregate(
-            self.records, self._task_specs(), self.setup.thresholds.gates, batch_score=self._batch_score,
-            not_selected=self._not_selected(), deferred=self._deferred(),
-            pass_blockers=self.setup.pass_blockers(server_kind))
-        run_section = self._run_section()
-        manifest = self._manifest(result)
-        from dataclasses import replace
-
-        from ..report import baseline_report
-        from .baseline import compare_at_end
-
-        comparison, base_records, self.comparison_error = compare_at_end(
-            settings, result, {"run": run_section, "manifest": manifest}, self.setup.thresholds.compare,
-            requests=self._baseline_request_counts(), specs=self._task_specs(), batch_score=self._batch_score)
-        result = replace(result, **dict(zip(("verdict", "verdict_reasons"), baseline_report.fold_verdict(
-            result.verdict, result.verdict_reasons, comparison.gates))))
-        self.comparison = comparison
-        report = render.report_for(result, run_section, requests=self._request_counts(), manifest=manifest,
-                                   warnings=self.warnings)
-        from .run_report import add_run_stats, write_safely
-
-        markdown_extra = add_run_stats(report, result.records, self._request_stats(), time.time() - self.started)
-        markdown = render.markdown(report, result.tasks, result.gates, result.levels)
-        if comparison.section is not None or comparison.gates:
-            report["comparison"] = comparison.section or {"not_computed": self.comparison_error
-                                                          or baseline_report.NO_BASELINE,
-                                                          "gates": [g.as_dict() for g in comparison.gates]}
-            markdown = baseline_report.insert_markdown(markdown, baseline_report.markdown_lines(
-                comparison, {t.task: t.title for t in result.tasks}))
-        report = self._clean.scrub(report)
-        markdown = self._clean(markdown + markdown_extra)
-        records = baseline_report.with_baseline(result.records, base_records) if base_records else result.records
-        self.paths, self.report_error = write_safely(settings.report_dir, report, markdown, records,
-                                                     redact=settings.redact)
-        if self.report_error is not None:
-            session.exitstatus = EXIT_UNAVAILABLE
-        else:
-            self._write_page()
-        self.result, self.report = result, report
+        facts = self._facts()
+        baseline = baseline_facts(settings, self.records, requests=self._baseline_request_counts(), clean=self._clean)
+        report = build_report(self.records, facts, baseline=baseline, batch_score=self._batch_score)
+        self.report = report
+        self.paths, self.report_error, self.page_problem = write_safely(settings.report_dir, report)
         xml = self._junit()
         if xml is not None:
             from ..report import junit
 
-            junit.add_suite_properties(xml, junit.suite_properties(report["run"], report["manifest"], result.verdict,
-                                                                   self.warnings))
-            junit.add_gate_testcases(xml, result)
-            junit.add_compare_gate_testcases(xml, comparison.gates)
-        # Gate mode: the verdict, and any other test of the session; failing samples stay failed in the output.
-        # Otherwise plain pytest semantics: the samples decide; the verdict is printed and written.
-        if self.report_error is None:
-            session.exitstatus = aggregate.exit_status(result, mode=settings.exit_mode,
-                                                       pytest_status=session.exitstatus,
-                                                       other_failures=self.other_failures)
-        if self.comparison_error is not None:  # asked to compare, and the runs are not comparable
+            junit.add_suite_properties(xml, junit.suite_properties_of(report))
+            junit.add_gate_testcases(xml, report)
+        if self.report_error is not None:
+            session.exitstatus = EXIT_UNAVAILABLE
+        else:
+            # Gate mode: the verdict, and any other test of the session; failing samples stay failed in the output.
+            # Otherwise plain pytest semantics: the samples decide; the verdict is printed and written.
+            from ..report.aggregate import exit_status
+
+            session.exitstatus = exit_status(report.verdict, mode=settings.exit_mode, pytest_status=session.exitstatus,
+                                             other_failures=self.other_failures)
+        if report.comparison.error is not None:  # asked to compare, and the runs could not be compared
             session.exitstatus = EXIT_UNAVAILABLE
 
-    def _write_page(self) -> None:
-        """index.html, from the files just written (so --clue-redact's rows are what the page shows)."""
-        from ..report.html import ReportDirError, write_html
+    def _facts(self) -> RunFacts:
+        """The run's plain facts for the report builder, secrets masked (records are masked as they arrive)."""
+        from ..report.build import RunFacts
 
-        try:
-            self.paths.insert(2, write_html(self.setup.settings.report_dir))
-        except (ReportDirError, OSError, ValueError) as exc:  # the report itself is written: say so, go on
-            self.page_problem = f"index.html not written: {exc}"
+        assert self.description is not None
+        server_kind = self.description.describe.get("server_kind")
+        specs = tuple(self._task_specs())
+        clean = self._clean
+        return RunFacts(
+            run=clean.scrub(self._run_section()), manifest=clean.scrub(self._manifest(specs)), specs=specs,
+            gates=self.setup.thresholds.gates, compare_gates=self.setup.thresholds.compare,
+            not_selected=self._not_selected(), deferred=self._deferred(),
+            pass_blockers=self.setup.pass_blockers(server_kind),
+            warnings=tuple(clean.lines(self.setup.warnings(server_kind) + tuple(self.description.warnings))),
+            requests=self._request_counts(), request_stats=clean.scrub(self._request_stats()),
+            duration_s=time.time() - self.started)
 
     def _task_specs(self) -> list[TaskSpec]:
         from ..report.aggregate import TaskSpec
@@ -369,13 +342,14 @@ class Controller:
         })
         return section
 
-    def _manifest(self, result: AggregateResult) -> dict[str, Any]:
+    def _manifest(self, specs: tuple[TaskSpec, ...]) -> dict[str, Any]:
         from ..report.manifest import build_manifest, strip_option
 
         run = self.run
         settings = self.setup.settings
+        ran = self._ran(specs)
         files = []
-        for task in result.records:
+        for task in ran:
             try:
                 files.append(run.load(task).source)
             except Exception:
@@ -385,11 +359,16 @@ class Controller:
         return build_manifest(
             data_dir=settings.data_dir, data_files=files, chat_template=self.description.chat_template,
             chat_template_note=self.description.chat_template_note,
-            generation={t: p for t, p in sorted(self.description.generation.items()) if t in result.records},
+            generation={t: p for t, p in sorted(self.description.generation.items()) if t in ran},
             thresholds_source=self.setup.thresholds.source, thresholds_text=self.setup.thresholds_text,
             endpoint_info=self.description.endpoint_info,
             started=self.started_at.isoformat(timespec="seconds"), duration_s=time.time() - self.started,
             command=command, egress=run.egress_manifest())
+
+    def _ran(self, specs: tuple[TaskSpec, ...]) -> list[str]:
+        """The tasks the report has (aggregate's rule: records, or samples selected), in report order."""
+        reported = {r.task for r in self.records}
+        return [s.name for s in specs if s.name in reported or s.n_selected]
 
     def _baseline_request_counts(self) -> dict[str, int] | None:
         """What the baseline endpoint was sent (--clue-baseline-endpoint), counted like the model's requests."""
@@ -435,58 +414,24 @@ class Controller:
 
     def _write_summary(self, terminalreporter: Any) -> None:
         settings = self.setup.settings
-        if self.result is None or self.report is None:
+        report = self.report
+        if report is None:
             if self.collected and not self.active and not self.records:
                 terminalreporter.write_line(f"clue-checks: no CLUE sample ran; "
                                             f"{settings.report_dir} was left as it was")
             return
-        from ..report import render
+        from ..report.write.terminal import summary_lines
+        from .run_report import session_lines
 
-        result, report = self.result, self.report
-        requests = report["requests"]
         terminalreporter.write_sep("=", "CLUE report")
-        from ..report.kinds_table import terminal_lines as kinds_lines
-
-        for line in kinds_lines(report):  # before the task table, which stays the last thing printed
-            terminalreporter.write_line(line)
-        for line in render.terminal_lines(result.tasks, result.gates, requests, result.levels,
-                                          verdict_=result.verdict, verdict_reasons=result.verdict_reasons,
-                                          warnings=self.warnings):
-            terminalreporter.write_line(line)
-        if self.comparison is not None:
-            from ..report.baseline_report import terminal_lines
-
-            for line in terminal_lines(self.comparison, {t.task: t.title for t in result.tasks}):
-                terminalreporter.write_line(self._clean(line))
-        if self.comparison_error is not None:
-            terminalreporter.write_line(self._clean(self.comparison_error), red=True)
-        from .run_report import summary_lines
-
-        for line, markup in summary_lines(report, self.report_error):
-            terminalreporter.write_line(self._clean(line), **markup)
-        if self.report_error is None:
-            terminalreporter.write_line("report: " + ", ".join(str(p) for p in self.paths[:3]))
-        if self.page_problem:
-            terminalreporter.write_line(f"warning: {self.page_problem}", yellow=True)
-        describe = report["run"]
-        if requests.get("from_store") and not describe.get("model_revision"):
-            terminalreporter.write_line(
-                f"warning: {describe.get('model_id')} reports no revision, so stored answers are keyed by its name "
-                "alone: if the weights changed, pass --clue-model-revision=<release> (or --clue-refresh)", yellow=True)
         thresholds = self.setup.thresholds
-        floorless = [t.task for t in result.tasks
+        floorless = [t.task for t in report.tasks
                      if self.run.tasks[t.task].floor_is_the_check and not thresholds.floors_for(t.task)]
-        if floorless:
-            terminalreporter.write_line(
-                f"note: no [sample] floor for {', '.join(floorless)} in {thresholds.source}: their samples pass "
-                "whatever their scores", yellow=True)
-        partial = [t.title for t in result.tasks if t.partial]
-        if partial and result.verdict != "deferred":
-            terminalreporter.write_line(f"partial run ({', '.join(partial)}): scores cover only the samples that "
-                                        "ran; gates cannot pass", yellow=True)
-        if settings.exit_mode == "gates":
-            terminalreporter.write_line("exit code: gate mode (--clue-exit=gates): it reflects the gates and any "
-                                        "non-CLUE test of the session")
+        lines = summary_lines(report) + session_lines(report, paths=self.paths, report_error=self.report_error,
+                                                      page_problem=self.page_problem, floorless=floorless,
+                                                      gate_mode=settings.exit_mode == "gates")
+        for line, markup in lines:
+            terminalreporter.write_line(self._clean(line), **markup)
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         s = self.setup.settings

@@ -1,51 +1,59 @@
-"""The controller's additions to the report: how the run went (run_stats), written so that nothing is lost.
+"""The controller's report folder, written so that nothing is lost, and the terminal lines that only the
+session knows (where the report went, what to remember about this run's settings).
 
-Kept apart from controller.py: these are the report's robustness parts (store problems, a report
-folder that fails at the last moment, the run's performance), each a plain function.
+Kept apart from controller.py: plain functions of the `Report` (report/document.py) and plain values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from ..report import render, run_stats
-from ..report.aggregate import SampleRecord
-
-BASELINE_NAME = "embedded parameterless baseline"  # what Run.describe() calls it
+from ..report.document import Report
 
 
-def add_run_stats(report: dict[str, Any], records: Mapping[str, Sequence[SampleRecord]],
-                  stats: Mapping[str, Any] | None, duration_s: float) -> str:
-    """Add `performance` and `store` to the report; return the Markdown lines for them."""
-    section = run_stats.performance(records, stats, duration_s)
-    if report.get("run", {}).get("endpoints") == [BASELINE_NAME]:  # its port changes every run: keep reports stable
-        section["replicas"] = [{**r, "url": BASELINE_NAME} for r in section.get("replicas") or ()]
-    store = run_stats.store_section(stats)
-    report["performance"] = section
-    report["store"] = store
-    return "\n".join(run_stats.markdown_lines(section, store)) + "\n"
+def write_safely(directory: Path, report: Report) -> tuple[list[Path], str | None, str | None]:
+    """(the files written, why the report could not be written, why the page could not be).
 
+    A failure of the folder (disk full, folder removed mid-run) is one message, and the table is still
+    printed: the answers are in the response store either way. The page comes last: the report itself is
+    written whatever happens to it."""
+    from ..report.write.folder import write_files, write_page
 
-def write_safely(directory: Path, report: Mapping[str, Any], markdown: str,
-                 records: Mapping[str, Sequence[SampleRecord]], *, redact: bool = False) -> tuple[list[Path], str | None]:
-    """Write the report folder; a failure (disk full, folder removed mid-run) is one message, and the
-    table is still printed. The answers are in the response store either way."""
     try:
-        return render.write_reports(directory, report, markdown, records, redact=redact), None
+        paths = write_files(directory, report)
     except OSError as exc:
         return [], (f"the report could not be written to {directory} ({exc.strerror or exc}); the answers are in the "
-                    "response store: fix the folder and rerun (nothing is asked again)")
+                    "response store: fix the folder and rerun (nothing is asked again)"), None
+    try:
+        paths.insert(2, write_page(directory, report))
+    except (OSError, ValueError) as exc:
+        return paths, None, f"index.html not written: {exc}"
+    return paths, None, None
 
 
-def summary_lines(report: Mapping[str, Any], report_error: str | None) -> list[tuple[str, dict[str, bool]]]:
-    """Terminal lines after the task table: the run's performance, then what must not be missed."""
+def session_lines(report: Report, *, paths: Sequence[Path], report_error: str | None, page_problem: str | None,
+                  floorless: Sequence[str], gate_mode: bool) -> list[tuple[str, dict[str, bool]]]:
+    """After the report's own lines: where it went, and what must not be missed about this run."""
     lines: list[tuple[str, dict[str, bool]]] = []
-    section = report.get("performance")
-    if section:
-        lines.append((run_stats.summary_line(section), {}))
-        lines += [(f"warning: {w}", {"yellow": True}) for w in run_stats.warning_lines(section, report.get("store"))]
     if report_error is not None:
         lines.append((f"error: {report_error}", {"red": True}))
+    else:
+        lines.append(("report: " + ", ".join(str(p) for p in paths[:3]), {}))
+    if page_problem:
+        lines.append((f"warning: {page_problem}", {"yellow": True}))
+    run = report.run
+    if report.requests.get("from_store") and not run.get("model_revision"):
+        lines.append((f"warning: {run.get('model_id')} reports no revision, so stored answers are keyed by its name "
+                      "alone: if the weights changed, pass --clue-model-revision=<release> (or --clue-refresh)", {"yellow": True}))
+    if floorless:
+        lines.append((f"note: no [sample] floor for {', '.join(floorless)} in {run.get('thresholds')}: their samples "
+                      "pass whatever their scores", {"yellow": True}))
+    partial = [t.title for t in report.tasks if t.partial]
+    if partial and not report.verdict.deferred:
+        lines.append((f"partial run ({', '.join(partial)}): scores cover only the samples that ran; gates cannot pass",
+                      {"yellow": True}))
+    if gate_mode:
+        lines.append(("exit code: gate mode (--clue-exit=gates): it reflects the verdict (0 pass, 6 inconclusive, "
+                      "1 otherwise) and any non-CLUE test of the session", {}))
     return lines

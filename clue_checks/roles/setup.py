@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from .. import settings as settings_mod
+from ..report.run_facts import synthetic_notice, unknown_threshold_keys
 from ..report.thresholds import Thresholds, ThresholdsError
 from ..report.thresholds import load as load_thresholds
 
@@ -16,7 +17,6 @@ if TYPE_CHECKING:
 
 # A file in the bundled fixtures folder: scores on this data mean nothing clinically.
 SYNTHETIC_MARKER = "CLUE_SYNTHETIC_FIXTURES"
-SYNTHETIC_WARNING = "synthetic fixtures: scores mean nothing clinically; give --clue-data"
 
 
 @dataclass(frozen=True)
@@ -37,19 +37,6 @@ class ClueSetup:
         """Why the verdict cannot be a pass, whatever the gates."""
         return synthetic_notice(self.synthetic_data, bool(self.settings.endpoints), server_kind,
                                 self.settings.allow_synthetic)[1]
-
-
-def synthetic_notice(synthetic_data: bool, endpoint_given: bool, server_kind: str | None,
-                     allow: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(warnings, pass blockers) of a run: a real model (an endpoint that is not the embedded baseline)
-    scored on the synthetic fixtures is warned about, and cannot PASS unless --clue-allow-synthetic.
-    `server_kind` None: not known yet (the header, before connecting)."""
-    if not (synthetic_data and endpoint_given and server_kind != BASELINE_KIND):
-        return (), ()
-    return (SYNTHETIC_WARNING,), (() if allow else (f"{SYNTHETIC_WARNING} (or --clue-allow-synthetic)",))
-
-
-BASELINE_KIND = "clue-baseline"  # the embedded baseline's server kind: a stand-in, not a model
 
 
 def is_synthetic(data_dir: object) -> bool:
@@ -92,31 +79,3 @@ def _kind_selection(config: pytest.Config, settings: settings_mod.Settings) -> K
     if given is not None:
         return KindSelection(settings.kinds, frozenset(given), "the xdist controller")
     return read_selection(settings.selected_from, settings.kinds)  # type: ignore[arg-type]
-
-
-def unknown_threshold_keys(thresholds: Thresholds, profile_name: str) -> list[str]:
-    """A misspelt key would be a floor or gate that silently never applies: refuse it."""
-    from ..tasks import TASKS, get_profile
-
-    profile = get_profile(profile_name)
-    tasks = {name: cls(profile, {}) for name, cls in TASKS.items()}
-    problems = []
-    keys = [("sample", task, metric) for task, floors in thresholds.floors.items() for metric in floors]
-    keys += [("gate", g.task, g.metric) for g in thresholds.gates]
-    for section, task_name, metric in keys:
-        task = tasks.get(task_name)
-        if task is None:
-            problems.append(f"[{section}] {task_name}.{metric}: unknown task {task_name!r} "
-                            f"(tasks: {', '.join(tasks)})")
-        elif metric not in (*task.metric_names, *task.batched_metrics):
-            problems.append(f"[{section}] {task_name}.{metric}: {task_name} has no metric {metric!r} "
-                            f"(metrics: {', '.join((*task.metric_names, *task.batched_metrics))})")
-        elif section == "sample" and metric not in task.floor_metrics:
-            # A floor the sample check never reads would be a check that cannot fail.
-            allowed = (f"floors: {', '.join(task.floor_metrics)}" if task.floor_metrics else
-                       "its samples pass by answering correctly, with no floor")
-            why = ("it is computed over the whole task at the end of the run, not per sample"
-                   if metric in task.batched_metrics else "the sample check does not use it")
-            problems.append(f"[sample] {task_name}.{metric}: no per-sample floor on {metric!r}: {why} ({allowed}); "
-                            f"a [gate] can set a bar on the task's {metric}")
-    return problems

@@ -1,0 +1,67 @@
+"""The report folder, written from a `Report`: clue-report.json, clue-report.md, predictions/<task>.jsonl and
+index.html. Nothing is read back: the page is drawn from the same value the files were written from."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ...private_files import ignore_report_parts
+from ..document import Report
+from ..files import PREDICTIONS, REPORT_JSON, REPORT_MD
+from ..integrity import stamped
+from ..render import prediction_row
+from .markdown import markdown
+
+
+def prediction_rows(report: Report) -> dict[str, Iterator[dict[str, Any]]]:
+    """Per task, the rows of `predictions/<task>.jsonl` in scoring order, made one at a time (a full run's
+    prompts are large: they are not held twice); with `run.redacted` (--clue-redact) their clinical text is
+    hashed (`redact.redact_row`)."""
+    from ..redact import redact_row
+
+    shown = redact_row if report.run.get("redacted") else dict
+    return {task: (shown(prediction_row(r)) for r in sorted(rows, key=lambda r: r.index))
+            for task, rows in report.records_to_write().items()}
+
+
+def write_files(directory: Path, report: Report) -> list[Path]:
+    """The prediction files, then clue-report.json (with each prediction file's sha256 in its manifest, checked
+    by merge and compare) and clue-report.md. The JSON and Markdown hold no sample text (ids, counts, metrics,
+    kinds), so --clue-redact leaves them as they are. Raises OSError."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ignore_report_parts(directory)  # predictions and the page quote samples: not staged by `git add -A`
+    pred_dir = directory / PREDICTIONS
+    pred_dir.mkdir(exist_ok=True)
+    for stale in pred_dir.glob("*.jsonl"):  # a task not in this run must not keep an older run's file
+        stale.unlink()
+    predictions = []
+    for task, task_rows in prediction_rows(report).items():
+        path = pred_dir / f"{task}.jsonl"
+        with path.open("w", encoding="utf-8") as handle:
+            for row in task_rows:
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        predictions.append(path)
+    json_path = directory / REPORT_JSON
+    data = stamped(report.as_dict(), predictions)
+    json_path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    md_path = directory / REPORT_MD
+    md_path.write_text(markdown(report), encoding="utf-8")
+    return [json_path, md_path, *predictions]
+
+
+def write_page(directory: Path, report: Report) -> Path:
+    """index.html from the report and the rows the prediction files hold (raises OSError, ValueError)."""
+    from ..html import rows_of
+    from ..html import write_page as page
+
+    return page(directory, report.as_dict(), rows_of(prediction_rows(report)))
+
+
+def write_folder(directory: Path, report: Report) -> list[Path]:
+    """Every file of the folder; index.html third. Raises OSError (and ValueError from the page)."""
+    written = write_files(directory, report)
+    written.insert(2, write_page(directory, report))
+    return written
