@@ -110,13 +110,13 @@ def add_gate_testcases(xml: Any, result: AggregateResult) -> None:
 
 def add_compare_gate_testcases(xml: Any, gates: Sequence[Any]) -> None:
     """One testcase per comparison gate (report/compare_gates.py), classname `clue.gates` like the task
-    gates: passed, failed (fail, incomplete: the difference, its interval and why) or skipped (not run,
-    with the reason; it still keeps the verdict from passing)."""
+    gates: passed, failed (fail, inconclusive, incomplete: the difference, its interval and why) or skipped
+    (not run, with the reason; it still keeps the verdict from passing)."""
     for gate in gates:
         nodeid = f"{GATES_CLASS}::compare {gate.gate.name}"
         if gate.status == "pass":
             _feed(xml, nodeid, "passed", None)
-        elif gate.status in ("fail", "incomplete"):
+        elif gate.status in ("fail", "inconclusive", "incomplete"):
             _feed(xml, nodeid, "failed", f"compare gate {gate.status}: {gate.detail}")
         else:
             _feed(xml, nodeid, "skipped", (GATES_CLASS, 0, f"{gate.status}: {gate.detail}"))
