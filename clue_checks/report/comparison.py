@@ -229,7 +229,8 @@ def compare_task(new_records: Iterable[Any], base_records: Iterable[Any], task: 
     `missing_in_*`.
     """
     kind = kind or kind_of(task, metric)
-    p = _pairs(list(new_records), list(base_records), task, metric, longhealth_unit)
+    new_records, base_records = list(new_records), list(base_records)
+    p = _pairs(new_records, base_records, task, metric, longhealth_unit)
     common = dict(task=task, metric=metric, missing_in_new=p.missing_in_new, missing_in_baseline=p.missing_in_baseline)
     if not p.ids:
         why = (f"no sample of {task} has {metric} in both runs "
@@ -238,7 +239,9 @@ def compare_task(new_records: Iterable[Any], base_records: Iterable[Any], task: 
                                 ci_high=None, one_sided_low=None, p_value=None, n=0, n_clusters=0, broke=None,
                                 fixed=None, se=None, method="not compared", seed=seed, resamples=None,
                                 not_computed=why, **common)
-    unit = ("patient" if longhealth_unit == "patient" else "question") if task.startswith("longhealth") else "cluster"
+    by_patient = longhealth_unit == "patient" and any(
+        (r.cluster or "").startswith("longhealth:") and "/" in r.cluster for r in new_records if r.task == task)
+    unit = ("patient" if by_patient else "question") if task.startswith("longhealth") else "cluster"
     return paired_difference(p.new, p.base, p.clusters, kind=kind, seed=seed, resamples=resamples,
                              confidence=confidence, cluster_unit=unit, **common)
 

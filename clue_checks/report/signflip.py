@@ -216,14 +216,17 @@ def _endpoint(null: _NullSums, estimate: float, p_at_0: float, alpha: float, sid
                 break
             inside, outside = outside, outside + side * step
             step *= 2
-    for _ in range(50):
-        mid = (inside + outside) / 2
-        if null.p(estimate, mid) >= alpha:
-            inside = mid
-        else:
-            outside = mid
-        if abs(outside - inside) <= 1e-6:  # scores are on a 0-1 scale; ends are printed to 3 decimals
-            break
+    from scipy.optimize import brentq
+
+    excess = lambda delta: null.p(estimate, delta) - alpha + 1e-12  # noqa: E731  (>= 0: not rejected)
+    if inside == outside or excess(inside) <= 0:
+        return float(inside)  # the anchor holds the end (the drawn null may disagree with the exact p there)
+    if excess(outside) >= 0:
+        return float(outside)  # never rejected within the search: the widest end searched
+    # p is smooth in δ wherever units that do not differ blur it: brentq needs far fewer steps than halving
+    end = brentq(excess, inside, outside, xtol=1e-6)
+    # keep the end on the accepted side: towards `inside` by the tolerance
+    inside = end - side * 1e-6 if (end - inside) * side > 1e-6 else inside
     return float(inside)
 
 
