@@ -14,7 +14,7 @@ from pathlib import Path
 # The statistics (numpy, scipy, matplotlib) are imported when the command runs: every `clue` command
 # builds this parser, and `clue serve-baseline` should not wait for them.
 DEFAULT_SEED = 20240411  # = comparison.COMPARISON_SEED (a test keeps them equal)
-DEFAULT_RESAMPLES = 10_000  # = comparison.COMPARISON_RESAMPLES
+DEFAULT_RESAMPLES = 40_000  # = comparison.COMPARISON_RESAMPLES
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -31,7 +31,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--no-plot", action="store_true", help="do not draw the forest plot")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="bootstrap seed (default: %(default)s)")
     p.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES,
-                   help="bootstrap resamples (default: %(default)s; at least 10,000 for a report you act on)")
+                   help="random sign patterns for a sign-flip test with more than 20 differing units "
+                        "(default: %(default)s; fewer give p-values with fewer printed digits)")
     p.set_defaults(func=run)
 
 

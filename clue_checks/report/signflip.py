@@ -251,16 +251,17 @@ def z_value(confidence: float) -> float:
 def format_p(p: float | None, floor: float | None = None, draws: int | None = None) -> str:
     """A p-value as printed everywhere.
 
-    Exact (no draws): 4 significant digits. Drawn: only the decimals its Monte Carlo standard error
-    supports (the rounding unit at least twice the standard error), so the printed digits do not
-    move with the seed; at the draws' floor, the bound "≤ floor" (a drawn p is never below it).
+    Exact (no draws): 4 significant digits, and "< 0.0001" below that. Drawn: only the decimals its
+    Monte Carlo standard error supports (the rounding unit at least twice the standard error), so the
+    printed digits do not move with the seed; at the draws' floor, the bound "≤ floor" rounded up (a
+    drawn p at its floor says only that no draw was as extreme).
     """
     if p is None:
         return "—"
     if floor is not None and p <= floor:
         return f"≤ {_round_up(floor)}"
     if draws is None:
-        return f"{p:.4g}"
+        return "< 0.0001" if p < 1e-4 else f"{p:.4g}"
     se = math.sqrt(p * (1 - p) / draws)
     places = max(1, math.floor(-math.log10(2 * se))) if se > 0 else 4
     return f"{p:.{places}f}"
