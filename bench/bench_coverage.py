@@ -164,7 +164,7 @@ def run_regime(draw: Callable[[np.random.Generator, bool], Draw], reps: int, see
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=300, help="simulated pairs of runs per regime and truth")
+    parser.add_argument("--reps", type=int, default=200, help="simulated pairs of runs per regime and truth")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     print(f"| regime ({args.reps} runs each) | type I | no-regression false fail | gate pass / inconclusive "
