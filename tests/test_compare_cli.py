@@ -150,6 +150,12 @@ def test_mismatched_manifests_are_refused_with_every_difference(tmp_path, capsys
     assert "**Forced:** `new` differs from the reference in" in out and "Forest plot not drawn (--no-plot)" in out
 
 
+def test_longhealth_can_be_compared_by_question(runs, capsys):
+    ref, new = runs
+    assert main(["compare", str(ref), str(new), "--no-plot", "--clue-longhealth-unit", "question"]) == 0
+    assert row(capsys.readouterr().out, "## finetune − base", "longhealth-t2")[2] == "200 (40 questions)"
+
+
 def test_several_runs_against_one_reference(runs, tmp_path, capsys):
     ref, new = runs
     same = write_run(tmp_path / "same", baseline_scores(), model="base-again", new_format=True)

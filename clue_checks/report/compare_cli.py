@@ -29,7 +29,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--out", type=Path, help="the Markdown file (default: DIR/compare.md of the first DIR)")
     p.add_argument("--force", action="store_true", help="compare runs whose manifests differ (the table says so)")
     p.add_argument("--no-plot", action="store_true", help="do not draw the forest plot")
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="bootstrap seed (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                   help="seed of the random sign patterns (default: %(default)s)")
+    p.add_argument("--clue-longhealth-unit", choices=("patient", "question"), default="patient",
+                   help="LongHealth's resampling unit: the patient (default; the estimand is patients like "
+                        "these) or the question (these patients' records, questions like these)")
     p.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES,
                    help="random sign patterns for a sign-flip test with more than 20 differing units "
                         "(default: %(default)s; fewer give p-values with fewer printed digits)")
@@ -47,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         reference = load_run_dir(args.reference)
         runs = [load_run_dir(path) for path in args.runs]
-        comparisons = compare_dirs(reference, runs, force=args.force, seed=args.seed, resamples=args.resamples)
+        comparisons = compare_dirs(reference, runs, force=args.force, seed=args.seed, resamples=args.resamples,
+                                   longhealth_unit=args.clue_longhealth_unit)
     except (RunDirError, ComparabilityError) as exc:
         return _fail(str(exc))
     out: Path = args.out or args.runs[0] / "compare.md"

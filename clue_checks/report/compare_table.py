@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .comparison import (COMPARISON_RESAMPLES, COMPARISON_SEED, BrokeFixed, LevelComparison, PairedComparison,
-                         broke_fixed, compare_levels, compare_runs)
+from .comparison import (COMPARISON_RESAMPLES, COMPARISON_SEED, LONGHEALTH_UNIT, BrokeFixed, LevelComparison,
+                         PairedComparison, broke_fixed, compare_levels, compare_runs)
 from .forest import ForestRow
 from .levels import HEADLINE, LEVELS, level_weights
 from .manifest_check import Comparability, ComparabilityError, check_comparable
@@ -30,7 +30,7 @@ class ModelComparison:
 
 
 def compare_dirs(reference: RunDir, runs: Sequence[RunDir], *, force: bool = False, seed: int = COMPARISON_SEED,
-                 resamples: int = COMPARISON_RESAMPLES) -> list[ModelComparison]:
+                 resamples: int = COMPARISON_RESAMPLES, longhealth_unit: str = LONGHEALTH_UNIT) -> list[ModelComparison]:
     """Each run against the reference, on each task's headline metric and the two Levels.
 
     Raises :class:`ComparabilityError` listing every difference of every run that does not match the
@@ -41,8 +41,10 @@ def compare_dirs(reference: RunDir, runs: Sequence[RunDir], *, force: bool = Fal
     if refused and not force:
         raise ComparabilityError("\n".join(c.message(str(run.path), str(reference.path), "--force")
                                            for run, c in refused))
-    return [ModelComparison(run, compare_runs(run.records, reference.records, seed=seed, resamples=resamples),
-                            compare_levels(run.records, reference.records, seed=seed, resamples=resamples),
+    return [ModelComparison(run, compare_runs(run.records, reference.records, seed=seed, resamples=resamples,
+                                              longhealth_unit=longhealth_unit),
+                            compare_levels(run.records, reference.records, seed=seed, resamples=resamples,
+                                           longhealth_unit=longhealth_unit),
                             broke_fixed(run.records, reference.records), check)
             for run, check in zip(runs, checks)]
 
