@@ -14,7 +14,7 @@ from pathlib import Path
 # The statistics (numpy, scipy, matplotlib) are imported when the command runs: every `clue` command
 # builds this parser, and `clue serve-baseline` should not wait for them.
 DEFAULT_SEED = 20240411  # = comparison.COMPARISON_SEED (a test keeps them equal)
-DEFAULT_RESAMPLES = 40_000  # = comparison.COMPARISON_RESAMPLES
+DEFAULT_RESAMPLES = 100_000  # = comparison.COMPARISON_RESAMPLES
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

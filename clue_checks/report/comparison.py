@@ -90,7 +90,7 @@ class PairedComparison:
     @property
     def p_text(self) -> str:
         """The p-value as printed: exact to 4 significant digits, drawn to the digits its draws support,
-        at the draws' floor as a bound ("≤ 0.00003")."""
+        at the draws' floor as a bound ("≤ 0.00001")."""
         return format_p(self.p_value, self.p_floor, self.resamples)
 
     @property
