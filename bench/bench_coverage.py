@@ -17,7 +17,7 @@ bare `no regression` gate (`compare_gates.evaluate_compare_gates`, margin 0.02).
 Each rate is followed by its Monte Carlo standard error, sqrt(r (1 - r) / runs).
 
     python bench/bench_coverage.py                 # the table in docs/statistics.md (a few minutes)
-    python bench/bench_coverage.py --reps 2000     # tighter standard errors
+    python bench/bench_coverage.py --reps 2000 --only MeDiSumCode   # tighter standard errors, one regime
 
 The single-run intervals (Wilson, cluster bootstrap) are measured by bench/bench_coverage_single.py.
 """
@@ -166,11 +166,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=200, help="simulated pairs of runs per regime and truth")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", default="", help="run only the regimes whose name contains this text")
     args = parser.parse_args()
     print(f"| regime ({args.reps} runs each) | type I | no-regression false fail | gate pass / inconclusive "
           "(no difference) | coverage, no difference | coverage, a drop | interval printed (none / drop) | s |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for number, (name, draw) in enumerate(REGIMES):
+        if args.only not in name:
+            continue
         start = time.perf_counter()
         cells = run_regime(draw, args.reps, args.seed * 1000 + number)
         print(f"| {name} | " + " | ".join(cells) + f" | {time.perf_counter() - start:.0f} |", flush=True)
