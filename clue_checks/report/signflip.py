@@ -256,11 +256,11 @@ def z_value(confidence: float) -> float:
 def format_p(p: float | None, floor: float | None = None, draws: int | None = None) -> str:
     """A p-value as printed everywhere.
 
-    Exact (no draws): 4 significant digits, and "< 0.0001" below that. Drawn: only the decimals its
-    Monte Carlo standard error supports (the rounding unit at least ten standard errors), so another
-    seed changes a printed p only where it sits on a rounding boundary (about one p in ten, by one unit
-    of its last digit); at the draws' floor, the bound "≤ floor" rounded up (a drawn p at its floor
-    says only that no draw was as extreme).
+    Exact (no draws): 4 significant digits, and "< 0.0001" below that. Drawn (Monte Carlo standard
+    error sqrt(p (1 − p) / draws), at most 0.0016 with 100,000 draws): two decimals, "< 0.01" below
+    0.01, and at the draws' floor the bound "≤ floor" rounded up (no draw was as extreme). A printed
+    digit then moves with the seed only where p sits within a few standard errors of a rounding
+    boundary (measured in docs/statistics.md).
     """
     if p is None:
         return "—"
@@ -268,9 +268,7 @@ def format_p(p: float | None, floor: float | None = None, draws: int | None = No
         return f"≤ {_round_up(floor)}"
     if draws is None:
         return "< 0.0001" if p < 1e-4 else f"{p:.4g}"
-    se = math.sqrt(p * (1 - p) / draws)
-    places = max(1, math.floor(-math.log10(10 * se))) if se > 0 else 4
-    return f"{p:.{places}f}"
+    return "< 0.01" if p < 0.01 else f"{p:.2f}"
 
 
 def _round_up(value: float) -> str:
