@@ -32,7 +32,7 @@ import numpy as np
 
 from .levels import LEVELS, level_weights
 from .metric_kinds import kind_of
-from .signflip import (P_DRAWS, SignFlip, clopper_pearson_upper, format_p, min_differing, normal_sd, signflip,
+from .signflip import (P_DRAWS, clopper_pearson_upper, format_p, min_differing, normal_sd, signflip,
                        unit_contributions)
 from .stats import BOOTSTRAP_SEED, CONFIDENCE
 

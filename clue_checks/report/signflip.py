@@ -33,7 +33,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from statistics import NormalDist
 
 import numpy as np
 
@@ -241,16 +240,12 @@ def normal_sd(contributions: Sequence[float]) -> float:
 
 
 def clopper_pearson_upper(events: int, n: int, confidence: float = ONE_SIDED) -> float:
-    """One-sided upper confidence bound of a proportion events/n (exact, by bisection on the binomial tail)."""
+    """One-sided upper confidence bound of a proportion events/n: the exact Clopper-Pearson bound (a beta quantile)."""
     if events >= n:
         return 1.0
     from scipy.stats import beta
 
     return float(beta.ppf(confidence, events + 1, n - events))
-
-
-def z_value(confidence: float) -> float:
-    return NormalDist().inv_cdf(1 - (1 - confidence) / 2)
 
 
 def format_p(p: float | None, floor: float | None = None, draws: int | None = None) -> str:
