@@ -121,8 +121,9 @@ def _judge(gate: CompareGate, c: PairedComparison, p_holm: float | None, family:
         why = bound
     else:
         assert c.p_value is not None and p_holm is not None
-        held = "" if family == 1 else f", Holm-adjusted {_p(p_holm)} across {family} gates"
-        p_part = f"p = {c.p_text}{held}"
+        at_floor = "≤ " if c.p_text.startswith("≤") else ""  # a drawn p at its floor: the adjusted one is a bound
+        held = "" if family == 1 else f", Holm-adjusted {at_floor}{_p(p_holm)} across {family} gates"
+        p_part = f"p {c.p_text if at_floor else '= ' + c.p_text}{held}"
         if c.difference is not None and c.difference < 0 and p_holm <= alpha:
             status, why = "fail", f"{p_part}: a significant drop"
         elif c.one_sided_low is not None and c.one_sided_low > -margin:
