@@ -78,7 +78,7 @@ def test_p_values_print_as_their_method_allows():
     assert format_p(1 / 40_001, 1 / 40_001, 40_000) == "≤ 0.00003"  # the floor is a bound, rounded up
     # only the digits the draws support: two decimals, a bound below 0.01
     assert format_p(0.0073, 1 / 100_001, 100_000) == "< 0.01" and format_p(0.0523, None, 100_000) == "0.05"
-    assert format_p(0.4, None, 100_000) == "0.40"
+    assert format_p(0.4321, None, 100_000) == "0.4" and format_p(0.0951, None, 100_000) == "0.10"
     assert format_p(2e-5) == "< 0.0001" and format_p(None) == "—"
     assert format_p(1 / 100_001, 1 / 100_001, 100_000) == "≤ 0.00001"
 

@@ -252,10 +252,10 @@ def format_p(p: float | None, floor: float | None = None, draws: int | None = No
     """A p-value as printed everywhere.
 
     Exact (no draws): 4 significant digits, and "< 0.0001" below that. Drawn (Monte Carlo standard
-    error sqrt(p (1 − p) / draws), at most 0.0016 with 100,000 draws): two decimals, "< 0.01" below
-    0.01, and at the draws' floor the bound "≤ floor" rounded up (no draw was as extreme). A printed
-    digit then moves with the seed only where p sits within a few standard errors of a rounding
-    boundary (measured in docs/statistics.md).
+    error sqrt(p (1 − p) / draws): at most 0.0016 with 100,000 draws, 0.0009 below p = 0.1): one
+    decimal from 0.1 (far from any decision), two from 0.01, "< 0.01" below, and at the draws' floor the
+    bound "≤ floor" rounded up (no draw was as extreme). A printed digit then moves with the seed only
+    where p sits within a few standard errors of a rounding boundary (measured in docs/statistics.md).
     """
     if p is None:
         return "—"
@@ -263,7 +263,7 @@ def format_p(p: float | None, floor: float | None = None, draws: int | None = No
         return f"≤ {_round_up(floor)}"
     if draws is None:
         return "< 0.0001" if p < 1e-4 else f"{p:.4g}"
-    return "< 0.01" if p < 0.01 else f"{p:.2f}"
+    return "< 0.01" if p < 0.01 else f"{p:.2f}" if p < 0.1 else f"{p:.1f}"
 
 
 def _round_up(value: float) -> str:
