@@ -1,15 +1,25 @@
-"""Coverage of the report's intervals at the real size of each CLUE task, by simulation.
+"""Error rates of the paired comparisons and their gates, by simulation with the library's own functions.
 
-For each interval the report prints, simulate many data sets with a known true value at the task's
-real size (MedNLI 1,419 pairs, MeQSum 997, Problem Summary 234, LongHealth 400 questions x 5 repeats,
-MeDiSumQA 415 questions on notes of 1-4 questions, MeDiSumCode 499), build the interval with the
-library's own functions and count how often it contains the truth. A 95% interval should cover
-about 95% (Monte Carlo standard error: sqrt(0.95 * 0.05 / sims), 0.7 points at 1,000 simulations).
+Each regime is a release-candidate comparison at a CLUE task's real size where only some units change
+(greedy decoding: most answers are byte-identical). For each simulated pair of runs the comparison is
+made by `comparison.paired_difference` (the test and interval the report prints) and judged by a
+bare `no regression` gate (`compare_gates.evaluate_compare_gates`, margin 0.02). Printed per regime:
 
-    python bench/bench_coverage.py --sims 1000 --resamples 2000
+* type I: the share of runs with p < 0.05 when the two models are interchangeable (the changed
+  units' differences are symmetric about 0); target <= 0.055;
+* false fail: the share of those runs whose `no regression` gate fails; target <= 0.03 (the test's
+  own level is 0.025 on the failing side);
+* pass / inconclusive: how the gate ends on those runs otherwise;
+* coverage: the share of printed 95% intervals that contain the true difference, under no difference
+  and under a real drop; target >= 0.94 wherever an interval is printed; and the share of runs that
+  print one at all.
 
-Not a test (the unit tests run 400 simulations per case at a lower bound): these are the numbers
-written in docs/statistics.md.
+Each rate is followed by its Monte Carlo standard error, sqrt(r (1 - r) / runs).
+
+    python bench/bench_coverage.py                 # the table in docs/statistics.md (a few minutes)
+    python bench/bench_coverage.py --reps 2000 --only MeDiSumCode   # tighter standard errors, one regime
+
+The single-run intervals (Wilson, cluster bootstrap) are measured by bench/bench_coverage_single.py.
 """
 
 from __future__ import annotations
@@ -17,172 +27,156 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
-from clue_checks.report.comparison import paired_difference, tango_interval
-from clue_checks.report.levels import level_scores
-from clue_checks.report.stats import interval
-
-LH_CLUSTERS = [f"longhealth:q{i // 5}" for i in range(2000)]
+from clue_checks.report.compare_gates import evaluate_compare_gates
+from clue_checks.report.comparison import paired_difference, resampling_unit
+from clue_checks.report.thresholds import CompareGate
 
 
-def note_clusters(n: int, rng: np.random.Generator) -> list[str]:
-    """MeDiSumQA-like: 1-4 questions per discharge note."""
-    out: list[str] = []
-    note = 0
-    while len(out) < n:
-        out += [f"note{note}"] * int(rng.integers(1, 5))
-        note += 1
-    return out[:n]
+@dataclass(frozen=True)
+class Draw:
+    new: np.ndarray
+    base: np.ndarray
+    clusters: list[str | None] | None
+    kind: str
+    truth: float
 
 
-def longhealth(rng: np.random.Generator, mean: float = 0.6, concentration: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
-    """Per-question difficulty u (repeats share it: intra-class correlation 1/(1+concentration))."""
-    u = rng.beta(mean * concentration, (1 - mean) * concentration, size=400)
-    return u, (rng.random((400, 5)) < u[:, None]).astype(float)
+# -- the regimes ---------------------------------------------------------------------------------------
 
 
-# -- the cases: each returns (interval low, interval high, truth) for one simulated data set --------
+def fixed_changes(n: int, k: int, a: float, b: float) -> Callable[[np.random.Generator, bool], Draw]:
+    """A continuous score (ROUGE-L, ICD F1 ~ Beta(a, b)) where exactly k of n samples get a new answer:
+    equally good under no difference, 20% worse (its score times 0.8) under a drop."""
+    def draw(rng: np.random.Generator, drop: bool) -> Draw:
+        base = rng.beta(a, b, n)
+        new = base.copy()
+        changed = rng.choice(n, k, replace=False)
+        new[changed] = rng.beta(a, b, k) * (0.8 if drop else 1.0)
+        truth = -0.2 * a / (a + b) * k / n if drop else 0.0
+        return Draw(new, base, None, "continuous", truth)
+    return draw
 
 
-def single_mednli_wilson(rng, args):
-    x = (rng.random(1419) < 0.72).astype(float)
-    got = interval(x, binary=True)
-    return got.low, got.high, 0.72
+LH_PATIENTS, LH_QUESTIONS, LH_REPEATS = 20, 20, 5
+LH_IDS = [f"longhealth:patient_{p:02d}/q{q:02d}" for p in range(LH_PATIENTS) for q in range(LH_QUESTIONS)
+          for _ in range(LH_REPEATS)]
 
 
-def single_longhealth_clustered(rng, args):
-    _, x = longhealth(rng)
-    got = interval(x.ravel(), clusters=LH_CLUSTERS, binary=True, resamples=args.resamples, seed=int(rng.integers(1 << 30)))
-    return got.low, got.high, 0.6
+def longhealth(share: float, unit: str, patient_effect: float = 0.0) -> Callable[[np.random.Generator, bool], Draw]:
+    """LongHealth task 1: 20 patients x 20 questions x 5 shuffles. Each question has a difficulty (its
+    patient's mean plus its own), shared by its five repeats; a share of the questions is re-answered
+    (all five repeats, each right with the question's chance: unchanged under no difference, times 0.8
+    under a drop, and with `patient_effect` the drop differs by patient: times 0.8 + N(0, effect))."""
+    clusters = [resampling_unit(c, unit) for c in LH_IDS]
+
+    def difficulty(rng: np.random.Generator, patients: int) -> np.ndarray:
+        centre = rng.beta(3, 2, size=(patients, 1))
+        return np.clip(centre + rng.normal(0, 0.25, size=(patients, LH_QUESTIONS)), 0.02, 0.98)
+
+    def factor(rng: np.random.Generator, patients: int) -> np.ndarray:
+        return np.clip(0.8 + patient_effect * rng.normal(size=(patients, 1)), 0, 1.2)
+
+    # the true mean change over patients like these, from many simulated patients
+    truth_rng = np.random.default_rng(12345)
+    u = difficulty(truth_rng, 200_000)
+    drop_truth = float(share * np.mean(u * np.minimum(factor(truth_rng, 200_000), 1 / u) - u))
+
+    def draw(rng: np.random.Generator, drop: bool) -> Draw:
+        u = difficulty(rng, LH_PATIENTS)
+        base = rng.random((LH_PATIENTS, LH_QUESTIONS, LH_REPEATS)) < u[:, :, None]
+        changed = rng.random((LH_PATIENTS, LH_QUESTIONS)) < share
+        u_new = np.clip(u * factor(rng, LH_PATIENTS), 0, 1) if drop else u
+        fresh = rng.random((LH_PATIENTS, LH_QUESTIONS, LH_REPEATS)) < u_new[:, :, None]
+        new = np.where(changed[:, :, None], fresh, base)
+        return Draw(new.ravel().astype(float), base.ravel().astype(float), clusters, "binary",
+                    drop_truth if drop else 0.0)
+    return draw
 
 
-def single_longhealth_naive(rng, args):
-    _, x = longhealth(rng)
-    got = interval(x.ravel(), binary=True)
-    return got.low, got.high, 0.6
+def mednli(discordance: float, drop_by: float) -> Callable[[np.random.Generator, bool], Draw]:
+    """MedNLI: 1,419 pairs, the models disagreeing on a share `discordance`; under a drop the new model
+    loses `drop_by` (more broke than fixed pairs)."""
+    def draw(rng: np.random.Generator, drop: bool) -> Draw:
+        d = drop_by if drop else 0.0
+        cells = rng.multinomial(1419, [0.7, (discordance - d) / 2, (discordance + d) / 2,
+                                       0.3 - discordance])  # both right, fixed, broke, both wrong
+        base = np.repeat([1.0, 0.0, 1.0, 0.0], cells)
+        new = np.repeat([1.0, 1.0, 0.0, 0.0], cells)
+        return Draw(new, base, None, "binary", -d)
+    return draw
 
 
-def single_meqsum_bootstrap(rng, args):
-    x = rng.beta(2, 6, 997)
-    got = interval(x, resamples=args.resamples, seed=int(rng.integers(1 << 30)))
-    return got.low, got.high, 0.25
-
-
-def single_level2_joint(rng, args):
-    """Level 2 with LongHealth tasks 1-3 answering the same questions alike (truth: 0.6 for LH)."""
-    u = rng.beta(0.3, 0.2, size=400)
-    values, clusters = {}, {}
-    for t in ("longhealth-t1", "longhealth-t2", "longhealth-t3"):
-        # each task answers each question with its own noise around the shared difficulty
-        values[(t, "accuracy")] = list((rng.random((400, 5)) < u[:, None]).astype(float).ravel())
-        clusters[(t, "accuracy")] = LH_CLUSTERS
-    qa_clusters = note_clusters(415, rng)
-    values[("medisumqa", "rougeL")] = list(rng.beta(2, 6, 415))
-    clusters[("medisumqa", "rougeL")] = qa_clusters
-    values[("medisumcode", "icd_ap_f1")] = list(rng.beta(3, 3, 499))
-    clusters[("medisumcode", "icd_ap_f1")] = [None] * 499
-    (_, lv2) = level_scores(values, clusters=clusters, resamples=args.resamples, seed=int(rng.integers(1 << 30)))
-    return lv2.ci_low, lv2.ci_high, (0.6 + 0.25 + 0.5) / 3
-
-
-def paired_mednli_tango(rng, args):
-    both, fixed, broke, _ = rng.multinomial(1419, [0.70, 0.04, 0.06, 0.20])
-    low, high = tango_interval(int(broke), int(fixed), 1419)
-    return low, high, -0.02
-
-
-def paired_mednli_tango_low_discordance(rng, args):
-    both, fixed, broke, _ = rng.multinomial(1419, [0.70, 0.005, 0.015, 0.28])
-    low, high = tango_interval(int(broke), int(fixed), 1419)
-    return low, high, -0.01
-
-
-def _paired_longhealth(rng):
-    u, base = longhealth(rng)
-    changed = rng.random((400, 1)) < 0.15  # the new model changes its answer on whole questions
-    new = np.where(changed, np.broadcast_to(rng.random((400, 1)) < 0.8 * u[:, None], (400, 5)), base)
-    return new.ravel(), base.ravel(), -0.15 * 0.2 * 0.6
-
-
-def paired_longhealth_cluster(rng, args):
-    new, base, truth = _paired_longhealth(rng)
-    c = paired_difference(new, base, LH_CLUSTERS, resamples=args.resamples, seed=int(rng.integers(1 << 30)))
-    return c.ci_low, c.ci_high, truth
-
-
-def paired_longhealth_naive(rng, args):
-    new, base, truth = _paired_longhealth(rng)
-    low, high = tango_interval(int(np.sum((base == 1) & (new == 0))), int(np.sum((base == 0) & (new == 1))), 2000)
-    return low, high, truth
-
-
-def _paired_rouge(rng, args, n, clusters=None):
-    base = rng.beta(2, 6, n)
-    new = 0.9 * base + 0.1 * rng.beta(1, 6, n)
-    c = paired_difference(new, base, clusters, resamples=args.resamples, seed=int(rng.integers(1 << 30)))
-    return c.ci_low, c.ci_high, 0.225 + 0.1 / 7 - 0.25
-
-
-def paired_meqsum(rng, args):
-    return _paired_rouge(rng, args, 997)
-
-
-def paired_problemsummary(rng, args):
-    return _paired_rouge(rng, args, 234)
-
-
-def paired_medisumcode(rng, args):
-    return _paired_rouge(rng, args, 499)
-
-
-def paired_medisumqa_clustered(rng, args):
-    clusters = note_clusters(415, rng)
-    # questions on one note share a note effect in both the score and the change
-    effect = {c: rng.normal(0, 0.08) for c in set(clusters)}
-    base = np.clip(rng.beta(2, 6, 415) + np.array([effect[c] for c in clusters]), 0, 1)
-    shift = {c: rng.normal(-0.01, 0.04) for c in set(clusters)}
-    new = base + np.array([shift[c] for c in clusters]) + rng.normal(0, 0.02, 415)
-    c = paired_difference(new, base, clusters, resamples=args.resamples, seed=int(rng.integers(1 << 30)))
-    return c.ci_low, c.ci_high, -0.01
-
-
-CASES: list[tuple[str, Callable]] = [
-    ("single run: MedNLI accuracy, Wilson (n 1,419)", single_mednli_wilson),
-    ("single run: LongHealth accuracy, cluster bootstrap (400 x 5)", single_longhealth_clustered),
-    ("single run: LongHealth accuracy as if independent (before)", single_longhealth_naive),
-    ("single run: MeQSum ROUGE-L, bootstrap (n 997)", single_meqsum_bootstrap),
-    ("single run: Level 2, joint stratified cluster bootstrap", single_level2_joint),
-    ("paired: MedNLI, Tango (n 1,419, 10% discordance, -2 points)", paired_mednli_tango),
-    ("paired: MedNLI, Tango (n 1,419, 2% discordance, -1 point)", paired_mednli_tango_low_discordance),
-    ("paired: LongHealth, cluster bootstrap (400 x 5)", paired_longhealth_cluster),
-    ("paired: LongHealth, Tango as if independent (before)", paired_longhealth_naive),
-    ("paired: MeQSum ROUGE-L, bootstrap (n 997)", paired_meqsum),
-    ("paired: Problem Summary ROUGE-L, bootstrap (n 234)", paired_problemsummary),
-    ("paired: MeDiSumCode F1, bootstrap (n 499)", paired_medisumcode),
-    ("paired: MeDiSumQA ROUGE-L, cluster bootstrap by note (n 415)", paired_medisumqa_clustered),
+REGIMES: list[tuple[str, Callable[[np.random.Generator, bool], Draw]]] = [
+    ("MeQSum 997, 5 differ", fixed_changes(997, 5, 2, 6)),
+    ("MeQSum 997, 20 differ", fixed_changes(997, 20, 2, 6)),
+    ("MeDiSumCode 499, 10 differ", fixed_changes(499, 10, 3, 3)),
+    ("LongHealth 400 q x 5, 2% re-answered, patient unit", longhealth(0.02, "patient")),
+    ("LongHealth 400 q x 5, 15% re-answered, patient unit", longhealth(0.15, "patient")),
+    ("LongHealth 400 q x 5, 15% re-answered, question unit", longhealth(0.15, "question")),
+    ("LongHealth, patient effect, patient unit", longhealth(0.15, "patient", 0.4)),
+    ("LongHealth, patient effect, question unit", longhealth(0.15, "question", 0.4)),
+    ("MedNLI 1,419, 2% discordance", mednli(0.02, 0.01)),
+    ("MedNLI 1,419, 10% discordance", mednli(0.10, 0.02)),
 ]
+
+GATE = CompareGate("task", "score", "no regression")
+
+
+def compare(d: Draw, seed: int):
+    unit = "patient" if d.clusters and d.clusters[0].count("/") == 0 else "question"
+    return paired_difference(d.new, d.base, d.clusters, kind=d.kind, seed=seed, task="task", metric="score",
+                             cluster_unit=unit)
+
+
+def rate(hits: int, runs: int) -> str:
+    if runs == 0:
+        return "—"
+    r = hits / runs
+    return f"{r:.3f} ± {np.sqrt(r * (1 - r) / runs):.3f}"
+
+
+def run_regime(draw: Callable[[np.random.Generator, bool], Draw], reps: int, seed: int) -> list[str]:
+    rng = np.random.default_rng(seed)
+    rejected = failed = passed = inconclusive = covered0 = printed0 = covered1 = printed1 = 0
+    for rep in range(reps):
+        d = draw(rng, False)
+        c = compare(d, rep)
+        (gate,) = evaluate_compare_gates([GATE], {("task", "score"): c})
+        rejected += c.p_value < 0.05
+        failed += gate.status == "fail"
+        passed += gate.status == "pass"
+        inconclusive += gate.status == "inconclusive"
+        if c.ci_low is not None:
+            printed0 += 1
+            covered0 += c.ci_low <= 0 <= c.ci_high
+        d = draw(rng, True)
+        c = compare(d, rep)
+        if c.ci_low is not None:
+            printed1 += 1
+            covered1 += c.ci_low <= d.truth <= c.ci_high
+    return [rate(rejected, reps), rate(failed, reps), f"{passed / reps:.2f} / {inconclusive / reps:.2f}",
+            rate(covered0, printed0), rate(covered1, printed1), f"{printed0 / reps:.2f} / {printed1 / reps:.2f}"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sims", type=int, default=1000)
-    parser.add_argument("--resamples", type=int, default=2000)
+    parser.add_argument("--reps", type=int, default=200, help="simulated pairs of runs per regime and truth")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", default="", help="run only the regimes whose name contains this text")
     args = parser.parse_args()
-    print(f"| interval | coverage of the truth ({args.sims} simulations) | mean width | seconds |")
-    print("|---|---:|---:|---:|")
-    for number, (name, case) in enumerate(CASES):
-        rng = np.random.default_rng([args.seed, number])
+    print(f"| regime ({args.reps} runs each) | type I | no-regression false fail | gate pass / inconclusive "
+          "(no difference) | coverage, no difference | coverage, a drop | interval printed (none / drop) | s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for number, (name, draw) in enumerate(REGIMES):
+        if args.only not in name:
+            continue
         start = time.perf_counter()
-        hits, widths = 0, []
-        for _ in range(args.sims):
-            low, high, truth = case(rng, args)
-            hits += low <= truth <= high
-            widths.append(high - low)
-        print(f"| {name} | {hits / args.sims:.1%} | {np.mean(widths):.4f} | {time.perf_counter() - start:.0f} |",
-              flush=True)
+        cells = run_regime(draw, args.reps, args.seed * 1000 + number)
+        print(f"| {name} | " + " | ".join(cells) + f" | {time.perf_counter() - start:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

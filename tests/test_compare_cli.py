@@ -105,17 +105,19 @@ def test_compare_shows_planted_regressions_and_identical_tasks(runs, capsys):
     assert float(levels[1]) - float(levels[2]) == pytest.approx(-float(row(out, "## finetune", "Level 1")[0][:6]
                                                                        .replace("−", "-")), abs=0.002)
     mednli = row(out, "## finetune − base", "MedNLI")
-    assert mednli[0].startswith("−0.125 [") and mednli[1] == "<0.001"  # 25 of 200 lost
-    assert mednli[2] == "200" and mednli[3] == "30 / 5" and float(mednli[4]) > 0
+    assert mednli[0].startswith("−0.125 [") and mednli[1] == "< 0.0001"  # 25 of 200 lost: exact McNemar
+    assert mednli[2] == "200" and mednli[3] == "35 of 200" and mednli[4] == "30 / 5" and float(mednli[5]) > 0
     meqsum = row(out, "## finetune − base", "MeQSum")
-    assert meqsum[0].startswith("−0.") and meqsum[1] == "<0.001"
+    assert meqsum[0].startswith("−0.") and meqsum[1] == "≤ 0.0005"  # drawn: the floor of 2,000 draws, a bound
     same = row(out, "## finetune − base", "longhealth-t2")
-    assert same[0] == "+0.000 [+0.000, +0.000]" and same[1] == "1.000" and same[2] == "200 (40 clusters)"
+    # identical answers: no interval for either kind of score, the exact p, and "0 of 8 units differ"
+    assert same[0] == "+0.000 (no interval)" and same[1] == "1" and same[2] == "200 (2 patients)"
+    assert same[3] == "0 of 2"
     assert row(out, "## finetune − base", "medisumqa")[2] == "80 (20 clusters)"
     level1 = row(out, "## finetune − base", "Level 1")
-    assert level1[0].startswith("−") and level1[1] != "1.000"
-    assert row(out, "## finetune − base", "Level 2")[0] == "+0.000 [+0.000, +0.000]"
-    assert "exact McNemar test (two-sided) and Tango score 95% interval over 200 pairs, 35 discordant" in out
+    assert level1[0].startswith("−") and level1[1] != "1"
+    assert row(out, "## finetune − base", "Level 2")[0].startswith("+0.000 (no interval)")
+    assert "exact McNemar test (two-sided) over 200 pairs, 35 discordant; Tango score 95% interval" in out
     numbers = json.loads((new / "compare.json").read_text())["runs"]["finetune"]
     assert numbers["tasks"]["mednli.accuracy"]["discordant"] == {"broke": 30, "fixed": 5}
     assert len(numbers["broke"]["mednli"]) == 30 and numbers["tasks"]["mednli.accuracy"]["seed"] == COMPARISON_SEED
@@ -150,13 +152,19 @@ def test_mismatched_manifests_are_refused_with_every_difference(tmp_path, capsys
     assert "**Forced:** `new` differs from the reference in" in out and "Forest plot not drawn (--no-plot)" in out
 
 
+def test_longhealth_can_be_compared_by_question(runs, capsys):
+    ref, new = runs
+    assert main(["compare", str(ref), str(new), "--no-plot", "--clue-longhealth-unit", "question"]) == 0
+    assert row(capsys.readouterr().out, "## finetune − base", "longhealth-t2")[2] == "200 (40 questions)"
+
+
 def test_several_runs_against_one_reference(runs, tmp_path, capsys):
     ref, new = runs
     same = write_run(tmp_path / "same", baseline_scores(), model="base-again", new_format=True)
     assert main(["compare", str(ref), str(new), str(same), "--no-plot", "--resamples", "1000"]) == 0
     out = capsys.readouterr().out
     assert "| Task | Metric | base | finetune | same |" in out
-    assert row(out, "## same − base", "MedNLI")[:2] == ["+0.000 [−0.019, +0.019]", "1.000"]
+    assert row(out, "## same − base", "MedNLI")[:2] == ["+0.000 (no interval)", "1"]
 
 
 @pytest.mark.parametrize("damage,message", [

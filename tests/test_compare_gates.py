@@ -6,6 +6,8 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clue_checks.report.compare_gates import evaluate_compare_gates, holm
 from clue_checks.report.comparison import paired_difference
@@ -71,15 +73,35 @@ def mednli(broke: int, fixed: int, n: int = 1419, **changes):
     new = base.copy()
     new[:broke] = 0.0
     new[broke:broke + fixed] = 1.0
-    return dataclasses.replace(paired_difference(new, base, task="mednli", metric="accuracy"), **changes)
+    return dataclasses.replace(paired_difference(new, base, kind="binary", task="mednli", metric="accuracy"),
+                               **changes)
 
 
-def test_identical_runs_pass_every_comparison_gate():
+def test_identical_runs_pass_every_comparison_gate_at_mednli_size():
     (ni, nr) = evaluate_compare_gates([NI, NR], {("mednli", "accuracy"): mednli(0, 0)})
     assert ni.status == nr.status == "pass"
     assert ni.difference == 0 and nr.p_value == 1.0
-    assert "no significant difference" in nr.detail
+    assert "a drop of 0.02 is ruled out" in nr.detail and "0 of 1419 pairs differ" in nr.detail
     assert "smallest detectable drop not known" in ni.detail  # no discordant pairs: no discordance to plan with
+
+
+def test_identical_small_runs_are_inconclusive_not_a_pass():
+    # 45 pairs cannot rule out a 2-point drop even when nothing changed
+    (nr,) = evaluate_compare_gates([NR], {("mednli", "accuracy"): mednli(0, 0, n=45)})
+    assert nr.status == "inconclusive" and "cannot be ruled out" in nr.detail
+
+
+def test_the_walkthroughs_mednli_drop_in_a_family_of_six_is_not_a_pass():
+    # 45 pairs, 6 broke and 0 fixed (-13.3 points): p = 2/64, Holm-adjusted above 0.05 with five other gates
+    c = mednli(6, 0, n=45)
+    others = {(t, "accuracy"): dataclasses.replace(c, task=t, p_value=0.5) for t in "abcde"}
+    gates = [NR, *(CompareGate(t, "accuracy", "no regression") for t in "abcde")]
+    results = evaluate_compare_gates(gates, {("mednli", "accuracy"): c, **others})
+    assert c.p_value == pytest.approx(2 / 64) and results[0].p_holm == pytest.approx(6 * 2 / 64)
+    assert results[0].status == "inconclusive"
+    assert results[0].units_needed is not None and results[0].units_needed > 45
+    assert "needs about 2,149 pairs" in results[0].detail and "smallest detectable drop" in results[0].detail
+    assert results[0].as_dict()["status"] == "inconclusive" and results[0].as_dict()["margin"] == 0.02
 
 
 def test_a_planted_drop_fails_both_and_the_detail_says_why():
@@ -100,7 +122,18 @@ def test_a_small_drop_inside_the_margin_passes_non_inferiority():
 
 def test_a_significant_improvement_is_not_a_regression():
     (nr,) = evaluate_compare_gates([NR], {("mednli", "accuracy"): mednli(broke=20, fixed=80)})
-    assert nr.status == "pass" and "a significant improvement" in nr.detail
+    assert nr.status == "pass" and "no significant drop" in nr.detail
+
+
+def test_no_regression_takes_a_stated_margin():
+    t = parse('[compare]\n"mednli.accuracy" = "no regression 0.05"\n', "f")
+    (gate,) = t.compare
+    assert gate == CompareGate("mednli", "accuracy", "no regression", 0.05) and gate.tolerance == 0.05
+    assert gate.name == "mednli.accuracy no regression 0.05" and NR.tolerance == 0.02
+    c = mednli(broke=40, fixed=25)  # about -1 point, bound near -2.3
+    (wide,) = evaluate_compare_gates([gate], {("mednli", "accuracy"): c})
+    (narrow,) = evaluate_compare_gates([NR], {("mednli", "accuracy"): c})
+    assert wide.status == "pass" and narrow.status == "inconclusive"
 
 
 def test_holm_across_no_regression_gates():
@@ -112,31 +145,28 @@ def test_holm_across_no_regression_gates():
     both = {**one, ("b", "accuracy"): dataclasses.replace(c, task="b", p_value=0.04)}
     results = evaluate_compare_gates(gates, both)
     assert [r.p_holm for r in results] == pytest.approx([0.06, 0.06])
-    assert [r.status for r in results] == ["pass", "pass"]
+    assert [r.status for r in results] == ["inconclusive", "inconclusive"]  # no fail, but 2 points not ruled out
     assert "Holm-adjusted 0.06 across 2 gates" in results[0].detail
     # a non-inferiority gate is not part of the family
     with_ni = evaluate_compare_gates([*gates, CompareGate("a", "accuracy", "noninferior", 0.5)], both)
     assert [r.p_holm for r in with_ni] == pytest.approx([0.06, 0.06, None])
 
 
-@pytest.mark.parametrize("p", [[0.01, 0.04, 0.03, 0.2], [0.5], [0.001, 0.001, 0.9]])
-def test_holm_matches_the_step_down_rule(p):
-    m = len(p)
-    order = sorted(range(m), key=lambda i: p[i])
-    expected, running = [0.0] * m, 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p[i]))
-        expected[i] = running
-    assert holm(p) == pytest.approx(expected)
+@settings(max_examples=50)
+@given(st.lists(st.floats(0, 1), min_size=1, max_size=12))
+def test_holm_matches_statsmodels(p):
+    multitest = pytest.importorskip("statsmodels.stats.multitest")
+    assert holm(p) == pytest.approx(list(multitest.multipletests(p, method="holm")[1]), abs=1e-12)
+    assert holm([]) == []
 
 
 def test_missing_samples_or_a_partial_task_make_a_gate_incomplete():
     c = mednli(0, 0, missing_in_new=("x", "y"))
     (ni,) = evaluate_compare_gates([NI], {("mednli", "accuracy"): c})
-    assert ni.status == "incomplete" and "would pass" in ni.detail and "2 baseline sample(s)" in ni.detail
+    assert ni.status == "incomplete" and "would be pass" in ni.detail and "2 baseline sample(s)" in ni.detail
     (part,) = evaluate_compare_gates([NI], {("mednli", "accuracy"): mednli(100, 40)},
                                      partial={"mednli": "only 10 of 1419 samples were selected"})
-    assert part.status == "incomplete" and "would fail" in part.detail and "only 10 of 1419" in part.detail
+    assert part.status == "incomplete" and "would be fail" in part.detail and "only 10 of 1419" in part.detail
 
 
 def test_gates_without_a_comparison_are_not_run():
@@ -146,13 +176,27 @@ def test_gates_without_a_comparison_are_not_run():
     assert b.status == "not run" and b.detail == "no --clue-baseline given"
 
 
-def test_a_continuous_gate_states_its_detectable_drop_from_the_bootstrap():
+def test_a_continuous_gate_states_its_detectable_drop_from_the_sign_flip_spread():
     rng = np.random.default_rng(0)
     base = rng.beta(2, 6, 997)
-    c = paired_difference(base + rng.normal(0, 0.05, 997), base, task="meqsum", metric="rougeL", resamples=2000)
+    diff = rng.normal(0, 0.05, 997)
+    c = paired_difference(base + diff, base, task="meqsum", metric="rougeL", resamples=2000)
     (r,) = evaluate_compare_gates([CompareGate("meqsum", "rougeL", "no regression")], {("meqsum", "rougeL"): c})
     assert r.detectable_drop == pytest.approx((1.959964 + 0.841621) * c.se, rel=1e-6)
-    assert "normal approximation with the bootstrap standard error" in r.detail
+    assert c.se == pytest.approx(np.sqrt(np.sum((diff / 997) ** 2)))  # the sign-flip sum's sd under no difference
+    assert "normal approximation of the sign-flip test" in r.detail and r.status == "pass"
+
+
+def test_few_changed_samples_pass_with_a_bound_from_the_whole_scale():
+    # MeQSum: 3 of 997 summaries changed, all worse: no test can reject, yet a 2-point drop is ruled out
+    rng = np.random.default_rng(1)
+    base = rng.beta(2, 6, 997)
+    new = base.copy()
+    new[:3] -= 0.1
+    c = paired_difference(new, base, task="meqsum", metric="rougeL")
+    assert c.ci_low is None and "Clopper-Pearson" in c.bound_how and -0.02 < c.one_sided_low < -0.005
+    (r,) = evaluate_compare_gates([CompareGate("meqsum", "rougeL", "no regression")], {("meqsum", "rougeL"): c})
+    assert r.status == "pass" and r.differing == "3 of 997 pairs differ"
 
 
 def test_results_serialise():

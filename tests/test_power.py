@@ -7,9 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clue_checks.report.comparison import mcnemar_p
+from clue_checks.report.comparison import mcnemar_p, tango_interval
 from clue_checks.report.power import (
-    TASK_SIZES, critical_broke, mcnemar_detectable_drop, mcnemar_power, mcnemar_sample_size,
+    TASK_SIZES, critical_broke, mcnemar_detectable_drop, mcnemar_power, mcnemar_sample_size, tango_power,
+    tango_sample_size,
 )
 
 
@@ -63,6 +64,17 @@ def test_sizes_are_refused_outside_their_range():
     assert mcnemar_sample_size(0.0, 0.1) is None
 
 
+def test_tango_power_matches_a_simulation_of_the_noninferior_gate():
+    # an equal model at n = 1,419 with 10% disagreement, noninferior 0.02: the gate reads Tango's 90% low end
+    rng = np.random.default_rng(1)
+    sims = 3000
+    counts = rng.multinomial(1419, [0.7, 0.05, 0.05, 0.2], size=sims)
+    passed = sum(tango_interval(int(b), int(f), 1419, 0.90, ends="low")[0] > -0.02 for _, f, b, _ in counts)
+    exact = tango_power(1419, 0.02, 0.10)
+    assert passed / sims == pytest.approx(exact, abs=3 * np.sqrt(exact * (1 - exact) / sims))
+    assert tango_power(1419, 0.02, 0.10) < mcnemar_power(1419, 0.02, 0.10, sided=1) + 0.05
+
+
 def test_task_sizes_are_clues_scored_samples():
     assert TASK_SIZES["mednli"].n == 1419 and TASK_SIZES["longhealth-t1"].independent == 400
 
@@ -75,12 +87,14 @@ def test_clue_power_answers_for_a_task(capsys):
 
     assert main(["power", "--task", "mednli", "--drop", "0.02", "--discordance", "0.10"]) == 0
     out = capsys.readouterr().out
-    need_ni, need_nr = mcnemar_sample_size(0.02, 0.10, sided=1), mcnemar_sample_size(0.02, 0.10, sided=2)
+    need_ni, need_nr = tango_sample_size(0.02, 0.10), mcnemar_sample_size(0.02, 0.10, sided=2)
     lines = out.splitlines()
     (ni,) = [line for line in lines if line.strip().startswith("noninferior 0.02")]
     (nr,) = [line for line in lines if line.strip().startswith("no regression")]
     assert f"{need_ni:,}" in ni and "one-sided" in ni and f"{need_nr:,}" in nr and "two-sided" in nr
-    assert f"{mcnemar_power(1419, 0.02, 0.10):.1%}" in nr and "n = 1,419" in out
+    # each row with its gate's own test: Tango's bound for noninferior, exact McNemar for no regression
+    assert f"{tango_power(1419, 0.02, 0.10):.1%}" in ni and f"{mcnemar_power(1419, 0.02, 0.10):.1%}" in nr
+    assert "n = 1,419" in out
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -126,10 +126,14 @@ def _num(value: Any, signed: bool = False) -> str:
 
 
 def _p(value: Any) -> str:
+    if isinstance(value, str):  # as the comparison prints it (a drawn p at its floor is a bound: "≤ …")
+        return value
     return "—" if not isinstance(value, (int, float)) else (f"{value:.2g}" if value < 0.001 else f"{value:.3f}")
 
 
 def _ci(ci: Any) -> str:
+    if isinstance(ci, list) and ci == [None, None]:
+        return " (no interval)"
     if not isinstance(ci, list) or len(ci) != 2 or not all(isinstance(v, (int, float)) for v in ci):
         return ""
     return f" [{ci[0]:+.3f}, {ci[1]:+.3f}]"
@@ -147,7 +151,7 @@ def table_rows(section: Mapping[str, Any], titles: Mapping[str, str]) -> list[li
             continue
         incomplete = "" if e.get("complete", True) else " (incomplete)"
         rows.append([titles.get(task, task), str(e.get("metric")), _num(e.get("baseline")), _num(e.get("new")),
-                     _num(e.get("difference"), True) + _ci(e.get("ci95")) + incomplete, _p(e.get("p_value")),
+                     _num(e.get("difference"), True) + _ci(e.get("ci95")) + incomplete, _p(e.get("p_shown", e.get("p_value"))),
                      str(e.get("n")), str(len(e.get("broke", []))), str(len(e.get("fixed", [])))])
     for name, lv in section.get("levels", {}).items():
         label = f"Level {name[-1]}"
@@ -156,7 +160,7 @@ def table_rows(section: Mapping[str, Any], titles: Mapping[str, str]) -> list[li
         else:
             incomplete = " (incomplete)" if lv.get("incomplete") else ""
             rows.append([label, "average", _num(lv["baseline"]), _num(lv["new"]),
-                         _num(lv["difference"], True) + _ci(lv.get("ci95")) + incomplete, _p(lv.get("p_value")),
+                         _num(lv["difference"], True) + _ci(lv.get("ci95")) + incomplete, _p(lv.get("p_shown", lv.get("p_value"))),
                          "", "", ""])
     return rows
 

@@ -170,12 +170,16 @@ class Paired:
 
 
 def paired(new: Sequence[SampleRecord], base: Sequence[SampleRecord], *, metrics: Mapping[str, Sequence[str]] | None
-           = None, seed: int | None = None, resamples: int | None = None) -> Paired:
+           = None, seed: int | None = None, resamples: int | None = None,
+           longhealth_unit: str | None = None) -> Paired:
     """The paired statistics a report's comparison section is made of (comparison.py), for any two runs."""
-    from .comparison import COMPARISON_RESAMPLES, COMPARISON_SEED, broke_fixed, compare_levels, compare_runs
+    from .comparison import (COMPARISON_RESAMPLES, COMPARISON_SEED, LONGHEALTH_UNIT, broke_fixed, compare_levels,
+                             compare_runs)
 
     seed = COMPARISON_SEED if seed is None else seed
     resamples = COMPARISON_RESAMPLES if resamples is None else resamples
-    return Paired(compare_runs(new, base, metrics, seed=seed, resamples=resamples),
-                  compare_levels(new, base, seed=seed, resamples=resamples), broke_fixed(new, base),
+    unit = LONGHEALTH_UNIT if longhealth_unit is None else longhealth_unit
+    return Paired(compare_runs(new, base, metrics, seed=seed, resamples=resamples, longhealth_unit=unit),
+                  compare_levels(new, base, seed=seed, resamples=resamples, longhealth_unit=unit),
+                  broke_fixed(new, base),
                   dict(metrics or {}))

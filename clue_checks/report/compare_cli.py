@@ -14,7 +14,7 @@ from pathlib import Path
 # The statistics (numpy, scipy, matplotlib) are imported when the command runs: every `clue` command
 # builds this parser, and `clue serve-baseline` should not wait for them.
 DEFAULT_SEED = 20240411  # = comparison.COMPARISON_SEED (a test keeps them equal)
-DEFAULT_RESAMPLES = 10_000  # = comparison.COMPARISON_RESAMPLES
+DEFAULT_RESAMPLES = 100_000  # = comparison.COMPARISON_RESAMPLES
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -30,9 +30,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--force", action="store_true", help="compare runs whose manifests differ, or whose prediction "
                    "files do not match their report's sha256 (the table says so)")
     p.add_argument("--no-plot", action="store_true", help="do not draw the forest plot")
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="bootstrap seed (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                   help="seed of the random sign patterns (default: %(default)s)")
+    p.add_argument("--clue-longhealth-unit", choices=("patient", "question"), default="patient",
+                   help="LongHealth's resampling unit: the patient (default; the estimand is patients like "
+                        "these) or the question (these patients' records, questions like these)")
     p.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES,
-                   help="bootstrap resamples (default: %(default)s; at least 10,000 for a report you act on)")
+                   help="random sign patterns for a sign-flip test with more than 20 differing units "
+                        "(default: %(default)s; fewer give p-values with fewer printed digits)")
     p.set_defaults(func=run)
 
 
@@ -49,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
         reference = load_run_dir(args.reference)
         runs = [load_run_dir(path) for path in args.runs]
         forced = verify_folders([args.reference, *args.runs], force=args.force, what="compare")
-        comparisons = compare_dirs(reference, runs, force=args.force, seed=args.seed, resamples=args.resamples)
+        comparisons = compare_dirs(reference, runs, force=args.force, seed=args.seed, resamples=args.resamples,
+                                   longhealth_unit=args.clue_longhealth_unit)
     except (RunDirError, ComparabilityError, IntegrityError) as exc:
         return _fail(str(exc))
     out: Path = args.out or args.runs[0] / "compare.md"

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .comparison import COMPARISON_RESAMPLES, COMPARISON_SEED, BrokeFixed, LevelComparison, PairedComparison
+from .comparison import COMPARISON_RESAMPLES, COMPARISON_SEED, LONGHEALTH_UNIT, BrokeFixed, LevelComparison, PairedComparison
 from .forest import ForestRow
 from .levels import HEADLINE, LEVELS, level_weights
 from .manifest_check import Comparability, ComparabilityError, check_comparable
@@ -29,7 +29,7 @@ class ModelComparison:
 
 
 def compare_dirs(reference: RunDir, runs: Sequence[RunDir], *, force: bool = False, seed: int = COMPARISON_SEED,
-                 resamples: int = COMPARISON_RESAMPLES) -> list[ModelComparison]:
+                 resamples: int = COMPARISON_RESAMPLES, longhealth_unit: str = LONGHEALTH_UNIT) -> list[ModelComparison]:
     """Each run against the reference, on each task's headline metric and the two Levels.
 
     Raises :class:`ComparabilityError` listing every difference of every run that does not match the
@@ -44,7 +44,7 @@ def compare_dirs(reference: RunDir, runs: Sequence[RunDir], *, force: bool = Fal
 
     out = []
     for run, check in zip(runs, checks):
-        both = paired(run.records, reference.records, seed=seed, resamples=resamples)
+        both = paired(run.records, reference.records, seed=seed, resamples=resamples, longhealth_unit=longhealth_unit)
         out.append(ModelComparison(run, both.tasks, both.levels, both.broke_fixed, check))
     return out
 
@@ -62,10 +62,15 @@ def _num(value: float | None, signed: bool = False) -> str:
     return f"{value:+.3f}".replace("-", "−") if signed else f"{value:.3f}"
 
 
-def _p(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return "<0.001" if value < 0.001 else f"{value:.3f}"
+def _p(c: PairedComparison | LevelComparison | None) -> str:
+    """The p-value as the comparison prints it everywhere (a drawn p at its floor is a bound, "≤ …")."""
+    return "—" if c is None or c.p_value is None else c.p_text.replace("-", "−")
+
+
+def _diff(difference: float | None, low: float | None, high: float | None, no_interval: str | None) -> str:
+    if low is None or high is None:
+        return f"{_num(difference, True)} (no interval)"
+    return f"{_num(difference, True)} [{_num(low, True)}, {_num(high, True)}]"
 
 
 def _title(runs: Sequence[RunDir], task: str) -> str:
@@ -129,14 +134,17 @@ def markdown(reference: RunDir, comparisons: Sequence[ModelComparison], *, plot_
         lines.append(f"| Level {level} | average | " + " | ".join(_num(_level(run, level)) for run in runs) + " |")
     for c in comparisons:
         lines += ["", f"## {_cell(c.run.name)} − {_cell(reference.name)}", "",
-                  "| Task | Difference [95% CI] | p | Pairs | Broke / fixed | Smallest drop seen (80% power) |",
-                  "|---|---:|---:|---:|---:|---:|"]
+                  "| Task | Difference [95% CI] | p | Pairs | Units differing | Broke / fixed "
+                  "| Smallest drop seen (80% power) |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
         for task, metric in keys:
             lines.append(_task_row(_title(runs, task), c.tasks.get((task, metric)), c.broke_fixed.get(task)))
         for lv in c.levels:
             diff = "not compared" if lv.difference is None else \
-                f"{_num(lv.difference, True)} [{_num(lv.ci_low, True)}, {_num(lv.ci_high, True)}]"
-            lines.append(f"| Level {lv.level} | {diff} | {_p(lv.p_value)} | — | — | — |")
+                _diff(lv.difference, lv.ci_low, lv.ci_high, lv.no_interval)
+            mark = f" (incomplete: {', '.join(lv.incomplete)})" if lv.incomplete else ""
+            differing = "—" if lv.differing is None else f"{lv.differing} of {lv.units}"
+            lines.append(f"| Level {lv.level} | {diff}{mark} | {_p(lv)} | — | {differing} | — | — |")
         lines += _footnotes(c, keys, runs)
     if plot_files:
         lines += ["", "Forest plot: " + ", ".join(f"`{f}`" for f in plot_files)]
@@ -148,13 +156,14 @@ def markdown(reference: RunDir, comparisons: Sequence[ModelComparison], *, plot_
 def _task_row(title: str, c: PairedComparison | None, bf: BrokeFixed | None) -> str:
     if c is None or c.difference is None:
         why = "not in both runs" if c is None else "not compared"
-        return f"| {_cell(title)} | {why} | — | — | — | — |"
+        return f"| {_cell(title)} | {why} | — | — | — | — | — |"
     mark = "" if c.complete else " (incomplete)"
     seen = detectable_drop(c, sided=2).drop
     changed = f"{len(bf.broke)} / {len(bf.fixed)}" if bf is not None else "—"
-    pairs = f"{c.n}" + (f" ({c.n_clusters} clusters)" if c.clustered else "")
-    return (f"| {_cell(title)} | {_num(c.difference, True)} [{_num(c.ci_low, True)}, {_num(c.ci_high, True)}]{mark} | "
-            f"{_p(c.p_value)} | {pairs} | {changed} | {_num(seen)} |")
+    pairs = f"{c.n}" + (f" ({c.n_clusters} {c.unit}s)" if c.clustered else "")
+    differing = "—" if c.differing is None else f"{c.differing} of {c.n_clusters}"
+    return (f"| {_cell(title)} | {_diff(c.difference, c.ci_low, c.ci_high, c.no_interval)}{mark} | "
+            f"{_p(c)} | {pairs} | {differing} | {changed} | {_num(seen)} |")
 
 
 def _footnotes(c: ModelComparison, keys: Sequence[tuple[str, str]], runs: Sequence[RunDir]) -> list[str]:

@@ -1,16 +1,22 @@
 """Paired statistics of a run against a baseline run: the same samples, scored by two models.
 
-Samples are paired on (task, sample id); the difference is always new − baseline.
+Samples are paired on (task, sample id); the difference is always new − baseline. The test is chosen
+by the metric's declared kind (:mod:`metric_kinds`), never by the values a run happened to produce.
 
-* 0/1 scores (accuracy-type) on independent samples: the exact McNemar test (a two-sided binomial
-  test on the discordant pairs) and Tango's score interval for the difference of paired
-  proportions (Tango 1998, Statistics in Medicine 17:891-908), which keeps its level at small
-  discordance and never has zero width: with no discordant pairs it is ±z²/(n + z²).
-* Continuous scores (ROUGE, ICD F1, BERTScore), and 0/1 scores whose samples are clustered: the
-  paired bootstrap of the mean difference (10,000 resamples, seeded), drawing whole clusters (a
-  LongHealth question with its repeats, across tasks 1-3; a MeDiSumQA discharge note). Its p-value
-  inverts the percentile interval (see :func:`stats.bootstrap_p_value`). When every paired difference
-  is 0 (identical runs) the bootstrap interval is [0, 0] and p = 1.
+* **The unit.** A sample, or a cluster of samples drawn together: a MeDiSumQA discharge note, and for
+  LongHealth the patient (20 patients with 20 questions each over the same documents; see
+  `LONGHEALTH_UNIT`), across tasks 1-3 inside Level 2.
+* **0/1 scores on independent samples:** the exact McNemar test (a two-sided binomial test on the
+  discordant pairs: the exact sign-flip test of ±1 differences) and Tango's score interval for the
+  difference of paired proportions (Tango 1998, Statistics in Medicine 17:891-908). Where Tango's
+  interval and the exact test disagree about 0 (rare, at the 0.05 boundary) the interval is omitted.
+* **Everything else** (ROUGE, ICD F1, BERTScore; clustered 0/1 scores): the paired sign-flip
+  randomisation test on per-unit differences, exact while at most 20 units differ, and the interval
+  that inverts it (:mod:`signflip`), so a 95% interval excludes 0 exactly when p < 0.05.
+* **Too few units differ** (fewer than 6: no outcome could reach p < 0.05): no interval, the exact p,
+  and the reason. A non-inferiority gate still has a bound: Tango's for unclustered 0/1 scores,
+  otherwise −(the one-sided 95% Clopper-Pearson upper bound of the share of units that dropped) on
+  the 0-1 scale, since no unit can lose more than the whole scale.
 * The one-sided 95% lower bound that a non-inferiority gate uses is the lower end of the two-sided
   90% interval made the same way.
 """
@@ -25,11 +31,15 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .levels import LEVELS, level_weights
-from .stats import BOOTSTRAP_SEED, CONFIDENCE, bootstrap_p_value, joint_bootstrap, percentile_interval
+from .metric_kinds import kind_of
+from .signflip import (P_DRAWS, clopper_pearson_upper, format_p, min_differing, normal_sd, signflip,
+                       unit_contributions)
+from .stats import BOOTSTRAP_SEED, CONFIDENCE
 
-COMPARISON_RESAMPLES = 10_000
+COMPARISON_RESAMPLES = P_DRAWS  # random sign patterns when too many units differ to enumerate
 COMPARISON_SEED = BOOTSTRAP_SEED
 ONE_SIDED = 0.95  # the confidence of the lower bound a non-inferiority gate reads
+LONGHEALTH_UNIT = "patient"  # or "question": the unit LongHealth's comparisons resample (docs/statistics.md)
 
 
 @dataclass(frozen=True)
@@ -38,11 +48,11 @@ class PairedComparison:
 
     task: str
     metric: str
-    kind: str  # "binary" (0/1 per sample) or "continuous"
+    kind: str  # "binary" (0/1 per sample) or "continuous", as declared for the metric
     new: float | None  # mean over the paired samples
     baseline: float | None
     difference: float | None  # new − baseline
-    ci_low: float | None  # 95% two-sided
+    ci_low: float | None  # 95% two-sided; None: see `no_interval`
     ci_high: float | None
     one_sided_low: float | None  # one-sided 95% lower bound of the difference (non-inferiority)
     p_value: float | None  # two-sided, of "no difference"
@@ -50,13 +60,18 @@ class PairedComparison:
     n_clusters: int  # independent units (= n without clusters)
     broke: int | None  # 0/1 scores: pairs where the baseline scored 1 and the new run 0
     fixed: int | None  # ... and the reverse
-    se: float | None  # standard error of the difference (for the smallest detectable drop)
+    se: float | None  # standard deviation of the test's sum under no difference (smallest detectable drop)
     method: str
     seed: int
-    resamples: int | None  # None: no resampling (exact test and score interval)
+    resamples: int | None  # random sign patterns behind p; None: exact
     missing_in_new: tuple[str, ...] = ()  # baseline samples the new run did not score (or lacks the metric for)
     missing_in_baseline: tuple[str, ...] = ()
     not_computed: str | None = None  # why there is no comparison
+    differing: int | None = None  # units whose difference is not 0 ("k of n units differ")
+    unit: str = "pair"  # what one unit is: "pair", "cluster", "patient", ...
+    p_floor: float | None = None  # drawn p: the smallest it can be; a p there is printed as a bound
+    no_interval: str | None = None  # why there is no 95% interval
+    bound_how: str = ""  # how `one_sided_low` was made
 
     @property
     def discordant(self) -> tuple[int, int] | None:
@@ -72,12 +87,27 @@ class PairedComparison:
     def clustered(self) -> bool:
         return self.n_clusters < self.n
 
+    @property
+    def p_text(self) -> str:
+        """The p-value as printed: exact to 4 significant digits, drawn to the digits its draws support,
+        at the draws' floor as a bound ("≤ 0.00001")."""
+        return format_p(self.p_value, self.p_floor, self.resamples)
+
+    @property
+    def differ_text(self) -> str:
+        if self.differing is None:
+            return ""
+        units = "pairs" if self.unit == "pair" else f"{self.unit}s"
+        return f"{self.differing} of {self.n_clusters} {units} differ"
+
     def as_dict(self) -> dict[str, Any]:
         return {"task": self.task, "metric": self.metric, "kind": self.kind, "new": self.new,
                 "baseline": self.baseline, "difference": self.difference, "ci95": [self.ci_low, self.ci_high],
-                "one_sided_low95": self.one_sided_low, "p_value": self.p_value, "n": self.n,
-                "n_clusters": self.n_clusters, "discordant": {"broke": self.broke, "fixed": self.fixed},
+                "one_sided_low95": self.one_sided_low, "p_value": self.p_value, "p_shown": self.p_text,
+                "p_floor": self.p_floor, "n": self.n, "n_clusters": self.n_clusters, "unit": self.unit,
+                "differing": self.differing, "discordant": {"broke": self.broke, "fixed": self.fixed},
                 "se": self.se, "method": self.method, "seed": self.seed, "resamples": self.resamples,
+                "no_interval": self.no_interval, "bound_how": self.bound_how,
                 "missing_in_new": list(self.missing_in_new), "missing_in_baseline": list(self.missing_in_baseline),
                 "complete": self.complete, "not_computed": self.not_computed}
 
@@ -94,15 +124,25 @@ class LevelComparison:
     p_value: float | None
     method: str
     seed: int
-    resamples: int
+    resamples: int | None
     incomplete: tuple[str, ...] = ()  # component tasks with samples missing on either side
     not_computed: str | None = None
+    p_floor: float | None = None
+    differing: int | None = None
+    units: int | None = None
+    no_interval: str | None = None
+
+    @property
+    def p_text(self) -> str:
+        return format_p(self.p_value, self.p_floor, self.resamples)
 
     def as_dict(self) -> dict[str, Any]:
         return {"level": self.level, "new": self.new, "baseline": self.baseline, "difference": self.difference,
                 "ci95": [self.ci_low, self.ci_high], "one_sided_low95": self.one_sided_low,
-                "p_value": self.p_value, "method": self.method, "seed": self.seed, "resamples": self.resamples,
-                "incomplete": list(self.incomplete), "not_computed": self.not_computed}
+                "p_value": self.p_value, "p_shown": self.p_text, "p_floor": self.p_floor, "method": self.method,
+                "seed": self.seed, "resamples": self.resamples, "differing": self.differing, "units": self.units,
+                "no_interval": self.no_interval, "incomplete": list(self.incomplete),
+                "complete": not self.incomplete, "not_computed": self.not_computed}
 
 
 class BrokeFixed(NamedTuple):
@@ -138,7 +178,8 @@ def _value(record: Any, metric: str) -> float | None:
     return float(value) if value is not None and math.isfinite(value) else None
 
 
-def _pairs(new_records: Iterable[Any], base_records: Iterable[Any], task: str, metric: str) -> _Pairs:
+def _pairs(new_records: Iterable[Any], base_records: Iterable[Any], task: str, metric: str,
+           longhealth_unit: str = LONGHEALTH_UNIT) -> _Pairs:
     new, base = _last(new_records, task), _last(base_records, task)
     ids, nv, bv, clusters, miss_new, miss_base = [], [], [], [], [], []
     for sid in sorted(set(new) | set(base)):
@@ -154,9 +195,19 @@ def _pairs(new_records: Iterable[Any], base_records: Iterable[Any], task: str, m
             nv.append(a)
             bv.append(b)
             record = new.get(sid) if new.get(sid) is not None and new[sid].cluster is not None else base.get(sid)
-            clusters.append(record.cluster if record is not None else None)
+            clusters.append(resampling_unit(record.cluster if record is not None else None, longhealth_unit))
     return _Pairs(ids, np.asarray(nv, dtype=float), np.asarray(bv, dtype=float), clusters,
                   tuple(miss_new), tuple(miss_base))
+
+
+def resampling_unit(cluster: str | None, longhealth_unit: str = LONGHEALTH_UNIT) -> str | None:
+    """The unit a sample is resampled with: its cluster id, or for LongHealth (`longhealth:<patient>/<q>`)
+    the patient when `longhealth_unit` is "patient"."""
+    if longhealth_unit not in ("patient", "question"):
+        raise ValueError(f"longhealth_unit must be 'patient' or 'question', not {longhealth_unit!r}")
+    if cluster is not None and longhealth_unit == "patient" and cluster.startswith("longhealth:"):
+        return cluster.split("/", 1)[0]
+    return cluster
 
 
 def _is_binary(*arrays: np.ndarray) -> bool:
@@ -168,73 +219,124 @@ def _is_binary(*arrays: np.ndarray) -> bool:
 
 def compare_task(new_records: Iterable[Any], base_records: Iterable[Any], task: str, metric: str,
                  kind: str | None = None, *, seed: int = COMPARISON_SEED, resamples: int = COMPARISON_RESAMPLES,
-                 confidence: float = CONFIDENCE) -> PairedComparison:
+                 confidence: float = CONFIDENCE, longhealth_unit: str = LONGHEALTH_UNIT) -> PairedComparison:
     """new − baseline for one task's metric, paired on sample id.
 
     `new_records`, `base_records`: SampleRecords (anything with task, sample_id, index, outcome,
     metrics, cluster); other tasks' records are ignored. `kind`: "binary" for 0/1 scores,
-    "continuous", or None to read it from the values (0/1 on both sides: binary). Errored samples and
-    samples without a finite value of the metric are missing on their side, listed in `missing_in_*`.
+    "continuous", or None for the metric's declared kind (:func:`metric_kinds.kind_of`). Errored
+    samples and samples without a finite value of the metric are missing on their side, listed in
+    `missing_in_*`.
     """
-    p = _pairs(list(new_records), list(base_records), task, metric)
+    kind = kind or kind_of(task, metric)
+    new_records, base_records = list(new_records), list(base_records)
+    p = _pairs(new_records, base_records, task, metric, longhealth_unit)
     common = dict(task=task, metric=metric, missing_in_new=p.missing_in_new, missing_in_baseline=p.missing_in_baseline)
     if not p.ids:
         why = (f"no sample of {task} has {metric} in both runs "
                f"({len(p.missing_in_new)} only in the baseline, {len(p.missing_in_baseline)} only in the new run)")
-        return PairedComparison(kind=kind or "unknown", new=None, baseline=None, difference=None, ci_low=None,
+        return PairedComparison(kind=kind, new=None, baseline=None, difference=None, ci_low=None,
                                 ci_high=None, one_sided_low=None, p_value=None, n=0, n_clusters=0, broke=None,
                                 fixed=None, se=None, method="not compared", seed=seed, resamples=None,
                                 not_computed=why, **common)
+    by_patient = longhealth_unit == "patient" and any(
+        (r.cluster or "").startswith("longhealth:") and "/" in r.cluster for r in new_records if r.task == task)
+    unit = ("patient" if by_patient else "question") if task.startswith("longhealth") else "cluster"
     return paired_difference(p.new, p.base, p.clusters, kind=kind, seed=seed, resamples=resamples,
-                             confidence=confidence, **common)
+                             confidence=confidence, cluster_unit=unit, **common)
 
 
 def paired_difference(new: Sequence[float], base: Sequence[float], clusters: Sequence[str | None] | None = None, *,
-                      kind: str | None = None, seed: int = COMPARISON_SEED, resamples: int = COMPARISON_RESAMPLES,
+                      kind: str = "continuous", seed: int = COMPARISON_SEED, resamples: int = COMPARISON_RESAMPLES,
                       confidence: float = CONFIDENCE, task: str = "", metric: str = "",
-                      missing_in_new: tuple[str, ...] = (),
-                      missing_in_baseline: tuple[str, ...] = ()) -> PairedComparison:
-    """The statistics of :func:`compare_task` on aligned arrays (new[i] and base[i] are one sample)."""
+                      missing_in_new: tuple[str, ...] = (), missing_in_baseline: tuple[str, ...] = (),
+                      cluster_unit: str = "cluster") -> PairedComparison:
+    """The statistics of :func:`compare_task` on aligned arrays (new[i] and base[i] are one sample).
+
+    `kind` is the metric's declared kind: "binary" (0/1 per sample; checked) or "continuous". The
+    values never choose the test: a continuous metric whose values happen to be 0/1 keeps its test.
+    """
     new_a, base_a = np.asarray(new, dtype=float), np.asarray(base, dtype=float)
     if new_a.shape != base_a.shape or new_a.ndim != 1 or not len(new_a):
         raise ValueError("need two equally long, non-empty sequences of paired values")
     if clusters is not None and len(clusters) != len(new_a):
         raise ValueError("one cluster id per pair")
-    if kind not in (None, "binary", "continuous"):
-        raise ValueError(f"kind must be 'binary', 'continuous' or None, not {kind!r}")
+    if kind not in ("binary", "continuous"):
+        raise ValueError(f"kind must be 'binary' or 'continuous', not {kind!r}")
     if kind == "binary" and not _is_binary(new_a, base_a):
         raise ValueError(f"{task}.{metric}: kind 'binary' needs values that are all 0 or 1")
-    kind = kind or ("binary" if _is_binary(new_a, base_a) else "continuous")
     n = len(new_a)
-    ids = clusters if clusters is not None else [None] * n
-    n_clusters = len(set(c if c is not None else ("own", i) for i, c in enumerate(ids)))
     diff = new_a - base_a
+    a, c = unit_contributions(diff, clusters)
+    n_units = len(a)
+    unit = "pair" if n_units == n else cluster_unit
     common = dict(task=task, metric=metric, kind=kind, new=float(new_a.mean()), baseline=float(base_a.mean()),
-                  difference=float(diff.mean()), n=n, n_clusters=n_clusters, seed=seed,
-                  missing_in_new=missing_in_new, missing_in_baseline=missing_in_baseline)
+                  difference=float(diff.mean()), n=n, n_clusters=n_units, seed=seed, unit=unit,
+                  missing_in_new=missing_in_new, missing_in_baseline=missing_in_baseline, se=normal_sd(a))
     broke = fixed = None
     if kind == "binary":
         broke, fixed = int(np.count_nonzero(diff < 0)), int(np.count_nonzero(diff > 0))
-    if kind == "binary" and n_clusters == n:
+    if kind == "binary" and n_units == n:
+        return _mcnemar(broke, fixed, n, confidence, common)
+    flip = signflip(a, c, seed=seed, confidence=confidence, p_draws=resamples)
+    units = f"{n_units} {cluster_unit}s of {n} pairs" if unit != "pair" else f"{n} pairs"
+    how = (f"exact over all {2 ** flip.differing:,} sign patterns" if flip.exact
+           else f"{flip.draws:,} random sign patterns, seed {seed}")
+    method = (f"paired sign-flip randomisation test over {units}, {flip.differing} differing ({how}); "
+              + ("interval inverts the test" if flip.no_interval is None else flip.no_interval))
+    one_low, bound_how = flip.one_sided_low, "the lower end of the inverted test's 90% interval"
+    if one_low is None:
+        one_low, bound_how = _scale_bound(a, new_a, base_a, n_units, unit)
+    return PairedComparison(ci_low=flip.low, ci_high=flip.high, one_sided_low=one_low, p_value=flip.p_value,
+                            broke=broke, fixed=fixed, method=method, resamples=flip.draws,
+                            differing=flip.differing, p_floor=flip.p_floor, no_interval=flip.no_interval,
+                            bound_how=bound_how, **common)
+
+
+def _mcnemar(broke: int, fixed: int, n: int, confidence: float, common: dict[str, Any]) -> PairedComparison:
+    p = mcnemar_p(broke, fixed)
+    k = broke + fixed
+    low = high = None
+    no_interval = None
+    interval = f"Tango score {confidence:.0%} interval"
+    if k < min_differing(1 - confidence):
+        no_interval = (f"only {k} of {n} pairs differ: no outcome of {k} can reach p < {1 - confidence:g}, so no "
+                       "interval; p is exact")
+    else:
         low, high = tango_interval(broke, fixed, n, confidence)
-        one_low, _ = tango_interval(broke, fixed, n, 2 * ONE_SIDED - 1)
-        se = math.sqrt(max((broke + fixed) / n - common["difference"] ** 2, 0.0) / n)
-        method = (f"exact McNemar test (two-sided) and Tango score {confidence:.0%} interval over {n} pairs, "
-                  f"{broke + fixed} discordant")
-        return PairedComparison(ci_low=low, ci_high=high, one_sided_low=one_low, p_value=mcnemar_p(broke, fixed),
-                                broke=broke, fixed=fixed, se=se, method=method, resamples=None, **common)
-    boot = joint_bootstrap({"d": (diff, list(ids))}, seed=seed, resamples=resamples)
-    reps = boot.replicates[:, 0]
-    low, high = percentile_interval(reps, confidence)
-    one_low, _ = percentile_interval(reps, 2 * ONE_SIDED - 1)
-    unit = f"{n_clusters} clusters of {n} pairs" if n_clusters < n else f"{n} pairs"
-    method = (f"paired {'cluster ' if n_clusters < n else ''}bootstrap of the mean difference over {unit} "
-              f"(percentile {confidence:.0%}, {resamples} resamples, seed {seed}; p-value inverts the interval)")
-    if not np.any(diff):
-        method += "; every paired difference is 0"
-    return PairedComparison(ci_low=low, ci_high=high, one_sided_low=one_low, p_value=bootstrap_p_value(reps),
-                            broke=broke, fixed=fixed, se=float(reps.std(ddof=1)), method=method,
-                            resamples=resamples, **common)
+        if (low > 0 or high < 0) != (p < 1 - confidence):
+            # near p = 0.05 the asymptotic interval and the exact test can disagree about 0: print the
+            # interval that inverts the exact test instead (the sign-flip test McNemar's is)
+            tango = _pair((low, high))
+            a = np.concatenate([np.full(fixed, 1.0 / n), np.full(broke, -1.0 / n), np.zeros(n - k)])
+            flip = signflip(a, np.full(n, 1.0 / n), confidence=confidence)
+            low, high = flip.low, flip.high
+            interval = (f"{confidence:.0%} interval inverting the exact test (Tango's {tango} disagrees with it "
+                        "about 0 at this boundary)")
+    one_low, _ = tango_interval(broke, fixed, n, 2 * ONE_SIDED - 1)
+    method = (f"exact McNemar test (two-sided) over {n} pairs, {k} discordant"
+              + (f"; {interval}" if no_interval is None else f"; {no_interval}"))
+    return PairedComparison(ci_low=low, ci_high=high, one_sided_low=one_low, p_value=p, broke=broke, fixed=fixed,
+                            method=method, resamples=None, differing=k, no_interval=no_interval,
+                            bound_how="the lower end of Tango's 90% score interval", **common)
+
+
+def _pair(ends: tuple[float, float]) -> str:
+    return f"[{ends[0]:+.4f}, {ends[1]:+.4f}]"
+
+
+def _scale_bound(a: np.ndarray, new: np.ndarray, base: np.ndarray, n_units: int,
+                 unit: str) -> tuple[float | None, str]:
+    """A one-sided 95% lower bound with too few differing units for the test to give one: no unit can
+    lose more than the whole 0-1 scale, so the drop is at most the share of units that dropped, bounded
+    above by Clopper-Pearson. None for scores outside 0-1."""
+    if not (np.all((new >= 0) & (new <= 1)) and np.all((base >= 0) & (base <= 1))):
+        return None, "no bound: too few units differ for the test, and the scores are not on a 0-1 scale"
+    dropped = int(np.count_nonzero(a < 0))
+    bound = -clopper_pearson_upper(dropped, n_units, ONE_SIDED)
+    units = "pairs" if unit == "pair" else f"{unit}s"
+    return bound, (f"−(one-sided 95% Clopper-Pearson upper bound of the share of {units} that dropped, "
+                   f"{dropped} of {n_units}), each able to lose at most the whole 0-1 scale")
 
 
 def mcnemar_p(broke: int, fixed: int) -> float:
@@ -245,7 +347,8 @@ def mcnemar_p(broke: int, fixed: int) -> float:
     return float(min(1.0, 2 * binom.cdf(min(broke, fixed), broke + fixed, 0.5)))
 
 
-def tango_interval(broke: int, fixed: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
+def tango_interval(broke: int, fixed: int, n: int, confidence: float = CONFIDENCE,
+                   ends: str = "both") -> tuple[float, float]:
     """Tango's asymptotic score interval for p_new − p_baseline from paired 0/1 outcomes.
 
     The limits are the differences d at which the score statistic
@@ -270,6 +373,8 @@ def tango_interval(broke: int, fixed: int, n: int, confidence: float = CONFIDENC
 
     tol = 1e-12
     low = -1.0 if estimate <= -1 + tol else brentq(lambda d: score(d) - z, -1 + tol, estimate, xtol=1e-12)
+    if ends == "low":  # the non-inferiority bound alone (power sums call it thousands of times)
+        return float(low), math.nan
     high = 1.0 if estimate >= 1 - tol else brentq(lambda d: score(d) + z, estimate, 1 - tol, xtol=1e-12)
     return float(low), float(high)
 
@@ -278,39 +383,59 @@ def tango_interval(broke: int, fixed: int, n: int, confidence: float = CONFIDENC
 
 
 def compare_levels(new_records: Iterable[Any], base_records: Iterable[Any], *, seed: int = COMPARISON_SEED,
-                   resamples: int = COMPARISON_RESAMPLES, confidence: float = CONFIDENCE) -> list[LevelComparison]:
+                   resamples: int = COMPARISON_RESAMPLES, confidence: float = CONFIDENCE,
+                   longhealth_unit: str = LONGHEALTH_UNIT) -> list[LevelComparison]:
     """Level 1 / Level 2 of the new run minus the baseline's, on the samples both scored.
 
-    One paired bootstrap per level recomputes the whole level average of the differences (the
-    stratified cluster bootstrap of :func:`stats.joint_bootstrap`: each task keeps its size, a
-    LongHealth question is drawn once for tasks 1-3). Each level has its own generator (seed, level).
+    One sign-flip test per level on the units of all its tasks: a unit's contribution is its
+    weighted share of the level average's difference, and a unit shared by several tasks (a
+    LongHealth patient or question in tasks 1-3) is flipped once for all of them. Each level draws
+    its sign patterns (when it must draw) from its own generator (seed, level).
     """
     new_records, base_records = list(new_records), list(base_records)
     out = []
     for level in LEVELS:
         weights = level_weights(level)
-        pairs = {key: _pairs(new_records, base_records, *key) for key in weights}
+        pairs = {key: _pairs(new_records, base_records, *key, longhealth_unit) for key in weights}
         empty = [f"{t}.{m}" for (t, m), p in pairs.items() if not p.ids]
         incomplete = tuple(t for (t, _), p in pairs.items() if p.missing_in_new or p.missing_in_baseline)
         if empty:
-            out.append(LevelComparison(level, None, None, None, None, None, None, None, "not compared", seed, resamples,
+            out.append(LevelComparison(level, None, None, None, None, None, None, None, "not compared", seed, None,
                                        incomplete, f"needs {', '.join(empty)} in both runs"))
             continue
-        boot = joint_bootstrap({key: (list(p.new - p.base), p.clusters) for key, p in pairs.items()},
-                               seed=[seed, level], resamples=resamples)
-        w = np.array([weights[key] for key in boot.keys])
-        reps = boot.replicates @ w
+        a, c, n_samples = _level_units(pairs, weights)
+        flip = signflip(a, c, seed=[seed, level], confidence=confidence, p_draws=resamples)
         new = float(sum(weights[k] * p.new.mean() for k, p in pairs.items()))
         base = float(sum(weights[k] * p.base.mean() for k, p in pairs.items()))
-        low, high = percentile_interval(reps, confidence)
-        one_low, _ = percentile_interval(reps, 2 * ONE_SIDED - 1)
-        clustered = boot.n_units < boot.n_samples
-        method = (f"paired stratified {'cluster ' if clustered else ''}bootstrap of the level average over "
-                  f"{boot.n_units} {'clusters' if clustered else 'pairs'} (percentile {confidence:.0%}, "
-                  f"{resamples} resamples, seed {seed})")
-        out.append(LevelComparison(level, new, base, float(boot.means @ w), low, high, one_low,
-                                   bootstrap_p_value(reps), method, seed, resamples, incomplete))
+        how = (f"exact over all {2 ** flip.differing:,} sign patterns" if flip.exact
+               else f"{flip.draws:,} random sign patterns, seed {seed}")
+        method = (f"paired sign-flip randomisation test of the level average over {len(a)} units of {n_samples} "
+                  f"pairs (a unit shared by tasks is flipped once for all), {flip.differing} differing ({how}); "
+                  + ("interval inverts the test" if flip.no_interval is None else flip.no_interval))
+        out.append(LevelComparison(level, new, base, flip.estimate, flip.low, flip.high, flip.one_sided_low,
+                                   flip.p_value, method, seed, flip.draws, incomplete, None, flip.p_floor,
+                                   flip.differing, len(a), flip.no_interval))
     return out
+
+
+def _level_units(pairs: Mapping[tuple[str, str], _Pairs],
+                 weights: Mapping[tuple[str, str], float]) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per unit: its contribution to the level average's difference and its weight (Σ = 1)."""
+    unit_of: dict[object, int] = {}
+    contrib: list[float] = []
+    weight: list[float] = []
+    n_samples = 0
+    for key, p in pairs.items():
+        w = weights[key] / len(p.ids)
+        for i, (d, cluster) in enumerate(zip(p.new - p.base, p.clusters)):
+            u = unit_of.setdefault(cluster if cluster is not None else ("__own__", key, i), len(unit_of))
+            if u == len(contrib):
+                contrib.append(0.0)
+                weight.append(0.0)
+            contrib[u] += w * float(d)
+            weight[u] += w
+        n_samples += len(p.ids)
+    return np.asarray(contrib), np.asarray(weight), n_samples
 
 
 # -- per sample ---------------------------------------------------------------------------------
@@ -334,11 +459,13 @@ def broke_fixed(new_records: Iterable[Any], base_records: Iterable[Any]) -> dict
 
 def compare_runs(new_records: Sequence[Any], base_records: Sequence[Any],
                  metrics: Mapping[str, Sequence[str]] | None = None, *, seed: int = COMPARISON_SEED,
-                 resamples: int = COMPARISON_RESAMPLES) -> dict[tuple[str, str], PairedComparison]:
+                 resamples: int = COMPARISON_RESAMPLES,
+                 longhealth_unit: str = LONGHEALTH_UNIT) -> dict[tuple[str, str], PairedComparison]:
     """Every (task, metric) in `metrics` (default: each task's headline metric) for tasks in both runs."""
     from .levels import HEADLINE
 
     tasks = {r.task for r in new_records} & {r.task for r in base_records}
     wanted = metrics if metrics is not None else {t: (m,) for t, m in HEADLINE.items()}
-    return {(t, m): compare_task(new_records, base_records, t, m, seed=seed, resamples=resamples)
+    return {(t, m): compare_task(new_records, base_records, t, m, seed=seed, resamples=resamples,
+                                 longhealth_unit=longhealth_unit)
             for t, names in wanted.items() if t in tasks for m in names}

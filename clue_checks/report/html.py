@@ -324,8 +324,10 @@ def forest_chart(report: Mapping[str, Any]) -> str:
         summary = (report.get("tasks") or {}).get(task)
         title = str(summary.get("title") or task) if isinstance(summary, Mapping) else task
         label = f"{title} · {metric}" if isinstance(metric, str) else title
+        shown = entry.get("p_shown")  # as the comparison prints it: a drawn p at its floor is a bound
         rows.append(Difference(label, _number(entry.get("difference")), low, high,
-                               "" if p is None else f"p={p:.3g}"))
+                               "" if p is None else f"p{shown.replace('≤ ', '≤')}" if isinstance(shown, str) and shown.startswith("≤")
+                               else f"p={p:.3g}"))
     return forest(rows) if rows else ""
 
 

@@ -1,4 +1,4 @@
-"""How small a drop a paired comparison can see: power and sample size of the exact McNemar test.
+"""How small a drop a paired comparison can see: power and sample size of each gate's own test.
 
 Two models answer the same n items; they disagree on a share `discordance` of them (the discordant
 pairs) and the new model is worse by `drop` (its accuracy minus the baseline's is −drop). Given the
@@ -8,12 +8,14 @@ discordance); the exact McNemar test rejects when that count reaches its binomia
 
 * "no regression" gates use the two-sided test at alpha 0.05 (they are also Holm-corrected across
   gates, which this does not include: with k gates the first is tested at 0.05 / k);
-* "noninferior" gates test one-sided at alpha 0.05. For them the same number answers two questions:
-  the smallest drop the gate would catch with 80% power, and the smallest margin at which a model
-  truly equal to the baseline passes with 80% probability (both shift the difference by one margin).
+* "noninferior" gates (and the pass side of "no regression") read the lower end of Tango's 90% score
+  interval: :func:`tango_power` is the exact chance, summed over every (discordant, broke) count,
+  that a model truly equal to the baseline passes a margin m; at 80% it is also the smallest
+  margin such a model passes with that probability.
 
-Scores that are not 0/1, and clustered samples, use the normal approximation with the standard error
-their bootstrap measured: drop = (z_alpha + z_power) * se.
+Scores that are not 0/1, and clustered samples, are tested by the sign-flip test; its power is taken
+from the normal approximation of the sign-flip sum, whose standard deviation under no difference is
+sqrt(Σ a_u²) over the unit contributions: drop = (z_alpha + z_power) * sd.
 """
 
 from __future__ import annotations
@@ -42,9 +44,12 @@ TASK_SIZES: Mapping[str, TaskSize] = {
     "mednli": TaskSize(1419, 1419, "1,422 test pairs minus 3 shots"),
     "meqsum": TaskSize(997, 997, "1,000 questions minus 3 shots"),
     "problemsummary": TaskSize(234, 234, "237 test notes minus 3 shots"),
-    "longhealth-t1": TaskSize(2000, 400, "400 questions x 5 shuffles; the power uses the 400 questions"),
-    "longhealth-t2": TaskSize(2000, 400, "400 questions x 5 shuffles; the power uses the 400 questions"),
-    "longhealth-t3": TaskSize(2000, 400, "400 questions x 5 shuffles; the power uses the 400 questions"),
+    "longhealth-t1": TaskSize(2000, 400, "20 patients x 20 questions x 5 shuffles; the power uses the 400 "
+                                         "questions, an upper bound: comparisons resample the 20 patients"),
+    "longhealth-t2": TaskSize(2000, 400, "20 patients x 20 questions x 5 shuffles; the power uses the 400 "
+                                         "questions, an upper bound: comparisons resample the 20 patients"),
+    "longhealth-t3": TaskSize(2000, 400, "20 patients x 20 questions x 5 shuffles; the power uses the 400 "
+                                         "questions, an upper bound: comparisons resample the 20 patients"),
     "medisumqa": TaskSize(415, 415, "416 question-answer pairs minus 1 shot; questions on one note are "
                                     "clustered, so the real power is lower"),
     "medisumcode": TaskSize(499, 499, "500 discharge notes minus 1 shot"),
@@ -141,6 +146,61 @@ def normal_detectable_drop(se: float, *, power: float = POWER, alpha: float = AL
     return float((norm.ppf(1 - alpha / sided) + norm.ppf(power)) * se)
 
 
+def tango_power(n: int, margin: float, discordance: float, *, drop: float = 0.0,
+                confidence: float = 0.90) -> float:
+    """The chance that the lower end of Tango's `confidence` interval lies above −margin (a noninferior
+    gate passes) when the new model is truly worse by `drop` and the models disagree on a share
+    `discordance`: exact over d ~ Binomial(n, discordance), broke ~ Binomial(d, (discordance + drop) /
+    (2 discordance))."""
+    from scipy.stats import binom
+
+    from .comparison import tango_interval
+
+    _check(drop, discordance, 1)
+    spread = 7 * math.sqrt(n * discordance * (1 - discordance)) + 7  # the rest weighs < 1e-11
+    total = 0.0
+    most = 0  # the most broke pairs that still pass; grows with d, so each search starts from the last
+    for d in range(max(0, int(n * discordance - spread)), min(n, int(n * discordance + spread)) + 1):
+        passes = lambda b: tango_interval(b, d - b, n, confidence, ends="low")[0] > -margin  # noqa: E731
+        if not passes(0):
+            continue
+        low, high = min(most, d), d + 1  # passes(low) holds unless d shrank below it: then search from 0
+        if not passes(low):
+            low = 0
+        while high - low > 1:
+            mid = (low + high) // 2
+            low, high = (mid, high) if passes(mid) else (low, mid)
+        most = low
+        total += float(binom.pmf(d, n, discordance) * binom.cdf(low, d, (discordance + drop) / (2 * discordance)))
+    return total
+
+
+def tango_sample_size(margin: float, discordance: float, *, power: float = POWER, max_n: int = 1_000_000) -> int | None:
+    """The smallest n (bisection on :func:`tango_power`, which is saw-toothed like any exact power) at which
+    a model equal to the baseline passes `noninferior margin` with `power`; None beyond max_n."""
+    guess = mcnemar_sample_size(min(margin, discordance), discordance, power=power, sided=1) or max_n
+    low, high = max(1, guess // 2), min(max_n, guess * 2)
+    while tango_power(high, margin, discordance) < power:
+        if high >= max_n:
+            return None
+        low, high = high, min(max_n, high * 2)
+    while high - low > max(1, high // 500):  # to 0.2%: the saw-tooth is wider than that
+        mid = (low + high) // 2
+        low, high = (low, mid) if tango_power(mid, margin, discordance) >= power else (mid, high)
+    return high
+
+
+def tango_detectable_margin(n: int, discordance: float, *, power: float = POWER) -> float | None:
+    """The smallest margin a model equal to its baseline passes `noninferior` with `power` at n (to 1e-4)."""
+    if tango_power(n, discordance, discordance) < power:
+        return None
+    low, high = 0.0, discordance
+    while high - low > 5e-5:
+        mid = (low + high) / 2
+        low, high = (low, mid) if tango_power(n, mid, discordance) >= power else (mid, high)
+    return high
+
+
 @dataclass(frozen=True)
 class Detectable:
     drop: float | None
@@ -160,6 +220,21 @@ def detectable_drop(c: PairedComparison, *, sided: int, power: float = POWER, al
         how = f"exact McNemar at n = {c.n}, discordance {share:.1%}, {test}"
         return Detectable(drop, how if drop is not None else f"none within the discordance ({how})")
     if not c.se:
-        return Detectable(None, "the bootstrap standard error is 0 (every paired difference is equal)")
+        return Detectable(None, "no unit differs, so the spread the power needs is unknown")
     return Detectable(normal_detectable_drop(c.se, power=power, alpha=alpha, sided=sided),
-                      f"normal approximation with the bootstrap standard error {c.se:.4f}, {test}")
+                      f"normal approximation of the sign-flip test, sd {c.se:.4f} over {c.n_clusters} units, {test}")
+
+
+def units_needed(c: PairedComparison, margin: float, *, power: float = POWER, alpha: float = ALPHA) -> int | None:
+    """About how many units a comparison like `c` needs for a model equal to its baseline to show that it
+    lost less than `margin` (the one-sided 95% bound above −margin) with `power`; None when unknown."""
+    if c.n == 0 or c.differing in (None, 0):
+        return None
+    if c.kind == "binary" and not c.clustered and c.broke is not None and c.fixed is not None:
+        share = (c.broke + c.fixed) / c.n
+        return mcnemar_sample_size(min(margin, share), share, power=power, alpha=alpha, sided=1)
+    if not c.se:
+        return None
+    # the sd of the test's sum shrinks as 1/sqrt(units)
+    z = normal_detectable_drop(1.0, power=power, alpha=alpha, sided=1)
+    return math.ceil(c.n_clusters * (z * c.se / margin) ** 2)

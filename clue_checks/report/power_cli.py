@@ -20,9 +20,10 @@ BINARY_METRICS = ("accuracy",)  # headline metrics that are 0/1 per sample: McNe
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "power", help="samples needed to see a drop at 80%% power, and the smallest drop seen at n",
-        description="Power of the paired comparison gates: the exact McNemar test for 0/1 scores (accuracy), "
-                    "the normal approximation for continuous scores (give --sd). noninferior gates test "
-                    "one-sided at alpha 0.05, no-regression gates two-sided at 0.05 (before Holm).")
+        description="Power of the paired comparison gates, each with its own test. 0/1 scores (accuracy): "
+                    "noninferior gates (and the pass side of no regression) read Tango's one-sided 95% bound, "
+                    "a no-regression gate fails on the exact McNemar test, two-sided at 0.05 (before Holm). "
+                    "Continuous scores (give --sd): the normal approximation of the sign-flip test.")
     p.add_argument("--task", help="take n from CLUE's size of this task (mednli, meqsum, problemsummary, "
                                   "longhealth-t1/-t2/-t3, medisumqa, medisumcode)")
     p.add_argument("--n", type=int, help="samples (pairs) in the comparison; default: the task's size")
@@ -42,7 +43,8 @@ def _fail(message: str) -> int:
 def run(args: argparse.Namespace) -> int:
     """Exit codes: 0 answered, 2 a usage error."""
     from .levels import HEADLINE
-    from .power import TASK_SIZES, mcnemar_detectable_drop, mcnemar_power, mcnemar_sample_size
+    from .power import (TASK_SIZES, mcnemar_detectable_drop, mcnemar_power, mcnemar_sample_size,
+                        tango_detectable_margin, tango_power, tango_sample_size)
 
     if args.task is not None and args.task not in TASK_SIZES:
         return _fail(f"unknown task {args.task!r}; choose one of: {', '.join(TASK_SIZES)}")
@@ -64,14 +66,17 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"--discordance must be in (0, 1] and at least --drop ({args.drop:g}): a model can only lose "
                      "points on items the two answer differently")
     print(_header(args, n, size) + f", the models disagreeing on {args.discordance:.1%} of items "
-          f"(exact McNemar, {args.power:.0%} power):")
-    rows = []
-    for gate, sided in ((f"noninferior {args.drop:g}", 1), ("no regression", 2)):
-        need = mcnemar_sample_size(args.drop, args.discordance, power=args.power, sided=sided)
-        at_n = mcnemar_power(n, args.drop, args.discordance, sided=sided)
-        seen = mcnemar_detectable_drop(n, args.discordance, power=args.power, sided=sided)
-        rows.append((gate, f"{ALPHA:g} {'one' if sided == 1 else 'two'}-sided", _count(need), f"{at_n:.1%}",
-                     "none" if seen is None else f"{seen:.4f}"))
+          f"({args.power:.0%} power; noninferior: Tango's bound, an equal model passing; no regression: "
+          "exact McNemar failing a model worse by the drop):")
+    need = tango_sample_size(args.drop, args.discordance, power=args.power)
+    seen = tango_detectable_margin(n, args.discordance, power=args.power)
+    rows = [(f"noninferior {args.drop:g}", f"{ALPHA:g} one-sided", _count(need),
+             f"{tango_power(n, args.drop, args.discordance):.1%}", "none" if seen is None else f"{seen:.4f}")]
+    need = mcnemar_sample_size(args.drop, args.discordance, power=args.power, sided=2)
+    seen = mcnemar_detectable_drop(n, args.discordance, power=args.power, sided=2)
+    rows.append(("no regression", f"{ALPHA:g} two-sided", _count(need),
+                 f"{mcnemar_power(n, args.drop, args.discordance, sided=2):.1%}",
+                 "none" if seen is None else f"{seen:.4f}"))
     _table(rows, n, args.power)
     _notes(args, size)
     return 0
@@ -85,7 +90,7 @@ def _continuous(args: argparse.Namespace, n: int, size: object) -> int:
     if args.sd <= 0:
         return _fail("--sd must be above 0")
     print(_header(args, n, size) + f", per-sample differences with standard deviation {args.sd:g} "
-          f"(normal approximation, {args.power:.0%} power):")
+          f"(normal approximation of the sign-flip test, {args.power:.0%} power):")
     rows = []
     for gate, sided in ((f"noninferior {args.drop:g}", 1), ("no regression", 2)):
         z = norm.ppf(1 - ALPHA / sided) + norm.ppf(args.power)
@@ -119,5 +124,7 @@ def _table(rows: list[tuple[str, ...]], n: int, power: float) -> None:
 def _notes(args: argparse.Namespace, size: object) -> None:
     if size is not None:
         print(f"note: {args.task}: {size.note}")  # type: ignore[attr-defined]
-    print("note: noninferior: also the smallest margin at which a model equal to the baseline passes with that "
-          "probability; no regression: before Holm's correction (with k such gates the first is tested at 0.05/k)")
+    print("note: noninferior: the chance that a model equal to the baseline passes that margin (a no-regression "
+          "gate passes the same way, with its margin); no regression: the chance its exact test fails a model "
+          "worse by the drop, before Holm's correction (with k such gates the first is tested at 0.05/k); "
+          "samples for 0/1 noninferior rows to within 0.2%")

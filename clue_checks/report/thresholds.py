@@ -10,7 +10,10 @@
 
 [compare]                       # the release verdict against a baseline run (paired on sample ids)
 "mednli.accuracy" = "noninferior 0.02"  # one-sided 95% lower bound of new - baseline above -0.02
-"meqsum.rougeL" = "no regression"       # no significant drop (two-sided 0.05, Holm across these gates)
+"meqsum.rougeL" = "no regression"       # fails on a significant drop (two-sided 0.05, Holm across these
+                                        # gates); passes only when a drop of 0.02 is ruled out (the
+                                        # noninferior bound above -0.02); otherwise inconclusive
+"problemsummary.rougeL" = "no regression 0.05"  # the same with the drop it guards against stated
 ```
 """
 
@@ -31,7 +34,8 @@ else:  # pragma: no cover
 
 _GATE = re.compile(r"^\s*(?:(lower95|upper95)\s+)?(>=|<=|>|<)\s*([-+]?\d+(?:\.\d+)?)\s*$")
 _NONINFERIOR = re.compile(r"^\s*noninferior\s+([-+]?\d+(?:\.\d+)?)\s*$")
-_NO_REGRESSION = re.compile(r"^\s*no\s+regression\s*$")
+_NO_REGRESSION = re.compile(r"^\s*no\s+regression(?:\s+([-+]?\d+(?:\.\d+)?))?\s*$")
+NO_REGRESSION_MARGIN = 0.02  # the drop a bare "no regression" guards against: two points on the 0-1 scale
 _KEY = re.compile(r"^[a-z0-9_-]+\.[A-Za-z0-9_]+$")
 
 
@@ -76,7 +80,12 @@ class CompareGate:
     task: str
     metric: str
     rule: str  # "noninferior" or "no regression"
-    margin: float | None = None  # noninferior: the drop still accepted
+    margin: float | None = None  # the drop still accepted; None for a bare "no regression"
+
+    @property
+    def tolerance(self) -> float:
+        """The drop the gate guards against: its margin, or NO_REGRESSION_MARGIN for a bare "no regression"."""
+        return self.margin if self.margin is not None else NO_REGRESSION_MARGIN
 
     @property
     def name(self) -> str:
@@ -153,17 +162,19 @@ def parse(text: str, source: str) -> Thresholds:
 def _compare_gate(source: str, key: str, value: object) -> CompareGate:
     task, metric = _split(source, key, value)
     text = value if isinstance(value, str) else ""
-    if _NO_REGRESSION.match(text):
+    regression = _NO_REGRESSION.match(text)
+    if regression and regression.group(1) is None:
         return CompareGate(task, metric, "no regression")
-    match = _NONINFERIOR.match(text)
+    match = regression or _NONINFERIOR.match(text)
     if not match:
         raise ThresholdsError(f"{source}: [compare] {key} = {value!r} must be \"noninferior 0.02\" (a drop of at most "
-                              "0.02 accepted) or \"no regression\"")
+                              "0.02 accepted), \"no regression\" or \"no regression 0.02\" (the drop it guards "
+                              f"against; {NO_REGRESSION_MARGIN:g} when not given)")
     margin = float(match.group(1))
     if not 0 < margin < 1:
         raise ThresholdsError(f"{source}: [compare] {key} = {value!r}: the margin must be above 0 and below 1 "
                               "(a drop on the 0–1 scale, e.g. 0.02 for two points)")
-    return CompareGate(task, metric, "noninferior", margin)
+    return CompareGate(task, metric, "no regression" if regression else "noninferior", margin)
 
 
 def load(path: Path | None) -> Thresholds:
