@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -12,6 +12,7 @@ from ..report.thresholds import Thresholds, ThresholdsError
 from ..report.thresholds import load as load_thresholds
 
 if TYPE_CHECKING:
+    from ..tasks.registry import TaskCatalog
     from .kind_selection import KindSelection
 
 # A file in the bundled fixtures folder: scores on this data mean nothing clinically.
@@ -19,13 +20,34 @@ SYNTHETIC_MARKER = "CLUE_SYNTHETIC_FIXTURES"
 SYNTHETIC_WARNING = "synthetic fixtures: scores mean nothing clinically; give --clue-data"
 
 
+def _builtin_catalog() -> TaskCatalog:
+    from ..tasks.registry import TaskCatalog
+
+    return TaskCatalog.builtin()
+
+
 @dataclass(frozen=True)
 class ClueSetup:
     settings: settings_mod.Settings
-    thresholds: Thresholds
+    file_thresholds: Thresholds  # the thresholds file's own floors and gates
     thresholds_text: str  # the file's content, as read (for the manifest)
     synthetic_data: bool  # the data folder is the bundled synthetic fixtures
     kind_selection: KindSelection | None = None  # --clue-kind: the samples to run (None: no such selection)
+    # The tasks this session knows: CLUE's, installed packages', and task files named by test modules
+    # (added during collection, or under xdist when a worker's report names them).
+    catalog: TaskCatalog = field(default_factory=_builtin_catalog)
+    _merged: dict[Any, Thresholds] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """The thresholds file's floors and gates over those the task files set (the file wins per key)."""
+        key = tuple(self.catalog.classes)
+        if key not in self._merged:
+            from ..tasks.thresholds import with_task_files
+
+            self._merged.clear()
+            self._merged[key] = with_task_files(self.file_thresholds, self.catalog)
+        return self._merged[key]
 
     def warnings(self, server_kind: str | None = None) -> tuple[str, ...]:
         """A real model scored on the synthetic fixtures is said so in the header, the table and the report
@@ -70,7 +92,14 @@ def resolve(config: pytest.Config) -> ClueSetup:
     problems = config_problems(config, settings.report_dir)
     if problems:  # before any inference: a report that cannot be written would waste the whole run
         raise pytest.UsageError("; ".join(problems))
-    problems = unknown_threshold_keys(thresholds, settings.profile)
+    from ..tasks.registry import TaskCatalog, TaskDiscoveryError
+    from ..tasks.taskfile import TaskFileError
+
+    try:
+        catalog = TaskCatalog.discover()
+    except (TaskDiscoveryError, TaskFileError) as exc:
+        raise pytest.UsageError(f"clue-checks: {exc}") from None
+    problems = unknown_threshold_keys(thresholds, settings.profile, catalog, pending_ok=True)
     if problems:
         raise pytest.UsageError(f"{thresholds.source}: " + "; ".join(problems))
     if settings.thresholds is not None:
@@ -79,7 +108,8 @@ def resolve(config: pytest.Config) -> ClueSetup:
         from importlib import resources
 
         text = resources.files("clue_checks").joinpath("default_thresholds.toml").read_text(encoding="utf-8")
-    return ClueSetup(settings, thresholds, text, is_synthetic(settings.data_dir), _kind_selection(config, settings))
+    return ClueSetup(settings, thresholds, text, is_synthetic(settings.data_dir), _kind_selection(config, settings),
+                     catalog)
 
 
 def _kind_selection(config: pytest.Config, settings: settings_mod.Settings) -> KindSelection | None:
@@ -94,17 +124,25 @@ def _kind_selection(config: pytest.Config, settings: settings_mod.Settings) -> K
     return read_selection(settings.report_dir, settings.kinds)
 
 
-def unknown_threshold_keys(thresholds: Thresholds, profile_name: str) -> list[str]:
-    """A misspelt key would be a floor or gate that silently never applies: refuse it."""
-    from ..tasks import TASKS, get_profile
+def unknown_threshold_keys(thresholds: Thresholds, profile_name: str, catalog: TaskCatalog | None = None, *,
+                           pending_ok: bool = False) -> list[str]:
+    """A misspelt key would be a floor or gate that silently never applies: refuse it.
+
+    `pending_ok`: a task not known yet is let through (a test module's task file, read at collection;
+    `unknown_tasks` checks again once the collection is done)."""
+    from ..tasks import get_profile
+    from ..tasks.registry import TaskCatalog
 
     profile = get_profile(profile_name)
-    tasks = {name: cls(profile, {}) for name, cls in TASKS.items()}
+    classes = (catalog or TaskCatalog.builtin()).classes
+    tasks = {name: cls(profile, {}) for name, cls in classes.items()}
     problems = []
     keys = [("sample", task, metric) for task, floors in thresholds.floors.items() for metric in floors]
     keys += [("gate", g.task, g.metric) for g in thresholds.gates]
     for section, task_name, metric in keys:
         task = tasks.get(task_name)
+        if task is None and pending_ok and settings_mod.TASK_NAME.match(task_name):
+            continue
         if task is None:
             problems.append(f"[{section}] {task_name}.{metric}: unknown task {task_name!r} "
                             f"(tasks: {', '.join(tasks)})")
@@ -119,4 +157,13 @@ def unknown_threshold_keys(thresholds: Thresholds, profile_name: str) -> list[st
                    if metric in task.batched_metrics else "the sample check does not use it")
             problems.append(f"[sample] {task_name}.{metric}: no per-sample floor on {metric!r}: {why} ({allowed}); "
                             f"a [gate] can set a bar on the task's {metric}")
+    return problems
+
+
+def unknown_tasks(setup: ClueSetup) -> list[str]:
+    """After the collection: tasks named by --tasks or the thresholds file that no source defined."""
+    known = setup.catalog.classes
+    named = [t for t in setup.settings.tasks if t not in known] if setup.settings.tasks_explicit else []
+    problems = [f"--tasks: unknown task(s) {', '.join(named)}; known: {', '.join(known)}"] if named else []
+    problems += unknown_threshold_keys(setup.file_thresholds, setup.settings.profile, setup.catalog)
     return problems
