@@ -85,7 +85,8 @@ class FileTask(Task):
         details: dict[str, Any] = {"parsed_answer": list(answer) if isinstance(answer, tuple) else answer}
         if metric.score is None:  # batched only (BERTScore): the sample is judged with the whole task
             return SampleResult({}, True, f"{metric.name} is computed over the whole task", details)
-        values = metric.score(answer, sample.reference, d.separator)
+        computed = metric.score(answer, sample.reference, d.separator)
+        values = {metric.name: computed[metric.name], **computed}  # the named metric first: the task's headline
         if metric.kind == "binary":
             right = values[metric.name] == 1.0
             if right:
@@ -163,7 +164,7 @@ def _checked(d: TaskDefinition, path: Path, where: str, record: Mapping[str, Any
 def task_class(definition: TaskDefinition) -> type[Task]:
     """A `Task` subclass for one checked task file (class attributes as the built-in tasks have them)."""
     metric = definition.metric
-    family = () if metric.batched else metric.family
+    family = () if metric.batched else (metric.name, *(m for m in metric.family if m != metric.name))
     return type(f"FileTask[{definition.name}]", (FileTask,), {
         "definition": definition,
         "name": definition.name,
@@ -171,7 +172,7 @@ def task_class(definition: TaskDefinition) -> type[Task]:
         "data_path": str(definition.data_file),
         "credentialed": definition.credentialed,
         "metric_names": family,
-        "batched_metrics": metric.family if metric.batched else (),
+        "batched_metrics": (metric.name, *(m for m in metric.family if m != metric.name)) if metric.batched else (),
         "floor_metrics": family if metric.kind == "continuous" else (),
         "floor_is_the_check": metric.kind == "continuous" and not metric.batched,
         "task_file": definition.path,
