@@ -50,8 +50,8 @@ class Run:
         self.profile = get_profile(settings.profile)
         options = {"bertscore_model": settings.bertscore_model, "bertscore_layers": settings.bertscore_layers}
         # CLUE's tasks and the user's (the catalog grows as test modules name task files).
-        self.tasks: Mapping[str, Task] = TaskInstances(catalog or TaskCatalog.builtin(),
-                                                       lambda cls: cls(self.profile, options, data_cache))
+        self.catalog = catalog or TaskCatalog.builtin()
+        self.tasks: Mapping[str, Task] = TaskInstances(self.catalog, lambda cls: cls(self.profile, options, data_cache))
         self._loaded: dict[str, LoadedTask] = {}
         self._by_test_id: dict[str, Sample] = {}
         self._index: dict[str, int] = {}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -75,3 +77,17 @@ def test_a_task_files_task_under_xdist_is_reported_by_the_controller(project):
     task = report(project)["tasks"]["followup"]
     assert task["n_samples"] == 10 and task["title"] == "Follow-up questions"
     assert "over 6 clusters" in task["metrics"]["accuracy"]["method"]
+
+
+@pytest.mark.slow
+def test_shards_of_a_task_files_task_merge_into_one_report_with_its_gate(project):
+    for k in (1, 2):
+        project.runpytest_subprocess("-p", "no:cacheprovider", f"--report-dir=s{k}", f"--clue-shard={k}/2",
+                                     "--tasks=followup")
+    merged = subprocess.run([sys.executable, "-m", "clue_checks.cli", "report", "merge", "out", "s1", "s2"],
+                            cwd=project.path, capture_output=True, text=True)
+    assert merged.returncode in (0, 1), merged.stderr
+    out = json.loads((project.path / "out" / "clue-report.json").read_text())
+    assert out["tasks"]["followup"]["n_samples"] == 10 and not out["tasks"]["followup"]["partial"]
+    assert [g["gate"] for g in out["gates"]] == ["followup.accuracy >= 0.2"]
+    assert "cluster" in out["tasks"]["followup"]["metrics"]["accuracy"]["method"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -30,7 +31,7 @@ def _builtin_catalog() -> TaskCatalog:
 class ClueSetup:
     settings: settings_mod.Settings
     file_thresholds: Thresholds  # the thresholds file's own floors and gates
-    thresholds_text: str  # the file's content, as read (for the manifest)
+    file_thresholds_text: str  # the file's content, as read
     synthetic_data: bool  # the data folder is the bundled synthetic fixtures
     kind_selection: KindSelection | None = None  # --clue-kind: the samples to run (None: no such selection)
     # The tasks this session knows: CLUE's, installed packages', and task files named by test modules
@@ -48,6 +49,18 @@ class ClueSetup:
             self._merged.clear()
             self._merged[key] = with_task_files(self.file_thresholds, self.catalog)
         return self._merged[key]
+
+    @property
+    def thresholds_text(self) -> str:
+        """What the manifest records: the file as read, or, when task files add floors or gates, all the bars
+        that decide the verdict written out as one thresholds file."""
+        merged = self.thresholds
+        if merged is self.file_thresholds:
+            return self.file_thresholds_text
+        from ..tasks.thresholds import as_toml
+
+        return as_toml(merged, f"{self.file_thresholds.source} with the floors and gates of the task files "
+                               f"{', '.join(str(p) for p in self.catalog.task_files().values())}")
 
     def warnings(self, server_kind: str | None = None) -> tuple[str, ...]:
         """A real model scored on the synthetic fixtures is said so in the header, the table and the report
@@ -125,7 +138,7 @@ def _kind_selection(config: pytest.Config, settings: settings_mod.Settings) -> K
 
 
 def unknown_threshold_keys(thresholds: Thresholds, profile_name: str, catalog: TaskCatalog | None = None, *,
-                           pending_ok: bool = False) -> list[str]:
+                           pending_ok: bool = False, extra: Mapping[str, Any] | None = None) -> list[str]:
     """A misspelt key would be a floor or gate that silently never applies: refuse it.
 
     `pending_ok`: a task not known yet is let through (a test module's task file, read at collection;
@@ -136,6 +149,7 @@ def unknown_threshold_keys(thresholds: Thresholds, profile_name: str, catalog: T
     profile = get_profile(profile_name)
     classes = (catalog or TaskCatalog.builtin()).classes
     tasks = {name: cls(profile, {}) for name, cls in classes.items()}
+    tasks.update(extra or {})  # tasks known only from a report (`clue report merge` of users' tasks)
     problems = []
     keys = [("sample", task, metric) for task, floors in thresholds.floors.items() for metric in floors]
     keys += [("gate", g.task, g.metric) for g in thresholds.gates]

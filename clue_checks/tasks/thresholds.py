@@ -11,7 +11,7 @@ import json
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from ..report.thresholds import Thresholds, parse
+from ..report.thresholds import Thresholds, _number, parse
 
 if TYPE_CHECKING:
     from .registry import TaskCatalog
@@ -41,3 +41,19 @@ def with_task_files(base: Thresholds, catalog: TaskCatalog) -> Thresholds:
     compare = {(g.task, g.metric): g for t in (*own, base) for g in t.compare}
     return Thresholds(base.source, MappingProxyType({t: MappingProxyType(m) for t, m in floors.items()}),
                       tuple(gates.values()), tuple(compare.values()))
+
+
+def as_toml(thresholds: Thresholds, note: str) -> str:
+    """The thresholds as a thresholds file (what the manifest records when task files add floors or gates:
+    the bars that decided the verdict, which `clue report merge` reads back). `note`: the first comment line."""
+    lines = [f"# {note}", "[sample]"]
+    lines += [f"{json.dumps(f'{t}.{m}')} = {_number(v)}" for t, ms in thresholds.floors.items() for m, v in ms.items()]
+    lines.append("[gate]")
+    for g in thresholds.gates:
+        on = "" if g.statistic == "value" else f"{g.statistic} "
+        lines.append(f"{json.dumps(f'{g.task}.{g.metric}')} = {json.dumps(f'{on}{g.op} {_number(g.bound)}')}")
+    lines.append("[compare]")
+    for c in thresholds.compare:
+        rule = c.rule if c.margin is None else f"{c.rule} {_number(c.margin)}"
+        lines.append(f"{json.dumps(f'{c.task}.{c.metric}')} = {json.dumps(rule)}")
+    return "\n".join(lines) + "\n"
