@@ -106,8 +106,8 @@ def test_a_task_written_from_the_docs_runs_gates_and_compares_from_an_installed_
     compared = json.loads((project / "new" / "clue-report.json").read_text())
     gate = [g for g in compared["comparison"]["gates"] if g["gate"] == "followup.accuracy noninferior 0.5"]
     assert gate and gate[0]["status"] in ("pass", "fail", "inconclusive"), compared["comparison"]
-    paired = compared["comparison"]["tasks"]["followup"]["other_metrics"]["accuracy"]
-    assert (paired["n"], paired["n_clusters"], paired["kind"]) == (6, 4, "binary")
+    paired = compared["comparison"]["tasks"]["followup"]  # its headline: the metric its file names
+    assert (paired["metric"], paired["n"], paired["n_clusters"], paired["kind"]) == ("accuracy", 6, 4, "binary")
     table = subprocess.run([installed.parent / "clue", "compare", "base", "new"], cwd=project, capture_output=True,
                            text=True, env=clean_env(), timeout=300)
     assert "Follow-up questions" in table.stdout + table.stderr or "followup" in table.stdout + table.stderr
