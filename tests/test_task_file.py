@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from pathlib import Path
@@ -159,21 +160,28 @@ _text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), m
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(inputs=st.lists(_field, min_size=1, max_size=3, unique=True),
        values=st.lists(st.tuples(_text, st.sampled_from(["yes", "no"])), min_size=2, max_size=8),
-       order=st.sampled_from(["as-written", "shuffle-seed-1"]), n_shots=st.integers(0, 1))
-def test_generated_task_files_load_and_render_every_field(tmp_path_factory, inputs, values, order, n_shots):
+       order=st.sampled_from(["as-written", "shuffle-seed-1"]), n_shots=st.integers(0, 1),
+       suffix=st.sampled_from(["jsonl", "csv"]))
+def test_generated_task_files_load_and_render_every_field(tmp_path_factory, inputs, values, order, n_shots, suffix):
     tmp = tmp_path_factory.mktemp("gen")
     fields = [f for f in inputs if f not in ("id", "gold")]
     if not fields:
         return
     rows = [{"id": f"r{i}", "gold": gold, **{f: f"{text}-{f}" for f in fields}} for i, (text, gold) in enumerate(values)]
-    (tmp / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    if suffix == "jsonl":
+        (tmp / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    else:
+        with (tmp / "d.csv").open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
     template = " | ".join("{{ %s }}" % f for f in fields)
     shots = json.dumps([r["id"] for r in rows[:n_shots]])
     (tmp / "t.toml").write_text(f"""
 [task]
 name = "gen"
 [data]
-file = "d.jsonl"
+file = "d.{suffix}"
 id = "id"
 inputs = {json.dumps(fields)}
 reference = "gold"
@@ -236,3 +244,22 @@ def test_a_task_files_stop_strings_are_sent_in_both_api_modes_and_join_llama3s(t
     from dataclasses import replace
 
     assert base.request(replace(prompt, model_stop_sequences=True)).params.stop == ("\n", *LLAMA3_STOPS)
+
+
+_SECTIONS = ("task", "data", "prompt", "generation", "answer", "metric")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(section=st.sampled_from(_SECTIONS), key=st.from_regex(r"[a-z][a-z_]{2,12}", fullmatch=True),
+       value=st.sampled_from(['"x"', "1", "true", "[1, 2]"]))
+def test_any_unknown_key_in_any_section_is_named_with_its_line(tmp_path_factory, section, key, value):
+    from clue_checks.tasks.taskfile import _SCHEMA
+
+    if key in _SCHEMA[section]:
+        return
+    text = GOOD.replace(f"[{section}]\n", f"[{section}]\n{key} = {value}\n", 1)
+    path = write(tmp_path_factory.mktemp("bad"), text)
+    with pytest.raises(TaskFileError) as caught:
+        read_task_file(path)
+    assert str(caught.value).startswith(f"{path}, line {_line_of(text, f'{key} = {value}')}: unknown key {key!r} "
+                                        f"in [{section}]; use one of ")
