@@ -263,3 +263,16 @@ def test_any_unknown_key_in_any_section_is_named_with_its_line(tmp_path_factory,
         read_task_file(path)
     assert str(caught.value).startswith(f"{path}, line {_line_of(text, f'{key} = {value}')}: unknown key {key!r} "
                                         f"in [{section}]; use one of ")
+
+
+def test_inline_shots_come_after_the_rows_named_and_need_every_input_and_the_reference(tmp_path):
+    toml = GOOD.replace('[shots]\nids = ["s1"]', '[shots]\nids = ["s1"]\n[[shots.inline]]\ntext = "rash"\n'
+                                                  'label = "routine"')
+    task = load_task_file(write(tmp_path, toml))(get_profile("paper"))
+    loaded = task.load(tmp_path)
+    assert [(s.id, s.reference) for s in loaded.shots] == [("s1", "urgent"), ("inline-shot-1", "routine")]
+    with pytest.raises(TaskFileError, match=r"inline shot 1 lacks label; give every input and the reference"):
+        read_task_file(write(tmp_path, toml.replace('label = "routine"', '')))
+    top = write(tmp_path, 'colour = "red"\n' + GOOD)
+    with pytest.raises(TaskFileError, match=rf"^{re.escape(str(top))}, line 1: unknown key 'colour'; use the sections"):
+        read_task_file(top)

@@ -25,7 +25,7 @@ class FileTask(Task):
     """The task of one task file. Subclasses are made by `task_class`; `definition` is the checked file."""
 
     definition: ClassVar[TaskDefinition]
-    level = None  # type: ignore[assignment]  # not one of CLUE's levels: reported beside them
+    level = None  # not one of CLUE's levels: reported beside them
 
     # -- data ------------------------------------------------------------------------------
 

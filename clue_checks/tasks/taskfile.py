@@ -218,11 +218,12 @@ def read_task_file(path: Path | str) -> TaskDefinition:
 
 def _definition(path: Path, text: str, data: Mapping[str, Any], sha256: str) -> TaskDefinition:
     r = _Reader(path, text)
-    for section in data:
+    for section, value in data.items():
         if section not in _SCHEMA:
-            raise r.fail(f"unknown section or key {section!r}",
-                         f"use the sections {', '.join(f'[{s}]' for s in _SCHEMA)}", section if isinstance(
-                             data[section], dict) else None, None if isinstance(data[section], dict) else section)
+            table = isinstance(value, dict)  # a [section] header, or a key written above every header
+            raise r.fail(f"unknown {'section' if table else 'key'} {section!r}",
+                         f"use the sections {', '.join(f'[{s}]' for s in _SCHEMA)}",
+                         section if table else None, None if table else section)
     for section in _REQUIRED_SECTIONS:
         if section not in data:
             raise TaskFileError(path, f"no [{section}] section", fix=f"add [{section}] (docs/own-tasks.md)")
@@ -261,7 +262,7 @@ def _definition(path: Path, text: str, data: Mapping[str, Any], sha256: str) -> 
 
     parser = _parser(r, answer)
     metric = _metric(r, metric_t, parser)
-    shot_ids, inline = _shots(r, shots, declared, data_t["reference"])
+    shot_ids, inline = _shots(r, shots, inputs, data_t["reference"])
     order = shots.get("order", "as-written")
     if order not in SHOT_ORDERS:
         raise r.fail(f"shot order {order!r} is unknown", f"use one of {', '.join(SHOT_ORDERS)}", "shots", "order")
@@ -343,7 +344,7 @@ def _metric(r: _Reader, table: Mapping[str, Any], parser: AnswerParser) -> Metri
     return metric
 
 
-def _shots(r: _Reader, shots: Mapping[str, Any], declared: Sequence[str],
+def _shots(r: _Reader, shots: Mapping[str, Any], inputs: Sequence[str],
            reference: str) -> tuple[tuple[str, ...], tuple[Mapping[str, str], ...]]:
     ids = r.strings(shots, "shots", "ids")
     inline = shots.get("inline", [])
@@ -352,7 +353,7 @@ def _shots(r: _Reader, shots: Mapping[str, Any], declared: Sequence[str],
         if not isinstance(shot, dict) or not all(isinstance(v, str) for v in shot.values()):
             raise r.fail(f"inline shot {number} must be a table of text fields", "write it as [[shots.inline]]",
                          "shots")
-        needed = [f for f in declared if f not in shot and f != declared[0]]
+        needed = [f for f in (*inputs, reference) if f not in shot]
         if needed:
             raise r.fail(f"inline shot {number} lacks {', '.join(needed)}",
                          f"give every input and the reference ({reference}) of an inline shot", "shots")
