@@ -91,3 +91,13 @@ def test_shards_of_a_task_files_task_merge_into_one_report_with_its_gate(project
     assert out["tasks"]["followup"]["n_samples"] == 10 and not out["tasks"]["followup"]["partial"]
     assert [g["gate"] for g in out["gates"]] == ["followup.accuracy >= 0.2"]
     assert "cluster" in out["tasks"]["followup"]["metrics"]["accuracy"]["method"]
+
+
+@pytest.mark.slow
+def test_failure_kinds_of_a_task_files_task_select_its_samples_for_a_rerun(project):
+    toml = project.path / "followup.toml"
+    toml.write_text(toml.read_text().replace("max_new_tokens = 5", "max_new_tokens = 1"), encoding="utf-8")
+    run(project, "--tasks=followup")
+    assert report(project)["tasks"]["followup"]["kinds"]["truncated"] == 10  # one token: cut at the limit
+    rerun = run(project, "--tasks=followup", "--clue-kind=truncated")
+    rerun.stdout.fnmatch_lines(["*answered from the store: 10*", "*10 failed*"])
