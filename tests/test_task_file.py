@@ -276,3 +276,24 @@ def test_inline_shots_come_after_the_rows_named_and_need_every_input_and_the_ref
     top = write(tmp_path, 'colour = "red"\n' + GOOD)
     with pytest.raises(TaskFileError, match=rf"^{re.escape(str(top))}, line 1: unknown key 'colour'; use the sections"):
         read_task_file(top)
+
+
+def test_an_xlsx_task_reads_its_sheet_and_numbers_as_text(tmp_path):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Cases"
+    sheet.append(["id", "text", "label", "ward"])
+    sheet.append([1, "chest pain", "urgent", "A"])
+    sheet.append([2, "repeat prescription", "routine", "B"])
+    book.save(tmp_path / "data.xlsx")
+    path = tmp_path / "task.toml"
+    path.write_text(GOOD.replace('file = "data.jsonl"', 'file = "data.xlsx"\nsheet = "Cases"')
+                    .replace('ids = ["s1"]', 'ids = ["1"]'), encoding="utf-8")
+    loaded = load_task_file(path)(get_profile("paper")).load(tmp_path)
+    assert [(s.id, s.record["text"]) for s in loaded.samples] == [("2", "repeat prescription")]
+    no_sheet = tmp_path / "nosheet.toml"
+    no_sheet.write_text(GOOD.replace('file = "data.jsonl"', 'file = "data.xlsx"'), encoding="utf-8")
+    with pytest.raises(TaskFileError, match='needs the worksheet\'s name; add sheet = "Sheet1" to \\[data\\]'):
+        read_task_file(no_sheet)
