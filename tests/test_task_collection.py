@@ -72,8 +72,9 @@ def test_the_thresholds_file_wins_over_the_task_files_gate(project):
 
 @pytest.mark.slow
 def test_a_task_files_task_under_xdist_is_reported_by_the_controller(project):
-    result = run(project, "-n", "2", "--tasks=followup")
+    result = run(project, "-n", "2", "--tasks=followup", "--no-cache")
     assert result.ret == 1, result.stdout.str()[-2000:]
+    assert report(project)["requests"]["sent"] == 10  # the shared schedule: each request sent once, no store
     task = report(project)["tasks"]["followup"]
     assert task["n_samples"] == 10 and task["title"] == "Follow-up questions"
     assert "over 6 clusters" in task["metrics"]["accuracy"]["method"]
