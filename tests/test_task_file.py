@@ -297,3 +297,10 @@ def test_an_xlsx_task_reads_its_sheet_and_numbers_as_text(tmp_path):
     no_sheet.write_text(GOOD.replace('file = "data.jsonl"', 'file = "data.xlsx"'), encoding="utf-8")
     with pytest.raises(TaskFileError, match='needs the worksheet\'s name; add sheet = "Sheet1" to \\[data\\]'):
         read_task_file(no_sheet)
+
+
+def test_a_task_file_marks_its_data_credentialed(tmp_path):
+    cls = load_task_file(write(tmp_path, GOOD.replace('title = "Triage"', 'title = "Triage"\ncredentialed = true')))
+    assert cls.credentialed is True and cls.task_file == tmp_path / "task.toml" and len(cls.identity) == 64
+    with pytest.raises(TaskFileError, match=r"credentialed must be true or false, got 'yes'"):
+        read_task_file(write(tmp_path, GOOD.replace('title = "Triage"', 'title = "Triage"\ncredentialed = "yes"')))
