@@ -5,7 +5,7 @@ For each task, API mode (generate with the baseline's tokenizer, chat) and profi
 sample's canonical request and its score against the embedded baseline are written, one JSON object a line.
 Run it on two versions of the code and compare the files (`cmp`).
 
-    PYTHONPATH=. python bench/capture_task_requests.py OUT.jsonl [--data DIR] [--tasks meqsum,...]
+    PYTHONPATH=. python bench/capture_task_requests.py OUT.jsonl [--data DIR] [--clue-tasks meqsum,...]
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 def run(project: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return project.runpytest_subprocess("-p", "no:cacheprovider", "--report-dir=rep", *args)
+    return project.runpytest_subprocess("-p", "no:cacheprovider", "--clue-report-dir=rep", *args)
 
 
 def report(project: pytest.Pytester) -> dict:
@@ -36,7 +36,7 @@ def report(project: pytest.Pytester) -> dict:
 
 
 def test_tasks_selects_a_task_files_task_by_its_name(project):
-    result = run(project, "--tasks=followup", "--limit=3")
+    result = run(project, "--clue-tasks=followup", "--clue-limit=3")
     assert result.ret == 1  # the embedded baseline answers no follow-up question right
     result.stdout.fnmatch_lines(["*3 failed*deselected*"])
     assert set(report(project)["tasks"]) == {"followup"}
@@ -54,25 +54,25 @@ def test_a_bad_task_file_stops_the_collection_with_one_message(project):
 
 
 def test_an_unknown_task_and_a_thresholds_key_for_a_missing_metric_are_refused_after_collection(project):
-    result = run(project, "--tasks=followup,folowup")
+    result = run(project, "--clue-tasks=followup,folowup")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--tasks: unknown task(s) folowup; known: mednli*followup"])
+    result.stderr.fnmatch_lines(["*--clue-tasks: unknown task(s) folowup; known: mednli*followup"])
     assert not (project.path / "rep").exists()  # nothing sent, no report written
     (project.path / "t.toml").write_text('[gate]\n"followup.rougeL" = ">= 0.1"\n', encoding="utf-8")
-    result = run(project, "--thresholds=t.toml")
+    result = run(project, "--clue-thresholds=t.toml")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*[[]gate[]] followup.rougeL: followup has no metric 'rougeL' (metrics: accuracy)*"])
 
 
 def test_the_thresholds_file_wins_over_the_task_files_gate(project):
     (project.path / "t.toml").write_text('[gate]\n"followup.accuracy" = "<= 0.5"\n', encoding="utf-8")
-    run(project, "--thresholds=t.toml", "--tasks=followup")
+    run(project, "--clue-thresholds=t.toml", "--clue-tasks=followup")
     assert [g["gate"] for g in report(project)["gates"]] == ["followup.accuracy <= 0.5"]
 
 
 @pytest.mark.slow
 def test_a_task_files_task_under_xdist_is_reported_by_the_controller(project):
-    result = run(project, "-n", "2", "--tasks=followup", "--no-cache")
+    result = run(project, "-n", "2", "--clue-tasks=followup", "--clue-no-cache")
     assert result.ret == 1, result.stdout.str()[-2000:]
     assert report(project)["requests"]["sent"] == 10  # the shared schedule: each request sent once, no store
     task = report(project)["tasks"]["followup"]
@@ -83,8 +83,8 @@ def test_a_task_files_task_under_xdist_is_reported_by_the_controller(project):
 @pytest.mark.slow
 def test_shards_of_a_task_files_task_merge_into_one_report_with_its_gate(project):
     for k in (1, 2):
-        project.runpytest_subprocess("-p", "no:cacheprovider", f"--report-dir=s{k}", f"--clue-shard={k}/2",
-                                     "--tasks=followup")
+        project.runpytest_subprocess("-p", "no:cacheprovider", f"--clue-report-dir=s{k}", f"--clue-shard={k}/2",
+                                     "--clue-tasks=followup")
     merged = subprocess.run([sys.executable, "-m", "clue_checks.cli", "report", "merge", "out", "s1", "s2"],
                             cwd=project.path, capture_output=True, text=True)
     assert merged.returncode in (0, 1), merged.stderr
@@ -98,7 +98,7 @@ def test_shards_of_a_task_files_task_merge_into_one_report_with_its_gate(project
 def test_failure_kinds_of_a_task_files_task_select_its_samples_for_a_rerun(project):
     toml = project.path / "followup.toml"
     toml.write_text(toml.read_text().replace("max_new_tokens = 5", "max_new_tokens = 1"), encoding="utf-8")
-    run(project, "--tasks=followup")
+    run(project, "--clue-tasks=followup")
     assert report(project)["tasks"]["followup"]["kinds"]["truncated"] == 10  # one token: cut at the limit
-    rerun = run(project, "--tasks=followup", "--clue-kind=truncated")
+    rerun = run(project, "--clue-tasks=followup", "--clue-kind=truncated")
     rerun.stdout.fnmatch_lines(["*answered from the store: 10*", "*10 failed*"])

@@ -82,7 +82,7 @@ def test_a_task_written_from_the_docs_runs_gates_and_compares_from_an_installed_
         (project / name).write_text(text, encoding="utf-8")
     (project / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
 
-    first = pytest_in(installed, project, "--report-dir=base", "--junitxml=base.xml")
+    first = pytest_in(installed, project, "--clue-report-dir=base", "--junitxml=base.xml")
     assert first.returncode in (0, 1), first.stdout[-3000:] + first.stderr[-2000:]
     report = json.loads((project / "base" / "clue-report.json").read_text())
     task = report["tasks"]["followup"]
@@ -100,7 +100,7 @@ def test_a_task_written_from_the_docs_runs_gates_and_compares_from_an_installed_
 
     with BaselineServer(port=0, variant=FINETUNE_DEGRADED) as second:
         new = pytest_in(installed, project, f"--model-endpoint={second.url}", "--clue-baseline=base",
-                        "--report-dir=new")
+                        "--clue-report-dir=new")
     assert new.returncode in (0, 1), new.stdout[-3000:] + new.stderr[-2000:]
     compared = json.loads((project / "new" / "clue-report.json").read_text())
     gate = [g for g in compared["comparison"]["gates"] if g["gate"] == "followup.accuracy noninferior 0.5"]
@@ -143,7 +143,7 @@ def test_an_installed_package_contributes_a_task_through_the_entry_point_group(i
         (project / "test_ward.py").write_text(
             'import pytest\npytestmark = pytest.mark.clue_task("ward")\n\n\n'
             'def test_sample(clue_sample):\n    clue_sample.check()\n', encoding="utf-8")
-        done = pytest_in(installed, project, "--report-dir=rep", "--tasks=ward")
+        done = pytest_in(installed, project, "--clue-report-dir=rep", "--clue-tasks=ward")
         assert done.returncode in (0, 1), done.stdout[-3000:] + done.stderr[-2000:]
         report = json.loads((project / "rep" / "clue-report.json").read_text())
         assert report["tasks"]["ward"]["n_samples"] == 6
@@ -154,7 +154,7 @@ def test_an_installed_package_contributes_a_task_through_the_entry_point_group(i
         (project / "test_clash.py").write_text(
             'import pytest\npytestmark = pytest.mark.clue_task(path="clash.toml")\n\n\n'
             'def test_sample(clue_sample):\n    clue_sample.check()\n', encoding="utf-8")
-        clash = pytest_in(installed, project, "--report-dir=rep2")
+        clash = pytest_in(installed, project, "--clue-report-dir=rep2")
         assert clash.returncode != 0
         assert "two tasks are named 'ward'" in clash.stdout and "entry point 'ward'" in clash.stdout \
             and "clash.toml" in clash.stdout

@@ -175,9 +175,9 @@ def unknown_threshold_keys(thresholds: Thresholds, profile_name: str, catalog: T
 
 
 def unknown_tasks(setup: ClueSetup) -> list[str]:
-    """After the collection: tasks named by --tasks or the thresholds file that no source defined."""
+    """After the collection: tasks named by --clue-tasks or the thresholds file that no source defined."""
     known = setup.catalog.classes
     named = [t for t in setup.settings.tasks if t not in known] if setup.settings.tasks_explicit else []
-    problems = [f"--tasks: unknown task(s) {', '.join(named)}; known: {', '.join(known)}"] if named else []
+    problems = [f"--clue-tasks: unknown task(s) {', '.join(named)}; known: {', '.join(known)}"] if named else []
     problems += unknown_threshold_keys(setup.file_thresholds, setup.settings.profile, setup.catalog)
     return problems
