@@ -62,9 +62,25 @@ def write_suite(dest: Path, *, force: bool = False) -> list[Path]:
 
     Nothing is written when any target exists and `force` is false, so a refused run changes nothing.
     """
+    return write_files(dest, suite_files(), force=force)
+
+
+def task_files(name: str) -> dict[str, bytes]:
+    """What `clue init --task NAME` writes: a commented task file, a placeholder data file and the test module."""
+    from .tasks.taskfile import NAME
+
+    if not NAME.match(name):
+        raise InitError(f"task name {name!r}: use lower-case letters, digits, '-' and '_', starting with a letter")
+    source = resources.files("clue_checks").joinpath("examples", "new_task")
+    read = lambda entry: source.joinpath(entry).read_text(encoding="utf-8").replace("__NAME__", name)  # noqa: E731
+    return {f"{name}.toml": read("task.toml").encode("utf-8"), f"{name}.jsonl": read("data.jsonl").encode("utf-8"),
+            f"test_{name.replace('-', '_')}.py": read("test_module.py").encode("utf-8")}
+
+
+def write_files(dest: Path, files: dict[str, bytes], *, force: bool = False) -> list[Path]:
+    """Write `files` (path relative to `dest` -> content); nothing when one exists and `force` is false."""
     if dest.exists() and not dest.is_dir():
         raise InitError(f"{dest} is a file, not a folder: name a folder (it is created if missing)")
-    files = suite_files()
     links = _links(dest, files)
     if links:  # --force or not: a link would write outside the folder, into whatever it points at
         raise InitError(f"{', '.join(links)} in {dest} is a symbolic link; nothing was written. clue init never "
@@ -99,10 +115,27 @@ def _write_no_follow(path: Path, content: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o666)
     with os.fdopen(fd, "wb") as handle:
         handle.write(content)
+def _init_task(dest: Path, name: str, force: bool) -> int:
+    try:
+        written = write_files(dest, task_files(name), force=force)
+    except InitError as exc:
+        print(f"clue init: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"clue init: cannot write into {dest}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"wrote the task {name!r} into {dest.resolve()}:")
+    for path in written:
+        print(f"  {path.relative_to(dest).as_posix()}")
+    print(f"next: replace {name}.jsonl with your data, edit {name}.toml (docs/own-tasks.md), then\n"
+          f"  pytest {dest / written[-1].name}")
+    return 0
 
 
 def _init(args: argparse.Namespace) -> int:
     dest = Path(args.dir).expanduser()
+    if args.task is not None:
+        return _init_task(dest, args.task, args.force)
     try:
         written = write_suite(dest, force=args.force)
     except InitError as exc:
@@ -133,4 +166,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     parser.add_argument("dir", nargs="?", default=".", metavar="DIR",
                         help="folder to write into, created if missing (default: the current folder)")
     parser.add_argument("--force", action="store_true", help="overwrite files that already exist")
+    parser.add_argument("--task", metavar="NAME", default=None,
+                        help="instead of the CLUE suite, write a task of your own into DIR: a commented NAME.toml, "
+                             "a placeholder NAME.jsonl and its test module test_NAME.py (docs/own-tasks.md)")
     parser.set_defaults(func=_init)

@@ -58,7 +58,8 @@ def _is_xdist_controller(config: pytest.Config) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", f"{MARKER}(name): the CLUE task a sample-test module runs")
+    config.addinivalue_line("markers", f"{MARKER}(name, path=None): the task a sample-test module runs, by name "
+                            "(CLUE's or an installed package's) or by the path of a task file")
     if settings_mod.requested(config):
         configure_clue(config)
     elif _is_xdist_controller(config):
@@ -98,6 +99,8 @@ def configure_clue(config: pytest.Config) -> ClueSetup:
 
             config.pluginmanager.register(ControllerProgress(config, every=setup.settings.progress_every),
                                           "clue-checks-progress")
+        if _is_xdist_controller(config):  # workers name the task files they read (the controller reads none)
+            config.pluginmanager.register(TaskFilesFromWorkers(setup), TASK_FILES_PLUGIN)
     return setup
 
 
@@ -106,7 +109,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         if key in config.stash:
             del config.stash[key]
             config.pluginmanager.unregister(name=name)
-    for name in ("clue-checks-progress", "clue-checks-junit"):
+    for name in ("clue-checks-progress", "clue-checks-junit", TASK_FILES_PLUGIN):
         if config.pluginmanager.has_plugin(name):
             config.pluginmanager.unregister(name=name)
     if SETUP in config.stash:
@@ -128,11 +131,17 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if SETUP not in config.stash:
         return
     from .roles.session import task_of
+    from .roles.setup import unknown_tasks
 
-    chosen = set(config.stash[SETUP].settings.tasks)
+    setup = config.stash[SETUP]
+    problems = unknown_tasks(setup)  # now that every test module's task file is read
+    if problems:
+        items[:] = []  # pytest still finishes the collection: with nothing selected, nothing is sent or written
+        raise pytest.UsageError("clue-checks: " + "; ".join(problems))
     keep, drop = [], []
     for item in items:
-        (drop if FIXTURE in getattr(item, "fixturenames", ()) and task_of(item) not in chosen else keep).append(item)
+        sample = FIXTURE in getattr(item, "fixturenames", ())
+        (drop if sample and not setup.settings.selects(task_of(item, setup.catalog) or "") else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
@@ -196,6 +205,29 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return ShareScheduling(config, log, collection_failed=lambda: controller.collection_failed)
 
 
+TASK_FILES_PLUGIN = "clue-checks-task-files"
+
+
+class TaskFilesFromWorkers:
+    """On the xdist controller: the task files a worker's report names join the session's catalog, so the
+    report, the gates and the comparison know the users' tasks the workers ran."""
+
+    def __init__(self, setup: ClueSetup) -> None:
+        self.setup = setup
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        adopt_task_files(self.setup, report)
+
+
+def adopt_task_files(setup: ClueSetup, report: pytest.TestReport) -> None:
+    from pathlib import Path
+
+    for name, path in (getattr(report, "clue_task_files", None) or {}).items():
+        if name not in setup.catalog.classes:
+            setup.catalog.add_file(Path(path))
+
+
 class LateStart:
     """On an xdist controller of a session that did not ask for CLUE by configuration: the first report
     of a CLUE sample from a worker (its tests asked by their marker) starts the controller role."""
@@ -206,7 +238,8 @@ class LateStart:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if getattr(report, "clue_sample", False) and CONTROLLER not in self.config.stash:
-            configure_clue(self.config)
+            setup = configure_clue(self.config)
+            adopt_task_files(setup, report)
             self.config.pluginmanager.unregister(self)
             # Registered during this hook call: pluggy calls it from the next report on.
             self.config.stash[CONTROLLER].pytest_runtest_logreport(report)

@@ -129,7 +129,7 @@ class Renderer:
     def request(self, prompt: Prompt) -> Request:
         params = GenerationParams(
             max_new_tokens=prompt.max_new_tokens,
-            stop=self._model_stops(prompt),
+            stop=tuple(dict.fromkeys((*prompt.stop_sequences, *self._model_stops(prompt)))),
             truncate=self._truncate(prompt) if self.mode == "generate" else None,
         )
         if self.mode == "chat":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,9 +23,10 @@ from .endpoint.store import NullStore, ResponseStore
 from .endpoint.types import REQUEST_COUNTS, EndpointError, EndpointInfo, Request
 from .rendering import Renderer, TemplateUnavailable, load_tokenizer
 from .settings import Settings
-from .tasks import TASKS, LoadedTask, Prompt, Sample, Task, get_profile
+from .tasks import LoadedTask, Prompt, Sample, Task, get_profile
 from .tasks.base import strip_echoed_prefix
 from .tasks.families import ModelFamily, resolve_family
+from .tasks.registry import TaskCatalog, TaskInstances
 from .tasks.tokens import (EndpointTokenCounter, LocalTokenCounter, TokenCounter, TokenizerUnavailable,
                            UsesTokenCounter, shared)
 
@@ -44,11 +45,14 @@ class Evaluated:
 
 
 class Run:
-    def __init__(self, settings: Settings, data_cache: ParsedCache | None = None) -> None:
+    def __init__(self, settings: Settings, data_cache: ParsedCache | None = None,
+                 catalog: TaskCatalog | None = None) -> None:
         self.settings = settings
         self.profile = get_profile(settings.profile)
         options = {"bertscore_model": settings.bertscore_model, "bertscore_layers": settings.bertscore_layers}
-        self.tasks: dict[str, Task] = {name: TASKS[name](self.profile, options, data_cache) for name in TASKS}
+        # CLUE's tasks and the user's (the catalog grows as test modules name task files).
+        self.catalog = catalog or TaskCatalog.builtin()
+        self.tasks: Mapping[str, Task] = TaskInstances(self.catalog, lambda cls: cls(self.profile, options, data_cache))
         self._loaded: dict[str, LoadedTask] = {}
         self._by_test_id: dict[str, Sample] = {}
         self._index: dict[str, int] = {}

@@ -12,12 +12,16 @@ import re
 from .settings import TASKS
 
 _SAMPLE = re.compile(r"(" + "|".join(re.escape(t) for t in TASKS) + r"):")
+# Any task's sample, a user's too (a task file's name: settings.TASK_NAME), for a scheduler that runs only
+# in a session that asked for CLUE, where a wrong guess costs a static share of a non-sample test.
+_ANY_SAMPLE = re.compile(r"([a-z][a-z0-9_-]{0,47}):")
 
 
-def task_of_nodeid(nodeid: str) -> str | None:
-    """The CLUE task of a sample's node id (its whole parameter is `<task>:<id>`); None for any other test."""
+def task_of_nodeid(nodeid: str, *, any_task: bool = False) -> str | None:
+    """The CLUE task of a sample's node id (its whole parameter is `<task>:<id>`); None for any other test.
+    `any_task`: a user's task's name counts too (any plain name before the colon)."""
     path, bracket, param = nodeid.partition("[")
     if not bracket or not param.endswith("]"):
         return None
-    match = _SAMPLE.match(param)
+    match = (_ANY_SAMPLE if any_task else _SAMPLE).match(param)
     return match.group(1) if match else None

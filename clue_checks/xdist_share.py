@@ -58,7 +58,8 @@ class ShareScheduling(LoadScheduling):
                 self.check_schedule(node)
             return
         collection = next(iter(self.node2collection.values()), [])
-        if not any(task_of_nodeid(n) for n in collection) and not self._collection_failed():
+        # Any task's samples (a task file's too): the workers of a CLUE session prefetch the share computed here.
+        if not any(task_of_nodeid(n, any_task=True) for n in collection) and not self._collection_failed():
             super().schedule()  # no CLUE sample: nothing to share
             return
         if not self._check_nodes_have_same_collection():

@@ -17,7 +17,7 @@ from typing import Any
 from .aggregate import AggregateResult, SampleRecord, TaskSummary
 from .compare_gates import CompareGateResult, evaluate_compare_gates
 from .comparison import COMPARISON_RESAMPLES, COMPARISON_SEED
-from .levels import HEADLINE
+from .levels import headlines
 from .manifest_check import Comparability
 from .thresholds import CompareGate
 
@@ -56,7 +56,8 @@ def compare_with_baseline(result: AggregateResult, base_records: Sequence[Sample
     """Each task's headline metric (and every metric a comparison gate names), the Levels, the samples that
     broke and were fixed, and the comparison gates. `baseline`: what the report says the baseline was."""
     new_records = [r for rows in result.records.values() for r in rows]
-    metrics: dict[str, list[str]] = {t: [m] for t, m in HEADLINE.items()}
+    heads = headlines(new_records)  # CLUE's headline metrics, and a user's task's own
+    metrics: dict[str, list[str]] = {t: [m] for t, m in heads.items()}
     for gate in gates:
         if gate.metric not in metrics.setdefault(gate.task, []):
             metrics[gate.task].append(gate.metric)
@@ -68,7 +69,7 @@ def compare_with_baseline(result: AggregateResult, base_records: Sequence[Sample
     tasks: dict[str, Any] = {}
     for summary in result.tasks:
         task = summary.task
-        headline = HEADLINE.get(task)
+        headline = heads.get(task)
         entry: dict[str, Any]
         if task not in base_tasks:
             entry = {"metric": headline, "not_computed": f"the baseline did not run {task}", "complete": False}

@@ -13,7 +13,7 @@ from typing import Any
 
 from .comparison import COMPARISON_RESAMPLES, COMPARISON_SEED, LONGHEALTH_UNIT, BrokeFixed, LevelComparison, PairedComparison
 from .forest import ForestRow
-from .levels import HEADLINE, LEVELS, level_weights
+from .levels import LEVELS, headlines, level_weights
 from .manifest_check import Comparability, ComparabilityError, check_comparable
 from .power import detectable_drop
 from .run_dir import RunDir
@@ -106,8 +106,9 @@ def _level(run: RunDir, level: int) -> float | None:
 
 def tasks_in(reference: RunDir, comparisons: Sequence[ModelComparison]) -> list[tuple[str, str]]:
     """(task, headline metric) in report order, for tasks any of the runs has."""
-    present = {r.task for run in (reference, *(c.run for c in comparisons)) for r in run.records}
-    return [(t, m) for t, m in HEADLINE.items() if t in present]
+    records = [r for run in (reference, *(c.run for c in comparisons)) for r in run.records]
+    present = {r.task for r in records}
+    return [(t, m) for t, m in headlines(records).items() if t in present]
 
 
 def markdown(reference: RunDir, comparisons: Sequence[ModelComparison], *, plot_files: Sequence[str] = (),

@@ -462,10 +462,10 @@ def compare_runs(new_records: Sequence[Any], base_records: Sequence[Any],
                  resamples: int = COMPARISON_RESAMPLES,
                  longhealth_unit: str = LONGHEALTH_UNIT) -> dict[tuple[str, str], PairedComparison]:
     """Every (task, metric) in `metrics` (default: each task's headline metric) for tasks in both runs."""
-    from .levels import HEADLINE
+    from .levels import headlines
 
     tasks = {r.task for r in new_records} & {r.task for r in base_records}
-    wanted = metrics if metrics is not None else {t: (m,) for t, m in HEADLINE.items()}
+    wanted = metrics if metrics is not None else {t: (m,) for t, m in headlines([*new_records, *base_records]).items()}
     return {(t, m): compare_task(new_records, base_records, t, m, seed=seed, resamples=resamples,
                                  longhealth_unit=longhealth_unit)
             for t, names in wanted.items() if t in tasks for m in names}

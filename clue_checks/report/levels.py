@@ -38,6 +38,16 @@ LEVELS: Mapping[int, Sequence[tuple[str, Sequence[tuple[str, str]]]]] = {
 HEADLINE: Mapping[str, str] = {t: m for level in LEVELS.values() for _, parts in level for t, m in parts}
 
 
+def headlines(records: Iterable[Any]) -> dict[str, str]:
+    """CLUE's headline metrics, then each other task's (a user's task, never in a level): its first metric,
+    which a task file makes the metric it names."""
+    out = dict(HEADLINE)
+    for r in records:
+        if r.task not in out and r.metrics:
+            out[r.task] = next(iter(r.metrics))
+    return out
+
+
 def level_weights(level: int) -> dict[tuple[str, str], float]:
     """Each (task, metric)'s weight in the level average: components count equally, parts share theirs."""
     components = LEVELS[level]

@@ -4,7 +4,8 @@ One flat mapping with sorted, stable keys, so two runs' manifests compare key by
 
 - ``clue_checks.version``, ``python.version``, ``package.<name>`` (installed version or "not installed";
   read from package metadata, nothing is imported);
-- ``data.sha256.<file>``: every data file read, relative to the data folder;
+- ``data.sha256.<file>``: every data file read, relative to the data folder (a user's task file and its data:
+  relative to the folder the run started in);
 - ``prompts.sha256`` (CLUE's prompt texts), ``chat_template.sha256`` (the template that rendered the prompts,
   or why there is none);
 - ``generation.<task>.<param>``: the generation parameters each task sent;
@@ -170,8 +171,11 @@ def build_manifest(*, data_dir: Path, data_files: Sequence[Path], chat_template:
     for path in sorted(set(data_files)):
         try:
             name = path.resolve().relative_to(data_dir.resolve()).as_posix()
-        except ValueError:
-            name = str(path)
+        except ValueError:  # a user's task file and its data: named from where the run started, as users write it
+            try:
+                name = path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+            except ValueError:
+                name = str(path)
         out[f"data.sha256.{name}"] = sha256_file(path)
     for task, params in generation.items():
         for key, value in params.items():

@@ -130,6 +130,33 @@ def _tasks(run: Mapping[str, Any]) -> dict[str, Any]:
     return {name: cls(profile, options) for name, cls in TASKS.items()}
 
 
+@dataclass(frozen=True)
+class ReportedTask:
+    """A task the shards ran that is not one of CLUE's (a task file's): known from the reports alone."""
+
+    title: str
+    level: int | None
+    metric_names: tuple[str, ...]
+    batched_metrics: tuple[str, ...] = ()
+
+    @property
+    def floor_metrics(self) -> tuple[str, ...]:
+        return self.metric_names
+
+    def batch_score(self, pairs: Sequence[tuple[str, str]]) -> dict[str, BatchedValues]:
+        return {}
+
+
+def _reported_tasks(shards: Sequence[ShardReport], known: Mapping[str, Any]) -> dict[str, ReportedTask]:
+    out: dict[str, ReportedTask] = {}
+    for shard in shards:
+        for name, entry in shard.report.get("tasks", {}).items():
+            if name not in known and name not in out:
+                out[name] = ReportedTask(entry.get("title") or name, entry.get("level"),
+                                         tuple(entry.get("metrics") or ()))
+    return out
+
+
 def merge(shards: Sequence[ShardReport], *, thresholds: Thresholds | None = None,
           thresholds_text: str | None = None, recompute_batched: bool = True,
           baseline_dir: Path | None = None) -> Merged:
@@ -151,10 +178,12 @@ def merge(shards: Sequence[ShardReport], *, thresholds: Thresholds | None = None
         text = thresholds_text or ""
         manifest.update({"thresholds.source": thresholds.source, "thresholds.content": text,
                          "thresholds.sha256": sha256_text(text)})
-    problems = unknown_threshold_keys(thresholds, run.get("profile") or "paper")
+    tasks = _tasks(run)
+    tasks.update(_reported_tasks(shards, tasks))
+    problems = unknown_threshold_keys(thresholds, run.get("profile") or "paper",
+                                      extra={n: t for n, t in tasks.items() if isinstance(t, ReportedTask)})
     if problems:
         raise MergeError(f"{thresholds.source}: " + "; ".join(problems))
-    tasks = _tasks(run)
     records = [r for s in shards for rows in s.records.values() for r in rows]
     if run.get("redacted"):
         recompute_batched = False  # the rows hold hashes, not the texts BERTScore would read

@@ -58,7 +58,7 @@ class BaselineSide:
 
         s = self.settings
         self.run = Run(replace(s, endpoints=s.baseline_endpoints, model_name=None, model_revision=None,
-                               baseline_endpoints=()))
+                               baseline_endpoints=()), catalog=main.catalog)
         for task in tasks:
             self.run.load(task)
         self.run.connect(list(s.baseline_endpoints), concurrency_share=concurrency_share)
@@ -156,11 +156,30 @@ def check_before_inference(settings: Settings, run: Run, thresholds_text: str) -
     new = {"manifest": manifest, "run": {"profile": settings.profile,
                                          "seeds": {"shots": SHOT_SEED, "longhealth": LONGHEALTH_SEED}}}
     try:
-        require_comparable(new, base.report, force=settings.baseline_force, aspects=BEFORE_INFERENCE,
+        require_comparable(new, _known_tasks_floors(base.report, run), force=settings.baseline_force,
+                           aspects=BEFORE_INFERENCE,
                            new_name="this run", baseline_name=str(settings.baseline_dir))
     except ComparabilityError as exc:
         return f"clue-checks: --clue-baseline: {exc}"
     return None
+
+
+def _known_tasks_floors(report: Mapping[str, Any], run: Run) -> Mapping[str, Any]:
+    """The baseline's report with the floors of tasks this session does not know yet left out: a test module's
+    task file is read at collection, after this check; the end of the run compares all floors."""
+    from ..report.thresholds import ThresholdsError, parse
+    from ..tasks.thresholds import as_toml
+
+    manifest = report.get("manifest")
+    text = manifest.get("thresholds.content") if isinstance(manifest, Mapping) else None
+    try:
+        theirs = parse(text, "baseline") if isinstance(text, str) else None
+    except ThresholdsError:
+        return report
+    if theirs is None or all(task in run.tasks for task in theirs.floors):
+        return report
+    known = replace(theirs, floors={t: f for t, f in theirs.floors.items() if t in run.tasks})
+    return {**report, "manifest": {**manifest, "thresholds.content": as_toml(known, "known tasks' floors")}}
 
 
 def baseline_facts(settings: Settings, records: Sequence[SampleRecord], *, requests: Mapping[str, int] | None,

@@ -74,7 +74,7 @@ class Controller:
         if self._run is None:
             from ..runner import Run
 
-            self._run = Run(self.setup.settings)
+            self._run = Run(self.setup.settings, catalog=self.setup.catalog)
         return self._run
 
     # -- start ----------------------------------------------------------------------------
@@ -117,7 +117,7 @@ class Controller:
         from ..rendering import TemplateUnavailable
         from ..runner import Run
 
-        run = Run(self.setup.settings)
+        run = Run(self.setup.settings, catalog=self.setup.catalog)
         problem = None
         try:
             run.connect(list(self.setup.settings.endpoints))
@@ -351,7 +351,7 @@ class Controller:
         files = []
         for task in ran:
             try:
-                files.append(run.load(task).source)
+                files.extend(run.load(task).sources)
             except Exception:
                 continue
         assert self.description is not None

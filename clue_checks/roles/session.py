@@ -39,9 +39,29 @@ RECORD = pytest.StashKey["SampleRecord"]()  # on an item: its sample record
 CHECK = pytest.StashKey["SampleCheck"]()  # on an item: its check (for the report's text)
 
 
-def task_of(node: Any) -> str | None:
+def task_of(node: Any, catalog: Any = None) -> str | None:
+    """The task a test module names: `clue_task("name")`, or `clue_task(path="tasks/x.toml")`, a task file
+    read into `catalog` (raises TaskFileError or TaskClash). The path is relative to the module's folder,
+    else to the rootdir."""
     marker = node.get_closest_marker(MARKER)
-    return marker.args[0] if marker and marker.args else None
+    if marker is None:
+        return None
+    if marker.args:
+        return marker.args[0]
+    path = marker.kwargs.get("path")
+    if path is None or catalog is None:
+        return marker.kwargs.get("name")
+    return catalog.add_file(task_file_path(node, str(path))).name
+
+
+def task_file_path(node: Any, path: str) -> Any:
+    from pathlib import Path
+
+    given = Path(path)
+    if given.is_absolute():
+        return given
+    beside = Path(node.path).parent / given
+    return beside if beside.exists() or not (node.config.rootpath / given).exists() else node.config.rootpath / given
 
 
 def sample_param(item: pytest.Item) -> str | None:
@@ -97,7 +117,7 @@ class SampleSession:
             # `-p no:cacheprovider` keeps none.
             cache = getattr(self.config, "cache", None)
             folder = (lambda: cache.mkdir("clue-checks-data")) if cache is not None else None
-            self._run = Run(self.setup.settings, data_cache=ParsedCache(folder))
+            self._run = Run(self.setup.settings, data_cache=ParsedCache(folder), catalog=self.setup.catalog)
             self.config.add_cleanup(self.close)
         return self._run
 
@@ -130,11 +150,14 @@ class SampleSession:
             metafunc.parametrize(FIXTURE, [], indirect=True)
             return
         run = self.run
-        task = task_of(metafunc.definition)
+        task, bad_file = self._task_of(metafunc)
+        if bad_file is not None:
+            pytest.fail(bad_file, pytrace=False)
         if task not in run.tasks:
-            pytest.fail(f"{metafunc.module.__file__}: mark the module with pytest.mark.{MARKER}(name), "
-                        f"name one of {', '.join(run.tasks)}; got {task!r}", pytrace=False)
-        if task not in settings.tasks:
+            pytest.fail(f"{metafunc.module.__file__}: mark the module with pytest.mark.{MARKER}(name) or "
+                        f"pytest.mark.{MARKER}(path=\"task.toml\"), name one of {', '.join(run.tasks)}; "
+                        f"got {task!r}", pytrace=False)
+        if not settings.selects(task):
             metafunc.parametrize(FIXTURE, [], indirect=True)  # deselected by the plugin
             return
         problem = None
@@ -151,6 +174,16 @@ class SampleSession:
             samples = select_shard(samples, lambda s: cluster_of(s) or s.test_id, settings.shard)
         ids = [s.test_id for s in samples]
         metafunc.parametrize(FIXTURE, ids, ids=ids, indirect=True)
+
+    def _task_of(self, metafunc: pytest.Metafunc) -> tuple[str | None, str | None]:
+        """(the module's task, None) or (None, why its task file cannot be used)."""
+        from ..tasks.registry import TaskDiscoveryError
+        from ..tasks.taskfile import TaskFileError
+
+        try:
+            return task_of(metafunc.definition, self.setup.catalog), None
+        except (TaskFileError, TaskDiscoveryError) as exc:
+            return None, f"clue-checks: {exc}"
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Connect and start sending this process's share of the selected samples' requests."""
@@ -348,6 +381,11 @@ class SampleSession:
                 and self.description is not None:
             report.clue_run = self.description.as_dict()  # once per process: the controller keeps the first
             self._description_sent = True
+        if getattr(report, "clue_record", None) is not None and self.worker:
+            # The controller reads no test module: it learns the task files here (paths, a few per run).
+            files = self.setup.catalog.task_files()
+            if files:
+                report.clue_task_files = {name: str(path) for name, path in files.items()}
         return report
 
     def _attach(self, report: pytest.TestReport, record: dict[str, Any]) -> None:

@@ -1,4 +1,7 @@
-"""The CLUE tasks: one module each. `TASKS` maps a task name to its class."""
+"""The CLUE tasks: one module each. `TASKS` maps a task name to its class.
+
+The same `Task` API carries users' own tasks: a task file (`load_task_file`, docs/own-tasks.md) or a
+`Task` subclass registered through the `clue_checks.tasks` entry-point group (`registry.py`)."""
 
 from __future__ import annotations
 
@@ -15,4 +18,8 @@ from .profiles import PROFILES, Profile, get_profile
 TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (
     MedNLI, MeQSum, ProblemSummary, LongHealthT1, LongHealthT2, LongHealthT3, MeDiSumQA, MeDiSumCode)}
 
-__all__ = ["TASKS", "PROFILES", "LoadedTask", "Profile", "Prompt", "Sample", "SampleResult", "Task", "get_profile"]
+from .file_task import FileTask, load_task_file  # noqa: E402  (after TASKS: it imports the base only)
+from .taskfile import TaskDefinition, TaskFileError, read_task_file  # noqa: E402
+
+__all__ = ["TASKS", "PROFILES", "FileTask", "LoadedTask", "Profile", "Prompt", "Sample", "SampleResult", "Task",
+           "TaskDefinition", "TaskFileError", "get_profile", "load_task_file", "read_task_file"]

@@ -59,6 +59,8 @@ class Prompt:
     system_merge_separator: str = "\n\n"
     base_separator: str = "\n\n"
     base_trailer: str = "\n\n"
+    # The task's own stop strings (a task file's [generation] stop), sent in both API modes.
+    stop_sequences: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,12 @@ class LoadedTask:
     samples: tuple[Sample, ...]
     source: Path
     notes: tuple[str, ...] = ()
+    extra_sources: tuple[Path, ...] = ()  # other files the task is defined by (a task file), for the manifest
+
+    @property
+    def sources(self) -> tuple[Path, ...]:
+        """Every file the task read: its data, then what defines it (the manifest hashes each)."""
+        return (self.source, *self.extra_sources)
 
 
 # The TGI-era clean-up of "self-prompting" continuations; `.` stops at line ends (docs/clue-faithfulness.md#clean-up).
@@ -87,14 +95,39 @@ _SELF_PROMPTING = re.compile(r"(You are an AI.*)|(\[INST\].*)|((<\|user\|>).*)")
 
 
 class Task(ABC):
+    """One evaluation task: the public API the six CLUE tasks and users' own tasks are written on.
+
+    A task turns its data file into `Sample`s (`load`), a sample and its shots into a `Prompt` (`prompt`),
+    the model's text into the text it scores (`clean`) and that text into metric values and the sample's
+    verdict (`score`). It knows nothing of HTTP: the renderer makes the request, the runner sends it, the
+    report aggregates the scores. Subclass it, set the class attributes below, and implement `load`,
+    `prompt` and `score`; name it in a test module with ``pytest.mark.clue_task("name")`` after registering
+    it through the ``clue_checks.tasks`` entry-point group (or write a task file instead: docs/own-tasks.md).
+
+    Example::
+
+        class Triage(Task):
+            name, title = "triage", "Triage level"
+            metric_names = ("accuracy",)
+
+            def load(self, data_dir):  ...  # -> LoadedTask(shots, samples, source)
+            def prompt(self, sample, shots):  ...  # -> Prompt(messages, max_new_tokens=5)
+            def score(self, sample, response, floors):
+                right = response.strip().lower() == sample.reference
+                return SampleResult({"accuracy": float(right)}, right, "right" if right else "wrong")
+    """
+
     name: str  # the id prefix, e.g. "meqsum"
     title: str
-    level: int  # CLUE Level 1 or 2
-    data_path: str  # relative to --clue-data, as in CLUE's data/ folder
+    level: int | None = None  # CLUE Level 1 or 2; None: not one of CLUE's tasks, reported beside the levels
+    data_path: str = ""  # relative to --clue-data, as in CLUE's data/ folder
     self_prompting_cleanup: bool = True
-    # Data under a credentialed use agreement (PhysioNet's, for MIMIC-derived sets): sent only to
-    # loopback, private networks or hosts the user lists (clue_checks.egress).
+    #: the data may only go to endpoints its licence allows (PhysioNet's credentialed data: MIMIC-derived)
     credentialed: bool = False
+    #: the task file it was read from (None: a task written in Python)
+    task_file: Path | None = None
+    #: what identifies the task's definition beyond its name (a task file's SHA-256); None for CLUE's tasks
+    identity: str | None = None
 
     def __init__(self, profile: Profile, options: Mapping[str, Any] | None = None,
                  data_cache: ParsedCache | None = None) -> None:

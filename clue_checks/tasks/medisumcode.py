@@ -71,6 +71,7 @@ class MeDiSumCode(Task):
     title = "MeDiSumCode"
     level = 2
     data_path = "MeDiSumCode/MeDiSumCode.json"
+    credentialed = True  # MIMIC-derived: PhysioNet credentialed data
     metric_names = ("icd_em_p", "icd_em_r", "icd_em_f1", "icd_ap_p", "icd_ap_r", "icd_ap_f1", "valid_codes")
     floor_metrics = metric_names
 

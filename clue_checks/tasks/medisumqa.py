@@ -41,6 +41,7 @@ class MeDiSumQA(Task):
     title = "MeDiSumQA"
     level = 2
     data_path = "MeDiSumQA/MeDiSumQA.json"
+    credentialed = True  # MIMIC-derived: PhysioNet credentialed data
     metric_names = ROUGE_TYPES
     floor_metrics = ROUGE_TYPES
     floor_is_the_check = True

@@ -21,6 +21,7 @@ class MedNLI(Task):
     title = "MedNLI"
     level = 1
     data_path = "MedNLI/mli_test_v1.jsonl"
+    credentialed = True  # MIMIC-derived: PhysioNet credentialed data
     metric_names = ("accuracy",)
 
     def load(self, data_dir: Path) -> LoadedTask:

@@ -51,6 +51,7 @@ class ProblemSummary(Task):
     title = "Problem Summary"
     level = 1
     data_path = "ProblemSummary/BioNLP2023-1A-Test.csv"
+    credentialed = True  # MIMIC-derived: PhysioNet credentialed data
     metric_names = ROUGE_TYPES
     floor_metrics = ROUGE_TYPES
     floor_is_the_check = True
