@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .data.parsed_cache import ParsedCache
 from .endpoint.redact import Redactor
 from .endpoint.scheduler import Outcome, Scheduler, Store
 from .endpoint.store import NullStore, ResponseStore
@@ -43,11 +42,11 @@ class Evaluated:
 
 
 class Run:
-    def __init__(self, settings: Settings, data_cache: ParsedCache | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.profile = get_profile(settings.profile)
         options = {"bertscore_model": settings.bertscore_model, "bertscore_layers": settings.bertscore_layers}
-        self.tasks: dict[str, Task] = {name: TASKS[name](self.profile, options, data_cache) for name in TASKS}
+        self.tasks: dict[str, Task] = {name: TASKS[name](self.profile, options) for name in TASKS}
         self._loaded: dict[str, LoadedTask] = {}
         self._by_test_id: dict[str, Sample] = {}
         self._index: dict[str, int] = {}
