@@ -56,8 +56,8 @@ def test_clue_compare_says_how_to_get_the_png(tmp_path, monkeypatch, capsys):
     from test_compare_cli import baseline_scores, degraded, write_run
 
     base = baseline_scores()
-    ref = write_run(tmp_path / "base", base, model="base-7b", new_format=True)
-    new = write_run(tmp_path / "finetune", degraded(base), model="med-7b", new_format=True)
+    ref = write_run(tmp_path / "base", base, model="base-7b")
+    new = write_run(tmp_path / "finetune", degraded(base), model="med-7b")
     monkeypatch.setattr(forest, "png_available", lambda: False)
     from clue_checks.cli import main
 
