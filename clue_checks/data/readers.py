@@ -25,7 +25,7 @@ class Records(list):
 
 
 FETCH_HINT = ("see the README section 'Getting the CLUE data' for where this file comes from; --clue-data names "
-              "the folder; --tasks leaves out tasks whose data you do not have")
+              "the folder; --clue-tasks leaves out tasks whose data you do not have")
 
 
 def require_file(path: Path) -> Path:

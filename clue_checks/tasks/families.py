@@ -3,7 +3,7 @@
 CLUE matched the name the user gave its scripts (`--model_name_or_path`): "llama-3"/"llama3" anywhere in
 it (case-insensitive) added the Llama-3 stop strings, "phi" anywhere cut the answer at " <|end|>". We
 infer the family the same way from the model id the server reports; a server that reports a local path
-or a neutral name gets neither quirk, so `--model-family` names the family outright.
+or a neutral name gets neither quirk, so `--clue-model-family` names the family outright.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ _LLAMA3 = re.compile(r"llama-?3", re.IGNORECASE)
 
 def family_of(model_id: str) -> ModelFamily:
     """The family CLUE would have inferred from this name. A name matching both (a "phi…llama3" merge)
-    is llama3: CLUE would have applied both quirks, one family cannot say so (`--model-family` decides)."""
+    is llama3: CLUE would have applied both quirks, one family cannot say so (`--clue-model-family` decides)."""
     if _LLAMA3.search(model_id):
         return "llama3"
     if "phi" in model_id.lower():
@@ -29,7 +29,7 @@ def family_of(model_id: str) -> ModelFamily:
 
 
 def resolve_family(setting: str, model_id: str) -> ModelFamily:
-    """`--model-family`: "auto" infers from the model id; anything else is taken as given."""
+    """`--clue-model-family`: "auto" infers from the model id; anything else is taken as given."""
     if setting == "auto":
         return family_of(model_id)
     if setting not in MODEL_FAMILIES:
