@@ -68,7 +68,7 @@ def frame_key(frame: str) -> str:
 BUCKETS = (
     ("BERTScore availability check: bertscore._scorer imports bert_score (transformers, torch, matplotlib)",
      "clue_checks/metrics/bertscore.py:_scorer"),
-    ("ROUGE scorer construction: rouge_score imports nltk (scipy.stats deferred, metrics/nltk_import.py)",
+    ("ROUGE scorer construction: rouge_score imports nltk (and nltk scipy.stats)",
      "clue_checks/metrics/rouge.py:_scorer"),
     ("ROUGE per sample (rouge.rouge_f)", "clue_checks/metrics/rouge.py:rouge_f"),
     ("hypothesis's pytest plugin importing hypothesis at the terminal summary", "_hypothesis_pytestplugin.py:"),

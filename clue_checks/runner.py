@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from . import egress
-from .data.parsed_cache import ParsedCache
 from .endpoint.redact import Redactor
 from .endpoint.scheduler import Outcome, Scheduler, Store
 from .endpoint.store import NullStore, ResponseStore
@@ -45,14 +44,13 @@ class Evaluated:
 
 
 class Run:
-    def __init__(self, settings: Settings, data_cache: ParsedCache | None = None,
-                 catalog: TaskCatalog | None = None) -> None:
+    def __init__(self, settings: Settings, catalog: TaskCatalog | None = None) -> None:
         self.settings = settings
         self.profile = get_profile(settings.profile)
         options = {"bertscore_model": settings.bertscore_model, "bertscore_layers": settings.bertscore_layers}
         # CLUE's tasks and the user's (the catalog grows as test modules name task files).
         self.catalog = catalog or TaskCatalog.builtin()
-        self.tasks: Mapping[str, Task] = TaskInstances(self.catalog, lambda cls: cls(self.profile, options, data_cache))
+        self.tasks: Mapping[str, Task] = TaskInstances(self.catalog, lambda cls: cls(self.profile, options))
         self._loaded: dict[str, LoadedTask] = {}
         self._by_test_id: dict[str, Sample] = {}
         self._index: dict[str, int] = {}

@@ -564,7 +564,7 @@ def test_tokenizer_files_small_and_realistic(server: BaselineServer) -> None:
 
 
 def test_builder_regenerates_committed_tokenizer(tmp_path: Path) -> None:
-    from clue_checks.server import build_baseline_tokenizer
+    from tools import build_baseline_tokenizer
 
     out = build_baseline_tokenizer.build(tmp_path / "tok")
     for name in ("tokenizer.json", "tokenizer_config.json"):

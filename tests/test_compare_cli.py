@@ -54,7 +54,7 @@ def degraded(scores):
     return out
 
 
-def write_run(path, scores, *, model, new_format, manifest=None):
+def write_run(path, scores, *, model, manifest=None):
     (path / "predictions").mkdir(parents=True)
     tasks = {}
     for task, values in scores.items():
@@ -62,14 +62,11 @@ def write_run(path, scores, *, model, new_format, manifest=None):
         rows = []
         for i, (sid, v) in enumerate(zip(sample_ids(task, len(values)), values)):
             outcome = "passed" if (v == 1 if metric == "accuracy" else v >= 0.1) else "failed"
-            if new_format:
-                cluster = ("longhealth:" + sid.rsplit("/r", 1)[0] if task.startswith("longhealth") else
-                           "medisumqa:" + sid.rsplit("/q", 1)[0] if task == "medisumqa" else None)
-                rows.append({"task": task, "sample_id": sid, "index": i, "outcome": outcome,
-                             "metrics": {metric: v}, "cluster": cluster, "response": "…"})
-            else:  # the rows reports are written with today: id, outcome, CLUE's keys, metrics at top level
-                rows.append({"id": sid, "outcome": outcome, "Model Answer": "…", "Ground Truth Answer": "…",
-                             metric: v, "reason": ""})
+            cluster = ("longhealth:" + sid.rsplit("/r", 1)[0] if task.startswith("longhealth") else
+                       "medisumqa:" + sid.rsplit("/q", 1)[0] if task == "medisumqa" else None)
+            rows.append({"id": sid, "task": task, "sample_id": sid, "index": i, "outcome": outcome,
+                         "Model Answer": "…", "Ground Truth Answer": "…", "metrics": {metric: v},
+                         "cluster": cluster, "response": "…", "reason": ""})
         (path / "predictions" / f"{task}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
         tasks[task] = {"title": {"mednli": "MedNLI", "meqsum": "MeQSum"}.get(task, task),
                        "metrics": {metric: {"value": float(np.mean(values))}}}
@@ -83,8 +80,8 @@ def write_run(path, scores, *, model, new_format, manifest=None):
 @pytest.fixture
 def runs(tmp_path):
     base = baseline_scores()
-    ref = write_run(tmp_path / "base", base, model="base-7b", new_format=False)
-    new = write_run(tmp_path / "finetune", degraded(base), model="med-7b", new_format=True)
+    ref = write_run(tmp_path / "base", base, model="base-7b")
+    new = write_run(tmp_path / "finetune", degraded(base), model="med-7b")
     return ref, new
 
 
@@ -138,9 +135,9 @@ def test_the_forest_plot_is_byte_identical_on_a_rerun(runs, tmp_path):
 
 def test_mismatched_manifests_are_refused_with_every_difference(tmp_path, capsys):
     base = baseline_scores()
-    ref = write_run(tmp_path / "base", base, model="a", new_format=False)
+    ref = write_run(tmp_path / "base", base, model="a")
     other = dict(MANIFEST, profile="head", prompts_sha256="c" * 64, data_sha256={"mednli/mli_test_v1.jsonl": "d" * 64})
-    new = write_run(tmp_path / "new", base, model="b", new_format=True, manifest=other)
+    new = write_run(tmp_path / "new", base, model="b", manifest=other)
     assert main(["compare", str(ref), str(new), "--no-plot", "--resamples", "1000"]) == 2
     err = capsys.readouterr().err
     assert "are not comparable (3 differences" in err
@@ -160,7 +157,7 @@ def test_longhealth_can_be_compared_by_question(runs, capsys):
 
 def test_several_runs_against_one_reference(runs, tmp_path, capsys):
     ref, new = runs
-    same = write_run(tmp_path / "same", baseline_scores(), model="base-again", new_format=True)
+    same = write_run(tmp_path / "same", baseline_scores(), model="base-again")
     assert main(["compare", str(ref), str(new), str(same), "--no-plot", "--resamples", "1000"]) == 0
     out = capsys.readouterr().out
     assert "| Task | Metric | base | finetune | same |" in out
@@ -171,7 +168,8 @@ def test_several_runs_against_one_reference(runs, tmp_path, capsys):
     (lambda d: (d / "clue-report.json").unlink(), "not found"),
     (lambda d: (d / "clue-report.json").write_text("{"), "cannot read it as JSON"),
     (lambda d: (d / "predictions" / "mednli.jsonl").write_text('{"id": "x"}\nnot json\n'), "mednli.jsonl, line 2"),
-    (lambda d: (d / "predictions" / "mednli.jsonl").write_text('{"outcome": "passed"}\n'), "no sample id"),
+    (lambda d: (d / "predictions" / "mednli.jsonl").write_text('{"outcome": "passed"}\n'),
+     "mednli.jsonl, line 1: not a clue-checks prediction row"),
 ])
 def test_an_unreadable_report_directory_names_the_file(runs, damage, message, capsys):
     ref, new = runs
@@ -180,13 +178,11 @@ def test_an_unreadable_report_directory_names_the_file(runs, damage, message, ca
     assert message in capsys.readouterr().err
 
 
-def test_rows_are_read_in_either_format(runs):
-    ref, new = runs
-    old_rows, new_rows = load_run_dir(ref).records, load_run_dir(new).records
-    a = next(r for r in old_rows if r.task == "longhealth-t1")
-    b = next(r for r in new_rows if r.task == "longhealth-t1")
-    assert (a.sample_id, a.cluster, dict(a.metrics)) == (b.sample_id, b.cluster, dict(b.metrics))
-    assert a.cluster == "longhealth:p0/q00"
+def test_rows_are_read_back_as_sample_records(runs):
+    ref, _ = runs
+    record = next(r for r in load_run_dir(ref).records if r.task == "longhealth-t1")
+    assert (record.sample_id, record.cluster, record.response) == ("p0/q00/r0", "longhealth:p0/q00", "…")
+    assert set(record.metrics) == {HEADLINE["longhealth-t1"]}
     with pytest.raises(RunDirError, match="not a directory"):
         load_run_dir(ref / "missing")
 

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from fakes import copy_suite
+from planted import planted_samples
 
 from clue_checks.server import BaselineServer
-from clue_checks.server.variants import FINETUNE_DEGRADED, planted_samples
+from clue_checks.server.variants import FINETUNE_DEGRADED
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "clue_checks" / "fixtures"

@@ -542,41 +542,6 @@ def test_malformed_then_good_succeeds(serve):
     assert run(complete(server.url, gen_request(), tgi_info(server.url))).text == " fine."
 
 
-# -- tokenize -------------------------------------------------------------------------------------------
-
-
-async def tokenize(url: str, info: EndpointInfo, text: str = "chest pain") -> list[int] | None:
-    async with client_for(url) as client:
-        return await client.tokenize(text, info)
-
-
-def test_tokenize_tgi_shape(serve):
-    tokens = [{"id": 101, "text": "chest", "start": 0, "stop": 5}, {"id": 7, "text": " pain", "start": 5, "stop": 10}]
-    server = serve({("POST", "/tokenize"): (200, {}, tokens)})
-    assert run(tokenize(server.url, tgi_info(server.url))) == [101, 7]
-    assert server.requests[0].body == {"inputs": "chest pain"}
-
-
-def test_tokenize_vllm_shape(serve):
-    reply = {"count": 3, "max_model_len": 8192, "tokens": [1, 101, 7], "token_strs": None}
-    server = serve({("POST", "/tokenize"): (200, {}, reply)})
-    assert run(tokenize(server.url, vllm_info(server.url))) == [1, 101, 7]
-    assert server.requests[0].body == {"model": "served-llama", "prompt": "chest pain"}
-
-
-def test_tokenize_without_tokenizer_is_none(serve):
-    server = serve({("POST", "/tokenize"): (404, {}, {"error": "No fast tokenizer available", "error_type": "no_tokenizer"})})
-    assert run(tokenize(server.url, tgi_info(server.url))) is None
-    served_nothing = serve({})  # transformers serve: no route at all
-    assert run(tokenize(served_nothing.url, vllm_info(served_nothing.url))) is None
-
-
-def test_tokenize_other_errors_raise(serve):
-    server = serve({("POST", "/tokenize"): (400, {}, {"error": {"message": "bad prompt", "code": 400}})})
-    with pytest.raises(EndpointError, match="bad prompt"):
-        run(tokenize(server.url, vllm_info(server.url)))
-
-
 # -- tokenize_offsets -------------------------------------------------------------------------------
 
 
@@ -632,6 +597,12 @@ def test_tokenize_offsets_vllm_without_spelling_token_strs_is_none(serve, strs):
     tokens = list(range(len(strs))) if strs else [1, 2, 3]
     server = serve({("POST", "/tokenize"): (200, {}, {"count": len(tokens), "tokens": tokens, "token_strs": strs})})
     assert run(tokenize_offsets(server.url, vllm_info(server.url))) is None
+
+
+def test_tokenize_offsets_other_errors_raise(serve):
+    server = serve({("POST", "/tokenize"): (400, {}, {"error": {"message": "bad prompt", "code": 400}})})
+    with pytest.raises(EndpointError, match="bad prompt"):
+        run(tokenize_offsets(server.url, vllm_info(server.url)))
 
 
 def test_tokenize_offsets_without_tokenizer_is_none(serve):

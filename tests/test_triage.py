@@ -11,7 +11,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from clue_checks.endpoint.types import Completion
-from clue_checks.metrics.icd10 import is_code_increment, table_available
+from clue_checks.metrics.icd10 import is_code_increment
 from clue_checks.tasks import TASKS, get_profile
 from clue_checks.tasks.base import Sample, SampleResult
 from clue_checks.tasks.mednli import LABELS
@@ -293,9 +293,8 @@ def test_medisumcode_kinds_through_its_scorer():
     assert "code_increment" not in kinds("medisumcode", "E10.65", "E1010")
     assert kinds("medisumcode", "no codes at all", "E1164") == ("format",)
     assert kinds("medisumcode", "E11.64", "E1164") == ()
-    if table_available():  # invalid codes are only known with the ICD-10-CM table
-        assert "invalid_code" in kinds("medisumcode", "E11.99", "E1164")
-        assert kinds("medisumcode", "I10", "E1164") == ("wrong_answer",)
+    assert "invalid_code" in kinds("medisumcode", "E11.99", "E1164")  # simple-icd-10-cm is required
+    assert kinds("medisumcode", "I10", "E1164") == ("wrong_answer",)
 
 
 @given(st.lists(st.text(alphabet="EIX0123456789", min_size=3, max_size=6), max_size=5),

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from clue_checks.metrics.icd10 import extract_codes, is_code_increment
-from clue_checks.server.variants import count_up, planted_samples
+from clue_checks.server.variants import count_up
 from fakes import copy_suite
+from planted import planted_samples
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "clue_checks" / "fixtures"

@@ -25,6 +25,7 @@ from clue_checks.tasks import TASKS, get_profile
 from clue_checks.tasks.longhealth import strict_letter
 from clue_checks.tasks.tokens import LocalTokenCounter, UsesTokenCounter
 from option_values import FakeConfig
+from planted import planted_samples
 
 FIXTURES = Path(__file__).resolve().parent.parent / "clue_checks" / "fixtures"
 PAPER = get_profile("paper")
@@ -115,8 +116,8 @@ def test_same_samples_same_answers_every_run(prompts):
         with BaselineServer(variant=FINETUNE_DEGRADED) as server:
             answers.append([generate(server, p)["generated_text"] for p in chosen])
     assert answers[0] == answers[1]
-    assert variants.planted_samples(FINETUNE_DEGRADED, FIXTURES, tasks=["mednli", "meqsum"]) == \
-        variants.planted_samples(FINETUNE_DEGRADED, FIXTURES, tasks=["mednli", "meqsum"])
+    assert planted_samples(FINETUNE_DEGRADED, FIXTURES, tasks=["mednli", "meqsum"]) == \
+        planted_samples(FINETUNE_DEGRADED, FIXTURES, tasks=["mednli", "meqsum"])
 
 
 def test_chat_and_generate_requests_of_a_sample_are_hit_alike(prompts, degraded):
@@ -282,7 +283,7 @@ def test_broken_samples_are_exactly_the_planted_ones(degraded):
     with BaselineServer() as base:
         before = scores(base, tasks)
     after = scores(degraded, tasks)
-    planted_ids = variants.planted_samples(FINETUNE_DEGRADED, FIXTURES, tasks=list(tasks))
+    planted_ids = planted_samples(FINETUNE_DEGRADED, FIXTURES, tasks=list(tasks))
     assert before.keys() == after.keys()
     for test_id in before:
         metric = headline[test_id.split(":")[0]]

@@ -32,7 +32,7 @@ from .redact import Redactor, install_log_filters, without_userinfo
 from .retry import Attempts, RetryPolicy
 from .token_spans import Spans, parse_tgi_spans, parse_vllm_spans
 from .types import Completion, EndpointError, EndpointInfo, Request
-from .wire import Malformed, chat_body, decode_json, generate_body, parse_chat, parse_generate, parse_tokens, tokenize_body
+from .wire import Malformed, chat_body, decode_json, generate_body, parse_chat, parse_generate, tokenize_body
 
 log = logging.getLogger(__name__)
 
@@ -161,10 +161,6 @@ class EndpointClient:
         completion, seconds = await self._send(path, body, parse)
         return Completion(completion.text, completion.finish_reason, completion.generated_tokens,
                           completion.prompt_tokens, latency_s=seconds)
-
-    async def tokenize(self, text: str, info: EndpointInfo) -> list[int] | None:
-        """Token ids from the server's own tokenizer, or None if it has no /tokenize."""
-        return await self._tokenize(tokenize_body(text, info), parse_tokens)
 
     async def tokenize_offsets(self, text: str, info: EndpointInfo) -> Spans | None:
         """(start, stop) character offsets of each token of `text`, special tokens included (zero width).

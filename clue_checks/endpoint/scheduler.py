@@ -462,10 +462,6 @@ class Scheduler:
                     "sent": self.sent, "from_store": self.from_store, "retries": self.retries,
                     "failed": self.failed + self.not_sent, "tokens_out": self.tokens_out}
 
-    def tokenize(self, text: str) -> list[int] | None:
-        replica = self._router.replicas[0]
-        return self._run(replica.client.tokenize(text, replica.info), self.stall_seconds)
-
     def tokenize_offsets(self, text: str) -> list[tuple[int, int]] | None:
         """Character (start, stop) of each token from the first endpoint's /tokenize, or None."""
         replica = self._router.replicas[0]

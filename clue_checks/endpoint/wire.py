@@ -130,14 +130,3 @@ def parse_chat(data: Any) -> Completion:
         raise Malformed("choices[0].message.content is not a string")
     return Completion(content, as_str(choice.get("finish_reason")), _usage(data, "completion_tokens"),
                       _usage(data, "prompt_tokens"))
-
-
-def parse_tokens(data: Any) -> list[int]:
-    """Token ids from TGI's `[{"id", "text", "start", "stop"}]` or vLLM's `{"count", "tokens"}`."""
-    if isinstance(data, list) and all(isinstance(t, dict) and as_int(t.get("id")) is not None for t in data):
-        return [t["id"] for t in data]
-    if isinstance(data, dict) and isinstance(data.get("tokens"), list):
-        tokens = data["tokens"]
-        if all(as_int(t) is not None for t in tokens):
-            return list(tokens)
-    raise Malformed("neither a TGI token list nor a vLLM {'tokens': [...]}")

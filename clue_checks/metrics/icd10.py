@@ -55,10 +55,6 @@ def _table() -> ModuleType | None:
     return simple_icd_10_cm
 
 
-def table_available() -> bool:
-    return _table() is not None
-
-
 def is_valid_code(code: str) -> bool:
     """A category, subcategory or 7th-character code of the current ICD-10-CM release.
 

@@ -14,9 +14,11 @@ ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
 
 @lru_cache(maxsize=1)
 def _scorer():
-    from .nltk_import import import_rouge_scorer  # rouge-score without nltk's start-up import of scipy.stats
+    # Imported on the first score, not with the plugin: rouge-score imports nltk (and nltk scipy.stats),
+    # a one-off cost that overlaps with the requests already in flight.
+    from rouge_score import rouge_scorer
 
-    return import_rouge_scorer().RougeScorer(list(ROUGE_TYPES), use_stemmer=False)
+    return rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer=False)
 
 
 def rouge_f(prediction: str, reference: str) -> dict[str, float]:

@@ -1,7 +1,7 @@
 """``clue compare REF DIR [DIR ...]``: the paper's headline table for runs against a reference run.
 
 Writes the Markdown to stdout and to ``--out`` (default ``DIR/compare.md`` of the first DIR), the
-numbers behind it to the same name with ``.json``, and a forest plot beside it (``.png`` and ``.svg``).
+numbers behind it to the same name with ``.json``, and a forest plot beside it (``.svg``, and ``.png`` where matplotlib is installed).
 """
 
 from __future__ import annotations
@@ -65,11 +65,13 @@ def run(args: argparse.Namespace) -> int:
     if args.no_plot:
         note = "not drawn (--no-plot)."
     else:
-        from .forest import forest_plot
+        from .forest import PNG_NEEDS_MATPLOTLIB, forest_plot
 
         names = ", ".join(r.name for r in runs)
         plot_files = [p.name for p in forest_plot(forest_rows(reference, comparisons), stem,
                                                   reference=reference.name, title=f"{names} vs {reference.name}")]
+        if not any(name.endswith(".png") for name in plot_files):
+            print(PNG_NEEDS_MATPLOTLIB, file=sys.stderr)
     text = markdown(reference, comparisons, plot_files=plot_files, plot_note=note)
     text = f"**{forced_note(forced)}**\n\n{text}" if forced else text  # --force: the table says so
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,17 +1,29 @@
 """The forest plot of `clue compare`: each task's difference from the reference with its 95% interval.
 
-Drawn with matplotlib's object API on the Agg canvas (no pyplot state, no display needed) and made
-byte-for-byte reproducible: the SVG's element ids come from a fixed hash salt and neither file
-carries a date or the matplotlib version.
+The SVG is drawn by the HTML page's own chart code (`html_svg.forest`), with its colours inlined so the
+file stands alone; it is always written. The PNG needs matplotlib, an optional extra
+(`pip install 'clue-checks[plot]'`): where it is installed the PNG is drawn with its object API on the
+Agg canvas (no pyplot state, no display needed), carrying neither a date nor the matplotlib version, so
+both files are byte-for-byte reproducible.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
 
-SVG_SALT = "clue-checks"
+from .html_svg import Difference, forest
+
+PNG_NEEDS_MATPLOTLIB = ("forest plot: PNG not drawn (matplotlib is not installed; "
+                        "pip install 'clue-checks[plot]' draws it beside the SVG)")
+# The page's chart styles (html_assets/page.css) with its colours written out.
+SVG_STYLE = ("text { font-family: system-ui, sans-serif; font-size: 12px; } .axis { fill: #5d6773; font-size: 11px; } "
+             ".label, .value { fill: #1d232b; } .missing { fill: #a15c00; font-style: italic; } "
+             "line.zero { stroke: #9aa3ad; stroke-dasharray: 4 3; } .ci { stroke-width: 1.5; } "
+             ".worse { stroke: #b3261e; fill: #b3261e; } .better { stroke: #2e7d32; fill: #2e7d32; } "
+             ".same { stroke: #1d232b; fill: #1d232b; }")
 
 
 @dataclass(frozen=True)
@@ -24,9 +36,33 @@ class ForestRow:
     significant: bool = False  # p < 0.05 (drawn filled)
 
 
+def png_available() -> bool:
+    return find_spec("matplotlib") is not None
+
+
+def forest_svg(rows: Sequence[ForestRow], *, reference: str, title: str = "") -> str:
+    """The plot as a standalone SVG document: one line per row, labelled with the model when several are compared."""
+    several = len({r.model for r in rows}) > 1
+    differences = [Difference(f"{r.label} · {r.model}" if several else r.label, r.difference, r.low, r.high,
+                              "p < 0.05" if r.significant else "") for r in rows]
+    label = f"{title}: " if title else ""
+    svg = forest(differences, f"{label}difference from {reference} with 95% intervals", style=SVG_STYLE)
+    return "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n" + svg + "\n"
+
+
 def forest_plot(rows: Sequence[ForestRow], stem: Path, *, reference: str, title: str = "") -> list[Path]:
-    """Write `stem`.png and `stem`.svg; returns their paths. Labels run top to bottom in `rows` order,
-    one line per model within a label."""
+    """Write `stem`.png (where matplotlib is installed) and `stem`.svg; returns the paths written. Labels run
+    top to bottom in `rows` order, one line per model within a label."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    png, svg = stem.parent / f"{stem.name}.png", stem.parent / f"{stem.name}.svg"  # "v1.2" keeps its dot
+    svg.write_text(forest_svg(rows, reference=reference, title=title), encoding="utf-8")
+    if not png_available():
+        return [svg]
+    _png(rows, png, reference=reference, title=title)
+    return [png, svg]
+
+
+def _png(rows: Sequence[ForestRow], png: Path, *, reference: str, title: str) -> None:
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -58,12 +94,7 @@ def forest_plot(rows: Sequence[ForestRow], stem: Path, *, reference: str, title:
         ax.legend(fontsize=8, loc="best")
     ax.grid(axis="x", linewidth=0.3)
     fig.tight_layout()
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    png, svg = stem.parent / f"{stem.name}.png", stem.parent / f"{stem.name}.svg"  # "v1.2" keeps its dot
-    with matplotlib.rc_context({"svg.hashsalt": SVG_SALT}):
-        fig.savefig(png, dpi=150, metadata={"Software": None})
-        fig.savefig(svg, metadata={"Date": None, "Creator": None})
-    return [png, svg]
+    fig.savefig(png, dpi=150, metadata={"Software": None})
 
 
 def _first(rows: Sequence[ForestRow], model: str, labels: list[str]) -> int:

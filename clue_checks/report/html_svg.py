@@ -32,10 +32,12 @@ def _num(value: float | None, digits: int = 3) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-def _svg(width: int, height: int, label: str, body: list[str]) -> str:
+def _svg(width: int, height: int, label: str, body: list[str], style: str = "") -> str:
+    """`style`: CSS for a chart that leaves the page (the page's stylesheet is not there)."""
+    css = f"<style>{style}</style>" if style else ""
     return (f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
             f'aria-label="{escape(label)}" xmlns="http://www.w3.org/2000/svg"><title>{escape(label)}</title>'
-            + "".join(body) + "</svg>")
+            + css + "".join(body) + "</svg>")
 
 
 def _text(x: float, y: float, text: str, cls: str = "", anchor: str = "start", full: str | None = None) -> str:
@@ -111,7 +113,8 @@ class Difference:
     note: str = ""  # e.g. "p=0.031"
 
 
-def forest(rows: Sequence[Difference], label: str = "difference to the baseline with 95% intervals") -> str:
+def forest(rows: Sequence[Difference], label: str = "difference to the baseline with 95% intervals", *,
+           style: str = "") -> str:
     """Paired differences (this run minus the baseline) around a dashed zero line, on a symmetric axis."""
     extent = max([abs(v) for r in rows for v in (r.value, r.low, r.high) if v is not None] or [0.0])
     extent = max(extent * 1.1, 0.01)
@@ -139,4 +142,4 @@ def forest(rows: Sequence[Difference], label: str = "difference to the baseline 
         body.append(f'<rect class="point {cls}" x="{x(row.value) - 4:.1f}" y="{mid - 4}" width="8" height="8"/>')
         interval = f" [{row.low:+.3f}, {row.high:+.3f}]" if row.low is not None and row.high is not None else ""
         body.append(_text(x0 + PLOT_W + 8, mid + 4, f"{row.value:+.3f}{interval} {row.note}".rstrip(), "value"))
-    return _svg(LABEL_W + PLOT_W + TEXT_W, height, label, body)
+    return _svg(LABEL_W + PLOT_W + TEXT_W, height, label, body, style)

@@ -1,9 +1,8 @@
 """Read a finished run's report directory back: ``clue-report.json`` and ``predictions/<task>.jsonl``.
 
-Prediction rows are read defensively, so reports written by older versions compare too: the sample id
-is ``sample_id`` or ``id``; the metrics are a ``metrics`` object or the row's numeric top-level keys;
-the task is ``task`` or the file's name; the cluster is ``cluster`` or, where the row has none, the one
-the task assigns to that sample id.
+Each prediction row carries the sample record's fields (``task``, ``sample_id``, a ``metrics`` object,
+``cluster``, ``response``, ``reference``, ...) beside CLUE's keys; a row without them is refused with the
+file and line named.
 """
 
 from __future__ import annotations
@@ -19,8 +18,7 @@ from .aggregate import SampleRecord
 from .files import PREDICTIONS, REPORT_JSON
 from .prediction_lines import PredictionLineError, prediction_rows
 
-# numeric top-level keys of a prediction row that are not metrics
-NOT_METRICS = frozenset({"index", "tokens_in", "tokens_out", "latency_s"})
+REQUIRED = ("task", "sample_id", "metrics")
 
 
 class RunDirError(Exception):
@@ -70,58 +68,35 @@ def load_run_dir(path: Path) -> RunDir:
 
 def _read_predictions(file: Path) -> list[SampleRecord]:
     out = []
-    clusters = _ClusterOf()
     try:
         rows = list(prediction_rows(file))
     except PredictionLineError as exc:
         raise RunDirError(str(exc)) from None
     for number, row in rows:
-        sample_id = row.get("sample_id", row.get("id"))
-        if sample_id is None:
-            raise RunDirError(f"{file}, line {number}: the row has no sample id (\"sample_id\" or \"id\")")
-        task = str(row.get("task") or file.stem)
-        sample_id = str(sample_id)
-        cluster = row["cluster"] if "cluster" in row else clusters(task, sample_id)
+        missing = [key for key in REQUIRED if row.get(key) is None]
+        if missing or not isinstance(row["metrics"], Mapping):
+            raise RunDirError(f"{file}, line {number}: not a clue-checks prediction row (no "
+                              f"{', '.join(map(repr, missing or ['metrics']))}); rerun that report's run")
         index = row.get("index")
-        out.append(SampleRecord(task=task, sample_id=sample_id, index=index if isinstance(index, int) else number - 1,
-                                outcome=str(row.get("outcome", "")), metrics=_metrics(row), cluster=cluster,
-                                reason=str(row.get("reason") or ""), response=_text(row, "response", "Model Answer"),
-                                reference=_text(row, "reference", "Ground Truth Answer"),
+        cluster = row.get("cluster")
+        out.append(SampleRecord(task=str(row["task"]), sample_id=str(row["sample_id"]),
+                                index=index if isinstance(index, int) else number - 1,
+                                outcome=str(row.get("outcome", "")), metrics=_metrics(row["metrics"]),
+                                cluster=cluster if isinstance(cluster, str) else None,
+                                reason=str(row.get("reason") or ""), response=_text(row, "response"),
+                                reference=_text(row, "reference"),
                                 kinds=tuple(str(k) for k in row["kinds"]) if isinstance(row.get("kinds"), list) else (),
                                 source=row.get("source") if isinstance(row.get("source"), str) else None))
     return out
 
 
-def _text(row: Mapping[str, Any], *keys: str) -> str | None:
-    """The first of `keys` the row has as a string (the response, as newer and older rows name it)."""
-    return next((row[k] for k in keys if isinstance(row.get(k), str)), None)
+def _text(row: Mapping[str, Any], key: str) -> str | None:
+    return row[key] if isinstance(row.get(key), str) else None
 
 
-def _metrics(row: Mapping[str, Any]) -> dict[str, float | None]:
-    if isinstance(row.get("metrics"), Mapping):
-        source = row["metrics"]
-        keys = list(source)
-    else:
-        source = row
-        keys = [k for k, v in row.items() if k not in NOT_METRICS and _number(v)]
-    return {k: (float(source[k]) if _number(source[k]) and math.isfinite(source[k]) else None) for k in keys}
+def _metrics(metrics: Mapping[str, Any]) -> dict[str, float | None]:
+    return {k: (float(v) if _number(v) and math.isfinite(v) else None) for k, v in metrics.items()}
 
 
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-class _ClusterOf:
-    """The cluster a task gives a sample id, for rows written before rows carried it."""
-
-    def __init__(self) -> None:
-        self._tasks: dict[str, Any] = {}
-
-    def __call__(self, task: str, sample_id: str) -> str | None:
-        from ..tasks import TASKS, Sample, get_profile
-
-        if task not in TASKS:
-            return None
-        if task not in self._tasks:
-            self._tasks[task] = TASKS[task](get_profile("paper"))
-        return self._tasks[task].cluster_of(Sample(task, sample_id, {}, ""))

@@ -110,14 +110,9 @@ class SampleSession:
     def run(self) -> Run:
         """The run (tasks, data, connection), created with the first CLUE test module collected."""
         if self._run is None:
-            from ..data.parsed_cache import ParsedCache
             from ..runner import Run
 
-            # Parsed workbooks are kept in pytest's cache folder: `--cache-clear` clears them, and
-            # `-p no:cacheprovider` keeps none.
-            cache = getattr(self.config, "cache", None)
-            folder = (lambda: cache.mkdir("clue-checks-data")) if cache is not None else None
-            self._run = Run(self.setup.settings, data_cache=ParsedCache(folder), catalog=self.setup.catalog)
+            self._run = Run(self.setup.settings, catalog=self.setup.catalog)
             self.config.add_cleanup(self.close)
         return self._run
 

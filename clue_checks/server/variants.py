@@ -32,9 +32,8 @@ are not part of it), so a question fails in all its repeats, as a model that doe
 ``icd_digits_up`` needs a code with a digit after its category and ``letter_not_f`` a baseline answer F;
 where that is missing the sample keeps the default answer and ``planted`` says None.
 
-``planted(variant, task, request)`` tells which failure the server planted in a request, and
-``planted_samples(variant, data_dir)`` lists them per test id, so tests can check that a comparison's
-"broke" list is what was planted.
+``planted(variant, task, request)`` tells which failure the server planted in a request, so tests can
+check that a comparison's "broke" list is what was planted.
 
 The default variant calls ``heuristics.answer`` exactly as before; this module only reads the
 heuristics' helpers, so the default answers, and its ``model_sha``, do not change.
@@ -269,32 +268,3 @@ def planted(variant: str, task: str, request: Any) -> str | None:
     if variant == DEFAULT:
         return None
     return _fail(variant, text, 1, need_answer=False)[1]
-
-
-def planted_samples(variant: str, data_dir: Path, *, tasks: Sequence[str] | None = None,
-                    profile: str = "paper") -> dict[str, str]:
-    """Test id → failure kind for every sample of `data_dir` the variant fails on, as the embedded server
-    sees the run's generate-mode prompts (the default wire mode against the baseline). Offline."""
-    from clue_checks.endpoint.types import EndpointInfo
-    from clue_checks.rendering import Renderer, load_tokenizer
-    from clue_checks.server.baseline import MAX_INPUT_TOKENS, MAX_TOTAL_TOKENS, TOKENIZER_DIR
-    from clue_checks.tasks import TASKS, get_profile
-    from clue_checks.tasks.tokens import LocalTokenCounter, UsesTokenCounter
-
-    chosen = get_profile(profile)
-    tokenizer = load_tokenizer(str(TOKENIZER_DIR))
-    info = EndpointInfo(url="http://127.0.0.1", server_kind="clue-baseline", model_id="baseline",
-                        max_input_tokens=MAX_INPUT_TOKENS, max_total_tokens=MAX_TOTAL_TOKENS, supports_generate=True)
-    renderer = Renderer("generate", info, tokenizer, chosen.assistant_prefix, chosen.postprocess)
-    counter = LocalTokenCounter(tokenizer)
-    found: dict[str, str] = {}
-    for name in tasks or TASKS:
-        task = TASKS[name](chosen)
-        if isinstance(task, UsesTokenCounter):
-            task.use_token_counter(counter, window=MAX_TOTAL_TOKENS)
-        loaded = task.load(data_dir)
-        for sample in loaded.samples:
-            kind = planted(variant, name, renderer.request(task.prompt(sample, loaded.shots)))
-            if kind is not None:
-                found[sample.test_id] = kind
-    return found

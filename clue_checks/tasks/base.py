@@ -17,7 +17,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..data.parsed_cache import ParsedCache
 from ..endpoint.types import Message
 from ..metrics import BatchedValues
 from ..numbers import shown_for_verdict
@@ -129,13 +128,10 @@ class Task(ABC):
     #: what identifies the task's definition beyond its name (a task file's SHA-256); None for CLUE's tasks
     identity: str | None = None
 
-    def __init__(self, profile: Profile, options: Mapping[str, Any] | None = None,
-                 data_cache: ParsedCache | None = None) -> None:
+    def __init__(self, profile: Profile, options: Mapping[str, Any] | None = None) -> None:
         self.profile = profile
         # Run options a task's metrics need (e.g. a local BERTScore model); never HTTP settings.
         self.options: Mapping[str, Any] = dict(options or {})
-        # Where a slow reader's records are kept between runs (data/parsed_cache.py); keeps nothing by default.
-        self.data_cache = data_cache or ParsedCache()
 
     # -- data ------------------------------------------------------------------------------
 

@@ -45,7 +45,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..data.parsed_cache import ParsedCache
 from ..data.errors import DataError
 from ..data.readers import read_text, require_file
 from .base import LoadedTask, Prompt, Sample, SampleResult, Task, clue_prompts, conversation
@@ -310,9 +309,8 @@ class LongHealthTask(Task):
     # answered tasks 2 and 3: task 1 turns it back on.
     phi_cut = False
 
-    def __init__(self, profile: Profile, options: Mapping[str, Any] | None = None,
-                 data_cache: ParsedCache | None = None) -> None:
-        super().__init__(profile, options, data_cache)
+    def __init__(self, profile: Profile, options: Mapping[str, Any] | None = None) -> None:
+        super().__init__(profile, options)
         self._benchmark: Benchmark | None = None
         self._counter: Callable[[], TokenCounter] | None = None
         self._window: int | None = None

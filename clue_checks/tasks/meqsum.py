@@ -30,7 +30,7 @@ class MeQSum(Task):
     def load(self, data_dir: Path) -> LoadedTask:
         path = data_dir / self.data_path
         columns = ("File", "CHQ", "Summary")
-        records = self.data_cache.records(path, "xlsx", ("QS", *columns), lambda: read_xlsx(path, "QS", columns))
+        records = read_xlsx(path, "QS", columns)
         unique_ids(path, (r["File"] for r in records), "File", records.wheres)
         shots, scored = split_shots(records, N_SHOTS, self.profile.shots_for(self.name))
         # Whitespace is kept as in the file: CLUE did no preprocessing.

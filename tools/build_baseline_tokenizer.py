@@ -1,6 +1,7 @@
-"""Regenerate ``baseline_tokenizer/``: the tokenizer of the parameterless baseline model.
+"""Regenerate ``clue_checks/server/baseline_tokenizer/``: the tokenizer of the parameterless baseline model.
 
-Run ``python -m clue_checks.server.build_baseline_tokenizer`` (optionally with an output
+A development tool, not part of the package (the built files ship as its data). Run
+``python tools/build_baseline_tokenizer.py`` from the repository root (optionally with an output
 directory).  The result is deterministic: the corpus is built only from text that ships
 with this repository (the CLUE prompt texts plus the word lists and sentences below), so
 the same tokenizers version always writes byte-identical files.
@@ -29,9 +30,9 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
 )
 
-_HERE = Path(__file__).resolve().parent
-DEFAULT_OUT = _HERE / "baseline_tokenizer"
-PROMPTS_JSON = _HERE.parent / "tasks" / "clue_prompts.json"
+_PACKAGE = Path(__file__).resolve().parent.parent / "clue_checks"
+DEFAULT_OUT = _PACKAGE / "server" / "baseline_tokenizer"
+PROMPTS_JSON = _PACKAGE / "tasks" / "clue_prompts.json"
 
 # Frequent English function and general words (weighted up: they dominate real text).
 COMMON_WORDS = """
