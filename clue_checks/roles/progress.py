@@ -39,30 +39,40 @@ def finishes_sample(report: pytest.TestReport) -> bool:
 
 
 class _BelowTheLine:
-    """`progress.Writer` for a terminal: draws under pytest's current line and returns the cursor."""
+    """`progress.Writer` for a terminal: draws under pytest's current line and returns the cursor.
+
+    The terminal's width and pytest's column are read with capture suspended: while pytest captures
+    the test's output the terminal cannot be asked its size, and the width falls back to 80, which
+    put the cursor back in the wrong column on any wider terminal (and pytest's next dots over its
+    earlier ones). A line that fills the terminal exactly leaves the cursor in the terminal's
+    "pending wrap" state, where no cursor motion can put it back: then nothing is drawn.
+    """
 
     def __init__(self, reporter: Any, capman: Any) -> None:
         self._reporter = reporter
         self._capman = capman
         self.drawn = False
 
-    def _raw(self, text: str) -> None:
+    def _below(self, text: str) -> bool:
+        """Write `text` on the line below pytest's and return to pytest's column; False if it cannot."""
         tw = self._reporter._tw  # pytest's TerminalWriter: write_raw leaves its column bookkeeping alone
         with _uncaptured(self._capman):
-            tw.write_raw(text, flush=True)
-
-    def _column(self) -> int:
-        tw = self._reporter._tw
-        return tw.width_of_current_line % max(tw.fullwidth, 1)
+            width = max(tw.fullwidth, 1)
+            used = tw.width_of_current_line
+            if used and used % width == 0:
+                return False
+            tw.write_raw(f"\n\r{text[:max(width - 1, 1)]}\x1b[K\x1b[1A\x1b[{used % width + 1}G", flush=True)
+        return True
 
     def rewrite(self, line: str, **markup: bool) -> None:
-        width = max(self._reporter._tw.fullwidth - 1, 10)
-        self._raw(f"\n\r{line[:width]}\x1b[K\x1b[1A\x1b[{self._column() + 1}G")
-        self.drawn = True
+        if self._below(line):
+            self.drawn = True
+        else:
+            self.erase()
 
     def erase(self) -> None:
         if self.drawn:
-            self._raw(f"\n\r\x1b[2K\x1b[1A\x1b[{self._column() + 1}G")
+            self._below("")
             self.drawn = False
 
     def write_line(self, line: str, **markup: bool) -> None:
