@@ -227,7 +227,7 @@ class Controller:
         result = aggregate.aggregate(
             self.records, self._task_specs(), self.setup.thresholds.gates, batch_score=self._batch_score,
             not_selected=self._not_selected(), deferred=self._deferred(),
-            pass_blockers=self.setup.pass_blockers(server_kind))
+            pass_blockers=self.setup.pass_blockers(server_kind), not_run=self.not_run())
         run_section = self._run_section()
         manifest = self._manifest(result)
         from dataclasses import replace
@@ -247,6 +247,10 @@ class Controller:
 
         markdown_extra = add_run_stats(report, result.records, self._request_stats(), time.time() - self.started)
         markdown = render.markdown(report, result.tasks, result.gates, result.levels)
+        not_run = self.not_run()
+        if not_run:  # the tasks whose data is absent: said once per task, beside their gates' "not run"
+            report["not_run"] = not_run
+            markdown += "\n## Tasks not run\n\n" + "".join(f"- {line}\n" for line in not_run.values())
         if comparison.section is not None or comparison.gates:
             report["comparison"] = comparison.section or {"not_computed": self.comparison_error
                                                           or baseline_report.NO_BASELINE,
@@ -315,6 +319,14 @@ class Controller:
     def _not_selected(self) -> tuple[str, ...]:
         settings = self.setup.settings
         return tuple(t for t in self.run.tasks if t not in settings.tasks) if settings.tasks_explicit else ()
+
+    def not_run(self) -> dict[str, str]:
+        """Selected tasks whose data file is absent under --clue-data: task -> one line (file, fix)."""
+        from ..data.missing import missing_tasks
+
+        settings = self.setup.settings
+        paths = {name: task.data_path for name, task in self.run.tasks.items()}
+        return missing_tasks(paths, settings.tasks, settings.data_dir)
 
     def _deferred(self) -> str | None:
         shard = self.setup.settings.shard
@@ -425,6 +437,8 @@ class Controller:
         result, report = self.result, self.report
         requests = report["requests"]
         terminalreporter.write_sep("=", "CLUE report")
+        for line in report.get("not_run", {}).values():
+            terminalreporter.write_line(line, yellow=True)
         from ..report.kinds_table import terminal_lines as kinds_lines
 
         for line in kinds_lines(report):  # before the task table, which stays the last thing printed

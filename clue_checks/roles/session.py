@@ -137,6 +137,11 @@ class SampleSession:
         if task not in settings.tasks:
             metafunc.parametrize(FIXTURE, [], indirect=True)  # deselected by the plugin
             return
+        from ..data.missing import missing_tasks
+
+        missing = missing_tasks({task: run.tasks[task].data_path}, [task], settings.data_dir)
+        if missing:  # one line: which file, and the step that gets it; the report says the task did not run
+            pytest.skip(missing[task])
         problem = None
         try:
             samples: Sequence[Any] = run.samples(task)
