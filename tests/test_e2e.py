@@ -288,6 +288,7 @@ def test_a_missing_data_folder_is_one_message_before_any_request(suite, baseline
     output = result.stdout.str() + result.stderr.str()
     assert result.ret == 2
     assert f"data folder not found: {missing}" in output and "Traceback" not in output
+    assert output.count("data folder not found") == 1 and "_pytest" not in output  # once, no pytest internals
     assert "collected" not in output  # stopped before collecting: not one error per task module
     assert generation_requests(baseline) == 0
 

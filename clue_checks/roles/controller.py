@@ -91,11 +91,11 @@ class Controller:
             # Data, profile, prompts, seeds and floors agree with the baseline's, before any request.
             problem = check_before_inference(settings, self.run, self.setup.thresholds_text)
             if problem is not None:
-                pytest.exit(problem, returncode=EXIT_UNAVAILABLE)
+                raise session.Interrupted(problem)  # exit 2, the message once
         if not settings.on_command_line:
             return
         if not settings.data_dir.is_dir():  # one message, not one per task module
-            pytest.exit(data_folder_missing(settings.data_dir), returncode=EXIT_UNAVAILABLE)
+            raise session.Interrupted(data_folder_missing(settings.data_dir))
         if self.xdist and not self.config.option.collectonly:
             # An unusable cache: one line now, before any worker starts (a single process checks it
             # when it connects, once a sample is collected).
@@ -104,11 +104,11 @@ class Controller:
             problem = store_problem(self.run, create=False)
             self.run.close()
             if problem is not None:
-                pytest.exit(problem, returncode=EXIT_UNAVAILABLE)
+                raise session.Interrupted(problem)  # exit 2, the message once
         if self.xdist and settings.endpoints and not self.config.option.collectonly:
-            self._check_endpoint()
+            self._check_endpoint(session)
 
-    def _check_endpoint(self) -> None:
+    def _check_endpoint(self, session: pytest.Session) -> None:
         from ..endpoint.store import StoreError
         from ..endpoint.types import EndpointError
         from ..rendering import TemplateUnavailable
@@ -123,7 +123,7 @@ class Controller:
         finally:
             run.close()
         if problem is not None:
-            pytest.exit(problem, returncode=EXIT_UNAVAILABLE)
+            raise session.Interrupted(problem)  # exit 2, the message once
 
     # -- collection -----------------------------------------------------------------------
 

@@ -75,7 +75,7 @@ class SampleSession:
         self.description: RunDescription | None = None
         self.baseline: BaselineServer | None = None
         self._run: Run | None = None
-        self._data_error_shown = False
+        self._data_error_shown = False  # an xdist worker's missing data folder: one collection error
         self._description_sent = False
         self.unavailable: str | None = None  # a worker that could not connect: why
         self.baseline_side: BaselineSide | None = None  # --clue-baseline / --baseline-endpoint (roles/baseline.py)
@@ -122,8 +122,11 @@ class SampleSession:
 
         settings = self.setup.settings
         if not settings.data_dir.is_dir():
-            # Found at collection (the session asked for CLUE by its ini file or a marked test): one
-            # collection error, and pytest stops before running anything.
+            # Found at collection (the session asked for CLUE by its ini file or a marked test): the
+            # session stops here, exit 2, with the message once (as when --clue-data names it). An xdist
+            # worker that stopped would be restarted: there it is one collection error, which stops the run.
+            if not self.worker:
+                raise pytest.Session.Interrupted(data_folder_missing(settings.data_dir))
             if not self._data_error_shown:
                 self._data_error_shown = True
                 pytest.fail(data_folder_missing(settings.data_dir), pytrace=False)
@@ -204,7 +207,8 @@ class SampleSession:
             problem = f"clue-checks: --baseline-endpoint: {run.redact(str(exc))}"
         if problem is not None:
             if not self.worker:
-                pytest.exit(problem, returncode=EXIT_UNAVAILABLE)
+                # pytest's own way to stop a session: exit 2 and the message once (pytest.exit prints it twice).
+                raise session.Interrupted(problem)
             # A worker that exits is restarted by xdist and its message lost: its first sample test errors
             # with the message instead, and stops the session (xdist reports it as the reason).
             self.unavailable = problem
