@@ -57,6 +57,11 @@ class Controller:
         self.worker_stats: list[dict[str, Any]] = []  # each xdist worker's Run.request_stats()
         self.report_error: str | None = None  # the report could not be written: why
         self._cleaner: Any = None
+        from .first_run import FailureLines, wants_compact
+
+        self.failure_lines = FailureLines()  # failing samples, one line each (first_run.py)
+        self.compact = wants_compact(config.option.tbstyle, config.get_verbosity())
+        self.exit_status: int | None = None  # the session's exit code, as this plugin left it
 
     @property
     def active(self) -> bool:
@@ -178,6 +183,11 @@ class Controller:
                 add_sample_output(xml, report, sample_output(record, redact=self.setup.settings.redact))
         elif report.failed and not getattr(report, "clue_sample", False):
             self.other_failures += 1
+        if report.failed and getattr(report, "clue_sample", False):
+            from .first_run import HEADLINE_ATTRIBUTE
+
+            task = data.get("task", "") if data is not None else ""
+            self.failure_lines.add(task, getattr(report, HEADLINE_ATTRIBUTE, None) if report.when == "call" else None)
         described = getattr(report, "clue_run", None)
         if described is not None:
             self._described(RunDescription.from_dict(described))
@@ -283,6 +293,7 @@ class Controller:
                                                        other_failures=self.other_failures)
         if self.comparison_error is not None:  # asked to compare, and the runs are not comparable
             session.exitstatus = EXIT_UNAVAILABLE
+        self.exit_status = int(session.exitstatus)
 
     def _write_page(self) -> None:
         """index.html, from the files just written (so --clue-redact's rows are what the page shows)."""
@@ -421,6 +432,13 @@ class Controller:
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> Any:
         # The outermost wrapper: the task table comes after pytest's failure details and its list of
         # failed samples, just above the final counts, where a reader looks for the verdict.
+        if self.compact and self.result is not None and self.failure_lines.total and not self.failure_lines.other \
+                and not self.other_failures:
+            # Only samples failing their checks: one line each in our section instead of pytest's (first_run.py).
+            config.option.tbstyle = "no"
+            terminalreporter.reportchars = terminalreporter.reportchars.replace("f", "")
+        else:
+            self.compact = False
         result = yield
         self._write_summary(terminalreporter)
         return result
@@ -437,8 +455,30 @@ class Controller:
         result, report = self.result, self.report
         requests = report["requests"]
         terminalreporter.write_sep("=", "CLUE report")
+        if self.compact:
+            titles = {t.task: t.title for t in result.tasks}
+            width = self.config.get_terminal_writer().fullwidth
+            for line in self.failure_lines.lines(titles, width=width):
+                terminalreporter.write_line(line)
         for line in report.get("not_run", {}).values():
             terminalreporter.write_line(line, yellow=True)
+        # Notes first: the table, the verdict, the page and the exit code's meaning end the output.
+        describe = report["run"]
+        if requests.get("from_store") and not describe.get("model_revision"):
+            terminalreporter.write_line(
+                f"warning: {describe.get('model_id')} reports no revision, so stored answers are keyed by its name "
+                "alone: if the weights changed, pass --model-revision=<release> (or --refresh)", yellow=True)
+        thresholds = self.setup.thresholds
+        floorless = [t.task for t in result.tasks
+                     if self.run.tasks[t.task].floor_is_the_check and not thresholds.floors_for(t.task)]
+        if floorless:
+            terminalreporter.write_line(
+                f"note: no [sample] floor for {', '.join(floorless)} in {thresholds.source}: their samples pass "
+                "whatever their scores", yellow=True)
+        partial = [t.title for t in result.tasks if t.partial]
+        if partial and result.verdict != "deferred":
+            terminalreporter.write_line(f"partial run ({', '.join(partial)}): scores cover only the samples that "
+                                        "ran; gates cannot pass", yellow=True)
         from ..report.kinds_table import terminal_lines as kinds_lines
 
         for line in kinds_lines(report):  # before the task table, which stays the last thing printed
@@ -459,28 +499,18 @@ class Controller:
         for line, markup in summary_lines(report, self.report_error):
             terminalreporter.write_line(self._clean(line), **markup)
         if self.report_error is None:
-            terminalreporter.write_line("report: " + ", ".join(str(p) for p in self.paths[:3]))
+            page = [p for p in self.paths if p.name == "index.html"]
+            rest = ", ".join(p.name for p in self.paths[:3] if p not in page)
+            terminalreporter.write_line(f"report: {page[0]} (beside it: {rest})" if page
+                                        else "report: " + ", ".join(str(p) for p in self.paths[:3]), bold=True)
         if self.page_problem:
             terminalreporter.write_line(f"warning: {self.page_problem}", yellow=True)
-        describe = report["run"]
-        if requests.get("from_store") and not describe.get("model_revision"):
-            terminalreporter.write_line(
-                f"warning: {describe.get('model_id')} reports no revision, so stored answers are keyed by its name "
-                "alone: if the weights changed, pass --model-revision=<release> (or --refresh)", yellow=True)
-        thresholds = self.setup.thresholds
-        floorless = [t.task for t in result.tasks
-                     if self.run.tasks[t.task].floor_is_the_check and not thresholds.floors_for(t.task)]
-        if floorless:
-            terminalreporter.write_line(
-                f"note: no [sample] floor for {', '.join(floorless)} in {thresholds.source}: their samples pass "
-                "whatever their scores", yellow=True)
-        partial = [t.title for t in result.tasks if t.partial]
-        if partial and result.verdict != "deferred":
-            terminalreporter.write_line(f"partial run ({', '.join(partial)}): scores cover only the samples that "
-                                        "ran; gates cannot pass", yellow=True)
-        if settings.exit_mode == "gates":
-            terminalreporter.write_line("exit code: gate mode (--clue-exit=gates): it reflects the gates and any "
-                                        "non-CLUE test of the session")
+        if self.exit_status is not None:
+            from .first_run import exit_code_line
+
+            terminalreporter.write_line(exit_code_line(self.exit_status, mode=settings.exit_mode,
+                                                       failed_samples=sum(t.n_failed for t in result.tasks),
+                                                       verdict=result.verdict))
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         s = self.setup.settings

@@ -335,6 +335,7 @@ class SampleSession:
                 report.sections.append(("clue sample", check.passed_text()))  # shown by -rP
             elif check is not None and report.failed and call.excinfo is not None and \
                     getattr(call.excinfo.value, "msg", None) == check.explain():
+                report.clue_headline = check.headline()  # the controller's one line for this failure (first_run.py)
                 self._restyle(report, item, check)
         elif report.when == "setup" and report.failed:
             report.clue_record = replace(record, outcome="error").as_dict()
