@@ -18,6 +18,7 @@ pytest_plugins = ["pytester"]
 def test_compact_only_when_the_user_chose_no_traceback_style_and_no_verbosity():
     assert wants_compact("auto", 0)
     assert not wants_compact("long", 0) and not wants_compact("line", 0) and not wants_compact("auto", 1)
+    assert not wants_compact("auto", 0, "fEsxX")  # -ra: the user asked for pytest's short summary
 
 
 def test_each_task_shows_its_first_failures_then_how_many_more():

@@ -60,7 +60,7 @@ class Controller:
         from .first_run import FailureLines, wants_compact
 
         self.failure_lines = FailureLines()  # failing samples, one line each (first_run.py)
-        self.compact = wants_compact(config.option.tbstyle, config.get_verbosity())
+        self.compact = wants_compact(config.option.tbstyle, config.get_verbosity(), config.option.reportchars)
         self.exit_status: int | None = None  # the session's exit code, as this plugin left it
 
     @property

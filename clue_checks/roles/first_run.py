@@ -3,10 +3,10 @@
 A baseline (or a weak model) fails hundreds of samples; pytest's default failure section prints each
 one's whole explanation under its own banner, and the table, the verdict and the page's link end up
 thousands of lines up. When the user chose no traceback style (`--tb` left at pytest's `auto`) and
-no `-v`, and every failure of the session is a CLUE sample failing its check, the session's own
+no `-v` (nor `-r`), and every failure of the session is a CLUE sample failing its check, the session's own
 failure sections are turned off (`config.option.tbstyle = "no"`, and `f` out of the short summary's
 characters) and the CLUE section lists the failing samples instead: one line each, the first few of
-each task, and how to see all of them. Any `--tb`, `-v`, a failure outside CLUE or a sample that
+each task, and how to see all of them. Any `--tb`, `-v`, `-r`, a failure outside CLUE or a sample that
 errored (a bug, a template error: its traceback is the useful part) keeps pytest's own output as it is.
 """
 
@@ -19,9 +19,13 @@ SHOWN_PER_TASK = 3
 HEADLINE_ATTRIBUTE = "clue_headline"  # on a sample's failed call report: its one-line reason
 
 
-def wants_compact(tbstyle: str, verbosity: int) -> bool:
-    """The user left the traceback style to pytest (`auto`) and asked for no detail (`-v`)."""
-    return tbstyle == "auto" and verbosity <= 0
+PYTEST_DEFAULT_REPORTCHARS = "fE"  # `-r` when not given
+
+
+def wants_compact(tbstyle: str, verbosity: int, reportchars: str = PYTEST_DEFAULT_REPORTCHARS) -> bool:
+    """The user left the traceback style (`--tb`) and the short summary (`-r`) to pytest, and asked for
+    no detail (`-v`)."""
+    return tbstyle == "auto" and verbosity <= 0 and reportchars == PYTEST_DEFAULT_REPORTCHARS
 
 
 class FailureLines:
