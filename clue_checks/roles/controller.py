@@ -57,6 +57,7 @@ class Controller:
         self.worker_stats: list[dict[str, Any]] = []  # each xdist worker's Run.request_stats()
         self.report_error: str | None = None  # the report could not be written: why
         self._cleaner: Any = None
+        self.summary_problem: str | None = None  # why the GitHub Actions job summary was not appended
         from .first_run import FailureLines, wants_compact
 
         self.failure_lines = FailureLines()  # failing samples, one line each (first_run.py)
@@ -276,6 +277,10 @@ class Controller:
             session.exitstatus = EXIT_UNAVAILABLE
         else:
             self._write_page()
+        from ..report import job_summary
+
+        # GitHub Actions: the table and the verdict on the run's page (a warning if it cannot be written).
+        self.summary_problem = job_summary.append(markdown, result.verdict)
         self.result, self.report = result, report
         xml = self._junit()
         if xml is not None:
@@ -503,8 +508,9 @@ class Controller:
             rest = ", ".join(p.name for p in self.paths[:3] if p not in page)
             terminalreporter.write_line(f"report: {page[0]} (beside it: {rest})" if page
                                         else "report: " + ", ".join(str(p) for p in self.paths[:3]), bold=True)
-        if self.page_problem:
-            terminalreporter.write_line(f"warning: {self.page_problem}", yellow=True)
+        for problem in (self.page_problem, self.summary_problem):
+            if problem:
+                terminalreporter.write_line(f"warning: {problem}", yellow=True)
         if self.exit_status is not None:
             from .first_run import exit_code_line
 
