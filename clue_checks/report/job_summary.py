@@ -48,3 +48,32 @@ def append(markdown: str, verdict: str, env: Mapping[str, str] | None = None) ->
     except OSError as exc:
         return f"the job summary could not be appended to {path} ({exc.strerror or exc})"
     return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m clue_checks.report.job_summary REPORT_DIR`: append a written report's summary (e.g. the
+    merged one of `clue report merge`) to the job summary. Exit 0 when appended (or no GitHub Actions), 1 when
+    the report cannot be read or the summary cannot be written."""
+    import json
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m clue_checks.report.job_summary REPORT_DIR", file=sys.stderr)
+        return 2
+    folder = Path(args[0])
+    try:
+        markdown = (folder / "clue-report.md").read_text(encoding="utf-8")
+        verdict = str(json.loads((folder / "clue-report.json").read_text(encoding="utf-8")).get("verdict", "?"))
+    except (OSError, ValueError) as exc:
+        print(f"job summary: cannot read the report in {folder}: {exc}", file=sys.stderr)
+        return 1
+    problem = append(markdown, verdict)
+    if problem is not None:
+        print(f"job summary: {problem}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -62,7 +62,7 @@ def _error_kinds(sample: Any, exc: BaseException) -> tuple[str, ...]:
 
 def data_folder_missing(data_dir: object) -> str:
     return (f"clue-checks: data folder not found: {data_dir} (--clue-data names a folder laid out like CLUE's "
-            "data/; see the README section 'Getting the CLUE data')")
+            "data/; see docs/data.md)")
 
 
 class SampleSession:
