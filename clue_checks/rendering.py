@@ -26,7 +26,7 @@ from typing import Any
 
 from .endpoint.types import ApiMode, EndpointInfo, GenerationParams, Message, Request
 from .tasks.base import Prompt
-from .tasks.families import ModelFamily, family_of, require_family
+from .tasks.families import ModelFamily, family_of, has_quirk, require_family
 
 # CLUE's TGI code added these stop strings only for Llama-3 models (family "llama3", tasks.families).
 LLAMA3_STOPS = ("<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|im_end|>")
@@ -122,7 +122,7 @@ class Renderer:
                         "removed before scoring)")
         if truncates:
             lost.append("no TGI `truncate` is sent (an over-long prompt is refused, not cut from the left)")
-        if self.model_quirks and self.family == "llama3":
+        if self.model_quirks and has_quirk(self.family or "other", "llama3"):
             lost.append("the Llama-3 stop strings are not sent")
         return lost
 
@@ -171,7 +171,7 @@ class Renderer:
 
     def _model_stops(self, prompt: Prompt) -> tuple[str, ...]:
         if self.mode == "generate" and self.model_quirks and prompt.model_stop_sequences \
-                and self.family == "llama3":
+                and has_quirk(self.family or "other", "llama3"):
             return LLAMA3_STOPS
         return ()
 
