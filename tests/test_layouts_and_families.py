@@ -150,11 +150,20 @@ def test_auto_falls_back_to_merging_but_template_says_why(tokenizer):
         Renderer("generate", info(), tokenizer, layout="template").request(prompt())
 
 
-@pytest.mark.parametrize("layout", ["template", "template-no-system"])
-def test_template_layouts_need_a_chat_template(tokenizer, layout):
+def test_an_instruct_layout_without_a_chat_template_renders_transformers_4_39_default_chatml(tokenizer):
     tokenizer.chat_template = None
-    with pytest.raises(TemplateUnavailable, match=f"--prompt-layout {layout} .*has none.*--prompt-layout base"):
-        Renderer("generate", info(), tokenizer, layout=layout)
+    rendered = Renderer("generate", info(), tokenizer, layout="template").render(prompt())
+    # transformers 4.39.3's PreTrainedTokenizerBase.default_chat_template, with add_generation_prompt=True.
+    import jinja2
+
+    default = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+               "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}"
+               "{% endif %}")
+    expected = jinja2.Template(default).render(messages=[m.as_dict() for m in prompt().messages],
+                                               add_generation_prompt=True)
+    assert rendered == expected and rendered.startswith("<|im_start|>system\n")
+    merged = Renderer("generate", info(), tokenizer, layout="template-no-system").render(prompt())
+    assert merged.startswith("<|im_start|>user\n") and "<|im_start|>system" not in merged
     assert Renderer("generate", info(), tokenizer).layout_used == "base"  # auto: no template, a base model
 
 

@@ -247,7 +247,9 @@ class SampleSession:
         else:
             template = getattr(renderer.tokenizer, "chat_template", None)
             template = template if isinstance(template, str) else None
-            note = "the tokenizer has no chat template: prompts are a plain transcript (base model)"
+            note = ("the tokenizer has no chat template: prompts rendered with transformers 4.39.3's default "
+                    "template (ChatML), as CLUE did for an instruct model" if renderer.default_template else
+                    "the tokenizer has no chat template: prompts are a plain transcript (base model)")
         generation: dict[str, dict[str, Any]] = {}
         for task in tasks:
             samples = run.samples(task)
