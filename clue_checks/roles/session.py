@@ -239,6 +239,8 @@ class SampleSession:
         return [self.baseline.url]
 
     def _describe(self, tasks: Sequence[str], selected: Mapping[str, int]) -> RunDescription:
+        from ..endpoint.wire import decoding_fields
+
         run = self.run
         renderer = run.renderer
         template = None
@@ -255,7 +257,9 @@ class SampleSession:
             samples = run.samples(task)
             if samples:
                 try:
-                    generation[task] = run.request_for(samples[0])[1].params.as_dict()
+                    request = run.request_for(samples[0])[1]
+                    # The decoding settings too (greedy: TGI do_sample false, chat temperature 0), for the manifest.
+                    generation[task] = {**request.params.as_dict(), **decoding_fields(request.mode)}
                 except Exception:  # the sample's own test reports it
                     continue
         return RunDescription(run.describe(), dict(run.info.raw), template, note, generation, dict(selected),
