@@ -187,8 +187,9 @@ class Controller:
         if report.failed and getattr(report, "clue_sample", False):
             from .first_run import HEADLINE_ATTRIBUTE
 
-            task = data.get("task", "") if data is not None else ""
-            self.failure_lines.add(task, getattr(report, HEADLINE_ATTRIBUTE, None) if report.when == "call" else None)
+            task, index = (data.get("task", ""), int(data.get("index") or 0)) if data is not None else ("", 0)
+            self.failure_lines.add(task, getattr(report, HEADLINE_ATTRIBUTE, None) if report.when == "call" else None,
+                                   index)
         described = getattr(report, "clue_run", None)
         if described is not None:
             self._described(RunDescription.from_dict(described))

@@ -32,27 +32,35 @@ class FailureLines:
     """The one-line reasons of the failing samples, per task, in the order they were reported."""
 
     def __init__(self) -> None:
-        self.by_task: dict[str, list[str]] = defaultdict(list)
+        self._by_task: dict[str, list[tuple[int, str]]] = defaultdict(list)
         self.other = 0  # failures that are not a sample failing its check: they need pytest's detail
 
-    def add(self, task: str, headline: str | None) -> None:
+    def add(self, task: str, headline: str | None, index: int = 0) -> None:
+        """`index`: the sample's place in its task, so the samples shown do not depend on which xdist
+        worker reported first."""
         if headline is None:
             self.other += 1
         else:
-            self.by_task[task].append(headline)
+            self._by_task[task].append((index, headline))
+
+    @property
+    def by_task(self) -> dict[str, list[str]]:
+        return {task: [h for _, h in sorted(rows, key=lambda row: row[0])] for task, rows in self._by_task.items()}
 
     @property
     def total(self) -> int:
-        return sum(map(len, self.by_task.values()))
+        return sum(map(len, self._by_task.values()))
 
     def lines(self, titles: Mapping[str, str], *, per_task: int = SHOWN_PER_TASK, width: int = 0) -> list[str]:
-        """`failing samples: …` and up to `per_task` headlines of each task, each cut to `width` (0: not
-        cut), then how many more."""
+        """`failing samples: …` and up to `per_task` headlines of each task (in `titles`' order, the table's),
+        each cut to `width` (0: not cut), then how many more."""
         if not self.total:
             return []
         out = [f"failing samples: {self.total} (the first {per_task} of each task; all: --tb=line; "
                "in full: --tb=long or -v)"]
-        for task, headlines in self.by_task.items():
+        by_task = self.by_task
+        ordered = [t for t in titles if t in by_task] + [t for t in by_task if t not in titles]  # the table's order
+        for task, headlines in ((t, by_task[t]) for t in ordered):
             out += [_cut(f"  {h}", width) for h in headlines[:per_task]]
             if len(headlines) > per_task:
                 out.append(f"  … {len(headlines) - per_task} more {titles.get(task, task)} samples failed")
