@@ -61,7 +61,7 @@ def _run_in_tmux(tmp_path: Path, width: int, args: list[str]) -> tuple[str, byte
 
 @pytest.fixture(scope="module")
 def slow_server():
-    with BaselineServer(latency_s=0.25, max_concurrent_requests=64) as server:
+    with BaselineServer(latency_s=0.4, max_concurrent_requests=64) as server:
         yield server
 
 

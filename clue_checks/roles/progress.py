@@ -48,14 +48,14 @@ class _BelowTheLine:
     "pending wrap" state, where no cursor motion can put it back: then nothing is drawn.
     """
 
-    def __init__(self, reporter: Any, capman: Any) -> None:
-        self._reporter = reporter
+    def __init__(self, tw: Any, capman: Any) -> None:
+        self._tw = tw  # the session's TerminalWriter (Config.get_terminal_writer())
         self._capman = capman
         self.drawn = False
 
     def _below(self, text: str) -> bool:
         """Write `text` on the line below pytest's and return to pytest's column; False if it cannot."""
-        tw = self._reporter._tw  # pytest's TerminalWriter: write_raw leaves its column bookkeeping alone
+        tw = self._tw  # write_raw leaves the writer's column bookkeeping alone
         with _uncaptured(self._capman):
             width = max(tw.fullwidth, 1)
             used = tw.width_of_current_line
@@ -82,8 +82,9 @@ class _BelowTheLine:
 class _PlainLines:
     """`progress.Writer` without a terminal: whole lines through pytest's reporter."""
 
-    def __init__(self, reporter: Any, capman: Any) -> None:
+    def __init__(self, reporter: Any, tw: Any, capman: Any) -> None:
         self._reporter = reporter
+        self._tw = tw  # the session's TerminalWriter (Config.get_terminal_writer())
         self._capman = capman
 
     def rewrite(self, line: str, **markup: bool) -> None:
@@ -93,8 +94,8 @@ class _PlainLines:
         with _uncaptured(self._capman):
             # Under xdist pytest writes its dots without marking the line as started, so its own
             # write_line would append to them: end the dots' line first.
-            if self._reporter._tw.width_of_current_line:
-                self._reporter._tw.line()
+            if self._tw.width_of_current_line:
+                self._tw.line()
             self._reporter.write_line(line)
 
 
@@ -114,7 +115,8 @@ def _writer_for(config: pytest.Config) -> tuple[_BelowTheLine | _PlainLines | No
         return None, False, True
     capman = config.pluginmanager.getplugin("capturemanager")
     tty = bool(reporter.isatty())
-    writer = _BelowTheLine(reporter, capman) if tty else _PlainLines(reporter, capman)
+    tw = config.get_terminal_writer()
+    writer = _BelowTheLine(tw, capman) if tty else _PlainLines(reporter, tw, capman)
     return writer, tty, config.get_verbosity() < 0
 
 
