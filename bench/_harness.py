@@ -109,8 +109,8 @@ def timed(cmd: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None, l
 
 def meqsum_suite(python: str, url: str, data: Path, report: Path, *extra: str) -> list[str]:
     """The MeQSum suite as a user runs it against a server: the command the vs-ideal and A/B benches time."""
-    return [python, "-m", "pytest", "tests_clinical/test_meqsum.py", f"--model-endpoint={url}", "--tasks=meqsum",
-            f"--clue-data={data}", "--no-cache", f"--report-dir={report}", "-q", *extra]
+    return [python, "-m", "pytest", "tests_clinical/test_meqsum.py", f"--model-endpoint={url}", "--clue-tasks=meqsum",
+            f"--clue-data={data}", "--clue-no-cache", f"--clue-report-dir={report}", "-q", *extra]
 
 
 def median(values: Sequence[float]) -> float:

@@ -2,7 +2,7 @@
 
 Runs the real suite (`pytest tests_clinical/test_mednli.py`) as a user would, against the
 embedded baseline server started here with `latency_s` per generation, once at
-`--concurrency=1` (how CLUE and lm-eval send requests) and once at the default (the
+`--clue-concurrency=1` (how CLUE and lm-eval send requests) and once at the default (the
 server's max_concurrent_requests), with the response store off so every request is sent.
 
     python bench/bench_concurrency.py --samples 200 --latency 0.25
@@ -43,7 +43,7 @@ def write_mednli(folder: Path, n: int) -> None:
 
 def timed_run(url: str, data: Path, report: Path, extra: list[str]) -> float:
     args = [sys.executable, "-m", "pytest", "tests_clinical/test_mednli.py", f"--model-endpoint={url}",
-            f"--clue-data={data}", "--tasks=mednli", "--no-cache", f"--report-dir={report}", "-q",
+            f"--clue-data={data}", "--clue-tasks=mednli", "--clue-no-cache", f"--clue-report-dir={report}", "-q",
             "-p", "no:cacheprovider", *extra]
     started = time.perf_counter()
     subprocess.run(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
@@ -65,7 +65,7 @@ def main() -> int:
         data = Path(tmp) / "data"
         write_mednli(data, args.samples)
         rows = []
-        for label, extra in (("concurrency 1", ["--concurrency=1"]),
+        for label, extra in (("concurrency 1", ["--clue-concurrency=1"]),
                              (f"default ({args.max_concurrent})", []),
                              (f"default, -n 2", ["-n", "2"])):
             elapsed, sent = timed_run(server.url, data, Path(tmp) / label.replace(" ", "_"), extra)

@@ -11,7 +11,7 @@ request per text counted), rendered and scored. The questions:
 - wall and CPU of the run.
 
 The data (`longhealth_synth.py`, synthetic, deterministic) is written to a temporary folder; the
-real suite runs as a subprocess (`tests_clinical/test_longhealth_t{1,2,3}.py`, `--no-cache`, `-q`)
+real suite runs as a subprocess (`tests_clinical/test_longhealth_t{1,2,3}.py`, `--clue-no-cache`, `-q`)
 against the embedded baseline server (`clue_checks.server.BaselineServer`, which has TGI's
 `/tokenize` with offsets) on 127.0.0.1 in this process, answering at once.
 
@@ -43,8 +43,8 @@ FILES = tuple(f"tests_clinical/test_longhealth_t{n}.py" for n in (1, 2, 3))
 
 
 def suite_cmd(args: argparse.Namespace, url: str, data: Path, report: Path, extra: list[str]) -> list[str]:
-    return [args.python, "-m", "pytest", *FILES, f"--model-endpoint={url}", f"--tasks={','.join(TASKS)}",
-            f"--clue-data={data}", "--no-cache", f"--report-dir={report}", "-q", "-p", "no:cacheprovider", *extra]
+    return [args.python, "-m", "pytest", *FILES, f"--model-endpoint={url}", f"--clue-tasks={','.join(TASKS)}",
+            f"--clue-data={data}", "--clue-no-cache", f"--clue-report-dir={report}", "-q", "-p", "no:cacheprovider", *extra]
 
 
 def rss_mib(pid: int) -> float | None:
@@ -140,7 +140,7 @@ def main() -> int:
           f"clue_checks from {source}; bench took {time.time() - started:.0f} s")
     print()
     print(f"LongHealth tasks 1–3, {args.patients} patients × {args.questions} questions × 5 repeats, "
-          f"~{args.words} words a patient, --no-cache, -q, embedded baseline server answering at once")
+          f"~{args.words} words a patient, --clue-no-cache, -q, embedded baseline server answering at once")
     print()
     print("| measure | value |")
     print("|---|---:|")

@@ -60,8 +60,8 @@ def write_mednli(folder: Path, n: int) -> Path:
 
 def suite(args: argparse.Namespace, url: str, data: Path, store: Path, report: Path, extra: list[str],
           log: Path) -> tuple[Timed, dict]:
-    cmd = [args.python, "-m", "pytest", "tests_clinical/test_mednli.py", f"--model-endpoint={url}", "--tasks=mednli",
-           f"--clue-data={data}", f"--cache={store}", f"--report-dir={report}", *extra]
+    cmd = [args.python, "-m", "pytest", "tests_clinical/test_mednli.py", f"--model-endpoint={url}", "--clue-tasks=mednli",
+           f"--clue-data={data}", f"--clue-cache={store}", f"--clue-report-dir={report}", *extra]
     result = timed(cmd, cwd=args.repo, env=suite_env(args.repo), log=log)
     report_file = report / "clue-report.json"
     requests = json.loads(report_file.read_text()).get("requests", {}) if report_file.exists() else {}

@@ -94,23 +94,23 @@ def main() -> int:
         tmp = Path(tmp_name)
         meqsum_synth.write(tmp / "data", 1000)
         with SimServer(slots=128) as server:
-            base = ["tests_clinical/test_meqsum.py", f"--model-endpoint={server.url}", "--tasks=meqsum",
-                    f"--clue-data={tmp / 'data'}", "--no-cache", "-q"]
+            base = ["tests_clinical/test_meqsum.py", f"--model-endpoint={server.url}", "--clue-tasks=meqsum",
+                    f"--clue-data={tmp / 'data'}", "--clue-no-cache", "-q"]
             co = []
             for i in range(a.reps):
-                co.append(timed([a.python, "-m", "pytest", *base, "--co", f"--report-dir={tmp / f'co{i}'}"],
+                co.append(timed([a.python, "-m", "pytest", *base, "--co", f"--clue-report-dir={tmp / f'co{i}'}"],
                                 cwd=a.repo, env=suite_env(a.repo)).wall_s)
             print(f"\n`pytest --co -q` of the 997-prompt MeQSum run (collection only): {statistics.median(co):.2f} s "
                   f"(median of {a.reps})\n")
             print("| run (997 MeQSum prompts, 128 slots) | start → first request (health) s | start → first generation s "
                   "| last answer → exit s | wall s |")
             print("|---|---:|---:|---:|---:|")
-            timed([a.python, "-m", "pytest", *base, f"--report-dir={tmp / 'warm'}"], cwd=a.repo, env=suite_env(a.repo))
+            timed([a.python, "-m", "pytest", *base, f"--clue-report-dir={tmp / 'warm'}"], cwd=a.repo, env=suite_env(a.repo))
             for label, extra in (("default", []), ("-n 2", ["-n", "2"])):
                 firsts, gens, tails, walls = [], [], [], []
                 for i in range(a.reps):
                     server.reset()
-                    r = timed([a.python, "-m", "pytest", *base, *extra, f"--report-dir={tmp / f'{label}{i}'}"],
+                    r = timed([a.python, "-m", "pytest", *base, *extra, f"--clue-report-dir={tmp / f'{label}{i}'}"],
                               cwd=a.repo, env=suite_env(a.repo))
                     s = server.stats()
                     firsts.append(s["first_request_wall"] - r.started_wall)

@@ -8,8 +8,8 @@ alternation (the order rotates each round):
 - the ideal client (`ideal_client.py`) replays exactly those bodies, C = slots in flight, in
   *this* process;
 - the real suite, as a user runs it, as a subprocess:
-  `pytest tests_clinical/test_meqsum.py --model-endpoint=URL --tasks=meqsum --clue-data=DATA
-  --no-cache --report-dir=DIR -q`, default and with `-n 2`;
+  `pytest tests_clinical/test_meqsum.py --model-endpoint=URL --clue-tasks=meqsum --clue-data=DATA
+  --clue-no-cache --clue-report-dir=DIR -q`, default and with `-n 2`;
 - pytest alone, the same interpreter on one parametrized no-op test with as many cases as samples
   (`pytest test_floor.py -q`, no CLUE): the CPU any one-test-per-sample run pays, printed under
   each table beside what clue-checks costs beyond it and the ideal client.

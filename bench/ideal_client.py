@@ -13,7 +13,7 @@ It runs in the caller's process, so the caller measures its CPU with `time.proce
 
 or from the shell, replaying a record written by `sim_server.py`:
 
-    python bench/ideal_client.py http://127.0.0.1:PORT bodies.jsonl --concurrency 128
+    python bench/ideal_client.py http://127.0.0.1:PORT bodies.jsonl --clue-concurrency 128
 """
 
 from __future__ import annotations

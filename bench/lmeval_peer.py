@@ -102,10 +102,10 @@ def run(exe: Path, url: str, model: str, task_dir: Path, system: str, out_dir: P
     args = [str(exe), "--model", "local-chat-completions",
             "--model_args", f"model={model},base_url={url}/v1/chat/completions,num_concurrent={num_concurrent},"
                             f"max_retries=3,tokenized_requests=False",
-            "--tasks", TASK, "--include_path", str(task_dir), "--apply_chat_template", "--fewshot_as_multiturn",
+            "--clue-tasks", TASK, "--include_path", str(task_dir), "--apply_chat_template", "--fewshot_as_multiturn",
             "--system_instruction", system, "--output_path", str(out_dir)]
     if limit:
-        args += ["--limit", str(limit)]
+        args += ["--clue-limit", str(limit)]
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
     env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
                HF_HOME=str(home or task_dir / "hf-home"))

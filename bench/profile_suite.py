@@ -226,16 +226,16 @@ def main() -> int:
         if "meqsum" in a.cases:
             meqsum_synth.write(tmp / "meqsum-data", 1000)
             with SimServer(slots=128) as server:
-                profile_case("meqsum", [f"--model-endpoint={server.url}", "--tasks=meqsum",
-                                        f"--clue-data={tmp / 'meqsum-data'}", "--no-cache",
-                                        f"--report-dir={tmp / 'meqsum-report'}", "-q"],
+                profile_case("meqsum", [f"--model-endpoint={server.url}", "--clue-tasks=meqsum",
+                                        f"--clue-data={tmp / 'meqsum-data'}", "--clue-no-cache",
+                                        f"--clue-report-dir={tmp / 'meqsum-report'}", "-q"],
                              "tests_clinical/test_meqsum.py", 997, a, pyspy)
         if "rerun" in a.cases:
             n = a.rerun_samples
             data = write_mednli(tmp / "mednli-data", n)
             with SimServer(slots=512, overflow="queue", step_base=0.0005, step_per_seq=0.0) as server:
-                common = [f"--model-endpoint={server.url}", "--tasks=mednli", f"--clue-data={data}",
-                          f"--cache={tmp / 'store'}", f"--report-dir={tmp / 'rerun-report'}"]
+                common = [f"--model-endpoint={server.url}", "--clue-tasks=mednli", f"--clue-data={data}",
+                          f"--clue-cache={tmp / 'store'}", f"--clue-report-dir={tmp / 'rerun-report'}"]
                 fill = timed(pytest_cmd(a.python, "tests_clinical/test_mednli.py", [*common, "-q", "--tb=no", "-rN"]),
                              cwd=a.repo, env=suite_env(a.repo), log=a.out / "rerun-fill.log")
                 print(f"rerun: fill {fill.wall_s:.1f} s", flush=True)

@@ -3,7 +3,7 @@
 Generate mode is CLUE's paper-era path: the conversation is rendered locally with the
 model's own chat template (transformers), then the task's assistant prefix is appended as
 plain text, exactly as CLUE's TGI code did (docs/clue-faithfulness.md#conversation-layout). CLUE's user chose the layout with two flags; here
-`--prompt-layout` does (PROMPT_LAYOUTS):
+`--clue-prompt-layout` does (PROMPT_LAYOUTS):
 - `template`: the chat template with the system role (CLUE: `--model_is_instruct --model_has_system`);
 - `template-no-system`: the system prompt merged into the first user turn, `SYS + "\\n\\n" + U1`
   (CLUE: `--model_is_instruct` alone);
@@ -13,7 +13,7 @@ plain text, exactly as CLUE's TGI code did (docs/clue-faithfulness.md#conversati
   system role → merged; else the template.
 `template` or `template-no-system` on a tokenizer without a chat template renders with transformers
 4.39.3's default template (ChatML, `chatml`), as CLUE's code did for an instruct model without one.
-Chat mode sends the messages (merged under `template-no-system` or `--system-role merge`); a server
+Chat mode sends the messages (merged under `template-no-system` or `--clue-system-role merge`); a server
 cannot be made to prefill there, so the prefix is dropped and an echoed prefix is removed from the
 answer instead (README: deliberate differences). `Renderer.lost_in_chat_mode` names what the
 `paper` profile loses that way.
@@ -32,7 +32,7 @@ from .tasks.families import ModelFamily, family_of, has_quirk, require_family
 
 # CLUE's TGI code added these stop strings only for Llama-3 models (family "llama3", tasks.families).
 LLAMA3_STOPS = ("<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|im_end|>")
-PROMPT_LAYOUTS = ("auto", "template", "template-no-system", "base")  # the values of --prompt-layout
+PROMPT_LAYOUTS = ("auto", "template", "template-no-system", "base")  # the values of --clue-prompt-layout
 
 
 class TemplateUnavailable(Exception):
@@ -52,7 +52,7 @@ def load_tokenizer(name_or_path: str) -> Any:
     except Exception as exc:
         raise TemplateUnavailable(
             f"could not load the tokenizer {name_or_path!r} ({exc.__class__.__name__}: {exc}). "
-            "Give --tokenizer a local folder with tokenizer files, or use --api chat"
+            "Give --clue-tokenizer a local folder with tokenizer files, or use --clue-api chat"
         ) from None
 
 
@@ -75,12 +75,12 @@ class Renderer:
     use_prefix: bool = True
     # CLUE's TGI-era model quirks (Llama-3 stop strings): the `paper` profile only.
     model_quirks: bool = True
-    # --system-role merge: the system prompt always goes into the first user turn (chat mode cannot
+    # --clue-system-role merge: the system prompt always goes into the first user turn (chat mode cannot
     # discover that the server's template rejects the system role; generate mode falls back by itself).
     merge_system_role: bool = False
-    # --prompt-layout (PROMPT_LAYOUTS); `template-no-system` sets merge_system_role.
+    # --clue-prompt-layout (PROMPT_LAYOUTS); `template-no-system` sets merge_system_role.
     layout: str = "auto"
-    # --model-family: the family whose quirks apply (Llama-3 stop strings); None: inferred from the model id.
+    # --clue-model-family: the family whose quirks apply (Llama-3 stop strings); None: inferred from the model id.
     family: ModelFamily | None = None
 
     def __post_init__(self) -> None:
@@ -91,12 +91,12 @@ class Renderer:
             self.merge_system_role = True
         if self.mode == "chat" and self.layout == "base":
             raise TemplateUnavailable(
-                "--prompt-layout base sends CLUE's plain base-model transcript to TGI's /generate; chat mode "
-                "(/v1/chat/completions) always applies the server's chat template: use --api generate")
+                "--clue-prompt-layout base sends CLUE's plain base-model transcript to TGI's /generate; chat mode "
+                "(/v1/chat/completions) always applies the server's chat template: use --clue-api generate")
         if self.mode == "generate" and self.layout != "base":
             if self.tokenizer is None:
-                raise TemplateUnavailable("generate mode renders prompts locally and needs --tokenizer "
-                                          "(or --prompt-layout base, which needs no chat template)")
+                raise TemplateUnavailable("generate mode renders prompts locally and needs --clue-tokenizer "
+                                          "(or --clue-prompt-layout base, which needs no chat template)")
 
     def _has_template(self) -> bool:
         return bool(getattr(self.tokenizer, "chat_template", None))
@@ -153,7 +153,7 @@ class Renderer:
             if self.layout == "template":  # asked for outright: no silent fallback
                 raise TemplateUnavailable(
                     f"the chat template rejects this conversation ({first.__class__.__name__}: {first}); "
-                    "--prompt-layout template-no-system merges the system prompt into the first user turn, "
+                    "--clue-prompt-layout template-no-system merges the system prompt into the first user turn, "
                     "as CLUE did for models without a system role") from None
             # Templates without a system role raise in many ways ("System role not supported",
             # "Conversation roles must alternate…"): CLUE's answer was to merge SYS into the first user turn.
@@ -163,7 +163,7 @@ class Renderer:
                 raise first from None
 
     def _messages(self, prompt: Prompt) -> tuple[Message, ...]:
-        """The conversation as sent: under --system-role merge, the system prompt in the first user turn."""
+        """The conversation as sent: under --clue-system-role merge, the system prompt in the first user turn."""
         messages = prompt.messages
         if self.merge_system_role and len(messages) > 1 and messages[0].role == "system":
             return merge_system(messages, prompt.system_merge_separator)
@@ -210,5 +210,5 @@ def chatml(messages: tuple[Message, ...]) -> str:
     with the generation prompt: what CLUE's `apply_chat_template` rendered for a tokenizer without a chat
     template of its own (4.39.3 fell back to it with a warning; transformers 4.43 removed the fallback).
     Tokenizer classes with their own class default in 4.39.3 (Llama, GPT-2, …) are not reproduced: give
-    their template with --tokenizer."""
+    their template with --clue-tokenizer."""
     return "".join(f"<|im_start|>{m.role}\n{m.content}<|im_end|>\n" for m in messages) + "<|im_start|>assistant\n"

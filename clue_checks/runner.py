@@ -56,7 +56,7 @@ class Run:
         # Masks the API key (and any other secret the user gave) in whatever is printed or written.
         self.redact = Redactor.for_endpoint(api_key=settings.api_key, urls=settings.endpoints)
         self.renderer: Renderer | None = None
-        # The model family whose CLUE quirks apply, resolved at connect (--model-family, else the model id).
+        # The model family whose CLUE quirks apply, resolved at connect (--clue-model-family, else the model id).
         self.family: ModelFamily | None = None
         self._futures: dict[str, concurrent.futures.Future[Outcome]] = {}
         self._lock = threading.Lock()
@@ -130,12 +130,12 @@ class Run:
         if mode == "generate":
             if not info.supports_generate:
                 raise TemplateUnavailable(
-                    f"--api generate needs TGI's /generate, but {info.url} is {info.server_kind}; use --api chat")
+                    f"--clue-api generate needs TGI's /generate, but {info.url} is {info.server_kind}; use --clue-api chat")
             if not tokenizer_source and not base:
                 raise TemplateUnavailable(
-                    "--api generate renders CLUE's prompts with the model's chat template locally: "
-                    "give --tokenizer (a local folder with the model's tokenizer files), use --prompt-layout base "
-                    "for a base model, or use --api chat")
+                    "--clue-api generate renders CLUE's prompts with the model's chat template locally: "
+                    "give --clue-tokenizer (a local folder with the model's tokenizer files), use --clue-prompt-layout base "
+                    "for a base model, or use --clue-api chat")
             tokenizer = load_tokenizer(tokenizer_source) if tokenizer_source else None
             return Renderer("generate", info, tokenizer, self.profile.assistant_prefix, self.profile.postprocess,
                             **layout)
@@ -151,15 +151,15 @@ class Run:
         if not lost:
             return []
         return [f"chat mode under the {self.profile.name} profile: " + "; ".join(lost) + ". Scores can differ "
-                "from CLUE's: for its exact requests use --api generate with --tokenizer on a TGI server, or "
+                "from CLUE's: for its exact requests use --clue-api generate with --clue-tokenizer on a TGI server, or "
                 "--clue-profile head (CLUE's chat-style code)"]
 
     def _use_token_counter(self, info: EndpointInfo, scheduler: Scheduler) -> None:
         """Tasks that pack to a token budget (LongHealth) get the model's tokenizer, chosen on first use.
 
         The endpoint's own /tokenize when it gives token offsets (the served model's tokenizer, so
-        counts cannot drift from what the server sees); else a local tokenizer (--tokenizer, or the
-        baseline's own); without either, only a LongHealth prompt fails, with the advice to give --tokenizer.
+        counts cannot drift from what the server sees); else a local tokenizer (--clue-tokenizer, or the
+        baseline's own); without either, only a LongHealth prompt fails, with the advice to give --clue-tokenizer.
         """
         source = self.settings.tokenizer or (str(BASELINE_TOKENIZER) if info.server_kind == "clue-baseline" else None)
         loaded = self.renderer.tokenizer if self.renderer is not None else None
@@ -282,7 +282,7 @@ class Run:
             "server_kind": info.server_kind,
             "model_id": info.model_id,
             "model_revision": info.model_revision,
-            "model_revision_source": ("--model-revision" if self.settings.model_revision
+            "model_revision_source": ("--clue-model-revision" if self.settings.model_revision
                                       else "server" if info.model_revision else None),
             "api": self.renderer.mode if self.renderer else None,
             "profile": self.profile.name,

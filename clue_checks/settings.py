@@ -29,46 +29,46 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any], str]] = [
      "URL of a model server (TGI, vLLM, transformers serve, OpenAI-compatible). Repeat for replicas of one "
      "model; they share the load. Default: start the embedded parameterless baseline.",
      {"action": "append", "metavar": "URL"}, "linelist"),
-    ("--api", "clue_api", "chat (/v1/chat/completions), generate (TGI /generate with the chat template rendered "
-     "locally and CLUE's assistant prefix; needs --tokenizer) or auto (generate on TGI when a tokenizer is "
+    ("--clue-api", "clue_api", "chat (/v1/chat/completions), generate (TGI /generate with the chat template rendered "
+     "locally and CLUE's assistant prefix; needs --clue-tokenizer) or auto (generate on TGI when a tokenizer is "
      "known, else chat). Default: auto.", {"choices": ["chat", "generate", "auto"]}, "string"),
-    ("--model-name", "clue_model_name", "model name to send in chat requests (default: discovered from the server)",
+    ("--clue-model-name", "clue_model_name", "model name to send in chat requests (default: discovered from the server)",
      {"metavar": "NAME"}, "string"),
-    ("--model-revision", "clue_model_revision", "a label for the exact weights served (e.g. the release tag): part "
+    ("--clue-model-revision", "clue_model_revision", "a label for the exact weights served (e.g. the release tag): part "
      "of every stored response's key. Needed when the server reports no revision (vLLM, transformers serve, "
      "TGI on a local path), or stored answers of an older model under the same name would be reused",
      {"metavar": "LABEL"}, "string"),
-    ("--system-role", "clue_system_role", "keep: send CLUE's system prompt as a system message (default). merge: "
+    ("--clue-system-role", "clue_system_role", "keep: send CLUE's system prompt as a system message (default). merge: "
      "merge it into the first user turn (SYS + blank line + U1, as CLUE did for models without a system role), "
      "for a model whose chat template rejects the system role in chat mode; generate mode detects that itself",
      {"choices": ["keep", "merge"]}, "string"),
-    ("--tokenizer", "clue_tokenizer", "tokenizer folder or hub id whose chat template renders generate-mode "
+    ("--clue-tokenizer", "clue_tokenizer", "tokenizer folder or hub id whose chat template renders generate-mode "
      "prompts; it also counts LongHealth's tokens when the endpoint has no /tokenize", {"metavar": "PATH"}, "string"),
     ("--clue-data", "clue_data", "folder laid out like CLUE's data/ (default: the bundled synthetic fixtures)",
      {"metavar": "DIR"}, "string"),
-    ("--tasks", "clue_tasks", f"comma-separated tasks to run (default: all of {', '.join(TASKS)})",
+    ("--clue-tasks", "clue_tasks", f"comma-separated tasks to run (default: all of {', '.join(TASKS)})",
      {"metavar": "T1,T2"}, "string"),
-    ("--limit", "clue_limit", "score only the first N samples of each task (deterministic)",
+    ("--clue-limit", "clue_limit", "score only the first N samples of each task (deterministic)",
      {"type": int, "metavar": "N"}, "string"),
-    ("--concurrency", "clue_concurrency", "requests in flight at once (default: the server's "
+    ("--clue-concurrency", "clue_concurrency", "requests in flight at once (default: the server's "
      "max_concurrent_requests, else 64)", {"type": int, "metavar": "N"}, "string"),
-    ("--cache", "clue_cache", "response store folder (default: .clue-cache)", {"metavar": "DIR"}, "string"),
-    ("--no-cache", "clue_no_cache", "neither read nor write the response store", {"action": "store_true"}, "bool"),
-    ("--refresh", "clue_refresh", "ask the model again even when a stored response exists (and store the new one)",
+    ("--clue-cache", "clue_cache", "response store folder (default: .clue-cache)", {"metavar": "DIR"}, "string"),
+    ("--clue-no-cache", "clue_no_cache", "neither read nor write the response store", {"action": "store_true"}, "bool"),
+    ("--clue-refresh", "clue_refresh", "ask the model again even when a stored response exists (and store the new one)",
      {"action": "store_true"}, "bool"),
-    ("--report-dir", "clue_report_dir", "where clue-report.json and clue-report.md are written "
+    ("--clue-report-dir", "clue_report_dir", "where clue-report.json and clue-report.md are written "
      "(default: clue-report)", {"metavar": "DIR"}, "string"),
-    ("--thresholds", "clue_thresholds", "TOML file with per-sample floors and task gates",
+    ("--clue-thresholds", "clue_thresholds", "TOML file with per-sample floors and task gates",
      {"metavar": "FILE"}, "string"),
     ("--clue-profile", "clue_profile", "paper (CLUE's TGI-era code, the published numbers; default) or head "
      "(CLUE's 2025 vLLM-era code)", {"choices": list(PROFILES)}, "string"),
     ("--clue-exit", "clue_exit", "pytest: plain pytest exit codes (default). gates: the exit code reflects the "
      "task gates alone; failing samples still show as failed", {"choices": ["pytest", "gates"]}, "string"),
-    ("--bertscore-model", "clue_bertscore_model", "local BERT model folder for BERTScore instead of the task's "
-     "hub model (offline sites); needs --bertscore-layers", {"metavar": "PATH"}, "string"),
-    ("--bertscore-layers", "clue_bertscore_layers", "which layer of --bertscore-model to use (CLUE: SciBERT 8, "
+    ("--clue-bertscore-model", "clue_bertscore_model", "local BERT model folder for BERTScore instead of the task's "
+     "hub model (offline sites); needs --clue-bertscore-layers", {"metavar": "PATH"}, "string"),
+    ("--clue-bertscore-layers", "clue_bertscore_layers", "which layer of --clue-bertscore-model to use (CLUE: SciBERT 8, "
      "Bio_ClinicalBERT 9)", {"type": int, "metavar": "N"}, "string"),
-    ("--request-timeout", "clue_request_timeout", "seconds to wait for one response (default 600)",
+    ("--clue-request-timeout", "clue_request_timeout", "seconds to wait for one response (default 600)",
      {"type": float, "metavar": "S"}, "string"),
     ("--clue-progress-every", "clue_progress_every", "without a terminal (CI logs), write the live progress line "
      "every S seconds (default 15); on a terminal it updates in place; -q shows none",
@@ -81,33 +81,33 @@ _OPTIONS: list[tuple[str, str, str, dict[str, Any], str]] = [
      "synthetic fixtures PASS its gates (it never does otherwise: its scores mean nothing clinically)",
      {"action": "store_true"}, "bool"),
     # -- faithfulness on every model family, and the embedded baseline's variant ----------------------
-    ("--prompt-layout", "clue_prompt_layout", "how CLUE's conversation is laid out. auto (default): from the "
+    ("--clue-prompt-layout", "clue_prompt_layout", "how CLUE's conversation is laid out. auto (default): from the "
      "tokenizer (no chat template: base; a template rejecting the system role: template-no-system). template: "
      "the chat template with a system role. template-no-system: the system prompt merged into the first user "
      "turn, as CLUE did for instruct models without one. base: CLUE's plain base-model transcript even if the "
      "tokenizer has a chat template (generate mode only)", {"choices": list(PROMPT_LAYOUTS)}, "string"),
-    ("--model-family", "clue_model_family", "the model family whose CLUE quirks apply: llama3 (stop strings in "
+    ("--clue-model-family", "clue_model_family", "the model family whose CLUE quirks apply: llama3 (stop strings in "
      "generate mode), phi (answers cut at ' <|end|>' in the paper profile), llama3,phi (both, as CLUE gave a name "
      "matching both) or other. Default auto: from the model id the server reports, as CLUE did from the model "
      "name (a local path or neutral name gets neither)", {"metavar": "FAMILY"}, "string"),
-    ("--baseline-variant", "clue_baseline_variant", "which embedded baseline answers when no --model-endpoint is "
+    ("--clue-baseline-variant", "clue_baseline_variant", "which embedded baseline answers when no --model-endpoint is "
      "given: default, or finetune-degraded (the same heuristics failing on a fixed, documented share of samples "
      "the way biomedical fine-tunes fail; for trying comparisons offline). Also `clue serve-baseline --variant`",
      {"choices": list(BASELINE_VARIANTS)}, "string"),
     # -- a baseline for every run: the previous release or the base model -----------------------------
-    ("--clue-baseline", "clue_baseline", "a previous run's report folder (its --report-dir) to compare this run "
+    ("--clue-baseline", "clue_baseline", "a previous run's report folder (its --clue-report-dir) to compare this run "
      "with, paired on sample ids; the runs' manifests must agree (see --clue-baseline-force)",
      {"metavar": "DIR"}, "string"),
-    ("--baseline-endpoint", "clue_baseline_endpoint", "URL of the baseline model's server (repeat for replicas): "
+    ("--clue-baseline-endpoint", "clue_baseline_endpoint", "URL of the baseline model's server (repeat for replicas): "
      "it answers the same prompts in the same session, its requests concurrent with the model's, each sent once "
      "and stored; this run is compared with it", {"action": "append", "metavar": "URL"}, "linelist"),
     ("--clue-baseline-force", "clue_baseline_force", "compare with the baseline even when the runs' manifests "
      "differ (the report is marked as forced)", {"action": "store_true"}, "bool"),
     ("--clue-select", "clue_select", "rerun only the samples that broke (the baseline right, this model wrong) or "
-     "were fixed, as listed by the comparison in --report-dir's clue-report.json; answers come from the store",
+     "were fixed, as listed by the comparison in --clue-report-dir's clue-report.json; answers come from the store",
      {"choices": ["broke", "fixed"]}, "string"),
     # -- triage ---------------------------------------------------------------------------------
-    ("--clue-kind", "clue_kind", "run only the samples whose last outcome (the prediction files in --report-dir) "
+    ("--clue-kind", "clue_kind", "run only the samples whose last outcome (the prediction files in --clue-report-dir) "
      "has one of these failure kinds, e.g. repetition_loop,truncated; they are answered from the response store, "
      "so no request is sent. The kinds are listed in the README ('Failure kinds')", {"metavar": "K1,K2"}, "string"),
     ("--clue-redact", "clue_redact", "replace clinical text (prompts, responses, references, parsed answers, codes "
@@ -145,7 +145,7 @@ class Settings:
     bertscore_layers: int | None = None  #: its layer
     model_revision: str | None = None  #: a label for the exact weights, part of every stored answer's key
     system_role: str = "keep"  #: "keep" or "merge"
-    tasks_explicit: bool = False  #: --tasks / clue_tasks was given: gates of other tasks are "not selected"
+    tasks_explicit: bool = False  #: --clue-tasks / clue_tasks was given: gates of other tasks are "not selected"
     shard: tuple[int, int] | None = None  #: (K, N), 1 <= K <= N: run the K-th of N parts of every task
     allow_synthetic: bool = False  #: a real endpoint on the synthetic fixtures may PASS its gates
     on_command_line: bool = False  #: a clue-checks option was given on the command line (checks run at start)
@@ -251,30 +251,30 @@ def resolve(config: pytest.Config) -> Settings:
     tasks = tuple(TASKS) if not tasks_value else tuple(t.strip() for t in str(tasks_value).split(",") if t.strip())
     unknown = [t for t in tasks if t not in TASKS]
     if unknown:
-        raise pytest.UsageError(f"--tasks: unknown task(s) {', '.join(unknown)}; available: {', '.join(TASKS)}")
+        raise pytest.UsageError(f"--clue-tasks: unknown task(s) {', '.join(unknown)}; available: {', '.join(TASKS)}")
 
     no_cache, _ = _value(config, "clue_no_cache")
     refresh, _ = _value(config, "clue_refresh")
     request_timeout = _positive_seconds(  # 0 or less would fail every request as a server fault
-        config, "clue_request_timeout", "--request-timeout", 600.0)
+        config, "clue_request_timeout", "--clue-request-timeout", 600.0)
     progress_every = _positive_seconds(config, "clue_progress_every", "--clue-progress-every", CI_INTERVAL_S)
 
     thresholds = _path(config, "clue_thresholds", None)
     if thresholds is not None and not thresholds.is_file():
-        raise pytest.UsageError(f"--thresholds: file not found: {thresholds}")
+        raise pytest.UsageError(f"--clue-thresholds: file not found: {thresholds}")
 
     bertscore_model = _path(config, "clue_bertscore_model", None)
-    bertscore_layers = _int(config, "clue_bertscore_layers", "--bertscore-layers")
+    bertscore_layers = _int(config, "clue_bertscore_layers", "--clue-bertscore-layers")
     if bertscore_model is not None and bertscore_layers is None:
-        raise pytest.UsageError("--bertscore-model needs --bertscore-layers (the layer whose embeddings BERTScore uses)")
-    for flag, name, value, allowed in (("--api", "clue_api", _value(config, "clue_api")[0], ("chat", "generate", "auto")),
+        raise pytest.UsageError("--clue-bertscore-model needs --clue-bertscore-layers (the layer whose embeddings BERTScore uses)")
+    for flag, name, value, allowed in (("--clue-api", "clue_api", _value(config, "clue_api")[0], ("chat", "generate", "auto")),
                                        ("--clue-profile", "clue_profile", _value(config, "clue_profile")[0], PROFILES),
                                        ("--clue-exit", "clue_exit", _value(config, "clue_exit")[0], ("pytest", "gates")),
-                                       ("--system-role", "clue_system_role", _value(config, "clue_system_role")[0],
+                                       ("--clue-system-role", "clue_system_role", _value(config, "clue_system_role")[0],
                                         ("keep", "merge")),
-                                       ("--prompt-layout", "clue_prompt_layout", _value(config, "clue_prompt_layout")[0],
+                                       ("--clue-prompt-layout", "clue_prompt_layout", _value(config, "clue_prompt_layout")[0],
                                         PROMPT_LAYOUTS),
-                                       ("--baseline-variant", "clue_baseline_variant",
+                                       ("--clue-baseline-variant", "clue_baseline_variant",
                                         _value(config, "clue_baseline_variant")[0], BASELINE_VARIANTS)):
         if value is not None and value not in allowed:
             raise pytest.UsageError(f"{flag} / {name}: {value!r} is not one of {', '.join(allowed)}")
@@ -285,17 +285,17 @@ def resolve(config: pytest.Config) -> Settings:
         try:
             parse_families(family_setting)
         except ValueError as exc:
-            raise pytest.UsageError(f"--model-family / clue_model_family: {exc}") from None
+            raise pytest.UsageError(f"--clue-model-family / clue_model_family: {exc}") from None
     system_role = _value(config, "clue_system_role")[0] or "keep"
     prompt_layout = _value(config, "clue_prompt_layout")[0] or "auto"
     baseline_variant = _value(config, "clue_baseline_variant")[0] or "default"
     if baseline_variant != "default" and urls:
-        raise pytest.UsageError(f"--baseline-variant {baseline_variant} chooses the embedded baseline, which does not "
+        raise pytest.UsageError(f"--clue-baseline-variant {baseline_variant} chooses the embedded baseline, which does not "
                                 "run with --model-endpoint; serve it with `clue serve-baseline --variant "
                                 f"{baseline_variant}` and name that URL, or leave out --model-endpoint")
     if system_role == "merge" and prompt_layout in ("template", "base"):
-        raise pytest.UsageError(f"--system-role merge contradicts --prompt-layout {prompt_layout}: "
-                                "--prompt-layout template-no-system is the merged layout")
+        raise pytest.UsageError(f"--clue-system-role merge contradicts --clue-prompt-layout {prompt_layout}: "
+                                "--clue-prompt-layout template-no-system is the merged layout")
 
 
     return Settings(
@@ -306,8 +306,8 @@ def resolve(config: pytest.Config) -> Settings:
         tokenizer=_value(config, "clue_tokenizer")[0],
         data_dir=_path(config, "clue_data", None) or bundled_fixtures_dir(),
         tasks=tasks,
-        limit=_int(config, "clue_limit", "--limit"),
-        concurrency=_int(config, "clue_concurrency", "--concurrency"),
+        limit=_int(config, "clue_limit", "--clue-limit"),
+        concurrency=_int(config, "clue_concurrency", "--clue-concurrency"),
         cache_dir=None if no_cache else _path(config, "clue_cache", ".clue-cache"),
         refresh=bool(refresh),
         report_dir=_path(config, "clue_report_dir", "clue-report"),  # type: ignore[arg-type]
@@ -335,24 +335,24 @@ def resolve(config: pytest.Config) -> Settings:
 
 
 def _baseline_settings(config: pytest.Config, urls: tuple[str, ...]) -> dict[str, Any]:
-    """--clue-baseline, --baseline-endpoint, --clue-baseline-force and --clue-select, checked."""
+    """--clue-baseline, --clue-baseline-endpoint, --clue-baseline-force and --clue-select, checked."""
     baseline_dir = _path(config, "clue_baseline", None)
     endpoints, _ = _value(config, "clue_baseline_endpoint")
     base_urls = tuple(u.strip().rstrip("/") for u in (endpoints or []) if u.strip())
     for url in base_urls:
         if not url.startswith(("http://", "https://")):
-            raise pytest.UsageError(f"--baseline-endpoint {url!r} must be an http:// or https:// URL")
+            raise pytest.UsageError(f"--clue-baseline-endpoint {url!r} must be an http:// or https:// URL")
     if baseline_dir is not None and base_urls:
-        raise pytest.UsageError("--clue-baseline and --baseline-endpoint both name a baseline: give one")
+        raise pytest.UsageError("--clue-baseline and --clue-baseline-endpoint both name a baseline: give one")
     if baseline_dir is not None and not (baseline_dir / "clue-report.json").is_file():
         raise pytest.UsageError(f"--clue-baseline: {baseline_dir / 'clue-report.json'} not found; name a previous "
-                                "run's report folder (its --report-dir)")
+                                "run's report folder (its --clue-report-dir)")
     report_dir = _path(config, "clue_report_dir", "clue-report")
     if baseline_dir is not None and report_dir is not None and baseline_dir.resolve() == report_dir.resolve():
-        raise pytest.UsageError(f"--clue-baseline {baseline_dir} is this run's --report-dir: the run would replace the "
-                                "report it compares with; write this run elsewhere (--report-dir=DIR)")
+        raise pytest.UsageError(f"--clue-baseline {baseline_dir} is this run's --clue-report-dir: the run would replace the "
+                                "report it compares with; write this run elsewhere (--clue-report-dir=DIR)")
     if set(base_urls) & set(urls):
-        raise pytest.UsageError("--baseline-endpoint names the same server as --model-endpoint: the model would be "
+        raise pytest.UsageError("--clue-baseline-endpoint names the same server as --model-endpoint: the model would be "
                                 "compared with itself")
     select = _value(config, "clue_select")[0]
     if select is not None and select not in ("broke", "fixed"):
@@ -376,7 +376,7 @@ def parse_kinds(value_where: tuple[Any, str], *, cache_off: bool, refresh: bool)
                                 f"kinds: {', '.join(KIND_NAMES)}")
     if cache_off or refresh:
         raise pytest.UsageError(f"{label} reruns samples from the response store, which "
-                                f"{'--no-cache turns off' if cache_off else '--refresh bypasses'}; leave it out")
+                                f"{'--clue-no-cache turns off' if cache_off else '--clue-refresh bypasses'}; leave it out")
     return kinds
 
 

@@ -163,7 +163,7 @@ def test_the_baseline_options_resolve_and_are_checked(tmp_path):
     s = resolved(tmp_path, clue_baseline_endpoint=["http://b:1/", "http://b:2"])
     assert s.baseline_endpoints == ("http://b:1", "http://b:2")
     problems = [({"clue_baseline": str(tmp_path / "nowhere")}, "clue-report.json not found"),
-                ({"clue_baseline": str(base), "clue_report_dir": str(base)}, "is this run's --report-dir"),
+                ({"clue_baseline": str(base), "clue_report_dir": str(base)}, "is this run's --clue-report-dir"),
                 ({"clue_baseline": str(base), "clue_baseline_endpoint": ["http://b:1"]}, "give one"),
                 ({"clue_baseline_endpoint": ["b:1"]}, "must be an http"),
                 ({"clue_model_endpoint": ["http://a:1"], "clue_baseline_endpoint": ["http://a:1"]}, "with itself")]

@@ -161,7 +161,7 @@ def test_missing_model_folder_is_not_computed(tmp_path: Path) -> None:
 def test_override_needs_folder_and_layer_together(model_path, num_layers) -> None:
     pytest.importorskip("bert_score", reason=SKIP)
     out = bs.bertscore([("a", "b")], "bio_clinicalbert", model_path=model_path, num_layers=num_layers)
-    assert out["bertscore_r"].not_computed == ("--bertscore-model PATH and --bertscore-layers N go together "
+    assert out["bertscore_r"].not_computed == ("--clue-bertscore-model PATH and --clue-bertscore-layers N go together "
                                                "(N = 9 for a local copy of emilyalsentzer/Bio_ClinicalBERT)")
 
 
@@ -169,7 +169,7 @@ def test_layer_given_as_text(tiny_model: str) -> None:
     assert bs.bertscore([("a", "a")], "scibert", model_path=tiny_model, num_layers="2",  # type: ignore[arg-type]
                         device="cpu")["bertscore_f1"].values == (pytest.approx(1.0, abs=1e-5),)
     out = bs.bertscore([("a", "b")], "scibert", model_path=tiny_model, num_layers="two")  # type: ignore[arg-type]
-    assert out["bertscore_f1"].not_computed == "--bertscore-layers must be a whole number, not 'two'"
+    assert out["bertscore_f1"].not_computed == "--clue-bertscore-layers must be a whole number, not 'two'"
 
 
 @pytest.mark.parametrize("spec, model, layer", [("scibert", "allenai/scibert_scivocab_uncased", 8),
@@ -185,7 +185,7 @@ def test_uncached_hub_model_names_model_and_override(spec, model, layer, tmp_pat
         reason = out[key].not_computed
         assert out[key].values == ()
         assert f"model {model} is not available offline" in reason
-        assert f"--bertscore-model PATH --bertscore-layers {layer}" in reason
+        assert f"--clue-bertscore-model PATH --clue-bertscore-layers {layer}" in reason
 
 
 @pytest.mark.parametrize("module, name", [("bert_score", "bert-score"), ("torch", "torch")])

@@ -9,7 +9,7 @@ Runnable commands run block by block in a scratch copy of the suite, as a user p
 substitutions only: a model host (`http://tgi-host:8080`, `...`, the walkthrough's fixed ports) becomes an
 embedded baseline on a free loopback port; `/data/clue` the bundled fixtures, and `data/clue` a folder
 holding only the two public sets (what `clue data fetch meqsum longhealth` leaves); and each `pytest` run
-scores at most three samples per task (`--limit=3`) to keep the test short.
+scores at most three samples per task (`--clue-limit=3`) to keep the test short.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ COMMANDS: dict[str, str] = {
     "pytest --lf": RUN,
     "pytest --lf --tb=long": RUN,
     # docs/install.md
-    "pytest --tasks=mednli --limit=5": RUN,
+    "pytest --clue-tasks=mednli --clue-limit=5": RUN,
     "pip install torch --index-url https://download.pytorch.org/whl/cpu":
         "not run: downloads torch from PyTorch's own index (no network in tests)",
     'pip install -e ".[bertscore]"': INSTALLS,
@@ -58,8 +58,8 @@ COMMANDS: dict[str, str] = {
         "not run: installs the wheel's dependencies from the package index into a new environment (minutes); "
         "the wheel's contents and `clue init` are tested in tests/test_init_cli.py",
     "/tmp/clue-env/bin/clue init /tmp/clue-suite": "run: clue init clue-suite",  # the environment of this test
-    "cd /tmp/clue-suite && /tmp/clue-env/bin/pytest --tasks=mednli --limit=5":
-        "run: cd clue-suite && pytest --tasks=mednli --limit=5",
+    "cd /tmp/clue-suite && /tmp/clue-env/bin/pytest --clue-tasks=mednli --clue-limit=5":
+        "run: cd clue-suite && pytest --clue-tasks=mednli --clue-limit=5",
     # docs/models.md
     'pytest --model-endpoint=... "tests_clinical/test_meqsum.py::test_sample[meqsum:15302.txt]"': RUN,
     "pytest --model-endpoint=... --lf": RUN,
@@ -68,7 +68,7 @@ COMMANDS: dict[str, str] = {
         "not run: downloads from GitHub (tests/test_fetch.py runs `clue data fetch` against a local mirror)",
     "pytest --model-endpoint=... --clue-data=data/clue": RUN,
     # docs/ci.md
-    "GITHUB_STEP_SUMMARY=summary.md pytest --clue-exit=gates --tasks=mednli": RUN,
+    "GITHUB_STEP_SUMMARY=summary.md pytest --clue-exit=gates --clue-tasks=mednli": RUN,
     # docs/baseline-comparison.md
     "clue compare runs/base-7b runs/med-7b runs/med-7b-v2":
         "not run: names three report folders of the reader's own runs; the walkthrough's `clue compare "
@@ -80,14 +80,14 @@ COMMANDS: dict[str, str] = {
     # docs/embedded-baseline.md (the walkthrough)
     "clue serve-baseline --port 8081 &": RUN,
     "clue serve-baseline --variant finetune-degraded --port 8082 &": RUN,
-    "pytest --model-endpoint=http://127.0.0.1:8081 --report-dir=base-report": RUN,
+    "pytest --model-endpoint=http://127.0.0.1:8081 --clue-report-dir=base-report": RUN,
     "pytest --model-endpoint=http://127.0.0.1:8082 --clue-baseline=base-report": RUN,
     "clue compare base-report clue-report": RUN,
     "pytest --model-endpoint=http://127.0.0.1:8082 --clue-select=broke": RUN,
     # docs/triage.md
     "clue report html clue-report": RUN,
-    "pytest --baseline-variant=finetune-degraded": RUN,
-    "pytest --baseline-variant=finetune-degraded --clue-kind=truncated": RUN,
+    "pytest --clue-baseline-variant=finetune-degraded": RUN,
+    "pytest --clue-baseline-variant=finetune-degraded --clue-kind=truncated": RUN,
 }
 
 
@@ -156,8 +156,8 @@ def _as_run(command: str, url: str, ports: dict[str, int], public_only: Path) ->
                                                                                f"127.0.0.1:{port}")
     command = re.sub(r"http://(tgi-host|vllm-host|a|b):\d+|(?<==)\.\.\.", url, command)
     command = command.replace("=/data/clue", f"={FIXTURES}").replace("=data/clue", f"={public_only}")
-    if re.search(r"(^|&& )pytest\b", command) and "--limit" not in command and "tests_clinical/" not in command:
-        command += " --limit=3"
+    if re.search(r"(^|&& )pytest\b", command) and "--clue-limit" not in command and "tests_clinical/" not in command:
+        command += " --clue-limit=3"
     if command.endswith("&"):  # a server in the background: wait until it answers
         port = re.search(r"--port (\d+)", command).group(1)
         command += (f"\nfor _ in $(seq 100); do {sys.executable} -c \"import socket; "
@@ -187,7 +187,7 @@ def test_the_runnable_commands_of_each_block_run(page, index, tmp_path):
         if not script:
             pytest.skip(f"no runnable command in this block: {block}")
         if any(c.startswith("clue report html clue-report") for c in block):  # a report to rebuild the page of
-            script.insert(0, "pytest --tasks=mednli --limit=3 -q > /dev/null")
+            script.insert(0, "pytest --clue-tasks=mednli --clue-limit=3 -q > /dev/null")
         if sandbox.name == "clone":
             wheel_dir = tmp_path / "dist"
             script = [c.replace("-w dist", f"-w {wheel_dir}") for c in script]

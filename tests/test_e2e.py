@@ -53,7 +53,7 @@ def comparable(data: dict, *, requests: bool = False) -> dict:
     data["run"].pop("finished")
     data.pop("performance", None)  # durations, rates and latencies: timing
     if data.get("store"):
-        data["store"].pop("path")  # each run its own --cache
+        data["store"].pop("path")  # each run its own --clue-cache
     for key in (*TIME_KEYS, "command"):
         data["manifest"].pop(key)
     if not requests:
@@ -74,7 +74,7 @@ def generation_requests(server: BaselineServer) -> int:
 
 
 def test_default_run_prints_and_writes_the_report(suite):
-    result = run(suite, "--tasks=mednli,meqsum")
+    result = run(suite, "--clue-tasks=mednli,meqsum")
     result.stdout.fnmatch_lines(["*CLUE report*", "MedNLI*accuracy*", "MeQSum*rouge1*", "*rougeL*", "requests sent: *"])
     data = report(suite)
     assert set(data["tasks"]) == {"mednli", "meqsum"}
@@ -86,7 +86,7 @@ def test_default_run_prints_and_writes_the_report(suite):
 
 
 def test_second_run_sends_zero_requests(suite, baseline):
-    args = (f"--model-endpoint={baseline.url}", "--tasks=mednli,meqsum")
+    args = (f"--model-endpoint={baseline.url}", "--clue-tasks=mednli,meqsum")
     run(suite, *args)
     first = generation_requests(baseline)
     assert first > 0 and report(suite)["requests"] == {"sent": first, "failed": 0, "from_store": 0, "shared": 0}
@@ -97,10 +97,10 @@ def test_second_run_sends_zero_requests(suite, baseline):
 
 def test_xdist_gives_the_same_report_and_sends_each_request_once(suite, baseline):
     # LongHealth task 1 has repeats of one question whose prompts coincide: still sent once under -n 2.
-    args = (f"--model-endpoint={baseline.url}", "--tasks=mednli,meqsum,longhealth-t1")
-    run(suite, *args, "-n", "0", "--cache=c0", "--report-dir=r0")
+    args = (f"--model-endpoint={baseline.url}", "--clue-tasks=mednli,meqsum,longhealth-t1")
+    run(suite, *args, "-n", "0", "--clue-cache=c0", "--clue-report-dir=r0")
     single = generation_requests(baseline)
-    result = run(suite, *args, "-n", "2", "--cache=c2", "--report-dir=r2")
+    result = run(suite, *args, "-n", "2", "--clue-cache=c2", "--clue-report-dir=r2")
     assert generation_requests(baseline) == 2 * single  # the second run sent each request exactly once
     assert report(suite, "r0")["requests"]["shared"] > 0  # the case above really occurs in the fixtures
     assert comparable(report(suite, "r0"), requests=True) == comparable(report(suite, "r2"), requests=True)
@@ -108,7 +108,7 @@ def test_xdist_gives_the_same_report_and_sends_each_request_once(suite, baseline
 
 
 def test_last_failed_sends_no_request(suite, baseline):
-    args = (f"--model-endpoint={baseline.url}", "--tasks=mednli")
+    args = (f"--model-endpoint={baseline.url}", "--clue-tasks=mednli")
     first = run(suite, *args)
     failed = first.parseoutcomes().get("failed", 0)
     assert failed > 0, "the baseline should fail some MedNLI samples on the fixtures"
@@ -121,7 +121,7 @@ def test_last_failed_sends_no_request(suite, baseline):
 
 def stop_midway(suite: pytest.Pytester, server: BaselineServer, signum: int) -> None:
     """Run MedNLI two requests at a time against `server` and send `signum` once six are answered."""
-    args = [sys.executable, "-m", "pytest", f"--model-endpoint={server.url}", "--tasks=mednli", "--concurrency=2",
+    args = [sys.executable, "-m", "pytest", f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-concurrency=2",
             f"--clue-data={FIXTURES}", "-q"]
     proc = subprocess.Popen(args, cwd=suite.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
@@ -138,7 +138,7 @@ def test_killed_run_resumes_with_only_the_missing_requests(suite):
         stop_midway(suite, server, signal.SIGKILL)
         answered_before_kill = generation_requests(server)
         assert 0 < answered_before_kill
-        result = run(suite, f"--model-endpoint={url}", "--tasks=mednli", "--concurrency=2")
+        result = run(suite, f"--model-endpoint={url}", "--clue-tasks=mednli", "--clue-concurrency=2")
         data = report(suite)
         total = data["tasks"]["mednli"]["n_samples"]
         stored = data["requests"]["from_store"]
@@ -168,8 +168,8 @@ def test_an_interrupted_run_reports_the_requests_it_really_sent(suite):
 
     with FakeServer(chat_server(answer)) as server:
         try:
-            args = [sys.executable, "-m", "pytest", f"--model-endpoint={server.url}", "--tasks=mednli",
-                    "--concurrency=2", f"--clue-data={FIXTURES}", "-q"]
+            args = [sys.executable, "-m", "pytest", f"--model-endpoint={server.url}", "--clue-tasks=mednli",
+                    "--clue-concurrency=2", f"--clue-data={FIXTURES}", "-q"]
             proc = subprocess.Popen(args, cwd=suite.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                     preexec_fn=with_ctrl_c)
             deadline = time.monotonic() + 60
@@ -229,8 +229,8 @@ def test_429_then_200_is_retried_transparently(suite):
         return ok("neutral")
 
     with FakeServer(chat_server(answer)) as server:
-        result = run(suite, f"--model-endpoint={server.url}", "--tasks=mednli", "--limit=4", "--concurrency=1",
-                     "--no-cache")
+        result = run(suite, f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-limit=4", "--clue-concurrency=1",
+                     "--clue-no-cache")
     outcomes = result.parseoutcomes()
     assert "error" not in outcomes and outcomes.get("passed", 0) + outcomes.get("failed", 0) == 4
     assert report(suite)["tasks"]["mednli"]["n_errored"] == 0
@@ -238,7 +238,7 @@ def test_429_then_200_is_retried_transparently(suite):
 
 def test_malformed_json_becomes_errored_samples_not_a_crash(suite):
     with FakeServer(chat_server(lambda body, count: (200, {"Content-Type": "application/json"}, b"{not json"))) as server:
-        result = run(suite, f"--model-endpoint={server.url}", "--tasks=mednli", "--limit=3", "--no-cache")
+        result = run(suite, f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-limit=3", "--clue-no-cache")
     assert result.parseoutcomes().get("errors") == 3
     result.stdout.fnmatch_lines(["*malformed*"])
     data = report(suite)
@@ -255,12 +255,12 @@ def test_a_server_refusing_the_system_role_is_named_and_merge_runs_the_suite(sui
         return ok("neutral")
 
     with FakeServer(chat_server(answer)) as server:
-        refused = run(suite, f"--model-endpoint={server.url}", "--tasks=mednli", "--limit=3", "--no-cache")
+        refused = run(suite, f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-limit=3", "--clue-no-cache")
         assert refused.parseoutcomes().get("errors") == 3
-        refused.stdout.fnmatch_lines(["*System role not supported*--system-role=merge*"])
+        refused.stdout.fnmatch_lines(["*System role not supported*--clue-system-role=merge*"])
         assert report(suite)["requests"] == {"sent": 0, "failed": 3, "from_store": 0, "shared": 0}
-        merged = run(suite, f"--model-endpoint={server.url}", "--tasks=mednli", "--limit=3", "--no-cache",
-                     "--system-role=merge")
+        merged = run(suite, f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-limit=3", "--clue-no-cache",
+                     "--clue-system-role=merge")
     outcomes = merged.parseoutcomes()
     assert "errors" not in outcomes and outcomes.get("passed", 0) + outcomes.get("failed", 0) == 3
     assert report(suite)["run"]["system_role"] == "merge"
@@ -275,7 +275,7 @@ def test_bad_data_is_one_error_before_any_request(suite, baseline, tmp_path, wor
     lines[4] = lines[4][:-5]
     path.write_text("\n".join(lines) + "\n")
     result = suite.runpytest_subprocess(f"--clue-data={data}", f"--model-endpoint={baseline.url}",
-                                        "--tasks=mednli,meqsum", "-n", workers)
+                                        "--clue-tasks=mednli,meqsum", "-n", workers)
     result.stdout.fnmatch_lines(["*mli_test_v1.jsonl, line 5: malformed JSON*"])
     assert result.ret == 2
     assert generation_requests(baseline) == 0
@@ -296,8 +296,8 @@ def test_a_missing_data_folder_is_one_message_before_any_request(suite, baseline
 def test_gate_mode_exit_code_reflects_gates_only(suite, baseline):
     (suite.path / "gates-pass.toml").write_text('[gate]\n"mednli.accuracy" = ">= 0.0"\n')
     (suite.path / "gates-fail.toml").write_text('[gate]\n"mednli.accuracy" = ">= 0.99"\n')
-    args = (f"--model-endpoint={baseline.url}", "--tasks=mednli", "--clue-exit=gates")
-    passing = run(suite, *args, "--thresholds=gates-pass.toml", "--junitxml=junit.xml")
+    args = (f"--model-endpoint={baseline.url}", "--clue-tasks=mednli", "--clue-exit=gates")
+    passing = run(suite, *args, "--clue-thresholds=gates-pass.toml", "--junitxml=junit.xml")
     assert passing.ret == 0
     assert passing.parseoutcomes().get("failed", 0) > 0  # failing samples still show as failed
     junit = ET.parse(suite.path / "junit.xml").getroot()
@@ -306,13 +306,13 @@ def test_gate_mode_exit_code_reflects_gates_only(suite, baseline):
     # per-testcase properties, which this test used to look for).
     (gate,) = [t for t in junit.iter("testcase") if t.get("classname") == "clue.gates" and t.get("name") != "verdict"]
     assert gate.get("name") == "mednli.accuracy >= 0" and len(gate) == 0  # passed: no child element
-    failing = run(suite, *args, "--thresholds=gates-fail.toml")
+    failing = run(suite, *args, "--clue-thresholds=gates-fail.toml")
     assert failing.ret == 1
     failing.stdout.fnmatch_lines(["*gate FAIL*mednli.accuracy >= 0.99*"])
 
 
 def test_one_sample_by_node_id(suite, baseline):
-    first = run(suite, f"--model-endpoint={baseline.url}", "--tasks=meqsum", "--collect-only", "-q")
+    first = run(suite, f"--model-endpoint={baseline.url}", "--clue-tasks=meqsum", "--collect-only", "-q")
     node = next(line for line in first.outlines if "test_sample[meqsum:" in line)
     result = run(suite, f"--model-endpoint={baseline.url}", node)
     outcomes = result.parseoutcomes()
@@ -327,7 +327,7 @@ def test_a_sample_skipped_while_running_is_not_counted_as_failed(suite, baseline
         "def pytest_runtest_call(item):\n"
         "    if item.nodeid.endswith(']') and item.session.items.index(item) == 0:\n"
         "        pytest.skip('skipped by the user')\n")
-    result = run(suite, f"--model-endpoint={baseline.url}", "--tasks=mednli", "--limit=4")
+    result = run(suite, f"--model-endpoint={baseline.url}", "--clue-tasks=mednli", "--clue-limit=4")
     outcomes = result.parseoutcomes()
     assert outcomes.get("skipped") == 1 and outcomes.get("passed", 0) + outcomes.get("failed", 0) == 3
     mednli = report(suite)["tasks"]["mednli"]
@@ -336,7 +336,7 @@ def test_a_sample_skipped_while_running_is_not_counted_as_failed(suite, baseline
 
 
 def test_all_tasks_run_and_levels_come_from_the_printed_task_numbers(suite):
-    result = run(suite, "--no-cache")
+    result = run(suite, "--clue-no-cache")
     data = report(suite)
     assert set(data["tasks"]) == {"mednli", "meqsum", "problemsummary", "longhealth-t1", "longhealth-t2",
                                   "longhealth-t3", "medisumqa", "medisumcode"}
@@ -371,7 +371,7 @@ def test_all_tasks_run_and_levels_come_from_the_printed_task_numbers(suite):
 
 
 def test_every_task_number_traces_to_per_sample_values(tiny_bert, suite):
-    run(suite, "--no-cache", "--tasks=meqsum,medisumcode", f"--bertscore-model={tiny_bert}", "--bertscore-layers=2")
+    run(suite, "--clue-no-cache", "--clue-tasks=meqsum,medisumcode", f"--clue-bertscore-model={tiny_bert}", "--clue-bertscore-layers=2")
     data = report(suite)
     for task, summary in data["tasks"].items():
         rows = [json.loads(line) for line in
@@ -387,7 +387,7 @@ def test_every_task_number_traces_to_per_sample_values(tiny_bert, suite):
 
 
 def test_head_profile_runs_without_prefix(suite):
-    result = run(suite, "--no-cache", "--clue-profile=head", "--tasks=meqsum,medisumcode", "--limit=3")
+    result = run(suite, "--clue-no-cache", "--clue-profile=head", "--clue-tasks=meqsum,medisumcode", "--clue-limit=3")
     data = report(suite)
     assert data["run"]["profile"] == "head"
     assert data["tasks"]["meqsum"]["n_samples"] == 3 and data["tasks"]["meqsum"]["n_errored"] == 0
@@ -395,7 +395,7 @@ def test_head_profile_runs_without_prefix(suite):
 
 
 def test_xdist_without_an_endpoint_uses_the_baseline_and_writes_the_report(suite):
-    result = run(suite, "-n", "2", "--tasks=mednli", "--no-cache")
+    result = run(suite, "-n", "2", "--clue-tasks=mednli", "--clue-no-cache")
     result.stdout.fnmatch_lines(["*CLUE report*", "MedNLI*accuracy*"])
     data = report(suite)
     assert data["run"]["server_kind"] == "clue-baseline"
@@ -405,13 +405,13 @@ def test_xdist_without_an_endpoint_uses_the_baseline_and_writes_the_report(suite
 
 def test_a_misspelt_thresholds_key_is_refused(suite):
     (suite.path / "bad.toml").write_text('[sample]\n"meqsum.rougel" = 0.9\n[gate]\n"mednil.accuracy" = ">= 0.5"\n')
-    result = run(suite, "--thresholds=bad.toml")
+    result = run(suite, "--clue-thresholds=bad.toml")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     err = result.stderr.str()
     assert "meqsum has no metric 'rougel'" in err and "unknown task 'mednil'" in err
     # Floors the sample check would never read are refused too: a check that cannot fail.
     (suite.path / "inert.toml").write_text('[sample]\n"mednli.accuracy" = 1.0\n"meqsum.bertscore_f1" = 0.5\n')
-    result = run(suite, "--thresholds=inert.toml")
+    result = run(suite, "--clue-thresholds=inert.toml")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     err = result.stderr.str()
     assert "no per-sample floor on 'accuracy'" in err and "pass by answering correctly" in err
@@ -419,9 +419,9 @@ def test_a_misspelt_thresholds_key_is_refused(suite):
 
 
 @pytest.mark.parametrize(("option", "message"), [
-    ("--limit=0", "--limit must be at least 1, got 0"),  # 0 used to mean "no limit": the whole benchmark
-    ("--concurrency=0", "--concurrency must be at least 1, got 0"),
-    ("--request-timeout=-5", "--request-timeout must be more than 0 seconds"),
+    ("--clue-limit=0", "--clue-limit must be at least 1, got 0"),  # 0 used to mean "no limit": the whole benchmark
+    ("--clue-concurrency=0", "--clue-concurrency must be at least 1, got 0"),
+    ("--clue-request-timeout=-5", "--clue-request-timeout must be more than 0 seconds"),
     ("--clue-progress-every=0", "--clue-progress-every must be more than 0 seconds"),
 ])
 def test_nonsense_numbers_are_usage_errors(suite, option, message):
@@ -437,9 +437,9 @@ def test_an_ini_setting_error_names_the_ini_key(suite):
 
 def test_gate_mode_does_not_pass_on_a_partial_run(suite, baseline):
     (suite.path / "gates.toml").write_text('[gate]\n"mednli.accuracy" = ">= 0.0"\n')
-    args = (f"--model-endpoint={baseline.url}", "--tasks=mednli", "--clue-exit=gates", "--thresholds=gates.toml")
+    args = (f"--model-endpoint={baseline.url}", "--clue-tasks=mednli", "--clue-exit=gates", "--clue-thresholds=gates.toml")
     assert run(suite, *args).ret == 0
-    partial = run(suite, *args, "--limit=5")
+    partial = run(suite, *args, "--clue-limit=5")
     assert partial.ret == 1
     partial.stdout.fnmatch_lines(["*partial run*", "*gate INCOMPLETE*only 5 of*"])  # notes come before the table
     assert report(suite)["tasks"]["mednli"]["partial"] is True
@@ -462,8 +462,8 @@ def test_any_error_while_scoring_is_an_errored_sample_in_the_report(suite, basel
         "    return loaded\n"
         "MedNLI.load = load\n")
     (suite.path / "gates.toml").write_text('[gate]\n"mednli.accuracy" = ">= 0.0"\n')
-    result = run(suite, f"--model-endpoint={baseline.url}", "--tasks=mednli", "--clue-exit=gates",
-                 "--thresholds=gates.toml")
+    result = run(suite, f"--model-endpoint={baseline.url}", "--clue-tasks=mednli", "--clue-exit=gates",
+                 "--clue-thresholds=gates.toml")
     assert result.parseoutcomes().get("errors") == 1
     data = report(suite)["tasks"]["mednli"]
     assert data["n_errored"] == 1 and data["n_samples"] == data["n_selected"]
@@ -475,11 +475,11 @@ def test_any_error_while_scoring_is_an_errored_sample_in_the_report(suite, basel
 
 
 def test_gate_mode_on_the_selected_tasks_passes_with_the_shipped_thresholds(suite):
-    result = run(suite, "--clue-exit=gates", "--tasks=mednli", "--no-cache", "-q", "--tb=no")
+    result = run(suite, "--clue-exit=gates", "--clue-tasks=mednli", "--clue-no-cache", "-q", "--tb=no")
     assert result.ret == 0, result.stdout.str()[-3000:]
     statuses = {g["gate"]: g["status"] for g in report(suite)["gates"]}
     assert statuses.pop("mednli.accuracy >= 0.3") == "pass"
-    assert set(statuses.values()) == {"not selected"}  # gates of the tasks --tasks left out
+    assert set(statuses.values()) == {"not selected"}  # gates of the tasks --clue-tasks left out
     assert report(suite)["verdict"] == "pass"
 
 
@@ -487,7 +487,7 @@ def test_gate_mode_fails_when_a_test_outside_clue_fails(suite, baseline):
     (suite.path / "gates.toml").write_text('[gate]\n"mednli.accuracy" = ">= 0.0"\n')
     (suite.path / "tests").mkdir()
     (suite.path / "tests" / "test_app.py").write_text("def test_app():\n    assert 1 + 1 == 3\n")
-    args = (f"--model-endpoint={baseline.url}", "--tasks=mednli", "--clue-exit=gates", "--thresholds=gates.toml",
+    args = (f"--model-endpoint={baseline.url}", "--clue-tasks=mednli", "--clue-exit=gates", "--clue-thresholds=gates.toml",
             "tests_clinical")
     assert run(suite, *args).ret == 0
     result = run(suite, *args, "tests")
@@ -498,8 +498,8 @@ def test_a_real_model_on_the_synthetic_fixtures_is_marked_and_cannot_pass(suite)
     (suite.path / "gates.toml").write_text('[gate]\n"mednli.accuracy" = ">= 0.0"\n')
     warning = "synthetic fixtures: scores mean nothing clinically; give --clue-data"
     with FakeServer(chat_server(lambda body, count: ok("neutral"))) as server:
-        args = (f"--model-endpoint={server.url}", "--tasks=mednli", "--clue-exit=gates", "--thresholds=gates.toml",
-                "--no-cache")
+        args = (f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-exit=gates", "--clue-thresholds=gates.toml",
+                "--clue-no-cache")
         marked = run(suite, *args)
         assert marked.ret == 1
         marked.stdout.fnmatch_lines([f"clue-checks: WARNING {warning}", "*CLUE report*", f"WARNING: {warning}",

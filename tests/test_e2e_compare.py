@@ -75,12 +75,12 @@ def test_a_finetune_against_its_base_model(suite, servers):
     they were planted, a non-inferiority gate failing the release, `clue compare`, and the broken samples
     rerun alone from the store."""
     base, tuned = servers
-    first = run(suite, f"--model-endpoint={base.url}", f"--tasks={TASKS}", "--report-dir=base-report")
+    first = run(suite, f"--model-endpoint={base.url}", f"--clue-tasks={TASKS}", "--clue-report-dir=base-report")
     assert first.ret == 1, first.stdout.str()  # failing samples, plain pytest exit
     assert "comparison" not in report(suite, "base-report")
 
-    second = run(suite, f"--model-endpoint={tuned.url}", f"--tasks={TASKS}", "--clue-baseline=base-report",
-                 "--thresholds=compare.toml", "--clue-exit=gates", "--junitxml=junit.xml")
+    second = run(suite, f"--model-endpoint={tuned.url}", f"--clue-tasks={TASKS}", "--clue-baseline=base-report",
+                 "--clue-thresholds=compare.toml", "--clue-exit=gates", "--junitxml=junit.xml")
     assert second.ret == 1, second.stdout.str()  # gate mode: the comparison gates fail the release
     second.stdout.fnmatch_lines(["against the baseline clue-checks/parameterless-baseline (*base-report)*",
                                  "MedNLI*accuracy*0.422*0.289*-0.133 [[]*]*",
@@ -118,7 +118,7 @@ def test_a_finetune_against_its_base_model(suite, servers):
 
     # a failing sample's message shows the baseline's answer beside the new one
     second.stdout.no_fnmatch_line("*Traceback*")
-    one = run(suite, f"--model-endpoint={tuned.url}", "--clue-baseline=base-report", "--report-dir=one",
+    one = run(suite, f"--model-endpoint={tuned.url}", "--clue-baseline=base-report", "--clue-report-dir=one",
               f"tests_clinical/test_mednli.py::test_sample[mednli:{tasks['mednli']['broke'][0]}]", "--tb=long")
     one.stdout.fnmatch_lines(["baseline passed: *", "baseline metrics: accuracy=1", "baseline response: *"])
 
@@ -130,7 +130,7 @@ def test_a_finetune_against_its_base_model(suite, servers):
 
     # --clue-select=broke: exactly the broken samples, answered from the store
     sent_before = generations(tuned)
-    rerun = run(suite, f"--model-endpoint={tuned.url}", f"--tasks={TASKS}", "--clue-select=broke")
+    rerun = run(suite, f"--model-endpoint={tuned.url}", f"--clue-tasks={TASKS}", "--clue-select=broke")
     expected_ids = {f"{t}:{i}" for t in tasks for i in tasks[t]["broke"]}
     # the node id alone: a wide terminal appends " - <message>" to each line, and messages hold brackets
     ran = {line.split()[1].split("[", 1)[1][:-1] for line in rerun.stdout.lines
@@ -142,9 +142,9 @@ def test_a_finetune_against_its_base_model(suite, servers):
 
 def test_identical_runs_show_no_regression_and_every_difference_is_zero(suite, servers):
     base, _ = servers
-    assert run(suite, f"--model-endpoint={base.url}", "--tasks=mednli,meqsum", "--report-dir=base-report").ret == 1
-    again = run(suite, f"--model-endpoint={base.url}", "--tasks=mednli,meqsum", "--clue-baseline=base-report",
-                "--thresholds=same.toml", "--no-cache")
+    assert run(suite, f"--model-endpoint={base.url}", "--clue-tasks=mednli,meqsum", "--clue-report-dir=base-report").ret == 1
+    again = run(suite, f"--model-endpoint={base.url}", "--clue-tasks=mednli,meqsum", "--clue-baseline=base-report",
+                "--clue-thresholds=same.toml", "--clue-no-cache")
     comparison = report(suite)["comparison"]
     for entry in comparison["tasks"].values():
         assert entry["difference"] == 0 and entry["broke"] == [] and entry["fixed"] == []
@@ -158,15 +158,15 @@ def test_identical_runs_show_no_regression_and_every_difference_is_zero(suite, s
 
 def test_mismatched_manifests_are_refused_before_any_request(suite, servers):
     base, tuned = servers
-    assert run(suite, f"--model-endpoint={base.url}", "--tasks=mednli", "--report-dir=base-report").ret == 1
+    assert run(suite, f"--model-endpoint={base.url}", "--clue-tasks=mednli", "--clue-report-dir=base-report").ret == 1
     sent = generations(tuned)
-    refused = run(suite, f"--model-endpoint={tuned.url}", "--tasks=mednli", "--clue-baseline=base-report",
+    refused = run(suite, f"--model-endpoint={tuned.url}", "--clue-tasks=mednli", "--clue-baseline=base-report",
                   "--clue-profile=head")
     assert refused.ret == 2
     refused.stdout.fnmatch_lines(["*this run and *base-report are not comparable (1 difference*",
                                   "*- profile: 'head' / 'paper'", "*--clue-baseline-force*"])
     assert generations(tuned) == sent  # refused before inference
-    forced = run(suite, f"--model-endpoint={tuned.url}", "--tasks=mednli", "--clue-baseline=base-report",
+    forced = run(suite, f"--model-endpoint={tuned.url}", "--clue-tasks=mednli", "--clue-baseline=base-report",
                  "--clue-profile=head", "--clue-baseline-force")
     assert forced.ret == 1
     assert report(suite)["comparison"]["forced"] is True
@@ -174,7 +174,7 @@ def test_mismatched_manifests_are_refused_before_any_request(suite, servers):
 
 def test_a_baseline_endpoint_answers_in_the_same_session_each_request_once(suite, servers):
     base, tuned = servers
-    result = run(suite, f"--model-endpoint={tuned.url}", f"--baseline-endpoint={base.url}", "--tasks=mednli",
+    result = run(suite, f"--model-endpoint={tuned.url}", f"--clue-baseline-endpoint={base.url}", "--clue-tasks=mednli",
                  "-n", "2")
     assert result.ret == 1, result.stdout.str()
     assert generations(base) == 45 and generations(tuned) == 45  # each sent once, under xdist too

@@ -296,7 +296,7 @@ def test_discover_undecodable_info_names_the_url(serve):
 
 def test_discover_silent_health_counts_read_timeouts_against_the_startup_wait(serve, monkeypatch):
     # A server that accepts connections but never answers: each /health check waits its read timeout;
-    # those seconds count towards startup_wait, and the message gives the discovery timeout, not --request-timeout.
+    # those seconds count towards startup_wait, and the message gives the discovery timeout, not --clue-request-timeout.
     from clue_checks.endpoint import discovery
 
     monkeypatch.setattr(discovery, "DISCOVERY_READ_TIMEOUT", 1.0)
@@ -432,7 +432,7 @@ def test_read_timeout_is_retried_once_then_final(serve):
     with pytest.raises(EndpointError) as caught:
         run(complete(server.url, gen_request(), tgi_info(server.url), sleeps=sleeps, timeout=0.2))
     err = caught.value
-    assert "after 2 attempts" in str(err) and "read timeout" in str(err) and "--request-timeout" in str(err)
+    assert "after 2 attempts" in str(err) and "read timeout" in str(err) and "--clue-request-timeout" in str(err)
     assert not err.retryable and len(sleeps) == 1  # final: a slow server is not a dead one
 
 
@@ -463,7 +463,7 @@ def test_a_429_gets_more_tries_and_says_to_lower_concurrency(serve):
         run(complete(server.url, gen_request(), tgi_info(server.url), sleeps=sleeps, retry=RetryPolicy(max_attempts=3)))
     err = caught.value
     assert server.count("/generate") == 12 and "after 12 attempts" in str(err)
-    assert err.status == 429 and err.kind == "overloaded" and "--concurrency" in str(err)
+    assert err.status == 429 and err.kind == "overloaded" and "--clue-concurrency" in str(err)
 
 
 def test_422_is_not_retried_and_carries_the_server_message(serve):
@@ -812,7 +812,7 @@ def test_a_chat_template_refusing_the_system_role_says_to_merge_it(serve, messag
                                                                       "type": "BadRequestError", "code": 400})))
     with pytest.raises(EndpointError) as caught:
         run(complete(server.url, chat_request(), vllm_info(server.url)))
-    assert "--system-role=merge" in str(caught.value) and message[:30] in str(caught.value)
+    assert "--clue-system-role=merge" in str(caught.value) and message[:30] in str(caught.value)
     assert server.count("/v1/chat/completions") == 1  # a validation error is not retried
 
 

@@ -69,7 +69,7 @@ def prompts(n: int, prefix: str = "p") -> list[str]:
 
 
 def one_line_naming(message: str, path: Path) -> None:
-    assert "\n" not in message and str(path) in message and "--no-cache" in message
+    assert "\n" not in message and str(path) in message and "--clue-no-cache" in message
 
 
 # -- the store: broken files are one message at open -----------------------------------------------
@@ -115,8 +115,8 @@ def test_an_unreadable_store_file_is_one_message_with_the_fixes(tmp_path, damage
         ResponseStore(path)
     message = str(caught.value)
     one_line_naming(message, path)
-    assert "--refresh" in message and "Delete it" in message
-    # --refresh keeps the damaged file beside a new store, and says so.
+    assert "--clue-refresh" in message and "Delete it" in message
+    # --clue-refresh keeps the damaged file beside a new store, and says so.
     store = ResponseStore(path, replace_corrupt=True)
     assert len(store) == 0 and len(store.notes) == 1 and "corrupt" in store.notes[0]
     assert [p.name for p in path.parent.iterdir() if ".corrupt-" in p.name]
@@ -307,7 +307,7 @@ def test_a_server_that_never_answers_stops_the_run_within_a_bound():
         release.set()
     assert all(isinstance(r, EndpointError) for r in results)
     assert received <= 3 * FAST.max_attempts + 2 * 8, received
-    assert s.broken is not None and "--request-timeout" in s.broken
+    assert s.broken is not None and "--clue-request-timeout" in s.broken
     assert took < 4.0
 
 
@@ -338,7 +338,7 @@ def test_429_forever_gives_up_once_and_suggests_concurrency():
     with FakeServer(tgi_handler(lambda body, n: OVERLOADED, max_concurrent=None)) as server, running(server.url) as s:
         results = answers(s, prompts(200))
     assert all(isinstance(r, EndpointError) for r in results)
-    assert s.broken is not None and "--concurrency" in s.broken
+    assert s.broken is not None and "--clue-concurrency" in s.broken
     not_sent = {str(r) for r in results if str(r).startswith("not sent")}
     assert len(not_sent) == 1 and s.stats()["not_sent"] > 0  # one message, not one per sample
 
@@ -551,7 +551,7 @@ def test_a_tiny_request_timeout_is_called_too_small_not_a_loading_server():
     finally:
         release.set()
     message = str(caught.value)
-    assert "--request-timeout=1e-06 s is shorter than" in message and "loading" not in message
+    assert "--clue-request-timeout=1e-06 s is shorter than" in message and "loading" not in message
 
 
 def test_a_wait_is_bounded_even_if_nothing_progresses():

@@ -56,7 +56,7 @@ def test_the_exit_code_is_explained_in_the_words_of_the_mode(status, mode, faile
 def test_default_output_lists_failing_samples_in_one_line_and_ends_with_the_verdict_page_and_exit_code(pytester):
     copy_suite(pytester.path)
     (pytester.path / "conftest.py").write_text("")
-    args = (f"--clue-data={FIXTURES}", "--tasks=meqsum", "-p", "no:cacheprovider")
+    args = (f"--clue-data={FIXTURES}", "--clue-tasks=meqsum", "-p", "no:cacheprovider")
     default = pytester.runpytest_subprocess(*args)
     out = default.stdout.str()
     assert "= FAILURES =" not in out and "FAILED " not in out

@@ -150,9 +150,9 @@ def test_a_real_runs_page_shows_a_script_reply_as_text(browser, tmp_path):
     shutil.copy(REPO / "thresholds.toml", tmp_path / "thresholds.toml")
     with FakeServer(_chat) as server:
         done = subprocess.run(
-            [sys.executable, "-m", "pytest", f"--model-endpoint={server.url}", "--tasks=mednli,longhealth-t3",
-             "--limit=2", f"--tokenizer={REPO / 'clue_checks' / 'server' / 'baseline_tokenizer'}",
-             f"--clue-data={REPO / 'clue_checks' / 'fixtures'}", "--no-cache", "-q", "--tb=no", "-p", "no:randomly"],
+            [sys.executable, "-m", "pytest", f"--model-endpoint={server.url}", "--clue-tasks=mednli,longhealth-t3",
+             "--clue-limit=2", f"--clue-tokenizer={REPO / 'clue_checks' / 'server' / 'baseline_tokenizer'}",
+             f"--clue-data={REPO / 'clue_checks' / 'fixtures'}", "--clue-no-cache", "-q", "--tb=no", "-p", "no:randomly"],
             cwd=tmp_path, capture_output=True, text=True, timeout=300)
     page = tmp_path / "clue-report" / "index.html"
     assert page.is_file(), done.stdout[-3000:] + done.stderr[-3000:]

@@ -169,8 +169,8 @@ def test_cli_on_a_folder_without_a_report_exits_2(tmp_path, capsys):
 def test_the_page_of_a_real_run(tmp_path):
     """The user's journey: a run writes its report directory, `clue report html` builds the page from it."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    run = subprocess.run([sys.executable, "-m", "pytest", "tests_clinical", "--tasks=mednli", "--limit=5", "--no-cache",
-                          f"--report-dir={tmp_path}", "-q", "-p", "no:cacheprovider", "--tb=no"],
+    run = subprocess.run([sys.executable, "-m", "pytest", "tests_clinical", "--clue-tasks=mednli", "--clue-limit=5", "--clue-no-cache",
+                          f"--clue-report-dir={tmp_path}", "-q", "-p", "no:cacheprovider", "--tb=no"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert (tmp_path / "clue-report.json").is_file(), run.stdout + run.stderr
     built = subprocess.run([sys.executable, "-m", "clue_checks.cli", "report", "html", str(tmp_path)],

@@ -171,7 +171,7 @@ def test_pip_install_then_clue_init_runs(tmp_path: Path):
     assert init.returncode == 0, init.stdout + init.stderr
     assert (project / "pytest.ini").is_file() and (project / SUITE_DIR / "test_mednli.py").is_file()
 
-    suite = run(str(python), "-m", "pytest", "--tasks=mednli", "--limit=3", "-p", "no:cacheprovider",
+    suite = run(str(python), "-m", "pytest", "--clue-tasks=mednli", "--clue-limit=3", "-p", "no:cacheprovider",
                 "-p", "no:randomly", cwd=project)
     output = suite.stdout + suite.stderr
     # The embedded baseline may fail samples (exit 1); anything else (2: could not run, 4: usage) is a defect.

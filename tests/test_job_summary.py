@@ -68,7 +68,7 @@ def test_a_run_in_github_actions_appends_the_job_summary(pytester, tmp_path, mon
     (pytester.path / "conftest.py").write_text("")
     summary = tmp_path / "step-summary.md"
     monkeypatch.setenv(ENV, str(summary))
-    result = pytester.runpytest_subprocess(f"--clue-data={FIXTURES}", "--tasks=mednli", "--limit=5",
+    result = pytester.runpytest_subprocess(f"--clue-data={FIXTURES}", "--clue-tasks=mednli", "--clue-limit=5",
                                            "-p", "no:cacheprovider")
     assert result.ret in (0, 1)
     text = summary.read_text()

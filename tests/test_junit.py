@@ -92,7 +92,7 @@ def suite(pytester: pytest.Pytester) -> pytest.Pytester:
 
 @pytest.mark.parametrize("workers", ["0", "2"])
 def test_a_real_runs_junit_file_is_valid_xunit2_with_the_verdict(suite, workers):
-    result = suite.runpytest_subprocess(f"--clue-data={REPO / 'clue_checks' / 'fixtures'}", "--tasks=mednli", "--no-cache",
+    result = suite.runpytest_subprocess(f"--clue-data={REPO / 'clue_checks' / 'fixtures'}", "--clue-tasks=mednli", "--clue-no-cache",
                                         "--junitxml=junit.xml", "-n", workers, "tests_clinical", "tests",
                                         timeout=300)
     assert result.ret == 1  # failing samples; the gates decide only in gate mode

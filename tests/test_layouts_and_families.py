@@ -1,5 +1,5 @@
-"""Faithful on every model family: the Phi cut where CLUE made it, --model-family overriding the
-name-keyed quirks, --prompt-layout choosing CLUE's layout, and the chat-mode warning."""
+"""Faithful on every model family: the Phi cut where CLUE made it, --clue-model-family overriding the
+name-keyed quirks, --clue-prompt-layout choosing CLUE's layout, and the chat-mode warning."""
 
 from __future__ import annotations
 
@@ -146,7 +146,7 @@ def test_auto_falls_back_to_merging_but_template_says_why(tokenizer):
     tokenizer.chat_template = SYSTEM_REJECTING
     auto = Renderer("generate", info(), tokenizer).request(prompt()).prompt
     assert auto.startswith("[user] SYS\n\nU1\n[assistant] A1\n")
-    with pytest.raises(TemplateUnavailable, match="System role not supported.*--prompt-layout template-no-system"):
+    with pytest.raises(TemplateUnavailable, match="System role not supported.*--clue-prompt-layout template-no-system"):
         Renderer("generate", info(), tokenizer, layout="template").request(prompt())
 
 
@@ -168,7 +168,7 @@ def test_an_instruct_layout_without_a_chat_template_renders_transformers_4_39_de
 
 
 def test_base_layout_cannot_go_over_chat():
-    with pytest.raises(TemplateUnavailable, match="--prompt-layout base .*--api generate"):
+    with pytest.raises(TemplateUnavailable, match="--clue-prompt-layout base .*--clue-api generate"):
         Renderer("chat", info(), layout="base")
     chat = Renderer("chat", info(), layout="template-no-system").request(prompt())
     assert chat.messages == (Message("user", "SYS\n\nU1"), Message("assistant", "A1"), Message("user", "U2"))
@@ -257,7 +257,7 @@ def test_chat_mode_under_the_paper_profile_warns_and_head_does_not(baseline):
     try:
         (warning,) = run.mode_warnings()
         assert warning.startswith("chat mode under the paper profile: the assistant prefix is not prefilled")
-        assert "no TGI `truncate`" in warning and "Llama-3 stop strings" in warning and "--api generate" in warning
+        assert "no TGI `truncate`" in warning and "Llama-3 stop strings" in warning and "--clue-api generate" in warning
     finally:
         run.close()
     run = connected(baseline, api="chat", profile="head")
@@ -280,10 +280,10 @@ def test_options_resolve_with_defaults_and_ini():
 
 
 @pytest.mark.parametrize(("cli", "ini", "message"), [
-    ({}, {"clue_prompt_layout": "chatml"}, "--prompt-layout / clue_prompt_layout: 'chatml' is not one of"),
-    ({}, {"clue_model_family": "gemma"}, "--model-family / clue_model_family: unknown model family 'gemma'"),
-    ({"clue_system_role": "merge", "clue_prompt_layout": "template"}, {}, "contradicts --prompt-layout template"),
-    ({"clue_system_role": "merge", "clue_prompt_layout": "base"}, {}, "contradicts --prompt-layout base"),
+    ({}, {"clue_prompt_layout": "chatml"}, "--clue-prompt-layout / clue_prompt_layout: 'chatml' is not one of"),
+    ({}, {"clue_model_family": "gemma"}, "--clue-model-family / clue_model_family: unknown model family 'gemma'"),
+    ({"clue_system_role": "merge", "clue_prompt_layout": "template"}, {}, "contradicts --clue-prompt-layout template"),
+    ({"clue_system_role": "merge", "clue_prompt_layout": "base"}, {}, "contradicts --clue-prompt-layout base"),
 ])
 def test_bad_option_values_are_usage_errors(cli, ini, message):
     from clue_checks.settings import resolve

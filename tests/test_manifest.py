@@ -13,11 +13,11 @@ from clue_checks.report.manifest import build_manifest, redact_args, redact_mapp
 
 def test_secrets_are_removed_from_the_command_line():
     args = ["pytest", "--model-endpoint=https://user:hunter2@tgi.example/x?api_key=abc&q=1", "--api-key", "sk-123",
-            "--token=tok", "-H", "Authorization: Bearer sk-456", "--tasks=mednli", "--tokenizer=/models/x"]
+            "--token=tok", "-H", "Authorization: Bearer sk-456", "--clue-tasks=mednli", "--clue-tokenizer=/models/x"]
     shown = " ".join(redact_args(args))
     for secret in ("hunter2", "user:", "abc", "sk-123", "tok", "sk-456"):
         assert secret not in shown.replace("--token", "")
-    assert "--tasks=mednli" in shown and "tgi.example/x" in shown and "q=1" in shown and "/models/x" in shown
+    assert "--clue-tasks=mednli" in shown and "tgi.example/x" in shown and "q=1" in shown and "/models/x" in shown
 
 
 def test_secrets_are_removed_from_the_servers_answer():

@@ -48,8 +48,8 @@ def test_a_folder_with_the_public_sets_only_runs_them_and_says_which_tasks_did_n
         shutil.copytree(FIXTURES / folder, data / folder)
     with BaselineServer() as server:
         result = pytester.runpytest_subprocess(f"--clue-data={data}", f"--model-endpoint={server.url}",
-                                               "--tasks=meqsum,mednli,longhealth-t1", "-n", workers,
-                                               "--limit=3", "-p", "no:cacheprovider")
+                                               "--clue-tasks=meqsum,mednli,longhealth-t1", "-n", workers,
+                                               "--clue-limit=3", "-p", "no:cacheprovider")
     output = result.stdout.str()
     assert result.ret == 1, output  # not a usage error (2): the tasks with data ran
     assert "error" not in output.splitlines()[-1], output

@@ -69,9 +69,9 @@ def _file_for_folder(folder: Path) -> str:
 def test_an_unusable_store_is_one_line_naming_it_and_the_fixes_before_any_request(suite, damage):
     named = damage(suite.path / "cache")
     with FakeServer(chat_server(lambda body, count: ok("neutral"))) as server:
-        result = run(suite, f"--model-endpoint={server.url}", "--tasks=mednli", "--limit=3", "--cache=cache")
+        result = run(suite, f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-limit=3", "--clue-cache=cache")
         sent = server.count("/v1/chat/completions")
-    one_line_naming(result, named, "--no-cache")
+    one_line_naming(result, named, "--clue-no-cache")
     assert sent == 0
 
 
@@ -83,27 +83,27 @@ def test_a_store_locked_by_another_process_is_one_line(suite):
     holder.execute("CREATE TABLE IF NOT EXISTS x (y)")
     holder.execute("BEGIN IMMEDIATE")  # another run's write lock, held throughout
     try:
-        result = run(suite, "--tasks=mednli", "--limit=2", "--cache=cache", timeout=120)
+        result = run(suite, "--clue-tasks=mednli", "--clue-limit=2", "--clue-cache=cache", timeout=120)
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-    assert "locked" in one_line_naming(result, str(path), "--no-cache")
+    assert "locked" in one_line_naming(result, str(path), "--clue-no-cache")
 
 
 def test_an_unusable_store_under_xdist_is_one_message_before_any_worker(suite):
     named = _garbage(suite.path / "cache")
-    result = run(suite, "--tasks=mednli", "--limit=3", "--cache=cache", "-n", "2")
-    assert "--refresh" in one_line_naming(result, named, "--no-cache")
+    result = run(suite, "--clue-tasks=mednli", "--clue-limit=3", "--clue-cache=cache", "-n", "2")
+    assert "--clue-refresh" in one_line_naming(result, named, "--clue-no-cache")
 
 
 def test_stored_answers_that_cannot_be_read_are_asked_again_and_reported(suite):
     with FakeServer(chat_server(lambda body, count: ok("neutral"))) as server:
         url = server.url
-        run(suite, f"--model-endpoint={url}", "--tasks=mednli", "--limit=4", "--cache=cache")
+        run(suite, f"--model-endpoint={url}", "--clue-tasks=mednli", "--clue-limit=4", "--clue-cache=cache")
         with sqlite3.connect(suite.path / "cache" / "responses.sqlite3") as conn:
             conn.execute("UPDATE responses SET completion = '{not json'")
         before = server.count("/v1/chat/completions")
-        result = run(suite, f"--model-endpoint={url}", "--tasks=mednli", "--limit=4", "--cache=cache", timeout=120)
+        result = run(suite, f"--model-endpoint={url}", "--clue-tasks=mednli", "--clue-limit=4", "--clue-cache=cache", timeout=120)
         asked_again = server.count("/v1/chat/completions") - before
     assert asked_again == 4  # each unreadable row is a miss, asked again once
     data = report(suite)
@@ -126,8 +126,8 @@ def test_a_server_answering_503_forever_stops_the_run_within_a_bound(suite):
     (suite.path / "conftest.py").write_text(FAST_RETRIES)
     with FakeServer(chat_server(lambda body, count: (503, {"Retry-After": "0"}, {"error": "unavailable"}))) as server:
         started = time.monotonic()
-        result = run(suite, f"--model-endpoint={server.url}", "--tasks=mednli", "--limit=20", "--no-cache",
-                     "--concurrency=4", timeout=120)
+        result = run(suite, f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-limit=20", "--clue-no-cache",
+                     "--clue-concurrency=4", timeout=120)
         elapsed = time.monotonic() - started
         received = server.count("/v1/chat/completions")
     text = output_of(result)
@@ -152,7 +152,7 @@ def _surrogate_reply(body, count):
 
 def test_a_lone_surrogate_reply_is_stored_and_reported(suite):
     with FakeServer(chat_server(_surrogate_reply)) as server:
-        result = run(suite, f"--model-endpoint={server.url}", "--tasks=mednli", "--limit=3", "--cache=cache",
+        result = run(suite, f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-limit=3", "--clue-cache=cache",
                      "--junitxml=junit.xml")
     text = output_of(result)
     assert result.ret == 1 and not any(t in text for t in TRACEBACKS), text[-3000:]
@@ -172,7 +172,7 @@ def test_a_lone_surrogate_reply_is_stored_and_reported(suite):
         store.close()
     assert texts == {"unsure \ud800 tail"}
     with FakeServer(chat_server(_surrogate_reply)) as server:
-        run(suite, f"--model-endpoint={server.url}", "--tasks=mednli", "--limit=3", "--cache=cache")
+        run(suite, f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-limit=3", "--clue-cache=cache")
         assert server.count("/v1/chat/completions") == 0
 
 
@@ -191,7 +191,7 @@ def test_an_echoed_api_key_appears_in_no_file_and_no_printed_line(suite):
     os.environ["CLUE_API_KEY"] = KEY  # the subprocess inherits it
     try:
         with server:
-            result = run(suite, f"--model-endpoint={server.url}", "--tasks=mednli", "--limit=6", "--no-cache",
+            result = run(suite, f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-limit=6", "--clue-no-cache",
                          "--junitxml=junit.xml", "-rA")
             assert server.requests[-1].headers["authorization"] == f"Bearer {KEY}"  # it was sent
     finally:
@@ -209,7 +209,7 @@ def test_five_megabyte_replies_leave_the_terminal_and_junit_bounded(suite):
     big = "neutral " + "x" * (5 * 1024 * 1024)
     with FakeServer(chat_server(lambda body, count: ok(big))) as server:
         # --tb=long: each failing sample's whole story (by default it is one line), bounded all the same.
-        result = run(suite, f"--model-endpoint={server.url}", "--tasks=mednli", "--limit=3", "--no-cache",
+        result = run(suite, f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-limit=3", "--clue-no-cache",
                      "--junitxml=junit.xml", "--tb=long", timeout=240)
     stdout = len(result.stdout.str().encode()) + len(result.stderr.str().encode())
     junit = (suite.path / "junit.xml").stat().st_size
@@ -225,7 +225,7 @@ def test_five_megabyte_replies_leave_the_terminal_and_junit_bounded(suite):
 
 def test_a_thresholds_file_that_is_not_utf8_is_a_usage_error_naming_it(suite):
     (suite.path / "bad.toml").write_bytes(b'[gate]\nname = "\xff"\n')
-    result = run(suite, "--tasks=mednli", "--limit=2", "--thresholds=bad.toml")
+    result = run(suite, "--clue-tasks=mednli", "--clue-limit=2", "--clue-thresholds=bad.toml")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*bad.toml, line 2: not UTF-8*"])
     assert "Traceback" not in output_of(result)
@@ -235,14 +235,14 @@ def test_a_thresholds_file_that_is_not_utf8_is_a_usage_error_naming_it(suite):
 def test_a_report_dir_that_is_or_sits_under_a_file_is_a_usage_error(suite, target):
     (suite.path / "afile").write_text("")
     with FakeServer(chat_server(lambda body, count: ok("neutral"))) as server:
-        result = run(suite, f"--model-endpoint={server.url}", "--tasks=mednli", "--limit=2", f"--report-dir={target}")
+        result = run(suite, f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-limit=2", f"--clue-report-dir={target}")
         sent = server.count("/v1/chat/completions")
     assert result.ret == pytest.ExitCode.USAGE_ERROR and sent == 0
-    result.stderr.fnmatch_lines([f"*--report-dir*{target}*"])
+    result.stderr.fnmatch_lines([f"*--clue-report-dir*{target}*"])
 
 
 def test_clue_data_with_a_space_is_a_usage_error_with_the_fix(suite):
-    result = suite.runpytest_subprocess("--clue-data", str(FIXTURES), "--tasks=mednli", "--limit=2", timeout=120)
+    result = suite.runpytest_subprocess("--clue-data", str(FIXTURES), "--clue-tasks=mednli", "--clue-limit=2", timeout=120)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*write --clue-data={FIXTURES}*"])
 
@@ -252,7 +252,7 @@ def test_clue_data_with_a_space_is_a_usage_error_with_the_fix(suite):
 
 def test_chat_mode_under_the_paper_profile_is_warned_in_terminal_and_report(suite):
     with FakeServer(chat_server(lambda body, count: ok("neutral"))) as server:
-        result = run(suite, f"--model-endpoint={server.url}", "--tasks=mednli", "--limit=2", "--no-cache")
+        result = run(suite, f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-limit=2", "--clue-no-cache")
     result.stdout.fnmatch_lines(["*WARNING: chat mode under the paper profile*"])
     warnings = report(suite)["warnings"]
     assert any(w.startswith("chat mode under the paper profile") for w in warnings)
@@ -261,7 +261,7 @@ def test_chat_mode_under_the_paper_profile_is_warned_in_terminal_and_report(suit
 
 def test_the_report_records_duration_throughput_latency_and_concurrency(suite):
     with FakeServer(chat_server(lambda body, count: ok("neutral"))) as server:
-        run(suite, f"--model-endpoint={server.url}", "--tasks=mednli", "--limit=4", "--cache=cache")
+        run(suite, f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-limit=4", "--clue-cache=cache")
         perf = report(suite)["performance"]
         assert perf["duration_s"] > 0 and perf["throughput"]["requests_per_s"] > 0
         assert perf["throughput"]["output_tokens"] == 4  # one token per answer, from usage
@@ -270,14 +270,14 @@ def test_the_report_records_duration_throughput_latency_and_concurrency(suite):
         assert set(perf["concurrency"]) >= {"start", "min", "max", "final", "peak_in_flight", "decreases"}
         assert perf["retries"] == 0 and perf["rerouted"] == 0 and perf["replica_events"] == []
         # A rerun answered from the store times nothing: its answers carry an earlier run's latency.
-        result = run(suite, f"--model-endpoint={server.url}", "--tasks=mednli", "--limit=4", "--cache=cache")
+        result = run(suite, f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-limit=4", "--clue-cache=cache")
     latency = report(suite)["performance"]["latency"]["mednli"]
     assert latency["n"] == 0 and latency["excluded"]["from_store"] == 4 and "store" in latency["not_computed"]
     result.stdout.fnmatch_lines(["run: * s *"])
 
 
 def test_xdist_workers_request_stats_are_summed(suite):
-    result = run(suite, "--tasks=mednli", "--limit=6", "--no-cache", "-n", "2")
+    result = run(suite, "--clue-tasks=mednli", "--clue-limit=6", "--clue-no-cache", "-n", "2")
     assert result.ret in (0, 1)
     data = report(suite)
     assert data["performance"]["concurrency"]["processes"] == 2
@@ -346,7 +346,7 @@ def _slow(body, count):
 def test_the_live_line_shows_while_waiting_and_leaves_pytests_lines_intact(suite, quiet):
     with FakeServer(chat_server(_slow)) as server:
         raw = _in_a_pty([f"--clue-data={FIXTURES}", "-p", "no:randomly", f"--model-endpoint={server.url}",
-                         "--tasks=mednli", "--limit=4", "--concurrency=1", "--no-cache",
+                         "--clue-tasks=mednli", "--clue-limit=4", "--clue-concurrency=1", "--clue-no-cache",
                          *(["-q"] if quiet else [])], suite.path)
     if quiet:
         assert "clue: " not in raw
@@ -359,7 +359,7 @@ def test_the_live_line_shows_while_waiting_and_leaves_pytests_lines_intact(suite
 
 
 def test_without_a_terminal_a_fast_run_prints_no_progress_line(suite):
-    result = run(suite, "--tasks=mednli", "--limit=3", "--no-cache")
+    result = run(suite, "--clue-tasks=mednli", "--clue-limit=3", "--clue-no-cache")
     assert not any(line.startswith("clue: ") for line in result.stdout.lines)
 
 
@@ -371,7 +371,7 @@ def test_subprocess_stdout_is_not_a_tty_so_ci_mode_is_chosen():
 
 # -- the live progress line under pytest-xdist: the controller sums what the workers send ---------------------
 
-XDIST_PROGRESS = ("-n", "2", "--tasks=mednli,meqsum", "--limit=4", "--concurrency=4", "--no-cache")
+XDIST_PROGRESS = ("-n", "2", "--clue-tasks=mednli,meqsum", "--clue-limit=4", "--clue-concurrency=4", "--clue-no-cache")
 
 
 @pytest.fixture

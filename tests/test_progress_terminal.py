@@ -68,8 +68,8 @@ def slow_server():
 @pytest.mark.parametrize("xdist", [False, True], ids=["single", "n2"])
 @pytest.mark.parametrize("width", [80, 120, 200])
 def test_pytest_lines_are_intact_under_the_live_line(tmp_path, slow_server, width, xdist):
-    args = ["-p", "no:cacheprovider", f"--model-endpoint={slow_server.url}", f"--tasks={TASKS}", "--no-cache",
-            "--concurrency=4", f"--report-dir={tmp_path / 'report'}", "--tb=no", "-rN", "-o", "addopts="]
+    args = ["-p", "no:cacheprovider", f"--model-endpoint={slow_server.url}", f"--clue-tasks={TASKS}", "--clue-no-cache",
+            "--clue-concurrency=4", f"--clue-report-dir={tmp_path / 'report'}", "--tb=no", "-rN", "-o", "addopts="]
     if xdist:
         args += ["-n", "2"]
     screen, raw = _run_in_tmux(tmp_path, width, args)

@@ -15,7 +15,7 @@ pytest_plugins = ["pytester"]
 def test_a_clue_session_silences_transformers_advice_about_torch(pytester, monkeypatch):
     monkeypatch.setenv("TRANSFORMERS_NO_ADVISORY_WARNINGS", "")
     monkeypatch.delenv("TRANSFORMERS_NO_ADVISORY_WARNINGS")
-    pytester.parseconfigure(f"--clue-data={FIXTURES}", "--tasks=mednli", "-p", "no:cacheprovider")
+    pytester.parseconfigure(f"--clue-data={FIXTURES}", "--clue-tasks=mednli", "-p", "no:cacheprovider")
     assert os.environ.get("TRANSFORMERS_NO_ADVISORY_WARNINGS") == "1"  # set before transformers is imported
 
 

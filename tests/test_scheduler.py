@@ -371,7 +371,7 @@ def test_an_answer_resets_the_breaker():
     assert breaker.reason is None
     for _ in range(4):
         assert not breaker.gave_up(_failure("timeout"), 4)
-    assert breaker.gave_up(_failure("timeout"), 4) and "--request-timeout" in breaker.reason
+    assert breaker.gave_up(_failure("timeout"), 4) and "--clue-request-timeout" in breaker.reason
 
 
 def test_refusals_stop_the_run_only_before_any_answer():

@@ -15,7 +15,7 @@ from fakes import copy_suite
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "clue_checks" / "fixtures"  # the bundled synthetic data
-TASKS = "--tasks=mednli,medisumqa,longhealth-t1"  # medisumqa and LongHealth have clusters; LongHealth shares requests
+TASKS = "--clue-tasks=mednli,medisumqa,longhealth-t1"  # medisumqa and LongHealth have clusters; LongHealth shares requests
 
 pytest_plugins = ["pytester"]
 
@@ -67,9 +67,9 @@ def comparable(folder: Path) -> tuple[dict, dict[str, list[dict]], list[str]]:
 
 def test_two_shards_merged_give_the_unsharded_report_and_its_verdict(suite, baseline):
     args = (f"--model-endpoint={baseline.url}", TASKS, "--clue-exit=gates")
-    whole = run(suite, *args, "--cache=c0", "--report-dir=whole")
-    one = run(suite, *args, "--clue-shard=1/2", "--cache=c1", "--report-dir=s1", "--junitxml=s1.xml")
-    two = run(suite, *args, "--clue-shard=2/2", "--cache=c2", "--report-dir=s2")
+    whole = run(suite, *args, "--clue-cache=c0", "--clue-report-dir=whole")
+    one = run(suite, *args, "--clue-shard=1/2", "--clue-cache=c1", "--clue-report-dir=s1", "--junitxml=s1.xml")
+    two = run(suite, *args, "--clue-shard=2/2", "--clue-cache=c2", "--clue-report-dir=s2")
     assert one.ret == two.ret == 0  # gate mode: a shard leaves the verdict to the merge
     shard = json.loads((suite.path / "s1" / "clue-report.json").read_text())
     assert shard["verdict"] == "deferred" and {g["status"] for g in shard["gates"]} == {"deferred", "not selected"}
@@ -82,7 +82,7 @@ def test_two_shards_merged_give_the_unsharded_report_and_its_verdict(suite, base
         assert not {r["cluster"] for r in rows[task]} & {r["cluster"] for r in others[task]}
         assert abs(len(rows[task]) - len(others[task])) <= max(len(rows[task]), len(others[task])) // 2
 
-    merged = clue(suite.path, "report", "merge", "merged", "s1", "s2", "--thresholds=thresholds.toml")
+    merged = clue(suite.path, "report", "merge", "merged", "s1", "s2", "--clue-thresholds=thresholds.toml")
     assert merged.returncode == whole.ret == 0, merged.stderr
     assert "verdict PASS" in merged.stdout
     full, full_rows, full_md = comparable(suite.path / "whole")
@@ -96,10 +96,10 @@ def test_two_shards_merged_give_the_unsharded_report_and_its_verdict(suite, base
 
 
 def test_a_merge_refuses_missing_repeated_or_foreign_shards(suite, baseline):
-    base = (f"--model-endpoint={baseline.url}", "--tasks=mednli", "--cache=c")
-    run(suite, *base, "--clue-shard=1/2", "--report-dir=s1")
-    run(suite, *base, "--clue-shard=2/2", "--report-dir=s2")
-    run(suite, *base, "--clue-shard=2/2", "--report-dir=other", "--limit=10")
+    base = (f"--model-endpoint={baseline.url}", "--clue-tasks=mednli", "--clue-cache=c")
+    run(suite, *base, "--clue-shard=1/2", "--clue-report-dir=s1")
+    run(suite, *base, "--clue-shard=2/2", "--clue-report-dir=s2")
+    run(suite, *base, "--clue-shard=2/2", "--clue-report-dir=other", "--clue-limit=10")
     missing = clue(suite.path, "report", "merge", "m", "s1")
     assert missing.returncode == 2 and "missing shard(s) 2/2" in missing.stderr
     twice = clue(suite.path, "report", "merge", "m", "s1", "s2", "s2")
@@ -114,11 +114,11 @@ def test_a_merge_refuses_missing_repeated_or_foreign_shards(suite, baseline):
 
 
 def test_merging_with_a_stricter_thresholds_file_exits_with_its_verdict(suite, baseline):
-    base = (f"--model-endpoint={baseline.url}", "--tasks=mednli", "--cache=c")
-    run(suite, *base, "--clue-shard=1/2", "--report-dir=s1")
-    run(suite, *base, "--clue-shard=2/2", "--report-dir=s2")
+    base = (f"--model-endpoint={baseline.url}", "--clue-tasks=mednli", "--clue-cache=c")
+    run(suite, *base, "--clue-shard=1/2", "--clue-report-dir=s1")
+    run(suite, *base, "--clue-shard=2/2", "--clue-report-dir=s2")
     (suite.path / "strict.toml").write_text('[gate]\n"mednli.accuracy" = ">= 0.99"\n')
-    strict = clue(suite.path, "report", "merge", "m", "s1", "s2", "--thresholds=strict.toml")
+    strict = clue(suite.path, "report", "merge", "m", "s1", "s2", "--clue-thresholds=strict.toml")
     assert strict.returncode == 1 and "verdict FAIL" in strict.stdout
     data = json.loads((suite.path / "m" / "clue-report.json").read_text())
     assert [g["status"] for g in data["gates"]] == ["fail"]
@@ -157,11 +157,11 @@ def test_batched_values_the_shards_computed_are_carried_when_they_cannot_be_reco
 
 
 def test_bertscore_is_recomputed_over_the_merged_samples_as_one_run_computes_it(tiny_bert, suite, baseline):
-    args = (f"--model-endpoint={baseline.url}", "--tasks=meqsum", f"--bertscore-model={tiny_bert}", "--bertscore-layers=2",
-            "--cache=c")
-    run(suite, *args, "--report-dir=whole")
-    run(suite, *args, "--clue-shard=1/2", "--report-dir=s1")
-    run(suite, *args, "--clue-shard=2/2", "--report-dir=s2")
+    args = (f"--model-endpoint={baseline.url}", "--clue-tasks=meqsum", f"--clue-bertscore-model={tiny_bert}", "--clue-bertscore-layers=2",
+            "--clue-cache=c")
+    run(suite, *args, "--clue-report-dir=whole")
+    run(suite, *args, "--clue-shard=1/2", "--clue-report-dir=s1")
+    run(suite, *args, "--clue-shard=2/2", "--clue-report-dir=s2")
     merged = clue(suite.path, "report", "merge", "merged", "s1", "s2")
     assert merged.returncode == 0, merged.stderr
     full, full_rows, _ = comparable(suite.path / "whole")

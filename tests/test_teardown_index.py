@@ -125,8 +125,8 @@ def pytest_terminal_summary(terminalreporter):
     used = isinstance(terminalreporter.__dict__.get("_get_teardown_reports"), _IndexedTeardownReports)
     Path({str(pytester.path / 'used.txt')!r}).write_text(str(used))
 """)
-    result = pytester.runpytest_subprocess(f"--clue-data={REPO / 'clue_checks' / 'fixtures'}", "--tasks=mednli",
-                                           "--limit=8", "-p", "no:randomly", "-rA", timeout=300)
+    result = pytester.runpytest_subprocess(f"--clue-data={REPO / 'clue_checks' / 'fixtures'}", "--clue-tasks=mednli",
+                                           "--clue-limit=8", "-p", "no:randomly", "-rA", timeout=300)
     assert (pytester.path / "used.txt").read_text() == "True"
     outcomes = result.parseoutcomes()
     assert outcomes["failed"] > 0 and outcomes["passed"] > 0

@@ -22,7 +22,7 @@ def suite(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 def run(suite: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return suite.runpytest_subprocess(f"--clue-data={REPO / 'clue_checks' / 'fixtures'}", "--tasks=mednli", "--limit=8",
+    return suite.runpytest_subprocess(f"--clue-data={REPO / 'clue_checks' / 'fixtures'}", "--clue-tasks=mednli", "--clue-limit=8",
                                       "-p", "no:randomly", *args, timeout=300)
 
 

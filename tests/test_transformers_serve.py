@@ -113,7 +113,7 @@ def test_suite_runs_unchanged_against_transformers_serve(pytester, served_model)
     url, _ = served_model
     copy_suite(pytester)
     result = pytester.runpytest_subprocess(f"--model-endpoint={url}", f"--clue-data={REPO / 'clue_checks' / 'fixtures'}",
-                                           "--tasks=mednli,meqsum", "--limit=3", timeout=600)
+                                           "--clue-tasks=mednli,meqsum", "--clue-limit=3", timeout=600)
     outcomes = result.parseoutcomes()
     assert "error" not in outcomes and "errors" not in outcomes, result.stdout.str()[-3000:]
     assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 6
@@ -128,7 +128,7 @@ def test_generate_mode_is_refused_on_a_chat_only_server(pytester, served_model):
     url, model_dir = served_model
     copy_suite(pytester)
     result = pytester.runpytest_subprocess(f"--model-endpoint={url}", f"--clue-data={REPO / 'clue_checks' / 'fixtures'}",
-                                           "--api=generate", f"--tokenizer={model_dir}", "--tasks=mednli",
+                                           "--clue-api=generate", f"--clue-tokenizer={model_dir}", "--clue-tasks=mednli",
                                            timeout=120)
     assert result.ret == 2
-    assert "--api chat" in result.stdout.str() + result.stderr.str()
+    assert "--clue-api chat" in result.stdout.str() + result.stderr.str()

@@ -71,9 +71,9 @@ def expected_kind(planted: str, test_id: str, default_row: dict) -> str | None:
 
 
 def test_degraded_run_counts_the_planted_kinds_and_reruns_truncated_from_the_store(suite):
-    default = run(suite, f"--tasks={TASKS}", "--report-dir=default", "--cache=c-default", "--tb=no", "-q")
+    default = run(suite, f"--clue-tasks={TASKS}", "--clue-report-dir=default", "--clue-cache=c-default", "--tb=no", "-q")
     assert default.ret in (0, 1)
-    result = run(suite, f"--tasks={TASKS}", f"--baseline-variant={DEGRADED}", "--cache=c", "--tb=line",
+    result = run(suite, f"--clue-tasks={TASKS}", f"--clue-baseline-variant={DEGRADED}", "--clue-cache=c", "--tb=line",
                  "--junitxml=junit.xml")
     folder = suite.path / "clue-report"
     assert (folder / "index.html").is_file()
@@ -115,7 +115,7 @@ def test_degraded_run_counts_the_planted_kinds_and_reruns_truncated_from_the_sto
 
     truncated = {t for t, r in rows.items() if "truncated" in r["kinds"]}
     assert truncated
-    again = run(suite, f"--tasks={TASKS}", f"--baseline-variant={DEGRADED}", "--cache=c", "--tb=no", "-q",
+    again = run(suite, f"--clue-tasks={TASKS}", f"--clue-baseline-variant={DEGRADED}", "--clue-cache=c", "--tb=no", "-q",
                 "--clue-kind=truncated")
     rerun = rows_of(folder)
     assert set(rerun) == truncated
@@ -163,7 +163,7 @@ def without_kinds_and_times(data: dict) -> dict:
 
 
 def test_kinds_never_change_a_score(suite):
-    run(suite, "--tasks=mednli,medisumcode", "--report-dir=on", "--cache=c", "-q", "--tb=no")
+    run(suite, "--clue-tasks=mednli,medisumcode", "--clue-report-dir=on", "--clue-cache=c", "-q", "--tb=no")
     on = json.loads((suite.path / "on" / "clue-report.json").read_text())
     for task, (n, passed, metrics) in KNOWN.items():
         summary = on["tasks"][task]
@@ -172,7 +172,7 @@ def test_kinds_never_change_a_score(suite):
         assert any(summary["kinds"].values())  # the triage really ran
 
     (suite.path / "conftest.py").write_text(DISABLE_TRIAGE)
-    run(suite, "--tasks=mednli,medisumcode", "--report-dir=off", "--cache=c", "-q", "--tb=no")
+    run(suite, "--clue-tasks=mednli,medisumcode", "--clue-report-dir=off", "--clue-cache=c", "-q", "--tb=no")
     off = json.loads((suite.path / "off" / "clue-report.json").read_text())
     assert not any(n for t in off["tasks"].values() for n in t["kinds"].values())
     assert without_kinds_and_times(on) == without_kinds_and_times(off)
@@ -183,14 +183,14 @@ def test_kinds_never_change_a_score(suite):
 
 
 def test_redacted_artefacts_hold_no_clinical_text(suite):
-    args = ("--tasks=meqsum,medisumcode", "--cache=c", "--tb=long")
-    run(suite, *args, "--report-dir=plain")
+    args = ("--clue-tasks=meqsum,medisumcode", "--clue-cache=c", "--tb=long")
+    run(suite, *args, "--clue-report-dir=plain")
     texts = {text for row in rows_of(suite.path / "plain").values()
              for text in (row["response"], row["reference"], row["prompt"][-300:]) if text and len(text) >= 12}
     codes = {c for row in rows_of(suite.path / "plain").values() for c in re.findall(r"[A-Z]\d\d\.\d+", row["reason"])}
     assert texts and codes  # MeDiSumCode's reasons quote codes (near misses) in the plain run
 
-    result = run(suite, *args, "--report-dir=red", "--clue-redact", "--junitxml=junit.xml", "-rP")
+    result = run(suite, *args, "--clue-report-dir=red", "--clue-redact", "--junitxml=junit.xml", "-rP")
     folder = suite.path / "red"
     assert json.loads((folder / "clue-report.json").read_text())["requests"]["sent"] == 0  # from the store
     artefacts = {p.name: p.read_text(encoding="utf-8") for p in [*folder.rglob("*.*"), suite.path / "junit.xml"]}

@@ -24,7 +24,7 @@ class Records(list):
 
 
 FETCH_HINT = ("see docs/data.md for where this file comes from; --clue-data names "
-              "the folder; --tasks leaves out tasks whose data you do not have")
+              "the folder; --clue-tasks leaves out tasks whose data you do not have")
 
 
 def require_file(path: Path) -> Path:

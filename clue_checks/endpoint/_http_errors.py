@@ -111,7 +111,7 @@ def retry_after_seconds(response: httpx2.Response, now: float | None = None) -> 
 # How chat templates without a system role refuse one (Gemma: "System role not supported"; Mistral:
 # "Conversation roles must alternate user/assistant/…").
 _SYSTEM_ROLE_REFUSED = re.compile(r"system role|roles must alternate|system message", re.IGNORECASE)
-SYSTEM_ROLE_HINT = ("The model's chat template rejects the system role: rerun with --system-role=merge "
+SYSTEM_ROLE_HINT = ("The model's chat template rejects the system role: rerun with --clue-system-role=merge "
                     "(the system prompt goes into the first user turn, as CLUE did for such models).")
 
 
@@ -126,7 +126,7 @@ def status_hint(status: int, path: str, message: str | None = None) -> str | Non
     if status == 413:
         return "The request is larger than the server accepts."
     if status == 429:
-        return "The server is overloaded: lower --concurrency (or raise the server's max_concurrent_requests)."
+        return "The server is overloaded: lower --clue-concurrency (or raise the server's max_concurrent_requests)."
     if status in (424, 500):
         return "The server failed while generating this request; see its logs."
     return None
@@ -157,9 +157,9 @@ def tls_hint(exc: ssl.SSLError, url: str) -> str:
 
 def timeout_hint(timeout: float) -> str:
     if timeout < TINY_TIMEOUT:
-        return (f"--request-timeout={timeout:g} s is shorter than a model server can be expected to answer "
+        return (f"--clue-request-timeout={timeout:g} s is shorter than a model server can be expected to answer "
                 "in: raise it (default 600).")
-    return "The model may need longer: raise --request-timeout."
+    return "The model may need longer: raise --clue-request-timeout."
 
 
 def redirect_target(response: httpx2.Response) -> str | None:

@@ -26,9 +26,9 @@ STOPPED = "The run stopped sending: no further requests were sent."
 def _advice(failure: EndpointError, limit: int) -> str:
     if failure.kind == "overloaded":
         return (f"The server stays overloaded even with the in-flight limit lowered to {limit}: rerun with a lower "
-                f"--concurrency (e.g. --concurrency={max(1, limit // 2)}), or raise the server's max_concurrent_requests.")
+                f"--clue-concurrency (e.g. --clue-concurrency={max(1, limit // 2)}), or raise the server's max_concurrent_requests.")
     if failure.kind == "timeout":
-        return "No answers in time: raise --request-timeout if the model needs longer, or check the server."
+        return "No answers in time: raise --clue-request-timeout if the model needs longer, or check the server."
     if failure.kind in ("connect", "transport"):
         return "Check that the model server is running and reachable."
     return "Check the server's logs."

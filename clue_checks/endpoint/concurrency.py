@@ -3,7 +3,7 @@
 The in-flight limit: how many tries may be on the wire at once, adapted to what the server says.
 
 AIMD, as TCP does with its window: each answered try raises the limit by 1/limit (about one more slot
-per round of answers), up to the ceiling (--concurrency, or the server's `max_concurrent_requests`);
+per round of answers), up to the ceiling (--clue-concurrency, or the server's `max_concurrent_requests`);
 a 429, 503 or timeout halves it (never below 1), once per round: the tries that were already on the
 wire when it was halved do not halve it again. A `Retry-After` pauses every new try until then; an
 overload that repeats with no answer in between pauses them for a growing backoff, so a server that

@@ -14,7 +14,7 @@ from .types import EndpointError
 # A garbled 200 is usually a proxy glitch; twice is a broken server.
 MALFORMED_RETRIES = 1
 # A timeout means the server took the request and is still busy with it: resending it adds to the
-# load that caused the timeout, and each try costs the whole --request-timeout. Once more, then final.
+# load that caused the timeout, and each try costs the whole --clue-request-timeout. Once more, then final.
 TIMEOUT_RETRIES = 1
 # A 429 is the server saying "not now" without doing any work: under a concurrency limit that adapts
 # (scheduler), a request may meet several before its turn comes, so it gets this many times the tries.

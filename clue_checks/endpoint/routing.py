@@ -53,12 +53,12 @@ def begin_trace() -> Trace:
 
 def limit_for(infos: Sequence[EndpointInfo], requested: int | None, share: float,
               policy: RetryPolicy) -> tuple[AdaptiveLimit, str]:
-    """--concurrency, else the servers' max_concurrent_requests, else a default that may grow; and where
+    """--clue-concurrency, else the servers' max_concurrent_requests, else a default that may grow; and where
     it came from. Under xdist each worker gets its share, so the sum over workers stays within the bound."""
     reported = [i.max_concurrent_requests for i in infos]
     if requested:
         start = ceiling = requested
-        source = "--concurrency"
+        source = "--clue-concurrency"
     elif all(reported):
         start = ceiling = sum(r for r in reported if r)
         source = "the server's max_concurrent_requests"

@@ -139,7 +139,7 @@ class Scheduler:
         self._router = Router(retry, self.redact)
         self._lease = Lease.mine()
         self._started_wall = time.time()
-        # Under --refresh, only answers stored while this run runs (by another run sharing the cache) count.
+        # Under --clue-refresh, only answers stored while this run runs (by another run sharing the cache) count.
         since = self._started_wall if refresh else -math.inf
         self._claim = Batched(self._loop, lambda keys: store.claim_many(keys, self._lease, since=since))
         self._put = Batched(self._loop, lambda answers: [store.put_many(answers, self._lease)] * len(answers))
@@ -193,9 +193,9 @@ class Scheduler:
         except BaseException:
             await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
             raise
-        if self._model_name:  # --model-name: the name chat requests carry, when discovery guessed wrong
+        if self._model_name:  # --clue-model-name: the name chat requests carry, when discovery guessed wrong
             infos = [dataclasses.replace(i, served_model_name=self._model_name) for i in infos]
-        if self._model_revision:  # --model-revision: part of every stored response's key
+        if self._model_revision:  # --clue-model-revision: part of every stored response's key
             infos = [dataclasses.replace(i, model_revision=self._model_revision) for i in infos]
         identities = {info.identity for info in infos}
         if len(identities) > 1:

@@ -41,12 +41,12 @@ BUSY_TIMEOUT = 60.0
 # A lease lasts this long unless renewed; the owner renews its leases several times within it.
 LEASE_SECONDS = 60.0
 
-NO_CACHE = "run with --no-cache"
+NO_CACHE = "run with --clue-no-cache"
 
 
 class StoreError(Exception):
     """The response store cannot be used (unreadable, corrupt, locked, read-only): the message names the
-    file and the fixes (--refresh, --no-cache, or deleting the file)."""
+    file and the fixes (--clue-refresh, --clue-no-cache, or deleting the file)."""
 
 
 class BadRow(StoreError):
@@ -144,7 +144,7 @@ def _kind_of(exc: BaseException) -> str:
 class ResponseStore:
     """The store at `path`; raises StoreError at once if it cannot be used.
 
-    `replace_corrupt` (under --refresh): a corrupt file is moved aside (kept as `<name>.corrupt-<time>`)
+    `replace_corrupt` (under --clue-refresh): a corrupt file is moved aside (kept as `<name>.corrupt-<time>`)
     and a new store started; `notes` says so."""
 
     def __init__(self, path: Path, *, lock_wait: float = LOCK_WAIT, replace_corrupt: bool = False,
@@ -165,25 +165,25 @@ class ResponseStore:
 
     def _fixes(self, kind: str, lock_wait: float) -> str:
         if kind == "corrupt":
-            return (f"Delete it to start a new store, rerun with --refresh to replace it (the old file is kept "
+            return (f"Delete it to start a new store, rerun with --clue-refresh to replace it (the old file is kept "
                     f"beside it), or {NO_CACHE}.")
         if kind == "locked":
             return (f"Another process has held a write lock on it for over {lock_wait:g} s: let that run finish, "
-                    f"give --cache another folder, or {NO_CACHE}.")
-        return f"Give --cache a writable folder, fix the permissions of {self.path.parent}, or {NO_CACHE}."
+                    f"give --clue-cache another folder, or {NO_CACHE}.")
+        return f"Give --clue-cache a writable folder, fix the permissions of {self.path.parent}, or {NO_CACHE}."
 
     def _open(self, lock_wait: float, replace_corrupt: bool) -> None:
         folder = self.path.parent
         blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
         if blocker is not None:
             raise self._fail(f"{blocker} is a file where its folder should be",
-                             f"Give --cache a folder, move that file away, or {NO_CACHE}.")
+                             f"Give --clue-cache a folder, move that file away, or {NO_CACHE}.")
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise self._fail(f"its folder cannot be created ({exc.strerror or exc})", self._fixes("unwritable", 0))
         if self.path.is_dir():
-            raise self._fail("it is a folder, not a file", f"Give --cache another folder, or {NO_CACHE}.")
+            raise self._fail("it is a folder, not a file", f"Give --clue-cache another folder, or {NO_CACHE}.")
         try:
             self._check(lock_wait)
         except sqlite3.Error as exc:
@@ -380,7 +380,7 @@ class ResponseStore:
 
 
 class NullStore:
-    """`--no-cache`: nothing is read or kept, every claim is granted."""
+    """`--clue-no-cache`: nothing is read or kept, every claim is granted."""
 
     path = None
     notes: tuple[str, ...] = ()

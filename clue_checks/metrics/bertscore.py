@@ -5,7 +5,7 @@ idf=False, no baseline rescaling, batch size 64 and inputs truncated to 512 toke
 model per task and profile comes from `Profile.bertscore_model`: a key of `SPECS`.
 
 Nothing here downloads: a hub id is read from the local Hugging Face cache only, and an
-offline site passes a local model folder plus its layer (`--bertscore-model/-layers`).
+offline site passes a local model folder plus its layer (`--clue-bertscore-model/-layers`).
 Missing packages or models give `BatchedValues(not_computed=reason)`, never an exception
 and never another model.
 """
@@ -111,24 +111,24 @@ def _scorer(spec: BertScoreSpec, model_path: str | None, num_layers: int | None,
     # paper profile uses two), and a layer alone would silently change CLUE's layer.
     if bool(model_path) != (num_layers is not None):
         return (
-            "--bertscore-model PATH and --bertscore-layers N go together "
+            "--clue-bertscore-model PATH and --clue-bertscore-layers N go together "
             f"(N = {spec.num_layers} for a local copy of {spec.model})"
         )
     if model_path and num_layers is not None:
         folder = Path(model_path).expanduser()
         if not folder.is_dir():
-            return f"BERTScore model folder {model_path} does not exist (--bertscore-model)"
+            return f"BERTScore model folder {model_path} does not exist (--clue-bertscore-model)"
         try:
             layers = int(num_layers)  # an ini value may arrive as text
         except (TypeError, ValueError):
-            return f"--bertscore-layers must be a whole number, not {num_layers!r}"
+            return f"--clue-bertscore-layers must be a whole number, not {num_layers!r}"
         model_dir = str(folder.resolve())
     else:
         cached = _cached_snapshot(spec.model)
         if cached is None:
             return (
                 f"model {spec.model} is not available offline (not in the Hugging Face cache): "
-                f"give --bertscore-model PATH --bertscore-layers {spec.num_layers}, "
+                f"give --clue-bertscore-model PATH --clue-bertscore-layers {spec.num_layers}, "
                 f"or download it once with `hf download {spec.model}`"
             )
         model_dir, layers = cached, spec.num_layers

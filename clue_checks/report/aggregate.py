@@ -103,7 +103,7 @@ class TaskSummary:
     failing: tuple[str, ...]
     errored: tuple[str, ...]
     requests_shared: int = 0  # samples answered by an identical request of another sample in this run
-    n_selected: int = 0  # samples selected to run (after --limit, -k, --lf, node ids)
+    n_selected: int = 0  # samples selected to run (after --clue-limit, -k, --lf, node ids)
     n_total: int | None = None  # samples the task has (None: unknown)
 
     @property
@@ -219,7 +219,7 @@ def _summarize(name: str, values: Sequence[float | None], reasons: Sequence[str 
 class GateResult:
     gate: Gate
     # "pass" or "fail"; never a pass: "incomplete" (scored on part of the task) and "not run";
-    # outside the verdict: "not selected" (its task was left out by --tasks) and "deferred" (a shard run:
+    # outside the verdict: "not selected" (its task was left out by --clue-tasks) and "deferred" (a shard run:
     # `clue report merge` decides over all shards).
     status: str
     value: float | None
@@ -237,7 +237,7 @@ def evaluate_gates(gates: Iterable[Gate], tasks: Mapping[str, TaskSummary], *, n
                    deferred: str | None = None, not_run: Mapping[str, str] | None = None) -> list[GateResult]:
     """pass / fail, or — never a pass — "incomplete" (scored on part of the task) and "not run".
 
-    `not_selected`: tasks an explicit --tasks left out (their gates are reported, outside the verdict).
+    `not_selected`: tasks an explicit --clue-tasks left out (their gates are reported, outside the verdict).
     `deferred`: why no gate is decided in this run (a shard of a run split across machines).
     `not_run`: why a task did not run (e.g. its data file is absent), said in its gates' detail.
     """
@@ -245,7 +245,7 @@ def evaluate_gates(gates: Iterable[Gate], tasks: Mapping[str, TaskSummary], *, n
     for gate in gates:
         summary = tasks.get(gate.task)
         if gate.task in not_selected:
-            results.append(GateResult(gate, "not selected", None, f"task {gate.task} was not selected (--tasks)"))
+            results.append(GateResult(gate, "not selected", None, f"task {gate.task} was not selected (--clue-tasks)"))
             continue
         if deferred is not None:
             results.append(GateResult(gate, "deferred", None, deferred))

@@ -20,7 +20,7 @@ from .levels import HEADLINE
 from .manifest_check import Comparability
 from .thresholds import CompareGate
 
-NO_BASELINE = ("no baseline: give --clue-baseline=DIR (a previous run's report folder) or --baseline-endpoint=URL "
+NO_BASELINE = ("no baseline: give --clue-baseline=DIR (a previous run's report folder) or --clue-baseline-endpoint=URL "
                "(the baseline model's server)")
 
 

@@ -56,7 +56,7 @@ class ReportDirError(Exception):
 def load_report(report_dir: Path) -> dict[str, Any]:
     path = report_dir / REPORT_JSON
     if not path.is_file():
-        raise ReportDirError(f"{report_dir}: no {REPORT_JSON} here; give the folder a run wrote with --report-dir "
+        raise ReportDirError(f"{report_dir}: no {REPORT_JSON} here; give the folder a run wrote with --clue-report-dir "
                              "(default: clue-report), or a merged report directory")
     try:
         report = json.loads(path.read_text(encoding="utf-8"))

@@ -33,7 +33,7 @@ TIME_KEYS = ("run.started", "run.duration_s")
 REDACTED = "***"
 
 # A name is secret when one of its words is one of these (so `hf_token` and `--api-key` are, while
-# `max_input_tokens` and `--tokenizer` are not).
+# `max_input_tokens` and `--clue-tokenizer` are not).
 _SECRET_WORDS = {"key", "apikey", "token", "secret", "password", "passwd", "pwd", "authorization", "auth",
                  "credential", "credentials", "cookie", "bearer", "signature"}
 _USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.I)

@@ -56,7 +56,7 @@ def read_shard(directory: Path) -> ShardReport:
         report = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise MergeError(f"{path}: not found (give the report folders the shards wrote, e.g. their "
-                         "--report-dir)") from None
+                         "--clue-report-dir)") from None
     except (OSError, ValueError) as exc:
         raise MergeError(f"{path}: cannot read the report ({exc})") from None
     if not isinstance(report, dict) or "run" not in report or "manifest" not in report:

@@ -59,7 +59,7 @@ def report_for(result: AggregateResult, run: Mapping[str, Any], *, requests: Map
 
 def verdict(gates: Sequence[GateResult]) -> str:
     """The gates' own verdict: PASS only when every gate that counts passed (one that is incomplete or
-    whose task did not run cannot pass); gates of tasks left out by --tasks do not count."""
+    whose task did not run cannot pass); gates of tasks left out by --clue-tasks do not count."""
     counted = [g for g in gates if g.status not in OUTSIDE_VERDICT]
     if not counted:
         return "no gates"
@@ -247,7 +247,7 @@ def terminal_lines(tasks: Sequence[TaskSummary], gates: Sequence[GateResult], re
         if g.status != "not selected":
             out.append(f"gate {g.status.upper():10} {g.gate.name}: {g.detail}")
     if not_selected:
-        out.append(f"gates not selected (--tasks left their tasks out): {', '.join(not_selected)}")
+        out.append(f"gates not selected (--clue-tasks left their tasks out): {', '.join(not_selected)}")
     decided = verdict_ if verdict_ is not None else verdict(gates)
     gate_reasons = tuple(r for r in verdict_reasons if not r.startswith("gate "))
     if decided == "deferred":

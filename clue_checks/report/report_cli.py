@@ -34,7 +34,7 @@ def _add_merge(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         description="Combine shard report folders into one report (as one unsharded run would have written it, "
                     "apart from timestamps and request counts) and decide the gates on it.")
     merge.add_argument("out", metavar="OUT", help="folder for the merged report")
-    merge.add_argument("inputs", metavar="SHARD_DIR", nargs="+", help="a shard's report folder (its --report-dir)")
+    merge.add_argument("inputs", metavar="SHARD_DIR", nargs="+", help="a shard's report folder (its --clue-report-dir)")
     merge.add_argument("--thresholds", metavar="FILE",
                        help="decide the gates by this thresholds file and exit with the verdict (0: PASS, 1: not "
                             "a pass); without it the shards' own thresholds are used and the exit code is 0")
@@ -62,7 +62,7 @@ def _add_html(actions: argparse._SubParsersAction) -> None:  # type: ignore[type
         "html", help="(re)build DIR/index.html, the offline report page, from a report directory",
         description="Rebuild index.html (one self-contained page: scores, failure kinds, a filterable sample table) "
                     "from DIR/clue-report.json and DIR/predictions/*.jsonl. Works on a merged directory too.")
-    html.add_argument("dir", metavar="DIR", help="a report directory (what --report-dir named; default clue-report)")
+    html.add_argument("dir", metavar="DIR", help="a report directory (what --clue-report-dir named; default clue-report)")
     html.set_defaults(func=_html)
 
 

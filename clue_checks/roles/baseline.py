@@ -1,5 +1,5 @@
 """The run's baseline, in the plugin: a previous run's report folder (--clue-baseline) or a second model
-answering the same prompts in the same session (--baseline-endpoint).
+answering the same prompts in the same session (--clue-baseline-endpoint).
 
 - `BaselineSide` lives beside each sample session (the single process, or each xdist worker): it reads the
   baseline folder, or connects to the baseline endpoint and sends this process's share of the same
@@ -37,7 +37,7 @@ class BaselineSide:
         self.settings = settings
         self._dir: RunDir | None = None
         self._records: dict[tuple[str, str], SampleRecord] | None = None
-        self.run: Run | None = None  # the baseline model's run (--baseline-endpoint)
+        self.run: Run | None = None  # the baseline model's run (--clue-baseline-endpoint)
 
     @property
     def dir(self) -> RunDir:
@@ -66,8 +66,8 @@ class BaselineSide:
         differences = _request_differences(main, self.run, tasks)
         if differences and not s.baseline_force:
             raise ValueError("the model and the baseline endpoint would not be asked alike ("
-                             + "; ".join(differences) + "; values are model / baseline): give both the same --api and "
-                             "--prompt-layout, or compare anyway with --clue-baseline-force")
+                             + "; ".join(differences) + "; values are model / baseline): give both the same --clue-api and "
+                             "--clue-prompt-layout, or compare anyway with --clue-baseline-force")
 
     def prefetch(self, samples: Sequence[Sample]) -> None:
         if self.run is not None:

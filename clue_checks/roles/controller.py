@@ -52,7 +52,7 @@ class Controller:
         self.warnings: tuple[str, ...] = ()
         self._run: Run | None = None
         self.worker_baseline_requests: Counter[str] = Counter()
-        self.comparison: BaselineComparison | None = None  # against --clue-baseline / --baseline-endpoint
+        self.comparison: BaselineComparison | None = None  # against --clue-baseline / --clue-baseline-endpoint
         self.comparison_error: str | None = None  # why the runs were not compared (not comparable)
         self.worker_stats: list[dict[str, Any]] = []  # each xdist worker's Run.request_stats()
         self.report_error: str | None = None  # the report could not be written: why
@@ -401,7 +401,7 @@ class Controller:
             command=command)
 
     def _baseline_request_counts(self) -> dict[str, int] | None:
-        """What the baseline endpoint was sent (--baseline-endpoint), counted like the model's requests."""
+        """What the baseline endpoint was sent (--clue-baseline-endpoint), counted like the model's requests."""
         if not self.setup.settings.baseline_endpoints:
             return None
         if self.xdist:
@@ -473,7 +473,7 @@ class Controller:
         if requests.get("from_store") and not describe.get("model_revision"):
             terminalreporter.write_line(
                 f"warning: {describe.get('model_id')} reports no revision, so stored answers are keyed by its name "
-                "alone: if the weights changed, pass --model-revision=<release> (or --refresh)", yellow=True)
+                "alone: if the weights changed, pass --clue-model-revision=<release> (or --clue-refresh)", yellow=True)
         thresholds = self.setup.thresholds
         floorless = [t.task for t in result.tasks
                      if self.run.tasks[t.task].floor_is_the_check and not thresholds.floors_for(t.task)]

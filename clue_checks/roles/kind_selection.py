@@ -1,7 +1,7 @@
 """`--clue-kind=repetition_loop,truncated`: which samples to run, from the last report's prediction rows.
 
 Every prediction row names its sample's failure kinds, so the samples whose last outcome has one of the
-kinds asked for are read from `--report-dir` before the run replaces that report, like `--lf` reads the
+kinds asked for are read from `--clue-report-dir` before the run replaces that report, like `--lf` reads the
 failures pytest's cache remembers. The run then collects only them; their answers are in the response store
 (keyed by endpoint and request), so no request is sent. Read once, in the process that starts the run: xdist
 workers get the ids with their worker input, so none reads a report the controller has already removed.
@@ -36,7 +36,7 @@ def read_selection(report_dir: Path, kinds: Sequence[str]) -> KindSelection:
     files = sorted(folder.glob("*.jsonl"))
     if not files:
         raise pytest.UsageError(f"--clue-kind selects by the last run's outcomes, but {folder} holds no prediction "
-                                "file: run the suite once without --clue-kind (with the same --report-dir)")
+                                "file: run the suite once without --clue-kind (with the same --clue-report-dir)")
     wanted = set(kinds)
     ids: set[str] = set()
     unrecorded = 0

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ..runner import Run
 
 
-def report_dir_problem(path: Path, label: str = "--report-dir") -> str | None:
+def report_dir_problem(path: Path, label: str = "--clue-report-dir") -> str | None:
     """Why the report folder cannot be written, or None. Checked without creating it: a session that
     collects no sample leaves the file system as it was."""
     if path.exists() and not path.is_dir():
@@ -87,7 +87,7 @@ def store_problem(run: Run, *, create: bool = True) -> str | None:
         if blocker is None:
             return None
         return (f"clue-checks: The response store {cache / STORE_FILE} cannot be used: {blocker} is a file where its "
-                f"folder should be. Give --cache a folder, move that file away, or {NO_CACHE}.")
+                f"folder should be. Give --clue-cache a folder, move that file away, or {NO_CACHE}.")
     try:
         run.open_store()
     except StoreError as exc:
@@ -95,7 +95,7 @@ def store_problem(run: Run, *, create: bool = True) -> str | None:
     return None
 
 
-STORE_FILE = "responses.sqlite3"  # Run.open_store's file in the --cache folder
+STORE_FILE = "responses.sqlite3"  # Run.open_store's file in the --clue-cache folder
 
 
 class Cleaner:

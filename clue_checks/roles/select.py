@@ -1,6 +1,6 @@
 """--clue-select=broke / fixed: rerun exactly the samples the last comparison listed, from the store.
 
-The lists are read from the comparison in this run's report folder (``--report-dir``/clue-report.json,
+The lists are read from the comparison in this run's report folder (``--clue-report-dir``/clue-report.json,
 written by the run that compared itself with a baseline), before this run replaces that report. Every
 other CLUE sample is deselected; the selected ones are answered from the response store when the same
 model and settings are used again, so the rerun sends no request. Tests that are not CLUE samples are
@@ -26,14 +26,14 @@ def listed(report_dir: Path, which: str) -> set[str]:
         report = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise pytest.UsageError(f"--clue-select={which}: {path} not found; run once with --clue-baseline=DIR or "
-                                "--baseline-endpoint=URL into this --report-dir first") from None
+                                "--clue-baseline-endpoint=URL into this --clue-report-dir first") from None
     except (OSError, ValueError) as exc:
         raise pytest.UsageError(f"--clue-select={which}: cannot read {path} ({exc})") from None
     comparison = report.get("comparison") if isinstance(report, dict) else None
     tasks = comparison.get("tasks") if isinstance(comparison, dict) else None
     if not isinstance(tasks, dict):
         raise pytest.UsageError(f"--clue-select={which}: {path} holds no comparison with a baseline; run with "
-                                "--clue-baseline=DIR or --baseline-endpoint=URL first")
+                                "--clue-baseline=DIR or --clue-baseline-endpoint=URL first")
     return {f"{task}:{sample_id}" for task, entry in tasks.items() if isinstance(entry, dict)
             for sample_id in entry.get(which) or ()}
 

@@ -78,7 +78,7 @@ class SampleSession:
         self._data_error_shown = False  # an xdist worker's missing data folder: one collection error
         self._description_sent = False
         self.unavailable: str | None = None  # a worker that could not connect: why
-        self.baseline_side: BaselineSide | None = None  # --clue-baseline / --baseline-endpoint (roles/baseline.py)
+        self.baseline_side: BaselineSide | None = None  # --clue-baseline / --clue-baseline-endpoint (roles/baseline.py)
         if setup.settings.baseline_dir is not None or setup.settings.baseline_endpoints:
             from .baseline import BaselineSide
 
@@ -204,7 +204,7 @@ class SampleSession:
         except (EndpointError, TemplateUnavailable, TokenizerUnavailable, StoreError) as exc:
             problem = f"clue-checks: {run.redact(str(exc))}"
         except ValueError as exc:  # the baseline endpoint would be asked otherwise than the model
-            problem = f"clue-checks: --baseline-endpoint: {run.redact(str(exc))}"
+            problem = f"clue-checks: --clue-baseline-endpoint: {run.redact(str(exc))}"
         if problem is not None:
             if not self.worker:
                 # pytest's own way to stop a session: exit 2 and the message once (pytest.exit prints it twice).

@@ -136,7 +136,7 @@ class Task(ABC):
         """CLUE's paper-era output post-processing (profile `paper`); `head` uses the raw text.
 
         `family` is the model family (`tasks.families`: "llama3", "phi", "llama3,phi" or "other"), not a model id: the
-        runner resolves it once from `--model-family` or the served model's name."""
+        runner resolves it once from `--clue-model-family` or the served model's name."""
         family = require_family(family)
         if not self.profile.postprocess:
             return text

@@ -4,7 +4,7 @@ CLUE matched the name the user gave its scripts (`--model_name_or_path`): "llama
 it (case-insensitive) added the Llama-3 stop strings, "phi" anywhere cut the answer at " <|end|>". The two
 tests were independent, so a name matching both (`dolphin-2.9-llama3`, `Phind-CodeLlama-…-llama3`) got both
 quirks. We infer the families the same way from the model id the server reports; a server that reports a
-local path or a neutral name gets neither, so `--model-family` names them outright, one or two
+local path or a neutral name gets neither, so `--clue-model-family` names them outright, one or two
 (`llama3,phi`).
 
 A run's families are one canonical string: the matching names in `QUIRK_FAMILIES` order joined by commas
@@ -39,7 +39,7 @@ def family_of(model_id: str) -> ModelFamily:
 
 
 def parse_families(setting: str) -> ModelFamily:
-    """`--model-family` without "auto": one family, or two quirk families joined by a comma (`llama3,phi`)."""
+    """`--clue-model-family` without "auto": one family, or two quirk families joined by a comma (`llama3,phi`)."""
     names = [n.strip() for n in setting.split(",") if n.strip()]
     unknown = [n for n in names if n not in MODEL_FAMILIES]
     if not names or unknown or ("other" in names and len(names) > 1):
@@ -49,7 +49,7 @@ def parse_families(setting: str) -> ModelFamily:
 
 
 def resolve_family(setting: str, model_id: str) -> ModelFamily:
-    """`--model-family`: "auto" infers from the model id; anything else is taken as given."""
+    """`--clue-model-family`: "auto" infers from the model id; anything else is taken as given."""
     if setting == "auto":
         return family_of(model_id)
     return parse_families(setting)

@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 NO_OFFSETS = (
     "LongHealth packs documents to a token budget with the model's tokenizer: "
-    "the endpoint has no /tokenize with offsets; give --tokenizer PATH"
+    "the endpoint has no /tokenize with offsets; give --clue-tokenizer PATH"
 )
 
 
