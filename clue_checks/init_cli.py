@@ -24,7 +24,6 @@ PYTEST_INI = """\
 # Each clue_* key below is also a command-line option: `pytest --help`, group "clue-checks".
 [pytest]
 testpaths = tests_clinical
-addopts = -ra
 clue_thresholds = thresholds.toml
 clue_report_dir = clue-report
 clue_cache = .clue-cache

@@ -82,6 +82,8 @@ def configure_clue(config: pytest.Config) -> ClueSetup:
     freeze_heap_at_exit()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # tokenizers' fork warning under xdist
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")  # nothing phones home, whatever a library defaults to
+    # transformers' "PyTorch was not found" advice on import (in each xdist worker): tokenizers need no torch.
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
     # simple-icd-10-cm 1.5.0 loads its table with deprecated importlib.resources calls, sometimes
     # from the baseline server's thread where a local catch_warnings cannot reach.
     config.addinivalue_line("filterwarnings", "ignore:(read_text|open_text) is deprecated:DeprecationWarning")

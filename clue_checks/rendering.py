@@ -11,6 +11,8 @@ plain text, exactly as CLUE's TGI code did (docs/clue-faithfulness.md#conversati
   has a chat template (many base models ship one);
 - `auto` (default): inferred from the tokenizer: no chat template → base; a template that rejects the
   system role → merged; else the template.
+`template` or `template-no-system` on a tokenizer without a chat template renders with transformers
+4.39.3's default template (ChatML, `chatml`), as CLUE's code did for an instruct model without one.
 Chat mode sends the messages (merged under `template-no-system` or `--clue-system-role merge`); a server
 cannot be made to prefill there, so the prefix is dropped and an echoed prefix is removed from the
 answer instead (README: deliberate differences). `Renderer.lost_in_chat_mode` names what the
@@ -26,7 +28,7 @@ from typing import Any
 
 from .endpoint.types import ApiMode, EndpointInfo, GenerationParams, Message, Request
 from .tasks.base import Prompt
-from .tasks.families import ModelFamily, family_of, require_family
+from .tasks.families import ModelFamily, family_of, has_quirk, require_family
 
 # CLUE's TGI code added these stop strings only for Llama-3 models (family "llama3", tasks.families).
 LLAMA3_STOPS = ("<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|im_end|>")
@@ -95,19 +97,21 @@ class Renderer:
             if self.tokenizer is None:
                 raise TemplateUnavailable("generate mode renders prompts locally and needs --clue-tokenizer "
                                           "(or --clue-prompt-layout base, which needs no chat template)")
-            if self.layout != "auto" and not self._has_template():
-                raise TemplateUnavailable(
-                    f"--clue-prompt-layout {self.layout} renders with the model's chat template, and the tokenizer "
-                    "has none: give --clue-tokenizer a folder whose tokenizer_config.json has a chat_template, or "
-                    "use --clue-prompt-layout base for a base model")
 
     def _has_template(self) -> bool:
         return bool(getattr(self.tokenizer, "chat_template", None))
 
     @property
+    def default_template(self) -> bool:
+        """An instruct layout asked for outright on a tokenizer without a chat template: rendered with
+        transformers 4.39.3's default template (ChatML), as CLUE's `--model_is_instruct` did there."""
+        return self.mode == "generate" and self.layout in ("template", "template-no-system") \
+            and not self._has_template()
+
+    @property
     def layout_used(self) -> str:
         """The layout a prompt with a system role gets (`auto` resolved; its per-prompt fallback aside)."""
-        if self.mode == "generate" and (self.layout == "base" or not self._has_template()):
+        if self.mode == "generate" and (self.layout == "base" or (self.layout == "auto" and not self._has_template())):
             return "base"
         return "template-no-system" if self.merge_system_role else "template"
 
@@ -122,7 +126,7 @@ class Renderer:
                         "removed before scoring)")
         if truncates:
             lost.append("no TGI `truncate` is sent (an over-long prompt is refused, not cut from the left)")
-        if self.model_quirks and self.family == "llama3":
+        if self.model_quirks and has_quirk(self.family or "other", "llama3"):
             lost.append("the Llama-3 stop strings are not sent")
         return lost
 
@@ -166,12 +170,14 @@ class Renderer:
         return messages
 
     def _apply(self, messages: tuple[Message, ...]) -> str:
+        if self.default_template:
+            return chatml(messages)
         return self.tokenizer.apply_chat_template([m.as_dict() for m in messages], tokenize=False,
                                                   add_generation_prompt=True)
 
     def _model_stops(self, prompt: Prompt) -> tuple[str, ...]:
         if self.mode == "generate" and self.model_quirks and prompt.model_stop_sequences \
-                and self.family == "llama3":
+                and has_quirk(self.family or "other", "llama3"):
             return LLAMA3_STOPS
         return ()
 
@@ -197,3 +203,12 @@ def base_transcript(messages: tuple[Message, ...], separator: str = "\n\n", trai
     """CLUE's base-model transcript: the turns joined by blank lines, ending with one
     (LongHealth: `SYS + "\\n\\n\\n" + prompt`)."""
     return separator.join(m.content for m in messages) + trailer
+
+
+def chatml(messages: tuple[Message, ...]) -> str:
+    """transformers 4.39.3's default chat template (`PreTrainedTokenizerBase.default_chat_template`, ChatML),
+    with the generation prompt: what CLUE's `apply_chat_template` rendered for a tokenizer without a chat
+    template of its own (4.39.3 fell back to it with a warning; transformers 4.43 removed the fallback).
+    Tokenizer classes with their own class default in 4.39.3 (Llama, GPT-2, …) are not reproduced: give
+    their template with --clue-tokenizer."""
+    return "".join(f"<|im_start|>{m.role}\n{m.content}<|im_end|>\n" for m in messages) + "<|im_start|>assistant\n"

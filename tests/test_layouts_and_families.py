@@ -31,6 +31,8 @@ FIXTURES = Path(__file__).resolve().parent.parent / "clue_checks" / "fixtures"
     ("microsoft/Phi-3-mini-128k-instruct", "phi"), ("/models/phi3", "phi"),
     ("/data/weights/release-7", "other"), ("mistralai/Mistral-7B-Instruct-v0.2", "other"),
     ("clue-checks/parameterless-baseline", "other"),
+    # Both of CLUE's tests match: both quirks, as CLUE applied them.
+    ("cognitivecomputations/dolphin-2.9-llama3-8b", "llama3,phi"), ("Phind/Phind-CodeLlama-34B-v2", "llama3,phi"),
 ])
 def test_family_is_inferred_from_the_name_as_clue_did(model_id, family):
     assert family_of(model_id) == family
@@ -42,10 +44,30 @@ def test_an_explicit_family_wins_over_any_model_id(model_id, family):
     assert resolve_family(family, model_id) == family
 
 
+@pytest.mark.parametrize(("setting", "family"), [("llama3,phi", "llama3,phi"), ("phi, llama3", "llama3,phi"),
+                                                ("phi,phi", "phi")])
+def test_model_family_can_name_both_quirk_families_in_any_order(setting, family):
+    assert resolve_family(setting, "/models/neutral") == family
+
+
+def test_two_families_get_both_quirks():
+    from clue_checks.endpoint.types import EndpointInfo
+    from clue_checks.rendering import LLAMA3_STOPS, Renderer
+
+    assert TASKS["mednli"](PAPER).clean("B <|end|> more", "llama3,phi") == "B"
+    renderer = Renderer("generate", EndpointInfo(url="http://127.0.0.1:1", server_kind="tgi", model_id="x", max_total_tokens=4096), layout="base",
+                        family="llama3,phi")
+    prompt = TASKS["meqsum"](PAPER)
+    sample = prompt.load(FIXTURES).samples[0]
+    assert renderer.request(prompt.prompt(sample, ())).params.stop == LLAMA3_STOPS
+
+
 def test_unknown_family_and_a_model_id_in_place_of_a_family_are_refused():
     assert FAMILY_CHOICES == ("auto", "llama3", "phi", "other")
     with pytest.raises(ValueError, match="unknown model family"):
         resolve_family("gemma", "x")
+    with pytest.raises(ValueError, match="unknown model family"):
+        resolve_family("other,phi", "x")
     # A caller still passing the model id would silently skip the Phi cut: refused instead.
     with pytest.raises(ValueError, match="expected a model family"):
         TASKS["mednli"](PAPER).clean("x <|end|>", "microsoft/Phi-3-mini")
@@ -128,11 +150,20 @@ def test_auto_falls_back_to_merging_but_template_says_why(tokenizer):
         Renderer("generate", info(), tokenizer, layout="template").request(prompt())
 
 
-@pytest.mark.parametrize("layout", ["template", "template-no-system"])
-def test_template_layouts_need_a_chat_template(tokenizer, layout):
+def test_an_instruct_layout_without_a_chat_template_renders_transformers_4_39_default_chatml(tokenizer):
     tokenizer.chat_template = None
-    with pytest.raises(TemplateUnavailable, match=f"--clue-prompt-layout {layout} .*has none.*--clue-prompt-layout base"):
-        Renderer("generate", info(), tokenizer, layout=layout)
+    rendered = Renderer("generate", info(), tokenizer, layout="template").render(prompt())
+    # transformers 4.39.3's PreTrainedTokenizerBase.default_chat_template, with add_generation_prompt=True.
+    import jinja2
+
+    default = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+               "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}"
+               "{% endif %}")
+    expected = jinja2.Template(default).render(messages=[m.as_dict() for m in prompt().messages],
+                                               add_generation_prompt=True)
+    assert rendered == expected and rendered.startswith("<|im_start|>system\n")
+    merged = Renderer("generate", info(), tokenizer, layout="template-no-system").render(prompt())
+    assert merged.startswith("<|im_start|>user\n") and "<|im_start|>system" not in merged
     assert Renderer("generate", info(), tokenizer).layout_used == "base"  # auto: no template, a base model
 
 
@@ -250,7 +281,7 @@ def test_options_resolve_with_defaults_and_ini():
 
 @pytest.mark.parametrize(("cli", "ini", "message"), [
     ({}, {"clue_prompt_layout": "chatml"}, "--clue-prompt-layout / clue_prompt_layout: 'chatml' is not one of"),
-    ({}, {"clue_model_family": "gemma"}, "--clue-model-family / clue_model_family: 'gemma' is not one of"),
+    ({}, {"clue_model_family": "gemma"}, "--clue-model-family / clue_model_family: unknown model family 'gemma'"),
     ({"clue_system_role": "merge", "clue_prompt_layout": "template"}, {}, "contradicts --clue-prompt-layout template"),
     ({"clue_system_role": "merge", "clue_prompt_layout": "base"}, {}, "contradicts --clue-prompt-layout base"),
 ])

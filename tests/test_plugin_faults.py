@@ -212,8 +212,9 @@ def test_an_echoed_api_key_appears_in_no_file_and_no_printed_line(suite, monkeyp
 def test_five_megabyte_replies_leave_the_terminal_and_junit_bounded(suite):
     big = "neutral " + "x" * (5 * 1024 * 1024)
     with FakeServer(chat_server(lambda body, count: ok(big))) as server:
+        # --tb=long: each failing sample's whole story (by default it is one line), bounded all the same.
         result = run(suite, f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-limit=3", "--clue-no-cache",
-                     "--junitxml=junit.xml", timeout=240)
+                     "--junitxml=junit.xml", "--tb=long", timeout=240)
     stdout = len(result.stdout.str().encode()) + len(result.stderr.str().encode())
     junit = (suite.path / "junit.xml").stat().st_size
     print(f"5 MB x 3 samples: stdout+stderr {stdout:,} bytes, JUnit {junit:,} bytes")

@@ -80,7 +80,7 @@ _ALIASES = {"probsum": "problemsummary"}
 CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 60.0  # per read, not for the whole file
 _CHUNK = 1 << 16
-_HELP = "see the README section 'Getting the CLUE data'"
+_HELP = "see docs/data.md"
 
 
 class FetchError(Exception):

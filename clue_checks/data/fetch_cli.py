@@ -70,7 +70,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         description=(
             f"Download public CLUE data sets ({', '.join(PUBLIC)}) into DIR, laid out as --clue-data expects, "
             f"verifying each file's sha256. Not fetchable: {credentialed} (PhysioNet credentialed; MeDiSumCode "
-            f"is generated locally); see the README section 'Getting the CLUE data'."
+            f"is generated locally); see docs/data.md."
         ),
     )
     parser.add_argument("names", nargs="+", metavar="NAME", help=f"data sets: {', '.join(PUBLIC)}")

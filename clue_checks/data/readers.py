@@ -24,7 +24,7 @@ class Records(list):
             raise ValueError("one location per record")
 
 
-FETCH_HINT = ("see the README section 'Getting the CLUE data' for where this file comes from; --clue-data names "
+FETCH_HINT = ("see docs/data.md for where this file comes from; --clue-data names "
               "the folder; --clue-tasks leaves out tasks whose data you do not have")
 
 

@@ -49,6 +49,15 @@ def as_str(value: Any) -> str | None:
 # -- bodies -----------------------------------------------------------------------------------------
 
 
+#: The decoding fields each body carries: greedy on every server (the manifest records them per task).
+DECODING: dict[str, dict[str, Any]] = {"generate": {"do_sample": False}, "chat": {"temperature": 0.0}}
+
+
+def decoding_fields(mode: str) -> dict[str, Any]:
+    """The decoding settings a request of this mode is sent with (beyond its length, stops and truncation)."""
+    return dict(DECODING[mode])
+
+
 def generate_body(request: Request) -> dict[str, Any]:
     """TGI `/generate` body for greedy decoding.
 
@@ -56,7 +65,7 @@ def generate_body(request: Request) -> dict[str, Any]:
     rejected (422), and a body without `parameters` samples by default.
     """
     p = request.params
-    parameters: dict[str, Any] = {"do_sample": False, "max_new_tokens": p.max_new_tokens, "details": True}
+    parameters: dict[str, Any] = {**DECODING["generate"], "max_new_tokens": p.max_new_tokens, "details": True}
     if p.stop:
         parameters["stop"] = list(p.stop)
     if p.truncate is not None:
@@ -74,7 +83,7 @@ def chat_body(request: Request, info: EndpointInfo) -> dict[str, Any]:
         "model": info.served_model_name or info.model_id,
         "messages": [m.as_dict() for m in request.messages],
         "max_tokens": request.params.max_new_tokens,
-        "temperature": 0.0,
+        **DECODING["chat"],
         "stream": False,
     }
     if request.params.stop:

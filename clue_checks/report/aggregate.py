@@ -232,11 +232,12 @@ class GateResult:
 
 
 def evaluate_gates(gates: Iterable[Gate], tasks: Mapping[str, TaskSummary], *, not_selected: Collection[str] = (),
-                   deferred: str | None = None) -> list[GateResult]:
+                   deferred: str | None = None, not_run: Mapping[str, str] | None = None) -> list[GateResult]:
     """pass / fail, or — never a pass — "incomplete" (scored on part of the task) and "not run".
 
     `not_selected`: tasks an explicit --clue-tasks left out (their gates are reported, outside the verdict).
     `deferred`: why no gate is decided in this run (a shard of a run split across machines).
+    `not_run`: why a task did not run (e.g. its data file is absent), said in its gates' detail.
     """
     results = []
     for gate in gates:
@@ -248,7 +249,8 @@ def evaluate_gates(gates: Iterable[Gate], tasks: Mapping[str, TaskSummary], *, n
             results.append(GateResult(gate, "deferred", None, deferred))
             continue
         if summary is None:
-            results.append(GateResult(gate, "not run", None, f"task {gate.task} was not run"))
+            results.append(GateResult(gate, "not run", None, (not_run or {}).get(gate.task)
+                                      or f"task {gate.task} was not run"))
             continue
         metric = summary.metric(gate.metric)
         if metric is None:
@@ -336,7 +338,8 @@ class AggregateResult:
 
 def aggregate(records: Iterable[SampleRecord], tasks: Sequence[TaskSpec], gates: Sequence[Gate], *,
               batch_score: BatchScorer | None = None, not_selected: Collection[str] = (),
-              deferred: str | None = None, pass_blockers: Sequence[str] = ()) -> AggregateResult:
+              deferred: str | None = None, pass_blockers: Sequence[str] = (),
+              not_run: Mapping[str, str] | None = None) -> AggregateResult:
     """Records → summaries, levels, gates and verdict. The records are not changed.
 
     `tasks` in report order; a task with neither records nor selected samples is left out.
@@ -345,6 +348,7 @@ def aggregate(records: Iterable[SampleRecord], tasks: Sequence[TaskSpec], gates:
     neither a value nor a reason counts as not computed.
     `pass_blockers`: reasons this run's verdict cannot be a pass whatever the gates (e.g. a real
     model scored on the synthetic fixtures).
+    `not_run`: task -> why it did not run (its data file is absent), for its gates.
     """
     grouped = group_by_task(records)
     out_records: dict[str, tuple[SampleRecord, ...]] = {}
@@ -362,7 +366,7 @@ def aggregate(records: Iterable[SampleRecord], tasks: Sequence[TaskSpec], gates:
     levels = level_scores(inputs.values, clusters=inputs.clusters,
                           incomplete=[t.task for t in summaries if not t.complete])
     gate_results = evaluate_gates(gates, {s.task: s for s in summaries}, not_selected=not_selected,
-                                  deferred=deferred)
+                                  deferred=deferred, not_run=not_run)
     verdict, reasons = decide(gate_results, summaries, pass_blockers=pass_blockers, deferred=deferred)
     return AggregateResult(MappingProxyType(out_records), tuple(summaries), tuple(levels), tuple(gate_results),
                            verdict, reasons)

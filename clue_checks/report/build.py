@@ -45,6 +45,7 @@ class RunFacts:
     requests: Mapping[str, int] | None = None  # the scheduler's counts; None: the records' sources stand in
     request_stats: Mapping[str, Any] | None = None  # the scheduler's stats (run_stats.merge_stats)
     duration_s: float | None = None  # None: no `performance` / `store` sections (how the run went is not known)
+    not_run: Mapping[str, str] = field(default_factory=dict)  # selected tasks whose data file is absent: task -> why
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def build_report(records: Iterable[SampleRecord], facts: RunFacts, *, baseline: 
     """The report of a run. `batch_score`: computes the batched metrics (BERTScore) over each task's scored
     samples; None: the values the records carry are used (a merge that cannot recompute them)."""
     result = aggregate(records, facts.specs, facts.gates, batch_score=batch_score, not_selected=facts.not_selected,
-                       deferred=facts.deferred, pass_blockers=facts.pass_blockers)
+                       deferred=facts.deferred, pass_blockers=facts.pass_blockers, not_run=dict(facts.not_run))
     comparison = _comparison(result, facts, baseline, batch_score)
     verdict = decide(result.gates, result.tasks, compare_gates=comparison.gates, pass_blockers=facts.pass_blockers,
                      deferred=facts.deferred)
@@ -92,7 +93,8 @@ def build_report(records: Iterable[SampleRecord], facts: RunFacts, *, baseline: 
                   tasks=result.tasks, levels=result.levels, gates=result.gates, verdict=verdict,
                   requests=MappingProxyType(_requests(result, facts.requests)), warnings=tuple(facts.warnings),
                   kinds=MappingProxyType(counts_per_task(result.records)), comparison=comparison,
-                  performance=performance, store=store, records=result.records)
+                  performance=performance, store=store, records=result.records,
+                  not_run=MappingProxyType(dict(facts.not_run)))
 
 
 def _requests(result: AggregateResult, counted: Mapping[str, int] | None) -> dict[str, int]:

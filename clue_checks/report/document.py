@@ -69,6 +69,7 @@ class Report:
     performance: Mapping[str, Any] | None = None  # how the run went (run_stats.performance); None: not known
     store: Mapping[str, Any] | None = None  # the response store's problems (run_stats.store_section)
     records: Mapping[str, tuple[SampleRecord, ...]] = field(default_factory=dict)  # per task; predictions/, not JSON
+    not_run: Mapping[str, str] = field(default_factory=dict)  # selected tasks whose data was absent: task -> why
     schema_version: int = SCHEMA_VERSION
 
     def titles(self) -> dict[str, str]:
@@ -110,6 +111,8 @@ class Report:
             out["store"] = None if self.store is None else dict(self.store)
         if self.comparison.section is not None:
             out["comparison"] = dict(self.comparison.section)
+        if self.not_run:
+            out["not_run"] = dict(self.not_run)
         return out
 
     @classmethod
@@ -140,7 +143,9 @@ class Report:
                    gates=gates, verdict=verdict, requests=MappingProxyType(dict(data.get("requests") or {})),
                    warnings=tuple(data.get("warnings") or ()), kinds=MappingProxyType(kinds), comparison=comparison,
                    performance=data.get("performance"), store=data.get("store"),
-                   records=MappingProxyType(by_task), schema_version=int(version or SCHEMA_VERSION))
+                   records=MappingProxyType(by_task),
+                   not_run=MappingProxyType({str(k): str(v) for k, v in (data.get("not_run") or {}).items()}),
+                   schema_version=int(version or SCHEMA_VERSION))
 
 
 # -- reading the parts back ---------------------------------------------------------------------

@@ -55,9 +55,14 @@ class Controller:
         self.worker_stats: list[dict[str, Any]] = []  # each xdist worker's Run.request_stats()
         self.report_error: str | None = None  # the report could not be written: why
         self._cleaner: Any = None
+        self.summary_problem: str | None = None  # why the GitHub Actions job summary was not appended
+        from .first_run import FailureLines, wants_compact
         from .junit_file import register as register_junit
 
         self._junit_additions = register_junit(config)  # None without --junitxml
+        self.failure_lines = FailureLines()  # failing samples, one line each (first_run.py)
+        self.compact = wants_compact(config.option.tbstyle, config.get_verbosity(), config.option.reportchars)
+        self.exit_status: int | None = None  # the session's exit code, as this plugin left it
 
     @property
     def active(self) -> bool:
@@ -92,13 +97,13 @@ class Controller:
             # Data, profile, prompts, seeds and floors agree with the baseline's, before any request.
             problem = check_before_inference(settings, self.run, self.setup.thresholds_text)
             if problem is not None:
-                pytest.exit(problem, returncode=EXIT_UNAVAILABLE)
+                raise session.Interrupted(problem)  # exit 2, the message once
         if not settings.on_command_line:
             return
         if self.xdist and not self.config.option.collectonly:
             self._hold_report_folder()  # before any worker starts sending
         if not settings.data_dir.is_dir():  # one message, not one per task module
-            pytest.exit(data_folder_missing(settings.data_dir), returncode=EXIT_UNAVAILABLE)
+            raise session.Interrupted(data_folder_missing(settings.data_dir))
         if self.xdist and not self.config.option.collectonly:
             # An unusable cache: one line now, before any worker starts (a single process checks it
             # when it connects, once a sample is collected).
@@ -107,11 +112,11 @@ class Controller:
             problem = store_problem(self.run, create=False)
             self.run.close()
             if problem is not None:
-                pytest.exit(problem, returncode=EXIT_UNAVAILABLE)
+                raise session.Interrupted(problem)  # exit 2, the message once
         if self.xdist and settings.endpoints and not self.config.option.collectonly:
-            self._check_endpoint()
+            self._check_endpoint(session)
 
-    def _check_endpoint(self) -> None:
+    def _check_endpoint(self, session: pytest.Session) -> None:
         from ..endpoint.store import StoreError
         from ..endpoint.types import EndpointError
         from ..rendering import TemplateUnavailable
@@ -126,7 +131,7 @@ class Controller:
         finally:
             run.close()
         if problem is not None:
-            pytest.exit(problem, returncode=EXIT_UNAVAILABLE)
+            raise session.Interrupted(problem)  # exit 2, the message once
 
     # -- collection -----------------------------------------------------------------------
 
@@ -192,6 +197,12 @@ class Controller:
                 add_sample_output(xml, report, sample_output(record, redact=self.setup.settings.redact))
         elif report.failed and not getattr(report, "clue_sample", False):
             self.other_failures += 1
+        if report.failed and getattr(report, "clue_sample", False):
+            from .first_run import HEADLINE_ATTRIBUTE
+
+            task, index = (data.get("task", ""), int(data.get("index") or 0)) if data is not None else ("", 0)
+            self.failure_lines.add(task, getattr(report, HEADLINE_ATTRIBUTE, None) if report.when == "call" else None,
+                                   index)
         described = getattr(report, "clue_run", None)
         if described is not None:
             self._described(RunDescription.from_dict(described))
@@ -247,6 +258,11 @@ class Controller:
         report = build_report(self.records, facts, baseline=baseline, batch_score=self._batch_score)
         self.report = report
         self.paths, self.report_error, self.page_problem = write_safely(settings.report_dir, report)
+        from ..report import job_summary
+        from ..report.write.markdown import markdown
+
+        # GitHub Actions: the table and the verdict on the run's page (a warning if it cannot be written).
+        self.summary_problem = job_summary.append(self._clean(markdown(report)), report.verdict.word)
         xml = self._junit()
         if xml is not None:
             from ..report import junit
@@ -264,6 +280,7 @@ class Controller:
                                              other_failures=self.other_failures)
         if report.comparison.error is not None:  # asked to compare, and the runs could not be compared
             session.exitstatus = EXIT_UNAVAILABLE
+        self.exit_status = int(session.exitstatus)
 
     def _facts(self) -> RunFacts:
         """The run's plain facts for the report builder, secrets masked (records are masked as they arrive)."""
@@ -308,6 +325,14 @@ class Controller:
     def _not_selected(self) -> tuple[str, ...]:
         settings = self.setup.settings
         return tuple(t for t in self.run.tasks if t not in settings.tasks) if settings.tasks_explicit else ()
+
+    def not_run(self) -> dict[str, str]:
+        """Selected tasks whose data file is absent under --clue-data: task -> one line (file, fix)."""
+        from ..data.missing import missing_tasks
+
+        settings = self.setup.settings
+        paths = {name: task.data_path for name, task in self.run.tasks.items()}
+        return missing_tasks(paths, settings.tasks, settings.data_dir)
 
     def _deferred(self) -> str | None:
         shard = self.setup.settings.shard
@@ -408,6 +433,13 @@ class Controller:
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> Any:
         # The outermost wrapper: the task table comes after pytest's failure details and its list of
         # failed samples, just above the final counts, where a reader looks for the verdict.
+        if self.compact and self.report is not None and self.failure_lines.total and not self.failure_lines.other \
+                and not self.other_failures:
+            # Only samples failing their checks: one line each in our section instead of pytest's (first_run.py).
+            config.option.tbstyle = "no"
+            terminalreporter.reportchars = terminalreporter.reportchars.replace("f", "")
+        else:
+            self.compact = False
         result = yield
         self._write_summary(terminalreporter)
         return result
@@ -421,17 +453,27 @@ class Controller:
                                             f"{settings.report_dir} was left as it was")
             return
         from ..report.write.terminal import summary_lines
-        from .run_report import session_lines
+        from .run_report import note_lines, where_lines
 
         terminalreporter.write_sep("=", "CLUE report")
+        if self.compact:  # failing samples one line each (full detail: --tb=long or -v)
+            width = self.config.get_terminal_writer().fullwidth
+            for line in self.failure_lines.lines(report.titles(), width=width):
+                terminalreporter.write_line(line)
         thresholds = self.setup.thresholds
         floorless = [t.task for t in report.tasks
                      if self.run.tasks[t.task].floor_is_the_check and not thresholds.floors_for(t.task)]
-        lines = summary_lines(report) + session_lines(report, paths=self.paths, report_error=self.report_error,
-                                                      page_problem=self.page_problem, floorless=floorless,
-                                                      gate_mode=settings.exit_mode == "gates")
+        # Notes first: the table, the verdict, the page and the exit code's meaning end the output.
+        lines = note_lines(report, floorless=floorless) + summary_lines(report) + where_lines(
+            paths=self.paths, report_error=self.report_error, problems=(self.page_problem, self.summary_problem))
         for line, markup in lines:
             terminalreporter.write_line(self._clean(line), **markup)
+        if self.exit_status is not None:
+            from .first_run import exit_code_line
+
+            terminalreporter.write_line(exit_code_line(self.exit_status, mode=settings.exit_mode,
+                                                       failed_samples=sum(t.n_failed for t in report.tasks),
+                                                       verdict=report.verdict.word))
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         s = self.setup.settings

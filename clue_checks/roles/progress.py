@@ -39,30 +39,40 @@ def finishes_sample(report: pytest.TestReport) -> bool:
 
 
 class _BelowTheLine:
-    """`progress.Writer` for a terminal: draws under pytest's current line and returns the cursor."""
+    """`progress.Writer` for a terminal: draws under pytest's current line and returns the cursor.
 
-    def __init__(self, reporter: Any, capman: Any) -> None:
-        self._reporter = reporter
+    The terminal's width and pytest's column are read with capture suspended: while pytest captures
+    the test's output the terminal cannot be asked its size, and the width falls back to 80, which
+    put the cursor back in the wrong column on any wider terminal (and pytest's next dots over its
+    earlier ones). A line that fills the terminal exactly leaves the cursor in the terminal's
+    "pending wrap" state, where no cursor motion can put it back: then nothing is drawn.
+    """
+
+    def __init__(self, tw: Any, capman: Any) -> None:
+        self._tw = tw  # the session's TerminalWriter (Config.get_terminal_writer())
         self._capman = capman
         self.drawn = False
 
-    def _raw(self, text: str) -> None:
-        tw = self._reporter._tw  # pytest's TerminalWriter: write_raw leaves its column bookkeeping alone
+    def _below(self, text: str) -> bool:
+        """Write `text` on the line below pytest's and return to pytest's column; False if it cannot."""
+        tw = self._tw  # write_raw leaves the writer's column bookkeeping alone
         with _uncaptured(self._capman):
-            tw.write_raw(text, flush=True)
-
-    def _column(self) -> int:
-        tw = self._reporter._tw
-        return tw.width_of_current_line % max(tw.fullwidth, 1)
+            width = max(tw.fullwidth, 1)
+            used = tw.width_of_current_line
+            if used and used % width == 0:
+                return False
+            tw.write_raw(f"\n\r{text[:max(width - 1, 1)]}\x1b[K\x1b[1A\x1b[{used % width + 1}G", flush=True)
+        return True
 
     def rewrite(self, line: str, **markup: bool) -> None:
-        width = max(self._reporter._tw.fullwidth - 1, 10)
-        self._raw(f"\n\r{line[:width]}\x1b[K\x1b[1A\x1b[{self._column() + 1}G")
-        self.drawn = True
+        if self._below(line):
+            self.drawn = True
+        else:
+            self.erase()
 
     def erase(self) -> None:
         if self.drawn:
-            self._raw(f"\n\r\x1b[2K\x1b[1A\x1b[{self._column() + 1}G")
+            self._below("")
             self.drawn = False
 
     def write_line(self, line: str, **markup: bool) -> None:
@@ -72,8 +82,9 @@ class _BelowTheLine:
 class _PlainLines:
     """`progress.Writer` without a terminal: whole lines through pytest's reporter."""
 
-    def __init__(self, reporter: Any, capman: Any) -> None:
+    def __init__(self, reporter: Any, tw: Any, capman: Any) -> None:
         self._reporter = reporter
+        self._tw = tw  # the session's TerminalWriter (Config.get_terminal_writer())
         self._capman = capman
 
     def rewrite(self, line: str, **markup: bool) -> None:
@@ -83,8 +94,8 @@ class _PlainLines:
         with _uncaptured(self._capman):
             # Under xdist pytest writes its dots without marking the line as started, so its own
             # write_line would append to them: end the dots' line first.
-            if self._reporter._tw.width_of_current_line:
-                self._reporter._tw.line()
+            if self._tw.width_of_current_line:
+                self._tw.line()
             self._reporter.write_line(line)
 
 
@@ -104,7 +115,8 @@ def _writer_for(config: pytest.Config) -> tuple[_BelowTheLine | _PlainLines | No
         return None, False, True
     capman = config.pluginmanager.getplugin("capturemanager")
     tty = bool(reporter.isatty())
-    writer = _BelowTheLine(reporter, capman) if tty else _PlainLines(reporter, capman)
+    tw = config.get_terminal_writer()
+    writer = _BelowTheLine(tw, capman) if tty else _PlainLines(reporter, tw, capman)
     return writer, tty, config.get_verbosity() < 0
 
 

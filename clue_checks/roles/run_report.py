@@ -32,16 +32,10 @@ def write_safely(directory: Path, report: Report) -> tuple[list[Path], str | Non
     return paths, None, None
 
 
-def session_lines(report: Report, *, paths: Sequence[Path], report_error: str | None, page_problem: str | None,
-                  floorless: Sequence[str], gate_mode: bool) -> list[tuple[str, dict[str, bool]]]:
-    """After the report's own lines: where it went, and what must not be missed about this run."""
-    lines: list[tuple[str, dict[str, bool]]] = []
-    if report_error is not None:
-        lines.append((f"error: {report_error}", {"red": True}))
-    else:
-        lines.append(("report: " + ", ".join(str(p) for p in paths[:3]), {}))
-    if page_problem:
-        lines.append((f"warning: {page_problem}", {"yellow": True}))
+def note_lines(report: Report, *, floorless: Sequence[str]) -> list[tuple[str, dict[str, bool]]]:
+    """What must not be missed about this run, printed before the table so that the table, the verdict, the
+    page and the exit code's meaning end the output."""
+    lines: list[tuple[str, dict[str, bool]]] = [(line, {"yellow": True}) for line in report.not_run.values()]
     run = report.run
     if report.requests.get("from_store") and not run.get("model_revision"):
         lines.append((f"warning: {run.get('model_id')} reports no revision, so stored answers are keyed by its name "
@@ -53,7 +47,17 @@ def session_lines(report: Report, *, paths: Sequence[Path], report_error: str | 
     if partial and not report.verdict.deferred:
         lines.append((f"partial run ({', '.join(partial)}): scores cover only the samples that ran; gates cannot pass",
                       {"yellow": True}))
-    if gate_mode:
-        lines.append(("exit code: gate mode (--clue-exit=gates): it reflects the verdict (0 pass, 6 inconclusive, "
-                      "1 otherwise) and any non-CLUE test of the session", {}))
+    return lines
+
+
+def where_lines(*, paths: Sequence[Path], report_error: str | None,
+                problems: Sequence[str | None] = ()) -> list[tuple[str, dict[str, bool]]]:
+    """After the verdict: where the report went (the page first), and what could not be written."""
+    if report_error is not None:
+        return [(f"error: {report_error}", {"red": True})]
+    page = [p for p in paths if p.name == "index.html"]
+    rest = ", ".join(p.name for p in paths[:3] if p not in page)
+    lines = [(f"report: {page[0]} (beside it: {rest})" if page else "report: " + ", ".join(str(p) for p in paths[:3]),
+              {"bold": True})]
+    lines += [(f"warning: {problem}", {"yellow": True}) for problem in problems if problem]
     return lines

@@ -82,7 +82,7 @@ def _error_kinds(sample: Any, exc: BaseException) -> tuple[str, ...]:
 
 def data_folder_missing(data_dir: object) -> str:
     return (f"clue-checks: data folder not found: {data_dir} (--clue-data names a folder laid out like CLUE's "
-            "data/; see the README section 'Getting the CLUE data')")
+            "data/; see docs/data.md)")
 
 
 class SampleSession:
@@ -95,7 +95,7 @@ class SampleSession:
         self.description: RunDescription | None = None
         self.baseline: BaselineServer | None = None
         self._run: Run | None = None
-        self._data_error_shown = False
+        self._data_error_shown = False  # an xdist worker's missing data folder: one collection error
         self._description_sent = False
         self.unavailable: str | None = None  # a worker that could not connect: why
         self.baseline_side: BaselineSide | None = None  # --clue-baseline / --clue-baseline-endpoint (roles/baseline.py)
@@ -137,8 +137,11 @@ class SampleSession:
 
         settings = self.setup.settings
         if not settings.data_dir.is_dir():
-            # Found at collection (the session asked for CLUE by its ini file or a marked test): one
-            # collection error, and pytest stops before running anything.
+            # Found at collection (the session asked for CLUE by its ini file or a marked test): the
+            # session stops here, exit 2, with the message once (as when --clue-data names it). An xdist
+            # worker that stopped would be restarted: there it is one collection error, which stops the run.
+            if not self.worker:
+                raise pytest.Session.Interrupted(data_folder_missing(settings.data_dir))
             if not self._data_error_shown:
                 self._data_error_shown = True
                 pytest.fail(data_folder_missing(settings.data_dir), pytrace=False)
@@ -155,6 +158,11 @@ class SampleSession:
         if not settings.selects(task):
             metafunc.parametrize(FIXTURE, [], indirect=True)  # deselected by the plugin
             return
+        from ..data.missing import missing_tasks
+
+        missing = missing_tasks({task: run.tasks[task].data_path}, [task], settings.data_dir)
+        if missing:  # one line: which file, and the step that gets it; the report says the task did not run
+            pytest.skip(missing[task])
         problem = None
         try:
             samples: Sequence[Any] = run.samples(task)
@@ -227,7 +235,8 @@ class SampleSession:
             problem = f"clue-checks: --clue-baseline-endpoint: {run.redact(str(exc))}"
         if problem is not None:
             if not self.worker:
-                pytest.exit(problem, returncode=EXIT_UNAVAILABLE)
+                # pytest's own way to stop a session: exit 2 and the message once (pytest.exit prints it twice).
+                raise session.Interrupted(problem)
             # A worker that exits is restarted by xdist and its message lost: its first sample test errors
             # with the message instead, and stops the session (xdist reports it as the reason).
             self.unavailable = problem
@@ -273,6 +282,8 @@ class SampleSession:
         return [self.baseline.url]
 
     def _describe(self, tasks: Sequence[str], selected: Mapping[str, int]) -> RunDescription:
+        from ..endpoint.wire import decoding_fields
+
         run = self.run
         renderer = run.renderer
         template = None
@@ -281,13 +292,17 @@ class SampleSession:
         else:
             template = getattr(renderer.tokenizer, "chat_template", None)
             template = template if isinstance(template, str) else None
-            note = "the tokenizer has no chat template: prompts are a plain transcript (base model)"
+            note = ("the tokenizer has no chat template: prompts rendered with transformers 4.39.3's default "
+                    "template (ChatML), as CLUE did for an instruct model" if renderer.default_template else
+                    "the tokenizer has no chat template: prompts are a plain transcript (base model)")
         generation: dict[str, dict[str, Any]] = {}
         for task in tasks:
             samples = run.samples(task)
             if samples:
                 try:
-                    generation[task] = run.request_for(samples[0])[1].params.as_dict()
+                    request = run.request_for(samples[0])[1]
+                    # The decoding settings too (greedy: TGI do_sample false, chat temperature 0), for the manifest.
+                    generation[task] = {**request.params.as_dict(), **decoding_fields(request.mode)}
                 except Exception:  # the sample's own test reports it
                     continue
         return RunDescription(run.describe(), dict(run.info.raw), template, note, generation, dict(selected),
@@ -369,6 +384,7 @@ class SampleSession:
                 report.sections.append(("clue sample", check.passed_text()))  # shown by -rP
             elif check is not None and report.failed and call.excinfo is not None and \
                     getattr(call.excinfo.value, "msg", None) == check.explain():
+                report.clue_headline = check.headline()  # the controller's one line for this failure (first_run.py)
                 self._restyle(report, item, check, call.excinfo)
         elif report.when == "setup" and report.failed:
             self._attach(report, replace(record, outcome="error").as_dict())

@@ -20,7 +20,7 @@ from typing import Any
 from ..endpoint.types import Message
 from ..metrics import BatchedValues
 from ..numbers import shown_for_verdict
-from .families import require_family
+from .families import has_quirk, require_family
 from .profiles import Profile
 
 
@@ -167,12 +167,12 @@ class Task(ABC):
     def clean(self, text: str, family: str) -> str:
         """CLUE's paper-era output post-processing (profile `paper`); `head` uses the raw text.
 
-        `family` is the model family (`tasks.families`: "llama3", "phi" or "other"), not a model id: the
+        `family` is the model family (`tasks.families`: "llama3", "phi", "llama3,phi" or "other"), not a model id: the
         runner resolves it once from `--clue-model-family` or the served model's name."""
         family = require_family(family)
         if not self.profile.postprocess:
             return text
-        if self.phi_cut and family == "phi":
+        if self.phi_cut and has_quirk(family, "phi"):
             text = cut_at_phi_end(text)
         if self.self_prompting_cleanup:
             text = _SELF_PROMPTING.sub("", text)

@@ -23,7 +23,10 @@ def markdown(report: Report) -> str:
         lines += [""] + comparison_lines(BaselineComparison(dict(section) if section else None,
                                                             report.comparison.gates), report.titles())
         lines.pop()  # the section's closing blank line: the gates' heading brings its own
-    lines += _gates(report) + _samples(report) + manifest_lines(data["manifest"])
+    lines += _gates(report)
+    if report.not_run:  # the tasks whose data is absent: said once per task, beside their gates' "not run"
+        lines += ["", "## Tasks not run", "", *[f"- {_one_line(line)}" for line in report.not_run.values()]]
+    lines += _samples(report) + manifest_lines(data["manifest"])
     text = "\n".join(lines) + "\n"
     if report.performance is not None:
         text += "\n".join(run_stats_lines(report.performance, report.store)) + "\n"
