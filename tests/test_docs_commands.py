@@ -84,6 +84,12 @@ COMMANDS: dict[str, str] = {
     "pytest --model-endpoint=http://127.0.0.1:8082 --clue-baseline=base-report": RUN,
     "clue compare base-report clue-report": RUN,
     "pytest --model-endpoint=http://127.0.0.1:8082 --clue-select=broke": RUN,
+    # docs/own-tasks.md (run in the folder of the page's task files: tests/test_task_e2e.py runs these steps)
+    "pytest --clue-report-dir=base": "not run: tests/test_task_e2e.py runs the page's task files against the "
+                                     "embedded baseline the same way",
+    "pytest --model-endpoint=http://tgi:8080 --clue-baseline=base --clue-report-dir=new --clue-exit=gates":
+        "not run: tests/test_task_e2e.py runs it with a second embedded server in place of the TGI host",
+    "clue compare base new": "not run: tests/test_task_e2e.py runs it on the two report folders it made",
     # docs/triage.md
     "clue report html clue-report": RUN,
     "pytest --clue-baseline-variant=finetune-degraded": RUN,

@@ -21,7 +21,7 @@ from clue_checks.triage import detectors as d
 from clue_checks.triage.kinds import LOW_OVERLAP_ROUGE_L, REPEAT_LINES, REPEAT_TIMES, REPEAT_WORDS
 
 PAPER = get_profile("paper")
-README = Path(__file__).resolve().parents[1] / "README.md"
+TRIAGE_DOC = Path(__file__).resolve().parents[1] / "docs" / "triage.md"
 ALL_TASKS = tuple(TASKS)
 LONGHEALTH = ("longhealth-t1", "longhealth-t2", "longhealth-t3")
 CAPITALS = [chr(c) for c in range(ord("A"), ord("Z") + 1)]
@@ -53,11 +53,11 @@ def test_every_kind_has_one_detector_and_every_detector_a_kind():
     assert all(k.tasks is None or set(k.tasks) <= set(ALL_TASKS) for k in KINDS)
 
 
-def test_the_readme_table_states_every_definition():
-    text = README.read_text(encoding="utf-8")
+def test_the_docs_table_states_every_definition():
+    text = TRIAGE_DOC.read_text(encoding="utf-8")
     for kind in KINDS:
         row = next((line for line in text.splitlines() if line.startswith(f"| `{kind.name}` |")), None)
-        assert row is not None, f"README has no row for {kind.name}"
+        assert row is not None, f"docs/triage.md has no row for {kind.name}"
         assert kind.definition in row
 
 

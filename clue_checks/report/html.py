@@ -446,9 +446,17 @@ def render_page(report: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) ->
 
 
 def write_html(report_dir: Path) -> Path:
-    """Read the report directory and write `index.html` into it; returns the page's path."""
+    """Read the report directory back as a `Report` (document.py: the typed value a run writes) and write
+    `index.html` from it into the folder; returns the page's path. The rows are the prediction files' own,
+    already redacted where the run was."""
+    from .document import Report, ReportFormatError
+
     report_dir = Path(report_dir)
-    return write_page(report_dir, load_report(report_dir), load_rows(report_dir))
+    try:
+        report = Report.from_dict(load_report(report_dir))
+    except ReportFormatError as exc:
+        raise ReportDirError(f"{report_dir / REPORT_JSON}: {exc}") from None
+    return write_page(report_dir, report.as_dict(), load_rows(report_dir))
 
 
 def rows_of(rows_by_task: Mapping[str, Iterable[Mapping[str, Any]]]) -> list[dict[str, Any]]:

@@ -297,7 +297,7 @@ class Controller:
             pass_blockers=self.setup.pass_blockers(server_kind),
             warnings=tuple(clean.lines(self.setup.warnings(server_kind) + tuple(self.description.warnings))),
             requests=self._request_counts(), request_stats=clean.scrub(self._request_stats()),
-            duration_s=time.time() - self.started)
+            duration_s=time.time() - self.started, not_run=self.not_run())
 
     def _task_specs(self) -> list[TaskSpec]:
         from ..report.aggregate import TaskSpec
