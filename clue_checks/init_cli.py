@@ -114,18 +114,33 @@ def _write_no_follow(path: Path, content: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o666)
     with os.fdopen(fd, "wb") as handle:
         handle.write(content)
+
+
+def _write_listed(dest: Path, files: dict[str, bytes], force: bool, what: str) -> list[Path] | None:
+    """Write `files` into `dest` and list what was written; None, with the message printed, when nothing was."""
+    try:
+        written = write_files(dest, files, force=force)
+    except InitError as exc:
+        print(f"clue init: {exc}", file=sys.stderr)
+        return None
+    except OSError as exc:
+        print(f"clue init: cannot write into {dest}: {exc.strerror or exc}", file=sys.stderr)
+        return None
+    print(f"wrote {what} into {dest.resolve()}:")
+    for path in written:
+        print(f"  {path.relative_to(dest).as_posix()}")
+    return written
+
+
 def _init_task(dest: Path, name: str, force: bool) -> int:
     try:
-        written = write_files(dest, task_files(name), force=force)
+        files = task_files(name)
     except InitError as exc:
         print(f"clue init: {exc}", file=sys.stderr)
         return 1
-    except OSError as exc:
-        print(f"clue init: cannot write into {dest}: {exc.strerror or exc}", file=sys.stderr)
+    written = _write_listed(dest, files, force, f"the task {name!r}")
+    if written is None:
         return 1
-    print(f"wrote the task {name!r} into {dest.resolve()}:")
-    for path in written:
-        print(f"  {path.relative_to(dest).as_posix()}")
     print(f"next: replace {name}.jsonl with your data, edit {name}.toml (docs/own-tasks.md), then\n"
           f"  pytest {dest / written[-1].name}")
     return 0
@@ -135,17 +150,8 @@ def _init(args: argparse.Namespace) -> int:
     dest = Path(args.dir).expanduser()
     if args.task is not None:
         return _init_task(dest, args.task, args.force)
-    try:
-        written = write_suite(dest, force=args.force)
-    except InitError as exc:
-        print(f"clue init: {exc}", file=sys.stderr)
+    if _write_listed(dest, suite_files(), args.force, "the CLUE suite") is None:
         return 1
-    except OSError as exc:
-        print(f"clue init: cannot write into {dest}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    print(f"wrote the CLUE suite into {dest.resolve()}:")
-    for path in written:
-        print(f"  {path.relative_to(dest).as_posix()}")
     go = "" if dest.resolve() == Path.cwd().resolve() else f"cd {dest} && "
     print("next:\n"
           f"  {go}pytest                                        # synthetic fixtures, embedded baseline model\n"
