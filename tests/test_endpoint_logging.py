@@ -46,3 +46,15 @@ def test_a_corrupt_store_moved_aside_is_logged(tmp_path, caplog):
 
 def test_no_userinfo_leaves_only_the_host():
     assert without_userinfo("at https://bob:s3cret@tgi:8080/x and http://h/y") == "at https://***@tgi:8080/x and http://h/y"
+
+
+def test_under_redaction_a_retry_log_line_holds_the_servers_words_only_as_a_hash(serve, caplog):
+    quoted = "PATIENTTEXT-quoted-back-by-the-server"
+    unavailable = (503, {}, {"error": {"message": f"busy with inputs {quoted!r}", "type": "ServiceUnavailableError"}})
+    server = serve({("POST", "/v1/chat/completions"): lambda body, n: unavailable if n == 1 else (200, {}, CHAT_OK)})
+    with caplog.at_level(logging.INFO, logger="clue_checks.endpoint"):
+        assert run(complete(server.url, chat_request(), vllm_info(server.url), sleeps=Sleeps(),
+                            hash_server_text=True)).text == "Yes."
+    text = logged(caplog)
+    assert "try 1 failed" in text and "sha256:" in text
+    assert quoted not in text

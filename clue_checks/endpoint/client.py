@@ -99,8 +99,11 @@ class EndpointClient:
         rng_seed: int | None = None,
         startup_wait: float = 10.0,
         gate: Gate | None = None,
+        hash_server_text: bool = False,
     ) -> None:
-        self.redact = Redactor.for_endpoint(api_key=api_key, headers=headers, urls=[url])
+        # hash_server_text (--clue-redact): the server's words, which may quote the prompt, are hashed in the log.
+        self.redact = Redactor.for_endpoint(api_key=api_key, headers=headers, urls=[url],
+                                            hash_server_text=hash_server_text)
         self.url = _normalise_url(url, self.redact)
         install_log_filters()  # the HTTP library logs request URLs: no userinfo in them
         self._timeout = timeout
@@ -206,10 +209,10 @@ class EndpointClient:
                 if delay is None:
                     if attempts.made > 1 or failure.retryable:
                         log.warning("%s%s: giving up after %d tries: %s", without_userinfo(self.url), path, attempts.made,
-                                    self.redact(without_userinfo(str(failure))))
+                                    without_userinfo(str(self.redact.error(failure))))
                     raise failure if attempts.made == 1 and not failure.retryable else attempts.gave_up(path, failure)
                 log.info("%s%s: try %d failed (%s); retrying in %.1f s", without_userinfo(self.url), path, attempts.made,
-                         self.redact(without_userinfo(str(failure))), delay)
+                         without_userinfo(str(self.redact.error(failure))), delay)
             except BaseException:
                 self._gate.leave(ticket, ABANDONED)
                 raise

@@ -45,6 +45,9 @@ def without_userinfo(text: str) -> str:
     return _USERINFO.sub(lambda m: m.group("scheme") + USERINFO_MASK + "@", text)
 
 
+_HASHED = re.compile(r"sha256:[0-9a-f]{16} \(\d+ chars\)")
+
+
 def hashed(text: str) -> str:
     """A server's text under --clue-redact: `sha256:<16 hex digits> (<n> chars)`, as report rows show text."""
     digest = hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()
@@ -98,7 +101,7 @@ class Redactor:
         """The same error with every text field redacted (message, server message, hint, URL); under
         `hash_server_text` the server's message is its hash."""
         server = exc.server_message
-        if server and self.hash_server_text:
+        if server and self.hash_server_text and not _HASHED.fullmatch(server):  # hashed once, by the first redactor
             server = hashed(server)
         elif server:
             server = self(server)

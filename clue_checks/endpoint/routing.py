@@ -210,7 +210,7 @@ class Router:
         self.events.append(f"{self.redact(replica.info.url)} taken out of rotation after "
                            f"{replica.failures_in_row} failed tries (last: {failure})")
         log.warning("replica %s taken out of rotation after %d failed tries (last: %s)",
-                    without_userinfo(replica.info.url), replica.failures_in_row, self.redact(without_userinfo(str(failure))))
+                    without_userinfo(replica.info.url), replica.failures_in_row, without_userinfo(str(self.redact.error(failure))))
         assert self.limit is not None
         self.limit.recheck()
         asyncio.get_running_loop().create_task(self._health_checks(replica))

@@ -190,7 +190,7 @@ class Scheduler:
         clients = [
             EndpointClient(url, timeout=self._timeout, connect_timeout=CONNECT_TIMEOUT, retry=self._retry,
                            api_key=self._api_key, headers=self._headers, startup_wait=self._startup_wait,
-                           gate=self._router.gate(index))
+                           gate=self._router.gate(index), hash_server_text=self.redact.hash_server_text)
             for index, url in enumerate(self._urls)
         ]
         try:
