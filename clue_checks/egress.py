@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from .endpoint.types import EndpointUnavailable
+from clue_checks.endpoint.types import EndpointUnavailable
 
 ATTESTATION = (
     "Listing a host attests that sending credentialed (PhysioNet) data to it is allowed by the data use "

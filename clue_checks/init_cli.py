@@ -66,7 +66,7 @@ def write_suite(dest: Path, *, force: bool = False) -> list[Path]:
 
 def task_files(name: str) -> dict[str, bytes]:
     """What `clue init --task NAME` writes: a commented task file, a placeholder data file and the test module."""
-    from .tasks.taskfile import NAME
+    from clue_checks.tasks.taskfile import NAME
 
     if not NAME.match(name):
         raise InitError(f"task name {name!r}: use lower-case letters, digits, '-' and '_', starting with a letter")

@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import settings as settings_mod
+from clue_checks import settings as settings_mod
 
 if TYPE_CHECKING:
-    from .roles.controller import Controller  # noqa: F401  (named in the StashKey below)
-    from .roles.session import SampleSession  # noqa: F401
-    from .roles.setup import ClueSetup
-    from .sample_check import SampleCheck
+    from clue_checks.roles.controller import Controller  # noqa: F401  (named in the StashKey below)
+    from clue_checks.roles.session import SampleSession  # noqa: F401
+    from clue_checks.roles.setup import ClueSetup
+    from clue_checks.sample_check import SampleCheck
 
 MARKER = "clue_task"
 FIXTURE = "clue_sample"
@@ -70,13 +70,13 @@ def configure_clue(config: pytest.Config) -> ClueSetup:
     """Resolve the settings and register the roles for this process (once)."""
     if SETUP in config.stash:
         return config.stash[SETUP]
-    from .roles.controller import Controller  # noqa: F401  (named in the StashKey below)
-    from .roles.session import SampleSession  # noqa: F401
-    from .roles.setup import resolve
+    from clue_checks.roles.controller import Controller  # noqa: F401  (named in the StashKey below)
+    from clue_checks.roles.session import SampleSession  # noqa: F401
+    from clue_checks.roles.setup import resolve
 
     setup = resolve(config)
     config.stash[SETUP] = setup
-    from .roles.gc_tuning import freeze_heap_at_exit, tune_for_run
+    from clue_checks.roles.gc_tuning import freeze_heap_at_exit, tune_for_run
 
     config.add_cleanup(tune_for_run())
     freeze_heap_at_exit()
@@ -97,7 +97,7 @@ def configure_clue(config: pytest.Config) -> ClueSetup:
         config.stash[CONTROLLER] = controller
         config.pluginmanager.register(controller, "clue-checks-controller")
         if _is_xdist_controller(config):  # the live line over all workers (a single process draws its own)
-            from .roles.progress import ControllerProgress
+            from clue_checks.roles.progress import ControllerProgress
 
             config.pluginmanager.register(ControllerProgress(config, every=setup.settings.progress_every),
                                           "clue-checks-progress")
@@ -132,8 +132,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     if SETUP not in config.stash:
         return
-    from .roles.session import task_of
-    from .roles.setup import unknown_tasks
+    from clue_checks.roles.session import task_of
+    from clue_checks.roles.setup import unknown_tasks
 
     setup = config.stash[SETUP]
     problems = unknown_tasks(setup)  # now that every test module's task file is read
@@ -147,18 +147,18 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
-    from .roles.reruns import exempt_from_reruns
+    from clue_checks.roles.reruns import exempt_from_reruns
 
     exempt_from_reruns(config, items, lambda item: FIXTURE in getattr(item, "fixturenames", ()))
     select = config.stash[SETUP].settings.select
     if select is not None:  # --clue-select=broke|fixed: the last comparison's samples only
-        from .roles.select import select_items
-        from .roles.session import sample_param
+        from clue_checks.roles.select import select_items
+        from clue_checks.roles.session import sample_param
 
         select_items(config, items, select, config.stash[SETUP].settings.selected_from, sample_param)
     selection = config.stash[SETUP].kind_selection
     if selection is not None:  # --clue-kind: only the samples whose last outcome has one of the kinds
-        from .roles.kind_selection import split_items
+        from clue_checks.roles.kind_selection import split_items
 
         keep, drop = split_items(items, selection, sample_param_of)
         if drop:
@@ -167,7 +167,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 
 def sample_param_of(item: pytest.Item) -> str | None:
-    from .roles.session import sample_param
+    from clue_checks.roles.session import sample_param
 
     return sample_param(item) if FIXTURE in getattr(item, "fixturenames", ()) else None
 
@@ -177,22 +177,22 @@ def pytest_configure_node(node: Any) -> None:
     # Each worker sends the share our scheduler will give it (only when the scheduler is ours).
     node.workerinput["clue_share"] = node.config.getoption("dist") == "load" and CONTROLLER in node.config.stash
     if SETUP in node.config.stash and node.config.stash[SETUP].settings.select is not None:
-        from .roles.select import WORKER_KEY, wanted
+        from clue_checks.roles.select import WORKER_KEY, wanted
 
         settings = node.config.stash[SETUP].settings
         node.workerinput[WORKER_KEY] = sorted(wanted(node.config, settings.select, settings.selected_from))
     if SETUP in node.config.stash:
-        from .roles.worker_counts import FOLDER_KEY as COUNTS_KEY
-        from .roles.worker_counts import folder_for_workers
+        from clue_checks.roles.worker_counts import FOLDER_KEY as COUNTS_KEY
+        from clue_checks.roles.worker_counts import folder_for_workers
 
         node.workerinput[COUNTS_KEY] = folder_for_workers(node.config)  # a killed worker's requests still count
     if SETUP in node.config.stash and node.config.stash[SETUP].settings.redact:
-        from .roles.private_records import FOLDER_KEY, open_for_workers
+        from clue_checks.roles.private_records import FOLDER_KEY, open_for_workers
 
         node.workerinput[FOLDER_KEY] = open_for_workers(node.config)  # records' text outside the reports
     selection = node.config.stash[SETUP].kind_selection if SETUP in node.config.stash else None
     if selection is not None:  # --clue-kind, read once here: a worker may start after the report is replaced
-        from .roles.kind_selection import WORKER_KEY
+        from clue_checks.roles.kind_selection import WORKER_KEY
 
         node.workerinput[WORKER_KEY] = sorted(selection.ids)
 
@@ -201,7 +201,7 @@ def pytest_configure_node(node: Any) -> None:
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     if config.getoption("dist") != "load" or CONTROLLER not in config.stash:
         return None
-    from .xdist_share import ShareScheduling
+    from clue_checks.xdist_share import ShareScheduling
 
     controller = config.stash[CONTROLLER]
     return ShareScheduling(config, log, collection_failed=lambda: controller.collection_failed)

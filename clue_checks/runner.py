@@ -15,18 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import egress
-from .endpoint.redact import Redactor
-from .endpoint.scheduler import Outcome, Scheduler, Store
-from .endpoint.store import NullStore, ResponseStore
-from .endpoint.types import REQUEST_COUNTS, EndpointError, EndpointInfo, Request
-from .rendering import Renderer, TemplateUnavailable, load_tokenizer
-from .settings import Settings
-from .tasks import LoadedTask, Prompt, Sample, Task, get_profile
-from .tasks.base import strip_echoed_prefix
-from .tasks.families import ModelFamily, resolve_family
-from .tasks.registry import TaskCatalog, TaskInstances
-from .tasks.tokens import (EndpointTokenCounter, LocalTokenCounter, TokenCounter, TokenizerUnavailable,
+from clue_checks import egress
+from clue_checks.endpoint.redact import Redactor
+from clue_checks.endpoint.scheduler import Outcome, Scheduler, Store
+from clue_checks.endpoint.store import NullStore, ResponseStore
+from clue_checks.endpoint.types import REQUEST_COUNTS, EndpointError, EndpointInfo, Request
+from clue_checks.rendering import Renderer, TemplateUnavailable, load_tokenizer
+from clue_checks.settings import Settings
+from clue_checks.tasks import LoadedTask, Prompt, Sample, Task, get_profile
+from clue_checks.tasks.base import strip_echoed_prefix
+from clue_checks.tasks.families import ModelFamily, resolve_family
+from clue_checks.tasks.registry import TaskCatalog, TaskInstances
+from clue_checks.tasks.tokens import (EndpointTokenCounter, LocalTokenCounter, TokenCounter, TokenizerUnavailable,
                            UsesTokenCounter, shared)
 
 BASELINE_TOKENIZER = Path(__file__).parent / "server" / "baseline_tokenizer"

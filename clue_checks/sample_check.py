@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from .report.aggregate import SampleRecord
-from .report.redact import redact_reason, redact_text
-from .runner import Evaluated
-from .tasks.base import SampleResult, Task, shown_against
+from clue_checks.report.aggregate import SampleRecord
+from clue_checks.report.redact import redact_reason, redact_text
+from clue_checks.runner import Evaluated
+from clue_checks.tasks.base import SampleResult, Task, shown_against
 
 PROMPT_TAIL = 600  # characters of the prompt's end shown on failure
 TEXT_HEAD = 1200  # a long response is shown as its head and tail, with its size: the report has it whole
@@ -58,7 +58,7 @@ class SampleCheck:
 
     def __init__(self, task: Task, evaluated: Evaluated, floors: Mapping[str, float], index: int,
                  node_id: str | None = None, *, redact: bool = False, clean: Callable[[str], str] | None = None) -> None:
-        from .triage import evidence_for, kinds_for
+        from clue_checks.triage import evidence_for, kinds_for
 
         # `clean`: what every text shown or written passes through (UTF-8-safe, secrets masked); scores
         # are computed on the text as received.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .settings import TASKS
+from clue_checks.settings import TASKS
 
 _SAMPLE = re.compile(r"(" + "|".join(re.escape(t) for t in TASKS) + r"):")
 # Any task's sample, a user's too (a task file's name: settings.TASK_NAME), for a scheduler that runs only

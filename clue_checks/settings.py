@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from .data.bundled import bundled_fixtures_dir
-from .progress import CI_INTERVAL_S
+from clue_checks.data.bundled import bundled_fixtures_dir
+from clue_checks.progress import CI_INTERVAL_S
 
 GROUP = "clue-checks"
 
@@ -318,7 +318,7 @@ def resolve(config: pytest.Config) -> Settings:
             raise pytest.UsageError(f"{flag} / {name}: {value!r} is not one of {', '.join(allowed)}")
     family_setting = _value(config, "clue_model_family")[0]
     if family_setting is not None and family_setting != "auto":
-        from .tasks.families import parse_families
+        from clue_checks.tasks.families import parse_families
 
         try:
             parse_families(family_setting)
@@ -336,7 +336,7 @@ def resolve(config: pytest.Config) -> Settings:
                                 "--clue-prompt-layout template-no-system is the merged layout")
 
 
-    from .endpoint.keys import api_key_from_env
+    from clue_checks.endpoint.keys import api_key_from_env
 
     api = _value(config, "clue_api")[0] or "auto"
     api_key, api_key_source = api_key_from_env(os.environ, api=api, urls=urls)
@@ -345,7 +345,7 @@ def resolve(config: pytest.Config) -> Settings:
     baseline = _baseline_settings(config, urls)
     selected_from = report_dir if (kinds or baseline["select"]) else None
     if selected_from is not None:
-        from .report.files import SELECTION
+        from clue_checks.report.files import SELECTION
 
         report_dir = selected_from / SELECTION  # type: ignore[operator]
     return Settings(
@@ -419,7 +419,7 @@ def parse_kinds(value_where: tuple[Any, str], *, cache_off: bool, refresh: bool)
     value, where = value_where
     if value is None:
         return ()
-    from .triage.kinds import KIND_NAMES  # the table alone: no detector, no metric is imported
+    from clue_checks.triage.kinds import KIND_NAMES  # the table alone: no detector, no metric is imported
 
     label = "--clue-kind" if where == "cli" else "clue_kind (ini file)"
     kinds = tuple(dict.fromkeys(k.strip() for k in str(value).split(",") if k.strip()))

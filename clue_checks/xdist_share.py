@@ -18,7 +18,7 @@ from typing import Any
 
 from xdist.scheduler import LoadScheduling
 
-from .sample_ids import task_of_nodeid
+from clue_checks.sample_ids import task_of_nodeid
 
 _REPEAT = re.compile(r"/r\d+\]$")  # a repeat of one question: `…[longhealth-t1:patient_03/q07/r2]`
 

@@ -1,5 +1,5 @@
 """Readers for the real CLUE file formats, with errors that name file, line/row and field."""
 
-from .errors import DataError
+from clue_checks.data.errors import DataError
 
 __all__ = ["DataError"]

@@ -19,7 +19,7 @@ from typing import Literal
 
 import httpx2
 
-from .modes import as_created
+from clue_checks.data.modes import as_created
 
 __all__ = ["CREDENTIALED", "PUBLIC", "Dataset", "FetchError", "FetchResult", "UsageError", "fetch", "file_sha256"]
 

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from .fetch import CREDENTIALED, PUBLIC, FetchError, FetchResult, UsageError, fetch
+from clue_checks.data.fetch import CREDENTIALED, PUBLIC, FetchError, FetchResult, UsageError, fetch
 
 MIRROR_ENV = "CLUE_DATA_MIRROR"
 

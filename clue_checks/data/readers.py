@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import DataError
+from clue_checks.data.errors import DataError
 
 
 class Records(list):

@@ -24,9 +24,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .retry import RetryPolicy
-from .redact import without_userinfo
-from .types import SERVER_TROUBLE, EndpointError
+from clue_checks.endpoint.retry import RetryPolicy
+from clue_checks.endpoint.redact import without_userinfo
+from clue_checks.endpoint.types import SERVER_TROUBLE, EndpointError
 
 log = logging.getLogger(__name__)
 

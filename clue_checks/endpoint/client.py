@@ -24,15 +24,15 @@ from typing import Any, Protocol, TypeVar
 
 import httpx2
 
-from ._http_errors import (CHECK_ENDPOINT, RETRYABLE_STATUS, RETRYABLE_TRANSPORT, describe_transport_error, excerpt,
+from clue_checks.endpoint._http_errors import (CHECK_ENDPOINT, RETRYABLE_STATUS, RETRYABLE_TRANSPORT, describe_transport_error, excerpt,
                            status_failure, transport_failure)
-from .discovery import Discovery
-from .pools import ShardedTransport
-from .redact import Redactor, install_log_filters, without_userinfo
-from .retry import Attempts, RetryPolicy
-from .token_spans import Spans, parse_tgi_spans, parse_vllm_spans
-from .types import Completion, EndpointError, EndpointInfo, Request
-from .wire import Malformed, chat_body, decode_json, generate_body, parse_chat, parse_generate, tokenize_body
+from clue_checks.endpoint.discovery import Discovery
+from clue_checks.endpoint.pools import ShardedTransport
+from clue_checks.endpoint.redact import Redactor, install_log_filters, without_userinfo
+from clue_checks.endpoint.retry import Attempts, RetryPolicy
+from clue_checks.endpoint.token_spans import Spans, parse_tgi_spans, parse_vllm_spans
+from clue_checks.endpoint.types import Completion, EndpointError, EndpointInfo, Request
+from clue_checks.endpoint.wire import Malformed, chat_body, decode_json, generate_body, parse_chat, parse_generate, tokenize_body
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Generic, Literal, TypeVar
 
-from .retry import RetryPolicy
+from clue_checks.endpoint.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 

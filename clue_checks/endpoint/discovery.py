@@ -14,11 +14,11 @@ from typing import Any
 
 import httpx2
 
-from ._http_errors import (CHECK_ENDPOINT, RETRYABLE_STATUS, RETRYABLE_TRANSPORT, describe_transport_error, excerpt,
+from clue_checks.endpoint._http_errors import (CHECK_ENDPOINT, RETRYABLE_STATUS, RETRYABLE_TRANSPORT, describe_transport_error, excerpt,
                            redirect_hint, server_message, status_hint, timeout_hint, tls_error, tls_hint)
-from .retry import RetryPolicy
-from .types import EndpointInfo, EndpointUnavailable
-from .wire import Malformed, as_int, as_str, decode_json
+from clue_checks.endpoint.retry import RetryPolicy
+from clue_checks.endpoint.types import EndpointInfo, EndpointUnavailable
+from clue_checks.endpoint.wire import Malformed, as_int, as_str, decode_json
 
 Sleep = Callable[[float], Awaitable[Any]]
 

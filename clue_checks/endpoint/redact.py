@@ -25,7 +25,7 @@ import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import TypeVar
 
-from .types import EndpointError
+from clue_checks.endpoint.types import EndpointError
 
 MASK = "[REDACTED]"
 # Shorter values are not secrets worth the damage: masking every "1" or "on" would garble messages.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from .types import EndpointError
+from clue_checks.endpoint.types import EndpointError
 
 # A garbled 200 is usually a proxy glitch; twice is a broken server.
 MALFORMED_RETRIES = 1

@@ -17,12 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .breaker import Breaker
-from .client import ABANDONED, EndpointClient
-from .concurrency import AdaptiveLimit
-from .redact import Redactor, without_userinfo
-from .retry import RetryPolicy
-from .types import Completion, EndpointError, EndpointInfo, EndpointUnavailable, ReplicaDown, Request
+from clue_checks.endpoint.breaker import Breaker
+from clue_checks.endpoint.client import ABANDONED, EndpointClient
+from clue_checks.endpoint.concurrency import AdaptiveLimit
+from clue_checks.endpoint.redact import Redactor, without_userinfo
+from clue_checks.endpoint.retry import RetryPolicy
+from clue_checks.endpoint.types import Completion, EndpointError, EndpointInfo, EndpointUnavailable, ReplicaDown, Request
 
 log = logging.getLogger(__name__)
 

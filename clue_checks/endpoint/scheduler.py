@@ -31,13 +31,13 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
 
-from .client import EndpointClient
-from .concurrency import Batched
-from .redact import Redactor
-from .retry import RetryPolicy
-from .routing import Router, Trace, begin_trace, limit_for
-from .store import Answer, BadRow, Claim, Lease, StoreError
-from .types import REQUEST_COUNTS, Completion, EndpointError, EndpointInfo, EndpointUnavailable, Request, request_key
+from clue_checks.endpoint.client import EndpointClient
+from clue_checks.endpoint.concurrency import Batched
+from clue_checks.endpoint.redact import Redactor
+from clue_checks.endpoint.retry import RetryPolicy
+from clue_checks.endpoint.routing import Router, Trace, begin_trace, limit_for
+from clue_checks.endpoint.store import Answer, BadRow, Claim, Lease, StoreError
+from clue_checks.endpoint.types import REQUEST_COUNTS, Completion, EndpointError, EndpointInfo, EndpointUnavailable, Request, request_key
 
 T = TypeVar("T")
 

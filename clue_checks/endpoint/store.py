@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..private_files import ignore_cache
-from .types import Completion, EndpointIdentity, Request
+from clue_checks.private_files import ignore_cache
+from clue_checks.endpoint.types import Completion, EndpointIdentity, Request
 
 log = logging.getLogger(__name__)
 

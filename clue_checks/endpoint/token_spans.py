@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from .wire import Malformed, as_int
+from clue_checks.endpoint.wire import Malformed, as_int
 
 Spans = list[tuple[int, int]]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .types import Completion, EndpointInfo, Request
+from clue_checks.endpoint.types import Completion, EndpointInfo, Request
 
 
 class Malformed(Exception):

@@ -21,7 +21,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from . import BatchedValues
+from clue_checks.metrics import BatchedValues
 
 KEYS = ("bertscore_p", "bertscore_r", "bertscore_f1")
 BATCH_SIZE = 64  # bert-score's score() default, which CLUE used

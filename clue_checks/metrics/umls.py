@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from . import BatchedValues
+from clue_checks.metrics import BatchedValues
 
 KEYS = ("umls_p", "umls_r", "umls_f1")
 SPACY_MODEL = "en_core_sci_sm"

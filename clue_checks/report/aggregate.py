@@ -19,13 +19,13 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-from ..metrics import BatchedValues
-from ..numbers import shown_for_verdict
-from .levels import LevelScore, level_inputs, level_scores
-from .stats import interval
-from .thresholds import Gate
-from .verdict import Verdict, exit_code
-from .verdict import decide as decide_verdict
+from clue_checks.metrics import BatchedValues
+from clue_checks.numbers import shown_for_verdict
+from clue_checks.report.levels import LevelScore, level_inputs, level_scores
+from clue_checks.report.stats import interval
+from clue_checks.report.thresholds import Gate
+from clue_checks.report.verdict import Verdict, exit_code
+from clue_checks.report.verdict import decide as decide_verdict
 
 
 @dataclass(frozen=True)

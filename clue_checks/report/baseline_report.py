@@ -14,12 +14,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .aggregate import AggregateResult, SampleRecord, TaskSummary
-from .compare_gates import CompareGateResult, evaluate_compare_gates
-from .comparison import COMPARISON_RESAMPLES, COMPARISON_SEED
-from .levels import headlines
-from .manifest_check import Comparability
-from .thresholds import CompareGate
+from clue_checks.report.aggregate import AggregateResult, SampleRecord, TaskSummary
+from clue_checks.report.compare_gates import CompareGateResult, evaluate_compare_gates
+from clue_checks.report.comparison import COMPARISON_RESAMPLES, COMPARISON_SEED
+from clue_checks.report.levels import headlines
+from clue_checks.report.manifest_check import Comparability
+from clue_checks.report.thresholds import CompareGate
 
 NO_BASELINE = ("no baseline: give --clue-baseline=DIR (a previous run's report folder) or --clue-baseline-endpoint=URL "
                "(the baseline model's server)")
@@ -61,7 +61,7 @@ def compare_with_baseline(result: AggregateResult, base_records: Sequence[Sample
     for gate in gates:
         if gate.metric not in metrics.setdefault(gate.task, []):
             metrics[gate.task].append(gate.metric)
-    from .build import paired
+    from clue_checks.report.build import paired
 
     both = paired(new_records, base_records, metrics=metrics, seed=seed, resamples=resamples)
     comparisons, levels, changed = both.tasks, both.levels, both.broke_fixed

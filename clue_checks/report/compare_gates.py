@@ -24,10 +24,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..numbers import shown_for_verdict
-from .comparison import PairedComparison
-from .power import ALPHA, POWER, Detectable, detectable_drop, units_needed
-from .thresholds import CompareGate
+from clue_checks.numbers import shown_for_verdict
+from clue_checks.report.comparison import PairedComparison
+from clue_checks.report.power import ALPHA, POWER, Detectable, detectable_drop, units_needed
+from clue_checks.report.thresholds import CompareGate
 
 #: gate statuses; only "pass" is a pass
 STATUSES = ("pass", "fail", "inconclusive", "incomplete", "not run")

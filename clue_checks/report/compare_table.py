@@ -11,12 +11,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .comparison import COMPARISON_RESAMPLES, COMPARISON_SEED, LONGHEALTH_UNIT, BrokeFixed, LevelComparison, PairedComparison
-from .forest import ForestRow
-from .levels import LEVELS, headlines, level_weights
-from .manifest_check import Comparability, ComparabilityError, check_comparable
-from .power import detectable_drop
-from .run_dir import RunDir
+from clue_checks.report.comparison import COMPARISON_RESAMPLES, COMPARISON_SEED, LONGHEALTH_UNIT, BrokeFixed, LevelComparison, PairedComparison
+from clue_checks.report.forest import ForestRow
+from clue_checks.report.levels import LEVELS, headlines, level_weights
+from clue_checks.report.manifest_check import Comparability, ComparabilityError, check_comparable
+from clue_checks.report.power import detectable_drop
+from clue_checks.report.run_dir import RunDir
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def compare_dirs(reference: RunDir, runs: Sequence[RunDir], *, force: bool = Fal
     if refused and not force:
         raise ComparabilityError("\n".join(c.message(str(run.path), str(reference.path), "--force")
                                            for run, c in refused))
-    from .build import paired
+    from clue_checks.report.build import paired
 
     out = []
     for run, check in zip(runs, checks):

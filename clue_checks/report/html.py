@@ -28,11 +28,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..triage import KINDS, kind_counts
-from .files import PAGE, PREDICTIONS, REPORT_JSON
-from .html_svg import Bar, Difference, forest, kind_bars, score_bars
-from .levels import LEVELS
-from .prediction_lines import PredictionLineError, prediction_rows
+from clue_checks.triage import KINDS, kind_counts
+from clue_checks.report.files import PAGE, PREDICTIONS, REPORT_JSON
+from clue_checks.report.html_svg import Bar, Difference, forest, kind_bars, score_bars
+from clue_checks.report.levels import LEVELS
+from clue_checks.report.prediction_lines import PredictionLineError, prediction_rows
 
 # Prompts are most of a report's text. The part every prompt of a task shares (system prompt, few-shot
 # examples) is stored once per task; of the rest the page keeps the start and the end, where the question and
@@ -449,7 +449,7 @@ def write_html(report_dir: Path) -> Path:
     """Read the report directory back as a `Report` (document.py: the typed value a run writes) and write
     `index.html` from it into the folder; returns the page's path. The rows are the prediction files' own,
     already redacted where the run was."""
-    from .document import Report, ReportFormatError
+    from clue_checks.report.document import Report, ReportFormatError
 
     report_dir = Path(report_dir)
     try:

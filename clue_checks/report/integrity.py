@@ -18,8 +18,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .files import PREDICTIONS, REPORT_JSON
-from .manifest import sha256_file
+from clue_checks.report.files import PREDICTIONS, REPORT_JSON
+from clue_checks.report.manifest import sha256_file
 
 PREFIX = "predictions.sha256."
 

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .aggregate import GateResult, SampleRecord, TaskSummary
-from .document import Report
+from clue_checks.report.aggregate import GateResult, SampleRecord, TaskSummary
+from clue_checks.report.document import Report
 
 # Characters XML 1.0 cannot carry, written as `#xNN` (as pytest writes them in its own file).
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -115,7 +115,7 @@ def sample_output(record: SampleRecord, *, redact: bool = False) -> str:
     if redact:
         from dataclasses import replace
 
-        from .redact import redact_reason, redact_text
+        from clue_checks.report.redact import redact_reason, redact_text
 
         record = replace(record, reason=redact_reason(record.reason),
                          response=None if record.response is None else redact_text(record.response),

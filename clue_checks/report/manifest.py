@@ -31,7 +31,7 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from clue_checks import __version__
 
 PACKAGES = ("transformers", "rouge-score", "bert-score", "torch", "simple-icd-10-cm")
 TIME_KEYS = ("run.started", "run.duration_s")

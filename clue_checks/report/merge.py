@@ -23,19 +23,19 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from ..metrics import BatchedValues
-from .aggregate import SampleRecord, TaskSpec
-from .build import BaselineFacts, RunFacts, build_report
-from .document import Report
-from .files import PREDICTIONS, REPORT_JSON
-from .integrity import PREFIX as PREDICTION_HASHES
-from .integrity import forced_note
-from .manifest import TIME_KEYS, run_specific, sha256_text
-from .render import read_predictions
-from .run_dir import RunDirError, load_run_dir
-from .run_stats import merge_stats, stats_of_report
-from .thresholds import Thresholds, ThresholdsError, parse
-from .write.folder import write_folder
+from clue_checks.metrics import BatchedValues
+from clue_checks.report.aggregate import SampleRecord, TaskSpec
+from clue_checks.report.build import BaselineFacts, RunFacts, build_report
+from clue_checks.report.document import Report
+from clue_checks.report.files import PREDICTIONS, REPORT_JSON
+from clue_checks.report.integrity import PREFIX as PREDICTION_HASHES
+from clue_checks.report.integrity import forced_note
+from clue_checks.report.manifest import TIME_KEYS, run_specific, sha256_text
+from clue_checks.report.render import read_predictions
+from clue_checks.report.run_dir import RunDirError, load_run_dir
+from clue_checks.report.run_stats import merge_stats, stats_of_report
+from clue_checks.report.thresholds import Thresholds, ThresholdsError, parse
+from clue_checks.report.write.folder import write_folder
 
 # Differences between shards that are expected: when and where each ran, and what each ran.
 _RUN_FREE = ("finished", "shard", "data_dir", "endpoints")
@@ -122,7 +122,7 @@ def check_compatible(shards: Sequence[ShardReport]) -> None:
 
 
 def _tasks(run: Mapping[str, Any]) -> dict[str, Any]:
-    from ..tasks import TASKS, get_profile
+    from clue_checks.tasks import TASKS, get_profile
 
     override = run.get("bertscore_override") or {}
     options = {"bertscore_model": override.get("model"), "bertscore_layers": override.get("layers")}
@@ -163,7 +163,7 @@ def merge(shards: Sequence[ShardReport], *, thresholds: Thresholds | None = None
     """The whole run's report from its shards (report/build.py, as one run builds it). `thresholds`: decide the
     gates by this file instead of the one the shards ran with. `baseline_dir`: the report folder the shards were
     compared with (--clue-baseline), where the shards' own record of it is not where they named it."""
-    from .run_facts import synthetic_notice, unknown_threshold_keys
+    from clue_checks.report.run_facts import synthetic_notice, unknown_threshold_keys
 
     check_compatible(shards)
     first = shards[0].report
@@ -301,7 +301,7 @@ def merge_folders(out: Path, inputs: Sequence[Path], *, thresholds_file: Path | 
                          notes=(*merged.notes, forced_note(integrity_forced)))
     paths = write_folder(out, merged.report)
     if junit is not None:
-        from .junit import write_junit
+        from clue_checks.report.junit import write_junit
 
         paths.append(write_junit(junit, merged.report, redact=bool(merged.report.run.get("redacted"))))
     return merged, paths

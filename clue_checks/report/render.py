@@ -12,10 +12,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .aggregate import SampleRecord, TaskSummary
-from .files import PREDICTIONS
-from .levels import LevelScore
-from .prediction_lines import prediction_rows
+from clue_checks.report.aggregate import SampleRecord, TaskSummary
+from clue_checks.report.files import PREDICTIONS
+from clue_checks.report.levels import LevelScore
+from clue_checks.report.prediction_lines import prediction_rows
 
 
 def _fmt(value: float | None) -> str:

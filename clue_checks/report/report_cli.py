@@ -11,9 +11,9 @@ from pathlib import Path
 def _merge(args: argparse.Namespace) -> int:
     """Exit codes: the verdict's (0 pass, 1 fail / incomplete / not run, 6 inconclusive: report/verdict.py),
     2 the shards cannot be merged (or the merged report cannot be written)."""
-    from .integrity import IntegrityError, verify_folders
-    from .merge import MergeError, merge_folders
-    from .verdict import exit_code
+    from clue_checks.report.integrity import IntegrityError, verify_folders
+    from clue_checks.report.merge import MergeError, merge_folders
+    from clue_checks.report.verdict import exit_code
 
     try:
         forced = verify_folders([Path(p) for p in args.inputs], force=args.force, what="merge")
@@ -29,7 +29,7 @@ def _merge(args: argparse.Namespace) -> int:
         print(f"clue report merge: the merged report could not be written ({exc})", file=sys.stderr)
         return 2
     report = merged.report
-    from .write.terminal import summary_lines
+    from clue_checks.report.write.terminal import summary_lines
 
     for line, _ in summary_lines(report):
         print(line)
@@ -71,7 +71,7 @@ def _add_merge(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 def _html(args: argparse.Namespace) -> int:
     """Exit codes: 0 the page is written, 2 the folder is not a readable report directory."""
-    from .html import ReportDirError, write_html
+    from clue_checks.report.html import ReportDirError, write_html
 
     try:
         path = write_html(Path(args.dir))

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .aggregate import SampleRecord
-from .files import PREDICTIONS, REPORT_JSON
-from .prediction_lines import PredictionLineError, prediction_rows
+from clue_checks.report.aggregate import SampleRecord
+from clue_checks.report.files import PREDICTIONS, REPORT_JSON
+from clue_checks.report.prediction_lines import PredictionLineError, prediction_rows
 
 REQUIRED = ("task", "sample_id", "metrics")
 

@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .description import RunDescription
-from .session import EXIT_UNAVAILABLE, SampleSession, data_folder_missing, sample_param
-from .setup import ClueSetup
+from clue_checks.roles.description import RunDescription
+from clue_checks.roles.session import EXIT_UNAVAILABLE, SampleSession, data_folder_missing, sample_param
+from clue_checks.roles.setup import ClueSetup
 
 if TYPE_CHECKING:
-    from ..report.aggregate import SampleRecord, TaskSpec
-    from ..report.build import RunFacts
-    from ..report.document import Report
-    from ..runner import Run
+    from clue_checks.report.aggregate import SampleRecord, TaskSpec
+    from clue_checks.report.build import RunFacts
+    from clue_checks.report.document import Report
+    from clue_checks.runner import Run
 
 
 class Controller:
@@ -56,8 +56,8 @@ class Controller:
         self.report_error: str | None = None  # the report could not be written: why
         self._cleaner: Any = None
         self.summary_problem: str | None = None  # why the GitHub Actions job summary was not appended
-        from .first_run import FailureLines, wants_compact
-        from .junit_file import register as register_junit
+        from clue_checks.roles.first_run import FailureLines, wants_compact
+        from clue_checks.roles.junit_file import register as register_junit
 
         self._junit_additions = register_junit(config)  # None without --junitxml
         self.failure_lines = FailureLines()  # failing samples, one line each (first_run.py)
@@ -77,7 +77,7 @@ class Controller:
         if self.session is not None:
             return self.session.run
         if self._run is None:
-            from ..runner import Run
+            from clue_checks.runner import Run
 
             self._run = Run(self.setup.settings, catalog=self.setup.catalog)
         return self._run
@@ -92,7 +92,7 @@ class Controller:
         self.started_at = _dt.datetime.now(_dt.timezone.utc)
         settings = self.setup.settings
         if settings.baseline_dir is not None and not self.config.option.collectonly:
-            from .baseline import check_before_inference
+            from clue_checks.roles.baseline import check_before_inference
 
             # Data, profile, prompts, seeds and floors agree with the baseline's, before any request.
             problem = check_before_inference(settings, self.run, self.setup.thresholds_text)
@@ -107,7 +107,7 @@ class Controller:
         if self.xdist and not self.config.option.collectonly:
             # An unusable cache: one line now, before any worker starts (a single process checks it
             # when it connects, once a sample is collected).
-            from .robust import store_problem
+            from clue_checks.roles.robust import store_problem
 
             problem = store_problem(self.run, create=False)
             self.run.close()
@@ -117,10 +117,10 @@ class Controller:
             self._check_endpoint(session)
 
     def _check_endpoint(self, session: pytest.Session) -> None:
-        from ..endpoint.store import StoreError
-        from ..endpoint.types import EndpointError
-        from ..rendering import TemplateUnavailable
-        from ..runner import Run
+        from clue_checks.endpoint.store import StoreError
+        from clue_checks.endpoint.types import EndpointError
+        from clue_checks.rendering import TemplateUnavailable
+        from clue_checks.runner import Run
 
         run = Run(self.setup.settings, catalog=self.setup.catalog)
         problem = None
@@ -165,12 +165,12 @@ class Controller:
 
     def _hold_report_folder(self) -> None:
         """This run writes the report folder: a second run on it stops here, in one line, having cleared nothing."""
-        from ..report.folder_lock import hold
+        from clue_checks.report.folder_lock import hold
 
         hold(self.config, self.setup.settings.report_dir, EXIT_UNAVAILABLE)
 
     def _clear_old_report(self) -> None:
-        from ..report.files import remove_reports
+        from clue_checks.report.files import remove_reports
 
         self._hold_report_folder()
         # Whatever happens next, the report folder never shows an earlier run's results as this run's.
@@ -182,23 +182,23 @@ class Controller:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, "clue_record", None)
         if data is not None and getattr(report, "clue_private", False):  # --clue-redact: the text came apart
-            from .private_records import channel
+            from clue_checks.roles.private_records import channel
 
             data = channel(self.config).take(report.nodeid, report.when) or data
         if data is not None:
-            from ..report.aggregate import SampleRecord
+            from clue_checks.report.aggregate import SampleRecord
 
             record = SampleRecord.from_dict(self._clean.scrub(data))  # no secret, no unwritable text in any artefact
             self.records.append(record)
             xml = self._junit()
             if xml is not None:
-                from ..report.junit import add_sample_output, sample_output
+                from clue_checks.report.junit import add_sample_output, sample_output
 
                 add_sample_output(xml, report, sample_output(record, redact=self.setup.settings.redact))
         elif report.failed and not getattr(report, "clue_sample", False):
             self.other_failures += 1
         if report.failed and getattr(report, "clue_sample", False):
-            from .first_run import HEADLINE_ATTRIBUTE
+            from clue_checks.roles.first_run import HEADLINE_ATTRIBUTE
 
             task, index = (data.get("task", ""), int(data.get("index") or 0)) if data is not None else ("", 0)
             self.failure_lines.add(task, getattr(report, HEADLINE_ATTRIBUTE, None) if report.when == "call" else None,
@@ -221,7 +221,7 @@ class Controller:
         if output.get("clue_requests"):
             self.worker_requests.update(output["clue_requests"])
         elif error is not None:  # the worker died: its counts as it last wrote them (worker_counts)
-            from .worker_counts import read_counts
+            from clue_checks.roles.worker_counts import read_counts
 
             last = read_counts(self.config, str(node.workerinput.get("workerid", "")))
             if last:  # (the requests it had on the wire when it died are not known to have been answered)
@@ -248,9 +248,9 @@ class Controller:
             self.description = self.session.description
         if self.description is None:
             return  # no endpoint connection (the run stopped at an error shown above): no report
-        from ..report.build import build_report
-        from .baseline import baseline_facts
-        from .run_report import write_safely
+        from clue_checks.report.build import build_report
+        from clue_checks.roles.baseline import baseline_facts
+        from clue_checks.roles.run_report import write_safely
 
         settings = self.setup.settings
         facts = self._facts()
@@ -258,14 +258,14 @@ class Controller:
         report = build_report(self.records, facts, baseline=baseline, batch_score=self._batch_score)
         self.report = report
         self.paths, self.report_error, self.page_problem = write_safely(settings.report_dir, report)
-        from ..report import job_summary
-        from ..report.write.markdown import markdown
+        from clue_checks.report import job_summary
+        from clue_checks.report.write.markdown import markdown
 
         # GitHub Actions: the table and the verdict on the run's page (a warning if it cannot be written).
         self.summary_problem = job_summary.append(self._clean(markdown(report)), report.verdict.word)
         xml = self._junit()
         if xml is not None:
-            from ..report import junit
+            from clue_checks.report import junit
 
             junit.add_suite_properties(xml, junit.suite_properties_of(report))
             junit.add_gate_testcases(xml, report)
@@ -274,7 +274,7 @@ class Controller:
         else:
             # Gate mode: the verdict, and any other test of the session; failing samples stay failed in the output.
             # Otherwise plain pytest semantics: the samples decide; the verdict is printed and written.
-            from ..report.aggregate import exit_status
+            from clue_checks.report.aggregate import exit_status
 
             session.exitstatus = exit_status(report.verdict, mode=settings.exit_mode, pytest_status=session.exitstatus,
                                              other_failures=self.other_failures)
@@ -284,7 +284,7 @@ class Controller:
 
     def _facts(self) -> RunFacts:
         """The run's plain facts for the report builder, secrets masked (records are masked as they arrive)."""
-        from ..report.build import RunFacts
+        from clue_checks.report.build import RunFacts
 
         assert self.description is not None
         server_kind = self.description.describe.get("server_kind")
@@ -300,7 +300,7 @@ class Controller:
             duration_s=time.time() - self.started, not_run=self.not_run())
 
     def _task_specs(self) -> list[TaskSpec]:
-        from ..report.aggregate import TaskSpec
+        from clue_checks.report.aggregate import TaskSpec
 
         run = self.run
         specs = []
@@ -328,7 +328,7 @@ class Controller:
 
     def not_run(self) -> dict[str, str]:
         """Selected tasks whose data file is absent under --clue-data: task -> one line (file, fix)."""
-        from ..data.missing import missing_tasks
+        from clue_checks.data.missing import missing_tasks
 
         settings = self.setup.settings
         paths = {name: task.data_path for name, task in self.run.tasks.items()}
@@ -342,9 +342,9 @@ class Controller:
                 "`clue report merge OUT SHARD_DIR...`")
 
     def _run_section(self) -> dict[str, Any]:
-        from ..report.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
-        from ..tasks.longhealth import LONGHEALTH_SEED
-        from ..tasks.shots import SHOT_SEED
+        from clue_checks.report.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
+        from clue_checks.tasks.longhealth import LONGHEALTH_SEED
+        from clue_checks.tasks.shots import SHOT_SEED
 
         settings = self.setup.settings
         assert self.description is not None
@@ -368,7 +368,7 @@ class Controller:
         return section
 
     def _manifest(self, specs: tuple[TaskSpec, ...]) -> dict[str, Any]:
-        from ..report.manifest import build_manifest, strip_option
+        from clue_checks.report.manifest import build_manifest, strip_option
 
         run = self.run
         settings = self.setup.settings
@@ -407,20 +407,20 @@ class Controller:
     def _clean(self) -> Any:
         """Text on its way to the terminal or a file: UTF-8-safe, secrets masked (roles/robust.py)."""
         if self._cleaner is None:
-            from .robust import Cleaner
+            from clue_checks.roles.robust import Cleaner
 
             self._cleaner = Cleaner(self.run.redact)
         return self._cleaner
 
     def _request_stats(self) -> dict[str, Any] | None:
-        from ..report.run_stats import merge_stats
+        from clue_checks.report.run_stats import merge_stats
 
         if self.xdist:
             return merge_stats(self.worker_stats)
         return self.session.run.request_stats() if self.session is not None and self.session.started else None
 
     def _request_counts(self) -> dict[str, int]:
-        from ..endpoint.types import REQUEST_COUNTS
+        from clue_checks.endpoint.types import REQUEST_COUNTS
 
         if self.xdist:
             return {k: int(self.worker_requests.get(k, 0)) for k in REQUEST_COUNTS}
@@ -452,8 +452,8 @@ class Controller:
                 terminalreporter.write_line(f"clue-checks: no CLUE sample ran; "
                                             f"{settings.report_dir} was left as it was")
             return
-        from ..report.write.terminal import summary_lines
-        from .run_report import note_lines, where_lines
+        from clue_checks.report.write.terminal import summary_lines
+        from clue_checks.roles.run_report import note_lines, where_lines
 
         terminalreporter.write_sep("=", "CLUE report")
         if self.compact:  # failing samples one line each (full detail: --tb=long or -v)
@@ -469,7 +469,7 @@ class Controller:
         for line, markup in lines:
             terminalreporter.write_line(self._clean(line), **markup)
         if self.exit_status is not None:
-            from .first_run import exit_code_line
+            from clue_checks.roles.first_run import exit_code_line
 
             terminalreporter.write_line(exit_code_line(self.exit_status, mode=settings.exit_mode,
                                                        failed_samples=sum(t.n_failed for t in report.tasks),
@@ -477,7 +477,7 @@ class Controller:
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         s = self.setup.settings
-        from ..endpoint.redact import without_userinfo  # a password in the URL is never printed
+        from clue_checks.endpoint.redact import without_userinfo  # a password in the URL is never printed
 
         target = without_userinfo(", ".join(s.endpoints)) if s.endpoints else "embedded parameterless baseline"
         lines = [f"clue-checks: endpoint {target}; data {s.data_dir}; profile {s.profile}; api {s.api}; "

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from ..report.files import PREDICTIONS
-from ..report.prediction_lines import PredictionLineError, prediction_rows
+from clue_checks.report.files import PREDICTIONS
+from clue_checks.report.prediction_lines import PredictionLineError, prediction_rows
 
 WORKER_KEY = "clue_kind_ids"  # in xdist's worker input: the selected test ids
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from ..progress import LiveProgress, RunTotals, Snapshot, from_counters
+from clue_checks.progress import LiveProgress, RunTotals, Snapshot, from_counters
 
 REPORT_ATTRIBUTE = "clue_progress"  # on a worker's sample report: its request counters (a JSON-able dict)
 

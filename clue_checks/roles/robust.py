@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from ..runner import Run
+    from clue_checks.runner import Run
 
 
 def report_dir_problem(path: Path, label: str = "--clue-report-dir") -> str | None:
@@ -110,7 +110,7 @@ def store_problem(run: Run, *, create: bool = True) -> str | None:
     `create=False` (the xdist controller, before it knows whether any sample will be collected): a store
     that does not exist yet is not created, only its folder checked, so a session without CLUE samples
     leaves the file system as it was."""
-    from ..endpoint.store import NO_CACHE, StoreError
+    from clue_checks.endpoint.store import NO_CACHE, StoreError
 
     cache = run.settings.cache_dir
     if not create and cache is not None and not (cache / STORE_FILE).exists():
@@ -133,7 +133,7 @@ class Cleaner:
     """Text on its way out: UTF-8-safe, secrets masked. `scrub` does the same to every string of a JSON value."""
 
     def __init__(self, redact: Callable[[str], str]) -> None:
-        from ..endpoint.types import utf8_safe
+        from clue_checks.endpoint.types import utf8_safe
 
         self._redact = redact
         self._utf8_safe = utf8_safe

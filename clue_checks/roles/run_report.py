@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..report.document import Report
+from clue_checks.report.document import Report
 
 
 def write_safely(directory: Path, report: Report) -> tuple[list[Path], str | None, str | None]:
@@ -18,7 +18,7 @@ def write_safely(directory: Path, report: Report) -> tuple[list[Path], str | Non
     A failure of the folder (disk full, folder removed mid-run) is one message, and the table is still
     printed: the answers are in the response store either way. The page comes last: the report itself is
     written whatever happens to it."""
-    from ..report.write.folder import write_files, write_page
+    from clue_checks.report.write.folder import write_files, write_page
 
     try:
         paths = write_files(directory, report)

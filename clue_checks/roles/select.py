@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ..report.files import REPORT_JSON
+from clue_checks.report.files import REPORT_JSON
 
 
 def listed(report_dir: Path, which: str) -> set[str]:

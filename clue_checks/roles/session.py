@@ -17,19 +17,19 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .description import RunDescription
-from .failure_traceback import from_test_function
-from .progress import REPORT_ATTRIBUTE as PROGRESS_ATTRIBUTE
-from .progress import finishes_sample
-from .setup import ClueSetup
+from clue_checks.roles.description import RunDescription
+from clue_checks.roles.failure_traceback import from_test_function
+from clue_checks.roles.progress import REPORT_ATTRIBUTE as PROGRESS_ATTRIBUTE
+from clue_checks.roles.progress import finishes_sample
+from clue_checks.roles.setup import ClueSetup
 
 if TYPE_CHECKING:
-    from ..report.aggregate import SampleRecord  # noqa: F401  (named in the StashKey below)
-    from ..runner import Run
-    from ..sample_check import SampleCheck
-    from ..server import BaselineServer
-    from .baseline import BaselineSide
-    from .progress import SessionProgress
+    from clue_checks.report.aggregate import SampleRecord  # noqa: F401  (named in the StashKey below)
+    from clue_checks.runner import Run
+    from clue_checks.sample_check import SampleCheck
+    from clue_checks.server import BaselineServer
+    from clue_checks.roles.baseline import BaselineSide
+    from clue_checks.roles.progress import SessionProgress
 
 MARKER = "clue_task"
 FIXTURE = "clue_sample"
@@ -72,8 +72,8 @@ def sample_param(item: pytest.Item) -> str | None:
 
 def _error_kinds(sample: Any, exc: BaseException) -> tuple[str, ...]:
     """A request that failed is `endpoint_error`; any other error (a bug, a template) has no failure kind."""
-    from ..endpoint.types import EndpointError
-    from ..triage import evidence_for_error, kinds_for
+    from clue_checks.endpoint.types import EndpointError
+    from clue_checks.triage import evidence_for_error, kinds_for
 
     if not isinstance(exc, EndpointError):
         return ()
@@ -100,7 +100,7 @@ class SampleSession:
         self.unavailable: str | None = None  # a worker that could not connect: why
         self.baseline_side: BaselineSide | None = None  # --clue-baseline / --clue-baseline-endpoint (roles/baseline.py)
         if setup.settings.baseline_dir is not None or setup.settings.baseline_endpoints:
-            from .baseline import BaselineSide
+            from clue_checks.roles.baseline import BaselineSide
 
             self.baseline_side = BaselineSide(setup.settings)
         self.progress: SessionProgress | None = None  # the live line (single process only)
@@ -110,7 +110,7 @@ class SampleSession:
     def run(self) -> Run:
         """The run (tasks, data, connection), created with the first CLUE test module collected."""
         if self._run is None:
-            from ..runner import Run
+            from clue_checks.runner import Run
 
             self._run = Run(self.setup.settings, catalog=self.setup.catalog)
             self.config.add_cleanup(self.close)
@@ -133,7 +133,7 @@ class SampleSession:
 
     def parametrize(self, metafunc: pytest.Metafunc) -> None:
         """One test per selected sample of the module's task (this shard's, under --clue-shard)."""
-        from ..data.errors import DataError
+        from clue_checks.data.errors import DataError
 
         settings = self.setup.settings
         if not settings.data_dir.is_dir():
@@ -158,7 +158,7 @@ class SampleSession:
         if not settings.selects(task):
             metafunc.parametrize(FIXTURE, [], indirect=True)  # deselected by the plugin
             return
-        from ..data.missing import missing_tasks
+        from clue_checks.data.missing import missing_tasks
 
         missing = missing_tasks({task: run.tasks[task].data_path}, [task], settings.data_dir)
         if missing:  # one line: which file, and the step that gets it; the report says the task did not run
@@ -171,7 +171,7 @@ class SampleSession:
         if problem is not None:  # raised outside the except block: one message, no chained traceback
             pytest.fail(problem, pytrace=False)
         if settings.shard is not None:
-            from ..sharding import select_shard
+            from clue_checks.sharding import select_shard
 
             cluster_of = run.tasks[task].cluster_of
             samples = select_shard(samples, lambda s: cluster_of(s) or s.test_id, settings.shard)
@@ -180,8 +180,8 @@ class SampleSession:
 
     def _task_of(self, metafunc: pytest.Metafunc) -> tuple[str | None, str | None]:
         """(the module's task, None) or (None, why its task file cannot be used)."""
-        from ..tasks.registry import TaskDiscoveryError
-        from ..tasks.taskfile import TaskFileError
+        from clue_checks.tasks.registry import TaskDiscoveryError
+        from clue_checks.tasks.taskfile import TaskFileError
 
         try:
             return task_of(metafunc.definition, self.setup.catalog), None
@@ -210,17 +210,17 @@ class SampleSession:
             workers = int(workerinput["workercount"])
             concurrency_share = 1.0 / workers
             if workerinput.get("clue_share"):
-                from ..xdist_share import shares, worker_number
+                from clue_checks.xdist_share import shares, worker_number
 
                 share = (worker_number(workerinput["workerid"]), workers)
                 owner = shares([item.nodeid for item in session.items], workers)
                 indexed = [(i, p) for i, p in indexed if owner[i] == share[0]]
-        from ..endpoint.store import StoreError
-        from ..endpoint.types import EndpointError
-        from ..rendering import TemplateUnavailable
-        from ..tasks.tokens import TokenizerUnavailable
+        from clue_checks.endpoint.store import StoreError
+        from clue_checks.endpoint.types import EndpointError
+        from clue_checks.rendering import TemplateUnavailable
+        from clue_checks.tasks.tokens import TokenizerUnavailable
 
-        from .robust import store_problem
+        from clue_checks.roles.robust import store_problem
 
         problem = store_problem(run)  # before the baseline starts or any request: one line with the fixes
         try:
@@ -249,7 +249,7 @@ class SampleSession:
             if self.baseline_side is not None:  # the baseline's requests in flight beside the model's
                 self.baseline_side.prefetch([run.sample(p) for _, p in indexed])
         if not self.worker:
-            from .progress import SessionProgress
+            from clue_checks.roles.progress import SessionProgress
 
             self.progress = SessionProgress(config, len(indexed), run.progress,
                                             every=self.setup.settings.progress_every)
@@ -258,7 +258,7 @@ class SampleSession:
         """An xdist worker's request counts, kept where the controller reads them should this worker die."""
         from pathlib import Path
 
-        from .worker_counts import FOLDER_KEY, CountsFile
+        from clue_checks.roles.worker_counts import FOLDER_KEY, CountsFile
 
         folder = getattr(self.config, "workerinput", {}).get(FOLDER_KEY)
         scheduler = self.run.scheduler
@@ -275,14 +275,14 @@ class SampleSession:
         if self.baseline is None:
             # The embedded baseline runs in each process that sends requests (each xdist worker sends
             # its own share): it is deterministic, so every copy answers alike.
-            from ..server import BaselineServer
+            from clue_checks.server import BaselineServer
 
             self.baseline = BaselineServer(host="127.0.0.1", port=0, variant=settings.baseline_variant)
             self.baseline.start()
         return [self.baseline.url]
 
     def _describe(self, tasks: Sequence[str], selected: Mapping[str, int]) -> RunDescription:
-        from ..endpoint.wire import decoding_fields
+        from clue_checks.endpoint.wire import decoding_fields
 
         run = self.run
         renderer = run.renderer
@@ -312,10 +312,10 @@ class SampleSession:
 
     def sample_check(self, request: pytest.FixtureRequest) -> SampleCheck:
         """The `clue_sample` fixture: the sample's response, scored; `.check()` asserts its verdict."""
-        from ..endpoint.types import EndpointError
-        from ..report.aggregate import SampleRecord
-        from ..sample_check import SampleCheck
-        from ..tasks.tokens import TokenizerUnavailable
+        from clue_checks.endpoint.types import EndpointError
+        from clue_checks.report.aggregate import SampleRecord
+        from clue_checks.sample_check import SampleCheck
+        from clue_checks.tasks.tokens import TokenizerUnavailable
 
         if self.unavailable is not None:
             request.session.shouldstop = self.unavailable
@@ -325,7 +325,7 @@ class SampleSession:
         item = request.node
         index = run.index_of(sample)
         no_response = None
-        from .robust import Cleaner
+        from clue_checks.roles.robust import Cleaner
 
         clean = Cleaner(run.redact)
         try:
@@ -405,8 +405,8 @@ class SampleSession:
         if not self.setup.settings.redact:
             report.clue_record = record
             return
-        from ..report.redact import redact_row
-        from .private_records import ATTRIBUTE, channel
+        from clue_checks.report.redact import redact_row
+        from clue_checks.roles.private_records import ATTRIBUTE, channel
 
         channel(self.config).put(report.nodeid, report.when, record)
         report.clue_record = redact_row(record)

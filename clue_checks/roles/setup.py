@@ -7,21 +7,21 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .. import settings as settings_mod
-from ..report.run_facts import synthetic_notice, unknown_threshold_keys
-from ..report.thresholds import Thresholds, ThresholdsError
-from ..report.thresholds import load as load_thresholds
+from clue_checks import settings as settings_mod
+from clue_checks.report.run_facts import synthetic_notice, unknown_threshold_keys
+from clue_checks.report.thresholds import Thresholds, ThresholdsError
+from clue_checks.report.thresholds import load as load_thresholds
 
 if TYPE_CHECKING:
-    from ..tasks.registry import TaskCatalog
-    from .kind_selection import KindSelection
+    from clue_checks.tasks.registry import TaskCatalog
+    from clue_checks.roles.kind_selection import KindSelection
 
 # A file in the bundled fixtures folder: scores on this data mean nothing clinically.
 SYNTHETIC_MARKER = "CLUE_SYNTHETIC_FIXTURES"
 
 
 def _builtin_catalog() -> TaskCatalog:
-    from ..tasks.registry import TaskCatalog
+    from clue_checks.tasks.registry import TaskCatalog
 
     return TaskCatalog.builtin()
 
@@ -43,7 +43,7 @@ class ClueSetup:
         """The thresholds file's floors and gates over those the task files set (the file wins per key)."""
         key = tuple(self.catalog.classes)
         if key not in self._merged:
-            from ..tasks.thresholds import with_task_files
+            from clue_checks.tasks.thresholds import with_task_files
 
             self._merged.clear()
             self._merged[key] = with_task_files(self.file_thresholds, self.catalog)
@@ -56,7 +56,7 @@ class ClueSetup:
         merged = self.thresholds
         if merged is self.file_thresholds:
             return self.file_thresholds_text
-        from ..tasks.thresholds import as_toml
+        from clue_checks.tasks.thresholds import as_toml
 
         return as_toml(merged, f"{self.file_thresholds.source} with the floors and gates of the task files "
                                f"{', '.join(str(p) for p in self.catalog.task_files().values())}")
@@ -86,13 +86,13 @@ def resolve(config: pytest.Config) -> ClueSetup:
         thresholds = load_thresholds(settings.thresholds)
     except ThresholdsError as exc:
         raise pytest.UsageError(str(exc)) from None
-    from .robust import config_problems
+    from clue_checks.roles.robust import config_problems
 
     problems = config_problems(config, settings.report_dir)
     if problems:  # before any inference: a report that cannot be written would waste the whole run
         raise pytest.UsageError("; ".join(problems))
-    from ..tasks.registry import TaskCatalog, TaskDiscoveryError
-    from ..tasks.taskfile import TaskFileError
+    from clue_checks.tasks.registry import TaskCatalog, TaskDiscoveryError
+    from clue_checks.tasks.taskfile import TaskFileError
 
     try:
         catalog = TaskCatalog.discover()
@@ -115,7 +115,7 @@ def _kind_selection(config: pytest.Config, settings: settings_mod.Settings) -> K
     """--clue-kind: read once where the run starts; an xdist worker gets the ids from the controller."""
     if not settings.kinds:
         return None
-    from .kind_selection import WORKER_KEY, KindSelection, read_selection
+    from clue_checks.roles.kind_selection import WORKER_KEY, KindSelection, read_selection
 
     given = getattr(config, "workerinput", {}).get(WORKER_KEY)
     if given is not None:

@@ -5,21 +5,21 @@ The same `Task` API carries users' own tasks: a task file (`load_task_file`, doc
 
 from __future__ import annotations
 
-from .base import LoadedTask, Prompt, Sample, SampleResult, Task
-from .longhealth import LongHealthT1, LongHealthT2, LongHealthT3
-from .medisumcode import MeDiSumCode
-from .medisumqa import MeDiSumQA
-from .mednli import MedNLI
-from .meqsum import MeQSum
-from .problemsummary import ProblemSummary
-from .profiles import PROFILES, Profile, get_profile
+from clue_checks.tasks.base import LoadedTask, Prompt, Sample, SampleResult, Task
+from clue_checks.tasks.longhealth import LongHealthT1, LongHealthT2, LongHealthT3
+from clue_checks.tasks.medisumcode import MeDiSumCode
+from clue_checks.tasks.medisumqa import MeDiSumQA
+from clue_checks.tasks.mednli import MedNLI
+from clue_checks.tasks.meqsum import MeQSum
+from clue_checks.tasks.problemsummary import ProblemSummary
+from clue_checks.tasks.profiles import PROFILES, Profile, get_profile
 
 # Report order: Level 1 then Level 2, as in CLUE's results.
 TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (
     MedNLI, MeQSum, ProblemSummary, LongHealthT1, LongHealthT2, LongHealthT3, MeDiSumQA, MeDiSumCode)}
 
-from .file_task import FileTask, load_task_file  # noqa: E402  (after TASKS: it imports the base only)
-from .taskfile import TaskDefinition, TaskFileError, read_task_file  # noqa: E402
+from clue_checks.tasks.file_task import FileTask, load_task_file  # noqa: E402  (after TASKS: it imports the base only)
+from clue_checks.tasks.taskfile import TaskDefinition, TaskFileError, read_task_file  # noqa: E402
 
 __all__ = ["TASKS", "PROFILES", "FileTask", "LoadedTask", "Profile", "Prompt", "Sample", "SampleResult", "Task",
            "TaskDefinition", "TaskFileError", "get_profile", "load_task_file", "read_task_file"]

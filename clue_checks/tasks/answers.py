@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal, Union
 
-from ..metrics.icd10 import extract_codes
+from clue_checks.metrics.icd10 import extract_codes
 
 ParserKind = Literal["choices", "regex", "text", "codes"]
 PARSER_KINDS: tuple[str, ...] = ("choices", "regex", "text", "codes")

@@ -17,11 +17,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..endpoint.types import Message
-from ..metrics import BatchedValues
-from ..numbers import shown_for_verdict
-from .families import has_quirk, require_family
-from .profiles import Profile
+from clue_checks.endpoint.types import Message
+from clue_checks.metrics import BatchedValues
+from clue_checks.numbers import shown_for_verdict
+from clue_checks.tasks.families import has_quirk, require_family
+from clue_checks.tasks.profiles import Profile
 
 
 @lru_cache(maxsize=1)

@@ -12,13 +12,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..data.errors import DataError
-from ..data.readers import Records, read_csv, read_json_records, read_xlsx, require_file, unique_ids
-from ..endpoint.types import Message
-from ..metrics import BatchedValues
-from .base import LoadedTask, Prompt, Sample, SampleResult, Task, floor_verdict
-from .shots import SHOT_SEED
-from .taskfile import TaskDefinition, read_task_file
+from clue_checks.data.errors import DataError
+from clue_checks.data.readers import Records, read_csv, read_json_records, read_xlsx, require_file, unique_ids
+from clue_checks.endpoint.types import Message
+from clue_checks.metrics import BatchedValues
+from clue_checks.tasks.base import LoadedTask, Prompt, Sample, SampleResult, Task, floor_verdict
+from clue_checks.tasks.shots import SHOT_SEED
+from clue_checks.tasks.taskfile import TaskDefinition, read_task_file
 
 
 class FileTask(Task):
@@ -58,7 +58,7 @@ class FileTask(Task):
 
     @cached_property
     def _templates(self) -> tuple[Any, Any]:
-        from .templates import environment
+        from clue_checks.tasks.templates import environment
 
         d = self.definition
         env = environment()
@@ -104,7 +104,7 @@ class FileTask(Task):
     def batch_score(self, pairs: Sequence[tuple[str, str]]) -> dict[str, BatchedValues]:
         if not self.definition.metric.batched:
             return {}
-        from .summaries import bertscore_for
+        from clue_checks.tasks.summaries import bertscore_for
 
         return bertscore_for(self, [(_text(self.definition.parser.parse(r)), g) for r, g in pairs])
 

@@ -45,11 +45,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..data.errors import DataError
-from ..data.readers import read_text, require_file
-from .base import LoadedTask, Prompt, Sample, SampleResult, Task, clue_prompts, conversation
-from .profiles import Profile
-from .tokens import TokenCounter, TokenizerUnavailable, shared
+from clue_checks.data.errors import DataError
+from clue_checks.data.readers import read_text, require_file
+from clue_checks.tasks.base import LoadedTask, Prompt, Sample, SampleResult, Task, clue_prompts, conversation
+from clue_checks.tasks.profiles import Profile
+from clue_checks.tasks.tokens import TokenCounter, TokenizerUnavailable, shared
 
 LONGHEALTH_SEED = 1  # seeds every document shuffle and foreign draw; belongs in the report's seeds
 DATA_PATH = "LongHealth/benchmark_v5.json"

@@ -6,12 +6,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..data.errors import DataError
-from ..data.readers import read_json_records, unique_ids
-from ..metrics.icd10 import (approximate_match, dotted, exact_match, extract_codes, invalid_codes,
+from clue_checks.data.errors import DataError
+from clue_checks.data.readers import read_json_records, unique_ids
+from clue_checks.metrics.icd10 import (approximate_match, dotted, exact_match, extract_codes, invalid_codes,
                              is_code_increment, near_misses, valid_rate)
-from .base import LoadedTask, Prompt, Sample, SampleResult, Task, shown_against
-from .shots import split_shots
+from clue_checks.tasks.base import LoadedTask, Prompt, Sample, SampleResult, Task, shown_against
+from clue_checks.tasks.shots import split_shots
 
 N_SHOTS = 1
 GT_SEPARATOR = ", "  # CLUE joins the codes into one string and splits it again to score

@@ -6,14 +6,14 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..data.errors import DataError
-from ..data.readers import read_json_records
-from ..metrics import BatchedValues
-from ..metrics.rouge import ROUGE_TYPES, rouge_f
-from .base import LoadedTask, Prompt, Sample, SampleResult, Task, floor_verdict
-from .families import require_family
-from .shots import split_shots
-from .summaries import BERTSCORE_KEYS, UMLS_KEYS, bertscore_for, umls_for
+from clue_checks.data.errors import DataError
+from clue_checks.data.readers import read_json_records
+from clue_checks.metrics import BatchedValues
+from clue_checks.metrics.rouge import ROUGE_TYPES, rouge_f
+from clue_checks.tasks.base import LoadedTask, Prompt, Sample, SampleResult, Task, floor_verdict
+from clue_checks.tasks.families import require_family
+from clue_checks.tasks.shots import split_shots
+from clue_checks.tasks.summaries import BERTSCORE_KEYS, UMLS_KEYS, bertscore_for, umls_for
 
 N_SHOTS = 1
 # The field names drifted between CLUE's generator, its evaluators and the PhysioNet release (docs/clue-faithfulness.md#medisumqa).

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..data.errors import DataError
-from ..data.readers import read_jsonl, unique_ids
-from ..metrics.classification import exactly_once
-from .base import LoadedTask, Prompt, Sample, SampleResult, Task
-from .shots import split_shots
+from clue_checks.data.errors import DataError
+from clue_checks.data.readers import read_jsonl, unique_ids
+from clue_checks.metrics.classification import exactly_once
+from clue_checks.tasks.base import LoadedTask, Prompt, Sample, SampleResult, Task
+from clue_checks.tasks.shots import split_shots
 
 LABELS = ("entailment", "contradiction", "neutral")
 N_SHOTS = 3

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..data.readers import read_xlsx, unique_ids
-from ..metrics.rouge import ROUGE_TYPES, rouge_f
-from ..metrics import BatchedValues
-from .base import LoadedTask, Prompt, Sample, SampleResult, Task, floor_verdict
-from .summaries import bertscore_for
-from .shots import split_shots
+from clue_checks.data.readers import read_xlsx, unique_ids
+from clue_checks.metrics.rouge import ROUGE_TYPES, rouge_f
+from clue_checks.metrics import BatchedValues
+from clue_checks.tasks.base import LoadedTask, Prompt, Sample, SampleResult, Task, floor_verdict
+from clue_checks.tasks.summaries import bertscore_for
+from clue_checks.tasks.shots import split_shots
 
 N_SHOTS = 3
 # CLUE's TGI-era MeQSum also capped `truncate` at 24576 tokens (docs/clue-faithfulness.md#generation-settings).

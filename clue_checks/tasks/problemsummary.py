@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..data.errors import DataError
-from ..data.readers import read_csv, unique_ids
-from ..metrics import BatchedValues
-from ..metrics.rouge import ROUGE_TYPES, rouge_f
-from .base import LoadedTask, Prompt, Sample, SampleResult, Task, floor_verdict
-from .shots import split_shots
-from .summaries import BERTSCORE_KEYS, UMLS_KEYS, bertscore_for, umls_for
+from clue_checks.data.errors import DataError
+from clue_checks.data.readers import read_csv, unique_ids
+from clue_checks.metrics import BatchedValues
+from clue_checks.metrics.rouge import ROUGE_TYPES, rouge_f
+from clue_checks.tasks.base import LoadedTask, Prompt, Sample, SampleResult, Task, floor_verdict
+from clue_checks.tasks.shots import split_shots
+from clue_checks.tasks.summaries import BERTSCORE_KEYS, UMLS_KEYS, bertscore_for, umls_for
 
 N_SHOTS = 3
 # The test CSV's header was never verified (docs/clue-faithfulness.md#problem-summary): CLUE's templates name

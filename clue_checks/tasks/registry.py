@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .base import Task
+from clue_checks.tasks.base import Task
 
 ENTRY_POINT_GROUP = "clue_checks.tasks"
 BUILT_IN = "clue-checks (built-in CLUE task)"
@@ -41,7 +41,7 @@ class TaskCatalog:
 
     @classmethod
     def builtin(cls) -> TaskCatalog:
-        from . import TASKS
+        from clue_checks.tasks import TASKS
 
         return cls(dict(TASKS), dict.fromkeys(TASKS, BUILT_IN))
 
@@ -72,7 +72,7 @@ class TaskCatalog:
 
     def add_file(self, path: Path) -> type[Task]:
         """Register the task of a task file; raises TaskFileError (a bad file) or TaskClash."""
-        from .file_task import load_task_file
+        from clue_checks.tasks.file_task import load_task_file
 
         resolved = Path(path).resolve()
         if resolved not in self._files:
@@ -95,7 +95,7 @@ def _same(a: type[Task], b: type[Task]) -> bool:
 
 
 def _from_entry_point(entry: Any) -> type[Task]:
-    from .file_task import load_task_file
+    from clue_checks.tasks.file_task import load_task_file
 
     loaded = entry.load()
     if isinstance(loaded, (str, Path)) or hasattr(loaded, "joinpath"):

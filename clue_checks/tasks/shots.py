@@ -6,7 +6,7 @@ import random
 from collections.abc import Sequence
 from typing import TypeVar
 
-from .profiles import ShotSelection
+from clue_checks.tasks.profiles import ShotSelection
 
 T = TypeVar("T")
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..metrics import BatchedValues
-from .base import Task
+from clue_checks.metrics import BatchedValues
+from clue_checks.tasks.base import Task
 
 BERTSCORE_KEYS = ("bertscore_p", "bertscore_r", "bertscore_f1")
 UMLS_KEYS = ("umls_p", "umls_r", "umls_f1")
 
 
 def bertscore_for(task: Task, pairs: Sequence[tuple[str, str]], *, lowercase: bool = False) -> dict[str, BatchedValues]:
-    from ..metrics.bertscore import bertscore
+    from clue_checks.metrics.bertscore import bertscore
 
     return bertscore(
         pairs,
@@ -24,6 +24,6 @@ def bertscore_for(task: Task, pairs: Sequence[tuple[str, str]], *, lowercase: bo
 
 
 def umls_for(pairs: Sequence[tuple[str, str]]) -> dict[str, BatchedValues]:
-    from ..metrics.umls import umls_scores
+    from clue_checks.metrics.umls import umls_scores
 
     return umls_scores(pairs)

@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ..metrics.icd10 import approximate_match, exact_match, extract_codes
-from ..metrics.rouge import ROUGE_TYPES, rouge_f
-from .answers import Answer, normalise_label, split_list
+from clue_checks.metrics.icd10 import approximate_match, exact_match, extract_codes
+from clue_checks.metrics.rouge import ROUGE_TYPES, rouge_f
+from clue_checks.tasks.answers import Answer, normalise_label, split_list
 
 MetricKind = Literal["binary", "continuous"]
 

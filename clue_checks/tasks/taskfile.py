@@ -46,8 +46,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from .answers import PARSER_KINDS, AnswerParser
-from .task_metrics import METRICS, MetricDef
+from clue_checks.tasks.answers import PARSER_KINDS, AnswerParser
+from clue_checks.tasks.task_metrics import METRICS, MetricDef
 
 NAME = re.compile(r"^[a-z][a-z0-9_-]{0,47}$")
 DATA_SUFFIXES = (".jsonl", ".csv", ".xlsx")
@@ -287,7 +287,7 @@ def _definition(path: Path, text: str, data: Mapping[str, Any], sha256: str) -> 
 def _check_template(r: _Reader, key: str, source: str, declared: Sequence[str]) -> None:
     from jinja2 import TemplateSyntaxError, meta
 
-    from .templates import environment
+    from clue_checks.tasks.templates import environment
 
     try:
         parsed = environment().parse(source)
@@ -390,7 +390,7 @@ def _check_threshold_values(r: _Reader, tables: Sequence[Mapping[str, Any]]) -> 
     """The values in the thresholds file's syntax, checked by its parser (one syntax, one set of checks)."""
     import json
 
-    from ..report.thresholds import ThresholdsError, parse
+    from clue_checks.report.thresholds import ThresholdsError, parse
 
     for section, table in zip(("sample", "gate", "compare"), tables):
         for key, value in table.items():

@@ -11,11 +11,11 @@ import json
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from ..report.thresholds import Thresholds, _number, parse
+from clue_checks.report.thresholds import Thresholds, _number, parse
 
 if TYPE_CHECKING:
-    from .registry import TaskCatalog
-    from .taskfile import TaskDefinition
+    from clue_checks.tasks.registry import TaskCatalog
+    from clue_checks.tasks.taskfile import TaskDefinition
 
 
 def task_file_thresholds(definition: TaskDefinition) -> Thresholds:

@@ -5,9 +5,9 @@
     counts = kind_counts(task_name, [row.kinds for row in rows])
 """
 
-from .classify import kind_counts, kinds_for
-from .evidence import Evidence, evidence_for, evidence_for_error
-from .kinds import KIND_NAMES, KINDS, Kind, kinds_of_task
+from clue_checks.triage.classify import kind_counts, kinds_for
+from clue_checks.triage.evidence import Evidence, evidence_for, evidence_for_error
+from clue_checks.triage.kinds import KIND_NAMES, KINDS, Kind, kinds_of_task
 
 __all__ = ["Evidence", "KINDS", "KIND_NAMES", "Kind", "evidence_for", "evidence_for_error", "kind_counts",
            "kinds_for", "kinds_of_task"]

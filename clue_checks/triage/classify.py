@@ -6,9 +6,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 
-from .detectors import DETECTORS
-from .evidence import Evidence
-from .kinds import KINDS, applies, kinds_of_task
+from clue_checks.triage.detectors import DETECTORS
+from clue_checks.triage.evidence import Evidence
+from clue_checks.triage.kinds import KINDS, applies, kinds_of_task
 
 
 def kinds_for(evidence: Evidence) -> tuple[str, ...]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 
-from ..metrics.icd10 import is_code_increment
-from ..metrics.rouge import ROUGE_TYPES
-from .evidence import Evidence
-from .kinds import LOW_OVERLAP_ROUGE_L, REPEAT_LINES, REPEAT_TIMES, REPEAT_WORDS
+from clue_checks.metrics.icd10 import is_code_increment
+from clue_checks.metrics.rouge import ROUGE_TYPES
+from clue_checks.triage.evidence import Evidence
+from clue_checks.triage.kinds import LOW_OVERLAP_ROUGE_L, REPEAT_LINES, REPEAT_TIMES, REPEAT_WORDS
 
 _WORD = re.compile(r"\w+")
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from ..baseline_report import BaselineComparison
-from ..baseline_report import markdown_lines as comparison_lines
-from ..document import Report
-from ..interval_notes import method_lines
-from ..kinds_table import markdown_lines as kinds_lines
-from ..render import HEADER, _code, _id_list, _one_line, level_lines, manifest_lines, request_line, task_rows
-from ..run_stats import markdown_lines as run_stats_lines
+from clue_checks.report.baseline_report import BaselineComparison
+from clue_checks.report.baseline_report import markdown_lines as comparison_lines
+from clue_checks.report.document import Report
+from clue_checks.report.interval_notes import method_lines
+from clue_checks.report.kinds_table import markdown_lines as kinds_lines
+from clue_checks.report.render import HEADER, _code, _id_list, _one_line, level_lines, manifest_lines, request_line, task_rows
+from clue_checks.report.run_stats import markdown_lines as run_stats_lines
 
 
 def markdown(report: Report) -> str:

@@ -5,14 +5,14 @@ What only the session knows (where the report was written, settings worth a remi
 
 from __future__ import annotations
 
-from ..baseline_report import BaselineComparison
-from ..baseline_report import terminal_lines as comparison_lines
-from ..document import Report
-from ..interval_notes import short_line
-from ..kinds_table import terminal_lines as kinds_lines
-from ..render import HEADER, level_lines, request_line, task_rows
-from ..run_stats import summary_line, warning_lines
-from ..verdict import DEFERRED, NOT_RUN, PASS
+from clue_checks.report.baseline_report import BaselineComparison
+from clue_checks.report.baseline_report import terminal_lines as comparison_lines
+from clue_checks.report.document import Report
+from clue_checks.report.interval_notes import short_line
+from clue_checks.report.kinds_table import terminal_lines as kinds_lines
+from clue_checks.report.render import HEADER, level_lines, request_line, task_rows
+from clue_checks.report.run_stats import summary_line, warning_lines
+from clue_checks.report.verdict import DEFERRED, NOT_RUN, PASS
 
 Line = tuple[str, dict[str, bool]]
 
