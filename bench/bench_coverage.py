@@ -31,9 +31,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from clue_checks.report.compare_gates import evaluate_compare_gates
-from clue_checks.report.comparison import paired_difference, resampling_unit
-from clue_checks.report.thresholds import CompareGate
+from clue_checks.report.compare.gates import evaluate_compare_gates
+from clue_checks.report.compare.paired import paired_difference, resampling_unit
+from clue_checks.report.numbers.thresholds import CompareGate
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from clue_checks.report.levels import level_scores
-from clue_checks.report.stats import interval
+from clue_checks.report.numbers.levels import level_scores
+from clue_checks.report.numbers.stats import interval
 
 LH_CLUSTERS = [f"longhealth:q{i // 5}" for i in range(2000)]
 

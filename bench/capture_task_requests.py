@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from clue_checks.report.thresholds import load as load_thresholds
+from clue_checks.report.numbers.thresholds import load as load_thresholds
 from clue_checks.runner import BASELINE_TOKENIZER, Run
 from clue_checks.server.baseline import BaselineServer
 from clue_checks.settings import Settings

@@ -4,7 +4,7 @@
     python bench/seed_stability.py      # the numbers in docs/statistics.md ("Printing")
 """
 import numpy as np
-from clue_checks.report.comparison import paired_difference
+from clue_checks.report.compare.paired import paired_difference
 rng = np.random.default_rng(3)
 moved_p = moved_ci = 0
 cases = 30

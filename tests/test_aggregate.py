@@ -11,11 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clue_checks.metrics import BatchedValues
-from clue_checks.report.aggregate import (
+from clue_checks.report.numbers.aggregate import (
     SampleRecord, TaskSpec, aggregate, exit_status, summarize_task,
 )
-from clue_checks.report.stats import interval, mean_ci
-from clue_checks.report.thresholds import parse
+from clue_checks.report.numbers.stats import interval, mean_ci
+from clue_checks.report.numbers.thresholds import parse
 
 MEDNLI = TaskSpec("mednli", "MedNLI", 1, ("accuracy",), n_total=4)
 MEQSUM = TaskSpec("meqsum", "MeQSum", 1, ("rougeL",), ("bertscore_f1",), n_total=3)

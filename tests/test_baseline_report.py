@@ -1,4 +1,4 @@
-"""A run's comparison with its baseline as its report says it (report/baseline_report.py), the flat manifest
+"""A run's comparison with its baseline as its report says it (report/compare/baseline.py), the flat manifest
 read for comparability, and --clue-select's lists (roles/select.py). Numbers unit-tested without pytest runs."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from clue_checks.report.aggregate import SampleRecord, TaskSpec, aggregate
-from clue_checks.report.baseline_report import (NO_BASELINE, compare_with_baseline, markdown_lines,
+from clue_checks.report.numbers.aggregate import SampleRecord, TaskSpec, aggregate
+from clue_checks.report.compare.baseline import (NO_BASELINE, compare_with_baseline, markdown_lines,
                                                 not_compared, record_from_baseline, terminal_lines, with_baseline)
-from clue_checks.report.manifest_check import check_comparable
-from clue_checks.report.thresholds import parse
+from clue_checks.report.compare.manifest_check import check_comparable
+from clue_checks.report.numbers.thresholds import parse
 from clue_checks.report.verdict import Verdict, decide
 from clue_checks.roles.select import listed
 

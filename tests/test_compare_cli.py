@@ -10,10 +10,11 @@ import pytest
 
 from clue_checks.cli import main
 from clue_checks.report.integrity import stamped
-from clue_checks.report import compare_cli, power_cli
-from clue_checks.report.comparison import COMPARISON_RESAMPLES, COMPARISON_SEED
-from clue_checks.report.levels import HEADLINE
-from clue_checks.report.power import POWER
+from clue_checks.cli import compare as compare_cli
+from clue_checks.cli import power as power_cli
+from clue_checks.report.compare.paired import COMPARISON_RESAMPLES, COMPARISON_SEED
+from clue_checks.report.numbers.levels import HEADLINE
+from clue_checks.report.numbers.power import POWER
 from clue_checks.report.run_dir import RunDirError, load_run_dir
 
 SIZES = {"mednli": 200, "meqsum": 150, "problemsummary": 60, "longhealth-t1": 200, "longhealth-t2": 200,

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clue_checks.report.compare_gates import evaluate_compare_gates, holm
-from clue_checks.report.comparison import paired_difference
-from clue_checks.report.thresholds import CompareGate, Gate, ThresholdsError, parse
+from clue_checks.report.compare.gates import evaluate_compare_gates, holm
+from clue_checks.report.compare.paired import paired_difference
+from clue_checks.report.numbers.thresholds import CompareGate, Gate, ThresholdsError, parse
 
 
 # -- parsing --------------------------------------------------------------------------------

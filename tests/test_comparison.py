@@ -12,12 +12,12 @@ from scipy.optimize import minimize_scalar
 from scipy.stats import norm
 from statsmodels.stats.contingency_tables import mcnemar
 
-from clue_checks.report.aggregate import SampleRecord
-from clue_checks.report.comparison import (
+from clue_checks.report.numbers.aggregate import SampleRecord
+from clue_checks.report.compare.paired import (
     broke_fixed, compare_levels, compare_runs, compare_task, mcnemar_p, paired_difference, resampling_unit,
     tango_interval,
 )
-from clue_checks.report.levels import LEVELS
+from clue_checks.report.numbers.levels import LEVELS
 
 
 def records(task, values, *, metric="accuracy", clusters=None, outcomes=None, ids=None):

@@ -341,7 +341,7 @@ def test_all_tasks_run_and_levels_come_from_the_printed_task_numbers(suite):
     assert set(data["tasks"]) == {"mednli", "meqsum", "problemsummary", "longhealth-t1", "longhealth-t2",
                                   "longhealth-t3", "medisumqa", "medisumcode"}
     assert all(t["n_errored"] == 0 and t["n_samples"] > 0 for t in data["tasks"].values())
-    from clue_checks.report.levels import LEVELS
+    from clue_checks.report.numbers.levels import LEVELS
 
     for level, components in LEVELS.items():
         printed = data["levels"][f"level{level}"]

@@ -10,7 +10,7 @@ import httpx2
 import pytest
 
 from clue_checks.data.fetch import CREDENTIALED, PUBLIC, FetchError, UsageError, fetch
-from clue_checks.data.fetch_cli import add_parser
+from clue_checks.cli.fetch import add_parser
 from clue_checks.tasks.medisumcode import MeDiSumCode
 from clue_checks.tasks.medisumqa import MeDiSumQA
 from clue_checks.tasks.mednli import MedNLI

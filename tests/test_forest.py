@@ -6,8 +6,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from clue_checks.report import forest
-from clue_checks.report.forest import ForestRow, forest_plot, forest_svg
+from clue_checks.report.compare import forest
+from clue_checks.report.compare.forest import ForestRow, forest_plot, forest_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 ROWS = [ForestRow("MedNLI accuracy", "med-7b", -0.12, -0.2, -0.04, significant=True),

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from report_dirs import HOSTILE, write_report_dir
 
-from clue_checks.report.html import write_html
+from clue_checks.report.write.html import write_html
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')")
 from selenium.webdriver.chrome.service import Service  # noqa: E402

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from report_dirs import HOSTILE, write_report_dir
 
 from clue_checks.cli import main as clue
-from clue_checks.report import html
-from clue_checks.report.html import ReportDirError, normalise_row, script_json, write_html
-from clue_checks.report.redact import REDACTED_FIELDS, redact_rows, redact_text
+from clue_checks.report.write import html
+from clue_checks.report.write.html import ReportDirError, normalise_row, script_json, write_html
+from clue_checks.report.write.redact import REDACTED_FIELDS, redact_rows, redact_text
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = re.compile(r'<script type="application/json" id="clue-data">(.*?)</script>', re.S)

@@ -17,8 +17,8 @@ import pytest
 
 from clue_checks.cli import main
 from clue_checks.data.bundled import bundled_fixtures_dir, is_bundled_fixtures
-from clue_checks.init_cli import SUITE_DIR, suite_files, write_suite
-from clue_checks.report.thresholds import parse
+from clue_checks.cli.init import SUITE_DIR, suite_files, write_suite
+from clue_checks.report.numbers.thresholds import parse
 from clue_checks.tasks import TASKS
 
 pytest_plugins = ["pytester"]

@@ -1,4 +1,4 @@
-"""The GitHub Actions job summary (report/job_summary.py)."""
+"""The GitHub Actions job summary (report/write/job_summary.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from fakes import copy_suite
 
-from clue_checks.report.job_summary import ENV, append, summary_markdown
+from clue_checks.report.write.job_summary import ENV, append, summary_markdown
 
 FIXTURES = Path(__file__).resolve().parents[1] / "clue_checks" / "fixtures"
 

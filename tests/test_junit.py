@@ -8,11 +8,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from clue_checks.report.aggregate import SampleRecord, TaskSpec
+from clue_checks.report.numbers.aggregate import SampleRecord, TaskSpec
 from clue_checks.report.build import RunFacts, build_report
-from clue_checks.report.junit import (JunitAdditions, add_gate_testcases, add_sample_output, add_suite_properties,
+from clue_checks.report.write.junit import (JunitAdditions, add_gate_testcases, add_sample_output, add_suite_properties,
                                       sample_output, junit_case_name)
-from clue_checks.report.thresholds import parse
+from clue_checks.report.numbers.thresholds import parse
 from fakes import copy_suite
 
 xmlschema = pytest.importorskip("xmlschema", reason="pip install clue-checks[test] (xmlschema)")

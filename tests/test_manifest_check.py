@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from clue_checks.report.manifest_check import ComparabilityError, check_comparable, require_comparable
+from clue_checks.report.compare.manifest_check import ComparabilityError, check_comparable, require_comparable
 
 HEX_A, HEX_B = "a" * 64, "b" * 64
 

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clue_checks.report import html
-from clue_checks.report.aggregate import SampleRecord
+from clue_checks.report.write import html
+from clue_checks.report.numbers.aggregate import SampleRecord
 from clue_checks.report.prediction_lines import PredictionLineError, prediction_rows
 from clue_checks.report.build import RunFacts, build_report
-from clue_checks.report.aggregate import TaskSpec
-from clue_checks.report.render import read_predictions
+from clue_checks.report.numbers.aggregate import TaskSpec
+from clue_checks.report.write.pieces import read_predictions
 from clue_checks.report.write.folder import write_files
 from clue_checks.report.run_dir import RunDirError, load_run_dir
 from clue_checks.roles.kind_selection import read_selection

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clue_checks.report.aggregate import SampleRecord, evaluate_gates, summarize_task
-from clue_checks.report.stats import mean_ci
-from clue_checks.report.thresholds import ThresholdsError, load, parse
+from clue_checks.report.numbers.aggregate import SampleRecord, evaluate_gates, summarize_task
+from clue_checks.report.numbers.stats import mean_ci
+from clue_checks.report.numbers.thresholds import ThresholdsError, load, parse
 
 
 def test_thresholds_file_parses_floors_and_gates():

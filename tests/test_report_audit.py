@@ -9,16 +9,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clue_checks.report.aggregate import (
+from clue_checks.report.numbers.aggregate import (
     MetricSummary, SampleRecord, TaskSummary, evaluate_gates, group_by_task, summarize_task,
 )
-from clue_checks.report.levels import LEVELS, level_scores
+from clue_checks.report.numbers.levels import LEVELS, level_scores
 from clue_checks.report.document import Report
-from clue_checks.report.render import task_rows
+from clue_checks.report.write.pieces import task_rows
 from clue_checks.report.verdict import decide
 from clue_checks.report.write.markdown import markdown
-from clue_checks.report.stats import mean_ci
-from clue_checks.report.thresholds import Gate, ThresholdsError, parse
+from clue_checks.report.numbers.stats import mean_ci
+from clue_checks.report.numbers.thresholds import Gate, ThresholdsError, parse
 
 
 def rec(i, outcome="passed", task="meqsum", sid=None, **metrics):

@@ -15,11 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clue_checks.report import merge as merge_mod
-from clue_checks.report.aggregate import SampleRecord, TaskSpec
+from clue_checks.report.numbers.aggregate import SampleRecord, TaskSpec
 from clue_checks.report.build import BaselineFacts, RunFacts, build_report
 from clue_checks.report.document import SCHEMA_VERSION, Report, ReportFormatError
-from clue_checks.report.junit import gate_cases, junit_tree
-from clue_checks.report.thresholds import parse
+from clue_checks.report.write.junit import gate_cases, junit_tree
+from clue_checks.report.numbers.thresholds import parse
 from clue_checks.report.verdict import EXIT_INCONCLUSIVE, Verdict, decide, exit_code
 from clue_checks.report.write.folder import write_folder
 from clue_checks.report.write.markdown import markdown
@@ -196,7 +196,7 @@ def test_a_baseline_that_cannot_be_had_or_compared_is_an_error_on_the_report():
 
 
 def test_answers_of_a_baseline_endpoint_travel_on_the_records_and_are_compared_like_a_folders():
-    from clue_checks.report.baseline_report import baseline_of
+    from clue_checks.report.compare.baseline import baseline_of
 
     base = {(r.task, r.sample_id): r for r in records({0, 1}, model="base")}
     carried = [replace(r, baseline=baseline_of(base[(r.task, r.sample_id)])) for r in records(set())]

@@ -1,4 +1,4 @@
-"""The report's run statistics (report/run_stats.py) and the plugin's pre-inference checks and cleaner
+"""The report's run statistics (report/numbers/run_stats.py) and the plugin's pre-inference checks and cleaner
 (roles/robust.py), as plain functions."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clue_checks.endpoint.redact import Redactor
-from clue_checks.report.aggregate import SampleRecord
-from clue_checks.report.run_stats import (markdown_lines, merge_stats, percentile, performance, summary_line,
+from clue_checks.report.numbers.aggregate import SampleRecord
+from clue_checks.report.numbers.run_stats import (markdown_lines, merge_stats, percentile, performance, summary_line,
                                             warning_lines)
 from clue_checks.roles.robust import Cleaner, report_dir_problem
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clue_checks.report.signflip import format_p, min_differing, signflip, unit_contributions
+from clue_checks.report.numbers.signflip import format_p, min_differing, signflip, unit_contributions
 
 
 def brute_force_p(a):
@@ -55,7 +55,7 @@ def test_one_or_two_differing_units_give_the_exact_p_and_no_interval():
 
 
 def test_a_drawn_p_value_is_close_to_the_exact_one(monkeypatch):
-    from clue_checks.report import signflip as module
+    from clue_checks.report.numbers import signflip as module
 
     diff = np.random.default_rng(0).normal(0.15, 1, 20)
     a, c = unit_contributions(diff)

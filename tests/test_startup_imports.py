@@ -7,14 +7,14 @@ import sys
 
 # Every module a run imports to collect, score and write its report when nothing is compared.
 RUN_MODULES = ("clue_checks.plugin", "clue_checks.roles.controller", "clue_checks.roles.session",
-               "clue_checks.roles.baseline", "clue_checks.report.aggregate", "clue_checks.report.render",
-               "clue_checks.report.baseline_report", "clue_checks.report.html", "clue_checks.roles.run_report",
+               "clue_checks.roles.baseline", "clue_checks.report.numbers.aggregate", "clue_checks.report.write.pieces",
+               "clue_checks.report.compare.baseline", "clue_checks.report.write.html", "clue_checks.roles.run_report",
                "clue_checks.runner", "clue_checks.tasks.mednli")
 
 
 def test_a_run_without_a_baseline_does_not_import_scipy():
     code = (f"import importlib, sys\nfor m in {RUN_MODULES!r}: importlib.import_module(m)\n"
-            "from clue_checks.report.stats import interval, wilson\n"
+            "from clue_checks.report.numbers.stats import interval, wilson\n"
             "wilson(3, 10); interval([0.0, 1.0, 1.0], binary=True)\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('scipy', 'statsmodels')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -22,8 +22,8 @@ def test_a_run_without_a_baseline_does_not_import_scipy():
 
 
 def test_the_comparison_still_computes_with_scipy_imported_where_used():
-    from clue_checks.report.comparison import mcnemar_p, tango_interval
-    from clue_checks.report.power import mcnemar_power, normal_detectable_drop
+    from clue_checks.report.compare.paired import mcnemar_p, tango_interval
+    from clue_checks.report.numbers.power import mcnemar_power, normal_detectable_drop
 
     assert mcnemar_p(0, 0) == 1.0 and mcnemar_p(10, 0) < 0.01
     low, high = tango_interval(10, 2, 100)

@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from statsmodels.stats.proportion import proportion_confint
 
-from clue_checks.report.levels import LEVELS, level_scores
-from clue_checks.report import stats
-from clue_checks.report.stats import bootstrap_p_value, cluster_sums, interval, joint_bootstrap, mean_ci, wilson
+from clue_checks.report.numbers.levels import LEVELS, level_scores
+from clue_checks.report.numbers import stats
+from clue_checks.report.numbers.stats import bootstrap_p_value, cluster_sums, interval, joint_bootstrap, mean_ci, wilson
 
 
 @given(st.integers(1, 3000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))),

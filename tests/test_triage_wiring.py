@@ -11,13 +11,14 @@ import pytest
 
 from clue_checks import settings as settings_mod
 from clue_checks.endpoint.types import Completion
-from clue_checks.report import kinds_table, render
-from clue_checks.report.aggregate import SampleRecord, TaskSpec
+from clue_checks.report.numbers import kinds_table
+from clue_checks.report.write import pieces as render
+from clue_checks.report.numbers.aggregate import SampleRecord, TaskSpec
 from clue_checks.report.build import RunFacts, build_report
 from clue_checks.report.write.folder import write_files
 from clue_checks.report.write.markdown import markdown
-from clue_checks.report.junit import sample_output
-from clue_checks.report.redact import redact_reason, redact_row, redact_text
+from clue_checks.report.write.junit import sample_output
+from clue_checks.report.write.redact import redact_reason, redact_row, redact_text
 from clue_checks.roles.kind_selection import read_selection, split_items
 from clue_checks.sample_check import SampleCheck
 from clue_checks.tasks import TASKS, get_profile

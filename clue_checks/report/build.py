@@ -19,10 +19,10 @@ from types import MappingProxyType
 from typing import Any
 
 from clue_checks.endpoint.types import REQUEST_COUNTS
-from clue_checks.report.aggregate import AggregateResult, BatchScorer, SampleRecord, TaskSpec, aggregate
-from clue_checks.report.baseline_report import NO_BASELINE, compare_with_baseline, not_compared, record_from_baseline
+from clue_checks.report.numbers.aggregate import AggregateResult, BatchScorer, SampleRecord, TaskSpec, aggregate
+from clue_checks.report.compare.baseline import NO_BASELINE, compare_with_baseline, not_compared, record_from_baseline
 from clue_checks.report.document import Comparison, Report
-from clue_checks.report.thresholds import CompareGate, Gate
+from clue_checks.report.numbers.thresholds import CompareGate, Gate
 from clue_checks.report.verdict import decide
 
 BASELINE_NAME = "embedded parameterless baseline"  # what Run.describe() calls it
@@ -87,7 +87,7 @@ def build_report(records: Iterable[SampleRecord], facts: RunFacts, *, baseline: 
     verdict = decide(result.gates, result.tasks, compare_gates=comparison.gates, pass_blockers=facts.pass_blockers,
                      deferred=facts.deferred)
     performance, store = _performance(result, facts)
-    from clue_checks.report.kinds_table import counts_per_task
+    from clue_checks.report.numbers.kinds_table import counts_per_task
 
     return Report(run=MappingProxyType(dict(facts.run)), manifest=MappingProxyType(dict(facts.manifest)),
                   tasks=result.tasks, levels=result.levels, gates=result.gates, verdict=verdict,
@@ -110,7 +110,7 @@ def _requests(result: AggregateResult, counted: Mapping[str, int] | None) -> dic
 def _performance(result: AggregateResult, facts: RunFacts) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     if facts.duration_s is None:
         return None, None
-    from clue_checks.report import run_stats
+    from clue_checks.report.numbers import run_stats
 
     section = run_stats.performance(result.records, facts.request_stats, facts.duration_s)
     if facts.run.get("endpoints") == [BASELINE_NAME]:  # its port changes every run: keep reports stable
@@ -132,7 +132,7 @@ def _comparison(result: AggregateResult, facts: RunFacts, baseline: BaselineFact
     new = {"run": dict(facts.run), "manifest": dict(facts.manifest)}
     base = {"run": dict(baseline.run if baseline.run is not None else facts.run),
             "manifest": dict(baseline.manifest if baseline.manifest is not None else facts.manifest)}
-    from clue_checks.report.manifest_check import ComparabilityError, require_comparable
+    from clue_checks.report.compare.manifest_check import ComparabilityError, require_comparable
 
     try:
         comparability = require_comparable(new, base, force=baseline.force, new_name="this run",
@@ -175,7 +175,7 @@ def paired(new: Sequence[SampleRecord], base: Sequence[SampleRecord], *, metrics
            = None, seed: int | None = None, resamples: int | None = None,
            longhealth_unit: str | None = None) -> Paired:
     """The paired statistics a report's comparison section is made of (comparison.py), for any two runs."""
-    from clue_checks.report.comparison import (COMPARISON_RESAMPLES, COMPARISON_SEED, LONGHEALTH_UNIT, broke_fixed, compare_levels,
+    from clue_checks.report.compare.paired import (COMPARISON_RESAMPLES, COMPARISON_SEED, LONGHEALTH_UNIT, broke_fixed, compare_levels,
                              compare_runs)
 
     seed = COMPARISON_SEED if seed is None else seed

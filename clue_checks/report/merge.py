@@ -24,17 +24,17 @@ from types import MappingProxyType
 from typing import Any
 
 from clue_checks.metrics import BatchedValues
-from clue_checks.report.aggregate import SampleRecord, TaskSpec
+from clue_checks.report.numbers.aggregate import SampleRecord, TaskSpec
 from clue_checks.report.build import BaselineFacts, RunFacts, build_report
 from clue_checks.report.document import Report
 from clue_checks.report.files import PREDICTIONS, REPORT_JSON
 from clue_checks.report.integrity import PREFIX as PREDICTION_HASHES
 from clue_checks.report.integrity import forced_note
 from clue_checks.report.manifest import TIME_KEYS, run_specific, sha256_text
-from clue_checks.report.render import read_predictions
+from clue_checks.report.write.pieces import read_predictions
 from clue_checks.report.run_dir import RunDirError, load_run_dir
-from clue_checks.report.run_stats import merge_stats, stats_of_report
-from clue_checks.report.thresholds import Thresholds, ThresholdsError, parse
+from clue_checks.report.numbers.run_stats import merge_stats, stats_of_report
+from clue_checks.report.numbers.thresholds import Thresholds, ThresholdsError, parse
 from clue_checks.report.write.folder import write_folder
 
 # Differences between shards that are expected: when and where each ran, and what each ran.
@@ -301,7 +301,7 @@ def merge_folders(out: Path, inputs: Sequence[Path], *, thresholds_file: Path | 
                          notes=(*merged.notes, forced_note(integrity_forced)))
     paths = write_folder(out, merged.report)
     if junit is not None:
-        from clue_checks.report.junit import write_junit
+        from clue_checks.report.write.junit import write_junit
 
         paths.append(write_junit(junit, merged.report, redact=bool(merged.report.run.get("redacted"))))
     return merged, paths

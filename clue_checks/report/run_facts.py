@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from clue_checks.report.thresholds import Thresholds
+from clue_checks.report.numbers.thresholds import Thresholds
 
 if TYPE_CHECKING:
     from clue_checks.tasks.registry import TaskCatalog

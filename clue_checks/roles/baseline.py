@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from clue_checks.report.aggregate import SampleRecord
+    from clue_checks.report.numbers.aggregate import SampleRecord
     from clue_checks.report.build import BaselineFacts
     from clue_checks.report.run_dir import RunDir
     from clue_checks.runner import Run
@@ -84,7 +84,7 @@ class BaselineSide:
 
     def baseline_for(self, sample: Sample, index: int, floors: Mapping[str, float]) -> dict[str, Any] | None:
         """The baseline's answer to `sample` (report/baseline_report.baseline_of), None where it has none."""
-        from clue_checks.report.baseline_report import baseline_of
+        from clue_checks.report.compare.baseline import baseline_of
 
         if self.settings.baseline_dir is not None:
             if self._records is None:
@@ -132,7 +132,7 @@ def check_before_inference(settings: Settings, run: Run, thresholds_text: str) -
     """Against a baseline folder, before any request: the data files, profile, prompts, seeds and per-sample
     floors must agree. Returns the error (every difference) or None."""
     from clue_checks.report.manifest import prompts_sha256, sha256_file
-    from clue_checks.report.manifest_check import ComparabilityError, require_comparable
+    from clue_checks.report.compare.manifest_check import ComparabilityError, require_comparable
     from clue_checks.report.run_dir import RunDirError, load_run_dir
     from clue_checks.tasks.longhealth import LONGHEALTH_SEED
     from clue_checks.tasks.shots import SHOT_SEED
@@ -167,7 +167,7 @@ def check_before_inference(settings: Settings, run: Run, thresholds_text: str) -
 def _known_tasks_floors(report: Mapping[str, Any], run: Run) -> Mapping[str, Any]:
     """The baseline's report with the floors of tasks this session does not know yet left out: a test module's
     task file is read at collection, after this check; the end of the run compares all floors."""
-    from clue_checks.report.thresholds import ThresholdsError, parse
+    from clue_checks.report.numbers.thresholds import ThresholdsError, parse
     from clue_checks.tasks.thresholds import as_toml
 
     manifest = report.get("manifest")

@@ -23,7 +23,7 @@ from clue_checks.roles.session import EXIT_UNAVAILABLE, SampleSession, data_fold
 from clue_checks.roles.setup import ClueSetup
 
 if TYPE_CHECKING:
-    from clue_checks.report.aggregate import SampleRecord, TaskSpec
+    from clue_checks.report.numbers.aggregate import SampleRecord, TaskSpec
     from clue_checks.report.build import RunFacts
     from clue_checks.report.document import Report
     from clue_checks.runner import Run
@@ -186,13 +186,13 @@ class Controller:
 
             data = channel(self.config).take(report.nodeid, report.when) or data
         if data is not None:
-            from clue_checks.report.aggregate import SampleRecord
+            from clue_checks.report.numbers.aggregate import SampleRecord
 
             record = SampleRecord.from_dict(self._clean.scrub(data))  # no secret, no unwritable text in any artefact
             self.records.append(record)
             xml = self._junit()
             if xml is not None:
-                from clue_checks.report.junit import add_sample_output, sample_output
+                from clue_checks.report.write.junit import add_sample_output, sample_output
 
                 add_sample_output(xml, report, sample_output(record, redact=self.setup.settings.redact))
         elif report.failed and not getattr(report, "clue_sample", False):
@@ -258,14 +258,14 @@ class Controller:
         report = build_report(self.records, facts, baseline=baseline, batch_score=self._batch_score)
         self.report = report
         self.paths, self.report_error, self.page_problem = write_safely(settings.report_dir, report)
-        from clue_checks.report import job_summary
+        from clue_checks.report.write import job_summary
         from clue_checks.report.write.markdown import markdown
 
         # GitHub Actions: the table and the verdict on the run's page (a warning if it cannot be written).
         self.summary_problem = job_summary.append(self._clean(markdown(report)), report.verdict.word)
         xml = self._junit()
         if xml is not None:
-            from clue_checks.report import junit
+            from clue_checks.report.write import junit
 
             junit.add_suite_properties(xml, junit.suite_properties_of(report))
             junit.add_gate_testcases(xml, report)
@@ -274,7 +274,7 @@ class Controller:
         else:
             # Gate mode: the verdict, and any other test of the session; failing samples stay failed in the output.
             # Otherwise plain pytest semantics: the samples decide; the verdict is printed and written.
-            from clue_checks.report.aggregate import exit_status
+            from clue_checks.report.numbers.aggregate import exit_status
 
             session.exitstatus = exit_status(report.verdict, mode=settings.exit_mode, pytest_status=session.exitstatus,
                                              other_failures=self.other_failures)
@@ -300,7 +300,7 @@ class Controller:
             duration_s=time.time() - self.started, not_run=self.not_run())
 
     def _task_specs(self) -> list[TaskSpec]:
-        from clue_checks.report.aggregate import TaskSpec
+        from clue_checks.report.numbers.aggregate import TaskSpec
 
         run = self.run
         specs = []
@@ -342,7 +342,7 @@ class Controller:
                 "`clue report merge OUT SHARD_DIR...`")
 
     def _run_section(self) -> dict[str, Any]:
-        from clue_checks.report.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
+        from clue_checks.report.numbers.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
         from clue_checks.tasks.longhealth import LONGHEALTH_SEED
         from clue_checks.tasks.shots import SHOT_SEED
 
@@ -413,7 +413,7 @@ class Controller:
         return self._cleaner
 
     def _request_stats(self) -> dict[str, Any] | None:
-        from clue_checks.report.run_stats import merge_stats
+        from clue_checks.report.numbers.run_stats import merge_stats
 
         if self.xdist:
             return merge_stats(self.worker_stats)

@@ -1,5 +1,5 @@
 """Beside the controller under `--junitxml`: adds CLUE's testcases, outputs and properties to the file
-pytest has written (report/junit.py), once, after pytest's own `pytest_sessionfinish` wrote it."""
+pytest has written (report/write/junit.py), once, after pytest's own `pytest_sessionfinish` wrote it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:  # imported when a file is written: report/ imports numpy
-    from clue_checks.report.junit import JunitAdditions
+    from clue_checks.report.write.junit import JunitAdditions
 
 PLUGIN_NAME = "clue-checks-junit"
 
@@ -51,7 +51,7 @@ def register(config: pytest.Config) -> JunitAdditions | None:
     path = junit_path(config)
     if path is None or hasattr(config, "workerinput") or not config.pluginmanager.hasplugin("junitxml"):
         return None
-    from clue_checks.report.junit import JunitAdditions
+    from clue_checks.report.write.junit import JunitAdditions
 
     prefix = config.getoption("junitprefix", None) or None  # --junit-prefix
     plugin = JunitFile(path, JunitAdditions(prefix=prefix))

@@ -24,7 +24,7 @@ from clue_checks.roles.progress import finishes_sample
 from clue_checks.roles.setup import ClueSetup
 
 if TYPE_CHECKING:
-    from clue_checks.report.aggregate import SampleRecord  # noqa: F401  (named in the StashKey below)
+    from clue_checks.report.numbers.aggregate import SampleRecord  # noqa: F401  (named in the StashKey below)
     from clue_checks.runner import Run
     from clue_checks.sample_check import SampleCheck
     from clue_checks.server import BaselineServer
@@ -313,7 +313,7 @@ class SampleSession:
     def sample_check(self, request: pytest.FixtureRequest) -> SampleCheck:
         """The `clue_sample` fixture: the sample's response, scored; `.check()` asserts its verdict."""
         from clue_checks.endpoint.types import EndpointError
-        from clue_checks.report.aggregate import SampleRecord
+        from clue_checks.report.numbers.aggregate import SampleRecord
         from clue_checks.sample_check import SampleCheck
         from clue_checks.tasks.tokens import TokenizerUnavailable
 
@@ -405,7 +405,7 @@ class SampleSession:
         if not self.setup.settings.redact:
             report.clue_record = record
             return
-        from clue_checks.report.redact import redact_row
+        from clue_checks.report.write.redact import redact_row
         from clue_checks.roles.private_records import ATTRIBUTE, channel
 
         channel(self.config).put(report.nodeid, report.when, record)

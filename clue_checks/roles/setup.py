@@ -9,8 +9,8 @@ import pytest
 
 from clue_checks import settings as settings_mod
 from clue_checks.report.run_facts import synthetic_notice, unknown_threshold_keys
-from clue_checks.report.thresholds import Thresholds, ThresholdsError
-from clue_checks.report.thresholds import load as load_thresholds
+from clue_checks.report.numbers.thresholds import Thresholds, ThresholdsError
+from clue_checks.report.numbers.thresholds import load as load_thresholds
 
 if TYPE_CHECKING:
     from clue_checks.tasks.registry import TaskCatalog

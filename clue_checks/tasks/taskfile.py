@@ -390,7 +390,7 @@ def _check_threshold_values(r: _Reader, tables: Sequence[Mapping[str, Any]]) -> 
     """The values in the thresholds file's syntax, checked by its parser (one syntax, one set of checks)."""
     import json
 
-    from clue_checks.report.thresholds import ThresholdsError, parse
+    from clue_checks.report.numbers.thresholds import ThresholdsError, parse
 
     for section, table in zip(("sample", "gate", "compare"), tables):
         for key, value in table.items():

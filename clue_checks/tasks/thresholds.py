@@ -11,7 +11,7 @@ import json
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from clue_checks.report.thresholds import Thresholds, _number, parse
+from clue_checks.report.numbers.thresholds import Thresholds, _number, parse
 
 if TYPE_CHECKING:
     from clue_checks.tasks.registry import TaskCatalog

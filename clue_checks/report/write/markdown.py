@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from clue_checks.report.baseline_report import BaselineComparison
-from clue_checks.report.baseline_report import markdown_lines as comparison_lines
+from clue_checks.report.compare.baseline import BaselineComparison
+from clue_checks.report.compare.baseline import markdown_lines as comparison_lines
 from clue_checks.report.document import Report
-from clue_checks.report.interval_notes import method_lines
-from clue_checks.report.kinds_table import markdown_lines as kinds_lines
-from clue_checks.report.render import HEADER, _code, _id_list, _one_line, level_lines, manifest_lines, request_line, task_rows
-from clue_checks.report.run_stats import markdown_lines as run_stats_lines
+from clue_checks.report.numbers.interval_notes import method_lines
+from clue_checks.report.numbers.kinds_table import markdown_lines as kinds_lines
+from clue_checks.report.write.pieces import HEADER, _code, _id_list, _one_line, level_lines, manifest_lines, request_line, task_rows
+from clue_checks.report.numbers.run_stats import markdown_lines as run_stats_lines
 
 
 def markdown(report: Report) -> str:
@@ -16,7 +16,7 @@ def markdown(report: Report) -> str:
     lines = _header(report) + _tasks(report)
     if report.levels:
         lines += ["", "## CLUE levels", "", *[f"- {_one_line(line)}" for line in level_lines(report.levels)],
-                  "", "Headline metrics per task: see `clue_checks/report/levels.py` (one table)."]
+                  "", "Headline metrics per task: see `clue_checks/report/numbers/levels.py` (one table)."]
     lines += kinds_lines(data)
     if report.comparison.section is not None or report.comparison.gates:
         section = report.comparison.section if report.comparison.compared else None

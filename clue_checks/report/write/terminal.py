@@ -5,13 +5,13 @@ What only the session knows (where the report was written, settings worth a remi
 
 from __future__ import annotations
 
-from clue_checks.report.baseline_report import BaselineComparison
-from clue_checks.report.baseline_report import terminal_lines as comparison_lines
+from clue_checks.report.compare.baseline import BaselineComparison
+from clue_checks.report.compare.baseline import terminal_lines as comparison_lines
 from clue_checks.report.document import Report
-from clue_checks.report.interval_notes import short_line
-from clue_checks.report.kinds_table import terminal_lines as kinds_lines
-from clue_checks.report.render import HEADER, level_lines, request_line, task_rows
-from clue_checks.report.run_stats import summary_line, warning_lines
+from clue_checks.report.numbers.interval_notes import short_line
+from clue_checks.report.numbers.kinds_table import terminal_lines as kinds_lines
+from clue_checks.report.write.pieces import HEADER, level_lines, request_line, task_rows
+from clue_checks.report.numbers.run_stats import summary_line, warning_lines
 from clue_checks.report.verdict import DEFERRED, NOT_RUN, PASS
 
 Line = tuple[str, dict[str, bool]]

@@ -130,7 +130,7 @@ def _sample_floors(text: Any) -> dict[str, Any] | None:
     """The thresholds file's [sample] table ({} when it has none); None when the text is absent or unreadable."""
     if not isinstance(text, str):
         return None
-    from clue_checks.report.thresholds import ThresholdsError, parse
+    from clue_checks.report.numbers.thresholds import ThresholdsError, parse
 
     try:
         floors = parse(text, "thresholds").floors

@@ -11,11 +11,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from clue_checks.report.comparison import COMPARISON_RESAMPLES, COMPARISON_SEED, LONGHEALTH_UNIT, BrokeFixed, LevelComparison, PairedComparison
-from clue_checks.report.forest import ForestRow
-from clue_checks.report.levels import LEVELS, headlines, level_weights
-from clue_checks.report.manifest_check import Comparability, ComparabilityError, check_comparable
-from clue_checks.report.power import detectable_drop
+from clue_checks.report.compare.paired import COMPARISON_RESAMPLES, COMPARISON_SEED, LONGHEALTH_UNIT, BrokeFixed, LevelComparison, PairedComparison
+from clue_checks.report.compare.forest import ForestRow
+from clue_checks.report.numbers.levels import LEVELS, headlines, level_weights
+from clue_checks.report.compare.manifest_check import Comparability, ComparabilityError, check_comparable
+from clue_checks.report.numbers.power import detectable_drop
 from clue_checks.report.run_dir import RunDir
 
 

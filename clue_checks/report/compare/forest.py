@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
 
-from clue_checks.report.html_svg import Difference, forest
+from clue_checks.report.write.html_svg import Difference, forest
 
 PNG_NEEDS_MATPLOTLIB = ("forest plot: PNG not drawn (matplotlib is not installed; "
                         "pip install 'clue-checks[plot]' draws it beside the SVG)")

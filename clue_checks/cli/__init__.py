@@ -78,11 +78,11 @@ def _add_serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[
 
 def _subcommands() -> list[Callable[[argparse._SubParsersAction], object]]:  # type: ignore[type-arg]
     """Each subcommand lives in its own module and registers itself on the top-level subparsers."""
-    from clue_checks.data.fetch_cli import add_parser as add_data_parser
-    from clue_checks.init_cli import add_parser as add_init_parser
-    from clue_checks.report.compare_cli import add_parser as add_compare_parser
-    from clue_checks.report.power_cli import add_parser as add_power_parser
-    from clue_checks.report.report_cli import add_parser as add_report_parser
+    from clue_checks.cli.fetch import add_parser as add_data_parser
+    from clue_checks.cli.init import add_parser as add_init_parser
+    from clue_checks.cli.compare import add_parser as add_compare_parser
+    from clue_checks.cli.power import add_parser as add_power_parser
+    from clue_checks.cli.report import add_parser as add_report_parser
 
     return [_add_serve_parser, add_data_parser, add_init_parser, add_report_parser, add_compare_parser,
             add_power_parser]

@@ -42,8 +42,8 @@ def _fail(message: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Exit codes: 0 answered, 2 a usage error."""
-    from clue_checks.report.levels import HEADLINE
-    from clue_checks.report.power import (TASK_SIZES, mcnemar_detectable_drop, mcnemar_power, mcnemar_sample_size,
+    from clue_checks.report.numbers.levels import HEADLINE
+    from clue_checks.report.numbers.power import (TASK_SIZES, mcnemar_detectable_drop, mcnemar_power, mcnemar_sample_size,
                         tango_detectable_margin, tango_power, tango_sample_size)
 
     if args.task is not None and args.task not in TASK_SIZES:
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
 def _continuous(args: argparse.Namespace, n: int, size: object) -> int:
     from scipy.stats import norm
 
-    from clue_checks.report.power import normal_detectable_drop
+    from clue_checks.report.numbers.power import normal_detectable_drop
 
     if args.sd <= 0:
         return _fail("--sd must be above 0")

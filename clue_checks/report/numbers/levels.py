@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from clue_checks.report.stats import (BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE, JointBootstrap, joint_bootstrap,
+from clue_checks.report.numbers.stats import (BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE, JointBootstrap, joint_bootstrap,
                     percentile_interval)
 
 # level -> [(component, [(task, metric), ...])]; a component with several tasks is their mean.

@@ -14,12 +14,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from clue_checks.report.aggregate import AggregateResult, SampleRecord, TaskSummary
-from clue_checks.report.compare_gates import CompareGateResult, evaluate_compare_gates
-from clue_checks.report.comparison import COMPARISON_RESAMPLES, COMPARISON_SEED
-from clue_checks.report.levels import headlines
-from clue_checks.report.manifest_check import Comparability
-from clue_checks.report.thresholds import CompareGate
+from clue_checks.report.numbers.aggregate import AggregateResult, SampleRecord, TaskSummary
+from clue_checks.report.compare.gates import CompareGateResult, evaluate_compare_gates
+from clue_checks.report.compare.paired import COMPARISON_RESAMPLES, COMPARISON_SEED
+from clue_checks.report.numbers.levels import headlines
+from clue_checks.report.compare.manifest_check import Comparability
+from clue_checks.report.numbers.thresholds import CompareGate
 
 NO_BASELINE = ("no baseline: give --clue-baseline=DIR (a previous run's report folder) or --clue-baseline-endpoint=URL "
                "(the baseline model's server)")

@@ -21,9 +21,9 @@ from typing import Any
 
 from clue_checks.metrics import BatchedValues
 from clue_checks.numbers import shown_for_verdict
-from clue_checks.report.levels import LevelScore, level_inputs, level_scores
-from clue_checks.report.stats import interval
-from clue_checks.report.thresholds import Gate
+from clue_checks.report.numbers.levels import LevelScore, level_inputs, level_scores
+from clue_checks.report.numbers.stats import interval
+from clue_checks.report.numbers.thresholds import Gate
 from clue_checks.report.verdict import Verdict, exit_code
 from clue_checks.report.verdict import decide as decide_verdict
 

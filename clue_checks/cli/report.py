@@ -71,7 +71,7 @@ def _add_merge(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 def _html(args: argparse.Namespace) -> int:
     """Exit codes: 0 the page is written, 2 the folder is not a readable report directory."""
-    from clue_checks.report.html import ReportDirError, write_html
+    from clue_checks.report.write.html import ReportDirError, write_html
 
     try:
         path = write_html(Path(args.dir))

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from clue_checks.numbers import shown_for_verdict
-from clue_checks.report.comparison import PairedComparison
-from clue_checks.report.power import ALPHA, POWER, Detectable, detectable_drop, units_needed
-from clue_checks.report.thresholds import CompareGate
+from clue_checks.report.compare.paired import PairedComparison
+from clue_checks.report.numbers.power import ALPHA, POWER, Detectable, detectable_drop, units_needed
+from clue_checks.report.numbers.thresholds import CompareGate
 
 #: gate statuses; only "pass" is a pass
 STATUSES = ("pass", "fail", "inconclusive", "incomplete", "not run")

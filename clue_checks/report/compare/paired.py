@@ -30,11 +30,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from clue_checks.report.levels import LEVELS, level_weights
-from clue_checks.report.metric_kinds import kind_of
-from clue_checks.report.signflip import (P_DRAWS, clopper_pearson_upper, format_p, min_differing, normal_sd, signflip,
+from clue_checks.report.numbers.levels import LEVELS, level_weights
+from clue_checks.report.numbers.metric_kinds import kind_of
+from clue_checks.report.numbers.signflip import (P_DRAWS, clopper_pearson_upper, format_p, min_differing, normal_sd, signflip,
                        unit_contributions)
-from clue_checks.report.stats import BOOTSTRAP_SEED, CONFIDENCE
+from clue_checks.report.numbers.stats import BOOTSTRAP_SEED, CONFIDENCE
 
 COMPARISON_RESAMPLES = P_DRAWS  # random sign patterns when too many units differ to enumerate
 COMPARISON_SEED = BOOTSTRAP_SEED
@@ -462,7 +462,7 @@ def compare_runs(new_records: Sequence[Any], base_records: Sequence[Any],
                  resamples: int = COMPARISON_RESAMPLES,
                  longhealth_unit: str = LONGHEALTH_UNIT) -> dict[tuple[str, str], PairedComparison]:
     """Every (task, metric) in `metrics` (default: each task's headline metric) for tasks in both runs."""
-    from clue_checks.report.levels import headlines
+    from clue_checks.report.numbers.levels import headlines
 
     tasks = {r.task for r in new_records} & {r.task for r in base_records}
     wanted = metrics if metrics is not None else {t: (m,) for t, m in headlines([*new_records, *base_records]).items()}

@@ -51,7 +51,7 @@ def append(markdown: str, verdict: str, env: Mapping[str, str] | None = None) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m clue_checks.report.job_summary REPORT_DIR`: append a written report's summary (e.g. the
+    """`python -m clue_checks.report.write.job_summary REPORT_DIR`: append a written report's summary (e.g. the
     merged one of `clue report merge`) to the job summary. Exit 0 when appended (or no GitHub Actions), 1 when
     the report cannot be read or the summary cannot be written."""
     import json
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m clue_checks.report.job_summary REPORT_DIR", file=sys.stderr)
+        print("usage: python -m clue_checks.report.write.job_summary REPORT_DIR", file=sys.stderr)
         return 2
     folder = Path(args[0])
     try:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clue_checks.report.aggregate import GateResult, SampleRecord, TaskSummary
+from clue_checks.report.numbers.aggregate import GateResult, SampleRecord, TaskSummary
 from clue_checks.report.document import Report
 
 # Characters XML 1.0 cannot carry, written as `#xNN` (as pytest writes them in its own file).
@@ -115,7 +115,7 @@ def sample_output(record: SampleRecord, *, redact: bool = False) -> str:
     if redact:
         from dataclasses import replace
 
-        from clue_checks.report.redact import redact_reason, redact_text
+        from clue_checks.report.write.redact import redact_reason, redact_text
 
         record = replace(record, reason=redact_reason(record.reason),
                          response=None if record.response is None else redact_text(record.response),

@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from clue_checks.report.aggregate import SampleRecord, TaskSummary
+from clue_checks.report.numbers.aggregate import SampleRecord, TaskSummary
 from clue_checks.report.files import PREDICTIONS
-from clue_checks.report.levels import LevelScore
+from clue_checks.report.numbers.levels import LevelScore
 from clue_checks.report.prediction_lines import prediction_rows
 
 

@@ -43,9 +43,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 def run(args: argparse.Namespace) -> int:
     """Exit codes: 0 compared, 2 a report directory could not be read or the runs are not comparable."""
-    from clue_checks.report.compare_table import as_dict, compare_dirs, forest_rows, markdown
+    from clue_checks.report.compare.table import as_dict, compare_dirs, forest_rows, markdown
     from clue_checks.report.integrity import IntegrityError, forced_note, verify_folders
-    from clue_checks.report.manifest_check import ComparabilityError
+    from clue_checks.report.compare.manifest_check import ComparabilityError
     from clue_checks.report.run_dir import RunDirError, load_run_dir
 
     if args.resamples < 1000:
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if args.no_plot:
         note = "not drawn (--no-plot)."
     else:
-        from clue_checks.report.forest import PNG_NEEDS_MATPLOTLIB, forest_plot
+        from clue_checks.report.compare.forest import PNG_NEEDS_MATPLOTLIB, forest_plot
 
         names = ", ".join(r.name for r in runs)
         plot_files = [p.name for p in forest_plot(forest_rows(reference, comparisons), stem,

@@ -30,8 +30,8 @@ from typing import Any
 
 from clue_checks.triage import KINDS, kind_counts
 from clue_checks.report.files import PAGE, PREDICTIONS, REPORT_JSON
-from clue_checks.report.html_svg import Bar, Difference, forest, kind_bars, score_bars
-from clue_checks.report.levels import LEVELS
+from clue_checks.report.write.html_svg import Bar, Difference, forest, kind_bars, score_bars
+from clue_checks.report.numbers.levels import LEVELS
 from clue_checks.report.prediction_lines import PredictionLineError, prediction_rows
 
 # Prompts are most of a report's text. The part every prompt of a task shares (system prompt, few-shot

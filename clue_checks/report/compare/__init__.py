@@ -1,0 +1,1 @@
+"""A run against another: paired statistics, the [compare] gates, the table and forest plot of several runs."""

@@ -1,0 +1,1 @@
+"""The numbers of a run: per-task scores, intervals, levels, gates, power; plain values in, plain values out."""
