@@ -29,13 +29,14 @@ from typing import Any
 from clue_checks.endpoint.types import ApiMode, EndpointInfo, GenerationParams, Message, Request
 from clue_checks.tasks.base import Prompt
 from clue_checks.tasks.families import ModelFamily, family_of, has_quirk, require_family
+from clue_checks.errors import TokenizerError
 
 # CLUE's TGI code added these stop strings only for Llama-3 models (family "llama3", tasks.families).
 LLAMA3_STOPS = ("<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|im_end|>")
 PROMPT_LAYOUTS = ("auto", "template", "template-no-system", "base")  # the values of --clue-prompt-layout
 
 
-class TemplateUnavailable(Exception):
+class TemplateUnavailable(TokenizerError):
     """Generate mode needs the model's chat template, and none could be loaded."""
 
 

@@ -11,6 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+from clue_checks.errors import ClueError
+
 # The statistics (numpy, scipy, matplotlib) are imported when the command runs: every `clue` command
 # builds this parser, and `clue serve-baseline` should not wait for them.
 DEFAULT_SEED = 20240411  # = comparison.COMPARISON_SEED (a test keeps them equal)
@@ -44,9 +46,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 def run(args: argparse.Namespace) -> int:
     """Exit codes: 0 compared, 2 a report directory could not be read or the runs are not comparable."""
     from clue_checks.report.compare.table import as_dict, compare_dirs, forest_rows, markdown
-    from clue_checks.report.integrity import IntegrityError, forced_note, verify_folders
-    from clue_checks.report.compare.manifest_check import ComparabilityError
-    from clue_checks.report.run_dir import RunDirError, load_run_dir
+    from clue_checks.report.integrity import forced_note, verify_folders
+    from clue_checks.report.run_dir import load_run_dir
 
     if args.resamples < 1000:
         return _fail("--resamples must be at least 1000")
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         forced = verify_folders([args.reference, *args.runs], force=args.force, what="compare")
         comparisons = compare_dirs(reference, runs, force=args.force, seed=args.seed, resamples=args.resamples,
                                    longhealth_unit=args.clue_longhealth_unit)
-    except (RunDirError, ComparabilityError, IntegrityError) as exc:
+    except ClueError as exc:  # RunDirError, ComparabilityError, IntegrityError: one line, exit 2
         return _fail(str(exc))
     out: Path = args.out or args.runs[0] / "compare.md"
     stem = out.parent / (out.name[: -len(out.suffix)] if out.suffix else out.name)

@@ -13,6 +13,8 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+from clue_checks.errors import ConfigError
+
 SUITE_DIR = "tests_clinical"
 
 # The pytest configuration `clue init` writes. Every clue_* key is also a command-line option.
@@ -40,7 +42,7 @@ clue_cache = .clue-cache
 """
 
 
-class InitError(Exception):
+class InitError(ConfigError):
     """`clue init` cannot write the suite; the message says why and what to do."""
 
 

@@ -7,12 +7,14 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from clue_checks.errors import ClueError
+
 
 def _merge(args: argparse.Namespace) -> int:
     """Exit codes: the verdict's (0 pass, 1 fail / incomplete / not run, 6 inconclusive: report/verdict.py),
     2 the shards cannot be merged (or the merged report cannot be written)."""
-    from clue_checks.report.integrity import IntegrityError, verify_folders
-    from clue_checks.report.merge import MergeError, merge_folders
+    from clue_checks.report.integrity import verify_folders
+    from clue_checks.report.merge import merge_folders
     from clue_checks.report.verdict import exit_code
 
     try:
@@ -22,7 +24,7 @@ def _merge(args: argparse.Namespace) -> int:
                                       recompute_batched=not args.carry_batched, integrity_forced=forced,
                                       baseline_dir=Path(args.baseline) if args.baseline else None,
                                       junit=Path(args.junitxml) if args.junitxml else None)
-    except (MergeError, IntegrityError) as exc:
+    except ClueError as exc:  # MergeError, IntegrityError: the message names the folder and the fix
         print(f"clue report merge: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

@@ -1,20 +1,8 @@
-"""One error type for bad benchmark input, always naming where and what to do."""
+"""One error type for bad benchmark input, always naming where and what to do: `DataError`, a family of
+the package's error tree (clue_checks/errors.py), imported from here by the readers and the tasks."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from clue_checks.errors import DataError
 
-
-class DataError(Exception):
-    """Bad or missing benchmark data. The message names the file, the record and the field."""
-
-    def __init__(self, path: Path | str, problem: str, *, where: str | None = None, hint: str | None = None) -> None:
-        self.path = Path(path)
-        self.problem = problem
-        self.where = where
-        self.hint = hint
-        location = f"{self.path}" + (f", {where}" if where else "")
-        text = f"{location}: {problem}"
-        if hint:
-            text += f" ({hint})"
-        super().__init__(text)
+__all__ = ["DataError"]

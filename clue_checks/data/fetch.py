@@ -20,6 +20,7 @@ from typing import Literal
 import httpx2
 
 from clue_checks.data.modes import as_created
+from clue_checks.errors import ClueError, ConfigError
 
 __all__ = ["CREDENTIALED", "PUBLIC", "Dataset", "FetchError", "FetchResult", "UsageError", "fetch", "file_sha256"]
 
@@ -83,11 +84,11 @@ _CHUNK = 1 << 16
 _HELP = "see docs/data.md"
 
 
-class FetchError(Exception):
+class FetchError(ClueError):
     """A download that failed or could not be verified; the message says what to do."""
 
 
-class UsageError(FetchError):
+class UsageError(FetchError, ConfigError):
     """A name that cannot be fetched, or a malformed pin: nothing was downloaded."""
 
 

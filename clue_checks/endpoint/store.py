@@ -35,6 +35,7 @@ from typing import Any
 
 from clue_checks.private_files import ignore_cache
 from clue_checks.endpoint.types import Completion, EndpointIdentity, Request
+from clue_checks.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +47,6 @@ BUSY_TIMEOUT = 60.0
 LEASE_SECONDS = 60.0
 
 NO_CACHE = "run with --clue-no-cache"
-
-
-class StoreError(Exception):
-    """The response store cannot be used (unreadable, corrupt, locked, read-only): the message names the
-    file and the fixes (--clue-refresh, --clue-no-cache, or deleting the file)."""
 
 
 class BadRow(StoreError):

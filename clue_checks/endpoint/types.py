@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from clue_checks.errors import ClueError
+
 # What a run counts of its requests, each once whatever its retries: answered (`sent`), given up on
 # (`failed`), answered from the response store, and duplicate submissions (`shared`).
 REQUEST_COUNTS = ("sent", "failed", "from_store", "shared")
@@ -165,7 +167,7 @@ FailureKind = Literal["connect", "tls", "transport", "timeout", "overloaded", "u
 SERVER_TROUBLE: frozenset[str] = frozenset({"connect", "transport", "timeout", "overloaded", "unavailable", "server"})
 
 
-class EndpointError(Exception):
+class EndpointError(ClueError):
     """A request that failed, with the URL, the status, the server's own message and what to do.
 
     The whole hierarchy: `EndpointError` (one request failed) > `EndpointUnavailable` (the endpoint

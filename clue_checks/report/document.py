@@ -23,12 +23,13 @@ from clue_checks.report.compare.gates import CompareGateResult
 from clue_checks.report.numbers.levels import LevelScore
 from clue_checks.report.numbers.thresholds import CompareGate, Gate, ThresholdsError, parse
 from clue_checks.report.verdict import Verdict
+from clue_checks.errors import ReportError
 
 SCHEMA = "clue-report"
 SCHEMA_VERSION = 1
 
 
-class ReportFormatError(ValueError):
+class ReportFormatError(ReportError, ValueError):
     """A JSON document that is not a report this version can read; the message says which part and why."""
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from clue_checks.errors import ReportError
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -22,7 +24,7 @@ except ImportError:  # pragma: no cover - Windows
 LOCK_NAME = ".clue-report.lock"
 
 
-class FolderBusy(Exception):
+class FolderBusy(ReportError):
     """Another run holds the report folder. One line: the folder, who holds it, the fix."""
 
 

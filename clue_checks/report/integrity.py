@@ -20,11 +20,12 @@ from typing import Any
 
 from clue_checks.report.files import PREDICTIONS, REPORT_JSON
 from clue_checks.report.manifest import sha256_file
+from clue_checks.errors import ReportError
 
 PREFIX = "predictions.sha256."
 
 
-class IntegrityError(Exception):
+class IntegrityError(ReportError):
     """Prediction files that do not match their report's manifest. One message, every file named."""
 
 

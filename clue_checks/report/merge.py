@@ -36,13 +36,14 @@ from clue_checks.report.run_dir import RunDirError, load_run_dir
 from clue_checks.report.numbers.run_stats import merge_stats, stats_of_report
 from clue_checks.report.numbers.thresholds import Thresholds, ThresholdsError, parse
 from clue_checks.report.write.folder import write_folder
+from clue_checks.errors import ReportError
 
 # Differences between shards that are expected: when and where each ran, and what each ran.
 _RUN_FREE = ("finished", "shard", "data_dir", "endpoints")
 _MANIFEST_FREE = (*TIME_KEYS, "command", "endpoint.info", "egress.endpoints")
 
 
-class MergeError(Exception):
+class MergeError(ReportError):
     """The shards cannot be merged; the message names the folder or file and the fix."""
 
 

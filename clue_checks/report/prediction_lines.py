@@ -15,8 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from clue_checks.errors import ReportError
 
-class PredictionLineError(ValueError):
+
+class PredictionLineError(ReportError, ValueError):
     """A prediction file that cannot be read, or a line of it that is not a JSON object; names both."""
 
 

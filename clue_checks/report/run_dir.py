@@ -17,11 +17,12 @@ from typing import Any
 from clue_checks.report.numbers.aggregate import SampleRecord
 from clue_checks.report.files import PREDICTIONS, REPORT_JSON
 from clue_checks.report.prediction_lines import PredictionLineError, prediction_rows
+from clue_checks.errors import ReportError
 
 REQUIRED = ("task", "sample_id", "metrics")
 
 
-class RunDirError(Exception):
+class RunDirError(ReportError):
     """A report directory that cannot be read; the message names the file (and line) and the fix."""
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from clue_checks import settings as settings_mod
+from clue_checks.errors import ConfigError
 from clue_checks.report.run_facts import synthetic_notice, unknown_threshold_keys
 from clue_checks.report.numbers.thresholds import Thresholds, ThresholdsError
 from clue_checks.report.numbers.thresholds import load as load_thresholds
@@ -91,12 +92,11 @@ def resolve(config: pytest.Config) -> ClueSetup:
     problems = config_problems(config, settings.report_dir)
     if problems:  # before any inference: a report that cannot be written would waste the whole run
         raise pytest.UsageError("; ".join(problems))
-    from clue_checks.tasks.registry import TaskCatalog, TaskDiscoveryError
-    from clue_checks.tasks.taskfile import TaskFileError
+    from clue_checks.tasks.registry import TaskCatalog
 
     try:
         catalog = TaskCatalog.discover()
-    except (TaskDiscoveryError, TaskFileError) as exc:
+    except ConfigError as exc:  # TaskDiscoveryError, TaskFileError: the message names the source and the fix
         raise pytest.UsageError(f"clue-checks: {exc}") from None
     problems = unknown_threshold_keys(thresholds, settings.profile, catalog, pending_ok=True)
     if problems:

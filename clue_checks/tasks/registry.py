@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from clue_checks.tasks.base import Task
+from clue_checks.errors import ConfigError
 
 ENTRY_POINT_GROUP = "clue_checks.tasks"
 BUILT_IN = "clue-checks (built-in CLUE task)"
 
 
-class TaskDiscoveryError(Exception):
+class TaskDiscoveryError(ConfigError):
     """A task source that cannot be used (an entry point naming something else); the message says which."""
 
 

@@ -48,6 +48,7 @@ else:  # pragma: no cover
 
 from clue_checks.tasks.answers import PARSER_KINDS, AnswerParser
 from clue_checks.tasks.task_metrics import METRICS, MetricDef
+from clue_checks.errors import ConfigError
 
 NAME = re.compile(r"^[a-z][a-z0-9_-]{0,47}$")
 DATA_SUFFIXES = (".jsonl", ".csv", ".xlsx")
@@ -72,7 +73,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
 _REQUIRED_SECTIONS = ("task", "data", "prompt", "generation", "answer", "metric")
 
 
-class TaskFileError(Exception):
+class TaskFileError(ConfigError):
     """A task file that cannot be used: the message names the file, the line and the fix."""
 
     def __init__(self, path: Path | str, problem: str, *, line: int | None = None, fix: str | None = None) -> None:

@@ -13,13 +13,15 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any, Protocol, runtime_checkable
 
+from clue_checks.errors import TokenizerError
+
 NO_OFFSETS = (
     "LongHealth packs documents to a token budget with the model's tokenizer: "
     "the endpoint has no /tokenize with offsets; give --clue-tokenizer PATH"
 )
 
 
-class TokenizerUnavailable(Exception):
+class TokenizerUnavailable(TokenizerError):
     """No tokenizer to count with: neither a local one nor a server `/tokenize` with offsets."""
 
 

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from clue_checks.errors import ReportError
+
 _MISSING = object()
 
 # (what, where to look: the first path present wins, keys to leave out)
@@ -35,7 +37,7 @@ VERSION_PATHS = (("manifest", "clue_checks_version"), ("manifest", "versions", "
 NOTED = (("chat template sha256", (("manifest", "chat_template_sha256"), ("run", "chat_template_sha256"))),)
 
 
-class ComparabilityError(Exception):
+class ComparabilityError(ReportError):
     """Two runs that must not be compared; the message lists every difference."""
 
 

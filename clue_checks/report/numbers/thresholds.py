@@ -27,6 +27,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
+from clue_checks.errors import ConfigError
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -39,7 +41,7 @@ NO_REGRESSION_MARGIN = 0.02  # the drop a bare "no regression" guards against: t
 _KEY = re.compile(r"^[a-z0-9_-]+\.[A-Za-z0-9_]+$")
 
 
-class ThresholdsError(Exception):
+class ThresholdsError(ConfigError):
     pass
 
 

@@ -33,6 +33,7 @@ from clue_checks.report.files import PAGE, PREDICTIONS, REPORT_JSON
 from clue_checks.report.write.html_svg import Bar, Difference, forest, kind_bars, score_bars
 from clue_checks.report.numbers.levels import LEVELS
 from clue_checks.report.prediction_lines import PredictionLineError, prediction_rows
+from clue_checks.errors import ReportError
 
 # Prompts are most of a report's text. The part every prompt of a task shares (system prompt, few-shot
 # examples) is stored once per task; of the rest the page keeps the start and the end, where the question and
@@ -46,7 +47,7 @@ _NOT_METRICS = {"index", "tokens_in", "tokens_out", "latency_s"}
 _ASSETS = "html_assets"
 
 
-class ReportDirError(Exception):
+class ReportDirError(ReportError):
     """The folder is not a report directory, or one of its files cannot be read: names the file and the fix."""
 
 
