@@ -50,7 +50,7 @@ def load_tokenizer(name_or_path: str) -> Any:
         raise TemplateUnavailable(f"transformers is not installed ({exc})") from None
     try:
         return tokenizer_class.from_pretrained(name_or_path)
-    except Exception as exc:
+    except Exception as exc:  # transformers and the hub raise OSError, ValueError and their own types alike
         raise TemplateUnavailable(
             f"could not load the tokenizer {name_or_path!r} ({exc.__class__.__name__}: {exc}). "
             "Give --clue-tokenizer a local folder with tokenizer files, or use --clue-api chat"
@@ -148,7 +148,7 @@ class Renderer:
         messages = self._messages(prompt)
         try:
             return self._apply(messages)
-        except Exception as first:
+        except Exception as first:  # the model's chat template is its author's Jinja code: it raises anything
             if not messages or messages[0].role != "system":
                 raise
             if self.layout == "template":  # asked for outright: no silent fallback
@@ -160,7 +160,7 @@ class Renderer:
             # "Conversation roles must alternate…"): CLUE's answer was to merge SYS into the first user turn.
             try:
                 return self._apply(merge_system(messages, prompt.system_merge_separator))
-            except Exception:
+            except Exception:  # the same template code: the first failure is the one to show
                 raise first from None
 
     def _messages(self, prompt: Prompt) -> tuple[Message, ...]:

@@ -252,7 +252,7 @@ class Run:
                     return
                 try:
                     future = self._submit(sample)
-                except Exception:  # rendering failed: the test itself will raise it
+                except Exception:  # rendering (the model's chat template: any type) failed: the test itself raises it
                     window.release()
                     continue
                 future.add_done_callback(lambda _f: window.release())

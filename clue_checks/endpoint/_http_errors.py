@@ -171,7 +171,7 @@ def redirect_target(response: httpx2.Response) -> str | None:
         return None
     try:
         return str(response.url.join(location))
-    except Exception:  # an unparsable Location: show it as sent
+    except httpx2.InvalidURL:  # an unparsable Location: show it as sent
         return location
 
 

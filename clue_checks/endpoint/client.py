@@ -74,7 +74,7 @@ def _normalise_url(url: str, redactor: Redactor) -> str:
         url = url[: -len("/v1")]
     try:
         scheme = httpx2.URL(url).scheme
-    except Exception:  # httpx2.InvalidURL and friends
+    except httpx2.InvalidURL:  # all that parsing a str raises
         scheme = ""
     if scheme not in ("http", "https"):
         raise ValueError(f"Model endpoint {redactor(url)!r} is not an http(s) URL; expected e.g. "

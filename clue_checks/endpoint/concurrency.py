@@ -186,7 +186,7 @@ class Batched(Generic[A, R]):
             for _, future in batch:
                 future.cancel()
             raise
-        except Exception as exc:
+        except Exception as exc:  # not swallowed: whatever the batch function raised reaches each waiting caller
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)

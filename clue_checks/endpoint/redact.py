@@ -119,7 +119,7 @@ class UserinfoFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # a malformed record is the logging module's to report
+        except Exception:  # other libraries' records: `msg % args` can raise anything; logging reports it
             return True
         clean = without_userinfo(message)
         if clean != message:

@@ -328,7 +328,7 @@ class Scheduler:
             return await work
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # StoreError, or sqlite's own: a store failure is never fatal to the run
             about = f" (request {key[:12]})" if key else ""
             self._store_problem(str(exc) if isinstance(exc, StoreError) else f"{doing}{about}: {exc!r}")
             return None

@@ -176,7 +176,7 @@ def _load(model_dir: str, num_layers: int, device: str) -> Any:
         scorer = BERTScorer(
             model_type=model_dir, num_layers=num_layers, device=device, idf=False, rescale_with_baseline=False
         )
-    except Exception as exc:
+    except Exception as exc:  # bert_score, transformers and torch raise their own types: the reason is cached
         return (
             f"BERTScore model {model_dir} (layer {num_layers}) could not be loaded: "
             f"{exc.__class__.__name__}: {exc}"
