@@ -80,7 +80,6 @@ class LoadedTask:
     shots: tuple[Sample, ...]
     samples: tuple[Sample, ...]
     source: Path
-    notes: tuple[str, ...] = ()
     extra_sources: tuple[Path, ...] = ()  # other files the task is defined by (a task file), for the manifest
 
     @property

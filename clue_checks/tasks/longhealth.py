@@ -333,8 +333,7 @@ class LongHealthTask(Task):
                     record = {"patient": patient.id, "question": question.no, "repeat": repeat}
                     samples.append(Sample(self.name, f"{patient.id}/q{question.no:02d}/r{repeat}", record, reference))
         self._benchmark = benchmark
-        note = f"documents shuffled and foreign texts drawn with seed {LONGHEALTH_SEED} per prompt (CLUE: unseeded)"
-        return LoadedTask((), tuple(samples), benchmark.path, (note,))
+        return LoadedTask((), tuple(samples), benchmark.path)
 
     def reference(self, benchmark: Benchmark, patient: Patient, question: Question) -> str:
         letter = ground_truth(question, with_f=self.letters.endswith("F"), match=self.profile.longhealth_gt_match)
