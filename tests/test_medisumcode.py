@@ -15,6 +15,7 @@ from clue_checks.data.errors import DataError
 from clue_checks.metrics import icd10
 from clue_checks.metrics.icd10 import (approximate_match, dotted, exact_match, extract_codes, invalid_codes,
                                        is_valid_code, near_misses, valid_rate)
+from clue_checks.rendering_specs import rendering_spec
 from clue_checks.tasks import get_profile
 from clue_checks.tasks.base import Sample, clue_prompts
 from clue_checks.tasks.medisumcode import MeDiSumCode
@@ -247,7 +248,7 @@ def test_prompt_layout(tmp_path, profile, prefix, tokens, reserve):
     assert prompt.messages[1].content.startswith("--------------BEGIN DISCHARGE LETTER--------------\n")
     assert prompt.messages[2].content == "ICD-10 Codes: E119, I10, Z794"
     assert prompt.messages[3].content == texts["user"].format(text=loaded.samples[0].record["text"])
-    assert (prompt.assistant_prefix, prompt.max_new_tokens, prompt.truncate_reserve) == (prefix, tokens, reserve)
+    assert (prompt.assistant_prefix, prompt.max_new_tokens, rendering_spec(task).truncate_reserve) == (prefix, tokens, reserve)
 
 
 # -- score and verdict -------------------------------------------------------------------------

@@ -369,11 +369,6 @@ class LongHealthTask(Task):
         return Prompt(
             conversation(texts["system"], (), user),
             max_new_tokens=self.profile.max_new_tokens["longhealth"],
-            assistant_prefix="",
-            truncate_reserve=self.profile.truncate_reserve.get("longhealth") if self.part == "t1" else None,
-            model_stop_sequences=self.part == "t1",  # CLUE sent no stop strings for tasks 2/3
-            system_merge_separator="",  # CLUE: a single user message SYS + prompt
-            base_separator="\n\n\n", base_trailer="",  # CLUE: SYS + "\n\n\n" + prompt
         )
 
     def cluster_of(self, sample: Sample) -> str | None:

@@ -12,8 +12,6 @@ from clue_checks.tasks.shots import split_shots
 from clue_checks.tasks.summaries import BERTSCORE_KEYS, SummaryTask, bertscore_for
 
 N_SHOTS = 3
-# CLUE's TGI-era MeQSum also capped `truncate` at 24576 tokens (docs/clue-faithfulness.md#generation-settings).
-TRUNCATE_CAP = 24576
 
 
 class MeQSum(SummaryTask):
@@ -34,7 +32,6 @@ class MeQSum(SummaryTask):
         return LoadedTask(tuple(map(as_sample, shots)), tuple(map(as_sample, scored)), path)
 
     def prompt(self, sample: Sample, shots: Sequence[Sample]) -> Prompt:
-        return self.few_shot_prompt(sample, shots, answer_field="Summary", truncate_cap=TRUNCATE_CAP)
-
+        return self.few_shot_prompt(sample, shots, answer_field="Summary")
     def batch_score(self, pairs: Sequence[tuple[str, str]]) -> dict[str, BatchedValues]:
         return bertscore_for(self, pairs)
