@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from clue_checks.endpoint.types import EndpointInfo, Message
 from clue_checks.rendering import LLAMA3_STOPS, PROMPT_LAYOUTS, Renderer, TemplateUnavailable, load_tokenizer
-from clue_checks.rendering_specs import RenderingSpec, rendering_spec
+from clue_checks.rendering_specs import FEW_SHOT_TASKS, LONGHEALTH_TASKS, RenderingSpec, rendering_spec
 from clue_checks.server import BaselineServer
 from clue_checks.server.baseline import TOKENIZER_DIR
 from clue_checks.settings import Settings
@@ -294,3 +294,13 @@ def test_bad_option_values_are_usage_errors(cli, ini, message):
 
     with pytest.raises(pytest.UsageError, match=message):
         resolve(FakeConfig(cli, ini))
+
+
+def test_every_clue_task_has_clues_wire_settings():
+    assert set(FEW_SHOT_TASKS) | set(LONGHEALTH_TASKS) == set(TASKS)
+    paper = {name: rendering_spec(cls(PAPER)) for name, cls in TASKS.items()}
+    assert paper["meqsum"] == RenderingSpec(truncate_reserve=200, truncate_cap=24576)
+    assert paper["mednli"] == RenderingSpec(truncate_reserve=200)
+    assert paper["longhealth-t1"] == RenderingSpec(50, None, True, "", "\n\n\n", "")
+    assert paper["longhealth-t3"] == RenderingSpec(None, None, False, "", "\n\n\n", "")
+    assert rendering_spec(TASKS["meqsum"](get_profile("head"))).truncate_reserve is None
