@@ -18,16 +18,11 @@ from hypothesis import strategies as st
 from clue_checks.data.errors import DataError
 from clue_checks.rendering_specs import rendering_spec
 from clue_checks.tasks import longhealth as lh
+from clue_checks.tasks import longhealth_data
 from clue_checks.tasks.base import clue_prompts
-from clue_checks.tasks.longhealth import (
-    LongHealthT1,
-    LongHealthT2,
-    LongHealthT3,
-    ground_truth,
-    lenient_letter,
-    pack,
-    strict_letter,
-)
+from clue_checks.tasks.longhealth import LongHealthT1, LongHealthT2, LongHealthT3, pack
+from clue_checks.tasks.longhealth_answers import lenient_letter, strict_letter
+from clue_checks.tasks.longhealth_data import ground_truth
 from clue_checks.tasks.profiles import PROFILES
 from clue_checks.tasks.tokens import (
     NO_OFFSETS,
@@ -187,9 +182,9 @@ def test_canary_string_is_optional(data_dir):
 
 def test_file_is_read_once_for_all_three_tasks_and_again_when_it_changes(data_dir, monkeypatch):
     reads: list[Path] = []
-    parse = lh._parse
-    monkeypatch.setattr(lh, "_parse", lambda path: reads.append(path) or parse(path))
-    monkeypatch.setattr(lh, "_cache", {})
+    parse = longhealth_data._parse
+    monkeypatch.setattr(longhealth_data, "_parse", lambda path: reads.append(path) or parse(path))
+    monkeypatch.setattr(longhealth_data, "_cache", {})
     for cls in (LongHealthT1, LongHealthT2, LongHealthT3, LongHealthT1):
         cls(PROFILES["head"]).load(data_dir)
     assert len(reads) == 1
@@ -234,7 +229,7 @@ def test_failure_focus_shows_the_question_and_every_option(data_dir):
 
 
 def test_ground_truth_first_vs_last_match(data_dir):
-    q = lh.Question(2, "?", (("answer_a", "x"), ("answer_b", "chest pain"), ("answer_c", "y"),
+    q = longhealth_data.Question(2, "?", (("answer_a", "x"), ("answer_b", "chest pain"), ("answer_c", "y"),
                              ("answer_d", "pain in the back"), ("answer_e", "z")), "pain", ())
     assert ground_truth(q, with_f=False, match="first") == "B"
     assert ground_truth(q, with_f=False, match="last") == "D"
@@ -253,7 +248,7 @@ def test_ground_truth_profiles_through_the_task(data_dir):
     data = benchmark()
     data["patient_01"]["questions"][1]["answer_d"] = "pain in the back"
     d = write(data_dir, data)
-    lh._cache.clear()
+    longhealth_data._cache.clear()
     assert sample(task(LongHealthT1, d, PROFILES["paper"]), "patient_01/q02/r0").reference == "D"  # last
     assert sample(task(LongHealthT1, d, PROFILES["head"]), "patient_01/q02/r0").reference == "C"  # first
 

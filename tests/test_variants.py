@@ -23,7 +23,7 @@ from clue_checks.server.baseline import MODEL_ID, TOKENIZER_DIR, model_sha
 from clue_checks.server.variants import DEGRADED, FINETUNE_DEGRADED, KINDS, VARIANTS, count_up, planted
 from clue_checks.settings import BASELINE_VARIANTS, Settings
 from clue_checks.tasks import TASKS, get_profile
-from clue_checks.tasks.longhealth import strict_letter
+from clue_checks.tasks.longhealth_answers import strict_letter
 from clue_checks.tasks.tokens import LocalTokenCounter, UsesTokenCounter
 from option_values import FakeConfig
 from planted import planted_samples
