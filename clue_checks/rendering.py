@@ -44,6 +44,7 @@ class TemplateUnavailable(Exception):
 
 
 def load_tokenizer(name_or_path: str) -> Any:
+    # transformers is imported here, on first use: a chat-mode run never pays its start-up cost.
     try:
         if _names_the_generic_fast_tokenizer(name_or_path):
             from transformers import PreTrainedTokenizerFast as tokenizer_class
