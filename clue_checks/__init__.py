@@ -2,7 +2,7 @@
 
 The public task API (docs/own-tasks.md), importable from here::
 
-    from clue_checks import Task, Sample, Prompt, SampleResult, LoadedTask, load_task_file
+    from clue_checks import Task, Sample, Prompt, Turn, SampleResult, LoadedTask, load_task_file
 
 Names are imported on first use, so loading the pytest plugin stays cheap.
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_PUBLIC = {"Task": "base", "Sample": "base", "Prompt": "base", "SampleResult": "base", "LoadedTask": "base",
+_PUBLIC = {"Task": "base", "Sample": "base", "Prompt": "base", "Turn": "base", "SampleResult": "base", "LoadedTask": "base",
            "FileTask": "file_task", "load_task_file": "file_task", "TaskDefinition": "taskfile",
            "TaskFileError": "taskfile", "read_task_file": "taskfile", "TaskCatalog": "registry",
            "ENTRY_POINT_GROUP": "registry"}

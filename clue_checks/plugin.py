@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from clue_checks.roles.controller import Controller  # noqa: F401  (named in the StashKey below)
     from clue_checks.roles.session import SampleSession  # noqa: F401
     from clue_checks.roles.setup import ClueSetup
-    from clue_checks.sample_check import SampleCheck
+    from clue_checks.sample_verdict import SampleCheck
 
 MARKER = "clue_task"
 FIXTURE = "clue_sample"

@@ -1,5 +1,8 @@
 """Turns a task's `Prompt` into the `Request` a server receives (the glue between tasks and HTTP).
 
+The task says what to ask; its `RenderingSpec` (`rendering_specs.py`) says how CLUE's code sent it
+(TGI `truncate`, model stop strings, the merged and base layouts); `Renderer.request` applies both.
+
 Generate mode is CLUE's paper-era path: the conversation is rendered locally with the
 model's own chat template (transformers), then the task's assistant prefix is appended as
 plain text, exactly as CLUE's TGI code did (docs/clue-faithfulness.md#conversation-layout). CLUE's user chose the layout with two flags; here
@@ -27,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from clue_checks.endpoint.types import ApiMode, EndpointInfo, GenerationParams, Message, Request
-from clue_checks.tasks.base import Prompt
+from clue_checks.rendering_specs import RenderingSpec
+from clue_checks.tasks.base import Prompt, Turn
 from clue_checks.tasks.families import ModelFamily, family_of, has_quirk, require_family
 from clue_checks.errors import TokenizerError
 
@@ -41,6 +45,7 @@ class TemplateUnavailable(TokenizerError):
 
 
 def load_tokenizer(name_or_path: str) -> Any:
+    # transformers is imported here, on first use: a chat-mode run never pays its start-up cost.
     try:
         if _names_the_generic_fast_tokenizer(name_or_path):
             from transformers import PreTrainedTokenizerFast as tokenizer_class
@@ -131,21 +136,22 @@ class Renderer:
             lost.append("the Llama-3 stop strings are not sent")
         return lost
 
-    def request(self, prompt: Prompt) -> Request:
+    def request(self, prompt: Prompt, spec: RenderingSpec = RenderingSpec()) -> Request:
+        """The request for `prompt`, sent as `spec` says (`rendering_specs.rendering_spec(task)`)."""
         params = GenerationParams(
             max_new_tokens=prompt.max_new_tokens,
-            stop=tuple(dict.fromkeys((*prompt.stop_sequences, *self._model_stops(prompt)))),
-            truncate=self._truncate(prompt) if self.mode == "generate" else None,
+            stop=tuple(dict.fromkeys((*prompt.stop_sequences, *self._model_stops(spec)))),
+            truncate=self._truncate(spec) if self.mode == "generate" else None,
         )
         if self.mode == "chat":
-            return Request("chat", params, messages=self._messages(prompt))
+            return Request("chat", params, messages=self._messages(prompt, spec))
         prefix = prompt.assistant_prefix if self.use_prefix else ""
-        return Request("generate", params, prompt=self.render(prompt) + prefix)
+        return Request("generate", params, prompt=self.render(prompt, spec) + prefix)
 
-    def render(self, prompt: Prompt) -> str:
+    def render(self, prompt: Prompt, spec: RenderingSpec = RenderingSpec()) -> str:
         if self.layout_used == "base":
-            return base_transcript(prompt.messages, prompt.base_separator, prompt.base_trailer)
-        messages = self._messages(prompt)
+            return base_transcript(prompt.messages, spec.base_separator, spec.base_trailer)
+        messages = self._messages(prompt, spec)
         try:
             return self._apply(messages)
         except Exception as first:  # the model's chat template is its author's Jinja code: it raises anything
@@ -159,15 +165,15 @@ class Renderer:
             # Templates without a system role raise in many ways ("System role not supported",
             # "Conversation roles must alternate…"): CLUE's answer was to merge SYS into the first user turn.
             try:
-                return self._apply(merge_system(messages, prompt.system_merge_separator))
+                return self._apply(merge_system(messages, spec.system_merge_separator))
             except Exception:  # the same template code: the first failure is the one to show
                 raise first from None
 
-    def _messages(self, prompt: Prompt) -> tuple[Message, ...]:
+    def _messages(self, prompt: Prompt, spec: RenderingSpec) -> tuple[Message, ...]:
         """The conversation as sent: under --clue-system-role merge, the system prompt in the first user turn."""
-        messages = prompt.messages
+        messages = tuple(Message(turn.role, turn.content) for turn in prompt.messages)
         if self.merge_system_role and len(messages) > 1 and messages[0].role == "system":
-            return merge_system(messages, prompt.system_merge_separator)
+            return merge_system(messages, spec.system_merge_separator)
         return messages
 
     def _apply(self, messages: tuple[Message, ...]) -> str:
@@ -176,19 +182,19 @@ class Renderer:
         return self.tokenizer.apply_chat_template([m.as_dict() for m in messages], tokenize=False,
                                                   add_generation_prompt=True)
 
-    def _model_stops(self, prompt: Prompt) -> tuple[str, ...]:
-        if self.mode == "generate" and self.model_quirks and prompt.model_stop_sequences \
+    def _model_stops(self, spec: RenderingSpec) -> tuple[str, ...]:
+        if self.mode == "generate" and self.model_quirks and spec.model_stop_sequences \
                 and has_quirk(self.family or "other", "llama3"):
             return LLAMA3_STOPS
         return ()
 
-    def _truncate(self, prompt: Prompt) -> int | None:
+    def _truncate(self, spec: RenderingSpec) -> int | None:
         window = self.info.max_total_tokens
-        if prompt.truncate_reserve is None or window is None:
+        if spec.truncate_reserve is None or window is None:
             return None
-        value = window - prompt.truncate_reserve
-        if prompt.truncate_cap is not None:
-            value = min(value, prompt.truncate_cap)
+        value = window - spec.truncate_reserve
+        if spec.truncate_cap is not None:
+            value = min(value, spec.truncate_cap)
         if self.info.max_input_tokens is not None:
             value = min(value, self.info.max_input_tokens)  # TGI rejects truncate > max_input_tokens
         return value if value > 0 else None
@@ -200,7 +206,8 @@ def merge_system(messages: tuple[Message, ...], separator: str = "\n\n") -> tupl
     return (Message("user", system.content + separator + first.content), *rest)
 
 
-def base_transcript(messages: tuple[Message, ...], separator: str = "\n\n", trailer: str = "\n\n") -> str:
+def base_transcript(messages: tuple[Turn, ...] | tuple[Message, ...], separator: str = "\n\n",
+                    trailer: str = "\n\n") -> str:
     """CLUE's base-model transcript: the turns joined by blank lines, ending with one
     (LongHealth: `SYS + "\\n\\n\\n" + prompt`)."""
     return separator.join(m.content for m in messages) + trailer

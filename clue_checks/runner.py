@@ -21,6 +21,7 @@ from clue_checks.endpoint.scheduler import Outcome, Scheduler, Store
 from clue_checks.endpoint.store import NullStore, ResponseStore
 from clue_checks.endpoint.types import REQUEST_COUNTS, EndpointError, EndpointInfo, Request
 from clue_checks.rendering import Renderer, TemplateUnavailable, load_tokenizer
+from clue_checks.rendering_specs import rendering_spec
 from clue_checks.settings import Settings
 from clue_checks.tasks import LoadedTask, Prompt, Sample, Task, get_profile
 from clue_checks.tasks.base import strip_echoed_prefix
@@ -161,9 +162,9 @@ class Run:
                     "give --clue-tokenizer (a local folder with the model's tokenizer files), use --clue-prompt-layout base "
                     "for a base model, or use --clue-api chat")
             tokenizer = load_tokenizer(tokenizer_source) if tokenizer_source else None
-            return Renderer("generate", info, tokenizer, self.profile.assistant_prefix, self.profile.postprocess,
+            return Renderer("generate", info, tokenizer, self.profile.prefills_assistant_prefix, self.profile.postprocess,
                             **layout)
-        return Renderer("chat", info, None, self.profile.assistant_prefix, self.profile.postprocess, **layout)
+        return Renderer("chat", info, None, self.profile.prefills_assistant_prefix, self.profile.postprocess, **layout)
 
     def mode_warnings(self) -> list[str]:
         """Lines for the run's header: what this run's requests cannot do that CLUE's did (chat mode under
@@ -220,9 +221,9 @@ class Run:
 
     def request_for(self, sample: Sample) -> tuple[Prompt, Request]:
         assert self.renderer is not None
-        loaded = self._loaded[sample.task]
-        prompt = self.tasks[sample.task].prompt(sample, loaded.shots)
-        return prompt, self.renderer.request(prompt)
+        task = self.tasks[sample.task]
+        prompt = task.prompt(sample, self._loaded[sample.task].shots)
+        return prompt, self.renderer.request(prompt, rendering_spec(task))
 
     def _submit(self, sample: Sample) -> concurrent.futures.Future[Outcome]:
         # The feeder and the sample's own test may ask at once: one submission per sample, so a
@@ -271,7 +272,7 @@ class Run:
         outcome = self.scheduler.wait(self._submit(sample), poll=0.2 if on_poll else 1.0,
                                       on_poll=on_poll)  # bounded: raises EndpointError on a stall
         text = outcome.completion.text
-        if request.mode == "chat" and self.profile.assistant_prefix:
+        if request.mode == "chat" and self.profile.prefills_assistant_prefix:
             text = strip_echoed_prefix(text, prompt.assistant_prefix)
         assert self.family is not None  # resolved in connect, before the scheduler is kept
         text = self.tasks[sample.task].clean(text, self.family)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from clue_checks.data.bundled import bundled_fixtures_dir
-from clue_checks.progress import CI_INTERVAL_S
+from clue_checks.progress_line import CI_INTERVAL_S
 
 GROUP = "clue-checks"
 

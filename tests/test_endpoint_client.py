@@ -721,11 +721,17 @@ def local_tokenizer():
     return load_tokenizer(str(TOKENIZER_DIR))  # a local folder: no hub access either way
 
 
-def clue_prompt(**kwargs: Any) -> Any:
-    from clue_checks.tasks.base import Prompt
+def clue_prompt() -> Any:
+    from clue_checks.tasks.base import Prompt, Turn
 
-    messages = (Message("system", "SYS"), Message("user", "U1"), Message("assistant", "A1"), Message("user", "U2"))
-    return Prompt(messages, 200, assistant_prefix="Question: ", truncate_reserve=200, **kwargs)
+    messages = (Turn("system", "SYS"), Turn("user", "U1"), Turn("assistant", "A1"), Turn("user", "U2"))
+    return Prompt(messages, 200, assistant_prefix="Question: ")
+
+
+def clue_spec(**kwargs: Any) -> Any:
+    from clue_checks.rendering_specs import RenderingSpec
+
+    return RenderingSpec(truncate_reserve=200, **kwargs)
 
 
 def llama3_info(model_id: str = "meta-llama/Meta-Llama-3-8B-Instruct") -> EndpointInfo:
@@ -743,7 +749,7 @@ def test_render_system_rejecting_templates_and_base_transcript(local_tokenizer, 
     from clue_checks.rendering import LLAMA3_STOPS, Renderer
 
     local_tokenizer.chat_template = template
-    request = Renderer("generate", llama3_info(), local_tokenizer).request(clue_prompt())
+    request = Renderer("generate", llama3_info(), local_tokenizer).request(clue_prompt(), clue_spec())
     assert request.prompt == expected
     assert request.params == GenerationParams(200, LLAMA3_STOPS, 8192 - 200)
 
@@ -754,11 +760,13 @@ def test_render_llama3_stops_only_for_llama3_ids_and_generate_mode(local_tokeniz
     assert LLAMA3_STOPS == ("<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|im_end|>")
     for model_id, stops in [("meta-llama/Meta-Llama-3.1-8B-Instruct", LLAMA3_STOPS), ("x/LLAMA3-med", LLAMA3_STOPS),
                             ("mistralai/Mistral-7B-Instruct-v0.2", ())]:
-        assert Renderer("generate", llama3_info(model_id), local_tokenizer).request(clue_prompt()).params.stop == stops
-    no_stops = clue_prompt(model_stop_sequences=False)  # LongHealth tasks 2/3
-    assert Renderer("generate", llama3_info(), local_tokenizer).request(no_stops).params.stop == ()
-    chat = Renderer("chat", llama3_info()).request(clue_prompt())
-    assert chat.params == GenerationParams(200, (), None) and chat.messages == clue_prompt().messages
+        assert Renderer("generate", llama3_info(model_id), local_tokenizer).request(
+            clue_prompt(), clue_spec()).params.stop == stops
+    no_stops = clue_spec(model_stop_sequences=False)  # LongHealth tasks 2/3
+    assert Renderer("generate", llama3_info(), local_tokenizer).request(clue_prompt(), no_stops).params.stop == ()
+    chat = Renderer("chat", llama3_info()).request(clue_prompt(), clue_spec())
+    assert chat.params == GenerationParams(200, (), None)
+    assert chat.messages == tuple(Message(t.role, t.content) for t in clue_prompt().messages)
 
 
 def test_system_role_merge_puts_the_system_prompt_into_the_first_user_turn(local_tokenizer):
@@ -766,7 +774,8 @@ def test_system_role_merge_puts_the_system_prompt_into_the_first_user_turn(local
 
     chat = Renderer("chat", llama3_info(), merge_system_role=True).request(clue_prompt())
     assert chat.messages == (Message("user", "SYS\n\nU1"), Message("assistant", "A1"), Message("user", "U2"))
-    lh = Renderer("chat", llama3_info(), merge_system_role=True).request(clue_prompt(system_merge_separator=""))
+    lh = Renderer("chat", llama3_info(), merge_system_role=True).request(clue_prompt(),
+                                                                        clue_spec(system_merge_separator=""))
     assert lh.messages[0] == Message("user", "SYSU1")  # LongHealth glues them without a separator, as CLUE did
     # Generate mode merges on request even where the template would take the system role.
     local_tokenizer.chat_template = "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}"

@@ -12,11 +12,12 @@ from hypothesis import strategies as st
 
 from clue_checks.endpoint.types import EndpointInfo, Message
 from clue_checks.rendering import LLAMA3_STOPS, PROMPT_LAYOUTS, Renderer, TemplateUnavailable, load_tokenizer
+from clue_checks.rendering_specs import FEW_SHOT_TASKS, LONGHEALTH_TASKS, RenderingSpec, rendering_spec
 from clue_checks.server import BaselineServer
 from clue_checks.server.baseline import TOKENIZER_DIR
 from clue_checks.settings import Settings
 from clue_checks.tasks import TASKS, get_profile
-from clue_checks.tasks.base import Prompt
+from clue_checks.tasks.base import Prompt, Turn
 from clue_checks.tasks.families import FAMILY_CHOICES, MODEL_FAMILIES, family_of, resolve_family
 from option_values import FakeConfig
 
@@ -57,9 +58,9 @@ def test_two_families_get_both_quirks():
     assert TASKS["mednli"](PAPER).clean("B <|end|> more", "llama3,phi") == "B"
     renderer = Renderer("generate", EndpointInfo(url="http://127.0.0.1:1", server_kind="tgi", model_id="x", max_total_tokens=4096), layout="base",
                         family="llama3,phi")
-    prompt = TASKS["meqsum"](PAPER)
-    sample = prompt.load(FIXTURES).samples[0]
-    assert renderer.request(prompt.prompt(sample, ())).params.stop == LLAMA3_STOPS
+    task = TASKS["meqsum"](PAPER)
+    sample = task.load(FIXTURES).samples[0]
+    assert renderer.request(task.prompt(sample, ()), rendering_spec(task)).params.stop == LLAMA3_STOPS
 
 
 def test_unknown_family_and_a_model_id_in_place_of_a_family_are_refused():
@@ -106,9 +107,12 @@ def info(model_id: str = "/data/weights/release-7") -> EndpointInfo:
                         max_total_tokens=8192, supports_generate=True)
 
 
-def prompt(**kwargs: Any) -> Prompt:
-    messages = (Message("system", "SYS"), Message("user", "U1"), Message("assistant", "A1"), Message("user", "U2"))
-    return Prompt(messages, 200, assistant_prefix="Question: ", truncate_reserve=200, **kwargs)
+def prompt() -> Prompt:
+    messages = (Turn("system", "SYS"), Turn("user", "U1"), Turn("assistant", "A1"), Turn("user", "U2"))
+    return Prompt(messages, 200, assistant_prefix="Question: ")
+
+
+LONGHEALTH = RenderingSpec(system_merge_separator="", base_separator="\n\n\n", base_trailer="")
 
 
 @pytest.fixture()
@@ -128,7 +132,7 @@ def test_template_layouts_render_with_and_without_the_system_role(tokenizer):
     merged = Renderer("generate", info(), tokenizer, layout="template-no-system")
     assert merged.request(prompt()).prompt.startswith("<s><|user|>\nSYS\n\nU1<|end|>\n<|assistant|>\nA1<|end|>\n")
     assert merged.layout_used == "template-no-system"
-    lh = merged.request(prompt(system_merge_separator="")).prompt  # LongHealth: SYS + prompt, glued
+    lh = merged.request(prompt(), LONGHEALTH).prompt  # LongHealth: SYS + prompt, glued
     assert lh.startswith("<s><|user|>\nSYSU1<|end|>\n")
 
 
@@ -136,7 +140,7 @@ def test_base_layout_is_clues_transcript_even_with_a_chat_template(tokenizer):
     renderer = Renderer("generate", info(), tokenizer, layout="base")
     assert renderer.layout_used == "base"
     assert renderer.request(prompt()).prompt == "SYS\n\nU1\n\nA1\n\nU2\n\nQuestion: "
-    lh = renderer.request(prompt(base_separator="\n\n\n", base_trailer="")).prompt  # LongHealth: SYS\n\n\nprompt
+    lh = renderer.request(prompt(), LONGHEALTH).prompt  # LongHealth: SYS\n\n\nprompt
     assert lh == "SYS\n\n\nU1\n\n\nA1\n\n\nU2Question: "
     # The base layout needs no tokenizer at all.
     assert Renderer("generate", info(), None, layout="base").request(prompt()).prompt.startswith("SYS\n\nU1")
@@ -159,7 +163,7 @@ def test_an_instruct_layout_without_a_chat_template_renders_transformers_4_39_de
     default = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
                "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}"
                "{% endif %}")
-    expected = jinja2.Template(default).render(messages=[m.as_dict() for m in prompt().messages],
+    expected = jinja2.Template(default).render(messages=[{"role": m.role, "content": m.content} for m in prompt().messages],
                                                add_generation_prompt=True)
     assert rendered == expected and rendered.startswith("<|im_start|>system\n")
     merged = Renderer("generate", info(), tokenizer, layout="template-no-system").render(prompt())
@@ -290,3 +294,13 @@ def test_bad_option_values_are_usage_errors(cli, ini, message):
 
     with pytest.raises(pytest.UsageError, match=message):
         resolve(FakeConfig(cli, ini))
+
+
+def test_every_clue_task_has_clues_wire_settings():
+    assert set(FEW_SHOT_TASKS) | set(LONGHEALTH_TASKS) == set(TASKS)
+    paper = {name: rendering_spec(cls(PAPER)) for name, cls in TASKS.items()}
+    assert paper["meqsum"] == RenderingSpec(truncate_reserve=200, truncate_cap=24576)
+    assert paper["mednli"] == RenderingSpec(truncate_reserve=200)
+    assert paper["longhealth-t1"] == RenderingSpec(50, None, True, "", "\n\n\n", "")
+    assert paper["longhealth-t3"] == RenderingSpec(None, None, False, "", "\n\n\n", "")
+    assert rendering_spec(TASKS["meqsum"](get_profile("head"))).truncate_reserve is None

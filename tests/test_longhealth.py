@@ -16,17 +16,13 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from clue_checks.data.errors import DataError
+from clue_checks.rendering_specs import rendering_spec
 from clue_checks.tasks import longhealth as lh
+from clue_checks.tasks import longhealth_data
 from clue_checks.tasks.base import clue_prompts
-from clue_checks.tasks.longhealth import (
-    LongHealthT1,
-    LongHealthT2,
-    LongHealthT3,
-    ground_truth,
-    lenient_letter,
-    pack,
-    strict_letter,
-)
+from clue_checks.tasks.longhealth import LongHealthT1, LongHealthT2, LongHealthT3, pack
+from clue_checks.tasks.longhealth_answers import lenient_letter, strict_letter
+from clue_checks.tasks.longhealth_data import ground_truth
 from clue_checks.tasks.profiles import PROFILES
 from clue_checks.tasks.tokens import (
     NO_OFFSETS,
@@ -186,9 +182,9 @@ def test_canary_string_is_optional(data_dir):
 
 def test_file_is_read_once_for_all_three_tasks_and_again_when_it_changes(data_dir, monkeypatch):
     reads: list[Path] = []
-    parse = lh._parse
-    monkeypatch.setattr(lh, "_parse", lambda path: reads.append(path) or parse(path))
-    monkeypatch.setattr(lh, "_cache", {})
+    parse = longhealth_data._parse
+    monkeypatch.setattr(longhealth_data, "_parse", lambda path: reads.append(path) or parse(path))
+    monkeypatch.setattr(longhealth_data, "_cache", {})
     for cls in (LongHealthT1, LongHealthT2, LongHealthT3, LongHealthT1):
         cls(PROFILES["head"]).load(data_dir)
     assert len(reads) == 1
@@ -233,7 +229,7 @@ def test_failure_focus_shows_the_question_and_every_option(data_dir):
 
 
 def test_ground_truth_first_vs_last_match(data_dir):
-    q = lh.Question(2, "?", (("answer_a", "x"), ("answer_b", "chest pain"), ("answer_c", "y"),
+    q = longhealth_data.Question(2, "?", (("answer_a", "x"), ("answer_b", "chest pain"), ("answer_c", "y"),
                              ("answer_d", "pain in the back"), ("answer_e", "z")), "pain", ())
     assert ground_truth(q, with_f=False, match="first") == "B"
     assert ground_truth(q, with_f=False, match="last") == "D"
@@ -252,7 +248,7 @@ def test_ground_truth_profiles_through_the_task(data_dir):
     data = benchmark()
     data["patient_01"]["questions"][1]["answer_d"] = "pain in the back"
     d = write(data_dir, data)
-    lh._cache.clear()
+    longhealth_data._cache.clear()
     assert sample(task(LongHealthT1, d, PROFILES["paper"]), "patient_01/q02/r0").reference == "D"  # last
     assert sample(task(LongHealthT1, d, PROFILES["head"]), "patient_01/q02/r0").reference == "C"  # first
 
@@ -415,7 +411,7 @@ def test_task1_prompt_packs_answer_docs_first(data_dir):
     s = sample(t, "patient_01/q01/r0")
     prompt = t.prompt(s, ())
     assert [m.role for m in prompt.messages] == ["system", "user"] and prompt.messages[0].content == SYS
-    assert prompt.max_new_tokens == 50 and prompt.assistant_prefix == "" and prompt.truncate_reserve == 50
+    assert prompt.max_new_tokens == 50 and prompt.assistant_prefix == "" and rendering_spec(t).truncate_reserve == 50
     docs = documents(prompt)
     assert sorted(map(marker, docs)) == [f"DOC-patient_01-t{i}" for i in range(6)]  # all fit
     user = prompt.messages[1].content
@@ -444,7 +440,8 @@ def test_tasks2_and_3_draw_foreign_documents(data_dir):
     assert set(map(marker, d3)) != {marker(d) for d in d2 if "patient_01" not in d}  # independent draws
     user = t3.prompt(sample(t3, s), ()).messages[1].content
     assert "\nF: Question cannot be answered with provided documents\n" in user
-    assert t2.prompt(sample(t2, s), ()).truncate_reserve is None
+    assert rendering_spec(t2).truncate_reserve is None and not rendering_spec(t2).model_stop_sequences
+    assert rendering_spec(LongHealthT1(t2.profile)).model_stop_sequences  # CLUE sent its stop strings in the task 1 loop only
 
 
 def test_head_profile_uses_the_model_window_for_tasks_2_and_3(data_dir):
@@ -454,8 +451,7 @@ def test_head_profile_uses_the_model_window_for_tasks_2_and_3(data_dir):
     t2 = task(LongHealthT2, data_dir, PROFILES["head"], window=100_000)
     assert len(documents(t2.prompt(sample(t2, "patient_01/q01/r0"), ()))) == 12
     t1 = task(LongHealthT1, data_dir, PROFILES["head"])  # task 1 keeps 8140; no window needed
-    prompt = t1.prompt(sample(t1, "patient_01/q01/r0"), ())
-    assert prompt.truncate_reserve is None  # head: no TGI truncation
+    assert rendering_spec(t1).truncate_reserve is None  # head: no TGI truncation
 
 
 def test_missing_counter_is_a_clear_error(data_dir):

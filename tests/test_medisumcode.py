@@ -15,6 +15,7 @@ from clue_checks.data.errors import DataError
 from clue_checks.metrics import icd10
 from clue_checks.metrics.icd10 import (approximate_match, dotted, exact_match, extract_codes, invalid_codes,
                                        is_valid_code, near_misses, valid_rate)
+from clue_checks.rendering_specs import rendering_spec
 from clue_checks.tasks import get_profile
 from clue_checks.tasks.base import Sample, clue_prompts
 from clue_checks.tasks.medisumcode import MeDiSumCode
@@ -181,7 +182,7 @@ def test_array_and_jsonl_both_load(tmp_path, jsonl):
     loaded = MeDiSumCode(PAPER).load(tmp_path)
     assert [s.id for s in loaded.shots] == ["20000000"]  # paper: the first record
     assert [s.test_id for s in loaded.samples] == ["medisumcode:20000001", "medisumcode:20000002"]
-    assert loaded.samples[0].reference == "E119, I10" and loaded.notes == ()
+    assert loaded.samples[0].reference == "E119, I10"
 
 
 def test_head_shot_is_record_376_of_500(tmp_path):
@@ -196,10 +197,10 @@ def test_integer_hadm_id_and_empty_code_list(tmp_path):
     assert loaded.shots[0].id == "7" and loaded.shots[0].reference == ""
 
 
-def test_dotted_gold_codes_are_kept_and_noted(tmp_path):
+def test_dotted_gold_codes_are_kept(tmp_path):
     write_data(tmp_path, [note(0), note(1, ("E11.9",))])
     loaded = MeDiSumCode(PAPER).load(tmp_path)
-    assert loaded.samples[0].reference == "E11.9" and "'.'" in loaded.notes[0]
+    assert loaded.samples[0].reference == "E11.9"
 
 
 @pytest.mark.parametrize("record,where,problem", [
@@ -247,7 +248,7 @@ def test_prompt_layout(tmp_path, profile, prefix, tokens, reserve):
     assert prompt.messages[1].content.startswith("--------------BEGIN DISCHARGE LETTER--------------\n")
     assert prompt.messages[2].content == "ICD-10 Codes: E119, I10, Z794"
     assert prompt.messages[3].content == texts["user"].format(text=loaded.samples[0].record["text"])
-    assert (prompt.assistant_prefix, prompt.max_new_tokens, prompt.truncate_reserve) == (prefix, tokens, reserve)
+    assert (prompt.assistant_prefix, prompt.max_new_tokens, rendering_spec(task).truncate_reserve) == (prefix, tokens, reserve)
 
 
 # -- score and verdict -------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clue_checks.progress import LiveProgress, RunTotals, Snapshot, format_line, from_counters
+from clue_checks.progress_line import LiveProgress, RunTotals, Snapshot, format_line, from_counters
 
 
 class FakeClock:

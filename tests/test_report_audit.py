@@ -222,7 +222,7 @@ def test_notes_without_a_reason_are_listed_once():
 
 @pytest.mark.parametrize("value,floor", [(0.09996, 0.1), (0.10004, 0.1), (0.5, None), (0.1, 0.1)])
 def test_the_failure_message_never_rounds_a_value_across_its_floor(value, floor):
-    from clue_checks.sample_check import _shown
+    from clue_checks.sample_verdict import _shown
 
     text = _shown(value, floor)
     assert floor is None or (float(text) < floor) == (value < floor)

@@ -63,7 +63,8 @@ def test_probsum_reads_the_training_style_header(tmp_path):
 def test_probsum_reads_clue_template_names_and_numbers_rows_without_ids(tmp_path):
     write_csv(tmp_path, ["Subjectives", "Assessment", "Summary"], [[f"s{i}", f"a{i}", "x"] for i in range(4)])
     loaded = ProblemSummary(HEAD).load(tmp_path)
-    assert len(loaded.samples) == 1 and loaded.notes
+    assert len(loaded.samples) == 1  # no id column: numbered by row
+    assert sorted(s.id for s in (*loaded.shots, *loaded.samples)) == ["1", "2", "3", "4"]
 
 
 def test_probsum_missing_column_names_the_columns_found(tmp_path):

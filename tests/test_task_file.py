@@ -232,6 +232,7 @@ def test_every_parser_reads_any_text_without_raising(text):
 def test_a_task_files_stop_strings_are_sent_in_both_api_modes_and_join_llama3s(tmp_path):
     from clue_checks.endpoint.types import EndpointInfo
     from clue_checks.rendering import LLAMA3_STOPS, Renderer
+    from clue_checks.rendering_specs import rendering_spec
 
     task = load_task_file(write(tmp_path))(get_profile("paper"))
     loaded = task.load(tmp_path)
@@ -239,11 +240,12 @@ def test_a_task_files_stop_strings_are_sent_in_both_api_modes_and_join_llama3s(t
     chat = Renderer("chat", EndpointInfo("http://x", "vllm", "meta-llama/Meta-Llama-3-8B-Instruct"))
     base = Renderer("generate", EndpointInfo("http://x", "tgi", "meta-llama/Meta-Llama-3-8B-Instruct"),
                     layout="base")
-    assert chat.request(prompt).params.stop == ("\n",)
-    assert base.request(prompt).params.stop == ("\n",)  # a task file's task sends no CLUE quirk stop strings
+    spec = rendering_spec(task)
+    assert chat.request(prompt, spec).params.stop == ("\n",)
+    assert base.request(prompt, spec).params.stop == ("\n",)  # a task file's task sends no CLUE quirk stop strings
     from dataclasses import replace
 
-    assert base.request(replace(prompt, model_stop_sequences=True)).params.stop == ("\n", *LLAMA3_STOPS)
+    assert base.request(prompt, replace(spec, model_stop_sequences=True)).params.stop == ("\n", *LLAMA3_STOPS)
 
 
 _SECTIONS = ("task", "data", "prompt", "generation", "answer", "metric")

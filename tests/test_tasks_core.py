@@ -329,3 +329,14 @@ def test_meqsum_xlsx_is_not_text_so_bad_bytes_are_an_unreadable_workbook(tmp_pat
     path.write_bytes(b"File,CHQ,Summary\n1.txt,caf\xe9,x\n")
     with pytest.raises(DataError, match="not a readable xlsx workbook"):
         MeQSum(PAPER).load(tmp_path)
+
+
+def test_tasks_do_not_import_the_endpoint_layer():
+    """A task says what to ask; how it goes on the wire is the renderer's (rendering_specs)."""
+    import ast
+
+    for path in (Path(__file__).resolve().parents[1] / "clue_checks" / "tasks").glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        assert not [m for m in imported if m.startswith(("clue_checks.endpoint", "clue_checks.rendering"))], path

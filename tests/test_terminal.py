@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from clue_checks.sample_check import TEXT_HEAD, TEXT_TAIL, bounded
+from clue_checks.sample_verdict import TEXT_HEAD, TEXT_TAIL, bounded
 from fakes import copy_suite
 
 REPO = Path(__file__).resolve().parents[1]

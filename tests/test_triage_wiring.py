@@ -20,7 +20,7 @@ from clue_checks.report.write.markdown import markdown
 from clue_checks.report.write.junit import sample_output
 from clue_checks.report.write.redact import redact_reason, redact_row, redact_text
 from clue_checks.roles.kind_selection import read_selection, split_items
-from clue_checks.sample_check import SampleCheck
+from clue_checks.sample_verdict import SampleCheck
 from clue_checks.tasks import TASKS, get_profile
 from clue_checks.tasks.base import Sample
 

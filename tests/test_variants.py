@@ -17,12 +17,13 @@ from hypothesis import strategies as st
 from clue_checks.endpoint.types import EndpointInfo
 from clue_checks.metrics.classification import exactly_once
 from clue_checks.rendering import Renderer, load_tokenizer
+from clue_checks.rendering_specs import rendering_spec
 from clue_checks.server import BaselineServer, heuristics, variants
 from clue_checks.server.baseline import MODEL_ID, TOKENIZER_DIR, model_sha
 from clue_checks.server.variants import DEGRADED, FINETUNE_DEGRADED, KINDS, VARIANTS, count_up, planted
 from clue_checks.settings import BASELINE_VARIANTS, Settings
 from clue_checks.tasks import TASKS, get_profile
-from clue_checks.tasks.longhealth import strict_letter
+from clue_checks.tasks.longhealth_answers import strict_letter
 from clue_checks.tasks.tokens import LocalTokenCounter, UsesTokenCounter
 from option_values import FakeConfig
 from planted import planted_samples
@@ -45,7 +46,7 @@ def prompts() -> dict[str, list[tuple[str, str]]]:
         if isinstance(task, UsesTokenCounter):
             task.use_token_counter(LocalTokenCounter(tokenizer), window=10**6)
         loaded = task.load(FIXTURES)
-        out[name] = [(s.test_id, renderer.request(task.prompt(s, loaded.shots)).prompt) for s in loaded.samples]
+        out[name] = [(s.test_id, renderer.request(task.prompt(s, loaded.shots), rendering_spec(task)).prompt) for s in loaded.samples]
     return out
 
 

@@ -93,7 +93,7 @@ class BaselineSide:
             return baseline_of(record) if record is not None else None
         if self.run is None:
             return None
-        from clue_checks.sample_check import SampleCheck
+        from clue_checks.sample_verdict import SampleCheck
 
         try:
             evaluated = self.run.evaluate(sample)

@@ -1,4 +1,4 @@
-"""The live progress line wired to pytest (clue_checks/progress.py draws it): a single process, or the
+"""The live progress line wired to pytest (clue_checks/progress_line.py draws it): a single process, or the
 xdist controller summing what its workers send.
 
 pytest owns the terminal: its line of dots (or, with -v, one line per test) is written as tests
@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from clue_checks.progress import LiveProgress, RunTotals, Snapshot, from_counters
+from clue_checks.progress_line import LiveProgress, RunTotals, Snapshot, from_counters
 
 REPORT_ATTRIBUTE = "clue_progress"  # on a worker's sample report: its request counters (a JSON-able dict)
 

@@ -26,7 +26,7 @@ from clue_checks.roles.setup import ClueSetup
 if TYPE_CHECKING:
     from clue_checks.report.numbers.aggregate import SampleRecord  # noqa: F401  (named in the StashKey below)
     from clue_checks.runner import Run
-    from clue_checks.sample_check import SampleCheck
+    from clue_checks.sample_verdict import SampleCheck
     from clue_checks.server import BaselineServer
     from clue_checks.roles.baseline import BaselineSide
     from clue_checks.roles.progress import SessionProgress
@@ -314,7 +314,7 @@ class SampleSession:
         """The `clue_sample` fixture: the sample's response, scored; `.check()` asserts its verdict."""
         from clue_checks.endpoint.types import EndpointError
         from clue_checks.report.numbers.aggregate import SampleRecord
-        from clue_checks.sample_check import SampleCheck
+        from clue_checks.sample_verdict import SampleCheck
         from clue_checks.tasks.tokens import TokenizerUnavailable
 
         if self.unavailable is not None:

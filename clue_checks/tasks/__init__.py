@@ -5,7 +5,7 @@ The same `Task` API carries users' own tasks: a task file (`load_task_file`, doc
 
 from __future__ import annotations
 
-from clue_checks.tasks.base import LoadedTask, Prompt, Sample, SampleResult, Task
+from clue_checks.tasks.base import LoadedTask, Prompt, Sample, SampleResult, Task, Turn
 from clue_checks.tasks.longhealth import LongHealthT1, LongHealthT2, LongHealthT3
 from clue_checks.tasks.medisumcode import MeDiSumCode
 from clue_checks.tasks.medisumqa import MeDiSumQA
@@ -22,4 +22,4 @@ from clue_checks.tasks.file_task import FileTask, load_task_file  # noqa: E402  
 from clue_checks.tasks.taskfile import TaskDefinition, TaskFileError, read_task_file  # noqa: E402
 
 __all__ = ["TASKS", "PROFILES", "FileTask", "LoadedTask", "Profile", "Prompt", "Sample", "SampleResult", "Task",
-           "TaskDefinition", "TaskFileError", "get_profile", "load_task_file", "read_task_file"]
+           "TaskDefinition", "TaskFileError", "Turn", "get_profile", "load_task_file", "read_task_file"]

@@ -1,8 +1,10 @@
 """What every CLUE task provides: load → shots → prompt → clean → score → sample verdict.
 
-A task knows nothing of HTTP. It turns records into a `Prompt` (messages plus the
-assistant prefix CLUE prefilled) and turns the model's text into metric values and a
-pass/fail verdict for one sample.
+A task knows nothing of HTTP. It turns records into a `Prompt` (what to ask: the turns, the
+assistant prefix CLUE prefilled, the answer's length and stop strings) and turns the model's text
+into metric values and a pass/fail verdict for one sample. How a prompt goes on the wire (TGI
+`truncate`, model stop strings, the layout without a system role) is the renderer's
+(`clue_checks/rendering_specs.py`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from clue_checks.endpoint.types import Message
 from clue_checks.metrics import BatchedValues
 from clue_checks.numbers import shown_for_verdict
 from clue_checks.tasks.families import has_quirk, require_family
@@ -43,21 +44,21 @@ class Sample:
 
 
 @dataclass(frozen=True)
-class Prompt:
-    """A conversation in CLUE's layout: system, shot pairs, target user turn."""
+class Turn:
+    """One turn of a conversation: `role` is "system", "user" or "assistant"."""
 
-    messages: tuple[Message, ...]
+    role: str
+    content: str
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What to ask: a conversation in CLUE's layout (system, shot pairs, target user turn) and what the
+    answer needs."""
+
+    messages: tuple[Turn, ...]
     max_new_tokens: int
     assistant_prefix: str = ""  # prefilled after the rendered chat template (paper profile)
-    # TGI `truncate` = the server's token window minus this reserve, optionally capped (docs/clue-faithfulness.md#generation-settings).
-    truncate_reserve: int | None = None
-    truncate_cap: int | None = None
-    # CLUE's TGI code sent its Llama-3 stop strings for every task but LongHealth tasks 2/3.
-    model_stop_sequences: bool = True
-    # How CLUE laid the prompt out for a template without a system role, and for a base model.
-    system_merge_separator: str = "\n\n"
-    base_separator: str = "\n\n"
-    base_trailer: str = "\n\n"
     # The task's own stop strings (a task file's [generation] stop), sent in both API modes.
     stop_sequences: tuple[str, ...] = ()
 
@@ -80,7 +81,6 @@ class LoadedTask:
     shots: tuple[Sample, ...]
     samples: tuple[Sample, ...]
     source: Path
-    notes: tuple[str, ...] = ()
     extra_sources: tuple[Path, ...] = ()  # other files the task is defined by (a task file), for the manifest
 
     @property
@@ -144,8 +144,7 @@ class Task(ABC):
     @abstractmethod
     def prompt(self, sample: Sample, shots: Sequence[Sample]) -> Prompt: ...
 
-    def few_shot_prompt(self, sample: Sample, shots: Sequence[Sample], *, answer_field: str,
-                        truncate_cap: int | None = None) -> Prompt:
+    def few_shot_prompt(self, sample: Sample, shots: Sequence[Sample], *, answer_field: str) -> Prompt:
         """CLUE's instruction-task prompt: system, shot pairs, target; the prefix is the answer template
         formatted with an empty answer ("Question: ", "ICD-10 Codes: ", …), prefilled in the paper profile."""
         texts = clue_prompts()[self.name]
@@ -155,9 +154,7 @@ class Task(ABC):
             conversation(texts["system"], [(user.format(**s.record), assistant.format(**s.record)) for s in shots],
                          user.format(**sample.record)),
             max_new_tokens=self.profile.max_new_tokens[self.name],
-            assistant_prefix=assistant.format(**{answer_field: ""}) if self.profile.assistant_prefix else "",
-            truncate_reserve=self.profile.truncate_reserve.get(self.name),
-            truncate_cap=truncate_cap,
+            assistant_prefix=assistant.format(**{answer_field: ""}) if self.profile.prefills_assistant_prefix else "",
         )
 
     #: CLUE's TGI-era scripts cut a Phi model's answer at " <|end|>" in every task but LongHealth tasks 2
@@ -215,13 +212,13 @@ def cut_at_phi_end(text: str) -> str:
     return text[:cut] if cut >= 0 else text
 
 
-def conversation(system: str, shots: Sequence[tuple[str, str]], target_user: str) -> tuple[Message, ...]:
+def conversation(system: str, shots: Sequence[tuple[str, str]], target_user: str) -> tuple[Turn, ...]:
     """CLUE's layout: [system, user(shot1), assistant(shot1), …, user(target)]."""
-    messages = [Message("system", system)]
+    messages = [Turn("system", system)]
     for user, assistant in shots:
-        messages.append(Message("user", user))
-        messages.append(Message("assistant", assistant))
-    messages.append(Message("user", target_user))
+        messages.append(Turn("user", user))
+        messages.append(Turn("assistant", assistant))
+    messages.append(Turn("user", target_user))
     return tuple(messages)
 
 

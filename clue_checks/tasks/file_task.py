@@ -14,9 +14,8 @@ from typing import Any, ClassVar
 
 from clue_checks.data.errors import DataError
 from clue_checks.data.readers import Records, read_csv, read_json_records, read_xlsx, require_file, unique_ids
-from clue_checks.endpoint.types import Message
 from clue_checks.metrics import BatchedValues
-from clue_checks.tasks.base import LoadedTask, Prompt, Sample, SampleResult, Task, floor_verdict
+from clue_checks.tasks.base import LoadedTask, Prompt, Sample, SampleResult, Task, Turn, floor_verdict
 from clue_checks.tasks.shots import SHOT_SEED
 from clue_checks.tasks.taskfile import TaskDefinition, read_task_file
 
@@ -68,13 +67,13 @@ class FileTask(Task):
     def prompt(self, sample: Sample, shots: Sequence[Sample]) -> Prompt:
         d = self.definition
         user, answer = self._templates
-        messages = [Message("system", d.system)] if d.system else []
+        messages = [Turn("system", d.system)] if d.system else []
         for shot in shots:
-            messages += [Message("user", user.render(**shot.record)), Message("assistant", answer.render(**shot.record))]
-        messages.append(Message("user", user.render(**sample.record)))
+            messages += [Turn("user", user.render(**shot.record)), Turn("assistant", answer.render(**shot.record))]
+        messages.append(Turn("user", user.render(**sample.record)))
         return Prompt(tuple(messages), max_new_tokens=d.max_new_tokens,
-                      assistant_prefix=d.assistant_prefix if self.profile.assistant_prefix else "",
-                      model_stop_sequences=False, stop_sequences=d.stop)
+                      assistant_prefix=d.assistant_prefix if self.profile.prefills_assistant_prefix else "",
+                      stop_sequences=d.stop)
 
     # -- scoring ---------------------------------------------------------------------------
 

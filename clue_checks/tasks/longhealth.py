@@ -1,5 +1,8 @@
 """LongHealth tasks 1, 2, 3: multiple choice over long clinical documents (docs/clue-faithfulness.md#longhealth).
 
+The file is read in `longhealth_data.py`, answers are read in `longhealth_answers.py`; here the documents are
+packed and the prompts built and scored.
+
 Task 1: the patient's own documents (answer documents first), options A–E.
 Task 2: the answer documents plus 10 texts of *other* patients, options A–F.
 Task 3: only the 10 foreign texts, options A–F; the answer is always F.
@@ -36,18 +39,16 @@ Deliberate differences:
 
 from __future__ import annotations
 
-import json
 import random
-import re
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from clue_checks.data.errors import DataError
-from clue_checks.data.readers import read_text, require_file
 from clue_checks.tasks.base import LoadedTask, Prompt, Sample, SampleResult, Task, clue_prompts, conversation
+from clue_checks.tasks.longhealth_answers import ABSTAINS, lenient_letter, stated_letters, strict_letter
+from clue_checks.tasks.longhealth_data import OPTION_KEYS, Benchmark, Patient, Question, ground_truth, load_benchmark
 from clue_checks.tasks.profiles import Profile
 from clue_checks.tasks.tokens import TokenCounter, TokenizerUnavailable, shared
 
@@ -55,144 +56,6 @@ LONGHEALTH_SEED = 1  # seeds every document shuffle and foreign draw; belongs in
 DATA_PATH = "LongHealth/benchmark_v5.json"
 REPEATS = 5  # prompts per question per task
 N_FOREIGN = 10  # texts of other patients per task 2/3 prompt
-OPTION_KEYS = ("answer_a", "answer_b", "answer_c", "answer_d", "answer_e")
-STRICT = re.compile(r"The correct answer is (\w):")
-
-
-# -- data --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Question:
-    no: int
-    text: str
-    options: tuple[tuple[str, str], ...]  # (answer_a…answer_e, text) in the file's key order
-    correct: str  # the full text of the correct option, not a letter
-    answer_docs: tuple[str, ...]  # text ids from answer_location, in key order
-
-
-@dataclass(frozen=True)
-class Patient:
-    id: str
-    texts: Mapping[str, str]  # text id → document, in file order
-    questions: Mapping[int, Question]  # by "No", in file order
-
-
-@dataclass(frozen=True)
-class Benchmark:
-    path: Path
-    patients: Mapping[str, Patient]  # in file order
-    # Every text of every patient, in file order, and each patient's [start, end) slice of it:
-    # the population task 2/3 prompts draw foreign texts from.
-    all_texts: tuple[tuple[str, str], ...]
-    slices: Mapping[str, tuple[int, int]]
-
-
-_cache: dict[Path, tuple[tuple[int, int], Benchmark]] = {}
-_cache_lock = threading.Lock()
-
-
-def load_benchmark(path: Path) -> Benchmark:
-    """The parsed file, read once per process for all three tasks (re-read if it changes on disk)."""
-    require_file(path)
-    stat = path.stat()
-    stamp = (stat.st_mtime_ns, stat.st_size)
-    key = path.resolve()
-    with _cache_lock:  # held while parsing: three tasks loading at once still read the file once
-        hit = _cache.get(key)
-        if hit is None or hit[0] != stamp:
-            hit = (stamp, _parse(path))
-            _cache[key] = hit
-        return hit[1]
-
-
-def _parse(path: Path) -> Benchmark:
-    text = read_text(path)  # names the line of a byte that is not UTF-8; a byte-order mark is accepted
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        # CLUE's scripts/download_datasets.sh fetched a github.com /blob/ page (HTML), not the file.
-        hint = ("this is an HTML page, not the JSON file: download the raw file (raw.githubusercontent.com), "
-                "not a github.com/…/blob/ page") if text.lstrip()[:1] == "<" else None
-        raise DataError(path, f"malformed JSON: {exc.msg}", where=f"line {exc.lineno} column {exc.colno}",
-                        hint=hint) from None
-    if not isinstance(data, dict) or not data:
-        raise DataError(path, "expected a JSON object keyed by patient id (\"patient_01\", …)")
-    patients: dict[str, Patient] = {}
-    all_texts: list[tuple[str, str]] = []
-    slices: dict[str, tuple[int, int]] = {}
-    for pid, record in data.items():
-        patient = _patient(path, pid, record)
-        patients[pid] = patient
-        slices[pid] = (len(all_texts), len(all_texts) + len(patient.texts))
-        all_texts.extend((pid, tid) for tid in patient.texts)
-    return Benchmark(path, patients, tuple(all_texts), slices)
-
-
-def _require(path: Path, where: str, record: Mapping[str, Any], name: str, kind: type | tuple[type, ...],
-             what: str) -> Any:
-    if name not in record:
-        present = ", ".join(sorted(map(str, record))) or "none"
-        raise DataError(path, f"missing field {name!r} (fields present: {present})", where=where)
-    value = record[name]
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise DataError(path, f"field {name!r} must be {what}, got {type(value).__name__}", where=where)
-    return value
-
-
-def _patient(path: Path, pid: str, record: Any) -> Patient:
-    where = f"patient {pid!r}"
-    if not isinstance(record, dict):
-        raise DataError(path, "each patient must be a JSON object", where=where)
-    # `canaray-string` (sic), name, birthday and diagnosis are not needed and not required.
-    texts = _require(path, where, record, "texts", dict, "an object of text id → document")
-    if not texts:
-        raise DataError(path, "field 'texts' is empty", where=where)
-    for tid, text in texts.items():
-        if not isinstance(text, str):
-            raise DataError(path, f"field 'texts' entry {tid!r} must be text, got {type(text).__name__}", where=where)
-    questions: dict[int, Question] = {}
-    for position, raw in enumerate(_require(path, where, record, "questions", list, "a list"), start=1):
-        question = _question(path, pid, position, raw, texts)
-        if question.no in questions:
-            raise DataError(path, f"question number {question.no} appears twice", where=where)
-        questions[question.no] = question
-    return Patient(pid, texts, questions)
-
-
-def _question(path: Path, pid: str, position: int, raw: Any, texts: Mapping[str, str]) -> Question:
-    where = f"patient {pid!r}, question #{position} in the list"
-    if not isinstance(raw, dict):
-        raise DataError(path, "each question must be a JSON object", where=where)
-    no = _require(path, where, raw, "No", (int, str), "a question number")
-    try:
-        no = int(no)
-    except ValueError:
-        raise DataError(path, f"field 'No' must be a question number, got {no!r}", where=where) from None
-    where = f"patient {pid!r}, question {no}"
-    text = _require(path, where, raw, "question", str, "text")
-    for key in OPTION_KEYS:
-        _require(path, where, raw, key, str, "text")
-    correct = _require(path, where, raw, "correct", str, "text (the correct option's text)")
-    if not correct:
-        raise DataError(path, "field 'correct' is empty (it would match every option)", where=where)
-    location = _require(path, where, raw, "answer_location", dict, "an object keyed by text id")
-    for tid in location:
-        if tid not in texts:
-            raise DataError(path, f"field 'answer_location' names {tid!r}, which is not in the patient's texts "
-                                  f"({', '.join(texts)})", where=where)
-    options = tuple((key, raw[key]) for key in raw if key in OPTION_KEYS)  # file key order, as CLUE walked it
-    return Question(no, text, options, correct, tuple(location))
-
-
-def ground_truth(question: Question, *, with_f: bool, match: str) -> str | None:
-    """The letter of the option whose text contains `correct`; first or last match; None if none."""
-    keys = [key for key, text in question.options if question.correct in text]
-    if with_f and question.correct in clue_prompts()["longhealth"]["option_f"]:
-        keys.append("answer_f")
-    if not keys:
-        return None
-    return (keys[0] if match == "first" else keys[-1])[-1].upper()
 
 
 # -- packing -----------------------------------------------------------------------------------
@@ -224,73 +87,6 @@ def pack(counter: TokenCounter, budget: int, fixed: Sequence[str], answer_docs: 
                 used = budget
                 break  # stop this group; the next group's first document is then cut to ""
     return Packing(tuple(documents), used, tuple(cut))
-
-
-# -- answers -----------------------------------------------------------------------------------
-
-_LETTER = r"[*_\"'(\[]*(?:([A-F])(?![A-Za-z0-9])|([a-f])(?=[*_\"')\]]*[:)]))"
-# Forms a reader would accept but CLUE's pattern does not, most specific first.
-LENIENT_FORMS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    # Markdown emphasis may close after the label or the colon: "**The correct answer is:** C", "**Answer:** C".
-    ("'correct answer is' + letter",
-     re.compile(r"(?i:correct answer is)[\s*_]*:?[\s*_]*(?i:option\s+)?" + _LETTER)),
-    ("'Answer: X'", re.compile(r"\b(?i:answer)[*_]*\s*:[\s*_]*(?i:option\s+)?" + _LETTER)),
-    ("a leading letter", re.compile(r"^[\s*_\"'(\[]*([A-F])()[*_\"')\]]*\s*(?:[:.)]|$)")),
-)
-# The model says the documents do not answer the question (LongHealth issue #2).
-ABSTAINS = re.compile(
-    r"(?i)\b(?:cannot|can ?not|can't|could not|couldn't) be (?:answered|determined)\b"
-    r"|\bunable to (?:answer|determine)\b"
-    r"|\b(?:documents?|letters?|texts?|records?) (?:do|does) not (?:mention|contain|provide|include|specify|state)\b"
-    r"|\bnot (?:mentioned|provided|stated|specified|found) in the (?:provided |given )?(?:documents?|letters?|texts?)\b"
-    r"|\bno (?:information|mention)\b"
-)
-
-
-def strict_letter(response: str) -> str | None:
-    """CLUE's parse: the first `The correct answer is X:`, X one word character, case kept."""
-    found = STRICT.search(response)
-    return found.group(1) if found else None
-
-
-def lenient_letter(response: str, letters: str) -> tuple[str | None, str]:
-    """(letter, form) by the secondary parser; letters outside `letters` are ignored.
-
-    1. CLUE's strict match, when it caught an upper-case option letter (so lenient ⊇ strict).
-    2. Else the first form of LENIENT_FORMS that matches: "The correct answer is: C",
-       "The correct answer is **C**:", "The correct answer is C.", "... is option C", "Answer: C",
-       "**Answer:** C", "**The correct answer is:** C",
-       a response that starts with "C:", "C.", "**C**:" or "(C)". Upper-case letters count when not
-       followed by a letter or digit; lower-case ones only directly before ":" or ")" (never the article
-       in "is a combination").
-    3. Else no letter: (None, "none").
-    Abstention (ABSTAINS: "cannot be answered", "the documents do not mention", …) is judged separately:
-    `accuracy_lenient` is 1 when this letter is the ground truth, or when the ground truth is F and the
-    model states the documents do not answer, whatever letter it names (LongHealth issue #2). It is
-    never below the strict `accuracy`.
-    """
-    strict = strict_letter(response)
-    if strict is not None and strict in letters:
-        return strict, "CLUE's 'The correct answer is X:'"
-    for name, pattern in LENIENT_FORMS:
-        for found in pattern.finditer(response):
-            letter = (found.group(1) or found.group(2) or "").upper()
-            if letter and letter in letters:
-                return letter, name
-    return None, "none"
-
-
-def stated_letters(response: str) -> list[str]:
-    """Every different capital letter the response states as its answer, in the order written.
-
-    Read from CLUE's pattern (any capital, offered or not) and the lenient forms that name an answer
-    ("... correct answer is: C", "Answer: C"; A–F). Two or more mean the model hedged (triage); the
-    scores never use this.
-    """
-    found = [(m.start(), m.group(1)) for m in STRICT.finditer(response) if "A" <= m.group(1) <= "Z"]
-    for _, pattern in LENIENT_FORMS[:2]:
-        found += [(m.start(), (m.group(1) or m.group(2) or "").upper()) for m in pattern.finditer(response)]
-    return list(dict.fromkeys(letter for _, letter in sorted(found) if letter))
 
 
 # -- the tasks ---------------------------------------------------------------------------------
@@ -333,8 +129,7 @@ class LongHealthTask(Task):
                     record = {"patient": patient.id, "question": question.no, "repeat": repeat}
                     samples.append(Sample(self.name, f"{patient.id}/q{question.no:02d}/r{repeat}", record, reference))
         self._benchmark = benchmark
-        note = f"documents shuffled and foreign texts drawn with seed {LONGHEALTH_SEED} per prompt (CLUE: unseeded)"
-        return LoadedTask((), tuple(samples), benchmark.path, (note,))
+        return LoadedTask((), tuple(samples), benchmark.path)
 
     def reference(self, benchmark: Benchmark, patient: Patient, question: Question) -> str:
         letter = ground_truth(question, with_f=self.letters.endswith("F"), match=self.profile.longhealth_gt_match)
@@ -370,11 +165,6 @@ class LongHealthTask(Task):
         return Prompt(
             conversation(texts["system"], (), user),
             max_new_tokens=self.profile.max_new_tokens["longhealth"],
-            assistant_prefix="",
-            truncate_reserve=self.profile.truncate_reserve.get("longhealth") if self.part == "t1" else None,
-            model_stop_sequences=self.part == "t1",  # CLUE sent no stop strings for tasks 2/3
-            system_merge_separator="",  # CLUE: a single user message SYS + prompt
-            base_separator="\n\n\n", base_trailer="",  # CLUE: SYS + "\n\n\n" + prompt
         )
 
     def cluster_of(self, sample: Sample) -> str | None:

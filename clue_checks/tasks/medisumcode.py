@@ -86,11 +86,8 @@ class MeDiSumCode(Task):
         unique_ids(path, (r["hadm_id"] for r in records), "hadm_id", raw.wheres)
         shots, scored = split_shots(records, N_SHOTS, self.profile.shots_for(self.name))
         as_sample = lambda r: Sample(self.name, r["hadm_id"], r, r["codes"])  # noqa: E731
-        notes = ()
-        if any("." in r["codes"] for r in records):
-            # Kept as CLUE would: predictions are undotted, so a dotted gold code can never match exactly.
-            notes = ("some gold codes contain '.'; CLUE compares undotted codes, so those never match exactly",)
-        return LoadedTask(tuple(map(as_sample, shots)), tuple(map(as_sample, scored)), path, notes)
+        # A dotted gold code is kept as CLUE kept it: predictions are undotted, so it never matches exactly.
+        return LoadedTask(tuple(map(as_sample, shots)), tuple(map(as_sample, scored)), path)
 
     def prompt(self, sample: Sample, shots: Sequence[Sample]) -> Prompt:
         return self.few_shot_prompt(sample, shots, answer_field="codes")

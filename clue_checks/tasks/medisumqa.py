@@ -9,11 +9,10 @@ from pathlib import Path
 from clue_checks.data.errors import DataError
 from clue_checks.data.readers import read_json_records
 from clue_checks.metrics import BatchedValues
-from clue_checks.metrics.rouge import ROUGE_TYPES, rouge_f
-from clue_checks.tasks.base import LoadedTask, Prompt, Sample, SampleResult, Task, floor_verdict
+from clue_checks.tasks.base import LoadedTask, Prompt, Sample
 from clue_checks.tasks.families import require_family
 from clue_checks.tasks.shots import split_shots
-from clue_checks.tasks.summaries import BERTSCORE_KEYS, UMLS_KEYS, bertscore_for, umls_for
+from clue_checks.tasks.summaries import BERTSCORE_KEYS, UMLS_KEYS, SummaryTask, bertscore_for, umls_for
 
 N_SHOTS = 1
 # The field names drifted between CLUE's generator, its evaluators and the PhysioNet release (docs/clue-faithfulness.md#medisumqa).
@@ -35,16 +34,12 @@ def _field(path: Path, where: str, record: Mapping, canonical: str) -> str:
                     f"present: {', '.join(sorted(record))})", where=where)
 
 
-class MeDiSumQA(Task):
+class MeDiSumQA(SummaryTask):
     name = "medisumqa"
-    credentialed = True  # MIMIC-derived (PhysioNet credentialed data use agreement)
     title = "MeDiSumQA"
     level = 2
     data_path = "MeDiSumQA/MeDiSumQA.json"
     credentialed = True  # MIMIC-derived: PhysioNet credentialed data
-    metric_names = ROUGE_TYPES
-    floor_metrics = ROUGE_TYPES
-    floor_is_the_check = True
     batched_metrics = BERTSCORE_KEYS + UMLS_KEYS
     self_prompting_cleanup = False  # CLUE only stripped MeDiSumQA answers
 
@@ -74,7 +69,6 @@ class MeDiSumQA(Task):
         # The final TGI-era script crashed formatting this prefix (`answer=`); earlier ones prefilled "Answer: ".
         return self.few_shot_prompt(sample, shots, answer_field="Answer")
 
-
     def clean(self, text: str, family: str) -> str:
         # CLUE stripped the answer first, then made the Phi cut (no self-prompting clean-up here): a Phi
         # answer keeps the whitespace in front of " <|end|>", and a leading " <|end|>" is not cut at all.
@@ -82,11 +76,6 @@ class MeDiSumQA(Task):
         if not self.profile.postprocess:
             return text
         return super().clean(text.strip(), family)
-
-    def score(self, sample: Sample, response: str, floors: Mapping[str, float]) -> SampleResult:
-        metrics = rouge_f(response, sample.reference)
-        passed, why = floor_verdict(metrics, floors, response)
-        return SampleResult(dict(metrics), passed, why)
 
     def batch_score(self, pairs: Sequence[tuple[str, str]]) -> dict[str, BatchedValues]:
         scores = bertscore_for(self, pairs)

@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from clue_checks.data.readers import read_xlsx, unique_ids
-from clue_checks.metrics.rouge import ROUGE_TYPES, rouge_f
 from clue_checks.metrics import BatchedValues
-from clue_checks.tasks.base import LoadedTask, Prompt, Sample, SampleResult, Task, floor_verdict
-from clue_checks.tasks.summaries import bertscore_for
+from clue_checks.tasks.base import LoadedTask, Prompt, Sample
 from clue_checks.tasks.shots import split_shots
+from clue_checks.tasks.summaries import BERTSCORE_KEYS, SummaryTask, bertscore_for
 
 N_SHOTS = 3
-# CLUE's TGI-era MeQSum also capped `truncate` at 24576 tokens (docs/clue-faithfulness.md#generation-settings).
-TRUNCATE_CAP = 24576
 
 
-class MeQSum(Task):
+class MeQSum(SummaryTask):
     name = "meqsum"
     title = "MeQSum"
     level = 1
     data_path = "MeQSum/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"
-    metric_names = ROUGE_TYPES
-    floor_metrics = ROUGE_TYPES
-    floor_is_the_check = True
-    batched_metrics = ("bertscore_p", "bertscore_r", "bertscore_f1")
+    batched_metrics = BERTSCORE_KEYS
 
     def load(self, data_dir: Path) -> LoadedTask:
         path = data_dir / self.data_path
@@ -38,13 +32,6 @@ class MeQSum(Task):
         return LoadedTask(tuple(map(as_sample, shots)), tuple(map(as_sample, scored)), path)
 
     def prompt(self, sample: Sample, shots: Sequence[Sample]) -> Prompt:
-        return self.few_shot_prompt(sample, shots, answer_field="Summary", truncate_cap=TRUNCATE_CAP)
-
-
-    def score(self, sample: Sample, response: str, floors: Mapping[str, float]) -> SampleResult:
-        metrics = rouge_f(response, sample.reference)
-        passed, why = floor_verdict(metrics, floors, response)
-        return SampleResult(dict(metrics), passed, why)
-
+        return self.few_shot_prompt(sample, shots, answer_field="Summary")
     def batch_score(self, pairs: Sequence[tuple[str, str]]) -> dict[str, BatchedValues]:
         return bertscore_for(self, pairs)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from clue_checks.data.errors import DataError
 from clue_checks.data.readers import read_csv, unique_ids
 from clue_checks.metrics import BatchedValues
-from clue_checks.metrics.rouge import ROUGE_TYPES, rouge_f
-from clue_checks.tasks.base import LoadedTask, Prompt, Sample, SampleResult, Task, floor_verdict
+from clue_checks.tasks.base import LoadedTask, Prompt, Sample
 from clue_checks.tasks.shots import split_shots
-from clue_checks.tasks.summaries import BERTSCORE_KEYS, UMLS_KEYS, bertscore_for, umls_for
+from clue_checks.tasks.summaries import BERTSCORE_KEYS, UMLS_KEYS, SummaryTask, bertscore_for, umls_for
 
 N_SHOTS = 3
 # The test CSV's header was never verified (docs/clue-faithfulness.md#problem-summary): CLUE's templates name
@@ -45,16 +44,12 @@ def _resolve_columns(path: Path, header: list[str]) -> dict[str, str]:
     return resolved
 
 
-class ProblemSummary(Task):
+class ProblemSummary(SummaryTask):
     name = "problemsummary"
-    credentialed = True  # MIMIC-derived (PhysioNet credentialed data use agreement)
     title = "Problem Summary"
     level = 1
     data_path = "ProblemSummary/BioNLP2023-1A-Test.csv"
     credentialed = True  # MIMIC-derived: PhysioNet credentialed data
-    metric_names = ROUGE_TYPES
-    floor_metrics = ROUGE_TYPES
-    floor_is_the_check = True
     batched_metrics = BERTSCORE_KEYS + UMLS_KEYS
 
     def load(self, data_dir: Path) -> LoadedTask:
@@ -84,18 +79,10 @@ class ProblemSummary(Task):
         unique_ids(path, (r["id"] for r in records), id_column or "row number", rows.wheres)
         shots, scored = split_shots(records, N_SHOTS, self.profile.shots_for(self.name))
         as_sample = lambda r: Sample(self.name, r["id"], r, r["Summary"])  # noqa: E731
-        notes = () if id_column else ("no id column found: samples are numbered by row",)
-        return LoadedTask(tuple(map(as_sample, shots)), tuple(map(as_sample, scored)), path, notes)
+        return LoadedTask(tuple(map(as_sample, shots)), tuple(map(as_sample, scored)), path)
 
     def prompt(self, sample: Sample, shots: Sequence[Sample]) -> Prompt:
         return self.few_shot_prompt(sample, shots, answer_field="Summary")
-
-
-    def score(self, sample: Sample, response: str, floors: Mapping[str, float]) -> SampleResult:
-        # The paper era lowercased both sides first; ROUGE lowercases anyway, so only BERTScore differs.
-        metrics = rouge_f(response, sample.reference)
-        passed, why = floor_verdict(metrics, floors, response)
-        return SampleResult(dict(metrics), passed, why)
 
     def batch_score(self, pairs: Sequence[tuple[str, str]]) -> dict[str, BatchedValues]:
         scores = bertscore_for(self, pairs, lowercase=self.profile.problemsummary_lowercase)

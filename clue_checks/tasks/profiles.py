@@ -19,8 +19,8 @@ class Profile:
     name: str
     # How shots are taken from the evaluated file, per task (default for unlisted tasks).
     shot_selection: Mapping[str, ShotSelection]
-    # Prefill CLUE's assistant prefix ("Question: ", …) in generate mode.
-    assistant_prefix: bool
+    # Prefill CLUE's assistant prefix ("Question: ", …; `Prompt.assistant_prefix`) in generate mode.
+    prefills_assistant_prefix: bool
     max_new_tokens: Mapping[str, int]
     # TGI `truncate` reserve per task: window − reserve (None: no truncation).
     truncate_reserve: Mapping[str, int | None]
@@ -47,7 +47,7 @@ PROFILES: Mapping[str, Profile] = _ro(
         "paper": Profile(
             name="paper",
             shot_selection=_ro({"medisumqa": "shuffle-seed-1"}),
-            assistant_prefix=True,
+            prefills_assistant_prefix=True,
             max_new_tokens=_ro(
                 {"mednli": 20, "meqsum": 200, "problemsummary": 100, "medisumqa": 200, "medisumcode": 200, "longhealth": 50}
             ),
@@ -65,7 +65,7 @@ PROFILES: Mapping[str, Profile] = _ro(
             shot_selection=_ro(
                 {t: "shuffle-seed-1" for t in ("mednli", "meqsum", "problemsummary", "medisumqa", "medisumcode")}
             ),
-            assistant_prefix=False,
+            prefills_assistant_prefix=False,
             max_new_tokens=_ro(
                 {"mednli": 20, "meqsum": 512, "problemsummary": 512, "medisumqa": 512, "medisumcode": 512, "longhealth": 50}
             ),

@@ -17,8 +17,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from clue_checks.tasks import TASKS
 from clue_checks.tasks.base import Task
 from clue_checks.errors import ConfigError
+from clue_checks.tasks.file_task import load_task_file
 
 ENTRY_POINT_GROUP = "clue_checks.tasks"
 BUILT_IN = "clue-checks (built-in CLUE task)"
@@ -42,8 +44,6 @@ class TaskCatalog:
 
     @classmethod
     def builtin(cls) -> TaskCatalog:
-        from clue_checks.tasks import TASKS
-
         return cls(dict(TASKS), dict.fromkeys(TASKS, BUILT_IN))
 
     @classmethod
@@ -73,8 +73,6 @@ class TaskCatalog:
 
     def add_file(self, path: Path) -> type[Task]:
         """Register the task of a task file; raises TaskFileError (a bad file) or TaskClash."""
-        from clue_checks.tasks.file_task import load_task_file
-
         resolved = Path(path).resolve()
         if resolved not in self._files:
             self._files[resolved] = self.add(load_task_file(path), f"task file {path}")
@@ -96,8 +94,6 @@ def _same(a: type[Task], b: type[Task]) -> bool:
 
 
 def _from_entry_point(entry: Any) -> type[Task]:
-    from clue_checks.tasks.file_task import load_task_file
-
     loaded = entry.load()
     if isinstance(loaded, (str, Path)) or hasattr(loaded, "joinpath"):
         return load_task_file(Path(str(loaded)))
