@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,19 +10,12 @@ from typing import Any
 import pytest
 
 from clue_checks.data.bundled import bundled_fixtures_dir
+# The names come from clue_checks.names, so that loading the plugin imports no task code.
+from clue_checks.names import BASELINE_VARIANTS, PROFILES, PROMPT_LAYOUTS, TASK_NAME, TASKS
 from clue_checks.progress import CI_INTERVAL_S
 
 GROUP = "clue-checks"
 
-# The task and profile names, written out so that loading the plugin imports no task code (it is
-# loaded into every pytest session of the environment). tests/test_settings.py checks them against
-# clue_checks.tasks.TASKS and clue_checks.tasks.profiles.PROFILES.
-TASKS = ("mednli", "meqsum", "problemsummary", "longhealth-t1", "longhealth-t2", "longhealth-t3", "medisumqa",
-         "medisumcode")
-PROFILES = ("paper", "head")
-TASK_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,47}$")  # a user's task: tasks.taskfile.NAME
-PROMPT_LAYOUTS = ("auto", "template", "template-no-system", "base")  # rendering.PROMPT_LAYOUTS
-BASELINE_VARIANTS = ("default", "finetune-degraded")  # server.variants.VARIANTS
 
 # (option, ini name, help, extra argparse kwargs, ini type)
 _OPTIONS: list[tuple[str, str, str, dict[str, Any], str]] = [

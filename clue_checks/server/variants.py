@@ -47,11 +47,12 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from clue_checks import names
 from clue_checks.server import heuristics as h
 
-DEFAULT = "default"
-FINETUNE_DEGRADED = "finetune-degraded"
-VARIANTS = (DEFAULT, FINETUNE_DEGRADED)
+DEFAULT = names.DEFAULT_VARIANT
+FINETUNE_DEGRADED = names.FINETUNE_DEGRADED
+VARIANTS = names.BASELINE_VARIANTS
 
 KINDS: Mapping[str, str] = {
     "repetition_loop": "the answer's first sentence repeated until the token limit",
