@@ -27,7 +27,7 @@ from typing import Any
 
 from tokenizers import Tokenizer
 
-from clue_checks.server import heuristics, variants
+from clue_checks.server import clinical_text, heuristics, icd_codes, variants
 from clue_checks.server.handler import BaselineHandler
 from clue_checks.server.http_base import BaselineHTTPServer
 from clue_checks.server.tgi_requests import (  # the limits are read from here too
@@ -41,6 +41,8 @@ from clue_checks.server.tgi_requests import (  # the limits are read from here t
 
 MODEL_ID = "clue-checks/parameterless-baseline"
 TOKENIZER_DIR = Path(__file__).resolve().parent / "baseline_tokenizer"
+# The source of the default baseline's answers.
+ANSWER_MODULES = (heuristics, clinical_text, icd_codes)
 
 
 def package_version() -> str:
@@ -53,9 +55,11 @@ def package_version() -> str:
 
 
 def model_sha(variant: str = variants.DEFAULT) -> str:
-    """Short hash of the heuristics source and the tokenizer (and, for another variant, of the variants
-    module and its name): changes when answers can change."""
-    digest = hashlib.sha256(Path(heuristics.__file__).read_bytes())
+    """Short hash of the heuristics' source (its rules and their text helpers) and the tokenizer (and, for
+    another variant, of the variants module and its name): changes when answers can change."""
+    digest = hashlib.sha256()
+    for module in ANSWER_MODULES:
+        digest.update(Path(module.__file__).read_bytes())
     digest.update((TOKENIZER_DIR / "tokenizer.json").read_bytes())
     if variant != variants.DEFAULT:
         digest.update(Path(variants.__file__).read_bytes())
