@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from clue_checks import options
 from clue_checks import settings as settings_mod
 
 if TYPE_CHECKING:
@@ -37,14 +38,14 @@ SESSION = pytest.StashKey["SampleSession"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    settings_mod.add_options(parser)
+    options.add_options(parser)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]):  # type: ignore[no-untyped-def]
     # After the initial conftests have added their options, before pytest refuses unknown arguments.
     result = yield
-    settings_mod.refuse_unprefixed(parser, args)
+    options.refuse_unprefixed(parser, args)
     return result
 
 

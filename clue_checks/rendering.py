@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from clue_checks import names
 from clue_checks.endpoint.types import ApiMode, EndpointInfo, GenerationParams, Message, Request
 from clue_checks.rendering_specs import RenderingSpec
 from clue_checks.tasks.base import Prompt, Turn
@@ -37,7 +38,7 @@ from clue_checks.errors import TokenizerError
 
 # CLUE's TGI code added these stop strings only for Llama-3 models (family "llama3", tasks.families).
 LLAMA3_STOPS = ("<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|im_end|>")
-PROMPT_LAYOUTS = ("auto", "template", "template-no-system", "base")  # the values of --clue-prompt-layout
+PROMPT_LAYOUTS = names.PROMPT_LAYOUTS  # the values of --clue-prompt-layout
 
 
 class TemplateUnavailable(TokenizerError):

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 
-from clue_checks.settings import TASKS
+from clue_checks.names import TASKS
 
 _SAMPLE = re.compile(r"(" + "|".join(re.escape(t) for t in TASKS) + r"):")
-# Any task's sample, a user's too (a task file's name: settings.TASK_NAME), for a scheduler that runs only
+# Any task's sample, a user's too (a task file's name: names.TASK_NAME), for a scheduler that runs only
 # in a session that asked for CLUE, where a wrong guess costs a static share of a non-sample test.
 _ANY_SAMPLE = re.compile(r"([a-z][a-z0-9_-]{0,47}):")
 

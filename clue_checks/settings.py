@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,145 +10,12 @@ from typing import Any
 import pytest
 
 from clue_checks.data.bundled import bundled_fixtures_dir
+from clue_checks.endpoint.keys import api_key_from_env
+# The names come from clue_checks.names, so that loading the plugin imports no task code.
+from clue_checks.names import BASELINE_VARIANTS, PROFILES, PROMPT_LAYOUTS, TASK_NAME, TASKS
+from clue_checks.options import option_names  # the option table (options.py registers it with pytest)
 from clue_checks.progress_line import CI_INTERVAL_S
-
-GROUP = "clue-checks"
-
-# The task and profile names, written out so that loading the plugin imports no task code (it is
-# loaded into every pytest session of the environment). tests/test_settings.py checks them against
-# clue_checks.tasks.TASKS and clue_checks.tasks.profiles.PROFILES.
-TASKS = ("mednli", "meqsum", "problemsummary", "longhealth-t1", "longhealth-t2", "longhealth-t3", "medisumqa",
-         "medisumcode")
-PROFILES = ("paper", "head")
-TASK_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,47}$")  # a user's task: tasks.taskfile.NAME
-PROMPT_LAYOUTS = ("auto", "template", "template-no-system", "base")  # rendering.PROMPT_LAYOUTS
-BASELINE_VARIANTS = ("default", "finetune-degraded")  # server.variants.VARIANTS
-
-# (option, ini name, help, extra argparse kwargs, ini type)
-_OPTIONS: list[tuple[str, str, str, dict[str, Any], str]] = [
-    ("--model-endpoint", "clue_model_endpoint",
-     "URL of a model server (TGI, vLLM, transformers serve, OpenAI-compatible). Repeat for replicas of one "
-     "model; they share the load. Default: start the embedded parameterless baseline.",
-     {"action": "append", "metavar": "URL"}, "linelist"),
-    ("--clue-api", "clue_api", "chat (/v1/chat/completions), generate (TGI /generate with the chat template rendered "
-     "locally and CLUE's assistant prefix; needs --clue-tokenizer) or auto (generate on TGI when a tokenizer is "
-     "known, else chat). Default: auto.", {"choices": ["chat", "generate", "auto"]}, "string"),
-    ("--clue-model-name", "clue_model_name", "model name to send in chat requests (default: discovered from the server)",
-     {"metavar": "NAME"}, "string"),
-    ("--clue-model-revision", "clue_model_revision", "a label for the exact weights served (e.g. the release tag): part "
-     "of every stored response's key. Needed when the server reports no revision (vLLM, transformers serve, "
-     "TGI on a local path), or stored answers of an older model under the same name would be reused",
-     {"metavar": "LABEL"}, "string"),
-    ("--clue-system-role", "clue_system_role", "keep: send CLUE's system prompt as a system message (default). merge: "
-     "merge it into the first user turn (SYS + blank line + U1, as CLUE did for models without a system role), "
-     "for a model whose chat template rejects the system role in chat mode; generate mode detects that itself",
-     {"choices": ["keep", "merge"]}, "string"),
-    ("--clue-tokenizer", "clue_tokenizer", "tokenizer folder or hub id whose chat template renders generate-mode "
-     "prompts; it also counts LongHealth's tokens when the endpoint has no /tokenize", {"metavar": "PATH"}, "string"),
-    ("--clue-data", "clue_data", "folder laid out like CLUE's data/ (default: the bundled synthetic fixtures)",
-     {"metavar": "DIR"}, "string"),
-    ("--clue-tasks", "clue_tasks", f"comma-separated tasks to run (default: all collected; CLUE's are {', '.join(TASKS)}, "
-     "and a task file's or installed package's task is named like them)",
-     {"metavar": "T1,T2"}, "string"),
-    ("--clue-limit", "clue_limit", "score only the first N samples of each task (deterministic)",
-     {"type": int, "metavar": "N"}, "string"),
-    ("--clue-concurrency", "clue_concurrency", "requests in flight at once (default: the server's "
-     "max_concurrent_requests, else 64)", {"type": int, "metavar": "N"}, "string"),
-    ("--clue-cache", "clue_cache", "response store folder (default: .clue-cache)", {"metavar": "DIR"}, "string"),
-    ("--clue-no-cache", "clue_no_cache", "neither read nor write the response store", {"action": "store_true"}, "bool"),
-    ("--clue-refresh", "clue_refresh", "ask the model again even when a stored response exists (and store the new one)",
-     {"action": "store_true"}, "bool"),
-    ("--clue-report-dir", "clue_report_dir", "where clue-report.json and clue-report.md are written "
-     "(default: clue-report)", {"metavar": "DIR"}, "string"),
-    ("--clue-thresholds", "clue_thresholds", "TOML file with per-sample floors and task gates",
-     {"metavar": "FILE"}, "string"),
-    ("--clue-profile", "clue_profile", "paper (CLUE's TGI-era code, the published numbers; default) or head "
-     "(CLUE's 2025 vLLM-era code)", {"choices": list(PROFILES)}, "string"),
-    ("--clue-exit", "clue_exit", "pytest: plain pytest exit codes (default). gates: the exit code reflects the "
-     "task gates alone; failing samples still show as failed", {"choices": ["pytest", "gates"]}, "string"),
-    ("--clue-bertscore-model", "clue_bertscore_model", "local BERT model folder for BERTScore instead of the task's "
-     "hub model (offline sites); needs --clue-bertscore-layers", {"metavar": "PATH"}, "string"),
-    ("--clue-bertscore-layers", "clue_bertscore_layers", "which layer of --clue-bertscore-model to use (CLUE: SciBERT 8, "
-     "Bio_ClinicalBERT 9)", {"type": int, "metavar": "N"}, "string"),
-    ("--clue-request-timeout", "clue_request_timeout", "seconds to wait for one response (default 600)",
-     {"type": float, "metavar": "S"}, "string"),
-    ("--clue-progress-every", "clue_progress_every", "without a terminal (CI logs), write the live progress line "
-     "every S seconds (default 15); on a terminal it updates in place; -q shows none",
-     {"type": float, "metavar": "S"}, "string"),
-    # -- release CI: shards and synthetic data ------------------------------------------------
-    ("--clue-shard", "clue_shard", "run the K-th of N deterministic parts of every task's samples (e.g. 2/4; "
-     "samples that share a cluster, such as LongHealth's repeats of one question, stay together); "
-     "combine the shards' report folders with `clue report merge`", {"metavar": "K/N"}, "string"),
-    ("--clue-allow-synthetic", "clue_allow_synthetic", "let a run against a real --model-endpoint on the bundled "
-     "synthetic fixtures PASS its gates (it never does otherwise: its scores mean nothing clinically)",
-     {"action": "store_true"}, "bool"),
-    # -- faithfulness on every model family, and the embedded baseline's variant ----------------------
-    ("--clue-prompt-layout", "clue_prompt_layout", "how CLUE's conversation is laid out. auto (default): from the "
-     "tokenizer (no chat template: base; a template rejecting the system role: template-no-system). template: "
-     "the chat template with a system role. template-no-system: the system prompt merged into the first user "
-     "turn, as CLUE did for instruct models without one. base: CLUE's plain base-model transcript even if the "
-     "tokenizer has a chat template (generate mode only)", {"choices": list(PROMPT_LAYOUTS)}, "string"),
-    ("--clue-model-family", "clue_model_family", "the model family whose CLUE quirks apply: llama3 (stop strings in "
-     "generate mode), phi (answers cut at ' <|end|>' in the paper profile), llama3,phi (both, as CLUE gave a name "
-     "matching both) or other. Default auto: from the model id the server reports, as CLUE did from the model "
-     "name (a local path or neutral name gets neither)", {"metavar": "FAMILY"}, "string"),
-    ("--clue-baseline-variant", "clue_baseline_variant", "which embedded baseline answers when no --model-endpoint is "
-     "given: default, or finetune-degraded (the same heuristics failing on a fixed, documented share of samples "
-     "the way biomedical fine-tunes fail; for trying comparisons offline). Also `clue serve-baseline --variant`",
-     {"choices": list(BASELINE_VARIANTS)}, "string"),
-    # -- a baseline for every run: the previous release or the base model -----------------------------
-    ("--clue-baseline", "clue_baseline", "a previous run's report folder (its --clue-report-dir) to compare this run "
-     "with, paired on sample ids; the runs' manifests must agree (see --clue-baseline-force)",
-     {"metavar": "DIR"}, "string"),
-    ("--clue-baseline-endpoint", "clue_baseline_endpoint", "URL of the baseline model's server (repeat for replicas): "
-     "it answers the same prompts in the same session, its requests concurrent with the model's, each sent once "
-     "and stored; this run is compared with it", {"action": "append", "metavar": "URL"}, "linelist"),
-    ("--clue-baseline-force", "clue_baseline_force", "compare with the baseline even when the runs' manifests "
-     "differ (the report is marked as forced)", {"action": "store_true"}, "bool"),
-    ("--clue-select", "clue_select", "rerun only the samples that broke (the baseline right, this model wrong) or "
-     "were fixed, as listed by the comparison in --clue-report-dir's clue-report.json; answers come from the store. "
-     "The run is written to that folder's selection/ folder: the report of record stays as it is",
-     {"choices": ["broke", "fixed"]}, "string"),
-    # -- triage ---------------------------------------------------------------------------------
-    ("--clue-kind", "clue_kind", "run only the samples whose last outcome (the prediction files in --clue-report-dir) "
-     "has one of these failure kinds, e.g. repetition_loop,truncated; they are answered from the response store, "
-     "so no request is sent; the run is written to that folder's selection/ folder, the report of record stays as it "
-     "is. The kinds are listed in the README ('Failure kinds')", {"metavar": "K1,K2"}, "string"),
-    ("--clue-redact", "clue_redact", "replace clinical text (prompts, responses, references, parsed answers, codes "
-     "quoted in reasons) by a hash and its length in every artefact: prediction files, index.html, JUnit XML and "
-     "the failure messages; the response store keeps the text", {"action": "store_true"}, "bool"),
-    ("--clue-allow-host", "clue_allow_host", "a host that may receive the credentialed (MIMIC-derived) tasks "
-     "although it is neither this machine nor on a private network; repeat for several. Listing it attests that "
-     "the data use agreement allows it: run by you or your institution, or verified zero data retention, no "
-     "training use and no human review. Recorded in the report's manifest",
-     {"action": "append", "metavar": "HOST"}, "linelist"),
-]
-
-
-# The options once spelled without the `clue-` prefix, written without their dashes: `--NAME` is now
-# `--clue-NAME`. An old spelling is refused with that hint only when no plugin claims it, so another
-# plugin's option of the same name keeps working (the old names are never registered).
-UNPREFIXED_BEFORE = ("api", "model-name", "model-revision", "system-role", "tokenizer", "tasks", "limit",
-                     "concurrency", "cache", "no-cache", "refresh", "report-dir", "thresholds", "bertscore-model",
-                     "bertscore-layers", "request-timeout", "prompt-layout", "model-family", "baseline-variant",
-                     "baseline-endpoint")
-
-
-def refuse_unprefixed(parser: pytest.Parser, args: list[str]) -> None:
-    """A usage error naming the new spelling for each old one on the command line that nobody claims."""
-    _, unknown = parser.parse_known_and_unknown_args(args)
-    old = [flag for flag in (arg.split("=", 1)[0] for arg in unknown)
-           if flag.startswith("--") and flag[2:] in UNPREFIXED_BEFORE]
-    if old:
-        hints = "; ".join(f"{flag} is now --clue-{flag[2:]}" for flag in dict.fromkeys(old))
-        raise pytest.UsageError(f"{hints} (clue-checks options are spelled --clue-...; ini keys are unchanged)")
-
-
-def add_options(parser: pytest.Parser) -> None:
-    group = parser.getgroup(GROUP, "clue-checks: CLUE clinical benchmark against a model endpoint")
-    for flag, ini, help_text, kwargs, ini_type in _OPTIONS:
-        group.addoption(flag, dest=ini, default=None, help=help_text, **kwargs)
-        parser.addini(ini, f"default for {flag}", type=ini_type, default=None)
+from clue_checks.report.files import SELECTION
 
 
 @dataclass(frozen=True)
@@ -197,10 +63,6 @@ class Settings:
         """The task runs: named by --clue-tasks, or --clue-tasks not given (every collected task runs)."""
         return task in self.tasks or not self.tasks_explicit
 
-
-def option_names() -> tuple[str, ...]:
-    """The ini/dest names of every clue-checks option."""
-    return tuple(ini for _, ini, _, _, _ in _OPTIONS)
 
 
 def _given_on_command_line(config: pytest.Config) -> bool:
@@ -278,33 +140,85 @@ def _positive_seconds(config: pytest.Config, key: str, option: str, default: flo
 
 
 def resolve(config: pytest.Config) -> Settings:
-    endpoints, _ = _value(config, "clue_model_endpoint")
-    urls = tuple(u.strip().rstrip("/") for u in (endpoints or []) if u.strip())
-    for url in urls:
-        if not url.startswith(("http://", "https://")):
-            raise pytest.UsageError(f"--model-endpoint {url!r} must be an http:// or https:// URL")
-
+    # Checked in this order, so that of several mistakes the first is reported.
+    urls = _urls(config, "clue_model_endpoint", "--model-endpoint")
     tasks_value, tasks_where = _value(config, "clue_tasks")
-    tasks = tuple(TASKS) if not tasks_value else tuple(t.strip() for t in str(tasks_value).split(",") if t.strip())
-    # Users' tasks are known once their packages and task files are read (roles/setup.py, the collection).
-    unknown = [t for t in tasks if t not in TASKS and not TASK_NAME.match(t)]
-    if unknown:
-        raise pytest.UsageError(f"--clue-tasks: unknown task(s) {', '.join(unknown)}; available: {', '.join(TASKS)}")
-
+    tasks = _tasks(tasks_value)
     no_cache, _ = _value(config, "clue_no_cache")
     refresh, _ = _value(config, "clue_refresh")
     request_timeout = _positive_seconds(  # 0 or less would fail every request as a server fault
         config, "clue_request_timeout", "--clue-request-timeout", 600.0)
     progress_every = _positive_seconds(config, "clue_progress_every", "--clue-progress-every", CI_INTERVAL_S)
+    scoring = _scoring_settings(config)
+    _check_choices(config)
+    prompt = _prompt_settings(config, urls)
+    api = _value(config, "clue_api")[0] or "auto"
+    # Read from the environment only, so a key never lands in shell history or CI logs.
+    api_key, api_key_source = api_key_from_env(os.environ, api=api, urls=urls)
+    report = _report_settings(config, urls, cache_off=bool(no_cache), refresh=bool(refresh))
+    return Settings(
+        endpoints=urls,
+        api=api,
+        model_name=_value(config, "clue_model_name")[0],
+        model_revision=_value(config, "clue_model_revision")[0],
+        tokenizer=_value(config, "clue_tokenizer")[0],
+        data_dir=_path(config, "clue_data", None) or bundled_fixtures_dir(),
+        tasks=tasks,
+        limit=_int(config, "clue_limit", "--clue-limit"),
+        concurrency=_int(config, "clue_concurrency", "--clue-concurrency"),
+        cache_dir=None if no_cache else _path(config, "clue_cache", ".clue-cache"),
+        refresh=bool(refresh),
+        profile=_value(config, "clue_profile")[0] or "paper",
+        exit_mode=_value(config, "clue_exit")[0] or "pytest",
+        request_timeout=request_timeout,
+        api_key=api_key,
+        api_key_source=api_key_source,
+        tasks_explicit=tasks_where != "default",
+        shard=parse_shard(_value(config, "clue_shard")),
+        allow_synthetic=bool(_value(config, "clue_allow_synthetic")[0]),
+        on_command_line=_given_on_command_line(config),
+        redact=bool(_value(config, "clue_redact")[0]),
+        progress_every=progress_every,
+        allow_hosts=tuple(h.strip() for h in (_value(config, "clue_allow_host")[0] or []) if h.strip()),
+        **scoring,
+        **prompt,
+        **report,
+    )
 
+
+def _urls(config: pytest.Config, name: str, flag: str) -> tuple[str, ...]:
+    values, _ = _value(config, name)
+    urls = tuple(u.strip().rstrip("/") for u in (values or []) if u.strip())
+    for url in urls:
+        if not url.startswith(("http://", "https://")):
+            raise pytest.UsageError(f"{flag} {url!r} must be an http:// or https:// URL")
+    return urls
+
+
+def _tasks(value: Any) -> tuple[str, ...]:
+    tasks = tuple(TASKS) if not value else tuple(t.strip() for t in str(value).split(",") if t.strip())
+    # Users' tasks are known once their packages and task files are read (roles/setup.py, the collection).
+    unknown = [t for t in tasks if t not in TASKS and not TASK_NAME.match(t)]
+    if unknown:
+        raise pytest.UsageError(f"--clue-tasks: unknown task(s) {', '.join(unknown)}; available: {', '.join(TASKS)}")
+    return tasks
+
+
+def _scoring_settings(config: pytest.Config) -> dict[str, Any]:
+    """--clue-thresholds, --clue-bertscore-model and --clue-bertscore-layers, checked."""
     thresholds = _path(config, "clue_thresholds", None)
     if thresholds is not None and not thresholds.is_file():
         raise pytest.UsageError(f"--clue-thresholds: file not found: {thresholds}")
-
     bertscore_model = _path(config, "clue_bertscore_model", None)
     bertscore_layers = _int(config, "clue_bertscore_layers", "--clue-bertscore-layers")
     if bertscore_model is not None and bertscore_layers is None:
         raise pytest.UsageError("--clue-bertscore-model needs --clue-bertscore-layers (the layer whose embeddings BERTScore uses)")
+    return {"thresholds": thresholds, "bertscore_model": str(bertscore_model) if bertscore_model else None,
+            "bertscore_layers": bertscore_layers}
+
+
+def _check_choices(config: pytest.Config) -> None:
+    """An option with a fixed set of values, given in the ini file (argparse checks the command line)."""
     for flag, name, value, allowed in (("--clue-api", "clue_api", _value(config, "clue_api")[0], ("chat", "generate", "auto")),
                                        ("--clue-profile", "clue_profile", _value(config, "clue_profile")[0], PROFILES),
                                        ("--clue-exit", "clue_exit", _value(config, "clue_exit")[0], ("pytest", "gates")),
@@ -316,8 +230,13 @@ def resolve(config: pytest.Config) -> Settings:
                                         _value(config, "clue_baseline_variant")[0], BASELINE_VARIANTS)):
         if value is not None and value not in allowed:
             raise pytest.UsageError(f"{flag} / {name}: {value!r} is not one of {', '.join(allowed)}")
+
+
+def _prompt_settings(config: pytest.Config, urls: tuple[str, ...]) -> dict[str, Any]:
+    """--clue-system-role, --clue-prompt-layout, --clue-model-family and --clue-baseline-variant, checked."""
     family_setting = _value(config, "clue_model_family")[0]
     if family_setting is not None and family_setting != "auto":
+        # Lazy: importing clue_checks.tasks loads every task module, which the plugin must not at start-up.
         from clue_checks.tasks.families import parse_families
 
         try:
@@ -334,67 +253,26 @@ def resolve(config: pytest.Config) -> Settings:
     if system_role == "merge" and prompt_layout in ("template", "base"):
         raise pytest.UsageError(f"--clue-system-role merge contradicts --clue-prompt-layout {prompt_layout}: "
                                 "--clue-prompt-layout template-no-system is the merged layout")
+    return {"system_role": system_role, "prompt_layout": prompt_layout, "baseline_variant": baseline_variant,
+            "model_family": family_setting or "auto"}
 
 
-    from clue_checks.endpoint.keys import api_key_from_env
-
-    api = _value(config, "clue_api")[0] or "auto"
-    api_key, api_key_source = api_key_from_env(os.environ, api=api, urls=urls)
+def _report_settings(config: pytest.Config, urls: tuple[str, ...], *, cache_off: bool, refresh: bool) -> dict[str, Any]:
+    """Where the report goes: --clue-report-dir, or its selection/ folder when --clue-kind or --clue-select
+    reruns part of the report of record; with the baseline options, checked."""
     report_dir = _path(config, "clue_report_dir", "clue-report")
-    kinds = parse_kinds(_value(config, "clue_kind"), cache_off=bool(no_cache), refresh=bool(refresh))
+    kinds = parse_kinds(_value(config, "clue_kind"), cache_off=cache_off, refresh=refresh)
     baseline = _baseline_settings(config, urls)
     selected_from = report_dir if (kinds or baseline["select"]) else None
     if selected_from is not None:
-        from clue_checks.report.files import SELECTION
-
         report_dir = selected_from / SELECTION  # type: ignore[operator]
-    return Settings(
-        endpoints=urls,
-        api=api,
-        model_name=_value(config, "clue_model_name")[0],
-        model_revision=_value(config, "clue_model_revision")[0],
-        tokenizer=_value(config, "clue_tokenizer")[0],
-        data_dir=_path(config, "clue_data", None) or bundled_fixtures_dir(),
-        tasks=tasks,
-        limit=_int(config, "clue_limit", "--clue-limit"),
-        concurrency=_int(config, "clue_concurrency", "--clue-concurrency"),
-        cache_dir=None if no_cache else _path(config, "clue_cache", ".clue-cache"),
-        refresh=bool(refresh),
-        report_dir=report_dir,  # type: ignore[arg-type]
-        selected_from=selected_from,
-        thresholds=thresholds,
-        profile=_value(config, "clue_profile")[0] or "paper",
-        exit_mode=_value(config, "clue_exit")[0] or "pytest",
-        request_timeout=request_timeout,
-        # Read from the environment only, so a key never lands in shell history or CI logs.
-        api_key=api_key,
-        api_key_source=api_key_source,
-        bertscore_model=str(bertscore_model) if bertscore_model else None,
-        bertscore_layers=bertscore_layers,
-        system_role=system_role,
-        prompt_layout=prompt_layout,
-        model_family=_value(config, "clue_model_family")[0] or "auto",
-        baseline_variant=baseline_variant,
-        tasks_explicit=tasks_where != "default",
-        shard=parse_shard(_value(config, "clue_shard")),
-        allow_synthetic=bool(_value(config, "clue_allow_synthetic")[0]),
-        on_command_line=_given_on_command_line(config),
-        kinds=kinds,
-        redact=bool(_value(config, "clue_redact")[0]),
-        progress_every=progress_every,
-        allow_hosts=tuple(h.strip() for h in (_value(config, "clue_allow_host")[0] or []) if h.strip()),
-        **baseline,
-    )
+    return {"report_dir": report_dir, "selected_from": selected_from, "kinds": kinds, **baseline}
 
 
 def _baseline_settings(config: pytest.Config, urls: tuple[str, ...]) -> dict[str, Any]:
     """--clue-baseline, --clue-baseline-endpoint, --clue-baseline-force and --clue-select, checked."""
     baseline_dir = _path(config, "clue_baseline", None)
-    endpoints, _ = _value(config, "clue_baseline_endpoint")
-    base_urls = tuple(u.strip().rstrip("/") for u in (endpoints or []) if u.strip())
-    for url in base_urls:
-        if not url.startswith(("http://", "https://")):
-            raise pytest.UsageError(f"--clue-baseline-endpoint {url!r} must be an http:// or https:// URL")
+    base_urls = _urls(config, "clue_baseline_endpoint", "--clue-baseline-endpoint")
     if baseline_dir is not None and base_urls:
         raise pytest.UsageError("--clue-baseline and --clue-baseline-endpoint both name a baseline: give one")
     if baseline_dir is not None and not (baseline_dir / "clue-report.json").is_file():
@@ -419,7 +297,8 @@ def parse_kinds(value_where: tuple[Any, str], *, cache_off: bool, refresh: bool)
     value, where = value_where
     if value is None:
         return ()
-    from clue_checks.triage.kinds import KIND_NAMES  # the table alone: no detector, no metric is imported
+    # Lazy: importing clue_checks.triage loads its detectors and metrics, which the plugin must not at start-up.
+    from clue_checks.triage.kinds import KIND_NAMES
 
     label = "--clue-kind" if where == "cli" else "clue_kind (ini file)"
     kinds = tuple(dict.fromkeys(k.strip() for k in str(value).split(",") if k.strip()))

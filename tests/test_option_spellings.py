@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from clue_checks import settings
+from clue_checks import options
 
 pytest_plugins = ["pytester"]
 
@@ -16,14 +16,14 @@ OLD_TASKS, OLD_LIMIT = "--" + "tasks", "--" + "limit"
 
 
 def test_every_option_but_model_endpoint_has_the_clue_prefix():
-    flags = [flag for flag, *_ in settings._OPTIONS]
+    flags = [flag for flag, *_ in options.OPTIONS]
     assert [f for f in flags if not f.startswith("--clue-")] == ["--model-endpoint"]
-    assert all(ini.startswith("clue_") for _, ini, *_ in settings._OPTIONS)
+    assert all(ini.startswith("clue_") for _, ini, *_ in options.OPTIONS)
 
 
 def test_each_old_spelling_is_now_an_option():
-    flags = {flag for flag, *_ in settings._OPTIONS}
-    assert {f"--clue-{name}" for name in settings.UNPREFIXED_BEFORE} <= flags
+    flags = {flag for flag, *_ in options.OPTIONS}
+    assert {f"--clue-{name}" for name in options.UNPREFIXED_BEFORE} <= flags
 
 
 @pytest.fixture
@@ -72,5 +72,5 @@ def test_an_unknown_option_of_no_old_name_gets_pytests_own_error(project):
 
 def test_the_options_page_lists_every_option_and_ini_key():
     page = (Path(__file__).resolve().parents[1] / "docs" / "options.md").read_text(encoding="utf-8")
-    for flag, ini, *_ in settings._OPTIONS:
+    for flag, ini, *_ in options.OPTIONS:
         assert f"`{flag}" in page and f"`{ini}`" in page, flag

@@ -18,7 +18,7 @@ from clue_checks.endpoint.types import EndpointInfo
 from clue_checks.metrics.classification import exactly_once
 from clue_checks.rendering import Renderer, load_tokenizer
 from clue_checks.rendering_specs import rendering_spec
-from clue_checks.server import BaselineServer, heuristics, variants
+from clue_checks.server import BaselineServer, heuristics, icd_codes, variants
 from clue_checks.server.baseline import MODEL_ID, TOKENIZER_DIR, model_sha
 from clue_checks.server.variants import DEGRADED, FINETUNE_DEGRADED, KINDS, VARIANTS, count_up, planted
 from clue_checks.settings import BASELINE_VARIANTS, Settings
@@ -227,8 +227,8 @@ def test_icd_codes_are_counted_up_within_category_and_length(prompts, degraded):
     prompts_hit = hit(prompts, "medisumcode", "icd_digits_up")
     assert prompts_hit
     for prompt in prompts_hit:
-        before = heuristics._CODE_RE.findall(heuristics.answer(None, prompt))
-        after = heuristics._CODE_RE.findall(generate(degraded, prompt)["generated_text"])
+        before = icd_codes.ICD_CODE.findall(heuristics.answer(None, prompt))
+        after = icd_codes.ICD_CODE.findall(generate(degraded, prompt)["generated_text"])
         assert after == [count_up(code) for code in before] and after != before
         for old, new in zip(before, after):
             assert new[:3] == old[:3] and len(new) == len(old)

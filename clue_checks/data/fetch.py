@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 import httpx2
 
@@ -189,48 +189,17 @@ def _too_big(url: str, cap: int, seen: str) -> FetchError:
 def _download(client: httpx2.Client, url: str, target: Path, cap: int | None = None) -> tuple[Path, str, int]:
     """Stream `url` into a temporary file next to `target` (whose folder exists); return (temp path, sha256,
     size). `cap`: the pinned file's size; a body announcing or reaching more is stopped there."""
-    # Same folder as the target, so the final os.replace is an atomic rename on one file system.
-    try:
-        handle = tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", suffix=".part",
-                                             delete=False)
-    except OSError as exc:
-        raise FetchError(f"cannot write into {target.parent}: {exc.strerror or exc}. Choose a --dest you can "
-                         f"write to.") from None
+    handle = _part_file(target)
     part = Path(handle.name)
     try:
         as_created(part)  # a download is readable as any file the user writes (tempfile makes it 0600)
         with handle:
-            digest, size, head = hashlib.sha256(), 0, b""
-            with client.stream("GET", url) as response:
-                if response.status_code >= 400:
-                    raise FetchError(
-                        f"{url} answered HTTP {response.status_code} {response.reason_phrase}. "
-                        f"Check the URL: a moved file, a wrong --ref or a wrong --mirror gives 404."
-                    )
-                content_type = response.headers.get("content-type", "")
-                announced = response.headers.get("content-length", "")
-                if cap is not None and announced.isdigit() and int(announced) > cap:
-                    raise _too_big(url, cap, f"it announces {int(announced):,} bytes")
-                for chunk in response.iter_bytes(_CHUNK):
-                    if len(head) < 512:
-                        head += chunk[: 512 - len(head)]
-                        # Checked early: an HTML page is never the data, whatever its size.
-                        if _looks_like_html(content_type, head):
-                            raise FetchError(
-                                f"{url} returned an HTML page, not the data file. GitHub /blob/ URLs serve "
-                                f"HTML pages (the bug in CLUE's download_datasets.sh); use the "
-                                f"raw.githubusercontent.com URL or a mirror serving the raw file."
-                            )
-                    digest.update(chunk)
-                    size += len(chunk)
-                    if cap is not None and size > cap:
-                        raise _too_big(url, cap, f"more than {cap:,} bytes arrived")
-                    handle.write(chunk)
+            digest, size = _stream_into(handle, client, url, cap)
             handle.flush()
             os.fsync(handle.fileno())
         if size == 0:
             raise FetchError(f"{url} returned an empty body. Check the URL, --ref or --mirror.")
-        return part, digest.hexdigest(), size
+        return part, digest, size
     except httpx2.TimeoutException as exc:
         part.unlink(missing_ok=True)
         raise FetchError(
@@ -246,6 +215,48 @@ def _download(client: httpx2.Client, url: str, target: Path, cap: int | None = N
     except BaseException:
         part.unlink(missing_ok=True)
         raise
+
+
+def _part_file(target: Path) -> IO[bytes]:
+    """A new temporary file in `target`'s folder, so the final os.replace is an atomic rename on one file system."""
+    try:
+        return tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", suffix=".part",
+                                           delete=False)
+    except OSError as exc:
+        raise FetchError(f"cannot write into {target.parent}: {exc.strerror or exc}. Choose a --dest you can "
+                         f"write to.") from None
+
+
+def _stream_into(out: IO[bytes], client: httpx2.Client, url: str, cap: int | None) -> tuple[str, int]:
+    """Write the body of GET `url` to `out`; return (sha256, size). Refused: an HTTP error, an HTML page,
+    a body over `cap`."""
+    digest, size, head = hashlib.sha256(), 0, b""
+    with client.stream("GET", url) as response:
+        if response.status_code >= 400:
+            raise FetchError(
+                f"{url} answered HTTP {response.status_code} {response.reason_phrase}. "
+                f"Check the URL: a moved file, a wrong --ref or a wrong --mirror gives 404."
+            )
+        content_type = response.headers.get("content-type", "")
+        announced = response.headers.get("content-length", "")
+        if cap is not None and announced.isdigit() and int(announced) > cap:
+            raise _too_big(url, cap, f"it announces {int(announced):,} bytes")
+        for chunk in response.iter_bytes(_CHUNK):
+            if len(head) < 512:
+                head += chunk[: 512 - len(head)]
+                # Checked early: an HTML page is never the data, whatever its size.
+                if _looks_like_html(content_type, head):
+                    raise FetchError(
+                        f"{url} returned an HTML page, not the data file. GitHub /blob/ URLs serve "
+                        f"HTML pages (the bug in CLUE's download_datasets.sh); use the "
+                        f"raw.githubusercontent.com URL or a mirror serving the raw file."
+                    )
+            digest.update(chunk)
+            size += len(chunk)
+            if cap is not None and size > cap:
+                raise _too_big(url, cap, f"more than {cap:,} bytes arrived")
+            out.write(chunk)
+    return digest.hexdigest(), size
 
 
 def fetch(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import datetime
-import io
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+from python_calamine import CalamineWorkbook  # MeQSum's xlsx; about a millisecond to import
 
 from clue_checks.data.errors import DataError
 
@@ -158,8 +159,6 @@ def read_xlsx(path: Path, sheet: str, columns: Sequence[str]) -> Records:
     compares the two): an integral number as an int, a date as a datetime, then as text.
     """
     require_file(path)
-    from python_calamine import CalamineWorkbook  # imported here: only MeQSum needs it
-
     try:
         workbook = CalamineWorkbook.from_path(str(path))
         if sheet not in workbook.sheet_names:

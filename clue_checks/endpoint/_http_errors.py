@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx2
 
+from clue_checks.endpoint.keys import KEY_HINT
 from clue_checks.endpoint.types import EndpointError, FailureKind
 
 MAX_SERVER_MESSAGE = 500
@@ -120,8 +121,6 @@ def status_hint(status: int, path: str, message: str | None = None) -> str | Non
     if status in (400, 422) and path == "/v1/chat/completions" and message and _SYSTEM_ROLE_REFUSED.search(message):
         return SYSTEM_ROLE_HINT
     if status in (401, 403):
-        from clue_checks.endpoint.keys import KEY_HINT
-
         return KEY_HINT
     if status == 404 and path.startswith("/v1/"):
         return "Check the served model name (GET /v1/models) and --model-endpoint."

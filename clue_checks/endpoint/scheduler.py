@@ -18,84 +18,34 @@ For each request, in order:
   transaction); a store write that fails costs no answer and is counted and reported.
 """
 
+
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
 import dataclasses
-import functools
-import math
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol, TypeVar
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Any, TypeVar
 
 from clue_checks.endpoint.client import EndpointClient
-from clue_checks.endpoint.concurrency import Batched
+from clue_checks.endpoint.outcomes import Outcome, settle, shared_future
 from clue_checks.endpoint.redact import Redactor
 from clue_checks.endpoint.retry import RetryPolicy
 from clue_checks.endpoint.routing import Router, Trace, begin_trace, limit_for
-from clue_checks.endpoint.store import Answer, BadRow, Claim, Lease, StoreError
-from clue_checks.endpoint.types import REQUEST_COUNTS, Completion, EndpointError, EndpointInfo, EndpointUnavailable, Request, request_key
+from clue_checks.endpoint.store import Answer
+from clue_checks.endpoint.store_side import Store, StoreSide
+from clue_checks.endpoint.types import REQUEST_COUNTS, EndpointError, EndpointInfo, EndpointUnavailable, Request, request_key
+
+__all__ = ["CONNECT_TIMEOUT", "Outcome", "Scheduler", "Store"]
 
 T = TypeVar("T")
 
-STORE_MESSAGES_KEPT = 50  # the first store problems are kept word for word; all are counted
 CONNECT_TIMEOUT = 5.0
 
 
-class Store(Protocol):
-    """What the scheduler needs of a response store (`store.ResponseStore`, `store.NullStore`)."""
-
-    def get(self, key: str) -> Completion | None: ...
-    def put_many(self, answers: Sequence[Answer], lease: Lease | None = None) -> None: ...
-    def claim_many(self, keys: Sequence[str], lease: Lease, *, since: float = ...) -> list[Claim]: ...
-    def peek(self, key: str, lease: Lease, *, since: float = ...) -> Claim | None: ...
-    def release(self, key: str, lease: Lease) -> None: ...
-    def renew(self, lease: Lease) -> None: ...
-    def release_all(self, lease: Lease) -> None: ...
-    def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class Outcome:
-    completion: Completion
-    # sent: asked now; store: answered from the store (also when another run sharing it asked);
-    # shared: an identical request already submitted in this run
-    source: Literal["sent", "store", "shared"]
-
-
-def _settle(future: concurrent.futures.Future[Outcome], *, result: Outcome | None = None,
-            error: BaseException | None = None) -> None:
-    """Resolve a future once; a second resolution (cancelled meanwhile) is ignored."""
-    try:
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)  # type: ignore[arg-type]
-    except concurrent.futures.InvalidStateError:
-        pass
-
-
-def _shared(original: concurrent.futures.Future[Outcome]) -> concurrent.futures.Future[Outcome]:
-    """Another sample with the identical request: the same answer, counted as shared, not as sent."""
-    shared: concurrent.futures.Future[Outcome] = concurrent.futures.Future()
-
-    def copy(done: concurrent.futures.Future[Outcome]) -> None:
-        if done.cancelled():
-            shared.cancel()
-        elif done.exception() is not None:
-            _settle(shared, error=done.exception())
-        else:
-            # "shared" whether the original was sent or stored, so a rerun counts the same samples as shared.
-            _settle(shared, result=Outcome(done.result().completion, "shared"))
-
-    original.add_done_callback(copy)
-    return shared
-
-
-class Scheduler:
+class Scheduler(StoreSide):
     """Sends one run's requests to one model (one or more replicas). Start, submit/wait, close.
 
     Counters, read at any time: `sent`, `failed` (went to the server, given up on), `from_store`,
@@ -123,10 +73,8 @@ class Scheduler:
         if not urls:
             raise ValueError("at least one endpoint URL is needed")
         self._urls = list(urls)
-        self._store = store
         self._requested_concurrency = concurrency
         self._share = concurrency_share
-        self._refresh = refresh
         self._retry = retry
         self._timeout = timeout
         self._api_key = api_key
@@ -140,18 +88,18 @@ class Scheduler:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="clue-scheduler", daemon=True)
         self._router = Router(retry, self.redact)
-        self._lease = Lease.mine()
-        self._started_wall = time.time()
-        # Under --clue-refresh, only answers stored while this run runs (by another run sharing the cache) count.
-        since = self._started_wall if refresh else -math.inf
-        self._claim = Batched(self._loop, lambda keys: store.claim_many(keys, self._lease, since=since))
-        self._put = Batched(self._loop, lambda answers: [store.put_many(answers, self._lease)] * len(answers))
-        self._futures: dict[str, concurrent.futures.Future[Outcome]] = {}
         self._lock = threading.Lock()
+        self._init_store(store, refresh=refresh)
+        self._futures: dict[str, concurrent.futures.Future[Outcome]] = {}
         self._progress_at = time.monotonic()
         # The longest one try can take without any try finishing anywhere: past it, a wait is a stall.
         self.stall_seconds = timeout + CONNECT_TIMEOUT + retry.max_retry_after + 30.0
         self.concurrency = 0  # the in-flight ceiling (the limit adapts below it)
+        self._init_counts()
+        # Called on the loop's thread as each request completes (an xdist worker keeps its counts on disk).
+        self.on_count: Callable[[], None] | None = None
+
+    def _init_counts(self) -> None:
         # What went over the wire, counted once per request whatever its retries: answered (`sent`),
         # given up on (`failed`); and what did not need to: `from_store`, `shared` (a duplicate submission).
         self.sent = 0
@@ -160,13 +108,7 @@ class Scheduler:
         self.shared = 0
         self.not_sent = 0  # failed without being sent: the run had stopped sending
         self.retries = 0
-        self.from_other_runs = 0  # answered by another run sharing the cache, while this one waited
-        self.bad_rows = 0
-        self.store_errors: list[str] = []  # the first STORE_MESSAGES_KEPT problems, word for word
-        self.store_error_count = 0
         self.tokens_out = 0  # output tokens of the answers sent now (not stored ones), for the progress line
-        # Called on the loop's thread as each request completes (an xdist worker keeps its counts on disk).
-        self.on_count: Callable[[], None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -216,13 +158,6 @@ class Scheduler:
         self._loop.create_task(self._renew_leases())
         return infos
 
-    async def _renew_leases(self) -> None:
-        """Keep this run's leases alive while it runs (another run takes over a lease that lapses)."""
-        period = max(1.0, getattr(self._store, "lease_seconds", 60.0) / 4)
-        while True:
-            await asyncio.sleep(period)
-            await self._store_call("renewing leases", None, self._in_thread(self._store.renew, self._lease))
-
     def close(self) -> None:
         if not self._thread.is_alive():
             return
@@ -262,7 +197,7 @@ class Scheduler:
             future = self._futures.get(key)
             if future is not None:
                 self.shared += 1
-                return _shared(future)
+                return shared_future(future)
             future = concurrent.futures.Future()
             self._futures[key] = future
         try:
@@ -270,11 +205,11 @@ class Scheduler:
             if stored is not None:
                 with self._lock:
                     self.from_store += 1
-                _settle(future, result=Outcome(stored, "store"))
+                settle(future, result=Outcome(stored, "store"))
             else:
                 asyncio.run_coroutine_threadsafe(self._send(key, request, future), self._loop)
         except BaseException as exc:  # e.g. the loop already closed: the sample still gets its error
-            _settle(future, error=EndpointUnavailable(f"not sent: {exc!r}", url=self.info.url, kind="stopped"))
+            settle(future, error=EndpointUnavailable(f"not sent: {exc!r}", url=self.info.url, kind="stopped"))
         return future
 
     def wait(self, future: concurrent.futures.Future[Outcome], *, poll: float = 1.0,
@@ -304,39 +239,6 @@ class Scheduler:
                     url=self.info.url, hint="Check the server; rerun to ask again (answers so far are stored).",
                     kind="timeout")
 
-    def _read(self, key: str) -> Completion | None:
-        """The stored answer; a row or store that cannot be read is a miss, counted and reported."""
-        try:
-            return self._store.get(key)
-        except BadRow as exc:
-            with self._lock:
-                self.bad_rows += 1
-            self._store_problem(str(exc))
-        except Exception as exc:  # StoreError, or anything else a store may raise
-            self._store_problem(str(exc) if isinstance(exc, StoreError) else f"reading the store: {exc!r}")
-        return None
-
-    def _store_problem(self, message: str) -> None:
-        with self._lock:
-            self.store_error_count += 1
-            if len(self.store_errors) < STORE_MESSAGES_KEPT:
-                self.store_errors.append(self.redact(message))
-
-    async def _store_call(self, doing: str, key: str | None, work: Awaitable[T]) -> T | None:
-        """Await a store call; a failure is recorded (never silent, never fatal) and None returned."""
-        try:
-            return await work
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # StoreError, or sqlite's own: a store failure is never fatal to the run
-            about = f" (request {key[:12]})" if key else ""
-            self._store_problem(str(exc) if isinstance(exc, StoreError) else f"{doing}{about}: {exc!r}")
-            return None
-
-    def _in_thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Awaitable[T]:
-        """A store call off the event loop (SQLite may wait for another process's lock)."""
-        return self._loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
-
     async def _send(self, key: str, request: Request, future: concurrent.futures.Future[Outcome]) -> None:
         trace = begin_trace()
         try:
@@ -347,7 +249,7 @@ class Scheduler:
         except BaseException as exc:
             error = exc if isinstance(exc, EndpointError) else EndpointError(f"request failed: {exc!r}",
                                                                              url=self.info.url)
-            _settle(future, error=self._final(error, trace))
+            settle(future, error=self._final(error, trace))
             return
         finally:
             if trace.tries > 1:
@@ -355,7 +257,7 @@ class Scheduler:
                     self.retries += trace.tries - 1
             if self.on_count is not None:
                 self.on_count()
-        _settle(future, result=outcome)
+        settle(future, result=outcome)
 
     def _final(self, error: EndpointError, trace: Trace) -> EndpointError:
         """Count a request that failed for good and say honestly whether it reached the server."""
@@ -396,30 +298,6 @@ class Scheduler:
             self.tokens_out += completion.generated_tokens or 0
         return Outcome(completion, "sent")
 
-    async def _wait_for_other_run(self, key: str) -> Claim | None:
-        """Another run sharing the cache is asking for this key: wait for its answer, or take over its
-        lease when it dies or lets it lapse. Bounded: a live owner renews, a dead one is noticed."""
-        since = self._started_wall if self._refresh else -math.inf
-        delay = 0.05
-        while True:
-            await asyncio.sleep(delay)
-            delay = min(delay * 1.5, 1.0)
-            peek = await self._store_call("reading the lease", key,
-                                          self._in_thread(self._store.peek, key, self._lease, since=since))
-            if peek is None:  # free (or the store failed us): take it, or wait on the next holder
-                claim = await self._store_call("taking the lease", key, self._claim(key))
-                if claim is None or claim.holder is None:
-                    if claim is not None and claim.completion is not None:
-                        with self._lock:
-                            self.from_other_runs += 1
-                    return claim
-                continue
-            if peek.completion is not None:
-                with self._lock:
-                    self.from_other_runs += 1
-                return peek
-            self._progress_at = time.monotonic()  # the holder is alive and working on it
-
     # -- what happened ---------------------------------------------------------------------
 
     @property
@@ -446,10 +324,7 @@ class Scheduler:
             stats.update(not_sent=self.not_sent, tries=self._router.tries, retries=self.retries,
                          rerouted=self._router.rerouted,
                          from_other_runs=self.from_other_runs)
-            stats["store"] = {"path": str(getattr(self._store, "path", None) or "") or None,
-                              "bad_rows": self.bad_rows, "errors": self.store_error_count,
-                              "messages": list(self.store_errors),
-                              "notes": [self.redact(n) for n in getattr(self._store, "notes", ())]}
+            stats["store"] = self._store_summary()
         stats.update(self._router.summary())
         stats["stopped"] = self.broken
         return stats

@@ -90,7 +90,7 @@ def bertscore(
 
 
 def default_device() -> str:
-    import torch
+    import torch  # lazy: seconds to import, and only BERTScore needs it
 
     return "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -170,7 +170,7 @@ def _has_snapshots(repo_id: str) -> bool:
 @lru_cache(maxsize=None)
 def _load(model_dir: str, num_layers: int, device: str) -> Any:
     """Once per process per (model, layer, device); a failure is cached as its reason too."""
-    from bert_score import BERTScorer
+    from bert_score import BERTScorer  # lazy: it imports torch and transformers (seconds)
 
     try:
         scorer = BERTScorer(

@@ -73,7 +73,7 @@ def entity_sets(pipeline: Pipeline, texts: Iterable[str]) -> dict[str, frozenset
 def load_pipeline() -> Pipeline | str:
     """The pipeline, once per process, or why it cannot be had (the reason is cached too)."""
     try:
-        import spacy
+        import spacy  # lazy and optional: the UMLS metric's extra, seconds to import
     except ImportError:
         return f"spaCy is not installed: {INSTALL_HINT}"
     try:

@@ -24,14 +24,24 @@ How the request is read (one code path for every layout):
 
 from __future__ import annotations
 
-import functools
 import json
 import re
-import warnings
-import threading
-from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from clue_checks.server.clinical_text import (
+    NEGATION_CUES,
+    STOPWORDS,
+    after_last,
+    content_words,
+    last_match,
+    norm_ws,
+    sentences,
+    stem,
+    strip_markup,
+    words_of,
+)
+from clue_checks.server.icd_codes import icd_vocabulary, match_icd_codes
 
 UNKNOWN_ANSWER = "I don't know."
 PROMPTS: dict[str, Any] = json.loads(
@@ -42,82 +52,10 @@ TASKS = ("mednli", "meqsum", "problemsummary", "longhealth", "medisumqa", "medis
 # Thresholds quoted by the docs; changing one changes the baseline (and /info model_sha).
 NLI_ENTAILMENT_OVERLAP = 0.5  # share of hypothesis content words found in the premise
 LONGHEALTH_SUPPORT = 0.8  # option coverage by the documents needed to beat option F
-ICD_MIN_COVERAGE = 0.75  # share of a code description's content words in one letter sentence
-ICD_MIN_MATCHED = 2
-ICD_MAX_CODES = 6
-ICD_MAX_DF = 3000  # description words in more descriptions than this carry no signal
-
-STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for from
-    further had has have having he her here hers herself him himself his how i if in into is it its
-    itself just me more most my myself of off on once only or other our ours out over own same she
-    should so some such than that the their theirs them themselves then there these they this those
-    through to too under until up very was we were what when where which while who whom why will
-    with would you your yours yourself yourselves patient patients pt mr mrs ms please thank thanks
-    hello hi dear know want like get got also may might much many""".split()
-)
-NEGATION_CUES = frozenset(
-    "no not denies denied deny denying without negative absent none never nor cannot unremarkable".split()
-)
-# Words of ICD-10-CM descriptions that say nothing about the diagnosis itself.
-ICD_GENERIC = frozenset(
-    """other unspecified specified encounter initial subsequent sequela elsewhere classified nos
-    part site region due type history""".split()
-)
-_WORD = re.compile(r"[a-z0-9]+")
-_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
-# Chat-template markup of common model families, removed before reading a prefill.
-_MARKUP = re.compile(
-    r"<\|start_header_id\|>.*?<\|end_header_id\|>|<\|im_start\|>\w*|<start_of_turn>\w*|<end_of_turn>"
-    r"|<\|[^|<>\s]{1,30}\|>|</?s>|\[/?INST\]|<</?SYS>>",
-    re.S,
-)
+# The MeDiSumCode thresholds are in clue_checks.server.icd_codes.
 
 
-# ---------------------------------------------------------------- text helpers
-
-
-def _norm_ws(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _stem(word: str) -> str:
-    """Plural folding only: enough to match 'complications' with 'complication'."""
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
-
-
-def _words(text: str) -> list[str]:
-    return _WORD.findall(text.lower().replace("n't", " not"))
-
-
-def content_words(text: str) -> set[str]:
-    """Lower-cased, plural-folded words that are not stopwords or negation cues."""
-    return {_stem(w) for w in _words(text) if w not in STOPWORDS and w not in NEGATION_CUES}
-
-
-def _sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_SPLIT.split(text) if s.strip()]
-
-
-def _strip_markup(text: str) -> str:
-    return _MARKUP.sub("\n", text)
-
-
-def _last(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
-    last = None
-    for last in pattern.finditer(text):  # noqa: B007 - the loop keeps the final match
-        pass
-    return last
-
-
-def _after_last(text: str, marker: str) -> str:
-    idx = text.rfind(marker)
-    return text[idx + len(marker) :] if idx >= 0 else ""
+# ---------------------------------------------------------------- chat requests
 
 
 def _content_to_text(content: Any) -> str:
@@ -156,7 +94,7 @@ def _messages_to_text(messages: list[Any]) -> str:
 
 # ---------------------------------------------------------------- task detection
 
-_SYSTEM_PROMPTS = {task: _norm_ws(PROMPTS[task]["system"]) for task in TASKS}
+_SYSTEM_PROMPTS = {task: norm_ws(PROMPTS[task]["system"]) for task in TASKS}
 _MARKERS = (  # fallback when the system prompt is absent; most specific first
     ("longhealth", re.compile(r"-+BEGIN DOCUMENTS-+")),
     ("mednli", re.compile(r"SENTENCE_1:")),
@@ -169,7 +107,7 @@ _MARKERS = (  # fallback when the system prompt is absent; most specific first
 
 def detect_task(text: str) -> str | None:
     """The CLUE task of a prompt: its system prompt if present, else its user-template markers."""
-    flat = _norm_ws(text)
+    flat = norm_ws(text)
     for task in TASKS:
         if _SYSTEM_PROMPTS[task] in flat:
             return task
@@ -194,8 +132,8 @@ def nli_label(premise: str, hypothesis: str) -> str:
       content words (stopwords removed, plurals folded) occur in the premise.
     * ``neutral`` otherwise. Labels are lowercase, like the few-shot answers.
     """
-    neg_p = any(w in NEGATION_CUES for w in _words(premise))
-    neg_h = any(w in NEGATION_CUES for w in _words(hypothesis))
+    neg_p = any(w in NEGATION_CUES for w in words_of(premise))
+    neg_h = any(w in NEGATION_CUES for w in words_of(hypothesis))
     if neg_p != neg_h:
         return "contradiction"
     hyp = content_words(hypothesis)
@@ -205,10 +143,10 @@ def nli_label(premise: str, hypothesis: str) -> str:
 
 
 def _mednli(text: str) -> tuple[str, str]:
-    m = _last(_NLI, text)
+    m = last_match(_NLI, text)
     if m is None:
         return "neutral", ""
-    clean = lambda s: _strip_markup(s).strip()  # noqa: E731 - tiny local helper
+    clean = lambda s: strip_markup(s).strip()  # noqa: E731 - tiny local helper
     return nli_label(clean(m.group(1)), clean(m.group(2))), text[m.end() :]
 
 
@@ -228,21 +166,21 @@ def summarize_question(chq: str) -> str:
     """
     msg_match = _MESSAGE.search(chq)
     message = msg_match.group(1) if msg_match else chq
-    for sentence in _sentences(message):
-        sentence = re.sub(r"\?+$", "?", _norm_ws(sentence))
+    for sentence in sentences(message):
+        sentence = re.sub(r"\?+$", "?", norm_ws(sentence))
         if sentence.endswith("?") and 3 <= len(sentence.split()) <= 40:
             return sentence[0].upper() + sentence[1:]
     subj_match = _SUBJECT.search(chq)
-    subject = _norm_ws(subj_match.group(1)) if subj_match else ""
+    subject = norm_ws(subj_match.group(1)) if subj_match else ""
     if not subject:
-        first = _sentences(message)
+        first = sentences(message)
         subject = " ".join(first[0].split()[:12]) if first else ""
     subject = subject.strip(" .,:;!?-")
     return f"What is {subject}?" if subject else "What is this?"
 
 
 def _meqsum(text: str) -> tuple[str, str]:
-    m = _last(_INQUIRY, text)
+    m = last_match(_INQUIRY, text)
     if m is None:
         return "What is this?", ""
     return summarize_question(m.group(1)), text[m.end() :]
@@ -271,7 +209,7 @@ def _is_clinical(word: str) -> bool:
         return True  # HTN, CAD, CHF, AKI ...
     if low in STOPWORDS or low in _PROBLEM_GENERIC or len(low) < 4:
         return False
-    return bool(_MED_SUFFIX.search(low)) or _stem(low) in _icd_vocabulary()
+    return bool(_MED_SUFFIX.search(low)) or stem(low) in icd_vocabulary()
 
 
 def extract_problems(letter: str, max_items: int = 8) -> str:
@@ -308,15 +246,15 @@ def extract_problems(letter: str, max_items: int = 8) -> str:
             break
     if items:
         return ", ".join(items)
-    first = _sentences(part)
+    first = sentences(part)
     return " ".join(first[0].split()[:12]) if first else UNKNOWN_ANSWER
 
 
 def _problemsummary(text: str) -> tuple[str, str]:
-    m = _last(_LETTER, text)
+    m = last_match(_LETTER, text)
     if m is None:
         return UNKNOWN_ANSWER, ""
-    return extract_problems(m.group(1)), _after_last(text, "Do not generate anything else.")
+    return extract_problems(m.group(1)), after_last(text, "Do not generate anything else.")
 
 
 # ---------------------------------------------------------------- LongHealth
@@ -350,7 +288,7 @@ def choose_option(documents: str, options: dict[str, str]) -> str:
 
 
 def _longhealth(text: str) -> tuple[str, str]:
-    m = _last(_DOCUMENTS, text)
+    m = last_match(_DOCUMENTS, text)
     if m is None:
         return UNKNOWN_ANSWER, ""
     options: dict[str, str] = {}
@@ -365,7 +303,7 @@ def _longhealth(text: str) -> tuple[str, str]:
     letter = choose_option(m.group(1), options)
     option = options[letter]
     end = "" if option.endswith((".", "!", "?")) else "."
-    return f"The correct answer is {letter}: {option}{end}", _after_last(text, _LH_TAIL)
+    return f"The correct answer is {letter}: {option}{end}", after_last(text, _LH_TAIL)
 
 
 # ---------------------------------------------------------------- MeDiSumQA
@@ -382,7 +320,7 @@ def best_sentence(letter: str, question: str, max_words: int = 40) -> str:
     """
     q_words = content_words(question) - _QUESTION_WORDS
     best: tuple[int, int, str] | None = None
-    for sentence in _sentences(letter):
+    for sentence in sentences(letter):
         words = sentence.split()
         if len(words) < 3:
             continue
@@ -395,118 +333,24 @@ def best_sentence(letter: str, question: str, max_words: int = 40) -> str:
 
 
 def _medisumqa(text: str) -> tuple[str, str]:
-    m = _last(_LETTER, text)
+    m = last_match(_LETTER, text)
     if m is None:
         return UNKNOWN_ANSWER, ""
-    lines = [line.strip() for line in _strip_markup(text[m.end() :]).splitlines()]
+    lines = [line.strip() for line in strip_markup(text[m.end() :]).splitlines()]
     lines = [line for line in lines if line]
     question = re.sub(r"^Question\s*:\s*", "", lines[0]) if lines else ""
     prefill = "\n".join(lines[1:])
     return best_sentence(m.group(1), question), prefill
 
 
-# ---------------------------------------------------------------- MeDiSumCode
-
-_CODE_RE = re.compile(r"[A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?")
-
-
-_ICD_LOCK = threading.Lock()  # concurrent first requests must not each build the index
-
-
-def _icd_index() -> tuple[list[str], list[frozenset[str]], dict[str, list[int]]]:
-    with _ICD_LOCK:
-        return _build_icd_index()
-
-
-@functools.lru_cache(maxsize=1)
-def _build_icd_index() -> tuple[list[str], list[frozenset[str]], dict[str, list[int]]]:
-    """(codes, description word sets, word -> code indices) over billable ICD-10-CM codes.
-
-    Leaves of simple_icd_10_cm; 7th-character codes only for the initial encounter ("A").
-    Built once per process (about 2-3 s, most of it importing the package).
-    """
-    with warnings.catch_warnings():  # 1.5.0 loads its data with deprecated importlib.resources calls
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import simple_icd_10_cm as cm
-
-    raw: list[tuple[str, set[str]]] = []
-    df: Counter[str] = Counter()
-    for code in cm.get_all_codes(True):
-        if not _CODE_RE.fullmatch(code) or not cm.is_leaf(code):
-            continue
-        if len(code) == 8 and not code.endswith("A"):
-            continue
-        # "without" stays a content word: it separates E11.9 from E11.8.
-        words = {_stem(w) for w in _words(cm.get_description(code))} - STOPWORDS - ICD_GENERIC
-        words -= NEGATION_CUES - {"without"}
-        raw.append((code, words))
-        df.update(words)
-    codes: list[str] = []
-    sets: list[frozenset[str]] = []
-    postings: dict[str, list[int]] = {}
-    for code, words in raw:
-        kept = frozenset(w for w in words if df[w] <= ICD_MAX_DF)
-        if len(kept) < ICD_MIN_MATCHED:
-            continue
-        for w in kept:
-            postings.setdefault(w, []).append(len(codes))
-        codes.append(code)
-        sets.append(kept)
-    return codes, sets, postings
-
-
-@functools.lru_cache(maxsize=1)
-def _icd_vocabulary() -> frozenset[str]:
-    return frozenset(_icd_index()[2])
-
-
-def match_icd_codes(letter: str, max_codes: int = ICD_MAX_CODES) -> list[str]:
-    """MeDiSumCode rule: ICD-10-CM codes whose descriptions are spelled out in the letter.
-
-    For every sentence of the letter, each code scores the share of its description's
-    content words that occur in that sentence (best sentence counts). A code needs at least
-    ``ICD_MIN_MATCHED`` (2) matched words and ``ICD_MIN_COVERAGE`` (75 %) coverage. Codes are
-    ranked by coverage, then matched words, then code; one code per 3-character category,
-    none whose matched words all belong to a chosen code's description; at most
-    ``max_codes`` (6). Codes are dotted, e.g. ``["E11.9", "I10"]``.
-    """
-    codes, sets, postings = _icd_index()
-    best: dict[int, tuple[float, int]] = {}
-    hits: dict[int, frozenset[str]] = {}  # words of the best sentence that matched
-    for sentence in _sentences(letter):
-        words = content_words(sentence) | ({"without"} & set(_words(sentence)))
-        counts: Counter[int] = Counter()
-        for word in words:
-            counts.update(postings.get(word, ()))
-        for idx, matched in counts.items():
-            if matched < ICD_MIN_MATCHED:
-                continue
-            coverage = matched / len(sets[idx])
-            if coverage >= ICD_MIN_COVERAGE and (coverage, matched) > best.get(idx, (0.0, 0)):
-                best[idx] = (coverage, matched)
-                hits[idx] = sets[idx] & words
-    ranked = sorted(best, key=lambda i: (-best[i][0], -best[i][1], codes[i]))
-    chosen: list[str] = []
-    categories: set[str] = set()
-    explained: list[frozenset[str]] = []
-    for idx in ranked:
-        # Skip a second code of a category, and a code whose matched words are all words of
-        # a chosen code (E10.9 "type 1 diabetes ..." matching the phrase that gave E11.9).
-        if codes[idx][:3] in categories or any(hits[idx] <= words for words in explained):
-            continue
-        categories.add(codes[idx][:3])
-        explained.append(sets[idx])
-        chosen.append(codes[idx])
-        if len(chosen) >= max_codes:
-            break
-    return chosen
+# ---------------------------------------------------------------- MeDiSumCode (the rule: icd_codes)
 
 
 def _medisumcode(text: str) -> tuple[str, str]:
-    m = _last(_LETTER, text)
+    m = last_match(_LETTER, text)
     codes = match_icd_codes(m.group(1)) if m else []
     # R69 "Illness, unspecified": a valid code, so an empty match still parses as an answer.
-    return ", ".join(codes) or "R69", _after_last(text, "Do not generate anything else.")
+    return ", ".join(codes) or "R69", after_last(text, "Do not generate anything else.")
 
 
 # ---------------------------------------------------------------- entry point
@@ -523,7 +367,7 @@ _OWN_PREFIX = {"medisumcode": "ICD-10 Codes: "}
 
 
 def _prefill(tail: str) -> str:
-    return _strip_markup(tail).strip()
+    return strip_markup(tail).strip()
 
 
 def answer(messages: list[dict[str, Any]] | None = None, prompt: str | None = None) -> str:

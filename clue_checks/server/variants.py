@@ -44,14 +44,16 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
+from clue_checks import names
 from clue_checks.server import heuristics as h
+from clue_checks.server.clinical_text import last_match, strip_markup
+from clue_checks.server.icd_codes import ICD_CODE
 
-DEFAULT = "default"
-FINETUNE_DEGRADED = "finetune-degraded"
-VARIANTS = (DEFAULT, FINETUNE_DEGRADED)
+DEFAULT = names.DEFAULT_VARIANT
+FINETUNE_DEGRADED = names.FINETUNE_DEGRADED
+VARIANTS = names.BASELINE_VARIANTS
 
 KINDS: Mapping[str, str] = {
     "repetition_loop": "the answer's first sentence repeated until the token limit",
@@ -91,28 +93,28 @@ def base_task(task: str) -> str:
 
 
 def _flat(text: str) -> str:
-    return " ".join(h._strip_markup(text).split())
+    return " ".join(strip_markup(text).split())
 
 
 def sample_key(task: str, text: str) -> str | None:
     """What identifies the target sample in a request, whatever the layout: None if it cannot be found."""
     if task == "mednli":
-        m = h._last(h._NLI, text)
+        m = last_match(h._NLI, text)
         return _flat(m.group(1)) + "\n" + _flat(m.group(2)) if m else None
     if task == "meqsum":
-        m = h._last(h._INQUIRY, text)
+        m = last_match(h._INQUIRY, text)
         return _flat(m.group(1)) if m else None
     if task in ("problemsummary", "medisumcode"):
-        m = h._last(h._LETTER, text)
+        m = last_match(h._LETTER, text)
         return _flat(m.group(1)) if m else None
     if task == "medisumqa":
-        m = h._last(h._LETTER, text)
+        m = last_match(h._LETTER, text)
         if m is None:
             return None
-        lines = [line.strip() for line in h._strip_markup(text[m.end():]).splitlines() if line.strip()]
+        lines = [line.strip() for line in strip_markup(text[m.end():]).splitlines() if line.strip()]
         return _flat(m.group(1)) + "\n" + (lines[0] if lines else "")
     if task == "longhealth":
-        m = h._last(h._DOCUMENTS, text)
+        m = last_match(h._DOCUMENTS, text)
         if m is None:
             return None
         after = text[m.end():]
@@ -164,7 +166,7 @@ def count_up(code: str) -> str:
 
 
 def _digits_up(answer: str) -> str | None:
-    counted = h._CODE_RE.sub(lambda m: count_up(m.group(0)), answer)
+    counted = ICD_CODE.sub(lambda m: count_up(m.group(0)), answer)
     return counted if counted != answer else None
 
 
@@ -178,7 +180,7 @@ def _ignored_format(task: str, answer: str) -> str | None:
 
 def _letter_not_f(text: str, answer: str) -> str | None:
     found = _LH_ANSWER.match(answer.strip())
-    documents = h._last(h._DOCUMENTS, text)
+    documents = last_match(h._DOCUMENTS, text)
     if not found or found.group(1) != "F" or documents is None:
         return None
     options: dict[str, str] = {}

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal, Mapping
 
+from clue_checks.names import HEAD, PAPER
+
 ShotSelection = Literal["first", "shuffle-seed-1"]
 
 
@@ -44,8 +46,8 @@ def _ro(d: dict) -> Mapping:
 
 PROFILES: Mapping[str, Profile] = _ro(
     {
-        "paper": Profile(
-            name="paper",
+        PAPER: Profile(
+            name=PAPER,
             shot_selection=_ro({"medisumqa": "shuffle-seed-1"}),
             prefills_assistant_prefix=True,
             max_new_tokens=_ro(
@@ -60,8 +62,8 @@ PROFILES: Mapping[str, Profile] = _ro(
             longhealth_budget=_ro({"t1": 8140, "t2": 8140, "t3": 8140}),
             longhealth_gt_match="last",
         ),
-        "head": Profile(
-            name="head",
+        HEAD: Profile(
+            name=HEAD,
             shot_selection=_ro(
                 {t: "shuffle-seed-1" for t in ("mednli", "meqsum", "problemsummary", "medisumqa", "medisumcode")}
             ),

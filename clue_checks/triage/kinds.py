@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from clue_checks import names
+
 # Task groups (the task names of `clue_checks.tasks.TASKS`).
-MEDNLI = ("mednli",)
-LONGHEALTH = ("longhealth-t1", "longhealth-t2", "longhealth-t3")
-CODING = ("medisumcode",)
-SUMMARIES = ("meqsum", "problemsummary", "medisumqa")
+MEDNLI = (names.MEDNLI,)
+LONGHEALTH = names.LONGHEALTH_TASKS
+CODING = (names.MEDISUMCODE,)
+SUMMARIES = names.SUMMARY_TASKS
 
 # repetition_loop: a sequence of REPEAT_WORDS words occurring REPEAT_TIMES times without overlap, or a
 # non-blank line occurring REPEAT_LINES times. Five words repeated four times do not happen in a sane
