@@ -32,7 +32,7 @@
 
 Catch the family (or ``ClueError``) where the message is shown; the message is already what the user reads.
 Two exceptions stay outside the tree because no user ever sees them: ``endpoint.wire.Malformed`` (a 2xx
-body the client turns into an EndpointError) and ``server.baseline.RequestError`` (the baseline server's
+body the client turns into an EndpointError) and ``server.tgi_requests.RequestError`` (the baseline server's
 HTTP error answer).
 
 This module imports nothing heavy: the plugin imports it at start-up.

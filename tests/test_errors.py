@@ -21,7 +21,7 @@ from clue_checks.errors import ClueError, ConfigError, DataError, ReportError, S
 # Exceptions that never reach a user, so they stay outside the tree.
 INTERNAL = {
     "clue_checks.endpoint.wire.Malformed": "a 2xx body the client turns into an EndpointError of kind 'malformed'",
-    "clue_checks.server.baseline.RequestError": "the baseline server's HTTP error answer, sent to the client",
+    "clue_checks.server.tgi_requests.RequestError": "the baseline server's HTTP error answer, sent to the client",
 }
 
 
