@@ -130,16 +130,17 @@ class Renderer:
             lost.append("the Llama-3 stop strings are not sent")
         return lost
 
-    def request(self, prompt: Prompt) -> Request:
+    def request(self, prompt: Prompt, *, scope: str = "") -> Request:
+        """The request of `prompt`; `scope` is the task's opaque tag in the response store's key (never sent)."""
         params = GenerationParams(
             max_new_tokens=prompt.max_new_tokens,
             stop=tuple(dict.fromkeys((*prompt.stop_sequences, *self._model_stops(prompt)))),
             truncate=self._truncate(prompt) if self.mode == "generate" else None,
         )
         if self.mode == "chat":
-            return Request("chat", params, messages=self._messages(prompt))
+            return Request("chat", params, messages=self._messages(prompt), scope=scope)
         prefix = prompt.assistant_prefix if self.use_prefix else ""
-        return Request("generate", params, prompt=self.render(prompt) + prefix)
+        return Request("generate", params, prompt=self.render(prompt) + prefix, scope=scope)
 
     def render(self, prompt: Prompt) -> str:
         if self.layout_used == "base":

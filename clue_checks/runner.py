@@ -221,8 +221,9 @@ class Run:
     def request_for(self, sample: Sample) -> tuple[Prompt, Request]:
         assert self.renderer is not None
         loaded = self._loaded[sample.task]
-        prompt = self.tasks[sample.task].prompt(sample, loaded.shots)
-        return prompt, self.renderer.request(prompt)
+        task = self.tasks[sample.task]
+        prompt = task.prompt(sample, loaded.shots)
+        return prompt, self.renderer.request(prompt, scope=task.request_scope)
 
     def _submit(self, sample: Sample) -> concurrent.futures.Future[Outcome]:
         # The feeder and the sample's own test may ask at once: one submission per sample, so a

@@ -128,6 +128,12 @@ class Task(ABC):
     #: what identifies the task's definition beyond its name (a task file's SHA-256); None for CLUE's tasks
     identity: str | None = None
 
+    @property
+    def request_scope(self) -> str:
+        """The task's part of each response-store key, beside the request itself: empty for CLUE's tasks (their
+        keys stay as they were), the task file's identity for a file's task, so an edited file is asked again."""
+        return f"task-file:{self.identity}" if self.identity else ""
+
     def __init__(self, profile: Profile, options: Mapping[str, Any] | None = None) -> None:
         self.profile = profile
         # Run options a task's metrics need (e.g. a local BERTScore model); never HTTP settings.
