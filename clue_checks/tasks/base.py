@@ -127,6 +127,14 @@ class Task(ABC):
     task_file: Path | None = None
     #: what identifies the task's definition beyond its name (a task file's SHA-256); None for CLUE's tasks
     identity: str | None = None
+    #: how its answers are read, for the failure kinds (triage/): "labels" (MedNLI), "codes" (ICD-10 lists),
+    #: "choices" or "regex" (a task file's parsers), "text" (free text); a task offering option `letters`
+    #: (LongHealth) is read as "letters"
+    answer_reader: str = "text"
+    #: the failure kinds looked for on it; None: the kinds table's entry for its name (CLUE's tasks)
+    failure_kinds: tuple[str, ...] | None = None
+    #: the continuous metrics `low_overlap` holds to their floors; None: ROUGE, as on CLUE's summaries
+    overlap_metrics: tuple[str, ...] | None = None
 
     @property
     def request_scope(self) -> str:

@@ -16,6 +16,7 @@ from clue_checks.data.errors import DataError
 from clue_checks.data.readers import Records, read_csv, read_json_records, read_xlsx, require_file, unique_ids
 from clue_checks.endpoint.types import Message
 from clue_checks.metrics import BatchedValues
+from clue_checks.metrics.icd10 import extract_codes, invalid_codes
 from clue_checks.tasks.base import LoadedTask, Prompt, Sample, SampleResult, Task, floor_verdict
 from clue_checks.tasks.shots import SHOT_SEED
 from clue_checks.tasks.taskfile import TaskDefinition, read_task_file
@@ -82,7 +83,8 @@ class FileTask(Task):
         d = self.definition
         metric = d.metric
         answer = d.parser.parse(response)
-        details: dict[str, Any] = {"parsed_answer": list(answer) if isinstance(answer, tuple) else answer}
+        details: dict[str, Any] = {"parsed_answer": list(answer) if isinstance(answer, tuple) else answer,
+                                   **_kind_details(d, response, answer, sample.reference)}
         if metric.score is None:  # batched only (BERTScore): the sample is judged with the whole task
             return SampleResult({}, True, f"{metric.name} is computed over the whole task", details)
         computed = metric.score(answer, sample.reference, d.separator)
@@ -107,6 +109,17 @@ class FileTask(Task):
         from clue_checks.tasks.summaries import bertscore_for
 
         return bertscore_for(self, [(_text(self.definition.parser.parse(r)), g) for r, g in pairs])
+
+
+def _kind_details(d: TaskDefinition, response: str, answer: Any, reference: str) -> dict[str, Any]:
+    """What the failure kinds read beside the parsed answer (triage/detectors.py), as CLUE's tasks give it:
+    the choices a text names (`format`: none, `hedged`: several), a codes answer's gold and invalid codes."""
+    if d.parser.kind == "choices":
+        return {"named": list(d.parser.named(response))}
+    if d.parser.kind == "codes":
+        return {"predicted": list(answer or ()), "gold": extract_codes(reference),
+                "invalid": list(dict.fromkeys(invalid_codes(answer or ())))}
+    return {}
 
 
 def _text(answer: Any) -> str:
@@ -177,6 +190,9 @@ def task_class(definition: TaskDefinition) -> type[Task]:
         "floor_is_the_check": metric.kind == "continuous" and not metric.batched,
         "task_file": definition.path,
         "identity": definition.sha256,
+        "answer_reader": definition.parser.kind,
+        "failure_kinds": definition.kinds,
+        "overlap_metrics": family if metric.kind == "continuous" else (),
     })
 
 
