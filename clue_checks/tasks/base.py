@@ -118,7 +118,8 @@ class Task(ABC):
 
     name: str  # the id prefix, e.g. "meqsum"
     title: str
-    level: int | None = None  # CLUE Level 1 or 2; None: not one of CLUE's tasks, reported beside the levels
+    level: int | str | None = None  # CLUE Level 1 or 2; None: not CLUE's, reported beside the levels; a name: a
+    #                                 level of the user's own, averaged over the tasks naming it
     data_path: str = ""  # relative to --clue-data, as in CLUE's data/ folder
     self_prompting_cleanup: bool = True
     #: the data may only go to endpoints its licence allows (PhysioNet's credentialed data: MIMIC-derived)

@@ -26,7 +26,7 @@ class FileTask(Task):
     """The task of one task file. Subclasses are made by `task_class`; `definition` is the checked file."""
 
     definition: ClassVar[TaskDefinition]
-    level = None  # not one of CLUE's levels: reported beside them
+    level = None  # never one of CLUE's levels: beside them, or a level of the user's own (`[task] level`)
 
     # -- data ------------------------------------------------------------------------------
 
@@ -184,6 +184,7 @@ def task_class(definition: TaskDefinition) -> type[Task]:
         "title": definition.title,
         "data_path": str(definition.data_file),
         "credentialed": definition.credentialed,
+        "level": definition.level,  # a level of the user's own (a name), or None: beside CLUE's levels
         "metric_names": family,
         "batched_metrics": (metric.name, *(m for m in metric.family if m != metric.name)) if metric.batched else (),
         "floor_metrics": family if metric.kind == "continuous" else (),

@@ -52,8 +52,8 @@ from clue_checks.tasks.taskfile_reader import Reader, TaskFileError
 from clue_checks.triage.kinds import kinds_for_answers
 
 NAME = re.compile(r"^[a-z][a-z0-9_-]{0,47}$")
-# A level name that reads as CLUE's own: "level1", "level-2", "clue", "clue-level-1", ...
-CLUE_LEVEL = re.compile(r"^(clue|level[_-]?[0-9]+)", re.IGNORECASE)
+# A level name that reads as CLUE's own: "1", "Level 2", "level-1", "CLUE", "clue-level-1", ...
+CLUE_LEVEL = re.compile(r"^\s*(clue|(level[\s_-]*)?[0-9]+)", re.IGNORECASE)
 DATA_SUFFIXES = (".jsonl", ".csv", ".xlsx")
 SHOT_ORDERS = ("as-written", "shuffle-seed-1")
 
@@ -228,13 +228,13 @@ def _level(r: Reader, task: Mapping[str, Any]) -> str | None:
     level = task.get("level")
     if level is None:
         return None
-    if not NAME.match(level):
-        raise r.fail(f"level {level!r} is not a plain name", 'use lower-case letters, digits, \'-\' and \'_\', '
-                     'starting with a letter, e.g. level = "in-house"', "task", "level")
     if CLUE_LEVEL.match(level):
         raise r.fail(f"level {level!r} names one of CLUE's levels, which average CLUE's tasks only",
                      'name a level of your own, e.g. level = "in-house"; without one the task is reported beside '
                      "CLUE's levels", "task", "level")
+    if not NAME.match(level):
+        raise r.fail(f"level {level!r} is not a plain name", 'use lower-case letters, digits, \'-\' and \'_\', '
+                     'starting with a letter, e.g. level = "in-house"', "task", "level")
     return level
 
 
