@@ -81,7 +81,10 @@ def test_a_task_files_task_under_xdist_is_reported_by_the_controller(project):
 
 
 @pytest.mark.slow
-def test_shards_of_a_task_files_task_merge_into_one_report_with_its_gate(project):
+def test_shards_of_a_task_files_task_merge_into_one_report_with_its_gate_and_own_level(project):
+    toml = project.path / "followup.toml"
+    toml.write_text(toml.read_text().replace('title = "Follow-up questions"',
+                                             'title = "Follow-up questions"\nlevel = "in-house"'), encoding="utf-8")
     for k in (1, 2):
         project.runpytest_subprocess("-p", "no:cacheprovider", f"--clue-report-dir=s{k}", f"--clue-shard={k}/2",
                                      "--clue-tasks=followup")
@@ -92,6 +95,8 @@ def test_shards_of_a_task_files_task_merge_into_one_report_with_its_gate(project
     assert out["tasks"]["followup"]["n_samples"] == 10 and not out["tasks"]["followup"]["partial"]
     assert [g["gate"] for g in out["gates"]] == ["followup.accuracy >= 0.2"]
     assert "cluster" in out["tasks"]["followup"]["metrics"]["accuracy"]["method"]
+    assert out["levels"]["in-house"]["value"] == out["tasks"]["followup"]["metrics"]["accuracy"]["value"]
+    assert out["tasks"]["followup"]["level"] == "in-house"
 
 
 @pytest.mark.slow
