@@ -3,7 +3,7 @@
 * ClueError                   ``str(error)`` is what the user reads: the file, record or URL, what is wrong, what to do
   x ConfigError               an option, a thresholds file, a task file or a task source that cannot be used
     + ThresholdsError         report/numbers/thresholds.py: the thresholds file
-    + TaskFileError           tasks/taskfile.py: a task file (its line and the fix)
+    + TaskFileError           tasks/taskfile_reader.py: a task file (its line and the fix)
     + TaskDiscoveryError      tasks/registry.py: a task source (entry point) that cannot be used
       - TaskClash             two sources define a task of one name
     + InitError               cli/init.py: ``clue init`` cannot write the suite
@@ -19,7 +19,7 @@
       - EgressRefused         egress.py: credentialed data would leave for a host not allowed
     + ReplicaDown             internal: a replica left the rotation; the request goes to another one
   x StoreError                the response store cannot be used (unreadable, corrupt, locked, read-only)
-    + BadRow                  endpoint/store.py: one stored answer cannot be read back; it is asked again
+    + BadRow                  endpoint/store_types.py: one stored answer cannot be read back; it is asked again
   x ReportError               a report folder, file or document that cannot be read, written, merged or compared
     + ReportDirError          report/write/html.py: not a report directory, or a file of it unreadable
     + RunDirError             report/run_dir.py: a report directory ``clue compare`` cannot read

@@ -137,17 +137,18 @@ class Renderer:
             lost.append("the Llama-3 stop strings are not sent")
         return lost
 
-    def request(self, prompt: Prompt, spec: RenderingSpec = RenderingSpec()) -> Request:
-        """The request for `prompt`, sent as `spec` says (`rendering_specs.rendering_spec(task)`)."""
+    def request(self, prompt: Prompt, spec: RenderingSpec = RenderingSpec(), *, scope: str = "") -> Request:
+        """The request for `prompt`, sent as `spec` says (`rendering_specs.rendering_spec(task)`); `scope` is the
+        task's opaque tag in the response store's key (never sent)."""
         params = GenerationParams(
             max_new_tokens=prompt.max_new_tokens,
             stop=tuple(dict.fromkeys((*prompt.stop_sequences, *self._model_stops(spec)))),
             truncate=self._truncate(spec) if self.mode == "generate" else None,
         )
         if self.mode == "chat":
-            return Request("chat", params, messages=self._messages(prompt, spec))
+            return Request("chat", params, messages=self._messages(prompt, spec), scope=scope)
         prefix = prompt.assistant_prefix if self.use_prefix else ""
-        return Request("generate", params, prompt=self.render(prompt, spec) + prefix)
+        return Request("generate", params, prompt=self.render(prompt, spec) + prefix, scope=scope)
 
     def render(self, prompt: Prompt, spec: RenderingSpec = RenderingSpec()) -> str:
         if self.layout_used == "base":

@@ -221,9 +221,10 @@ class Run:
 
     def request_for(self, sample: Sample) -> tuple[Prompt, Request]:
         assert self.renderer is not None
+        loaded = self._loaded[sample.task]
         task = self.tasks[sample.task]
-        prompt = task.prompt(sample, self._loaded[sample.task].shots)
-        return prompt, self.renderer.request(prompt, rendering_spec(task))
+        prompt = task.prompt(sample, loaded.shots)
+        return prompt, self.renderer.request(prompt, rendering_spec(task), scope=task.request_scope)
 
     def _submit(self, sample: Sample) -> concurrent.futures.Future[Outcome]:
         # The feeder and the sample's own test may ask at once: one submission per sample, so a

@@ -42,7 +42,7 @@ EXCEPTIONS = _package_exceptions()
 
 def test_the_walk_finds_the_package_exceptions():
     # A walk that imported nothing would pass every test below.
-    assert {"clue_checks.endpoint.types.EndpointError", "clue_checks.tasks.taskfile.TaskFileError",
+    assert {"clue_checks.endpoint.types.EndpointError", "clue_checks.tasks.taskfile_reader.TaskFileError",
             "clue_checks.report.write.html.ReportDirError", *INTERNAL} <= set(EXCEPTIONS)
 
 
@@ -63,7 +63,7 @@ def test_the_docstring_tree_names_every_clue_error():
 
 @pytest.mark.parametrize(("qualified", "family"), [
     ("clue_checks.report.numbers.thresholds.ThresholdsError", ConfigError),
-    ("clue_checks.tasks.taskfile.TaskFileError", ConfigError),
+    ("clue_checks.tasks.taskfile_reader.TaskFileError", ConfigError),
     ("clue_checks.tasks.registry.TaskClash", ConfigError),
     ("clue_checks.data.fetch.UsageError", ConfigError),
     ("clue_checks.endpoint.store.BadRow", StoreError),

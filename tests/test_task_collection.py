@@ -81,7 +81,10 @@ def test_a_task_files_task_under_xdist_is_reported_by_the_controller(project):
 
 
 @pytest.mark.slow
-def test_shards_of_a_task_files_task_merge_into_one_report_with_its_gate(project):
+def test_shards_of_a_task_files_task_merge_into_one_report_with_its_gate_and_own_level(project):
+    toml = project.path / "followup.toml"
+    toml.write_text(toml.read_text().replace('title = "Follow-up questions"',
+                                             'title = "Follow-up questions"\nlevel = "in-house"'), encoding="utf-8")
     for k in (1, 2):
         project.runpytest_subprocess("-p", "no:cacheprovider", f"--clue-report-dir=s{k}", f"--clue-shard={k}/2",
                                      "--clue-tasks=followup")
@@ -92,6 +95,8 @@ def test_shards_of_a_task_files_task_merge_into_one_report_with_its_gate(project
     assert out["tasks"]["followup"]["n_samples"] == 10 and not out["tasks"]["followup"]["partial"]
     assert [g["gate"] for g in out["gates"]] == ["followup.accuracy >= 0.2"]
     assert "cluster" in out["tasks"]["followup"]["metrics"]["accuracy"]["method"]
+    assert out["levels"]["in-house"]["value"] == out["tasks"]["followup"]["metrics"]["accuracy"]["value"]
+    assert out["tasks"]["followup"]["level"] == "in-house"
 
 
 @pytest.mark.slow
@@ -101,4 +106,22 @@ def test_failure_kinds_of_a_task_files_task_select_its_samples_for_a_rerun(proje
     run(project, "--clue-tasks=followup")
     assert report(project)["tasks"]["followup"]["kinds"]["truncated"] == 10  # one token: cut at the limit
     rerun = run(project, "--clue-tasks=followup", "--clue-kind=truncated")
+    rerun.stdout.fnmatch_lines(["*answered from the store: 10*", "*10 failed*"])
+
+
+def test_a_task_files_own_level_and_its_parsers_failure_kinds_are_reported_and_select_a_rerun(project):
+    toml = project.path / "followup.toml"
+    toml.write_text(toml.read_text().replace('title = "Follow-up questions"',
+                                             'title = "Follow-up questions"\nlevel = "in-house"'), encoding="utf-8")
+    run(project, "--clue-tasks=followup")
+    data = report(project)
+    task, level = data["tasks"]["followup"], data["levels"]["in-house"]
+    assert task["level"] == "in-house" and level["definition"] == {"followup": ["followup.accuracy"]}
+    assert level["value"] == task["metrics"]["accuracy"]["value"] and level["not_computed"] is None
+    assert data["levels"]["level1"]["value"] is None  # CLUE's levels never take it
+    assert "- Level in-house (own, not CLUE's): " in (project.path / "rep" / "clue-report.md").read_text()
+    assert "Level in-house" in (project.path / "rep" / "index.html").read_text()
+    # The baseline's "I don't know." names neither choice: `format`, read from the choices parser, not the name.
+    assert task["kinds"]["format"] == 10
+    rerun = run(project, "--clue-tasks=followup", "--clue-kind=format")
     rerun.stdout.fnmatch_lines(["*answered from the store: 10*", "*10 failed*"])

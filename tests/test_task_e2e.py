@@ -94,7 +94,10 @@ def test_a_task_written_from_the_docs_runs_gates_and_compares_from_an_installed_
     assert len(set(re.findall(r"test_sample\[followup:f0\d\]", junit))) == 6  # one test per sample
     assert "followup.accuracy &gt;= 0.1" in junit or "followup.accuracy >= 0.1" in junit  # the gate, in JUnit
     assert "followup" in (project / "base" / "index.html").read_text()
-    assert set(task["kinds"]) == {"endpoint_error", "empty", "truncated", "repetition_loop"}
+    kinds = task["kinds"]  # every task's kinds (0 included), and those its choices parser and 0/1 metric read
+    assert {"endpoint_error", "empty", "truncated", "repetition_loop"} <= set(kinds) <= \
+        {"endpoint_error", "empty", "truncated", "repetition_loop", "format", "hedged", "wrong_answer"}
+    assert sum(kinds.get(k, 0) for k in ("format", "hedged", "wrong_answer")) == task["n_failed"]  # one each
     assert "followup" not in json.dumps(report["levels"])  # beside CLUE's levels, not in them
     assert "data.sha256.followup.toml" in report["manifest"]  # the task file's hash
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from clue_checks.metrics.icd10 import extract_codes, is_code_increment
+from clue_checks.metrics.icd10 import extract_codes, invalid_codes, is_code_increment
 from clue_checks.server.variants import count_up
 from fakes import copy_suite
 from planted import planted_samples
@@ -71,6 +71,16 @@ def expected_kind(planted: str, test_id: str, default_row: dict) -> str | None:
     raise AssertionError(f"unknown planted kind {planted}")
 
 
+# Samples per kind of each task under the degraded baseline, as they were when the detectors still read task
+# names: the detectors now read what a task is (its answer reader), and must find exactly these.
+CLUE_KINDS_DEGRADED = {
+    "mednli": {"truncated": 4, "format": 12, "wrong_answer": 20},
+    "meqsum": {"truncated": 12, "repetition_loop": 12, "low_overlap": 14},
+    "medisumcode": {"truncated": 4, "repetition_loop": 4, "invalid_code": 3, "code_increment": 3, "wrong_answer": 12},
+    "longhealth-t3": {"format": 15, "unanswerable_missed": 62},
+}
+
+
 def test_degraded_run_counts_the_planted_kinds_and_reruns_truncated_from_the_store(suite):
     default = run(suite, f"--clue-tasks={TASKS}", "--clue-report-dir=default", "--clue-cache=c-default", "--tb=no", "-q")
     assert default.ret in (0, 1)
@@ -106,6 +116,12 @@ def test_degraded_run_counts_the_planted_kinds_and_reruns_truncated_from_the_sto
         from clue_checks.triage import kind_counts
 
         assert summary["kinds"] == kind_counts(task, [r["kinds"] for r in rows.values() if r["task"] == task])
+    # Kinds are read from what each task is, not its name: CLUE's counts on the bundled fixtures stay these.
+    found = {task: {k: n for k, n in summary["kinds"].items() if n} for task, summary in data["tasks"].items()}
+    expected = dict(CLUE_KINDS_DEGRADED)
+    if not invalid_codes(["Q99999"]):  # without simple-icd-10-cm, invalid codes are not looked for
+        expected["medisumcode"] = {k: n for k, n in expected["medisumcode"].items() if k != "invalid_code"}
+    assert found == expected
     md = (folder / "clue-report.md").read_text()
     assert "## Failure kinds" in md and "| MeQSum |" in md
 

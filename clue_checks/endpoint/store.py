@@ -2,7 +2,8 @@
 
 SQLite in WAL mode, one connection per thread, so several processes (xdist workers, or two runs
 sharing one cache) read and write the same file safely. The key is `types.request_key` (endpoint
-identity plus the full request), so an answer is reused only for the same model and the same request.
+identity plus the full request, and the request's scope when it has one: a task file's identity), so an
+answer is reused only for the same model, the same request and the same task definition.
 
 Text is stored as JSON with every non-ASCII character escaped (`ensure_ascii`), so whatever the
 server sent, a lone surrogate included, is kept exactly and read back exactly.
@@ -22,20 +23,20 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import socket
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clue_checks.private_files import ignore_cache
+from clue_checks.endpoint.store_types import (NO_CACHE, Answer, BadRow, Claim, Lease, NullStore, StoreError,
+                                              completion_from_json, pid_alive)
 from clue_checks.endpoint.types import Completion, EndpointIdentity, Request
-from clue_checks.errors import StoreError
+from clue_checks.private_files import ignore_cache
+
+__all__ = ["NO_CACHE", "Answer", "BadRow", "Claim", "Lease", "NullStore", "ResponseStore", "StoreError",
+           "completion_from_json", "pid_alive"]
 
 log = logging.getLogger(__name__)
 
@@ -45,48 +46,6 @@ LOCK_WAIT = 10.0
 BUSY_TIMEOUT = 60.0
 # A lease lasts this long unless renewed; the owner renews its leases several times within it.
 LEASE_SECONDS = 60.0
-
-NO_CACHE = "run with --clue-no-cache"
-
-
-class BadRow(StoreError):
-    """One stored answer cannot be read back (not JSON, not a completion): it is a miss, asked again."""
-
-
-@dataclass(frozen=True)
-class Lease:
-    """Who is asking the server for a key: one per scheduler (a run, or an xdist worker)."""
-
-    owner: str
-    host: str
-    pid: int
-
-    @classmethod
-    def mine(cls) -> Lease:
-        return cls(uuid.uuid4().hex, socket.gethostname(), os.getpid())
-
-
-@dataclass(frozen=True)
-class Answer:
-    """One answer to store: its key, and what it answers (kept beside it for people reading the store)."""
-
-    key: str
-    identity: EndpointIdentity
-    request: Request
-    completion: Completion
-
-
-@dataclass(frozen=True)
-class Claim:
-    """The answer to "may I ask for this key?": already answered, held by another live run, or yes."""
-
-    completion: Completion | None = None
-    holder: str | None = None  # "pid 123 on host h": another run is asking for it now
-
-    @property
-    def acquired(self) -> bool:
-        return self.completion is None and self.holder is None
-
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS responses (
@@ -106,32 +65,6 @@ _SCHEMA = (
 )
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this id exists on this machine (signal 0 only asks)."""
-    if os.name == "nt":  # os.kill(pid, 0) would terminate it on Windows: rely on lease expiry there
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # PermissionError: it exists, under another user
-        return True
-    return True
-
-
-def completion_from_json(text: str) -> Completion:
-    """A stored completion; ValueError when the row is not one (bad JSON, wrong shape or types)."""
-    data = json.loads(text)
-    if not isinstance(data, dict) or not isinstance(data.get("text"), str):
-        raise ValueError("no text")
-    for name, types in (("finish_reason", (str,)), ("generated_tokens", (int,)), ("prompt_tokens", (int,)),
-                        ("latency_s", (int, float))):
-        value = data.get(name)
-        if value is not None and (not isinstance(value, types) or isinstance(value, bool)):
-            raise ValueError(f"{name} is {type(value).__name__}")
-    return Completion.from_dict(data)
-
-
 def _kind_of(exc: BaseException) -> str:
     text = str(exc).lower()
     if "not a database" in text or "malformed" in text or "corrupt" in text:
@@ -139,6 +72,11 @@ def _kind_of(exc: BaseException) -> str:
     if "locked" in text or "busy" in text:
         return "locked"
     return "unwritable"
+
+
+def _stored_request(request: Request) -> dict[str, Any]:
+    """The request as a person reading the store sees it: its canonical form, and its scope when it has one."""
+    return {**request.canonical(), "scope": request.scope} if request.scope else request.canonical()
 
 
 class ResponseStore:
@@ -271,7 +209,7 @@ class ResponseStore:
         try:
             now = time.time()
             rows = [(a.key, json.dumps(a.identity.as_dict(), sort_keys=True),
-                     json.dumps(a.request.canonical(), sort_keys=True), json.dumps(a.completion.as_dict()), now)
+                     json.dumps(_stored_request(a.request), sort_keys=True), json.dumps(a.completion.as_dict()), now)
                     for a in answers]
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
@@ -382,41 +320,3 @@ class ResponseStore:
             except sqlite3.Error:
                 pass
         self._local = threading.local()
-
-
-class NullStore:
-    """`--clue-no-cache`: nothing is read or kept, every claim is granted."""
-
-    path = None
-    notes: tuple[str, ...] = ()
-
-    def get(self, key: str) -> Completion | None:
-        return None
-
-    def put(self, key: str, identity: EndpointIdentity, request: Request, completion: Completion,
-            lease: Lease | None = None) -> None:
-        self.put_many([Answer(key, identity, request, completion)], lease)
-
-    def put_many(self, answers: Sequence[Answer], lease: Lease | None = None) -> None:
-        return None
-
-    def claim(self, key: str, lease: Lease, *, since: float = -math.inf) -> Claim:
-        return self.claim_many([key], lease, since=since)[0]
-
-    def claim_many(self, keys: Sequence[str], lease: Lease, *, since: float = -math.inf) -> list[Claim]:
-        return [Claim() for _ in keys]
-
-    def peek(self, key: str, lease: Lease, *, since: float = -math.inf) -> Claim | None:
-        return None
-
-    def release(self, key: str, lease: Lease) -> None:
-        return None
-
-    def renew(self, lease: Lease) -> None:
-        return None
-
-    def release_all(self, lease: Lease) -> None:
-        return None
-
-    def close(self) -> None:
-        return None

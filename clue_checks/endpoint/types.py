@@ -50,6 +50,9 @@ class Request:
     params: GenerationParams
     messages: tuple[Message, ...] = ()
     prompt: str | None = None
+    # An opaque tag of whoever built the request, never sent: requests of different scopes never share a
+    # stored answer (a task file's identity, so editing the file asks again). Empty: the key is as it always was.
+    scope: str = ""
 
     def __post_init__(self) -> None:
         if self.mode == "chat" and not self.messages:
@@ -80,13 +83,16 @@ class EndpointIdentity:
 
 
 def request_key(identity: EndpointIdentity, request: Request) -> str:
-    """Stable cache key: sha256 over endpoint identity plus the full request.
+    """Stable cache key: sha256 over endpoint identity plus the full request (and its scope, when it has one).
 
     `surrogatepass`: a lone surrogate (possible in text decoded from JSON escapes) still has a key;
     every valid text encodes exactly as plain UTF-8, so existing keys are unchanged.
     """
+    keyed: dict[str, Any] = {"endpoint": identity.as_dict(), "request": request.canonical()}
+    if request.scope:  # an unscoped request's payload is unchanged: existing stores stay valid
+        keyed["scope"] = request.scope
     payload = json.dumps(
-        {"endpoint": identity.as_dict(), "request": request.canonical()},
+        keyed,
         sort_keys=True,
         ensure_ascii=False,
         separators=(",", ":"),

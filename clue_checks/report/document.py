@@ -20,7 +20,7 @@ from typing import Any
 
 from clue_checks.report.numbers.aggregate import GateResult, MetricSummary, SampleRecord, TaskSummary
 from clue_checks.report.compare.gates import CompareGateResult
-from clue_checks.report.numbers.levels import LevelScore
+from clue_checks.report.numbers.levels import LevelScore, level_of_key
 from clue_checks.report.numbers.thresholds import CompareGate, Gate, ThresholdsError, parse
 from clue_checks.report.verdict import Verdict
 from clue_checks.errors import ReportError
@@ -102,7 +102,7 @@ class Report:
             "warnings": list(self.warnings),
             "requests": dict(self.requests),
             "tasks": tasks,
-            "levels": {f"level{lv.level}": lv.as_dict() for lv in self.levels},
+            "levels": {lv.key: lv.as_dict() for lv in self.levels},
             "gates": [g.as_dict() for g in self.gates],
             "verdict": self.verdict.word,
             "verdict_reasons": list(self.verdict.reasons),
@@ -173,7 +173,7 @@ def metric_from_dict(name: str, data: Mapping[str, Any]) -> MetricSummary:
 def task_from_dict(name: str, data: Mapping[str, Any]) -> TaskSummary:
     requests = data.get("requests") or {}
     return TaskSummary(
-        task=name, title=str(data["title"]), level=int(data["level"]), n_samples=int(data["n_samples"]),
+        task=name, title=str(data["title"]), level=_task_level(data["level"]), n_samples=int(data["n_samples"]),
         n_passed=int(data["n_passed"]), n_failed=int(data["n_failed"]), n_errored=int(data["n_errored"]),
         requests_sent=int(requests.get("sent", 0)), requests_stored=int(requests.get("from_store", 0)),
         requests_shared=int(requests.get("shared", 0)),
@@ -182,11 +182,19 @@ def task_from_dict(name: str, data: Mapping[str, Any]) -> TaskSummary:
         n_selected=int(data.get("n_selected") or 0), n_total=data.get("n_total"))
 
 
+def _task_level(value: Any) -> int | str | None:
+    """A task row's level: CLUE's number, an own level's name, or None (a user's task beside the levels)."""
+    return value if value is None or isinstance(value, str) else int(value)
+
+
 def level_from_dict(key: str, data: Mapping[str, Any]) -> LevelScore:
     low, high = _pair(data.get("ci95"))
-    fields = _fields(LevelScore, data, level=int(key.removeprefix("level")), ci_low=low, ci_high=high)
+    level = level_of_key(key)
+    fields = _fields(LevelScore, data, level=level, ci_low=low, ci_high=high)
     fields["incomplete"] = tuple(fields.get("incomplete") or ())
     fields["components"] = dict(fields.get("components") or {})
+    if isinstance(level, str):  # an own level's parts are in its definition: {task: ["task.metric"]}
+        fields["parts"] = tuple(tuple(p.split(".", 1)) for ps in (data.get("definition") or {}).values() for p in ps)
     return LevelScore(**fields)
 
 

@@ -56,8 +56,12 @@ class AnswerParser:
             if match is None:
                 return None
             return (match.group(1) if match.re.groups else match.group(0)).strip()
-        named = {choice for choice in self.choices if _names(text, choice)}
+        named = set(self.named(text))
         return next(iter(named)) if len(named) == 1 else None
+
+    def named(self, text: str) -> tuple[str, ...]:
+        """The choices the text names, in the declared order (none, or several, is no answer)."""
+        return tuple(choice for choice in self.choices if _names(text, choice))
 
 
 def _names(text: str, label: str) -> bool:

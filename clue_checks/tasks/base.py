@@ -118,7 +118,8 @@ class Task(ABC):
 
     name: str  # the id prefix, e.g. "meqsum"
     title: str
-    level: int | None = None  # CLUE Level 1 or 2; None: not one of CLUE's tasks, reported beside the levels
+    level: int | str | None = None  # CLUE Level 1 or 2; None: not CLUE's, reported beside the levels; a name: a
+    #                                 level of the user's own, averaged over the tasks naming it
     data_path: str = ""  # relative to --clue-data, as in CLUE's data/ folder
     self_prompting_cleanup: bool = True
     #: the data may only go to endpoints its licence allows (PhysioNet's credentialed data: MIMIC-derived)
@@ -127,6 +128,20 @@ class Task(ABC):
     task_file: Path | None = None
     #: what identifies the task's definition beyond its name (a task file's SHA-256); None for CLUE's tasks
     identity: str | None = None
+    #: how its answers are read, for the failure kinds (triage/): "labels" (MedNLI), "codes" (ICD-10 lists),
+    #: "choices" or "regex" (a task file's parsers), "text" (free text); a task offering option `letters`
+    #: (LongHealth) is read as "letters"
+    answer_reader: str = "text"
+    #: the failure kinds looked for on it; None: the kinds table's entry for its name (CLUE's tasks)
+    failure_kinds: tuple[str, ...] | None = None
+    #: the continuous metrics `low_overlap` holds to their floors; None: ROUGE, as on CLUE's summaries
+    overlap_metrics: tuple[str, ...] | None = None
+
+    @property
+    def request_scope(self) -> str:
+        """The task's part of each response-store key, beside the request itself: empty for CLUE's tasks (their
+        keys stay as they were), the task file's identity for a file's task, so an edited file is asked again."""
+        return f"task-file:{self.identity}" if self.identity else ""
 
     def __init__(self, profile: Profile, options: Mapping[str, Any] | None = None) -> None:
         self.profile = profile

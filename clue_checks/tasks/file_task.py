@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from clue_checks.data.errors import DataError
 from clue_checks.data.readers import Records, read_csv, read_json_records, read_xlsx, require_file, unique_ids
 from clue_checks.metrics import BatchedValues
+from clue_checks.metrics.icd10 import extract_codes, invalid_codes
 from clue_checks.tasks.base import LoadedTask, Prompt, Sample, SampleResult, Task, Turn, floor_verdict
 from clue_checks.tasks.shots import SHOT_SEED
 from clue_checks.tasks.taskfile import TaskDefinition, read_task_file
@@ -24,7 +25,7 @@ class FileTask(Task):
     """The task of one task file. Subclasses are made by `task_class`; `definition` is the checked file."""
 
     definition: ClassVar[TaskDefinition]
-    level = None  # not one of CLUE's levels: reported beside them
+    level = None  # never one of CLUE's levels: beside them, or a level of the user's own (`[task] level`)
 
     # -- data ------------------------------------------------------------------------------
 
@@ -81,7 +82,8 @@ class FileTask(Task):
         d = self.definition
         metric = d.metric
         answer = d.parser.parse(response)
-        details: dict[str, Any] = {"parsed_answer": list(answer) if isinstance(answer, tuple) else answer}
+        details: dict[str, Any] = {"parsed_answer": list(answer) if isinstance(answer, tuple) else answer,
+                                   **_kind_details(d, response, answer, sample.reference)}
         if metric.score is None:  # batched only (BERTScore): the sample is judged with the whole task
             return SampleResult({}, True, f"{metric.name} is computed over the whole task", details)
         computed = metric.score(answer, sample.reference, d.separator)
@@ -106,6 +108,17 @@ class FileTask(Task):
         from clue_checks.tasks.summaries import bertscore_for
 
         return bertscore_for(self, [(_text(self.definition.parser.parse(r)), g) for r, g in pairs])
+
+
+def _kind_details(d: TaskDefinition, response: str, answer: Any, reference: str) -> dict[str, Any]:
+    """What the failure kinds read beside the parsed answer (triage/detectors.py), as CLUE's tasks give it:
+    the choices a text names (`format`: none, `hedged`: several), a codes answer's gold and invalid codes."""
+    if d.parser.kind == "choices":
+        return {"named": list(d.parser.named(response))}
+    if d.parser.kind == "codes":
+        return {"predicted": list(answer or ()), "gold": extract_codes(reference),
+                "invalid": list(dict.fromkeys(invalid_codes(answer or ())))}
+    return {}
 
 
 def _text(answer: Any) -> str:
@@ -170,12 +183,16 @@ def task_class(definition: TaskDefinition) -> type[Task]:
         "title": definition.title,
         "data_path": str(definition.data_file),
         "credentialed": definition.credentialed,
+        "level": definition.level,  # a level of the user's own (a name), or None: beside CLUE's levels
         "metric_names": family,
         "batched_metrics": (metric.name, *(m for m in metric.family if m != metric.name)) if metric.batched else (),
         "floor_metrics": family if metric.kind == "continuous" else (),
         "floor_is_the_check": metric.kind == "continuous" and not metric.batched,
         "task_file": definition.path,
         "identity": definition.sha256,
+        "answer_reader": definition.parser.kind,
+        "failure_kinds": definition.kinds,
+        "overlap_metrics": family if metric.kind == "continuous" else (),
     })
 
 

@@ -67,6 +67,7 @@ def _how_near(pred: str, gold: str) -> str:
 
 class MeDiSumCode(Task):
     name = "medisumcode"
+    answer_reader = "codes"
     credentialed = True  # MIMIC-derived (PhysioNet credentialed data use agreement)
     title = "MeDiSumCode"
     level = 2

@@ -17,6 +17,7 @@ N_SHOTS = 3
 
 class MedNLI(Task):
     name = "mednli"
+    answer_reader = "labels"
     credentialed = True  # MIMIC-derived (PhysioNet credentialed data use agreement)
     title = "MedNLI"
     level = 1

@@ -48,12 +48,14 @@ else:  # pragma: no cover
 
 from clue_checks.tasks.answers import PARSER_KINDS, AnswerParser
 from clue_checks.tasks.task_metrics import METRICS, MetricDef
-from clue_checks.errors import ConfigError
+from clue_checks.tasks.taskfile_reader import Reader, TaskFileError
+from clue_checks.triage.kinds import kinds_for_answers
 
 NAME = re.compile(r"^[a-z][a-z0-9_-]{0,47}$")
+# A level name that reads as CLUE's own: "1", "Level 2", "level-1", "CLUE", "clue-level-1", ...
+CLUE_LEVEL = re.compile(r"^\s*(clue|(level[\s_-]*)?[0-9]+)", re.IGNORECASE)
 DATA_SUFFIXES = (".jsonl", ".csv", ".xlsx")
 SHOT_ORDERS = ("as-written", "shuffle-seed-1")
-GENERIC_KINDS = ("endpoint_error", "empty", "truncated", "repetition_loop")
 
 # section -> key -> (type(s), required). "*" in a section: any key (metric names, field names).
 _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
@@ -71,15 +73,6 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
     "sample": {}, "gate": {}, "compare": {},
 }
 _REQUIRED_SECTIONS = ("task", "data", "prompt", "generation", "answer", "metric")
-
-
-class TaskFileError(ConfigError):
-    """A task file that cannot be used: the message names the file, the line and the fix."""
-
-    def __init__(self, path: Path | str, problem: str, *, line: int | None = None, fix: str | None = None) -> None:
-        self.path, self.line, self.problem, self.fix = Path(path), line, problem, fix
-        where = f"{path}" + (f", line {line}" if line else "")
-        super().__init__(f"{where}: {problem}" + (f"; {fix}" if fix else ""))
 
 
 @dataclass(frozen=True)
@@ -111,7 +104,7 @@ class TaskDefinition:
     floors: Mapping[str, float] = field(default_factory=dict)
     gates: Mapping[str, str] = field(default_factory=dict)
     compare: Mapping[str, str] = field(default_factory=dict)
-    kinds: tuple[str, ...] = GENERIC_KINDS
+    kinds: tuple[str, ...] = ()  # the failure kinds looked for (`kinds_for_answers`, or those [task] kinds lists)
     credentialed: bool = False
     level: str | None = None  # a level of the user's own; None: reported beside CLUE's levels
     description: str = ""
@@ -121,79 +114,6 @@ class TaskDefinition:
         """Every field a record must carry."""
         extra = (self.cluster_field,) if self.cluster_field else ()
         return tuple(dict.fromkeys((self.id_field, *self.input_fields, self.reference_field, *extra)))
-
-
-def line_of(text: str, section: str | None, key: str | None = None) -> int | None:
-    """The line of `key` in `[section]` (or of the section's header; section None: a top-level key); None when
-    not written as such. tomllib keeps no positions; a task file is a few flat tables, so a scan finds the
-    line a user wrote."""
-    if section is None:
-        return _top_level_line(text, key) if key else None
-    current: str | None = None
-    header_line = None
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        header = re.match(r"^\[\[?\s*([A-Za-z0-9_.\"' -]+?)\s*\]\]?", line)
-        if header:
-            current = header.group(1).split(".")[0].strip("\"' ")
-            if current == section and header_line is None:
-                header_line = number
-            continue
-        if current == section and key is not None and re.match(rf"^[\"']?{re.escape(key)}[\"']?\s*=", line):
-            return number
-    return header_line
-
-
-def _top_level_line(text: str, key: str) -> int | None:
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if raw.lstrip().startswith("["):
-            return None
-        if re.match(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=", raw):
-            return number
-    return None
-
-
-class _Reader:
-    """One file's checks, each raising TaskFileError at the line concerned."""
-
-    def __init__(self, path: Path, text: str) -> None:
-        self.path, self.text = path, text
-
-    def fail(self, problem: str, fix: str, section: str | None = None, key: str | None = None) -> TaskFileError:
-        return TaskFileError(self.path, problem, line=line_of(self.text, section, key), fix=fix)
-
-    def table(self, data: Mapping[str, Any], section: str) -> dict[str, Any]:
-        value = data.get(section, {})
-        if not isinstance(value, dict):
-            raise self.fail(f"{section} must be a table", f"write it as [{section}]", None, section)
-        schema = _SCHEMA[section]
-        if schema:
-            for key in value:
-                if key not in schema:
-                    raise self.fail(f"unknown key {key!r} in [{section}]",
-                                    f"use one of {', '.join(schema)} (docs/own-tasks.md#the-task-file)",
-                                    section, key)
-            for key, (types, required) in schema.items():
-                if required and key not in value:
-                    raise self.fail(f"[{section}] has no {key!r}", f"add {key} = ... to [{section}]", section)
-                if key in value and (not isinstance(value[key], types) or
-                                     (bool not in types and isinstance(value[key], bool))):
-                    names = " or ".join(_type_word(t) for t in types)
-                    raise self.fail(f"[{section}] {key} must be {names}, got {value[key]!r}",
-                                    f"write {key} as {names}", section, key)
-        return value
-
-    def strings(self, table: Mapping[str, Any], section: str, key: str) -> tuple[str, ...]:
-        values = table.get(key, [])
-        if not all(isinstance(v, str) for v in values):
-            raise self.fail(f"[{section}] {key} must be a list of text", f'write e.g. {key} = ["a", "b"]', section,
-                            key)
-        return tuple(values)
-
-
-def _type_word(t: type) -> str:
-    return {str: "text (a quoted string)", int: "a whole number", bool: "true or false", list: "a list [...]",
-            float: "a number"}.get(t, t.__name__)
 
 
 def read_task_file(path: Path | str) -> TaskDefinition:
@@ -218,7 +138,40 @@ def read_task_file(path: Path | str) -> TaskDefinition:
 
 
 def _definition(path: Path, text: str, data: Mapping[str, Any], sha256: str) -> TaskDefinition:
-    r = _Reader(path, text)
+    r = Reader(path, text, _SCHEMA)
+    _check_sections(r, data)
+    task, data_t, prompt = r.table(data, "task"), r.table(data, "data"), r.table(data, "prompt")
+    shots, generation = r.table(data, "shots"), r.table(data, "generation")
+    answer, metric_t = r.table(data, "answer"), r.table(data, "metric")
+    name = task["name"]
+    if not NAME.match(name):
+        raise r.fail(f"task name {name!r} is not a plain name",
+                     "use lower-case letters, digits, '-' and '_', starting with a letter (at most 48)", "task", "name")
+    data_file, inputs, declared = _data(r, data_t)
+    user, assistant = prompt["user"], prompt.get("assistant")
+    _check_template(r, "user", user, declared)
+    if assistant is not None:
+        _check_template(r, "assistant", assistant, declared)
+    max_new, stop = _generation(r, generation)
+    parser = _parser(r, answer)
+    metric = _metric(r, metric_t, parser)
+    shot_ids, inline = _shots(r, shots, inputs, data_t["reference"])
+    order = shots.get("order", "as-written")
+    if order not in SHOT_ORDERS:
+        raise r.fail(f"shot order {order!r} is unknown", f"use one of {', '.join(SHOT_ORDERS)}", "shots", "order")
+    floors, gates, compare = _thresholds(r, data, metric)
+    return TaskDefinition(
+        path=path, sha256=sha256, name=name, title=task.get("title", name), data_file=data_file,
+        id_field=data_t["id"], input_fields=inputs, reference_field=data_t["reference"], user_template=user,
+        max_new_tokens=max_new, parser=parser, metric=metric, system=prompt.get("system", ""),
+        assistant_template=assistant, assistant_prefix=prompt.get("assistant_prefix", ""),
+        cluster_field=data_t.get("cluster"), sheet=data_t.get("sheet"), shot_ids=shot_ids, inline_shots=inline,
+        shot_order=order, stop=stop, separator=answer.get("separator", ","), floors=floors, gates=gates,
+        compare=compare, kinds=_kinds(r, task, parser, metric), credentialed=task.get("credentialed", False),
+        level=_level(r, task), description=task.get("description", ""))
+
+
+def _check_sections(r: Reader, data: Mapping[str, Any]) -> None:
     for section, value in data.items():
         if section not in _SCHEMA:
             table = isinstance(value, dict)  # a [section] header, or a key written above every header
@@ -227,16 +180,12 @@ def _definition(path: Path, text: str, data: Mapping[str, Any], sha256: str) -> 
                          section if table else None, None if table else section)
     for section in _REQUIRED_SECTIONS:
         if section not in data:
-            raise TaskFileError(path, f"no [{section}] section", fix=f"add [{section}] (docs/own-tasks.md)")
-    task, data_t, prompt = r.table(data, "task"), r.table(data, "data"), r.table(data, "prompt")
-    shots, generation = r.table(data, "shots"), r.table(data, "generation")
-    answer, metric_t = r.table(data, "answer"), r.table(data, "metric")
+            raise TaskFileError(r.path, f"no [{section}] section", fix=f"add [{section}] (docs/own-tasks.md)")
 
-    name = task["name"]
-    if not NAME.match(name):
-        raise r.fail(f"task name {name!r} is not a plain name",
-                     "use lower-case letters, digits, '-' and '_', starting with a letter (at most 48)", "task", "name")
-    data_file = (path.parent / data_t["file"])
+
+def _data(r: Reader, data_t: Mapping[str, Any]) -> tuple[Path, tuple[str, ...], tuple[str, ...]]:
+    """The data file, the input fields, and every field the templates may use."""
+    data_file = r.path.parent / data_t["file"]
     if data_file.suffix.lower() not in DATA_SUFFIXES:
         raise r.fail(f"data file {data_t['file']!r} is not .jsonl, .csv or .xlsx", "convert it to one of those",
                      "data", "file")
@@ -245,14 +194,11 @@ def _definition(path: Path, text: str, data: Mapping[str, Any], sha256: str) -> 
     inputs = r.strings(data_t, "data", "inputs")
     if not inputs:
         raise r.fail("[data] inputs is empty", "name the fields the template uses", "data", "inputs")
-    declared = (data_t["id"], *inputs, data_t["reference"], *((data_t["cluster"],) if "cluster" in data_t else ()))
+    cluster = (data_t["cluster"],) if "cluster" in data_t else ()
+    return data_file, inputs, (data_t["id"], *inputs, data_t["reference"], *cluster)
 
-    user = prompt["user"]
-    _check_template(r, "user", user, declared)
-    assistant = prompt.get("assistant")
-    if assistant is not None:
-        _check_template(r, "assistant", assistant, declared)
 
+def _generation(r: Reader, generation: Mapping[str, Any]) -> tuple[int, tuple[str, ...]]:
     max_new = generation["max_new_tokens"]
     if not 1 <= max_new <= 100_000:
         raise r.fail(f"max_new_tokens = {max_new} is out of range", "use a number from 1 to 100000", "generation",
@@ -260,32 +206,39 @@ def _definition(path: Path, text: str, data: Mapping[str, Any], sha256: str) -> 
     stop = r.strings(generation, "generation", "stop")
     if any(not s for s in stop):
         raise r.fail("an empty stop string would stop at once", "remove it", "generation", "stop")
+    return max_new, stop
 
-    parser = _parser(r, answer)
-    metric = _metric(r, metric_t, parser)
-    shot_ids, inline = _shots(r, shots, inputs, data_t["reference"])
-    order = shots.get("order", "as-written")
-    if order not in SHOT_ORDERS:
-        raise r.fail(f"shot order {order!r} is unknown", f"use one of {', '.join(SHOT_ORDERS)}", "shots", "order")
-    floors, gates, compare = _thresholds(r, data, metric)
-    kinds = r.strings(task, "task", "kinds") if "kinds" in task else GENERIC_KINDS
-    unknown = [k for k in kinds if k not in GENERIC_KINDS]
+
+def _kinds(r: Reader, task: Mapping[str, Any], parser: AnswerParser, metric: MetricDef) -> tuple[str, ...]:
+    """The failure kinds looked for: those the parser and metric make meaningful, or the ones listed of them."""
+    meaningful = kinds_for_answers(parser.kind, metric.kind, batched=metric.batched)
+    if "kinds" not in task:
+        return meaningful
+    kinds = r.strings(task, "task", "kinds")
+    unknown = [k for k in kinds if k not in meaningful]
     if unknown:
-        raise r.fail(f"failure kind(s) {', '.join(unknown)} are not looked for on a task file's task",
-                     f"choose from {', '.join(GENERIC_KINDS)} (the others read CLUE's own answer formats)",
+        raise r.fail(f"failure kind(s) {', '.join(unknown)} cannot be looked for with the {parser.kind} parser "
+                     f"and the {metric.kind} metric {metric.name}", f"choose from {', '.join(meaningful)}",
                      "task", "kinds")
-    return TaskDefinition(
-        path=path, sha256=sha256, name=name, title=task.get("title", name), data_file=data_file,
-        id_field=data_t["id"], input_fields=inputs, reference_field=data_t["reference"], user_template=user,
-        max_new_tokens=max_new, parser=parser, metric=metric, system=prompt.get("system", ""),
-        assistant_template=assistant, assistant_prefix=prompt.get("assistant_prefix", ""),
-        cluster_field=data_t.get("cluster"), sheet=data_t.get("sheet"), shot_ids=shot_ids, inline_shots=inline,
-        shot_order=order, stop=stop, separator=answer.get("separator", ","), floors=floors, gates=gates,
-        compare=compare, kinds=tuple(kinds), credentialed=task.get("credentialed", False), level=task.get("level"),
-        description=task.get("description", ""))
+    return tuple(k for k in meaningful if k in kinds)  # the table's order, as everywhere
 
 
-def _check_template(r: _Reader, key: str, source: str, declared: Sequence[str]) -> None:
+def _level(r: Reader, task: Mapping[str, Any]) -> str | None:
+    """A level of the user's own, averaged over the tasks naming it; never one of CLUE's (1, 2)."""
+    level = task.get("level")
+    if level is None:
+        return None
+    if CLUE_LEVEL.match(level):
+        raise r.fail(f"level {level!r} names one of CLUE's levels, which average CLUE's tasks only",
+                     'name a level of your own, e.g. level = "in-house"; without one the task is reported beside '
+                     "CLUE's levels", "task", "level")
+    if not NAME.match(level):
+        raise r.fail(f"level {level!r} is not a plain name", 'use lower-case letters, digits, \'-\' and \'_\', '
+                     'starting with a letter, e.g. level = "in-house"', "task", "level")
+    return level
+
+
+def _check_template(r: Reader, key: str, source: str, declared: Sequence[str]) -> None:
     from jinja2 import TemplateSyntaxError, meta
 
     from clue_checks.tasks.templates import environment
@@ -302,7 +255,7 @@ def _check_template(r: _Reader, key: str, source: str, declared: Sequence[str]) 
                      f"(declared: {', '.join(declared)})", "prompt", key)
 
 
-def _parser(r: _Reader, answer: Mapping[str, Any]) -> AnswerParser:
+def _parser(r: Reader, answer: Mapping[str, Any]) -> AnswerParser:
     kind = answer["parser"]
     if kind not in PARSER_KINDS:
         raise r.fail(f"answer parser {kind!r} is unknown", f"use one of {', '.join(PARSER_KINDS)}", "answer", "parser")
@@ -326,7 +279,7 @@ def _parser(r: _Reader, answer: Mapping[str, Any]) -> AnswerParser:
     return AnswerParser(kind, choices, answer.get("pattern"))  # type: ignore[arg-type]
 
 
-def _metric(r: _Reader, table: Mapping[str, Any], parser: AnswerParser) -> MetricDef:
+def _metric(r: Reader, table: Mapping[str, Any], parser: AnswerParser) -> MetricDef:
     name, kind = table["name"], table["kind"]
     metric = METRICS.get(name)
     if metric is None:
@@ -345,7 +298,7 @@ def _metric(r: _Reader, table: Mapping[str, Any], parser: AnswerParser) -> Metri
     return metric
 
 
-def _shots(r: _Reader, shots: Mapping[str, Any], inputs: Sequence[str],
+def _shots(r: Reader, shots: Mapping[str, Any], inputs: Sequence[str],
            reference: str) -> tuple[tuple[str, ...], tuple[Mapping[str, str], ...]]:
     ids = r.strings(shots, "shots", "ids")
     inline = shots.get("inline", [])
@@ -362,7 +315,7 @@ def _shots(r: _Reader, shots: Mapping[str, Any], inputs: Sequence[str],
     return ids, tuple(checked)
 
 
-def _thresholds(r: _Reader, data: Mapping[str, Any], metric: MetricDef) -> tuple[dict, dict, dict]:
+def _thresholds(r: Reader, data: Mapping[str, Any], metric: MetricDef) -> tuple[dict, dict, dict]:
     """Floors, gates and comparison gates on this task's metrics; their values are checked by the thresholds
     parser when they are merged (`TaskDefinition` -> `Thresholds`), their metrics here."""
     names = () if metric.batched else metric.family
@@ -387,7 +340,7 @@ def _thresholds(r: _Reader, data: Mapping[str, Any], metric: MetricDef) -> tuple
     return out[0], out[1], out[2]
 
 
-def _check_threshold_values(r: _Reader, tables: Sequence[Mapping[str, Any]]) -> None:
+def _check_threshold_values(r: Reader, tables: Sequence[Mapping[str, Any]]) -> None:
     """The values in the thresholds file's syntax, checked by its parser (one syntax, one set of checks)."""
     import json
 
@@ -399,5 +352,5 @@ def _check_threshold_values(r: _Reader, tables: Sequence[Mapping[str, Any]]) -> 
                 parse(f"[{section}]\n{json.dumps('task.' + key)} = {json.dumps(value)}\n", "")
             except ThresholdsError as exc:
                 problem = str(exc).split(": ", 1)[-1].replace("task.", "")
-                raise r.fail(problem, f"see the thresholds syntax (docs/own-tasks.md#floors-and-gates)", section,
+                raise r.fail(problem, "see the thresholds syntax (docs/own-tasks.md#floors-and-gates)", section,
                              key) from None

@@ -8,18 +8,19 @@ from functools import lru_cache
 
 from clue_checks.triage.detectors import DETECTORS
 from clue_checks.triage.evidence import Evidence
-from clue_checks.triage.kinds import KINDS, applies, kinds_of_task
+from clue_checks.triage.kinds import KINDS, kinds_of_task
 
 
 def kinds_for(evidence: Evidence) -> tuple[str, ...]:
     """The kinds of one sample, in table order: every kind looked for on its task whose detector fires."""
-    return tuple(name for name, detects in _detectors_of(evidence.task) if detects(evidence))
+    looked_for = evidence.looked_for if evidence.looked_for is not None else kinds_of_task(evidence.task)
+    return tuple(name for name, detects in _detectors_of(tuple(looked_for)) if detects(evidence))
 
 
 @lru_cache(maxsize=None)
-def _detectors_of(task: str) -> tuple[tuple[str, Callable[[Evidence], bool]], ...]:
-    """The kinds looked for on `task` with their detectors, in table order (once per task, not per sample)."""
-    return tuple((k.name, DETECTORS[k.name]) for k in KINDS if applies(k, task))
+def _detectors_of(looked_for: tuple[str, ...]) -> tuple[tuple[str, Callable[[Evidence], bool]], ...]:
+    """The kinds looked for with their detectors, in table order (once per task, not per sample)."""
+    return tuple((k.name, DETECTORS[k.name]) for k in KINDS if k.name in looked_for)
 
 
 def kind_counts(task: str, kinds_per_sample: Iterable[Sequence[str]]) -> dict[str, int]:

@@ -1,7 +1,8 @@
 """One small pure detector per failure kind (definitions in `kinds.py`): Evidence -> bool.
 
-A detector is only asked on the tasks its kind names, and reads the task's details defensively (a
-missing key means "not seen"). Detectors never look at anything but the Evidence.
+A detector is only asked on the tasks its kind is looked for on, and reads the task's details defensively (a
+missing key means "not seen"). Detectors never look at anything but the Evidence, and at what the task is
+(`Evidence.reader`: how its answers are read), never at its name.
 """
 
 from __future__ import annotations
@@ -85,20 +86,26 @@ def answered_letter(e: Evidence) -> str | None:
 def format_(e: Evidence) -> bool:
     if not _has_response(e):
         return False  # `empty` says it
-    if e.task.startswith("longhealth"):
+    if e.reader == "letters":
         return _longhealth_parsed_capital(e) is None
-    if e.task == "medisumcode":
+    if e.reader == "codes":
         return not e.details.get("predicted")
-    if e.task == "mednli":
+    if e.reader == "labels":
         return not any(n == 1 for n in (e.details.get("label_counts") or {}).values())
+    if e.reader == "choices":  # none named; several named is `hedged`
+        return not e.details.get("named")
+    if e.reader == "regex":
+        return e.details.get("parsed_answer") is None
     return False
 
 
 def hedged(e: Evidence) -> bool:
     if not _has_response(e):
         return False
-    if e.task == "mednli":
+    if e.reader == "labels":
         return len(_labels_named(e)) >= 2
+    if e.reader == "choices":
+        return len(e.details.get("named") or ()) >= 2
     return len(set(e.details.get("stated") or ())) >= 2
 
 
@@ -140,8 +147,9 @@ def wrong_answer(e: Evidence) -> bool:
 def low_overlap(e: Evidence) -> bool:
     if not _has_response(e):
         return False
-    floors = {m: f for m, f in e.floors.items() if m in ROUGE_TYPES}
-    if not floors:
+    read = ROUGE_TYPES if e.overlap_metrics is None else e.overlap_metrics
+    floors = {m: f for m, f in e.floors.items() if m in read}
+    if not floors and "rougeL" in read:
         floors = {"rougeL": LOW_OVERLAP_ROUGE_L}
     return any((v := e.metrics.get(m)) is not None and v < f for m, f in floors.items())
 

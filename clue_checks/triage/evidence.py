@@ -12,7 +12,8 @@ class Evidence:
     """One scored (or errored) sample, in plain values: the detectors are pure functions of it.
 
     `details` is the task's `SampleResult.details`: MedNLI `label_counts`; LongHealth `parsed`, `ground_truth`,
-    `lenient`, `stated`, `says_unanswerable`; MeDiSumCode `predicted`, `gold`, `invalid`, `near_misses`.
+    `lenient`, `stated`, `says_unanswerable`; MeDiSumCode (and a task file's codes parser) `predicted`, `gold`,
+    `invalid`; a task file's `parsed_answer`, and `named` (the choices its text names).
     """
 
     task: str  # the task name, e.g. "longhealth-t3"
@@ -26,6 +27,10 @@ class Evidence:
     reference: str | None = None  # the ground truth (a LongHealth letter, a MedNLI label, ...)
     options: str = ""  # LongHealth: the letters offered ("ABCDE" on task 1, "ABCDEF" on tasks 2/3)
     floors: Mapping[str, float] = field(default_factory=dict)  # the per-sample floors set for the task
+    # What the detectors read of the task itself, never its name (`Task.answer_reader` and the rest):
+    reader: str = "text"  # how answers are read: labels, letters, codes, choices, regex or text
+    looked_for: tuple[str, ...] | None = None  # the kinds looked for; None: the kinds table's entry for `task`
+    overlap_metrics: tuple[str, ...] | None = None  # the metrics `low_overlap` reads; None: ROUGE
 
     @property
     def generated(self) -> str:
@@ -36,10 +41,13 @@ class Evidence:
 def evidence_for(task: Any, evaluated: Any, result: Any, floors: Mapping[str, float] | None = None) -> Evidence:
     """Evidence of a scored sample: `task` a Task, `evaluated` the runner's Evaluated, `result` its SampleResult."""
     completion = evaluated.outcome.completion
+    options = getattr(task, "letters", "")
     return Evidence(
         task=task.name, passed=bool(result.passed), response=evaluated.scored_text, raw=completion.text,
         finish_reason=completion.finish_reason, metrics=dict(result.metrics), details=dict(result.details),
-        reference=evaluated.sample.reference, options=getattr(task, "letters", ""), floors=dict(floors or {}),
+        reference=evaluated.sample.reference, options=options, floors=dict(floors or {}),
+        reader="letters" if options else getattr(task, "answer_reader", "text"),
+        looked_for=getattr(task, "failure_kinds", None), overlap_metrics=getattr(task, "overlap_metrics", None),
     )
 
 

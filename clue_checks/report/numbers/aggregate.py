@@ -21,7 +21,7 @@ from typing import Any
 
 from clue_checks.metrics import BatchedValues
 from clue_checks.numbers import shown_for_verdict
-from clue_checks.report.numbers.levels import LevelScore, level_inputs, level_scores
+from clue_checks.report.numbers.levels import LevelScore, level_inputs, level_scores, own_levels
 from clue_checks.report.numbers.stats import interval
 from clue_checks.report.numbers.thresholds import Gate
 from clue_checks.report.verdict import Verdict, exit_code
@@ -94,7 +94,7 @@ class MetricSummary:
 class TaskSummary:
     task: str
     title: str
-    level: int
+    level: int | str | None  # CLUE's 1 or 2; a user task's own level's name, or None (beside the levels)
     n_samples: int
     n_passed: int
     n_failed: int
@@ -139,7 +139,7 @@ class TaskSummary:
         }
 
 
-def summarize_task(task: str, title: str, level: int, metric_names: Sequence[str],
+def summarize_task(task: str, title: str, level: int | str | None, metric_names: Sequence[str],
                    records: Iterable[SampleRecord],
                    batched: Mapping[str, tuple[list[float | None], str | None]] | None = None,
                    *, n_selected: int | None = None, n_total: int | None = None) -> TaskSummary:
@@ -309,7 +309,7 @@ class TaskSpec:
 
     name: str
     title: str
-    level: int
+    level: int | str | None  # CLUE's 1 or 2; a user task's own level's name, or None (beside the levels)
     metric_names: tuple[str, ...]
     batched_metrics: tuple[str, ...] = ()
     n_selected: int | None = None  # samples selected to run (None: those that reported)
@@ -364,7 +364,7 @@ def aggregate(records: Iterable[SampleRecord], tasks: Sequence[TaskSpec], gates:
                                         n_total=spec.n_total))
     inputs = level_inputs(r for rows in out_records.values() for r in rows)
     levels = level_scores(inputs.values, clusters=inputs.clusters,
-                          incomplete=[t.task for t in summaries if not t.complete])
+                          incomplete=[t.task for t in summaries if not t.complete], own=own_levels(tasks))
     gate_results = evaluate_gates(gates, {s.task: s for s in summaries}, not_selected=not_selected,
                                   deferred=deferred, not_run=not_run)
     verdict, reasons = decide(gate_results, summaries, pass_blockers=pass_blockers, deferred=deferred)

@@ -31,7 +31,7 @@ from typing import Any
 from clue_checks.triage import KINDS, kind_counts
 from clue_checks.report.files import PAGE, PREDICTIONS, REPORT_JSON
 from clue_checks.report.write.html_svg import Bar, Difference, forest, kind_bars, score_bars
-from clue_checks.report.numbers.levels import LEVELS
+from clue_checks.report.numbers.levels import LEVELS, level_of_key
 from clue_checks.report.prediction_lines import PredictionLineError, prediction_rows
 from clue_checks.errors import ReportError
 
@@ -268,7 +268,7 @@ def score_chart(report: Mapping[str, Any]) -> str:
     for key, level in (report.get("levels") or {}).items():
         if isinstance(level, Mapping):
             low, high = _ci(level)
-            bars.append(Bar(key.replace("level", "Level "), _number(level.get("value")), low, high,
+            bars.append(Bar(f"Level {level_of_key(key)}", _number(level.get("value")), low, high,
                             "" if level.get("value") is not None else str(level.get("not_computed") or ""), True))
     return score_bars(bars) if bars else "<p class=\"muted\">No task scores in this report.</p>"
 

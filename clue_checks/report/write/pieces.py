@@ -75,11 +75,11 @@ def level_lines(levels: Sequence[LevelScore]) -> list[str]:
     lines = []
     for lv in levels:
         if lv.value is None:
-            lines.append(f"Level {lv.level}: not computed: {lv.not_computed}")
+            lines.append(f"{lv.label}: not computed: {lv.not_computed}")
         else:
             parts = ", ".join(f"{name} {value:.3f}" for name, value in lv.components.items())
             caveat = f" (incomplete: {', '.join(lv.incomplete)})" if lv.incomplete else ""
-            lines.append(f"Level {lv.level}: {lv.value:.3f}{_ci(lv.ci_low, lv.ci_high)} = mean of {parts}{caveat}")
+            lines.append(f"{lv.label}: {lv.value:.3f}{_ci(lv.ci_low, lv.ci_high)} = mean of {parts}{caveat}")
     return lines
 
 
