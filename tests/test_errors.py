@@ -66,7 +66,7 @@ def test_the_docstring_tree_names_every_clue_error():
     ("clue_checks.tasks.taskfile_reader.TaskFileError", ConfigError),
     ("clue_checks.tasks.registry.TaskClash", ConfigError),
     ("clue_checks.data.fetch.UsageError", ConfigError),
-    ("clue_checks.endpoint.store.BadRow", StoreError),
+    ("clue_checks.endpoint.store_types.BadRow", StoreError),
     ("clue_checks.report.merge.MergeError", ReportError),
     ("clue_checks.report.folder_lock.FolderBusy", ReportError),
 ])
