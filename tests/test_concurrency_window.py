@@ -5,10 +5,15 @@ Driven in virtual time (`window_model`): no server, no wall clock, the same resu
 
 from __future__ import annotations
 
-from hypothesis import given
+import dataclasses
+
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clue_checks.endpoint.concurrency import PROBE_AFTER_ROUNDS, Window
+from clue_checks.endpoint.retry import RetryPolicy
+from clue_checks.endpoint.routing import limit_for
+from clue_checks.endpoint.types import EndpointInfo
 from window_model import simulate, time_at
 
 SLOTS = 16
@@ -133,3 +138,29 @@ def test_the_window_stays_between_one_and_the_cap(start, ceiling, known, events)
                 window.overloaded(ticket, now, retry_after)
         assert 1 <= window.size <= max(1, ceiling)
         assert window.bad is None or window.good < window.bad
+
+
+def test_a_concurrency_above_the_servers_limit_starts_at_that_limit():
+    info = EndpointInfo("http://tgi", "tgi", "m", max_concurrent_requests=16)
+    limit, source = limit_for([info], 128, 1.0, RetryPolicy())
+    assert (limit.start, limit.ceiling, limit.window.bad, source) == (16, 128, 17, "--clue-concurrency")
+    lower = limit_for([info], 8, 1.0, RetryPolicy())[0]
+    assert (lower.start, lower.ceiling) == (8, 8)
+    halves = limit_for([info], 128, 0.5, RetryPolicy())[0]  # one of two xdist workers
+    assert (halves.start, halves.ceiling, halves.window.bad) == (8, 64, 9)
+    unknown = limit_for([dataclasses.replace(info, max_concurrent_requests=None)], 128, 1.0, RetryPolicy())[0]
+    assert (unknown.start, unknown.ceiling, unknown.window.bad) == (128, 128, None)
+    reported = limit_for([info], None, 1.0, RetryPolicy())[0]
+    assert (reported.start, reported.ceiling, reported.window.bad) == (16, 16, None)
+
+
+@settings(max_examples=25, deadline=None)
+@given(slots=st.integers(1, 48), start=st.integers(1, 128), cap=st.integers(1, 128))
+def test_any_start_settles_at_the_servers_limit_or_the_cap(slots, start, cap):
+    window = Window(start, cap)
+    trace = simulate(window, 1500, lambda now: slots)
+    target = min(slots, cap)
+    assert trace.sizes[-1] == target or (trace.sizes[-1] == target + 1 and cap > slots)  # at most mid-probe
+    begin = settled(trace.sizes, {target, target + 1})
+    assert begin < len(trace.sizes) * 0.6
+    assert time_at(trace, target, since=trace.times[begin]) >= 0.9
