@@ -35,33 +35,6 @@ from sim_server import SimServer
 VIRTUAL_REQUESTS = 3000
 
 
-class LimitModel:
-    """An `AdaptiveLimit` (of whichever checkout is imported) shaped as `window_model` drives a window."""
-
-    def __init__(self, limit, clock) -> None:  # AdaptiveLimit, window_model.Clock
-        self.limit = limit
-        limit._wake = lambda: None  # no event loop: the model grants and releases tries itself
-        self._clock = clock
-
-    @property
-    def size(self) -> int:
-        return self.limit.limit
-
-    @property
-    def paused_until(self) -> float:
-        window = getattr(self.limit, "window", None)
-        return window.paused_until if window is not None else self.limit._paused_until
-
-    def sent(self, in_flight: int) -> int:
-        return self.limit._grant()
-
-    def answered(self, ticket: int, latency: float) -> None:
-        self.limit.release(ticket, "ok")
-
-    def overloaded(self, ticket: int, now: float) -> None:
-        self.limit.release(ticket, "overload")
-
-
 class Fixed:
     """The ideal client: always `size` in flight, never refused."""
 
@@ -83,7 +56,7 @@ class Fixed:
 def virtual(slots: int, cap: int, advertise: bool) -> dict[str, float]:
     """Run in the measured checkout (its clue_checks first on sys.path): one deterministic simulation."""
     sys.path.insert(0, str(BENCH.parent / "tests"))
-    from window_model import Clock, simulate
+    from window_model import Clock, LimitModel, simulate
 
     from clue_checks.endpoint.retry import RetryPolicy
     from clue_checks.endpoint.routing import limit_for
@@ -92,7 +65,6 @@ def virtual(slots: int, cap: int, advertise: bool) -> dict[str, float]:
     info = EndpointInfo("http://sim", "tgi", "sim", max_concurrent_requests=slots if advertise else None)
     clock = Clock()
     limit, _ = limit_for([info], cap, 1.0, RetryPolicy())
-    limit._clock = clock
     trace = simulate(LimitModel(limit, clock), VIRTUAL_REQUESTS, lambda now: slots, clock)
     ideal = simulate(Fixed(slots), VIRTUAL_REQUESTS, lambda now: slots)
     return {"busy_share": trace.busy_slot_seconds / trace.finished_at / slots,

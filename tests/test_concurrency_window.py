@@ -10,11 +10,11 @@ import dataclasses
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clue_checks.endpoint.concurrency import PROBE_AFTER_ROUNDS, Window
+from clue_checks.endpoint.concurrency import PROBE_AFTER_ROUNDS, AdaptiveLimit, Window
 from clue_checks.endpoint.retry import RetryPolicy
 from clue_checks.endpoint.routing import limit_for
 from clue_checks.endpoint.types import EndpointInfo
-from window_model import simulate, time_at
+from window_model import Clock, LimitModel, simulate, time_at
 
 SLOTS = 16
 
@@ -164,3 +164,11 @@ def test_any_start_settles_at_the_servers_limit_or_the_cap(slots, start, cap):
     begin = settled(trace.sizes, {target, target + 1})
     assert begin < len(trace.sizes) * 0.6
     assert time_at(trace, target, since=trace.times[begin]) >= 0.9
+
+
+def test_the_adaptive_limit_applies_the_window():
+    clock = Clock()
+    limit = AdaptiveLimit(128, 128, clock=clock)
+    trace = simulate(LimitModel(limit, clock), 3000, lambda now: SLOTS, clock)
+    assert limit.limit == SLOTS and limit.low == SLOTS and limit.peak == 128 and limit.in_flight == 0
+    assert trace.busy_slot_seconds / trace.finished_at / SLOTS >= 0.97

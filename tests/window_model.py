@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # the model drives anything shaped like it (bench/bench_aimd.py drives AdaptiveLimit)
-    from clue_checks.endpoint.concurrency import Window
+if TYPE_CHECKING:  # imported by bench/bench_aimd.py into checkouts whose concurrency module has no Window
+    from clue_checks.endpoint.concurrency import AdaptiveLimit, Window
 
 REFUSAL_S = 0.001  # a 429 comes back at once
 BACKOFF_S = 0.25
@@ -82,6 +82,33 @@ def simulate(window: Window, requests: int, slots: Callable[[float], int], clock
         trace.times.append(now)
     trace.finished_at = now
     return trace
+
+
+class LimitModel:
+    """An `AdaptiveLimit` (of whichever checkout is imported) shaped as `window_model` drives a window."""
+
+    def __init__(self, limit: AdaptiveLimit, clock: Clock) -> None:
+        self.limit = limit
+        limit._wake = lambda: None  # no event loop: the model grants and releases tries itself
+        limit._clock = clock  # the virtual time
+
+    @property
+    def size(self) -> int:
+        return self.limit.limit
+
+    @property
+    def paused_until(self) -> float:
+        window = getattr(self.limit, "window", None)  # an older AdaptiveLimit kept its own pause
+        return window.paused_until if window is not None else self.limit._paused_until
+
+    def sent(self, in_flight: int) -> int:
+        return self.limit._grant()
+
+    def answered(self, ticket: int, latency: float) -> None:
+        self.limit.release(ticket, "ok")
+
+    def overloaded(self, ticket: int, now: float) -> None:
+        self.limit.release(ticket, "overload")
 
 
 def time_at(trace: Trace, size: int, since: float = 0.0) -> float:
