@@ -202,6 +202,7 @@ class AdaptiveLimit:
         ticket = self.window.sent(self.in_flight)
         self._sent_at.setdefault(ticket, deque()).append(self._clock())
         return ticket
+
     async def acquire(self, admit: Admit = _always) -> int:
         """Wait for a slot; returns the round (epoch) the try starts in. Raises what `admit` raises."""
         admit()
@@ -225,7 +226,7 @@ class AdaptiveLimit:
         self.in_flight -= 1
         now, before = self._clock(), self.limit
         sent = self._sent_at.get(epoch)
-        latency = now - sent.popleft() if sent else None  # the oldest of its round: a fair estimate
+        latency = now - sent.popleft() if sent else None  # paired oldest first: a round's sum is exact
         if sent is not None and not sent:
             del self._sent_at[epoch]
         change = None
