@@ -172,3 +172,15 @@ def test_the_adaptive_limit_applies_the_window():
     trace = simulate(LimitModel(limit, clock), 3000, lambda now: SLOTS, clock)
     assert limit.limit == SLOTS and limit.low == SLOTS and limit.peak == 128 and limit.in_flight == 0
     assert trace.busy_slot_seconds / trace.finished_at / SLOTS >= 0.97
+
+
+def test_repeated_overloads_pause_only_when_nothing_is_on_the_wire():
+    window = Window(64, 64)
+    for in_flight in (40, 20, 10):  # coming down from far above: the server is busy with the tries it took
+        window.overloaded(window.sent(window.size), now=1.0, in_flight=in_flight)
+    assert window.size == 8 and window.paused_until == 0.0
+    lone = Window(1, 64)
+    lone.overloaded(lone.sent(1), now=1.0)
+    assert lone.paused_until == 0.0  # one refusal: the retry's own backoff is enough
+    lone.overloaded(lone.sent(1), now=2.0)
+    assert lone.paused_until > 2.0  # refused again with nothing else on the wire: the server takes nothing

@@ -17,10 +17,11 @@ with no overload (`good`), and the smallest one that met an overload (`bad`, the
   the server's knee (it queues rather than refuses): treated as an overload, without a pause.
 - The server's `max_concurrent_requests`, when known, is the start, with `bad` one above it.
 
-A `Retry-After` pauses every new try until then; an overload that repeats with no answer in between pauses
-them for a growing backoff, so a server that refuses everything is not hammered while the run decides to
-stop. Waiters are served in order. Each brings an admission check, asked again when its turn comes and on
-`recheck()`: it raises when the try must not go (the run stopped, the replica left the rotation).
+A `Retry-After` pauses every new try until then; an overload that repeats with no answer in between and
+no other try on the wire pauses them for a growing backoff, so a server that refuses everything is not
+hammered while the run decides to stop. Waiters are served in order. Each brings an admission check, asked
+again when its turn comes and on `recheck()`: it raises when the try must not go (the run stopped, the
+replica left the rotation).
 """
 
 from __future__ import annotations
@@ -99,14 +100,16 @@ class Window:
         mean = self._latency / self._answers
         return self._round_done(None if mean != mean else mean)
 
-    def overloaded(self, ticket: int, now: float, retry_after: float | None = None) -> str | None:
-        """A try met an overload; returns what changed, for the log (None: nothing)."""
+    def overloaded(self, ticket: int, now: float, retry_after: float | None = None, in_flight: int = 0) -> str | None:
+        """A try met an overload, leaving `in_flight` tries on the wire; returns what changed, for the log."""
         if retry_after is not None and retry_after > 0:
             self.paused_until = max(self.paused_until, now + min(retry_after, self._policy.max_retry_after))
         if ticket < self._cut_epoch:
             return None
         self._overloads_in_row += 1
-        if self._overloads_in_row >= 2 and not retry_after:
+        # Refused again with no answer between and nothing on the wire: the server takes nothing, so wait. With
+        # tries on the wire the server is busy with them, and the cut alone brings the window down to its limit.
+        if self._overloads_in_row >= 2 and not retry_after and in_flight == 0:
             self.paused_until = max(self.paused_until, now + self._policy.backoff(self._overloads_in_row - 1))
         return self._cut(self._sizes.get(ticket, self.size))
 
@@ -233,7 +236,7 @@ class AdaptiveLimit:
         if signal == "ok":
             change = self.window.answered(epoch, latency)
         elif signal == "overload":
-            change = self.window.overloaded(epoch, now, retry_after)
+            change = self.window.overloaded(epoch, now, retry_after, self.in_flight)
         if change is not None:
             self.low, self.high = min(self.low, self.limit), max(self.high, self.limit)
             paused = self.window.paused_until - now

@@ -57,7 +57,8 @@ def begin_trace() -> Trace:
 def limit_for(infos: Sequence[EndpointInfo], requested: int | None, share: float,
               policy: RetryPolicy) -> tuple[AdaptiveLimit, str]:
     """--clue-concurrency (starting at the servers' max_concurrent_requests when lower), else that limit, else a
-    default that may grow; and where it came from. Under xdist each worker gets its share, so the sum over workers stays within the bound."""
+    default that may grow; and where it came from. Under xdist each worker gets its share, so the sum over
+    workers stays within the bound."""
     reported = [i.max_concurrent_requests for i in infos]
     known = sum(r for r in reported if r) if all(reported) else None  # the servers' own limit, when all say
     if requested:
