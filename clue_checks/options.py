@@ -44,8 +44,9 @@ OPTIONS: list[tuple[str, str, str, dict[str, Any], str]] = [
      {"metavar": "T1,T2"}, "string"),
     ("--clue-limit", "clue_limit", "score only the first N samples of each task (deterministic)",
      {"type": int, "metavar": "N"}, "string"),
-    ("--clue-concurrency", "clue_concurrency", "requests in flight at once (default: the server's "
-     "max_concurrent_requests, else 64)", {"type": int, "metavar": "N"}, "string"),
+    ("--clue-concurrency", "clue_concurrency", "the most requests in flight at once (default: the server's "
+     "max_concurrent_requests, else up to 256 starting at 64); the limit starts at the server's "
+     "max_concurrent_requests when lower", {"type": int, "metavar": "N"}, "string"),
     ("--clue-cache", "clue_cache", "response store folder (default: .clue-cache)", {"metavar": "DIR"}, "string"),
     ("--clue-no-cache", "clue_no_cache", "neither read nor write the response store", {"action": "store_true"}, "bool"),
     ("--clue-refresh", "clue_refresh", "ask the model again even when a stored response exists (and store the new one)",

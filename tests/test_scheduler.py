@@ -245,7 +245,7 @@ class Clock:
         return self.now
 
 
-def test_overload_halves_once_per_round_and_answers_add_back():
+def test_overload_halves_once_per_round_and_a_full_round_raises_it():
     import asyncio
 
     async def scenario():
@@ -254,10 +254,12 @@ def test_overload_halves_once_per_round_and_answers_add_back():
         for epoch in epochs[:8]:  # eight 429s from one round of tries: one halving, not eight
             limit.release(epoch, "overload")
         assert limit.limit == 8 and limit.decreases == 1
-        for epoch in epochs[8:]:
+        for epoch in epochs[8:]:  # answers to tries sent before the halving prove nothing about 8
             limit.release(epoch, "ok")
-        # +1/limit per answer: about one more slot per round of answers
-        assert limit._limit == pytest.approx(8.95, abs=0.01)
+        assert limit.limit == 8
+        for epoch in [await limit.acquire() for _ in range(8)]:
+            limit.release(epoch, "ok")
+        assert limit.limit == 12  # a full round at 8: halfway back towards the window that met the overload
         return limit
 
     limit = asyncio.run(scenario())

@@ -56,21 +56,24 @@ def begin_trace() -> Trace:
 
 def limit_for(infos: Sequence[EndpointInfo], requested: int | None, share: float,
               policy: RetryPolicy) -> tuple[AdaptiveLimit, str]:
-    """--clue-concurrency, else the servers' max_concurrent_requests, else a default that may grow; and where
-    it came from. Under xdist each worker gets its share, so the sum over workers stays within the bound."""
+    """--clue-concurrency (starting at the servers' max_concurrent_requests when lower), else that limit, else a
+    default that may grow; and where it came from. Under xdist each worker gets its share, so the sum over
+    workers stays within the bound."""
     reported = [i.max_concurrent_requests for i in infos]
+    known = sum(r for r in reported if r) if all(reported) else None  # the servers' own limit, when all say
     if requested:
-        start = ceiling = requested
+        start, ceiling = min(requested, known or requested), requested  # above the server's limit: 429s only
         source = "--clue-concurrency"
-    elif all(reported):
-        start = ceiling = sum(r for r in reported if r)
+    elif known:
+        start = ceiling = known
         source = "the server's max_concurrent_requests"
     else:
         start = sum(r or DEFAULT_CONCURRENCY for r in reported)
         ceiling = sum(r or ADAPTIVE_CEILING for r in reported)
         source = "adaptive (the server reports no limit)"
     share_of = lambda n: max(1, int(n * share))  # noqa: E731
-    return AdaptiveLimit(share_of(start), share_of(ceiling), policy=policy), source
+    return AdaptiveLimit(share_of(start), share_of(ceiling), policy=policy,
+                         known_limit=share_of(known) if known else None), source
 
 
 @dataclass
