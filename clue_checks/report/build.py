@@ -6,14 +6,14 @@
     report = build_report(records, facts, baseline=BaselineFacts.of_folder(run_dir, source="base"))
 
 The controller at the end of a run, `clue report merge` over shard folders and `clue report html` all come
-here (and `clue compare` shares `paired`); the verdict is decided here, once (`verdict.decide`, over the
+here (and `clue compare` shares `compare.paired.paired`); the verdict is decided here, once (`verdict.decide`, over the
 task gates and the comparison gates together). Pure: nothing is read or written, no pytest, and the
 records given are not changed, so every section is unit-tested from plain values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -156,32 +156,3 @@ def _base_records(result: AggregateResult, facts: RunFacts, baseline: BaselineFa
         scored = aggregate(derived, facts.specs, (), batch_score=batch_score)
         derived = [r for rows in scored.records.values() for r in rows]
     return derived
-
-
-# -- shared with `clue compare` ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Paired:
-    """A run against a reference, paired on (task, sample id): what `clue compare` tabulates."""
-
-    tasks: Mapping[tuple[str, str], Any]  # (task, metric) -> comparison.PairedComparison
-    levels: Sequence[Any]  # comparison.LevelComparison
-    broke_fixed: Mapping[str, Any]  # task -> comparison.BrokeFixed
-    metrics: Mapping[str, Sequence[str]] = field(default_factory=dict)
-
-
-def paired(new: Sequence[SampleRecord], base: Sequence[SampleRecord], *, metrics: Mapping[str, Sequence[str]] | None
-           = None, seed: int | None = None, resamples: int | None = None,
-           longhealth_unit: str | None = None) -> Paired:
-    """The paired statistics a report's comparison section is made of (comparison.py), for any two runs."""
-    from clue_checks.report.compare.paired import (COMPARISON_RESAMPLES, COMPARISON_SEED, LONGHEALTH_UNIT, broke_fixed, compare_levels,
-                             compare_runs)
-
-    seed = COMPARISON_SEED if seed is None else seed
-    resamples = COMPARISON_RESAMPLES if resamples is None else resamples
-    unit = LONGHEALTH_UNIT if longhealth_unit is None else longhealth_unit
-    return Paired(compare_runs(new, base, metrics, seed=seed, resamples=resamples, longhealth_unit=unit),
-                  compare_levels(new, base, seed=seed, resamples=resamples, longhealth_unit=unit),
-                  broke_fixed(new, base),
-                  dict(metrics or {}))

@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Any
 
 from clue_checks.report.numbers.aggregate import GateResult, MetricSummary, SampleRecord, TaskSummary
+from clue_checks.report.compare.baseline import baseline_of
 from clue_checks.report.compare.gates import CompareGateResult
 from clue_checks.report.numbers.levels import LevelScore
 from clue_checks.report.numbers.thresholds import CompareGate, Gate, ThresholdsError, parse
@@ -80,8 +81,6 @@ class Report:
         base = {(r.task, r.sample_id): r for r in self.comparison.base_records}
         if not base:
             return dict(self.records)
-        from clue_checks.report.compare.baseline import baseline_of
-
         return {task: tuple(dataclasses.replace(r, baseline=baseline_of(base[(r.task, r.sample_id)]))
                             if (r.task, r.sample_id) in base else r for r in rows)
                 for task, rows in self.records.items()}
