@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from clue_checks.report.numbers.aggregate import GateResult, MetricSummary, SampleRecord, TaskSummary
+from clue_checks.report.numbers.aggregate import SampleRecord
+from clue_checks.report.numbers.task_gates import GateResult
+from clue_checks.report.numbers.task_summary import MetricSummary, TaskSummary
 from clue_checks.report.compare.baseline import baseline_of
 from clue_checks.report.compare.gates import CompareGateResult
 from clue_checks.report.numbers.levels import LevelScore

@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clue_checks.report.numbers.aggregate import GateResult, SampleRecord, TaskSummary
+from clue_checks.report.numbers.aggregate import SampleRecord
+from clue_checks.report.numbers.task_gates import GateResult
+from clue_checks.report.numbers.task_summary import TaskSummary
 from clue_checks.report.document import Report
 
 # Characters XML 1.0 cannot carry, written as `#xNN` (as pytest writes them in its own file).
