@@ -22,6 +22,9 @@ from clue_checks.endpoint.types import REQUEST_COUNTS
 from clue_checks.report.numbers.aggregate import AggregateResult, BatchScorer, SampleRecord, TaskSpec, aggregate
 from clue_checks.report.compare.baseline import NO_BASELINE, compare_with_baseline, not_compared, record_from_baseline
 from clue_checks.report.document import Comparison, Report
+from clue_checks.report.compare.manifest_check import ComparabilityError, require_comparable
+from clue_checks.report.numbers import run_stats
+from clue_checks.report.numbers.kinds_table import counts_per_task
 from clue_checks.report.numbers.thresholds import CompareGate, Gate
 from clue_checks.report.verdict import decide
 
@@ -87,8 +90,6 @@ def build_report(records: Iterable[SampleRecord], facts: RunFacts, *, baseline: 
     verdict = decide(result.gates, result.tasks, compare_gates=comparison.gates, pass_blockers=facts.pass_blockers,
                      deferred=facts.deferred)
     performance, store = _performance(result, facts)
-    from clue_checks.report.numbers.kinds_table import counts_per_task
-
     return Report(run=MappingProxyType(dict(facts.run)), manifest=MappingProxyType(dict(facts.manifest)),
                   tasks=result.tasks, levels=result.levels, gates=result.gates, verdict=verdict,
                   requests=MappingProxyType(_requests(result, facts.requests)), warnings=tuple(facts.warnings),
@@ -110,8 +111,6 @@ def _requests(result: AggregateResult, counted: Mapping[str, int] | None) -> dic
 def _performance(result: AggregateResult, facts: RunFacts) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     if facts.duration_s is None:
         return None, None
-    from clue_checks.report.numbers import run_stats
-
     section = run_stats.performance(result.records, facts.request_stats, facts.duration_s)
     if facts.run.get("endpoints") == [BASELINE_NAME]:  # its port changes every run: keep reports stable
         section["replicas"] = [{**r, "url": BASELINE_NAME} for r in section.get("replicas") or ()]
@@ -132,8 +131,6 @@ def _comparison(result: AggregateResult, facts: RunFacts, baseline: BaselineFact
     new = {"run": dict(facts.run), "manifest": dict(facts.manifest)}
     base = {"run": dict(baseline.run if baseline.run is not None else facts.run),
             "manifest": dict(baseline.manifest if baseline.manifest is not None else facts.manifest)}
-    from clue_checks.report.compare.manifest_check import ComparabilityError, require_comparable
-
     try:
         comparability = require_comparable(new, base, force=baseline.force, new_name="this run",
                                            baseline_name=str(baseline.described.get("source")))

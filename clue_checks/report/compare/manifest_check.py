@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from clue_checks.report.numbers.thresholds import ThresholdsError, parse
+
 _MISSING = object()
 
 # (what, where to look: the first path present wins, keys to leave out)
@@ -130,8 +132,6 @@ def _sample_floors(text: Any) -> dict[str, Any] | None:
     """The thresholds file's [sample] table ({} when it has none); None when the text is absent or unreadable."""
     if not isinstance(text, str):
         return None
-    from clue_checks.report.numbers.thresholds import ThresholdsError, parse
-
     try:
         floors = parse(text, "thresholds").floors
     except ThresholdsError:
