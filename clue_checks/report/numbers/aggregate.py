@@ -50,7 +50,7 @@ class SampleRecord:
     prompt: str | None = None  # the rendered prompt, or the messages as "[role] content" lines
     parsed: str | None = None  # the answer the task's parser read from the response, where it has one
     node_id: str | None = None
-    # In comparison mode: the baseline's answer to the same sample (report/baseline_report.baseline_of)
+    # In comparison mode: the baseline's answer to the same sample (report/compare/baseline.py: baseline_of)
     baseline: Mapping[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:

@@ -7,8 +7,8 @@ external reference at all (styles, script and charts inline). The page is one Ji
 `html_assets/page.html`, rendered with autoescaping from the values `html_view` makes of the report; the
 summary charts are static SVG drawn in Python with every label escaped; the samples travel as JSON inside
 `<script type="application/json">` (with `<`, `>`, `&`, U+2028 and U+2029 escaped, so no text can close the
-element) and the page's script puts them on screen with `textContent` only. The sample table is paginated and the drill-down built on
-demand, so 10,000 samples open at once.
+element) and the page's script puts them on screen with `textContent` only. The sample table is paginated
+and the drill-down built on demand, so 10,000 samples open at once.
 """
 
 from __future__ import annotations
@@ -74,8 +74,9 @@ def load_rows(report_dir: Path) -> list[dict[str, Any]]:
 
 
 def _escaped(value: Any) -> Markup:
-    """How the template prints a value: as `html.escape` spells it (`&quot;`, `&#x27;`), so the page is the one
-    the package wrote before its template; Markup (a chart, the data) as it is. Autoescaping stays on under it."""
+    """How the template prints a value: escaped as `html.escape` spells it (`&quot;`, `&#x27;`, as the SVG charts
+    are), where markupsafe would write `&#34;`, `&#39;`; Markup (a chart, the data) as it is. Autoescaping stays
+    on beneath this: a value that reached it unescaped would still be escaped."""
     return value if isinstance(value, Markup) else Markup(escape(str(value)))
 
 
@@ -94,10 +95,11 @@ def render_page(report: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) ->
     order = {task: i for i, task in enumerate(view.task_order(report, rows))}
     rows = sorted(rows, key=lambda r: order[r["task"]])  # the report's task order, each task in file order
     script = _asset("page.js")
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
     return _PAGE.get_template("page.html").render(
         style=Markup(_asset("page.css")), script=Markup(script),
         # Only this exact script may run: an injected inline script or event handler would be refused too.
-        script_hash=Markup("'sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode() + "'"),
+        script_hash=Markup(f"'sha256-{digest}'"),
         header=view.header(report), manifest=view.manifest_items(report), scores=view.score_chart(report),
         metrics=view.metric_lines(report), gates=view.gate_lines(report), kinds=view.kinds_figures(report, rows),
         forest=view.forest_chart(report), data=Markup(view.script_json(view.page_data(report, rows))))

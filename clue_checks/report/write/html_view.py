@@ -144,9 +144,9 @@ def forest_chart(report: Mapping[str, Any]) -> Markup | None:
         title = str(summary.get("title") or task) if isinstance(summary, Mapping) else task
         label = f"{title} · {metric}" if isinstance(metric, str) else title
         shown = entry.get("p_shown")  # as the comparison prints it: a drawn p at its floor is a bound
-        rows.append(Difference(label, number(entry.get("difference")), low, high,
-                               "" if p is None else f"p{shown.replace('≤ ', '≤')}" if isinstance(shown, str) and shown.startswith("≤")
-                               else f"p={p:.3g}"))
+        bound = isinstance(shown, str) and shown.startswith("≤")
+        note = "" if p is None else f"p{shown.replace('≤ ', '≤')}" if bound else f"p={p:.3g}"
+        rows.append(Difference(label, number(entry.get("difference")), low, high, note))
     return Markup(forest(rows)) if rows else None
 
 
