@@ -32,7 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from clue_checks.report.compare.gates import evaluate_compare_gates
-from clue_checks.report.compare.paired import paired_difference, resampling_unit
+from clue_checks.report.compare.paired import paired_difference
+from clue_checks.report.compare.pairing import resampling_unit
 from clue_checks.report.numbers.thresholds import CompareGate
 
 

@@ -13,10 +13,10 @@ from scipy.stats import norm
 from statsmodels.stats.contingency_tables import mcnemar
 
 from clue_checks.report.numbers.aggregate import SampleRecord
-from clue_checks.report.compare.paired import (
-    broke_fixed, compare_levels, compare_runs, compare_task, mcnemar_p, paired_difference, resampling_unit,
-    tango_interval,
-)
+from clue_checks.report.compare.level_comparison import compare_levels
+from clue_checks.report.compare.mcnemar import mcnemar_p, tango_interval
+from clue_checks.report.compare.paired import broke_fixed, compare_runs, compare_task, paired_difference
+from clue_checks.report.compare.pairing import resampling_unit
 from clue_checks.report.numbers.levels import LEVELS
 
 

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,9 @@ from report_dirs import HOSTILE, write_report_dir
 
 from clue_checks.cli import main as clue
 from clue_checks.report.write import html
-from clue_checks.report.write.html import ReportDirError, normalise_row, script_json, write_html
+from clue_checks.report.write.html import ReportDirError, render_page, write_html
+from clue_checks.report.write.html_rows import common_prefix, normalise_row, shared_prompt_starts
+from clue_checks.report.write.html_view import kinds_counts, page_data, script_json
 from clue_checks.report.write.redact import REDACTED_FIELDS, redact_rows, redact_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,9 +85,9 @@ def test_kind_counts_come_from_the_report_else_from_the_rows(tmp_path):
     stated = write_report_dir(tmp_path / "a", {"mednli": 9})
     report = html.load_report(stated)
     report["tasks"]["mednli"]["kinds"] = {"hedged": 7}
-    assert html.kinds_counts(report, html.load_rows(stated)) == {"mednli": {"hedged": 7}}
+    assert kinds_counts(report, html.load_rows(stated)) == {"mednli": {"hedged": 7}}
     counted = write_report_dir(tmp_path / "b", {"mednli": 9}, kinds_in_report=False)
-    counts = html.kinds_counts(html.load_report(counted), html.load_rows(counted))["mednli"]
+    counts = kinds_counts(html.load_report(counted), html.load_rows(counted))["mednli"]
     assert (counts["format"], counts["hedged"], counts["wrong_answer"], counts["empty"]) == (1, 1, 1, 0)
 
 
@@ -115,7 +118,7 @@ def test_prompts_keep_their_shared_start_once_and_their_own_start_and_end():
     shots = "[system] You are a clinician.\n[user] shot 1\n[assistant] answer 1\n[user] "
     rows = [normalise_row({"id": str(i), "prompt": shots + f"question {i}?"}, "t") for i in range(3)]
     rows.append(normalise_row({"id": "long", "prompt": shots + "a" * 10_000 + "THE QUESTION"}, "t"))
-    starts = html.shared_prompt_starts(rows)
+    starts = shared_prompt_starts(rows)
     assert starts == {"t": shots} and rows[1]["prompt"] == "question 1?"  # shown in full: start + own part
     assert rows[3]["prompt"].startswith("aaa") and rows[3]["prompt"].endswith("THE QUESTION")
     assert "characters not shown" in rows[3]["prompt"] and len(rows[3]["prompt"]) < 2_500
@@ -141,6 +144,45 @@ def test_hostile_manifest_values_are_escaped(report_dir):
     (report_dir / "clue-report.json").write_text(json.dumps(report))
     page = write_html(report_dir).read_text(encoding="utf-8")
     assert "<b onmouseover" not in page and "&lt;b onmouseover=alert(1)&gt;" in page
+
+
+# Markup, script and template code where model output, prompts and task names go.
+INJECTION = ("</script><script>alert(1)</script><img src=x onerror=alert(2)>"
+             "{{ 7 * 7 }}{% for x in range(3) %}looped{% endfor %}{# gone #}{%- raw %}")
+
+
+def test_model_output_and_task_names_are_neither_markup_nor_template_code(tmp_path):
+    folder = write_report_dir(tmp_path, {"mednli": 3, "meqsum": 3}, comparison=True)
+    path = folder / "predictions" / "meqsum.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    for r in rows:
+        r.update({"task": INJECTION, "prompt": INJECTION, "Model Answer": INJECTION, "reason": INJECTION,
+                  "Ground Truth Answer": INJECTION})
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    report = json.loads((folder / "clue-report.json").read_text(encoding="utf-8"))
+    report["tasks"][INJECTION] = {**report["tasks"].pop("meqsum"), "title": INJECTION}
+    report["run"].update({"model_id": INJECTION, "profile": INJECTION})
+    report["manifest"] = {INJECTION: INJECTION, "list": [INJECTION]}
+    report["gates"][0]["detail"] = INJECTION
+    (folder / "clue-report.json").write_text(json.dumps(report), encoding="utf-8")
+    page = write_html(folder).read_text(encoding="utf-8")
+    assert page.count("<script") == 2 and page.count("</script>") == 2  # the data element and the page's script
+    assert "<img" not in page and "alert(1)</script>" not in page
+    assert "loopedlooped" not in page and "{# gone #}" in page  # never run as template code: only ever text
+    assert page.count(f'<span class="model">{escape(INJECTION)}</span>') == 1  # shown as text, as written
+    assert f'data-task="{escape(INJECTION)}"' in page and f"<dt>{escape(INJECTION)}</dt>" in page
+    data = embedded(page)
+    assert {r["task"] for r in data["rows"]} == {"mednli", INJECTION}
+    assert [r["response"] for r in data["rows"] if r["task"] == INJECTION] == [INJECTION] * 3
+
+
+@given(st.text(max_size=80), st.text(max_size=80))
+def test_any_text_in_the_header_and_gates_is_printed_escaped(model, detail):
+    report = {"run": {"model_id": model or "m"}, "gates": [{"gate": "g", "status": "fail", "detail": detail}]}
+    page = render_page(report, [])
+    assert f'<span class="model">{escape(model or "m")}</span>' in page
+    assert f"<code>g</code> {escape(detail)}</li>" in page
+    assert page.count("<script") == 2
 
 
 def test_a_folder_without_a_report_is_named(tmp_path):
@@ -233,7 +275,7 @@ def test_prompts_read_back_trimmed_give_the_same_page_data(tmp_path_factory, pro
         (folder / "predictions" / f"{task}.jsonl").write_text(
             "".join(json.dumps(r) + "\n" for r in raw if r["task"] == task), encoding="utf-8")
     whole = [normalise_row(r, r["task"]) for task in ("t1", "t2") for r in raw if r["task"] == task]
-    assert html.page_data({}, html.load_rows(folder)) == html.page_data({}, whole)
+    assert page_data({}, html.load_rows(folder)) == page_data({}, whole)
 
 
 _SHORT_TEXT = st.text(alphabet="ab\u00e9\U0001f600", max_size=40)
@@ -241,7 +283,7 @@ _SHORT_TEXT = st.text(alphabet="ab\u00e9\U0001f600", max_size=40)
 
 @given(_SHORT_TEXT, _SHORT_TEXT, _SHORT_TEXT)
 def test_common_prefix_is_the_stdlibs(shared, a, b):
-    assert html.common_prefix(shared + a, shared + b) == os.path.commonprefix([shared + a, shared + b])
+    assert common_prefix(shared + a, shared + b) == os.path.commonprefix([shared + a, shared + b])
 
 
 def test_long_prompts_are_not_kept_whole(tmp_path):

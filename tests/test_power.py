@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clue_checks.report.compare.paired import mcnemar_p, tango_interval
+from clue_checks.report.compare.mcnemar import mcnemar_p, tango_interval
 from clue_checks.report.numbers.power import (
     TASK_SIZES, critical_broke, mcnemar_detectable_drop, mcnemar_power, mcnemar_sample_size, tango_power,
     tango_sample_size,

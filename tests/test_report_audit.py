@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clue_checks.report.numbers.aggregate import (
-    MetricSummary, SampleRecord, TaskSummary, evaluate_gates, group_by_task, summarize_task,
-)
+from clue_checks.report.numbers.aggregate import SampleRecord, group_by_task, summarize_task
+from clue_checks.report.numbers.task_gates import evaluate_gates
+from clue_checks.report.numbers.task_summary import MetricSummary, TaskSummary
 from clue_checks.report.numbers.levels import LEVELS, level_scores
 from clue_checks.report.document import Report
 from clue_checks.report.write.pieces import task_rows

@@ -22,7 +22,7 @@ def test_a_run_without_a_baseline_does_not_import_scipy():
 
 
 def test_the_comparison_still_computes_with_scipy_imported_where_used():
-    from clue_checks.report.compare.paired import mcnemar_p, tango_interval
+    from clue_checks.report.compare.mcnemar import mcnemar_p, tango_interval
     from clue_checks.report.numbers.power import mcnemar_power, normal_detectable_drop
 
     assert mcnemar_p(0, 0) == 1.0 and mcnemar_p(10, 0) < 0.01

@@ -8,6 +8,10 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
+
+from clue_checks import __version__
+from clue_checks.server.variants import DEFAULT, VARIANTS
 
 
 def _serve_baseline(args: argparse.Namespace) -> int:
@@ -53,8 +57,6 @@ def _bind_problem(exc: OSError, host: str, port: int) -> str:
 
 
 def _add_serve_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from clue_checks.server.variants import DEFAULT, VARIANTS
-
     serve = sub.add_parser(
         "serve-baseline",
         help="serve the parameterless baseline model (TGI + OpenAI APIs) until Ctrl-C",
@@ -90,13 +92,9 @@ def _subcommands() -> list[Callable[[argparse._SubParsersAction], object]]:  # t
 
 def _version() -> str:
     """The installed distribution's version; from a source checkout that is not installed, the package's."""
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version("clue-checks")
     except PackageNotFoundError:
-        from clue_checks import __version__
-
         return __version__
 
 

@@ -6,14 +6,14 @@
     report = build_report(records, facts, baseline=BaselineFacts.of_folder(run_dir, source="base"))
 
 The controller at the end of a run, `clue report merge` over shard folders and `clue report html` all come
-here (and `clue compare` shares `paired`); the verdict is decided here, once (`verdict.decide`, over the
+here (and `clue compare` shares `compare.paired.paired`); the verdict is decided here, once (`verdict.decide`, over the
 task gates and the comparison gates together). Pure: nothing is read or written, no pytest, and the
 records given are not changed, so every section is unit-tested from plain values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -22,6 +22,9 @@ from clue_checks.endpoint.types import REQUEST_COUNTS
 from clue_checks.report.numbers.aggregate import AggregateResult, BatchScorer, SampleRecord, TaskSpec, aggregate
 from clue_checks.report.compare.baseline import NO_BASELINE, compare_with_baseline, not_compared, record_from_baseline
 from clue_checks.report.document import Comparison, Report
+from clue_checks.report.compare.manifest_check import ComparabilityError, require_comparable
+from clue_checks.report.numbers import run_stats
+from clue_checks.report.numbers.kinds_table import counts_per_task
 from clue_checks.report.numbers.thresholds import CompareGate, Gate
 from clue_checks.report.verdict import decide
 
@@ -87,8 +90,6 @@ def build_report(records: Iterable[SampleRecord], facts: RunFacts, *, baseline: 
     verdict = decide(result.gates, result.tasks, compare_gates=comparison.gates, pass_blockers=facts.pass_blockers,
                      deferred=facts.deferred)
     performance, store = _performance(result, facts)
-    from clue_checks.report.numbers.kinds_table import counts_per_task
-
     return Report(run=MappingProxyType(dict(facts.run)), manifest=MappingProxyType(dict(facts.manifest)),
                   tasks=result.tasks, levels=result.levels, gates=result.gates, verdict=verdict,
                   requests=MappingProxyType(_requests(result, facts.requests)), warnings=tuple(facts.warnings),
@@ -110,8 +111,6 @@ def _requests(result: AggregateResult, counted: Mapping[str, int] | None) -> dic
 def _performance(result: AggregateResult, facts: RunFacts) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     if facts.duration_s is None:
         return None, None
-    from clue_checks.report.numbers import run_stats
-
     section = run_stats.performance(result.records, facts.request_stats, facts.duration_s)
     if facts.run.get("endpoints") == [BASELINE_NAME]:  # its port changes every run: keep reports stable
         section["replicas"] = [{**r, "url": BASELINE_NAME} for r in section.get("replicas") or ()]
@@ -132,8 +131,6 @@ def _comparison(result: AggregateResult, facts: RunFacts, baseline: BaselineFact
     new = {"run": dict(facts.run), "manifest": dict(facts.manifest)}
     base = {"run": dict(baseline.run if baseline.run is not None else facts.run),
             "manifest": dict(baseline.manifest if baseline.manifest is not None else facts.manifest)}
-    from clue_checks.report.compare.manifest_check import ComparabilityError, require_comparable
-
     try:
         comparability = require_comparable(new, base, force=baseline.force, new_name="this run",
                                            baseline_name=str(baseline.described.get("source")))
@@ -156,32 +153,3 @@ def _base_records(result: AggregateResult, facts: RunFacts, baseline: BaselineFa
         scored = aggregate(derived, facts.specs, (), batch_score=batch_score)
         derived = [r for rows in scored.records.values() for r in rows]
     return derived
-
-
-# -- shared with `clue compare` ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Paired:
-    """A run against a reference, paired on (task, sample id): what `clue compare` tabulates."""
-
-    tasks: Mapping[tuple[str, str], Any]  # (task, metric) -> comparison.PairedComparison
-    levels: Sequence[Any]  # comparison.LevelComparison
-    broke_fixed: Mapping[str, Any]  # task -> comparison.BrokeFixed
-    metrics: Mapping[str, Sequence[str]] = field(default_factory=dict)
-
-
-def paired(new: Sequence[SampleRecord], base: Sequence[SampleRecord], *, metrics: Mapping[str, Sequence[str]] | None
-           = None, seed: int | None = None, resamples: int | None = None,
-           longhealth_unit: str | None = None) -> Paired:
-    """The paired statistics a report's comparison section is made of (comparison.py), for any two runs."""
-    from clue_checks.report.compare.paired import (COMPARISON_RESAMPLES, COMPARISON_SEED, LONGHEALTH_UNIT, broke_fixed, compare_levels,
-                             compare_runs)
-
-    seed = COMPARISON_SEED if seed is None else seed
-    resamples = COMPARISON_RESAMPLES if resamples is None else resamples
-    unit = LONGHEALTH_UNIT if longhealth_unit is None else longhealth_unit
-    return Paired(compare_runs(new, base, metrics, seed=seed, resamples=resamples, longhealth_unit=unit),
-                  compare_levels(new, base, seed=seed, resamples=resamples, longhealth_unit=unit),
-                  broke_fixed(new, base),
-                  dict(metrics or {}))

@@ -18,7 +18,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from clue_checks.report.numbers.aggregate import GateResult, MetricSummary, SampleRecord, TaskSummary
+from clue_checks.report.numbers.aggregate import SampleRecord
+from clue_checks.report.numbers.task_gates import GateResult
+from clue_checks.report.numbers.task_summary import MetricSummary, TaskSummary
+from clue_checks.report.compare.baseline import baseline_of
 from clue_checks.report.compare.gates import CompareGateResult
 from clue_checks.report.numbers.levels import LevelScore, level_of_key
 from clue_checks.report.numbers.thresholds import CompareGate, Gate, ThresholdsError, parse
@@ -81,8 +84,6 @@ class Report:
         base = {(r.task, r.sample_id): r for r in self.comparison.base_records}
         if not base:
             return dict(self.records)
-        from clue_checks.report.compare.baseline import baseline_of
-
         return {task: tuple(dataclasses.replace(r, baseline=baseline_of(base[(r.task, r.sample_id)]))
                             if (r.task, r.sample_id) in base else r for r in rows)
                 for task, rows in self.records.items()}

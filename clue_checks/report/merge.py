@@ -35,8 +35,11 @@ from clue_checks.report.write.pieces import read_predictions
 from clue_checks.report.run_dir import RunDirError, load_run_dir
 from clue_checks.report.numbers.run_stats import merge_stats, stats_of_report
 from clue_checks.report.numbers.thresholds import Thresholds, ThresholdsError, parse
+from clue_checks.report.run_facts import synthetic_notice, unknown_threshold_keys
 from clue_checks.report.write.folder import write_folder
 from clue_checks.errors import ReportError
+from clue_checks.report.write.junit import write_junit
+from clue_checks.tasks import TASKS, get_profile
 
 # Differences between shards that are expected: when and where each ran, and what each ran.
 _RUN_FREE = ("finished", "shard", "data_dir", "endpoints")
@@ -123,8 +126,6 @@ def check_compatible(shards: Sequence[ShardReport]) -> None:
 
 
 def _tasks(run: Mapping[str, Any]) -> dict[str, Any]:
-    from clue_checks.tasks import TASKS, get_profile
-
     override = run.get("bertscore_override") or {}
     options = {"bertscore_model": override.get("model"), "bertscore_layers": override.get("layers")}
     profile = get_profile(run.get("profile") or "paper")
@@ -164,21 +165,11 @@ def merge(shards: Sequence[ShardReport], *, thresholds: Thresholds | None = None
     """The whole run's report from its shards (report/build.py, as one run builds it). `thresholds`: decide the
     gates by this file instead of the one the shards ran with. `baseline_dir`: the report folder the shards were
     compared with (--clue-baseline), where the shards' own record of it is not where they named it."""
-    from clue_checks.report.run_facts import synthetic_notice, unknown_threshold_keys
-
     check_compatible(shards)
     first = shards[0].report
     run = dict(first["run"])
     manifest = {k: v for k, v in first["manifest"].items() if not k.startswith(PREDICTION_HASHES)}  # the shards' own
-    if thresholds is None:
-        try:
-            thresholds = parse(manifest.get("thresholds.content") or "", manifest.get("thresholds.source") or "?")
-        except ThresholdsError as exc:
-            raise MergeError(f"the shards' thresholds: {exc}") from None
-    else:
-        text = thresholds_text or ""
-        manifest.update({"thresholds.source": thresholds.source, "thresholds.content": text,
-                         "thresholds.sha256": sha256_text(text)})
+    thresholds = _thresholds(manifest, thresholds, thresholds_text)
     tasks = _tasks(run)
     tasks.update(_reported_tasks(shards, tasks))
     problems = unknown_threshold_keys(thresholds, run.get("profile") or "paper",
@@ -188,6 +179,29 @@ def merge(shards: Sequence[ShardReport], *, thresholds: Thresholds | None = None
     records = [r for s in shards for rows in s.records.values() for r in rows]
     if run.get("redacted"):
         recompute_batched = False  # the rows hold hashes, not the texts BERTScore would read
+    scorer = _BatchScorer(tasks, records, recompute_batched)
+    facts = _run_facts(shards, run, manifest, thresholds, tasks)
+    report = build_report(records, facts, baseline=_baseline(shards, baseline_dir), batch_score=scorer)
+    if scorer.notes:  # known once the batched metrics were computed: said with the run, as a run says its settings
+        report = replace(report, run=MappingProxyType({**report.run, "merge_notes": scorer.notes}))
+    return Merged(report, tuple(scorer.notes))
+
+
+def _thresholds(manifest: dict[str, Any], thresholds: Thresholds | None, text: str | None) -> Thresholds:
+    """The thresholds the shards ran with (from their manifest), or those given, then written into `manifest`."""
+    if thresholds is None:
+        try:
+            return parse(manifest.get("thresholds.content") or "", manifest.get("thresholds.source") or "?")
+        except ThresholdsError as exc:
+            raise MergeError(f"the shards' thresholds: {exc}") from None
+    text = text or ""
+    manifest.update({"thresholds.source": thresholds.source, "thresholds.content": text,
+                     "thresholds.sha256": sha256_text(text)})
+    return thresholds
+
+
+def _specs(shards: Sequence[ShardReport], tasks: Mapping[str, Any]) -> tuple[TaskSpec, ...]:
+    """Each task as the whole run selected it: the shards' selected samples added up."""
     specs = []
     for name, task in tasks.items():
         entries = [s.report["tasks"][name] for s in shards if name in s.report.get("tasks", {})]
@@ -195,21 +209,30 @@ def merge(shards: Sequence[ShardReport], *, thresholds: Thresholds | None = None
         specs.append(TaskSpec(name, task.title, task.level, tuple(task.metric_names), tuple(task.batched_metrics),
                               n_selected=sum(e.get("n_selected", 0) for e in entries) or None,
                               n_total=max(totals) if totals else None))
-    notes: list[str] = []
-    by_task: dict[str, list[SampleRecord]] = {}
-    for r in records:
-        by_task.setdefault(r.task, []).append(r)
+    return tuple(specs)
 
-    def batch_score(task: str, pairs: Sequence[tuple[str, str]]) -> Mapping[str, BatchedValues]:
-        scored = sorted((r for r in by_task.get(task, []) if r.outcome != "error"), key=lambda r: r.index)
-        computed = tasks[task].batch_score(pairs) if recompute_batched else {}
+
+class _BatchScorer:
+    """The batched metrics (BERTScore) over the merged samples: recomputed where the metric can run here,
+    else the values the shards computed, carried (`notes` says which)."""
+
+    def __init__(self, tasks: Mapping[str, Any], records: Sequence[SampleRecord], recompute: bool) -> None:
+        self.tasks, self.recompute = tasks, recompute
+        self.notes: list[str] = []
+        self.by_task: dict[str, list[SampleRecord]] = {}
+        for r in records:
+            self.by_task.setdefault(r.task, []).append(r)
+
+    def __call__(self, task: str, pairs: Sequence[tuple[str, str]]) -> Mapping[str, BatchedValues]:
+        scored = sorted((r for r in self.by_task.get(task, []) if r.outcome != "error"), key=lambda r: r.index)
+        computed = self.tasks[task].batch_score(pairs) if self.recompute else {}
         out = {}
-        for name in tasks[task].batched_metrics:
+        for name in self.tasks[task].batched_metrics:
             result = computed.get(name)
             carried = [r.metrics.get(name) for r in scored]
             if (result is None or result.not_computed is not None) and any(v is not None for v in carried):
                 why = f": {result.not_computed}" if result is not None and result.not_computed else ""
-                notes.append(f"{task}.{name}: the values the shards computed (not recomputed here{why})")
+                self.notes.append(f"{task}.{name}: the values the shards computed (not recomputed here{why})")
                 out[name] = BatchedValues(tuple(carried))
             elif result is None:
                 reasons = {r.not_computed.get(name) for r in scored} - {None}
@@ -219,6 +242,10 @@ def merge(shards: Sequence[ShardReport], *, thresholds: Thresholds | None = None
                 out[name] = result
         return out
 
+
+def _run_facts(shards: Sequence[ShardReport], run: dict[str, Any], manifest: dict[str, Any],
+               thresholds: Thresholds, tasks: Mapping[str, Any]) -> RunFacts:
+    """The whole run's facts from its shards': its start, end and requests, how it went where every shard says."""
     explicit = run.get("tasks")
     synthetic = synthetic_notice(bool(run.get("synthetic_data")), True, run.get("server_kind"),
                                  bool(run.get("allow_synthetic")))
@@ -233,17 +260,13 @@ def merge(shards: Sequence[ShardReport], *, thresholds: Thresholds | None = None
             requests[key] = requests.get(key, 0) + int(value)
     performances = [s.report.get("performance") for s in shards]
     known = all(performances)  # every shard says how it went (reports of older versions do not)
-    facts = RunFacts(
-        run=run, manifest=manifest, specs=tuple(specs), gates=thresholds.gates, compare_gates=thresholds.compare,
-        not_selected=tuple(t for t in tasks if t not in explicit) if explicit else (),
+    return RunFacts(
+        run=run, manifest=manifest, specs=_specs(shards, tasks), gates=thresholds.gates,
+        compare_gates=thresholds.compare, not_selected=tuple(t for t in tasks if t not in explicit) if explicit else (),
         pass_blockers=synthetic[1], warnings=synthetic[0], requests=requests,
         request_stats=merge_stats(stats_of_report(s.report.get("performance"), s.report.get("store"),
                                                   s.report.get("requests")) for s in shards) if known else None,
         duration_s=max(float(p.get("duration_s") or 0) for p in performances) if known else None)  # type: ignore[union-attr]
-    report = build_report(records, facts, baseline=_baseline(shards, baseline_dir), batch_score=batch_score)
-    if notes:  # known once the batched metrics were computed: said with the run, as a run says its settings
-        report = replace(report, run=MappingProxyType({**report.run, "merge_notes": notes}))
-    return Merged(report, tuple(notes))
 
 
 def _baseline(shards: Sequence[ShardReport], baseline_dir: Path | None) -> BaselineFacts | None:
@@ -302,7 +325,5 @@ def merge_folders(out: Path, inputs: Sequence[Path], *, thresholds_file: Path | 
                          notes=(*merged.notes, forced_note(integrity_forced)))
     paths = write_folder(out, merged.report)
     if junit is not None:
-        from clue_checks.report.write.junit import write_junit
-
         paths.append(write_junit(junit, merged.report, redact=bool(merged.report.run.get("redacted"))))
     return merged, paths

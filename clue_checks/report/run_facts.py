@@ -5,12 +5,12 @@ nothing (a misspelt key would be a floor or gate that silently never applies).""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from clue_checks.report.numbers.thresholds import Thresholds
-
-if TYPE_CHECKING:
-    from clue_checks.tasks.registry import TaskCatalog
+from clue_checks.tasks import get_profile
+from clue_checks.tasks.registry import TaskCatalog
+from clue_checks.tasks.taskfile import NAME as TASK_NAME
 
 SYNTHETIC_WARNING = "synthetic fixtures: scores mean nothing clinically; give --clue-data"
 BASELINE_KIND = "clue-baseline"  # the embedded baseline's server kind: a stand-in, not a model
@@ -32,10 +32,6 @@ def unknown_threshold_keys(thresholds: Thresholds, profile_name: str, catalog: T
 
     `pending_ok`: a task not known yet is let through (a test module's task file, read at collection;
     `unknown_tasks` checks again once the collection is done)."""
-    from clue_checks.tasks import get_profile
-    from clue_checks.tasks.registry import TaskCatalog
-    from clue_checks.tasks.taskfile import NAME as TASK_NAME
-
     profile = get_profile(profile_name)
     classes = (catalog or TaskCatalog.builtin()).classes
     tasks = {name: cls(profile, {}) for name, cls in classes.items()}

@@ -14,9 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from clue_checks.report.numbers.aggregate import AggregateResult, SampleRecord, TaskSummary
+from clue_checks.report.numbers.aggregate import AggregateResult, SampleRecord
+from clue_checks.report.numbers.task_summary import TaskSummary
 from clue_checks.report.compare.gates import CompareGateResult, evaluate_compare_gates
-from clue_checks.report.compare.paired import COMPARISON_RESAMPLES, COMPARISON_SEED
+from clue_checks.report.compare.paired import COMPARISON_RESAMPLES, COMPARISON_SEED, paired
 from clue_checks.report.numbers.levels import headlines
 from clue_checks.report.compare.manifest_check import Comparability
 from clue_checks.report.numbers.thresholds import CompareGate
@@ -61,8 +62,6 @@ def compare_with_baseline(result: AggregateResult, base_records: Sequence[Sample
     for gate in gates:
         if gate.metric not in metrics.setdefault(gate.task, []):
             metrics[gate.task].append(gate.metric)
-    from clue_checks.report.build import paired
-
     both = paired(new_records, base_records, metrics=metrics, seed=seed, resamples=resamples)
     comparisons, levels, changed = both.tasks, both.levels, both.broke_fixed
     base_tasks = {r.task for r in base_records}

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clue_checks.errors import ReportError
+from clue_checks.report.numbers.thresholds import ThresholdsError, parse
 
 _MISSING = object()
 
@@ -132,8 +133,6 @@ def _sample_floors(text: Any) -> dict[str, Any] | None:
     """The thresholds file's [sample] table ({} when it has none); None when the text is absent or unreadable."""
     if not isinstance(text, str):
         return None
-    from clue_checks.report.numbers.thresholds import ThresholdsError, parse
-
     try:
         floors = parse(text, "thresholds").floors
     except ThresholdsError:

@@ -19,27 +19,30 @@ by the metric's declared kind (:mod:`metric_kinds`), never by the values a run h
   the 0-1 scale, since no unit can lose more than the whole scale.
 * The one-sided 95% lower bound that a non-inferiority gate uses is the lower end of the two-sided
   90% interval made the same way.
+
+The pairing is :mod:`pairing`, McNemar and Tango :mod:`mcnemar`, the Level averages :mod:`level_comparison`;
+:func:`paired` gathers them all for two runs.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from clue_checks.report.numbers.levels import LEVELS, level_weights
+from clue_checks.report.compare.level_comparison import LevelComparison, compare_levels
+from clue_checks.report.compare.mcnemar import mcnemar_p, tango_interval
+from clue_checks.report.compare.pairing import (COMPARISON_RESAMPLES, COMPARISON_SEED, LONGHEALTH_UNIT, last_records,
+                                                pairs_of)
+from clue_checks.report.numbers.levels import headlines
 from clue_checks.report.numbers.metric_kinds import kind_of
-from clue_checks.report.numbers.signflip import (P_DRAWS, clopper_pearson_upper, format_p, min_differing, normal_sd, signflip,
-                       unit_contributions)
-from clue_checks.report.numbers.stats import BOOTSTRAP_SEED, CONFIDENCE
+from clue_checks.report.numbers.signflip import (clopper_pearson_upper, format_p, min_differing, normal_sd, signflip,
+                                                 unit_contributions)
+from clue_checks.report.numbers.stats import CONFIDENCE
 
-COMPARISON_RESAMPLES = P_DRAWS  # random sign patterns when too many units differ to enumerate
-COMPARISON_SEED = BOOTSTRAP_SEED
 ONE_SIDED = 0.95  # the confidence of the lower bound a non-inferiority gate reads
-LONGHEALTH_UNIT = "patient"  # or "question": the unit LongHealth's comparisons resample (docs/statistics.md)
 
 
 @dataclass(frozen=True)
@@ -112,102 +115,9 @@ class PairedComparison:
                 "complete": self.complete, "not_computed": self.not_computed}
 
 
-@dataclass(frozen=True)
-class LevelComparison:
-    level: int
-    new: float | None
-    baseline: float | None
-    difference: float | None
-    ci_low: float | None
-    ci_high: float | None
-    one_sided_low: float | None
-    p_value: float | None
-    method: str
-    seed: int
-    resamples: int | None
-    incomplete: tuple[str, ...] = ()  # component tasks with samples missing on either side
-    not_computed: str | None = None
-    p_floor: float | None = None
-    differing: int | None = None
-    units: int | None = None
-    no_interval: str | None = None
-
-    @property
-    def p_text(self) -> str:
-        return format_p(self.p_value, self.p_floor, self.resamples)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"level": self.level, "new": self.new, "baseline": self.baseline, "difference": self.difference,
-                "ci95": [self.ci_low, self.ci_high], "one_sided_low95": self.one_sided_low,
-                "p_value": self.p_value, "p_shown": self.p_text, "p_floor": self.p_floor, "method": self.method,
-                "seed": self.seed, "resamples": self.resamples, "differing": self.differing, "units": self.units,
-                "no_interval": self.no_interval, "incomplete": list(self.incomplete),
-                "complete": not self.incomplete, "not_computed": self.not_computed}
-
-
 class BrokeFixed(NamedTuple):
     broke: tuple[str, ...]  # baseline passed, new run failed
     fixed: tuple[str, ...]  # baseline failed, new run passed
-
-
-# -- pairing ------------------------------------------------------------------------------------
-
-
-class _Pairs(NamedTuple):
-    ids: list[str]
-    new: np.ndarray
-    base: np.ndarray
-    clusters: list[str | None]
-    missing_in_new: tuple[str, ...]
-    missing_in_baseline: tuple[str, ...]
-
-
-def _last(records: Iterable[Any], task: str) -> dict[str, Any]:
-    """sample id -> the sample's last record (a sample reported twice counts once, as in the task table)."""
-    out: dict[str, Any] = {}
-    for r in records:
-        if r.task == task:
-            out[r.sample_id] = r
-    return out
-
-
-def _value(record: Any, metric: str) -> float | None:
-    if record is None or record.outcome == "error":
-        return None
-    value = record.metrics.get(metric)
-    return float(value) if value is not None and math.isfinite(value) else None
-
-
-def _pairs(new_records: Iterable[Any], base_records: Iterable[Any], task: str, metric: str,
-           longhealth_unit: str = LONGHEALTH_UNIT) -> _Pairs:
-    new, base = _last(new_records, task), _last(base_records, task)
-    ids, nv, bv, clusters, miss_new, miss_base = [], [], [], [], [], []
-    for sid in sorted(set(new) | set(base)):
-        a, b = _value(new.get(sid), metric), _value(base.get(sid), metric)
-        if a is None and b is None:
-            continue  # neither run has it: not a sample of this comparison (e.g. a metric the task lacks)
-        if a is None:
-            miss_new.append(sid)
-        elif b is None:
-            miss_base.append(sid)
-        else:
-            ids.append(sid)
-            nv.append(a)
-            bv.append(b)
-            record = new.get(sid) if new.get(sid) is not None and new[sid].cluster is not None else base.get(sid)
-            clusters.append(resampling_unit(record.cluster if record is not None else None, longhealth_unit))
-    return _Pairs(ids, np.asarray(nv, dtype=float), np.asarray(bv, dtype=float), clusters,
-                  tuple(miss_new), tuple(miss_base))
-
-
-def resampling_unit(cluster: str | None, longhealth_unit: str = LONGHEALTH_UNIT) -> str | None:
-    """The unit a sample is resampled with: its cluster id, or for LongHealth (`longhealth:<patient>/<q>`)
-    the patient when `longhealth_unit` is "patient"."""
-    if longhealth_unit not in ("patient", "question"):
-        raise ValueError(f"longhealth_unit must be 'patient' or 'question', not {longhealth_unit!r}")
-    if cluster is not None and longhealth_unit == "patient" and cluster.startswith("longhealth:"):
-        return cluster.split("/", 1)[0]
-    return cluster
 
 
 def _is_binary(*arrays: np.ndarray) -> bool:
@@ -230,7 +140,7 @@ def compare_task(new_records: Iterable[Any], base_records: Iterable[Any], task: 
     """
     kind = kind or kind_of(task, metric)
     new_records, base_records = list(new_records), list(base_records)
-    p = _pairs(new_records, base_records, task, metric, longhealth_unit)
+    p = pairs_of(new_records, base_records, task, metric, longhealth_unit)
     common = dict(task=task, metric=metric, missing_in_new=p.missing_in_new, missing_in_baseline=p.missing_in_baseline)
     if not p.ids:
         why = (f"no sample of {task} has {metric} in both runs "
@@ -339,105 +249,6 @@ def _scale_bound(a: np.ndarray, new: np.ndarray, base: np.ndarray, n_units: int,
                    f"{dropped} of {n_units}), each able to lose at most the whole 0-1 scale")
 
 
-def mcnemar_p(broke: int, fixed: int) -> float:
-    """Exact two-sided McNemar p-value: twice the smaller binomial tail of the discordant pairs at 1/2,
-    capped at 1 (statsmodels' ``mcnemar(table, exact=True)``)."""
-    from scipy.stats import binom  # here, not at import: scipy.stats costs every run ~0.5 s, compared or not
-
-    return float(min(1.0, 2 * binom.cdf(min(broke, fixed), broke + fixed, 0.5)))
-
-
-def tango_interval(broke: int, fixed: int, n: int, confidence: float = CONFIDENCE,
-                   ends: str = "both") -> tuple[float, float]:
-    """Tango's asymptotic score interval for p_new − p_baseline from paired 0/1 outcomes.
-
-    The limits are the differences d at which the score statistic
-    (fixed − broke − n d) / sqrt(n (2 q + d (1 − d))) equals ±z, where q is the maximum-likelihood
-    chance of a "broke" pair under the difference d.
-    """
-    if not 0 <= broke + fixed <= n or n <= 0:
-        raise ValueError("need 0 <= broke + fixed <= n and n > 0")
-    from scipy.optimize import brentq
-    from scipy.stats import norm
-
-    z = float(norm.ppf(1 - (1 - confidence) / 2))
-    estimate = (fixed - broke) / n
-
-    def score(d: float) -> float:
-        if d == estimate:
-            return 0.0  # by construction (and 0/0 when there are no discordant pairs)
-        a, b, c = 2 * n, -fixed - broke + (2 * n - fixed + broke) * d, -broke * d * (1 - d)
-        q = (math.sqrt(max(b * b - 4 * a * c, 0.0)) - b) / (2 * a)
-        var = n * (2 * q + d * (1 - d))
-        return (fixed - broke - n * d) / math.sqrt(var) if var > 0 else math.copysign(math.inf, fixed - broke - n * d)
-
-    tol = 1e-12
-    low = -1.0 if estimate <= -1 + tol else brentq(lambda d: score(d) - z, -1 + tol, estimate, xtol=1e-12)
-    if ends == "low":  # the non-inferiority bound alone (power sums call it thousands of times)
-        return float(low), math.nan
-    high = 1.0 if estimate >= 1 - tol else brentq(lambda d: score(d) + z, estimate, 1 - tol, xtol=1e-12)
-    return float(low), float(high)
-
-
-# -- the Level averages -------------------------------------------------------------------------
-
-
-def compare_levels(new_records: Iterable[Any], base_records: Iterable[Any], *, seed: int = COMPARISON_SEED,
-                   resamples: int = COMPARISON_RESAMPLES, confidence: float = CONFIDENCE,
-                   longhealth_unit: str = LONGHEALTH_UNIT) -> list[LevelComparison]:
-    """Level 1 / Level 2 of the new run minus the baseline's, on the samples both scored.
-
-    One sign-flip test per level on the units of all its tasks: a unit's contribution is its
-    weighted share of the level average's difference, and a unit shared by several tasks (a
-    LongHealth patient or question in tasks 1-3) is flipped once for all of them. Each level draws
-    its sign patterns (when it must draw) from its own generator (seed, level).
-    """
-    new_records, base_records = list(new_records), list(base_records)
-    out = []
-    for level in LEVELS:
-        weights = level_weights(level)
-        pairs = {key: _pairs(new_records, base_records, *key, longhealth_unit) for key in weights}
-        empty = [f"{t}.{m}" for (t, m), p in pairs.items() if not p.ids]
-        incomplete = tuple(t for (t, _), p in pairs.items() if p.missing_in_new or p.missing_in_baseline)
-        if empty:
-            out.append(LevelComparison(level, None, None, None, None, None, None, None, "not compared", seed, None,
-                                       incomplete, f"needs {', '.join(empty)} in both runs"))
-            continue
-        a, c, n_samples = _level_units(pairs, weights)
-        flip = signflip(a, c, seed=[seed, level], confidence=confidence, p_draws=resamples)
-        new = float(sum(weights[k] * p.new.mean() for k, p in pairs.items()))
-        base = float(sum(weights[k] * p.base.mean() for k, p in pairs.items()))
-        how = (f"exact over all {2 ** flip.differing:,} sign patterns" if flip.exact
-               else f"{flip.draws:,} random sign patterns, seed {seed}")
-        method = (f"paired sign-flip randomisation test of the level average over {len(a)} units of {n_samples} "
-                  f"pairs (a unit shared by tasks is flipped once for all), {flip.differing} differing ({how}); "
-                  + ("interval inverts the test" if flip.no_interval is None else flip.no_interval))
-        out.append(LevelComparison(level, new, base, flip.estimate, flip.low, flip.high, flip.one_sided_low,
-                                   flip.p_value, method, seed, flip.draws, incomplete, None, flip.p_floor,
-                                   flip.differing, len(a), flip.no_interval))
-    return out
-
-
-def _level_units(pairs: Mapping[tuple[str, str], _Pairs],
-                 weights: Mapping[tuple[str, str], float]) -> tuple[np.ndarray, np.ndarray, int]:
-    """Per unit: its contribution to the level average's difference and its weight (Σ = 1)."""
-    unit_of: dict[object, int] = {}
-    contrib: list[float] = []
-    weight: list[float] = []
-    n_samples = 0
-    for key, p in pairs.items():
-        w = weights[key] / len(p.ids)
-        for i, (d, cluster) in enumerate(zip(p.new - p.base, p.clusters)):
-            u = unit_of.setdefault(cluster if cluster is not None else ("__own__", key, i), len(unit_of))
-            if u == len(contrib):
-                contrib.append(0.0)
-                weight.append(0.0)
-            contrib[u] += w * float(d)
-            weight[u] += w
-        n_samples += len(p.ids)
-    return np.asarray(contrib), np.asarray(weight), n_samples
-
-
 # -- per sample ---------------------------------------------------------------------------------
 
 
@@ -449,7 +260,7 @@ def broke_fixed(new_records: Iterable[Any], base_records: Iterable[Any]) -> dict
     tasks = sorted({r.task for r in new_records} & {r.task for r in base_records})
     out = {}
     for task in tasks:
-        new, base = _last(new_records, task), _last(base_records, task)
+        new, base = last_records(new_records, task), last_records(base_records, task)
         common = sorted(set(new) & set(base), key=lambda sid: (new[sid].index, sid))
         out[task] = BrokeFixed(
             tuple(s for s in common if base[s].outcome == "passed" and new[s].outcome == "failed"),
@@ -462,10 +273,34 @@ def compare_runs(new_records: Sequence[Any], base_records: Sequence[Any],
                  resamples: int = COMPARISON_RESAMPLES,
                  longhealth_unit: str = LONGHEALTH_UNIT) -> dict[tuple[str, str], PairedComparison]:
     """Every (task, metric) in `metrics` (default: each task's headline metric) for tasks in both runs."""
-    from clue_checks.report.numbers.levels import headlines
-
     tasks = {r.task for r in new_records} & {r.task for r in base_records}
     wanted = metrics if metrics is not None else {t: (m,) for t, m in headlines([*new_records, *base_records]).items()}
     return {(t, m): compare_task(new_records, base_records, t, m, seed=seed, resamples=resamples,
                                  longhealth_unit=longhealth_unit)
             for t, names in wanted.items() if t in tasks for m in names}
+
+
+# -- both runs, every statistic ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Paired:
+    """A run against a reference, paired on (task, sample id): what a report's comparison section and
+    `clue compare` are made of."""
+
+    tasks: Mapping[tuple[str, str], PairedComparison]  # (task, metric) ->
+    levels: Sequence[LevelComparison]
+    broke_fixed: Mapping[str, BrokeFixed]  # per task
+    metrics: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+def paired(new: Sequence[Any], base: Sequence[Any], *, metrics: Mapping[str, Sequence[str]] | None = None,
+           seed: int | None = None, resamples: int | None = None, longhealth_unit: str | None = None) -> Paired:
+    """Every paired statistic of two runs' records: each task's metrics, the Levels, what broke and was fixed."""
+    seed = COMPARISON_SEED if seed is None else seed
+    resamples = COMPARISON_RESAMPLES if resamples is None else resamples
+    unit = LONGHEALTH_UNIT if longhealth_unit is None else longhealth_unit
+    return Paired(compare_runs(new, base, metrics, seed=seed, resamples=resamples, longhealth_unit=unit),
+                  compare_levels(new, base, seed=seed, resamples=resamples, longhealth_unit=unit),
+                  broke_fixed(new, base),
+                  dict(metrics or {}))

@@ -11,8 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from clue_checks.report.compare.paired import COMPARISON_RESAMPLES, COMPARISON_SEED, LONGHEALTH_UNIT, BrokeFixed, LevelComparison, PairedComparison
 from clue_checks.report.compare.forest import ForestRow
+from clue_checks.report.compare.level_comparison import LevelComparison
+from clue_checks.report.compare.paired import (COMPARISON_RESAMPLES, COMPARISON_SEED, LONGHEALTH_UNIT, BrokeFixed,
+                                               PairedComparison, paired)
 from clue_checks.report.numbers.levels import LEVELS, headlines, level_weights
 from clue_checks.report.compare.manifest_check import Comparability, ComparabilityError, check_comparable
 from clue_checks.report.numbers.power import detectable_drop
@@ -40,8 +42,6 @@ def compare_dirs(reference: RunDir, runs: Sequence[RunDir], *, force: bool = Fal
     if refused and not force:
         raise ComparabilityError("\n".join(c.message(str(run.path), str(reference.path), "--force")
                                            for run, c in refused))
-    from clue_checks.report.build import paired
-
     out = []
     for run, check in zip(runs, checks):
         both = paired(run.records, reference.records, seed=seed, resamples=resamples, longhealth_unit=longhealth_unit)

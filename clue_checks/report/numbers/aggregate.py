@@ -5,14 +5,11 @@
 `exit_status()` is the exit rule. Both are pure: the records given are never changed, the
 result is a frozen `AggregateResult`, so the numbers are unit-tested without pytest.
 
-Nothing is averaged away: a metric is computed over the samples that have it, the count
-is reported beside it, errored samples are counted, and a metric no sample could compute
-is reported as not computed with the reasons.
+The task summaries are :mod:`task_summary`, the task gates :mod:`task_gates`.
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -22,7 +19,8 @@ from typing import Any
 from clue_checks.metrics import BatchedValues
 from clue_checks.numbers import shown_for_verdict
 from clue_checks.report.numbers.levels import LevelScore, level_inputs, level_scores, own_levels
-from clue_checks.report.numbers.stats import interval
+from clue_checks.report.numbers.task_gates import GateResult, evaluate_gates
+from clue_checks.report.numbers.task_summary import MetricSummary, TaskSummary, summarize_metric
 from clue_checks.report.numbers.thresholds import Gate
 from clue_checks.report.verdict import Verdict, exit_code
 from clue_checks.report.verdict import decide as decide_verdict
@@ -53,7 +51,7 @@ class SampleRecord:
     prompt: str | None = None  # the rendered prompt, or the messages as "[role] content" lines
     parsed: str | None = None  # the answer the task's parser read from the response, where it has one
     node_id: str | None = None
-    # In comparison mode: the baseline's answer to the same sample (report/baseline_report.baseline_of)
+    # In comparison mode: the baseline's answer to the same sample (report/compare/baseline.py: baseline_of)
     baseline: Mapping[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -75,70 +73,6 @@ class SampleRecord:
         return cls(**fields)
 
 
-@dataclass(frozen=True)
-class MetricSummary:
-    name: str
-    value: float | None
-    ci_low: float | None
-    ci_high: float | None
-    n: int
-    not_computed: str | None = None  # the reason, when value is None
-    method: str = ""  # how the interval was made, or why there is none (stats.interval)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "ci95": [self.ci_low, self.ci_high], "n": self.n,
-                "not_computed": self.not_computed, "method": self.method}
-
-
-@dataclass(frozen=True)
-class TaskSummary:
-    task: str
-    title: str
-    level: int | str | None  # CLUE's 1 or 2; a user task's own level's name, or None (beside the levels)
-    n_samples: int
-    n_passed: int
-    n_failed: int
-    n_errored: int
-    requests_sent: int
-    requests_stored: int
-    metrics: tuple[MetricSummary, ...]
-    failing: tuple[str, ...]
-    errored: tuple[str, ...]
-    requests_shared: int = 0  # samples answered by an identical request of another sample in this run
-    n_selected: int = 0  # samples selected to run (after --clue-limit, -k, --lf, node ids)
-    n_total: int | None = None  # samples the task has (None: unknown)
-
-    @property
-    def n_missing(self) -> int:
-        """Selected samples that never reported (a crash, -x, an interrupted run)."""
-        return max(self.n_selected - self.n_samples, 0)
-
-    @property
-    def partial(self) -> bool:
-        """Scored on less than the whole task: a subset was selected, or some samples did not run."""
-        return self.n_missing > 0 or (self.n_total is not None and self.n_selected < self.n_total)
-
-    @property
-    def complete(self) -> bool:
-        """Every sample of the task scored without error (a task of unknown size cannot be shown complete)."""
-        return not self.partial and self.n_errored == 0 and self.n_total is not None
-
-    def metric(self, name: str) -> MetricSummary | None:
-        return next((m for m in self.metrics if m.name == name), None)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "title": self.title, "level": self.level, "n_samples": self.n_samples, "n_passed": self.n_passed,
-            "n_failed": self.n_failed, "n_errored": self.n_errored,
-            "requests": {"sent": self.requests_sent, "from_store": self.requests_stored,
-                         "shared": self.requests_shared},
-            "metrics": {m.name: m.as_dict() for m in self.metrics},
-            "failing_samples": list(self.failing), "errored_samples": list(self.errored),
-            "n_selected": self.n_selected, "n_total": self.n_total, "n_missing": self.n_missing,
-            "partial": self.partial,
-        }
-
-
 def summarize_task(task: str, title: str, level: int | str | None, metric_names: Sequence[str],
                    records: Iterable[SampleRecord],
                    batched: Mapping[str, tuple[list[float | None], str | None]] | None = None,
@@ -155,14 +89,14 @@ def summarize_task(task: str, title: str, level: int | str | None, metric_names:
     sources = Counter(r.source for r in rows)
     scored = [r for r in rows if r.outcome != "error"]
     clusters = [r.cluster for r in scored]
-    summaries = [_summarize(name, [r.metrics.get(name) for r in scored], [r.not_computed.get(name) for r in scored],
+    summaries = [summarize_metric(name, [r.metrics.get(name) for r in scored], [r.not_computed.get(name) for r in scored],
                             outcomes["error"], clusters)
                  for name in metric_names]
     for name, (values, reason) in (batched or {}).items():
         if reason is not None:
             summaries.append(MetricSummary(name, None, None, None, 0, reason))
         else:
-            summaries.append(_summarize(name, values, [None] * len(values), outcomes["error"],
+            summaries.append(summarize_metric(name, values, [None] * len(values), outcomes["error"],
                                         clusters if len(values) == len(clusters) else None))
     return TaskSummary(
         task=task, title=title, level=level, n_samples=len(rows), n_passed=outcomes["passed"],
@@ -181,115 +115,6 @@ def _last_per_sample(records: Iterable[SampleRecord]) -> list[SampleRecord]:
         last.pop((record.task, record.sample_id), None)  # keep arrival order of the last reports
         last[(record.task, record.sample_id)] = record
     return list(last.values())
-
-
-def _summarize(name: str, values: Sequence[float | None], reasons: Sequence[str | None], n_errored: int,
-               clusters: Sequence[str | None] | None = None) -> MetricSummary:
-    """The mean over the samples that have a finite value; the others are counted with their reasons.
-
-    A metric missing on some samples keeps its value (over `n` samples) and says in
-    `not_computed` how many samples lack it and why: a gate on it is then incomplete.
-    """
-    present: list[float] = []
-    present_clusters: list[str | None] = []
-    why: Counter[str] = Counter()
-    for i, (value, reason) in enumerate(zip(values, reasons)):
-        if value is None:
-            why[reason or "no value (no reason given)"] += 1
-        elif not math.isfinite(value):
-            why[f"the metric returned {value}"] += 1
-        else:
-            present.append(float(value))
-            present_clusters.append(clusters[i] if clusters is not None else None)
-    reason = "; ".join(f"{text} ({count} sample{'s' if count != 1 else ''})" for text, count in why.most_common())
-    if not present:
-        if not reason:
-            reason = f"every sample errored ({n_errored})" if n_errored else "no samples scored"
-        return MetricSummary(name, None, None, None, 0, reason)
-    # Clusters only where some samples share one (LongHealth's repeats, MeDiSumQA's notes): whole clusters are
-    # then resampled. 0/1 scores get the Wilson interval, a constant score a non-degenerate one (stats.interval).
-    shared = any(c is not None for c in present_clusters)
-    binary = all(v in (0.0, 1.0) for v in present)
-    mean, low, high, method = interval(present, clusters=present_clusters if shared else None, binary=binary)
-    if why:
-        return MetricSummary(name, mean, low, high, len(present),
-                             f"{sum(why.values())} of {len(values)} scored samples: {reason}", method)
-    return MetricSummary(name, mean, low, high, len(present), None, method)
-
-
-@dataclass(frozen=True)
-class GateResult:
-    gate: Gate
-    # "pass" or "fail"; never a pass: "incomplete" (scored on part of the task) and "not run";
-    # outside the verdict: "not selected" (its task was left out by --clue-tasks) and "deferred" (a shard run:
-    # `clue report merge` decides over all shards).
-    status: str
-    value: float | None
-    detail: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"gate": self.gate.name, "status": self.status, "value": self.value, "detail": self.detail}
-
-
-def evaluate_gates(gates: Iterable[Gate], tasks: Mapping[str, TaskSummary], *, not_selected: Collection[str] = (),
-                   deferred: str | None = None, not_run: Mapping[str, str] | None = None) -> list[GateResult]:
-    """pass / fail, or — never a pass — "incomplete" (scored on part of the task) and "not run".
-
-    `not_selected`: tasks an explicit --clue-tasks left out (their gates are reported, outside the verdict).
-    `deferred`: why no gate is decided in this run (a shard of a run split across machines).
-    `not_run`: why a task did not run (e.g. its data file is absent), said in its gates' detail.
-    """
-    results = []
-    for gate in gates:
-        summary = tasks.get(gate.task)
-        if gate.task in not_selected:
-            results.append(GateResult(gate, "not selected", None, f"task {gate.task} was not selected (--clue-tasks)"))
-            continue
-        if deferred is not None:
-            results.append(GateResult(gate, "deferred", None, deferred))
-            continue
-        if summary is None:
-            results.append(GateResult(gate, "not run", None, (not_run or {}).get(gate.task)
-                                      or f"task {gate.task} was not run"))
-            continue
-        metric = summary.metric(gate.metric)
-        if metric is None:
-            known = ", ".join(m.name for m in summary.metrics)
-            results.append(GateResult(gate, "fail", None, f"{gate.task} has no metric {gate.metric!r} (known: {known})"))
-            continue
-        coverage = []  # why the task's score is not the whole task's score
-        if summary.n_errored:
-            coverage.append(f"{summary.n_errored} sample(s) errored")
-        if summary.n_missing:
-            coverage.append(f"{summary.n_missing} selected sample(s) never ran")
-        if summary.n_total is None:
-            coverage.append("the task's number of samples is unknown")
-        elif summary.n_selected < summary.n_total:
-            coverage.append(f"only {summary.n_selected} of {summary.n_total} samples were selected")
-        if metric.value is None:
-            if coverage:  # e.g. an interrupted run: the task is unfinished, not failed
-                results.append(GateResult(gate, "incomplete", None, f"not computed ({metric.not_computed}), and "
-                                          f"{', '.join(coverage)}: a gate needs the whole task"))
-            else:
-                results.append(GateResult(gate, "fail", None, f"not computed: {metric.not_computed}"))
-            continue
-        observed = gate.observed(metric.value, metric.ci_low, metric.ci_high)
-        if observed is None:  # a gate on an interval bound the run could not compute cannot pass
-            results.append(GateResult(gate, "fail", metric.value, f"{gate.statistic} not computed: {metric.method}"))
-            continue
-        ok = gate.holds(observed)
-        problems = ([f"{gate.metric} not computed on {metric.not_computed}"] if metric.not_computed else []) + coverage
-        shown = shown_for_verdict(observed, gate.holds, 4)
-        if gate.statistic != "value":
-            shown = f"{gate.statistic} {shown} (value {metric.value:.4f})"
-        if problems:
-            # Scored on part of the task (or of its samples): whichever side of the bar, not a verdict.
-            results.append(GateResult(gate, "incomplete", metric.value,
-                                      f"{shown} would {'pass' if ok else 'fail'}, but {', '.join(problems)}: "
-                                      "a gate needs the whole task"))
-        else:
-            results.append(GateResult(gate, "pass" if ok else "fail", metric.value, f"{shown} over {metric.n} samples"))
-    return results
 
 
 def group_by_task(records: Iterable[SampleRecord]) -> dict[str, list[SampleRecord]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from clue_checks.report.numbers.aggregate import TaskSummary
+from clue_checks.report.numbers.task_summary import TaskSummary
 
 
 def _family(method: str) -> str:

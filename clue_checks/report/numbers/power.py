@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from clue_checks.report.compare.mcnemar import tango_interval
 from clue_checks.report.compare.paired import PairedComparison
 
 POWER = 0.80
@@ -153,8 +154,6 @@ def tango_power(n: int, margin: float, discordance: float, *, drop: float = 0.0,
     `discordance`: exact over d ~ Binomial(n, discordance), broke ~ Binomial(d, (discordance + drop) /
     (2 discordance))."""
     from scipy.stats import binom
-
-    from clue_checks.report.compare.paired import tango_interval
 
     _check(drop, discordance, 1)
     spread = 7 * math.sqrt(n * discordance * (1 - discordance)) + 7  # the rest weighs < 1e-11

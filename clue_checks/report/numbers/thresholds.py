@@ -23,6 +23,7 @@ import math
 import re
 import sys
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
@@ -181,8 +182,6 @@ def _compare_gate(source: str, key: str, value: object) -> CompareGate:
 
 def load(path: Path | None) -> Thresholds:
     if path is None:
-        from importlib import resources
-
         text = resources.files("clue_checks").joinpath("default_thresholds.toml").read_text(encoding="utf-8")
         return parse(text, "clue_checks/default_thresholds.toml (built-in)")
     try:

@@ -8,7 +8,9 @@ is read. Writing it can fail (a read-only file): that is a warning, never a fail
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -54,9 +56,6 @@ def main(argv: list[str] | None = None) -> int:
     """`python -m clue_checks.report.write.job_summary REPORT_DIR`: append a written report's summary (e.g. the
     merged one of `clue report merge`) to the job summary. Exit 0 when appended (or no GitHub Actions), 1 when
     the report cannot be read or the summary cannot be written."""
-    import json
-    import sys
-
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         print("usage: python -m clue_checks.report.write.job_summary REPORT_DIR", file=sys.stderr)

@@ -23,12 +23,15 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from clue_checks.report.numbers.aggregate import GateResult, SampleRecord, TaskSummary
+from clue_checks.report.numbers.aggregate import SampleRecord
+from clue_checks.report.numbers.task_gates import GateResult
+from clue_checks.report.numbers.task_summary import TaskSummary
 from clue_checks.report.document import Report
+from clue_checks.report.write.redact import redact_reason, redact_text
 
 # Characters XML 1.0 cannot carry, written as `#xNN` (as pytest writes them in its own file).
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -113,10 +116,6 @@ RESPONSE_CHARS = 2000  # of the response in system-out; the report's predictions
 def sample_output(record: SampleRecord, *, redact: bool = False) -> str:
     """The system-out text of a sample's testcase; `redact` (--clue-redact): its clinical text as hashes."""
     if redact:
-        from dataclasses import replace
-
-        from clue_checks.report.write.redact import redact_reason, redact_text
-
         record = replace(record, reason=redact_reason(record.reason),
                          response=None if record.response is None else redact_text(record.response),
                          reference=None if record.reference is None else redact_text(record.reference))
