@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from clue_checks.report.numbers.aggregate import SampleRecord
+from clue_checks.record import SampleRecord
 from clue_checks.report.write.redact import redact_reason, redact_text
 from clue_checks.runner import Evaluated
 from clue_checks.tasks.base import SampleResult, Task, shown_against

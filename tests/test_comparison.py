@@ -12,7 +12,7 @@ from scipy.optimize import minimize_scalar
 from scipy.stats import norm
 from statsmodels.stats.contingency_tables import mcnemar
 
-from clue_checks.report.numbers.aggregate import SampleRecord
+from clue_checks.record import SampleRecord
 from clue_checks.report.compare.paired import (
     broke_fixed, compare_levels, compare_runs, compare_task, mcnemar_p, paired_difference, resampling_unit,
     tango_interval,

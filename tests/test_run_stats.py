@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clue_checks.endpoint.redact import Redactor
-from clue_checks.report.numbers.aggregate import SampleRecord
+from clue_checks.record import SampleRecord
 from clue_checks.report.numbers.run_stats import (markdown_lines, merge_stats, percentile, performance, summary_line,
                                             warning_lines)
 from clue_checks.roles.robust import Cleaner, report_dir_problem

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from clue_checks.report.numbers.aggregate import GateResult, MetricSummary, SampleRecord, TaskSummary
+from clue_checks.record import SampleRecord
+from clue_checks.report.numbers.aggregate import GateResult, MetricSummary, TaskSummary
 from clue_checks.report.compare.gates import CompareGateResult
 from clue_checks.report.numbers.levels import LevelScore
 from clue_checks.report.numbers.thresholds import CompareGate, Gate, ThresholdsError, parse

@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from clue_checks.report.numbers.aggregate import SampleRecord
+    from clue_checks.record import SampleRecord
     from clue_checks.report.build import BaselineFacts
     from clue_checks.report.run_dir import RunDir
     from clue_checks.runner import Run

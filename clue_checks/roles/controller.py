@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from clue_checks.roles.description import RunDescription
+from clue_checks.record import RunDescription
 from clue_checks.roles.session import EXIT_UNAVAILABLE, SampleSession, data_folder_missing, sample_param
 from clue_checks.roles.setup import ClueSetup
 
 if TYPE_CHECKING:
-    from clue_checks.report.numbers.aggregate import SampleRecord, TaskSpec
+    from clue_checks.record import SampleRecord
+    from clue_checks.report.numbers.aggregate import TaskSpec
     from clue_checks.report.build import RunFacts
     from clue_checks.report.document import Report
     from clue_checks.runner import Run
@@ -186,7 +187,7 @@ class Controller:
 
             data = channel(self.config).take(report.nodeid, report.when) or data
         if data is not None:
-            from clue_checks.report.numbers.aggregate import SampleRecord
+            from clue_checks.record import SampleRecord
 
             record = SampleRecord.from_dict(self._clean.scrub(data))  # no secret, no unwritable text in any artefact
             self.records.append(record)

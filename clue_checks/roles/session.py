@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from clue_checks.roles.description import RunDescription
+from clue_checks.record import RunDescription
 from clue_checks.roles.failure_traceback import from_test_function
 from clue_checks.roles.progress import REPORT_ATTRIBUTE as PROGRESS_ATTRIBUTE
 from clue_checks.roles.progress import finishes_sample
 from clue_checks.roles.setup import ClueSetup
 
 if TYPE_CHECKING:
-    from clue_checks.report.numbers.aggregate import SampleRecord  # noqa: F401  (named in the StashKey below)
+    from clue_checks.record import SampleRecord  # noqa: F401  (named in the StashKey below)
     from clue_checks.runner import Run
     from clue_checks.sample_check import SampleCheck
     from clue_checks.server import BaselineServer
@@ -313,7 +313,7 @@ class SampleSession:
     def sample_check(self, request: pytest.FixtureRequest) -> SampleCheck:
         """The `clue_sample` fixture: the sample's response, scored; `.check()` asserts its verdict."""
         from clue_checks.endpoint.types import EndpointError
-        from clue_checks.report.numbers.aggregate import SampleRecord
+        from clue_checks.record import SampleRecord
         from clue_checks.sample_check import SampleCheck
         from clue_checks.tasks.tokens import TokenizerUnavailable
 

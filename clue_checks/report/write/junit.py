@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clue_checks.report.numbers.aggregate import GateResult, SampleRecord, TaskSummary
+from clue_checks.record import SampleRecord
+from clue_checks.report.numbers.aggregate import GateResult, TaskSummary
 from clue_checks.report.document import Report
 
 # Characters XML 1.0 cannot carry, written as `#xNN` (as pytest writes them in its own file).
