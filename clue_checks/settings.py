@@ -286,7 +286,7 @@ def resolve(config: pytest.Config) -> Settings:
 
     tasks_value, tasks_where = _value(config, "clue_tasks")
     tasks = tuple(TASKS) if not tasks_value else tuple(t.strip() for t in str(tasks_value).split(",") if t.strip())
-    # Users' tasks are known once their packages and task files are read (roles/setup.py, the collection).
+    # Users' tasks are known once their packages and task files are read (run_setup.py, the collection).
     unknown = [t for t in tasks if t not in TASKS and not TASK_NAME.match(t)]
     if unknown:
         raise pytest.UsageError(f"--clue-tasks: unknown task(s) {', '.join(unknown)}; available: {', '.join(TASKS)}")
