@@ -182,3 +182,49 @@ def test_the_header_names_the_endpoint_without_its_password(tmp_path):
     setup = make_setup(tmp_path, endpoints=("http://user:secret@host:8080",))
     lines = XdistController(setup, RunOptions(collect_only=True)).pytest_report_header(None)  # type: ignore[arg-type]
     assert "secret" not in lines[0] and "host:8080" in lines[0]
+
+
+# -- a whole single-process run, driven by hand -----------------------------------------------------
+
+
+def _made_report(session: LocalSession, item: SimpleNamespace, report: SimpleNamespace) -> SimpleNamespace:
+    """pytest's makereport wrapper, run by hand: up to the yield, then the report pytest made."""
+    hook = session.pytest_runtest_makereport(item, SimpleNamespace(excinfo=None, when="call"))  # type: ignore[arg-type]
+    next(hook)
+    with pytest.raises(StopIteration) as done:
+        hook.send(report)
+    return done.value.value
+
+
+def test_a_single_process_run_sends_checks_records_and_reports_its_samples(tmp_path, monkeypatch):
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    setup = make_setup(tmp_path, limit=3)
+    cleanups: list = []
+    links = ProcessLinks(add_cleanup=cleanups.append)
+    session = LocalSession(setup, links=links)
+    controller = SingleProcessController(setup, session, links=links)
+    try:
+        ids = [s.test_id for s in session.run.samples("mednli")]  # collected (pytest_generate_tests)
+        items = [SimpleNamespace(nodeid=f"test_mednli.py::test_sample[{i}]", callspec=SimpleNamespace(params={FIXTURE: i}),
+                                 stash=pytest.Stash()) for i in ids]
+        pytest_session = SimpleNamespace(items=items, testsfailed=0, shouldstop=False, exitstatus=0)
+        controller.pytest_collection_finish(pytest_session)  # type: ignore[arg-type]
+        session.pytest_collection_finish(pytest_session)  # type: ignore[arg-type]  (connects to the embedded baseline)
+        assert controller.selected == Counter({"mednli": 3}) and session.baseline is not None
+        for item in items:
+            check = session.sample_check(SimpleNamespace(param=item.callspec.params[FIXTURE], node=item,
+                                                         session=pytest_session))  # type: ignore[arg-type]
+            assert check.record.sample_id in item.callspec.params[FIXTURE]
+            report = _made_report(session, item, SimpleNamespace(nodeid=item.nodeid, when="call", skipped=False,
+                                                                 passed=True, failed=False, sections=[]))
+            assert report.clue_sample and report.clue_record["outcome"] == "passed"
+            controller.pytest_runtest_logreport(report)  # type: ignore[arg-type]
+        controller.pytest_sessionfinish(pytest_session)  # type: ignore[arg-type]
+    finally:
+        for cleanup in cleanups:
+            cleanup()
+    assert [r.outcome for r in controller.records] == ["passed"] * 3
+    assert controller.report is not None and controller.report_error is None
+    written = json.loads((setup.settings.report_dir / "clue-report.json").read_text(encoding="utf-8"))
+    assert written["requests"]["sent"] == 3 and written["tasks"]["mednli"]["n_samples"] == 3
+    assert controller.exit_status == pytest_session.exitstatus
