@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from clue_checks.report.numbers.aggregate import SampleRecord
+from clue_checks.record import SampleRecord
 from clue_checks.report.write.redact import redact_reason, redact_text
 from clue_checks.runner import Evaluated
 from clue_checks.tasks.base import SampleResult, Task, shown_against
+from clue_checks.triage import evidence_for, kinds_for
 
 PROMPT_TAIL = 600  # characters of the prompt's end shown on failure
 TEXT_HEAD = 1200  # a long response is shown as its head and tail, with its size: the report has it whole
@@ -58,8 +59,6 @@ class SampleCheck:
 
     def __init__(self, task: Task, evaluated: Evaluated, floors: Mapping[str, float], index: int,
                  node_id: str | None = None, *, redact: bool = False, clean: Callable[[str], str] | None = None) -> None:
-        from clue_checks.triage import evidence_for, kinds_for
-
         # `clean`: what every text shown or written passes through (UTF-8-safe, secrets masked); scores
         # are computed on the text as received.
         self._clean = clean or (lambda text: text)

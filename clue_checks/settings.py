@@ -197,7 +197,7 @@ def _urls(config: pytest.Config, name: str, flag: str) -> tuple[str, ...]:
 
 def _tasks(value: Any) -> tuple[str, ...]:
     tasks = tuple(TASKS) if not value else tuple(t.strip() for t in str(value).split(",") if t.strip())
-    # Users' tasks are known once their packages and task files are read (roles/setup.py, the collection).
+    # Users' tasks are known once their packages and task files are read (run_setup.py, the collection).
     unknown = [t for t in tasks if t not in TASKS and not TASK_NAME.match(t)]
     if unknown:
         raise pytest.UsageError(f"--clue-tasks: unknown task(s) {', '.join(unknown)}; available: {', '.join(TASKS)}")

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from clue_checks.report.numbers.aggregate import SampleRecord, TaskSpec, aggregate
+from clue_checks.record import SampleRecord
+from clue_checks.report.numbers.aggregate import TaskSpec, aggregate
 from clue_checks.report.compare.baseline import (NO_BASELINE, compare_with_baseline, markdown_lines,
                                                 not_compared, record_from_baseline, terminal_lines, with_baseline)
 from clue_checks.report.compare.manifest_check import check_comparable

@@ -12,7 +12,7 @@ from scipy.optimize import minimize_scalar
 from scipy.stats import norm
 from statsmodels.stats.contingency_tables import mcnemar
 
-from clue_checks.report.numbers.aggregate import SampleRecord
+from clue_checks.record import SampleRecord
 from clue_checks.report.compare.level_comparison import compare_levels
 from clue_checks.report.compare.mcnemar import mcnemar_p, tango_interval
 from clue_checks.report.compare.paired import broke_fixed, compare_runs, compare_task, paired_difference

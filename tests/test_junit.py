@@ -8,7 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from clue_checks.report.numbers.aggregate import SampleRecord, TaskSpec
+from clue_checks.record import SampleRecord
+from clue_checks.report.numbers.aggregate import TaskSpec
 from clue_checks.report.build import RunFacts, build_report
 from clue_checks.report.write.junit import (JunitAdditions, add_gate_testcases, add_sample_output, add_suite_properties,
                                       sample_output, junit_case_name)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clue_checks.report.write import html
-from clue_checks.report.numbers.aggregate import SampleRecord
+from clue_checks.record import SampleRecord
 from clue_checks.report.prediction_lines import PredictionLineError, prediction_rows
 from clue_checks.report.build import RunFacts, build_report
 from clue_checks.report.numbers.aggregate import TaskSpec

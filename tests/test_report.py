@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clue_checks.report.numbers.aggregate import SampleRecord, summarize_task
+from clue_checks.record import SampleRecord
+from clue_checks.report.numbers.aggregate import summarize_task
 from clue_checks.report.numbers.task_gates import evaluate_gates
 from clue_checks.report.numbers.stats import mean_ci
 from clue_checks.report.numbers.thresholds import ThresholdsError, load, parse

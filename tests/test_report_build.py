@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clue_checks.report import merge as merge_mod
-from clue_checks.report.numbers.aggregate import SampleRecord, TaskSpec
+from clue_checks.record import SampleRecord
+from clue_checks.report.numbers.aggregate import TaskSpec
 from clue_checks.report.build import BaselineFacts, RunFacts, build_report
 from clue_checks.report.document import SCHEMA_VERSION, Report, ReportFormatError
 from clue_checks.report.write.junit import gate_cases, junit_tree

@@ -1,5 +1,5 @@
 """The report's run statistics (report/numbers/run_stats.py) and the plugin's pre-inference checks and cleaner
-(roles/robust.py), as plain functions."""
+(preflight.py, cleaner.py), as plain functions."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clue_checks.endpoint.redact import Redactor
-from clue_checks.report.numbers.aggregate import SampleRecord
+from clue_checks.record import SampleRecord
 from clue_checks.report.numbers.run_stats import (markdown_lines, merge_stats, percentile, performance, summary_line,
                                             warning_lines)
-from clue_checks.roles.robust import Cleaner, report_dir_problem
+from clue_checks.cleaner import Cleaner
+from clue_checks.preflight import report_dir_problem
 
 
 @given(st.lists(st.floats(min_value=0, max_value=1e4, allow_nan=False), min_size=1, max_size=60),

@@ -153,7 +153,7 @@ def test_merging_with_a_stricter_thresholds_file_exits_with_its_verdict(suite, b
 
 def test_batched_values_the_shards_computed_are_carried_when_they_cannot_be_recomputed(tmp_path, monkeypatch):
     from clue_checks.metrics import BatchedValues
-    from clue_checks.report.numbers.aggregate import SampleRecord
+    from clue_checks.record import SampleRecord
     from clue_checks.report.merge import ShardReport, merge
     from clue_checks.tasks.meqsum import MeQSum
 

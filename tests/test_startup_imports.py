@@ -6,9 +6,9 @@ import subprocess
 import sys
 
 # Every module a run imports to collect, score and write its report when nothing is compared.
-RUN_MODULES = ("clue_checks.plugin", "clue_checks.roles.controller", "clue_checks.roles.session",
+RUN_MODULES = ("clue_checks.plugin", "clue_checks.roles.adapters", "clue_checks.roles.xdist_worker",
                "clue_checks.roles.baseline", "clue_checks.report.numbers.aggregate", "clue_checks.report.write.pieces",
-               "clue_checks.report.compare.baseline", "clue_checks.report.write.html", "clue_checks.roles.run_report",
+               "clue_checks.report.compare.baseline", "clue_checks.report.write.html", "clue_checks.report.write.outcome",
                "clue_checks.runner", "clue_checks.tasks.mednli")
 
 

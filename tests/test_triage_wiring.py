@@ -13,7 +13,8 @@ from clue_checks import settings as settings_mod
 from clue_checks.endpoint.types import Completion
 from clue_checks.report.numbers import kinds_table
 from clue_checks.report.write import pieces as render
-from clue_checks.report.numbers.aggregate import SampleRecord, TaskSpec
+from clue_checks.record import SampleRecord
+from clue_checks.report.numbers.aggregate import TaskSpec
 from clue_checks.report.build import RunFacts, build_report
 from clue_checks.report.write.folder import write_files
 from clue_checks.report.write.markdown import markdown

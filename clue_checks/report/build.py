@@ -19,7 +19,8 @@ from types import MappingProxyType
 from typing import Any
 
 from clue_checks.endpoint.types import REQUEST_COUNTS
-from clue_checks.report.numbers.aggregate import AggregateResult, BatchScorer, SampleRecord, TaskSpec, aggregate
+from clue_checks.record import SampleRecord
+from clue_checks.report.numbers.aggregate import AggregateResult, BatchScorer, TaskSpec, aggregate
 from clue_checks.report.compare.baseline import NO_BASELINE, compare_with_baseline, not_compared, record_from_baseline
 from clue_checks.report.document import Comparison, Report
 from clue_checks.report.compare.manifest_check import ComparabilityError, require_comparable

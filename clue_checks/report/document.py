@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from clue_checks.report.numbers.aggregate import SampleRecord
+from clue_checks.record import SampleRecord
 from clue_checks.report.numbers.task_gates import GateResult
 from clue_checks.report.numbers.task_summary import MetricSummary, TaskSummary
 from clue_checks.report.compare.baseline import baseline_of

@@ -24,7 +24,8 @@ from types import MappingProxyType
 from typing import Any
 
 from clue_checks.metrics import BatchedValues
-from clue_checks.report.numbers.aggregate import SampleRecord, TaskSpec
+from clue_checks.record import SampleRecord
+from clue_checks.report.numbers.aggregate import TaskSpec
 from clue_checks.report.build import BaselineFacts, RunFacts, build_report
 from clue_checks.report.document import Report
 from clue_checks.report.files import PREDICTIONS, REPORT_JSON

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clue_checks.report.numbers.aggregate import SampleRecord
+from clue_checks.record import SampleRecord
 from clue_checks.report.files import PREDICTIONS, REPORT_JSON
 from clue_checks.report.prediction_lines import PredictionLineError, prediction_rows
 from clue_checks.errors import ReportError

@@ -15,15 +15,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from clue_checks.report.numbers.aggregate import SampleRecord
-    from clue_checks.report.build import BaselineFacts
-    from clue_checks.report.run_dir import RunDir
-    from clue_checks.runner import Run
-    from clue_checks.settings import Settings
-    from clue_checks.tasks import Sample
+from clue_checks import __version__
+from clue_checks.record import SampleRecord
+from clue_checks.report.build import BaselineFacts
+from clue_checks.report.compare.baseline import baseline_of
+from clue_checks.report.compare.manifest_check import ComparabilityError, require_comparable
+from clue_checks.report.manifest import prompts_sha256, sha256_file
+from clue_checks.report.numbers.thresholds import ThresholdsError, parse
+from clue_checks.report.run_dir import RunDir, RunDirError, load_run_dir
+from clue_checks.runner import Run
+from clue_checks.sample_verdict import SampleCheck
+from clue_checks.settings import Settings
+from clue_checks.tasks import Sample
+from clue_checks.tasks.longhealth import LONGHEALTH_SEED
+from clue_checks.tasks.shots import SHOT_SEED
+from clue_checks.tasks.thresholds import as_toml
 
 # Known before any request: checked at the start of a run against a baseline folder.
 BEFORE_INFERENCE = frozenset({"data sha256", "profile", "prompts sha256", "shots", "seeds", "per-sample floors",
@@ -42,8 +50,6 @@ class BaselineSide:
     @property
     def dir(self) -> RunDir:
         if self._dir is None:
-            from clue_checks.report.run_dir import load_run_dir
-
             assert self.settings.baseline_dir is not None
             self._dir = load_run_dir(self.settings.baseline_dir)  # checked readable at start (RunDirError)
         return self._dir
@@ -54,8 +60,6 @@ class BaselineSide:
         """Connect to the baseline endpoint with the model's settings (its own name and revision discovered);
         raises EndpointError / TemplateUnavailable / TokenizerUnavailable, or ValueError when the two models'
         requests would differ (wire mode, prompt layout, generation parameters) unless forced."""
-        from clue_checks.runner import Run
-
         s = self.settings
         self.run = Run(replace(s, endpoints=s.baseline_endpoints, model_name=None, model_revision=None,
                                baseline_endpoints=()), catalog=main.catalog)
@@ -84,8 +88,6 @@ class BaselineSide:
 
     def baseline_for(self, sample: Sample, index: int, floors: Mapping[str, float]) -> dict[str, Any] | None:
         """The baseline's answer to `sample` (report/baseline_report.baseline_of), None where it has none."""
-        from clue_checks.report.compare.baseline import baseline_of
-
         if self.settings.baseline_dir is not None:
             if self._records is None:
                 self._records = {(r.task, r.sample_id): r for r in self.dir.records}
@@ -93,8 +95,6 @@ class BaselineSide:
             return baseline_of(record) if record is not None else None
         if self.run is None:
             return None
-        from clue_checks.sample_verdict import SampleCheck
-
         try:
             evaluated = self.run.evaluate(sample)
             answer = baseline_of(SampleCheck(self.run.tasks[sample.task], evaluated, floors, index).record)
@@ -131,20 +131,12 @@ def _request_differences(main: Run, base: Run, tasks: Sequence[str]) -> list[str
 def check_before_inference(settings: Settings, run: Run, thresholds_text: str) -> str | None:
     """Against a baseline folder, before any request: the data files, profile, prompts, seeds and per-sample
     floors must agree. Returns the error (every difference) or None."""
-    from clue_checks.report.manifest import prompts_sha256, sha256_file
-    from clue_checks.report.compare.manifest_check import ComparabilityError, require_comparable
-    from clue_checks.report.run_dir import RunDirError, load_run_dir
-    from clue_checks.tasks.longhealth import LONGHEALTH_SEED
-    from clue_checks.tasks.shots import SHOT_SEED
-
     assert settings.baseline_dir is not None
     try:
         base = load_run_dir(settings.baseline_dir)
     except RunDirError as exc:
         return f"clue-checks: --clue-baseline: {exc}"
     manifest: dict[str, Any] = {"prompts.sha256": prompts_sha256(), "thresholds.content": thresholds_text}
-    from clue_checks import __version__
-
     manifest["clue_checks.version"] = __version__
     for task in settings.tasks:
         try:
@@ -167,9 +159,6 @@ def check_before_inference(settings: Settings, run: Run, thresholds_text: str) -
 def _known_tasks_floors(report: Mapping[str, Any], run: Run) -> Mapping[str, Any]:
     """The baseline's report with the floors of tasks this session does not know yet left out: a test module's
     task file is read at collection, after this check; the end of the run compares all floors."""
-    from clue_checks.report.numbers.thresholds import ThresholdsError, parse
-    from clue_checks.tasks.thresholds import as_toml
-
     manifest = report.get("manifest")
     text = manifest.get("thresholds.content") if isinstance(manifest, Mapping) else None
     try:
@@ -190,11 +179,7 @@ def baseline_facts(settings: Settings, records: Sequence[SampleRecord], *, reque
     --clue-baseline-endpoint: its answers travel on this run's records, scored as the run's own are.
     `clean`: masks secrets in what the report will say of the baseline (an endpoint URL may carry them).
     """
-    from clue_checks.report.build import BaselineFacts
-
     if settings.baseline_dir is not None:
-        from clue_checks.report.run_dir import RunDirError, load_run_dir
-
         try:
             base_dir = load_run_dir(settings.baseline_dir)
         except RunDirError as exc:

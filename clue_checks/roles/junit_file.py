@@ -6,12 +6,9 @@ from __future__ import annotations
 import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import TYPE_CHECKING
-
 import pytest
 
-if TYPE_CHECKING:  # imported when a file is written: report/ imports numpy
-    from clue_checks.report.write.junit import JunitAdditions
+from clue_checks.report.write.junit import JunitAdditions
 
 PLUGIN_NAME = "clue-checks-junit"
 
@@ -51,8 +48,6 @@ def register(config: pytest.Config) -> JunitAdditions | None:
     path = junit_path(config)
     if path is None or hasattr(config, "workerinput") or not config.pluginmanager.hasplugin("junitxml"):
         return None
-    from clue_checks.report.write.junit import JunitAdditions
-
     prefix = config.getoption("junitprefix", None) or None  # --junit-prefix
     plugin = JunitFile(path, JunitAdditions(prefix=prefix))
     config.pluginmanager.register(plugin, PLUGIN_NAME)

@@ -1,80 +1,53 @@
-"""The sample session: in the single process, or in each xdist worker.
+"""What every sample session does, in the single process or in an xdist worker (the two roles: single_process.py,
+xdist_worker.py).
 
-It reads the task data (at collection), connects to the endpoint (or starts the embedded
-baseline in this process), sends this process's share of the selected samples' requests,
-builds each sample's check for the `clue_sample` fixture, and attaches the sample's record
-(and, once, what it learned when connecting) to the test report, which carries them to the
-controller. Nothing heavy is imported until the first CLUE test module is collected.
+It reads the task data (at collection), connects to the endpoint (or starts the embedded baseline in this
+process), sends this process's share of the selected samples' requests, builds each sample's check for the
+`clue_sample` fixture, and attaches the sample's record (and, once, what it learned when connecting) to the
+test report, which carries them to the controller. What differs by mode is left to the role: where a
+problem goes, which share is sent, what goes back at the end.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
-from clue_checks.roles.description import RunDescription
+from clue_checks.cleaner import Cleaner
+from clue_checks.data.errors import DataError
+from clue_checks.data.missing import missing_tasks
+from clue_checks.endpoint.types import EndpointError
+from clue_checks.endpoint.wire import decoding_fields
+from clue_checks.errors import ClueError, ConfigError
+from clue_checks.preflight import store_problem
+from clue_checks.record import RunDescription, SampleRecord
+from clue_checks.report.write.redact import redact_row
+from clue_checks.roles.baseline import BaselineSide
 from clue_checks.roles.failure_traceback import from_test_function
-from clue_checks.roles.progress import REPORT_ATTRIBUTE as PROGRESS_ATTRIBUTE
-from clue_checks.roles.progress import finishes_sample
-from clue_checks.roles.setup import ClueSetup
+from clue_checks.roles.items import FIXTURE, MARKER, sample_param, task_of
+from clue_checks.roles.options import ProcessLinks, RunOptions
+from clue_checks.roles.private_records import ATTRIBUTE as PRIVATE_ATTRIBUTE
+from clue_checks.run_setup import ClueSetup
+from clue_checks.runner import Run
+from clue_checks.sample_verdict import SampleCheck
+from clue_checks.server import BaselineServer
+from clue_checks.sharding import select_shard
+from clue_checks.tasks.tokens import TokenizerUnavailable
+from clue_checks.triage import evidence_for_error, kinds_for
 
-if TYPE_CHECKING:
-    from clue_checks.report.numbers.aggregate import SampleRecord  # noqa: F401  (named in the StashKey below)
-    from clue_checks.runner import Run
-    from clue_checks.sample_verdict import SampleCheck
-    from clue_checks.server import BaselineServer
-    from clue_checks.roles.baseline import BaselineSide
-    from clue_checks.roles.progress import SessionProgress
-
-MARKER = "clue_task"
-FIXTURE = "clue_sample"
 EXIT_UNAVAILABLE = pytest.ExitCode.INTERRUPTED  # the run could not be carried out
 
-RECORD = pytest.StashKey["SampleRecord"]()  # on an item: its sample record
-CHECK = pytest.StashKey["SampleCheck"]()  # on an item: its check (for the report's text)
-
-
-def task_of(node: Any, catalog: Any = None) -> str | None:
-    """The task a test module names: `clue_task("name")`, or `clue_task(path="tasks/x.toml")`, a task file
-    read into `catalog` (raises TaskFileError or TaskClash). The path is relative to the module's folder,
-    else to the rootdir."""
-    marker = node.get_closest_marker(MARKER)
-    if marker is None:
-        return None
-    if marker.args:
-        return marker.args[0]
-    path = marker.kwargs.get("path")
-    if path is None or catalog is None:
-        return marker.kwargs.get("name")
-    return catalog.add_file(task_file_path(node, str(path))).name
-
-
-def task_file_path(node: Any, path: str) -> Any:
-    from pathlib import Path
-
-    given = Path(path)
-    if given.is_absolute():
-        return given
-    beside = Path(node.path).parent / given
-    return beside if beside.exists() or not (node.config.rootpath / given).exists() else node.config.rootpath / given
-
-
-def sample_param(item: pytest.Item) -> str | None:
-    callspec = getattr(item, "callspec", None)
-    value = callspec.params.get(FIXTURE) if callspec else None
-    return value if isinstance(value, str) else None  # an empty parameter set holds a placeholder
+RECORD = pytest.StashKey[SampleRecord]()  # on an item: its sample record
+CHECK = pytest.StashKey[SampleCheck]()  # on an item: its check (for the report's text)
 
 
 def _error_kinds(sample: Any, exc: BaseException) -> tuple[str, ...]:
     """A request that failed is `endpoint_error`; any other error (a bug, a template) has no failure kind."""
-    from clue_checks.endpoint.types import EndpointError
-    from clue_checks.triage import evidence_for_error, kinds_for
-
     if not isinstance(exc, EndpointError):
         return ()
     return kinds_for(evidence_for_error(sample.task, str(exc), sample.reference))
@@ -86,34 +59,29 @@ def data_folder_missing(data_dir: object) -> str:
 
 
 class SampleSession:
-    """Connect, prefetch, and check samples in this process."""
+    """Connect, prefetch, and check samples in this process (the single process's or a worker's role)."""
 
-    def __init__(self, config: pytest.Config, setup: ClueSetup, *, worker: bool) -> None:
-        self.config = config
+    concurrency_share = 1.0  # this process's part of --clue-concurrency
+
+    def __init__(self, setup: ClueSetup, options: RunOptions = RunOptions(), links: ProcessLinks | None = None) -> None:
         self.setup = setup
-        self.worker = worker
+        self.options = options
+        self.links = links if links is not None else ProcessLinks()
         self.description: RunDescription | None = None
         self.baseline: BaselineServer | None = None
         self._run: Run | None = None
-        self._data_error_shown = False  # an xdist worker's missing data folder: one collection error
         self._description_sent = False
-        self.unavailable: str | None = None  # a worker that could not connect: why
+        self.unavailable: str | None = None  # this process could not connect: why (its first sample fails with it)
         self.baseline_side: BaselineSide | None = None  # --clue-baseline / --clue-baseline-endpoint (roles/baseline.py)
         if setup.settings.baseline_dir is not None or setup.settings.baseline_endpoints:
-            from clue_checks.roles.baseline import BaselineSide
-
             self.baseline_side = BaselineSide(setup.settings)
-        self.progress: SessionProgress | None = None  # the live line (single process only)
-        self._selected_total = 0  # the session's selected samples (all workers'), for the controller's line
 
     @property
     def run(self) -> Run:
         """The run (tasks, data, connection), created with the first CLUE test module collected."""
         if self._run is None:
-            from clue_checks.runner import Run
-
             self._run = Run(self.setup.settings, catalog=self.setup.catalog)
-            self.config.add_cleanup(self.close)
+            self.links.add_cleanup(self.close)
         return self._run
 
     @property
@@ -129,23 +97,44 @@ class SampleSession:
             self.baseline.stop()
             self.baseline = None
 
+    def request_counts(self) -> dict[str, int] | None:
+        return self._run.request_counts() if self._run is not None else None
+
+    # -- what the role decides ------------------------------------------------------------
+
+    def _no_data_folder(self, metafunc: pytest.Metafunc, message: str) -> None:
+        """The data folder is missing (found at collection)."""
+        raise NotImplementedError
+
+    def _my_share(self, session: pytest.Session, indexed: list[tuple[int, str]]) -> list[tuple[int, str]] | None:
+        """The selected samples this process sends ahead of their tests; None: it cannot know, each is fetched
+        when its test asks."""
+        return indexed
+
+    def _cannot_connect(self, session: pytest.Session, problem: str) -> None:
+        raise NotImplementedError
+
+    def _ready(self, run: Run, mine: list[tuple[int, str]] | None, selected_total: int) -> None:
+        """Connected: start sending this process's share."""
+        if mine is not None:
+            run.prefetch([run.sample(p) for _, p in mine])
+            if self.baseline_side is not None:  # the baseline's requests in flight beside the model's
+                self.baseline_side.prefetch([run.sample(p) for _, p in mine])
+
+    def _waiting(self) -> AbstractContextManager[Any]:
+        """Around a sample's wait for its answer: yields the poll callback (or None)."""
+        return nullcontext()
+
+    def _annotate(self, report: pytest.TestReport) -> None:
+        """A CLUE sample's report, before it leaves this process."""
+
     # -- collection -----------------------------------------------------------------------
 
     def parametrize(self, metafunc: pytest.Metafunc) -> None:
         """One test per selected sample of the module's task (this shard's, under --clue-shard)."""
-        from clue_checks.data.errors import DataError
-
         settings = self.setup.settings
         if not settings.data_dir.is_dir():
-            # Found at collection (the session asked for CLUE by its ini file or a marked test): the
-            # session stops here, exit 2, with the message once (as when --clue-data names it). An xdist
-            # worker that stopped would be restarted: there it is one collection error, which stops the run.
-            if not self.worker:
-                raise pytest.Session.Interrupted(data_folder_missing(settings.data_dir))
-            if not self._data_error_shown:
-                self._data_error_shown = True
-                pytest.fail(data_folder_missing(settings.data_dir), pytrace=False)
-            metafunc.parametrize(FIXTURE, [], indirect=True)
+            self._no_data_folder(metafunc, data_folder_missing(settings.data_dir))
             return
         run = self.run
         task, bad_file = self._task_of(metafunc)
@@ -158,8 +147,6 @@ class SampleSession:
         if not settings.selects(task):
             metafunc.parametrize(FIXTURE, [], indirect=True)  # deselected by the plugin
             return
-        from clue_checks.data.missing import missing_tasks
-
         missing = missing_tasks({task: run.tasks[task].data_path}, [task], settings.data_dir)
         if missing:  # one line: which file, and the step that gets it; the report says the task did not run
             pytest.skip(missing[task])
@@ -171,8 +158,6 @@ class SampleSession:
         if problem is not None:  # raised outside the except block: one message, no chained traceback
             pytest.fail(problem, pytrace=False)
         if settings.shard is not None:
-            from clue_checks.sharding import select_shard
-
             cluster_of = run.tasks[task].cluster_of
             samples = select_shard(samples, lambda s: cluster_of(s) or s.test_id, settings.shard)
         ids = [s.test_id for s in samples]
@@ -180,93 +165,45 @@ class SampleSession:
 
     def _task_of(self, metafunc: pytest.Metafunc) -> tuple[str | None, str | None]:
         """(the module's task, None) or (None, why its task file cannot be used)."""
-        from clue_checks.tasks.registry import TaskDiscoveryError
-        from clue_checks.tasks.taskfile import TaskFileError
-
         try:
             return task_of(metafunc.definition, self.setup.catalog), None
-        except (TaskFileError, TaskDiscoveryError) as exc:
+        except ConfigError as exc:  # a task file or task package that cannot be used: its message says why
             return None, f"clue-checks: {exc}"
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Connect and start sending this process's share of the selected samples' requests."""
-        config = self.config
-        if config.option.collectonly or not self.started:
+        if self.options.collect_only or not self.started:
             return
         indexed = [(i, p) for i, p in ((i, sample_param(item)) for i, item in enumerate(session.items))
                    if p is not None]
-        if session.testsfailed and not config.option.continue_on_collection_errors:
+        if session.testsfailed and not self.options.continue_on_collection_errors:
             return  # collection errors: pytest stops before running; send nothing
         if not indexed:
             return
-        self._selected_total = len(indexed)
         run = self.run
         selected = Counter(run.sample(p).task for _, p in indexed)
-        collected_tasks = sorted(selected)
-        share: tuple[int, int] | None = None
-        concurrency_share = 1.0
-        if self.worker:
-            workerinput = config.workerinput  # type: ignore[attr-defined]
-            workers = int(workerinput["workercount"])
-            concurrency_share = 1.0 / workers
-            if workerinput.get("clue_share"):
-                from clue_checks.xdist_share import shares, worker_number
+        mine = self._my_share(session, indexed)
+        problem = self._connect(run, sorted(selected))
+        if problem is not None:
+            self._cannot_connect(session, problem)
+            return
+        self.description = self._describe(sorted(selected), selected)
+        self._ready(run, mine, len(indexed))
 
-                share = (worker_number(workerinput["workerid"]), workers)
-                owner = shares([item.nodeid for item in session.items], workers)
-                indexed = [(i, p) for i, p in indexed if owner[i] == share[0]]
-        from clue_checks.endpoint.store import StoreError
-        from clue_checks.endpoint.types import EndpointError
-        from clue_checks.rendering import TemplateUnavailable
-        from clue_checks.tasks.tokens import TokenizerUnavailable
-
-        from clue_checks.roles.robust import store_problem
-
+    def _connect(self, run: Run, tasks: Sequence[str]) -> str | None:
+        """Open the store, connect (the model, and the baseline endpoint if any); why not, or None."""
         problem = store_problem(run)  # before the baseline starts or any request: one line with the fixes
         try:
             if problem is None:
-                run.connect(self._endpoint_urls(), concurrency_share=concurrency_share)
-                run.check_token_counter(collected_tasks)
+                run.connect(self._endpoint_urls(), concurrency_share=self.concurrency_share)
+                run.check_token_counter(tasks)
                 if self.baseline_side is not None and self.setup.settings.baseline_endpoints:
-                    self.baseline_side.connect(run, collected_tasks, concurrency_share=concurrency_share)
-        except (EndpointError, TemplateUnavailable, TokenizerUnavailable, StoreError) as exc:
+                    self.baseline_side.connect(run, tasks, concurrency_share=self.concurrency_share)
+        except ClueError as exc:  # the server, the template, the tokenizer, the store: one line, exit 2
             problem = f"clue-checks: {run.redact(str(exc))}"
         except ValueError as exc:  # the baseline endpoint would be asked otherwise than the model
             problem = f"clue-checks: --clue-baseline-endpoint: {run.redact(str(exc))}"
-        if problem is not None:
-            if not self.worker:
-                # pytest's own way to stop a session: exit 2 and the message once (pytest.exit prints it twice).
-                raise session.Interrupted(problem)
-            # A worker that exits is restarted by xdist and its message lost: its first sample test errors
-            # with the message instead, and stops the session (xdist reports it as the reason).
-            self.unavailable = problem
-            return
-        self._keep_counts_on_disk()
-        self.description = self._describe(collected_tasks, selected)
-        # Without our scheduler (e.g. --dist loadscope) a worker cannot know its share: fetch on demand.
-        if not self.worker or share is not None:
-            run.prefetch([run.sample(p) for _, p in indexed])
-            if self.baseline_side is not None:  # the baseline's requests in flight beside the model's
-                self.baseline_side.prefetch([run.sample(p) for _, p in indexed])
-        if not self.worker:
-            from clue_checks.roles.progress import SessionProgress
-
-            self.progress = SessionProgress(config, len(indexed), run.progress,
-                                            every=self.setup.settings.progress_every)
-
-    def _keep_counts_on_disk(self) -> None:
-        """An xdist worker's request counts, kept where the controller reads them should this worker die."""
-        from pathlib import Path
-
-        from clue_checks.roles.worker_counts import FOLDER_KEY, CountsFile
-
-        folder = getattr(self.config, "workerinput", {}).get(FOLDER_KEY)
-        scheduler = self.run.scheduler
-        if not self.worker or not folder or scheduler is None:
-            return
-        counts = CountsFile(Path(folder), str(self.config.workerinput["workerid"]))  # type: ignore[attr-defined]
-        self.config.add_cleanup(counts.close)
-        scheduler.on_count = lambda: counts.write({**scheduler.counts(), "in_flight": scheduler.progress()["in_flight"]})
+        return problem
 
     def _endpoint_urls(self) -> list[str]:
         settings = self.setup.settings
@@ -275,15 +212,11 @@ class SampleSession:
         if self.baseline is None:
             # The embedded baseline runs in each process that sends requests (each xdist worker sends
             # its own share): it is deterministic, so every copy answers alike.
-            from clue_checks.server import BaselineServer
-
             self.baseline = BaselineServer(host="127.0.0.1", port=0, variant=settings.baseline_variant)
             self.baseline.start()
         return [self.baseline.url]
 
     def _describe(self, tasks: Sequence[str], selected: Mapping[str, int]) -> RunDescription:
-        from clue_checks.endpoint.wire import decoding_fields
-
         run = self.run
         renderer = run.renderer
         template = None
@@ -312,11 +245,6 @@ class SampleSession:
 
     def sample_check(self, request: pytest.FixtureRequest) -> SampleCheck:
         """The `clue_sample` fixture: the sample's response, scored; `.check()` asserts its verdict."""
-        from clue_checks.endpoint.types import EndpointError
-        from clue_checks.report.numbers.aggregate import SampleRecord
-        from clue_checks.sample_verdict import SampleCheck
-        from clue_checks.tasks.tokens import TokenizerUnavailable
-
         if self.unavailable is not None:
             request.session.shouldstop = self.unavailable
             pytest.fail(self.unavailable, pytrace=False)
@@ -325,11 +253,9 @@ class SampleSession:
         item = request.node
         index = run.index_of(sample)
         no_response = None
-        from clue_checks.roles.robust import Cleaner
-
         clean = Cleaner(run.redact)
         try:
-            with self.progress.waiting() if self.progress is not None else nullcontext() as on_poll:
+            with self._waiting() as on_poll:
                 evaluated = run.evaluate(sample, on_poll=on_poll)
             check = SampleCheck(run.tasks[sample.task], evaluated, self.setup.thresholds.floors_for(sample.task),
                                 index, node_id=item.nodeid, redact=self.setup.settings.redact, clean=clean)
@@ -362,15 +288,22 @@ class SampleSession:
             if shorter is not None:
                 call.excinfo = shorter
         report = yield
-        if sample_param(item) is not None:
-            report.clue_sample = True  # a CLUE sample's report, with or without a record (the controller counts
-            # failures of the session's other tests apart)
-            if self.worker and self._run is not None and finishes_sample(report):
-                # For the controller's live line: this worker's request counters now (a few ints, JSON).
-                setattr(report, PROGRESS_ATTRIBUTE, {**self._run.progress(), "total": self._selected_total})
-        record = item.stash.get(RECORD, None)
-        if record is None:
+        if sample_param(item) is None:
             return report
+        report.clue_sample = True  # a CLUE sample's report, with or without a record (the controller counts
+        # failures of the session's other tests apart)
+        record = item.stash.get(RECORD, None)
+        if record is not None:
+            self._record_on(report, item, call, record)
+        if getattr(report, "clue_record", None) is not None and not self._description_sent \
+                and self.description is not None:
+            report.clue_run = self.description.as_dict()  # once per process: the controller keeps the first
+            self._description_sent = True
+        self._annotate(report)
+        return report
+
+    def _record_on(self, report: pytest.TestReport, item: pytest.Item, call: pytest.CallInfo[None],
+                   record: SampleRecord) -> None:
         if report.when == "call" and not report.skipped:
             # A skipped (or xfailed) sample was not judged: it stays out of the scores and makes its task
             # partial, rather than counting as failed.
@@ -388,16 +321,6 @@ class SampleSession:
                 self._restyle(report, item, check, call.excinfo)
         elif report.when == "setup" and report.failed:
             self._attach(report, replace(record, outcome="error").as_dict())
-        if getattr(report, "clue_record", None) is not None and not self._description_sent \
-                and self.description is not None:
-            report.clue_run = self.description.as_dict()  # once per process: the controller keeps the first
-            self._description_sent = True
-        if getattr(report, "clue_record", None) is not None and self.worker:
-            # The controller reads no test module: it learns the task files here (paths, a few per run).
-            files = self.setup.catalog.task_files()
-            if files:
-                report.clue_task_files = {name: str(path) for name, path in files.items()}
-        return report
 
     def _attach(self, report: pytest.TestReport, record: dict[str, Any]) -> None:
         """The sample's record on its report for the controller; under --clue-redact the report carries it
@@ -405,17 +328,14 @@ class SampleSession:
         if not self.setup.settings.redact:
             report.clue_record = record
             return
-        from clue_checks.report.write.redact import redact_row
-        from clue_checks.roles.private_records import ATTRIBUTE, channel
-
-        channel(self.config).put(report.nodeid, report.when, record)
+        self.links.private_records().put(report.nodeid, report.when, record)
         report.clue_record = redact_row(record)
-        setattr(report, ATTRIBUTE, True)
+        setattr(report, PRIVATE_ATTRIBUTE, True)
 
     def _restyle(self, report: pytest.TestReport, item: pytest.Item, check: SampleCheck,
                  excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         """--tb=line / short / no: one line per failing sample with its reason; long (the default): all of it."""
-        if self.config.option.tbstyle not in ("line", "short", "no"):
+        if self.options.tbstyle not in ("line", "short", "no"):
             return
         # pytest formats the failure as if the sample had failed with its headline alone.
         headline = pytest.fail.Exception(check.headline(), pytrace=False)
@@ -427,23 +347,3 @@ class SampleSession:
         """Ctrl-C: send nothing more. What was answered is already stored; the report says what ran."""
         if self._run is not None:
             self._run.close()
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if self.progress is not None and finishes_sample(report):
-            self.progress.test_done()
-
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if self.progress is not None:
-            self.progress.finish()
-        if self.worker and self._run is not None:
-            # Sent back to the controller with the worker's output (xdist sends it after this hook).
-            output = self.config.workeroutput  # type: ignore[attr-defined]
-            output["clue_requests"] = self._run.request_counts()
-            if self.baseline_side is not None and self.baseline_side.request_counts() is not None:
-                output["clue_baseline_requests"] = self.baseline_side.request_counts()
-            output["clue_request_stats"] = self._run.request_stats()
-            if self.description is not None:
-                output["clue_run"] = self.description.as_dict()
-
-    def request_counts(self) -> dict[str, int] | None:
-        return self._run.request_counts() if self._run is not None else None

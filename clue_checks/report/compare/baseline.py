@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from clue_checks.report.numbers.aggregate import AggregateResult, SampleRecord
+from clue_checks.record import SampleRecord
+from clue_checks.report.numbers.aggregate import AggregateResult
 from clue_checks.report.numbers.task_summary import TaskSummary
 from clue_checks.report.compare.gates import CompareGateResult, evaluate_compare_gates
 from clue_checks.report.compare.paired import COMPARISON_RESAMPLES, COMPARISON_SEED, paired

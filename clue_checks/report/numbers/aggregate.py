@@ -12,65 +12,18 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
 from clue_checks.metrics import BatchedValues
-from clue_checks.numbers import shown_for_verdict
+from clue_checks.record import SampleRecord
 from clue_checks.report.numbers.levels import LevelScore, level_inputs, level_scores, own_levels
 from clue_checks.report.numbers.task_gates import GateResult, evaluate_gates
 from clue_checks.report.numbers.task_summary import MetricSummary, TaskSummary, summarize_metric
 from clue_checks.report.numbers.thresholds import Gate
 from clue_checks.report.verdict import Verdict, exit_code
 from clue_checks.report.verdict import decide as decide_verdict
-
-
-@dataclass(frozen=True)
-class SampleRecord:
-    """What one sample test reports (built-in types only: it crosses xdist's wire as a dict)."""
-
-    task: str
-    sample_id: str
-    index: int  # position in the task's scoring order, so aggregation is order-independent
-    outcome: str  # "passed", "failed" or "error"
-    metrics: Mapping[str, float | None] = field(default_factory=dict)
-    not_computed: Mapping[str, str] = field(default_factory=dict)
-    source: str | None = None  # "sent", "store", or "shared" (an identical request of another sample)
-    reason: str = ""
-    response: str | None = None
-    reference: str | None = None
-    # Samples that are not independent share a cluster (a LongHealth question across its repeats and
-    # tasks 1-3, a MeDiSumQA discharge note); intervals resample whole clusters. None: its own cluster.
-    cluster: str | None = None
-    kinds: tuple[str, ...] = ()  # failure kinds (triage), beside the scores, never changing them
-    finish_reason: str | None = None
-    tokens_in: int | None = None
-    tokens_out: int | None = None
-    latency_s: float | None = None
-    prompt: str | None = None  # the rendered prompt, or the messages as "[role] content" lines
-    parsed: str | None = None  # the answer the task's parser read from the response, where it has one
-    node_id: str | None = None
-    # In comparison mode: the baseline's answer to the same sample (report/compare/baseline.py: baseline_of)
-    baseline: Mapping[str, Any] | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "task": self.task, "sample_id": self.sample_id, "index": self.index, "outcome": self.outcome,
-            "metrics": dict(self.metrics), "not_computed": dict(self.not_computed), "source": self.source,
-            "reason": self.reason, "response": self.response, "reference": self.reference,
-            "cluster": self.cluster, "kinds": list(self.kinds), "finish_reason": self.finish_reason,
-            "tokens_in": self.tokens_in, "tokens_out": self.tokens_out, "latency_s": self.latency_s,
-            "prompt": self.prompt, "parsed": self.parsed, "node_id": self.node_id,
-            **({"baseline": dict(self.baseline)} if self.baseline is not None else {}),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "SampleRecord":
-        fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        if "kinds" in fields:
-            fields["kinds"] = tuple(fields["kinds"] or ())
-        return cls(**fields)
 
 
 def summarize_task(task: str, title: str, level: int | str | None, metric_names: Sequence[str],

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from clue_checks.triage import KIND_NAMES, kind_counts
-from clue_checks.report.numbers.aggregate import SampleRecord
+from clue_checks.record import SampleRecord
 
 
 def counts_per_task(records: Mapping[str, Sequence[SampleRecord]]) -> dict[str, dict[str, int]]:

@@ -17,7 +17,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from clue_checks.report.numbers.aggregate import SampleRecord
+from clue_checks.record import SampleRecord
 
 STORE_MESSAGES_SHOWN = 50
 _SUMMED_CONCURRENCY = ("start", "ceiling", "min", "max", "final", "peak_in_flight", "decreases")

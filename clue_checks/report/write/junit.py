@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from clue_checks.report.numbers.aggregate import SampleRecord
+from clue_checks.record import SampleRecord
 from clue_checks.report.numbers.task_gates import GateResult
 from clue_checks.report.numbers.task_summary import TaskSummary
 from clue_checks.report.document import Report

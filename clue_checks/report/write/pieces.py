@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from clue_checks.report.numbers.aggregate import SampleRecord
+from clue_checks.record import SampleRecord
 from clue_checks.report.numbers.task_summary import TaskSummary
 from clue_checks.report.files import PREDICTIONS
 from clue_checks.report.numbers.levels import LevelScore

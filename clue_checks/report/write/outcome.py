@@ -1,7 +1,7 @@
 """The controller's report folder, written so that nothing is lost, and the terminal lines that only the
 session knows (where the report went, what to remember about this run's settings).
 
-Kept apart from controller.py: plain functions of the `Report` (report/document.py) and plain values.
+Plain functions of the `Report` (report/document.py) and plain values.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from clue_checks.report.document import Report
+from clue_checks.report.write.folder import write_files, write_page
 
 
 def write_safely(directory: Path, report: Report) -> tuple[list[Path], str | None, str | None]:
@@ -18,8 +19,6 @@ def write_safely(directory: Path, report: Report) -> tuple[list[Path], str | Non
     A failure of the folder (disk full, folder removed mid-run) is one message, and the table is still
     printed: the answers are in the response store either way. The page comes last: the report itself is
     written whatever happens to it."""
-    from clue_checks.report.write.folder import write_files, write_page
-
     try:
         paths = write_files(directory, report)
     except OSError as exc:

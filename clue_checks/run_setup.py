@@ -3,27 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from importlib import resources
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from clue_checks import settings as settings_mod
 from clue_checks.errors import ConfigError
-from clue_checks.report.run_facts import synthetic_notice, unknown_threshold_keys
+from clue_checks.roles.kind_selection import WORKER_KEY, KindSelection, read_selection
+from clue_checks.preflight import config_problems
 from clue_checks.report.numbers.thresholds import Thresholds, ThresholdsError
 from clue_checks.report.numbers.thresholds import load as load_thresholds
-
-if TYPE_CHECKING:
-    from clue_checks.tasks.registry import TaskCatalog
-    from clue_checks.roles.kind_selection import KindSelection
+from clue_checks.report.run_facts import synthetic_notice, unknown_threshold_keys
+from clue_checks.tasks.registry import TaskCatalog
+from clue_checks.tasks.thresholds import as_toml, with_task_files
 
 # A file in the bundled fixtures folder: scores on this data mean nothing clinically.
 SYNTHETIC_MARKER = "CLUE_SYNTHETIC_FIXTURES"
 
 
 def _builtin_catalog() -> TaskCatalog:
-    from clue_checks.tasks.registry import TaskCatalog
-
     return TaskCatalog.builtin()
 
 
@@ -44,8 +44,6 @@ class ClueSetup:
         """The thresholds file's floors and gates over those the task files set (the file wins per key)."""
         key = tuple(self.catalog.classes)
         if key not in self._merged:
-            from clue_checks.tasks.thresholds import with_task_files
-
             self._merged.clear()
             self._merged[key] = with_task_files(self.file_thresholds, self.catalog)
         return self._merged[key]
@@ -57,8 +55,6 @@ class ClueSetup:
         merged = self.thresholds
         if merged is self.file_thresholds:
             return self.file_thresholds_text
-        from clue_checks.tasks.thresholds import as_toml
-
         return as_toml(merged, f"{self.file_thresholds.source} with the floors and gates of the task files "
                                f"{', '.join(str(p) for p in self.catalog.task_files().values())}")
 
@@ -75,8 +71,6 @@ class ClueSetup:
 
 
 def is_synthetic(data_dir: object) -> bool:
-    from pathlib import Path
-
     return (Path(str(data_dir)) / SYNTHETIC_MARKER).is_file()
 
 
@@ -87,13 +81,9 @@ def resolve(config: pytest.Config) -> ClueSetup:
         thresholds = load_thresholds(settings.thresholds)
     except ThresholdsError as exc:
         raise pytest.UsageError(str(exc)) from None
-    from clue_checks.roles.robust import config_problems
-
     problems = config_problems(config, settings.report_dir)
     if problems:  # before any inference: a report that cannot be written would waste the whole run
         raise pytest.UsageError("; ".join(problems))
-    from clue_checks.tasks.registry import TaskCatalog
-
     try:
         catalog = TaskCatalog.discover()
     except ConfigError as exc:  # TaskDiscoveryError, TaskFileError: the message names the source and the fix
@@ -104,8 +94,6 @@ def resolve(config: pytest.Config) -> ClueSetup:
     if settings.thresholds is not None:
         text = settings.thresholds.read_text(encoding="utf-8")
     else:
-        from importlib import resources
-
         text = resources.files("clue_checks").joinpath("default_thresholds.toml").read_text(encoding="utf-8")
     return ClueSetup(settings, thresholds, text, is_synthetic(settings.data_dir), _kind_selection(config, settings),
                      catalog)
@@ -115,8 +103,6 @@ def _kind_selection(config: pytest.Config, settings: settings_mod.Settings) -> K
     """--clue-kind: read once where the run starts; an xdist worker gets the ids from the controller."""
     if not settings.kinds:
         return None
-    from clue_checks.roles.kind_selection import WORKER_KEY, KindSelection, read_selection
-
     given = getattr(config, "workerinput", {}).get(WORKER_KEY)
     if given is not None:
         return KindSelection(settings.kinds, frozenset(given), "the xdist controller")

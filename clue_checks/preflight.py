@@ -1,22 +1,21 @@
-"""Checks made before any inference, and what every printed line and written file passes through.
+"""Checks made before any inference: each configuration mistake is one line at start, never a baffling error later.
 
 - `config_problems`: configuration mistakes that would otherwise surface after all inference (a
   report folder that cannot be written) or as a baffling pytest error (`--clue-data DIR` written
   with a space): each is one usage error at start.
 - `store_problem`: the response store opened before any request; an unusable one is one line naming
   the file and the fixes (exit 2), never an INTERNALERROR traceback.
-- `Cleaner`: model text and server words on their way to the terminal, JUnit and the report folder:
-  whatever UTF-8 cannot hold is escaped (`utf8_safe`) and every secret is masked (`Redactor`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
+
+from clue_checks.endpoint.store import NO_CACHE, StoreError
 
 if TYPE_CHECKING:
     from clue_checks.runner import Run
@@ -110,8 +109,6 @@ def store_problem(run: Run, *, create: bool = True) -> str | None:
     `create=False` (the xdist controller, before it knows whether any sample will be collected): a store
     that does not exist yet is not created, only its folder checked, so a session without CLUE samples
     leaves the file system as it was."""
-    from clue_checks.endpoint.store import NO_CACHE, StoreError
-
     cache = run.settings.cache_dir
     if not create and cache is not None and not (cache / STORE_FILE).exists():
         blocker = next((p for p in (cache, *cache.parents) if p.exists() and not p.is_dir()), None)
@@ -127,30 +124,3 @@ def store_problem(run: Run, *, create: bool = True) -> str | None:
 
 
 STORE_FILE = "responses.sqlite3"  # Run.open_store's file in the --clue-cache folder
-
-
-class Cleaner:
-    """Text on its way out: UTF-8-safe, secrets masked. `scrub` does the same to every string of a JSON value."""
-
-    def __init__(self, redact: Callable[[str], str]) -> None:
-        from clue_checks.endpoint.types import utf8_safe
-
-        self._redact = redact
-        self._utf8_safe = utf8_safe
-
-    def __call__(self, text: str) -> str:
-        return self._redact(self._utf8_safe(text)) if text else text
-
-    def scrub(self, value: Any) -> Any:
-        """Called on every sample record the controller receives: concrete type checks, no ABCs (fast)."""
-        kind = type(value)
-        if kind is str:
-            return self(value)
-        if kind is dict or isinstance(value, Mapping):
-            return {self(k) if type(k) is str else k: self.scrub(v) for k, v in value.items()}
-        if kind is list or kind is tuple:
-            return [self.scrub(v) for v in value]
-        return value
-
-    def lines(self, lines: Sequence[str]) -> list[str]:
-        return [self(line) for line in lines]
