@@ -15,7 +15,6 @@ from clue_checks.endpoint.keys import api_key_from_env
 from clue_checks.names import BASELINE_VARIANTS, PROFILES, PROMPT_LAYOUTS, TASK_NAME, TASKS
 from clue_checks.options import option_names  # the option table (options.py registers it with pytest)
 from clue_checks.progress_line import CI_INTERVAL_S
-from clue_checks.report.files import SELECTION
 
 
 @dataclass(frozen=True)
@@ -265,6 +264,9 @@ def _report_settings(config: pytest.Config, urls: tuple[str, ...], *, cache_off:
     baseline = _baseline_settings(config, urls)
     selected_from = report_dir if (kinds or baseline["select"]) else None
     if selected_from is not None:
+        # Imported here: a session that does not ask for CLUE loads nothing of report/ (tests/test_opt_in.py).
+        from clue_checks.report.files import SELECTION
+
         report_dir = selected_from / SELECTION  # type: ignore[operator]
     return {"report_dir": report_dir, "selected_from": selected_from, "kinds": kinds, **baseline}
 
