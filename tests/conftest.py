@@ -7,14 +7,17 @@ import numpy  # noqa: F401
 import pytest
 from hypothesis import settings
 
+from process_starts import pytest_runtest_makereport, pytest_runtest_setup  # noqa: F401  (marks process starts)
+
 settings.register_profile("clue-checks", deadline=None, max_examples=100)
 settings.load_profile("clue-checks")
 
 
 def pytest_configure(config):
-    # Tests that build and install the package or run whole suites in subprocesses: kept in the
-    # default run; `-m "not slow"` leaves them out while iterating.
-    config.addinivalue_line("markers", "slow: builds/installs the package or runs a suite in a subprocess")
+    # Tests whose point is a new process (everything else runs in this one): kept in the default run;
+    # `-m "not slow"` leaves them out while iterating.
+    config.addinivalue_line("markers", "slow: starts a process: builds/installs the package, runs a suite under "
+                                       "xdist, in a terminal or as a process to signal")
 
 
 @pytest.fixture(scope="session")
