@@ -297,14 +297,18 @@ def test_retry_after_pauses_every_new_try():
     import asyncio
 
     async def scenario():
-        limit = AdaptiveLimit(4, 4)
+        now = [100.0]
+        limit = AdaptiveLimit(4, 4, clock=lambda: now[0])  # its time moves only when the test moves it
         epoch = await limit.acquire()
         limit.release(epoch, "overload", retry_after=0.2)
-        started = time.monotonic()
-        await limit.acquire()
-        return time.monotonic() - started
+        waiting = asyncio.ensure_future(limit.acquire())
+        await asyncio.sleep(0.3)  # its wake-up fires; on its clock the pause has not ended
+        paused = not waiting.done()
+        now[0] += 0.2
+        await asyncio.wait_for(waiting, 30)  # the next wake-up admits it (30 s: a hang guard)
+        return paused, limit.in_flight
 
-    assert asyncio.run(scenario()) >= 0.15
+    assert asyncio.run(scenario()) == (True, 1)
 
 
 def test_a_waiter_refused_admission_gets_the_error():
