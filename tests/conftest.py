@@ -1,13 +1,23 @@
 """Framework tests. Hypothesis without deadlines: first calls load libraries, and CI machines vary."""
 
-# Loaded once, up front: pytester restores sys.modules after each of its tests, and numpy (a C extension)
-# cannot be imported a second time in one process. The plugin no longer imports it in a session that
-# runs no CLUE sample, so a test module that first imports it under pytester would break later ones.
+# Loaded once, up front: pytester restores sys.modules after each of its tests, and a C extension (numpy's,
+# scipy's, the tokenizers') cannot be imported a second time in one process. The plugin imports them only
+# in a session that runs CLUE samples, so a suite run in this process that imported them first would break
+# every later test that needs them. These are what a run of the whole suite imports.
+import importlib
+
 import numpy  # noqa: F401
 import pytest
 from hypothesis import settings
 
 from process_starts import pytest_runtest_makereport, pytest_runtest_setup  # noqa: F401  (marks process starts)
+
+for _module in ("numpy.fft", "numpy.random", "scipy.stats", "scipy.optimize", "tokenizers", "python_calamine", "regex",
+                "yaml", "markupsafe", "charset_normalizer", "PIL.Image"):
+    try:
+        importlib.import_module(_module)
+    except ImportError:  # an optional extra not installed: nothing of it to import twice either
+        pass
 
 settings.register_profile("clue-checks", deadline=None, max_examples=100)
 settings.load_profile("clue-checks")

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import clue_command
 import pytest
 
 from clue_checks import __version__
@@ -36,12 +37,16 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["--version"])
     assert exit_.value.code == 0 and capsys.readouterr().out == f"clue-checks {__version__}\n"
+
+
+@pytest.mark.slow
+def test_the_module_runs_as_the_clue_command() -> None:
     done = clue("--version")
     assert done.returncode == 0 and done.stdout.strip() == f"clue-checks {__version__}"
 
 
 def test_serve_baseline_on_a_busy_port_is_one_line_and_exit_2(busy_port: int) -> None:
-    done = clue("serve-baseline", "--port", str(busy_port))
+    done = clue_command.clue("serve-baseline", "--port", str(busy_port))
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert done.stderr.startswith(f"clue serve-baseline: error: port {busy_port} on 127.0.0.1 is already in use")

@@ -1,4 +1,4 @@
-"""End-to-end: a run compared with its baseline, as a release team runs it (each run a subprocess).
+"""End-to-end: a run compared with its baseline, as a release team runs it (in this process; xdist in its own).
 
 The base model is the embedded baseline, the "fine-tune" its `finetune-degraded` variant, each served on a
 free loopback port and stopped however the test ends. Few runs, on a few tasks, for speed.
@@ -7,12 +7,11 @@ free loopback port and stopped however the test ends. Few runs, on a few tasks, 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from clue_command import clue
 
 from fakes import copy_suite
 from planted import planted_samples
@@ -38,7 +37,6 @@ COMPARE_THRESHOLDS = FLOORS + """
 """
 
 pytest_plugins = ["pytester"]
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
@@ -59,8 +57,10 @@ def servers():
 
 
 def run(suite: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return suite.runpytest_subprocess(f"--clue-data={FIXTURES}", "-p", "no:randomly", "--tb=line", *args,
-                                      timeout=300)
+    if "-n" in args:  # xdist's workers are processes
+        return suite.runpytest_subprocess(f"--clue-data={FIXTURES}", "-p", "no:randomly", "--tb=line", *args,
+                                          timeout=300)
+    return suite.runpytest_inprocess(f"--clue-data={FIXTURES}", "-p", "no:randomly", "--tb=line", *args)
 
 
 def report(suite: pytest.Pytester, folder: str = "clue-report") -> dict:
@@ -128,8 +128,7 @@ def test_a_finetune_against_its_base_model(suite, servers):
     one.stdout.fnmatch_lines(["baseline passed: *", "baseline metrics: accuracy=1", "baseline response: *"])
 
     # clue compare: the headline table with differences and intervals
-    compared = subprocess.run([sys.executable, "-m", "clue_checks.cli", "compare", "base-report", "clue-report",
-                               "--no-plot"], cwd=suite.path, capture_output=True, text=True, timeout=300)
+    compared = clue("compare", "base-report", "clue-report", "--no-plot", cwd=suite.path)
     assert compared.returncode == 0, compared.stderr
     assert "MedNLI" in compared.stdout and "−0.133" in compared.stdout
 
@@ -182,6 +181,7 @@ def test_mismatched_manifests_are_refused_before_any_request(suite, servers):
     assert report(suite)["comparison"]["forced"] is True
 
 
+@pytest.mark.slow
 def test_a_baseline_endpoint_answers_in_the_same_session_each_request_once(suite, servers):
     base, tuned = servers
     result = run(suite, f"--model-endpoint={tuned.url}", f"--clue-baseline-endpoint={base.url}", "--clue-tasks=mednli",
@@ -224,8 +224,7 @@ def test_shards_compared_with_a_baseline_merge_into_the_unsharded_runs_report(su
     for k in (1, 2):
         shard = run(suite, *args, f"--clue-shard={k}/2", f"--clue-report-dir=s{k}")
         assert shard.ret == 0, shard.stdout.str()  # gate mode: a shard leaves the verdict to the merge
-    merged = subprocess.run([sys.executable, "-m", "clue_checks.cli", "report", "merge", "merged", "s1", "s2",
-                             "--junitxml=merged.xml"], cwd=suite.path, capture_output=True, text=True, timeout=300)
+    merged = clue("report", "merge", "merged", "s1", "s2", "--junitxml=merged.xml", cwd=suite.path)
     assert merged.returncode == whole.ret == 1, merged.stderr
     assert "verdict FAIL" in merged.stdout
     want, got = report(suite, "whole"), report(suite, "merged")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from fakes import FakeServer
-from test_e2e import MEDNLI_META, ok, report, run, suite  # noqa: F401  (suite is a fixture)
+from suite_runs import MEDNLI_META, ok, report, run, suite  # noqa: F401  (suite is a fixture)
 
 from clue_checks.egress import ATTESTATION, EgressRefused, check, decide, manifest_entry
 
@@ -72,7 +72,6 @@ def test_the_four_mimic_derived_tasks_are_credentialed_and_the_public_ones_are_n
 
 # The suite's conftest makes loopback count as a public host, so a loopback fake server stands for a
 # provider on the internet (the tests never leave this machine).
-LOOPBACK_IS_PUBLIC = "import clue_checks.egress as egress\negress._kind = lambda address: None\n"
 
 
 def _chat(method, path, body, count):
@@ -85,9 +84,10 @@ def _chat(method, path, body, count):
     return 404, {}, {"error": "no route"}
 
 
-@pytest.mark.slow
-def test_a_run_sending_mednli_to_a_public_host_is_refused_before_any_request_and_allowed_when_listed(suite):
-    (suite.path / "conftest.py").write_text(LOOPBACK_IS_PUBLIC)
+def test_a_run_sending_mednli_to_a_public_host_is_refused_before_any_request_and_allowed_when_listed(suite, monkeypatch):
+    import clue_checks.egress as egress
+
+    monkeypatch.setattr(egress, "_kind", lambda address: None)  # loopback taken for a public host; undone after
     with FakeServer(_chat) as server:
         refused = run(suite, f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-limit=3", "--clue-no-cache")
         sent_when_refused = list(server.requests)

@@ -52,12 +52,11 @@ def test_the_exit_code_is_explained_in_the_words_of_the_mode(status, mode, faile
     assert ("makes the exit code the verdict" in line) == (mode == "pytest" and status in (0, 1))
 
 
-@pytest.mark.slow
 def test_default_output_lists_failing_samples_in_one_line_and_ends_with_the_verdict_page_and_exit_code(pytester):
     copy_suite(pytester.path)
     (pytester.path / "conftest.py").write_text("")
     args = (f"--clue-data={FIXTURES}", "--clue-tasks=meqsum", "-p", "no:cacheprovider")
-    default = pytester.runpytest_subprocess(*args)
+    default = pytester.runpytest_inprocess(*args)
     out = default.stdout.str()
     assert "= FAILURES =" not in out and "FAILED " not in out
     default.stdout.fnmatch_lines(["failing samples: 4 (the first 3 of each task*", "  meqsum:* failed *low_overlap*: *",
@@ -66,5 +65,5 @@ def test_default_output_lists_failing_samples_in_one_line_and_ends_with_the_verd
                                   "*4 failed, 19 passed*"])
     assert default.ret == 1
     for detail in ("--tb=long", "-v"):
-        full = pytester.runpytest_subprocess(*args, detail)
+        full = pytester.runpytest_inprocess(*args, detail)
         assert "= FAILURES =" in full.stdout.str() and "failing samples:" not in full.stdout.str()

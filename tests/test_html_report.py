@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from fakes import copy_suite
 from report_dirs import HOSTILE, write_report_dir
 
 from clue_checks.cli import main as clue
@@ -20,6 +19,8 @@ from clue_checks.report.write.html import ReportDirError, normalise_row, script_
 from clue_checks.report.write.redact import REDACTED_FIELDS, redact_rows, redact_text
 
 ROOT = Path(__file__).resolve().parents[1]
+
+pytest_plugins = ["pytester"]
 DATA = re.compile(r'<script type="application/json" id="clue-data">(.*?)</script>', re.S)
 
 
@@ -166,16 +167,14 @@ def test_cli_on_a_folder_without_a_report_exits_2(tmp_path, capsys):
     assert "clue report html: error:" in capsys.readouterr().err
 
 
-def test_the_page_of_a_real_run(tmp_path):
+def test_the_page_of_a_real_run(tmp_path, pytester, capsys):
     """The user's journey: a run writes its report directory, `clue report html` builds the page from it."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    run = subprocess.run([sys.executable, "-m", "pytest", "tests_clinical", "--clue-tasks=mednli", "--clue-limit=5", "--clue-no-cache",
-                          f"--clue-report-dir={tmp_path}", "-q", "-p", "no:cacheprovider", "--tb=no"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert (tmp_path / "clue-report.json").is_file(), run.stdout + run.stderr
-    built = subprocess.run([sys.executable, "-m", "clue_checks.cli", "report", "html", str(tmp_path)],
-                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert built.returncode == 0, built.stderr
+    copy_suite(pytester.path)
+    run = pytester.runpytest_inprocess("tests_clinical", "--clue-tasks=mednli", "--clue-limit=5", "--clue-no-cache",
+                                       f"--clue-report-dir={tmp_path}", "-q", "-p", "no:cacheprovider", "--tb=no")
+    assert (tmp_path / "clue-report.json").is_file(), run.stdout.str() + run.stderr.str()
+    capsys.readouterr()
+    assert clue(["report", "html", str(tmp_path)]) == 0, capsys.readouterr().err
     data = embedded((tmp_path / "index.html").read_text(encoding="utf-8"))
     assert len(data["rows"]) == 5 and {r["task"] for r in data["rows"]} == {"mednli"}
     assert all(r["metrics"].keys() == {"accuracy"} for r in data["rows"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from fakes import copy_suite
 
 from clue_checks.report.write.job_summary import ENV, append, summary_markdown
@@ -62,14 +61,13 @@ def test_appended_only_where_the_variable_names_a_file_and_a_failure_is_a_warnin
     assert problem is not None and "could not be appended" in problem
 
 
-@pytest.mark.slow
 def test_a_run_in_github_actions_appends_the_job_summary(pytester, tmp_path, monkeypatch):
     copy_suite(pytester.path)
     (pytester.path / "conftest.py").write_text("")
     summary = tmp_path / "step-summary.md"
     monkeypatch.setenv(ENV, str(summary))
-    result = pytester.runpytest_subprocess(f"--clue-data={FIXTURES}", "--clue-tasks=mednli", "--clue-limit=5",
-                                           "-p", "no:cacheprovider")
+    result = pytester.runpytest_inprocess(f"--clue-data={FIXTURES}", "--clue-tasks=mednli", "--clue-limit=5",
+                                          "-p", "no:cacheprovider")
     assert result.ret in (0, 1)
     text = summary.read_text()
     assert text.startswith("## CLUE report: INCOMPLETE") and "| MedNLI (5 of 45) | accuracy |" in text and "## Gates:" in text, text

@@ -38,8 +38,7 @@ def test_only_selected_tasks_whose_file_is_absent_are_missing_in_selection_order
     assert missing_tasks(PATHS, ["unknown-task"], tmp_path) == {}  # its own reader says what is wrong
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("workers", ["0", "2"])
+@pytest.mark.parametrize("workers", ["0", pytest.param("2", marks=pytest.mark.slow)])
 def test_a_folder_with_the_public_sets_only_runs_them_and_says_which_tasks_did_not_run(pytester, tmp_path, workers):
     copy_suite(pytester.path)
     (pytester.path / "conftest.py").write_text("")
@@ -47,9 +46,9 @@ def test_a_folder_with_the_public_sets_only_runs_them_and_says_which_tasks_did_n
     for folder in ("MeQSum", "LongHealth"):  # what `clue data fetch meqsum longhealth` leaves
         shutil.copytree(FIXTURES / folder, data / folder)
     with BaselineServer() as server:
-        result = pytester.runpytest_subprocess(f"--clue-data={data}", f"--model-endpoint={server.url}",
-                                               "--clue-tasks=meqsum,mednli,longhealth-t1", "-n", workers,
-                                               "--clue-limit=3", "-p", "no:cacheprovider")
+        run = pytester.runpytest_inprocess if workers == "0" else pytester.runpytest_subprocess  # xdist: processes
+        result = run(f"--clue-data={data}", f"--model-endpoint={server.url}", "--clue-tasks=meqsum,mednli,longhealth-t1",
+                     "-n", workers, "--clue-limit=3", "-p", "no:cacheprovider")
     output = result.stdout.str()
     assert result.ret == 1, output  # not a usage error (2): the tasks with data ran
     assert "error" not in output.splitlines()[-1], output

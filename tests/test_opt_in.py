@@ -51,6 +51,7 @@ def unrelated(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
+@pytest.mark.slow  # a process of its own: what was imported, and what the interpreter does at exit
 @pytest.mark.parametrize("workers", [None, "2"])
 def test_an_unrelated_project_passes_untouched(unrelated, workers):
     args = ["-p", "no:cacheprovider", "-p", "no:randomly"] + (["-n", workers] if workers else [])
@@ -68,6 +69,7 @@ def test_an_unrelated_project_passes_untouched(unrelated, workers):
     assert [p.name for p in (unrelated.path / "fixtures").iterdir()] == ["MedNLI"]
 
 
+@pytest.mark.slow  # a fresh interpreter: this one has imported everything
 def test_the_plugin_module_imports_nothing_heavy():
     code = f"import sys, clue_checks.plugin; print([m for m in {HEAVY!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -97,12 +99,13 @@ def old_report_is_there(path: Path) -> bool:
 
 @pytest.mark.parametrize("args", [
     ("tests",),  # the framework's own tests: no CLUE sample
-    ("tests", "-n", "2"),
+    pytest.param(("tests", "-n", "2"), marks=pytest.mark.slow),
     ("tests_clinical/test_mednli.py::test_sample[mednli:no-such-sample]",),  # a mistyped node id
     ("tests_clinical", "-k", "nothing_matches_this"),
 ])
 def test_a_session_that_collects_no_sample_leaves_the_report_and_says_so(configured, args):
-    result = configured.runpytest_subprocess("-p", "no:cacheprovider", f"--clue-data={FIXTURES}", *args, timeout=120)
+    run = configured.runpytest_subprocess if "-n" in args else configured.runpytest_inprocess  # xdist: processes
+    result = run("-p", "no:cacheprovider", f"--clue-data={FIXTURES}", *args)
     assert result.ret in (0, 4, 5)  # passed, a node id not found, nothing collected
     assert old_report_is_there(configured.path)
     assert not (configured.path / ".clue-cache").exists()
@@ -112,9 +115,9 @@ def test_a_session_that_collects_no_sample_leaves_the_report_and_says_so(configu
 def test_a_missing_data_folder_named_only_in_the_ini_file_stops_a_clue_run_but_not_other_tests(configured):
     ini = configured.path / "pytest.ini"
     ini.write_text(ini.read_text() + "clue_data = no-such-folder\n")
-    other = configured.runpytest_subprocess("-p", "no:cacheprovider", "tests", timeout=120)
+    other = configured.runpytest_inprocess("-p", "no:cacheprovider", "tests")
     assert other.ret == 0 and "data folder not found" not in other.stdout.str()
-    clue = configured.runpytest_subprocess("-p", "no:cacheprovider", "tests_clinical", timeout=120)
+    clue = configured.runpytest_inprocess("-p", "no:cacheprovider", "tests_clinical")
     assert clue.ret == pytest.ExitCode.INTERRUPTED
     clue.stdout.fnmatch_lines(["*clue-checks: data folder not found: *no-such-folder*"])
     output = clue.stdout.str() + clue.stderr.str()
@@ -122,6 +125,7 @@ def test_a_missing_data_folder_named_only_in_the_ini_file_stops_a_clue_run_but_n
     assert old_report_is_there(configured.path)
 
 
+@pytest.mark.slow  # what the interpreter does at exit
 def test_a_marked_test_asks_for_clue_without_any_setting(pytester: pytest.Pytester):
     # No ini key, no option: the marked module alone turns the plugin on (with its defaults).
     shutil.copy(REPO / "tests_clinical" / "test_mednli.py", pytester.path / "test_mednli.py")

@@ -1,5 +1,5 @@
-"""The fault matrix at the plugin level: each case run as a user runs it (a pytest subprocess on the real
-suite) against a fake server or a broken file, asserting the exit code, the message, what reached the
+"""The fault matrix at the plugin level: each case a pytest run of the real suite (in this process unless
+xdist or a terminal is the point) against a fake server or a broken file, asserting the exit code, the message, what reached the
 server, and what was written. The endpoint layer's own cases are in test_fault_matrix.py.
 """
 
@@ -21,7 +21,7 @@ import pytest
 
 from clue_checks.endpoint.breaker import WINDOW
 from fakes import FakeServer
-from test_e2e import FIXTURES, chat_server, ok, report, run, suite  # noqa: F401  (suite is a fixture)
+from suite_runs import FIXTURES, chat_server, ok, report, run, run_as_user, suite  # noqa: F401  (suite is a fixture)
 
 pytest_plugins = ["pytester"]
 
@@ -86,16 +86,17 @@ def test_a_store_locked_by_another_process_is_one_line(suite):
     holder.execute("CREATE TABLE IF NOT EXISTS x (y)")
     holder.execute("BEGIN IMMEDIATE")  # another run's write lock, held throughout
     try:
-        result = run(suite, "--clue-tasks=mednli", "--clue-limit=2", "--clue-cache=cache", timeout=120)
+        result = run(suite, "--clue-tasks=mednli", "--clue-limit=2", "--clue-cache=cache")
     finally:
         holder.execute("ROLLBACK")
         holder.close()
     assert "locked" in one_line_naming(result, str(path), "--clue-no-cache")
 
 
+@pytest.mark.slow
 def test_an_unusable_store_under_xdist_is_one_message_before_any_worker(suite):
     named = _garbage(suite.path / "cache")
-    result = run(suite, "--clue-tasks=mednli", "--clue-limit=3", "--clue-cache=cache", "-n", "2")
+    result = run_as_user(suite, "--clue-tasks=mednli", "--clue-limit=3", "--clue-cache=cache", "-n", "2")
     assert "--clue-refresh" in one_line_naming(result, named, "--clue-no-cache")
 
 
@@ -106,7 +107,7 @@ def test_stored_answers_that_cannot_be_read_are_asked_again_and_reported(suite):
         with sqlite3.connect(suite.path / "cache" / "responses.sqlite3") as conn:
             conn.execute("UPDATE responses SET completion = '{not json'")
         before = server.count("/v1/chat/completions")
-        result = run(suite, f"--model-endpoint={url}", "--clue-tasks=mednli", "--clue-limit=4", "--clue-cache=cache", timeout=120)
+        result = run(suite, f"--model-endpoint={url}", "--clue-tasks=mednli", "--clue-limit=4", "--clue-cache=cache")
         asked_again = server.count("/v1/chat/completions") - before
     assert asked_again == 4  # each unreadable row is a miss, asked again once
     data = report(suite)
@@ -119,19 +120,15 @@ def test_stored_answers_that_cannot_be_read_are_asked_again_and_reported(suite):
 # -- a server in trouble -----------------------------------------------------------------------------------
 
 
-FAST_RETRIES = (  # the suite's conftest: the same rules with delays a hundred times shorter (the test stays fast)
-    "from clue_checks.endpoint.retry import RetryPolicy\n"
-    "from clue_checks.endpoint.scheduler import Scheduler\n"
-    "Scheduler.__init__.__kwdefaults__['retry'] = RetryPolicy(base_delay=0.005, max_delay=0.3)\n")
+def test_a_server_answering_503_forever_stops_the_run_within_a_bound(suite, monkeypatch):
+    from clue_checks.endpoint.retry import RetryPolicy
+    from clue_checks.endpoint.scheduler import Scheduler
 
-
-def test_a_server_answering_503_forever_stops_the_run_within_a_bound(suite):
-    (suite.path / "conftest.py").write_text(FAST_RETRIES)
+    # The same rules with delays a hundred times shorter (the test stays fast); undone after the test.
+    monkeypatch.setitem(Scheduler.__init__.__kwdefaults__, "retry", RetryPolicy(base_delay=0.005, max_delay=0.3))
     with FakeServer(chat_server(lambda body, count: (503, {"Retry-After": "0"}, {"error": "unavailable"}))) as server:
-        started = time.monotonic()
         result = run(suite, f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-limit=20", "--clue-no-cache",
-                     "--clue-concurrency=4", timeout=120)
-        elapsed = time.monotonic() - started
+                     "--clue-concurrency=4")
         received = server.count("/v1/chat/completions")
     text = output_of(result)
     # Bounded: the breaker's window of tries plus what was on the wire; 20 samples each retried on its own
@@ -141,7 +138,7 @@ def test_a_server_answering_503_forever_stops_the_run_within_a_bound(suite):
     data = report(suite)
     assert data["performance"]["stopped"]  # said once, for the whole run
     assert data["tasks"]["mednli"]["n_errored"] >= 1
-    print(f"503-forever: {received} requests for 20 samples, {elapsed:.1f} s")
+    print(f"503-forever: {received} requests for 20 samples")
 
 
 # -- text the files cannot hold, secrets, and huge replies -------------------------------------------------
@@ -194,7 +191,7 @@ def test_an_echoed_api_key_appears_in_no_file_and_no_printed_line(suite, monkeyp
     server.handler = chat_server(_echo_key(server))
     for name in ("CLUE_API_KEY", "OPENAI_API_KEY", "HF_TOKEN"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv(variable, KEY)  # the subprocess inherits it
+    monkeypatch.setenv(variable, KEY)
     with server:
         result = run(suite, f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-limit=6", "--clue-no-cache",
                      "--junitxml=junit.xml", "-rA")
@@ -214,7 +211,7 @@ def test_five_megabyte_replies_leave_the_terminal_and_junit_bounded(suite):
     with FakeServer(chat_server(lambda body, count: ok(big))) as server:
         # --tb=long: each failing sample's whole story (by default it is one line), bounded all the same.
         result = run(suite, f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-limit=3", "--clue-no-cache",
-                     "--junitxml=junit.xml", "--tb=long", timeout=240)
+                     "--junitxml=junit.xml", "--tb=long")
     stdout = len(result.stdout.str().encode()) + len(result.stderr.str().encode())
     junit = (suite.path / "junit.xml").stat().st_size
     print(f"5 MB x 3 samples: stdout+stderr {stdout:,} bytes, JUnit {junit:,} bytes")
@@ -246,15 +243,15 @@ def test_a_report_dir_that_is_or_sits_under_a_file_is_a_usage_error(suite, targe
 
 
 def test_clue_data_with_a_space_is_a_usage_error_with_the_fix(suite):
-    result = suite.runpytest_subprocess("--clue-data", str(FIXTURES), "--clue-tasks=mednli", "--clue-limit=2", timeout=120)
+    result = suite.runpytest_inprocess("--clue-data", str(FIXTURES), "--clue-tasks=mednli", "--clue-limit=2")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*write --clue-data={FIXTURES}*"])
 
 
 def test_clue_data_with_a_space_inside_the_project_runs(suite):
     shutil.copytree(FIXTURES, suite.path / "data")  # pytest still finds the project's pytest.ini from data/
-    result = suite.runpytest_subprocess("--clue-data", "data", "--clue-tasks=mednli", "--clue-limit=2",
-                                        "--clue-no-cache", "-p", "no:cacheprovider", timeout=120)
+    result = suite.runpytest_inprocess("--clue-data", "data", "--clue-tasks=mednli", "--clue-limit=2",
+                                       "--clue-no-cache", "-p", "no:cacheprovider")
     assert result.ret in (0, 1), result.stderr.str()
     assert "with a space" not in result.stderr.str()
 
@@ -288,8 +285,9 @@ def test_the_report_records_duration_throughput_latency_and_concurrency(suite):
     result.stdout.fnmatch_lines(["run: * s *"])
 
 
+@pytest.mark.slow
 def test_xdist_workers_request_stats_are_summed(suite):
-    result = run(suite, "--clue-tasks=mednli", "--clue-limit=6", "--clue-no-cache", "-n", "2")
+    result = run_as_user(suite, "--clue-tasks=mednli", "--clue-limit=6", "--clue-no-cache", "-n", "2")
     assert result.ret in (0, 1)
     data = report(suite)
     assert data["performance"]["concurrency"]["processes"] == 2
@@ -354,6 +352,7 @@ def _slow(body, count):
     return ok("neutral")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("quiet", [False, True])
 def test_the_live_line_shows_while_waiting_and_leaves_pytests_lines_intact(suite, quiet):
     with FakeServer(chat_server(_slow)) as server:
@@ -375,6 +374,7 @@ def test_without_a_terminal_a_fast_run_prints_no_progress_line(suite):
     assert not any(line.startswith("clue: ") for line in result.stdout.lines)
 
 
+@pytest.mark.slow
 def test_subprocess_stdout_is_not_a_tty_so_ci_mode_is_chosen():
     # The CI branch (a line every 15 s) is unit-tested in test_progress.py; here: subprocess output is no tty.
     code = "import sys; print(sys.stdout.isatty())"
@@ -395,8 +395,9 @@ def baseline():
         yield server
 
 
+@pytest.mark.slow
 def test_under_xdist_ci_gets_plain_lines_with_totals_over_both_workers(suite, baseline):
-    result = run(suite, f"--model-endpoint={baseline.url}", *XDIST_PROGRESS, "--clue-progress-every=0.001")
+    result = run_as_user(suite, f"--model-endpoint={baseline.url}", *XDIST_PROGRESS, "--clue-progress-every=0.001")
     text = output_of(result)
     assert result.ret in (0, 1), text[-3000:]
     lines = [line for line in result.stdout.lines if line.startswith("clue: ")]
@@ -415,12 +416,14 @@ def test_under_xdist_ci_gets_plain_lines_with_totals_over_both_workers(suite, ba
     assert performance["throughput"]["requests_per_s"] == pytest.approx(8 / performance["duration_s"], abs=2e-3)
 
 
+@pytest.mark.slow
 def test_under_xdist_quiet_shows_no_progress_line(suite, baseline):
-    result = run(suite, f"--model-endpoint={baseline.url}", *XDIST_PROGRESS, "--clue-progress-every=0.001", "-q")
+    result = run_as_user(suite, f"--model-endpoint={baseline.url}", *XDIST_PROGRESS, "--clue-progress-every=0.001", "-q")
     assert result.ret in (0, 1), output_of(result)[-3000:]
     assert "clue: " not in output_of(result)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("verbose", [False, True])
 def test_under_xdist_a_terminal_shows_one_updating_line_and_pytests_lines_stay_intact(suite, baseline, verbose):
     raw = _in_a_pty([f"--clue-data={FIXTURES}", "-p", "no:randomly", f"--model-endpoint={baseline.url}",
@@ -461,7 +464,8 @@ def pytest_runtest_teardown(item):
 def test_a_killed_xdist_worker_still_has_its_requests_counted(suite):
     (suite.path / "conftest.py").write_text(KILL_A_WORKER)
     with FakeServer(chat_server(lambda body, count: ok("neutral"))) as server:
-        result = run(suite, f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-limit=40", "--clue-cache=c", "-n", "2")
+        result = run_as_user(suite, f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-limit=40", "--clue-cache=c",
+                             "-n", "2")
         received = server.count("/v1/chat/completions")
     assert (suite.path / "killed-once").exists() and "crashed" in output_of(result).lower()
     requests = report(suite)["requests"]

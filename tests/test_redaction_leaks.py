@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from fakes import FakeServer
-from test_e2e import FIXTURES, chat_server, ok, run, suite  # noqa: F401  (suite is a fixture)
+from suite_runs import FIXTURES, chat_server, ok, run, run_as_user, suite  # noqa: F401  (suite is a fixture)
 
 pytest_plugins = ["pytester"]
 
@@ -60,14 +60,13 @@ def leaks(root: Path, skip: set[Path]) -> list[str]:
     return found
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("mode", ["one process", "-n 2 --debug"])
+@pytest.mark.parametrize("mode", ["one process", pytest.param("-n 2 --debug", marks=pytest.mark.slow)])
 def test_a_planted_marker_reaches_nothing_but_the_store(suite, tmp_path_factory, mode):
     pytest.importorskip("pytest_reportlog")
     data = planted(tmp_path_factory.mktemp("data"))
     workers = ["-n", "2", "--debug=pytestdebug.log"] if mode != "one process" else []
     with FakeServer(chat_server(echoing)) as server:
-        result = run(suite, f"--model-endpoint={server.url}", f"--clue-data={data}", "--clue-tasks=mednli,problemsummary",
+        result = (run_as_user if workers else run)(suite, f"--model-endpoint={server.url}", f"--clue-data={data}", "--clue-tasks=mednli,problemsummary",
                      "--clue-limit=8", "--clue-cache=c", "--clue-redact", "--report-log=reportlog.jsonl", "--junitxml=junit.xml",
                      "-rA", "-v", "--tb=long", *workers)
         answered = server.count("/v1/chat/completions")
@@ -115,7 +114,6 @@ def test_the_http_library_logs_no_userinfo(caplog):
     assert SECRET not in caplog.text
 
 
-@pytest.mark.slow
 def test_a_password_in_the_endpoint_url_is_printed_nowhere_even_when_the_endpoint_is_down(suite):
     from fakes import free_port_url
 

@@ -52,15 +52,15 @@ def test_fails_once():
 """
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("workers", [None, "2"])
+@pytest.mark.parametrize("workers", [None, pytest.param("2", marks=pytest.mark.slow)])
 def test_reruns_leave_clue_samples_alone(pytester: pytest.Pytester, workers):
     pytest.importorskip("pytest_rerunfailures", reason="pytest-rerunfailures not installed (the test extra has it)")
     copy_suite(pytester.path)
     pytester.makepyfile(test_other=FLAKY_OTHER_TEST)
     args = ["tests_clinical/test_mednli.py", "test_other.py", "--reruns=2", "--clue-no-cache", "-p",
             "no:cacheprovider", "-q", "-rR", "--tb=no"] + (["-n", workers] if workers else [])
-    result = pytester.runpytest_subprocess(*args, timeout=300)
+    # One process unless xdist's workers are the point.
+    result = pytester.runpytest_subprocess(*args, timeout=300) if workers else pytester.runpytest_inprocess(*args)
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) > 0, outcomes  # the baseline fails some MedNLI samples
     assert outcomes.get("rerun") == 1, outcomes  # test_fails_once, and nothing else

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
+import clue_command
 import pytest
 
 from clue_checks.report.manifest import run_specific
@@ -33,13 +33,11 @@ def baseline():
 
 
 def run(suite: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return suite.runpytest_subprocess(f"--clue-data={FIXTURES}", "-p", "no:randomly", "-q", "--tb=no", *args,
-                                      timeout=300)
+    return suite.runpytest_inprocess(f"--clue-data={FIXTURES}", "-p", "no:randomly", "-q", "--tb=no", *args)
 
 
 def clue(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "clue_checks.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300)
+    return clue_command.clue(*args, cwd=cwd)
 
 
 def comparable(folder: Path) -> tuple[dict, dict[str, list[dict]], list[str]]:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from clue_command import clue
 
 import clue_checks
 
@@ -28,7 +27,9 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 def run(project: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return project.runpytest_subprocess("-p", "no:cacheprovider", "--clue-report-dir=rep", *args)
+    if "-n" in args:  # xdist's workers are processes
+        return project.runpytest_subprocess("-p", "no:cacheprovider", "--clue-report-dir=rep", *args)
+    return project.runpytest_inprocess("-p", "no:cacheprovider", "--clue-report-dir=rep", *args)
 
 
 def report(project: pytest.Pytester) -> dict:
@@ -80,13 +81,11 @@ def test_a_task_files_task_under_xdist_is_reported_by_the_controller(project):
     assert "over 6 clusters" in task["metrics"]["accuracy"]["method"]
 
 
-@pytest.mark.slow
 def test_shards_of_a_task_files_task_merge_into_one_report_with_its_gate(project):
     for k in (1, 2):
-        project.runpytest_subprocess("-p", "no:cacheprovider", f"--clue-report-dir=s{k}", f"--clue-shard={k}/2",
-                                     "--clue-tasks=followup")
-    merged = subprocess.run([sys.executable, "-m", "clue_checks.cli", "report", "merge", "out", "s1", "s2"],
-                            cwd=project.path, capture_output=True, text=True)
+        project.runpytest_inprocess("-p", "no:cacheprovider", f"--clue-report-dir=s{k}", f"--clue-shard={k}/2",
+                                    "--clue-tasks=followup")
+    merged = clue("report", "merge", "out", "s1", "s2", cwd=project.path)
     assert merged.returncode in (0, 1), merged.stderr
     out = json.loads((project.path / "out" / "clue-report.json").read_text())
     assert out["tasks"]["followup"]["n_samples"] == 10 and not out["tasks"]["followup"]["partial"]
@@ -94,7 +93,6 @@ def test_shards_of_a_task_files_task_merge_into_one_report_with_its_gate(project
     assert "cluster" in out["tasks"]["followup"]["metrics"]["accuracy"]["method"]
 
 
-@pytest.mark.slow
 def test_failure_kinds_of_a_task_files_task_select_its_samples_for_a_rerun(project):
     toml = project.path / "followup.toml"
     toml.write_text(toml.read_text().replace("max_new_tokens = 5", "max_new_tokens = 1"), encoding="utf-8")

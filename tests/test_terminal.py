@@ -22,8 +22,8 @@ def suite(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 def run(suite: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return suite.runpytest_subprocess(f"--clue-data={REPO / 'clue_checks' / 'fixtures'}", "--clue-tasks=mednli", "--clue-limit=8",
-                                      "-p", "no:randomly", *args, timeout=300)
+    return suite.runpytest_inprocess(f"--clue-data={REPO / 'clue_checks' / 'fixtures'}", "--clue-tasks=mednli", "--clue-limit=8",
+                                     "-p", "no:randomly", *args)
 
 
 def failures_section(result: pytest.RunResult) -> list[str]:

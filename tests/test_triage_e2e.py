@@ -36,7 +36,7 @@ def suite(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 def run(suite: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return suite.runpytest_subprocess(f"--clue-data={FIXTURES}", "-p", "no:randomly", *args, timeout=600)
+    return suite.runpytest_inprocess(f"--clue-data={FIXTURES}", "-p", "no:randomly", *args)
 
 
 def rows_of(folder: Path) -> dict[str, dict]:
