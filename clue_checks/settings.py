@@ -16,7 +16,7 @@ from clue_checks.progress import CI_INTERVAL_S
 GROUP = "clue-checks"
 
 # The task and profile names, written out so that loading the plugin imports no task code (it is
-# loaded into every pytest session of the environment). tests/test_settings.py checks them against
+# loaded into every pytest session of the environment). tests/roles/test_settings.py checks them against
 # clue_checks.tasks.TASKS and clue_checks.tasks.profiles.PROFILES.
 TASKS = ("mednli", "meqsum", "problemsummary", "longhealth-t1", "longhealth-t2", "longhealth-t3", "medisumqa",
          "medisumcode")
