@@ -19,6 +19,26 @@ for _module in ("numpy.fft", "numpy.random", "scipy.stats", "scipy.optimize", "t
     except ImportError:  # an optional extra not installed: nothing of it to import twice either
         pass
 
+
+def _import_the_package() -> None:
+    """Every clue_checks module, before any test: a module that a suite run in this process imported first would
+    be dropped with pytester's sys.modules snapshot and imported again later, a second copy of its classes and
+    registries beside the one the tests already hold."""
+    import pkgutil
+
+    import clue_checks
+
+    for info in pkgutil.walk_packages(clue_checks.__path__, "clue_checks."):
+        if info.name.endswith("__main__"):
+            continue
+        try:
+            importlib.import_module(info.name)
+        except ImportError:  # a module of an optional extra that is not installed
+            pass
+
+
+_import_the_package()
+
 settings.register_profile("clue-checks", deadline=None, max_examples=100)
 settings.load_profile("clue-checks")
 
