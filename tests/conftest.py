@@ -1,20 +1,53 @@
 """Framework tests. Hypothesis without deadlines: first calls load libraries, and CI machines vary."""
 
-# Loaded once, up front: pytester restores sys.modules after each of its tests, and numpy (a C extension)
-# cannot be imported a second time in one process. The plugin no longer imports it in a session that
-# runs no CLUE sample, so a test module that first imports it under pytester would break later ones.
+# Loaded once, up front: pytester restores sys.modules after each of its tests, and a C extension (numpy's,
+# scipy's, the tokenizers') cannot be imported a second time in one process. The plugin imports them only
+# in a session that runs CLUE samples, so a suite run in this process that imported them first would break
+# every later test that needs them. These are what a run of the whole suite imports.
+import importlib
+
 import numpy  # noqa: F401
 import pytest
 from hypothesis import settings
+
+from process_starts import pytest_runtest_makereport, pytest_runtest_setup  # noqa: F401  (marks process starts)
+
+for _module in ("numpy.fft", "numpy.random", "scipy.stats", "scipy.optimize", "tokenizers", "python_calamine", "regex",
+                "yaml", "markupsafe", "charset_normalizer", "PIL.Image"):
+    try:
+        importlib.import_module(_module)
+    except ImportError:  # an optional extra not installed: nothing of it to import twice either
+        pass
+
+
+def _import_the_package() -> None:
+    """Every clue_checks module, before any test: a module that a suite run in this process imported first would
+    be dropped with pytester's sys.modules snapshot and imported again later, a second copy of its classes and
+    registries beside the one the tests already hold."""
+    import pkgutil
+
+    import clue_checks
+
+    for info in pkgutil.walk_packages(clue_checks.__path__, "clue_checks."):
+        if info.name.endswith("__main__"):
+            continue
+        try:
+            importlib.import_module(info.name)
+        except ImportError:  # a module of an optional extra that is not installed
+            pass
+
+
+_import_the_package()
 
 settings.register_profile("clue-checks", deadline=None, max_examples=100)
 settings.load_profile("clue-checks")
 
 
 def pytest_configure(config):
-    # Tests that build and install the package or run whole suites in subprocesses: kept in the
-    # default run; `-m "not slow"` leaves them out while iterating.
-    config.addinivalue_line("markers", "slow: builds/installs the package or runs a suite in a subprocess")
+    # Tests whose point is a new process (everything else runs in this one): kept in the default run;
+    # `-m "not slow"` leaves them out while iterating.
+    config.addinivalue_line("markers", "slow: starts a process: builds/installs the package, runs a suite under "
+                                       "xdist, in a terminal or as a process to signal")
 
 
 @pytest.fixture(scope="session")

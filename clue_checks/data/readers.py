@@ -155,7 +155,7 @@ def read_xlsx(path: Path, sheet: str, columns: Sequence[str]) -> Records:
     """One worksheet with a header row; only the named columns are kept, as text.
 
     Read with python-calamine (Rust): MeQSum's 1,000 rows in milliseconds, where openpyxl took a quarter
-    of a second with its import. Cells come back as openpyxl gave them (tests/test_xlsx_reader.py
+    of a second with its import. Cells come back as openpyxl gave them (tests/datasets/test_xlsx_reader.py
     compares the two): an integral number as an int, a date as a datetime, then as text.
     """
     require_file(path)

@@ -1,0 +1,212 @@
+"""Every shell command in the README and the documentation site is either run here or listed as not runnable
+with the reason.
+
+Commands are the lines of ```sh blocks (a trailing `# comment` dropped) and the `$ ` lines of ```console
+blocks. `COMMANDS` classifies each one: run as written, run in another spelling that says why, or not run and
+why. A command added to the docs and missing here fails `test_every_command_in_the_docs_is_classified`.
+
+Runnable commands run block by block in a scratch copy of the suite, as a user pastes them, with these
+substitutions only: a model host (`http://tgi-host:8080`, `...`, the walkthrough's fixed ports) becomes an
+embedded baseline on a free loopback port; `/data/clue` the bundled fixtures, and `data/clue` a folder
+holding only the two public sets (what `clue data fetch meqsum longhealth` leaves); and each `pytest` run
+scores at most three samples per task (`--clue-limit=3`) to keep the test short.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fakes import copy_suite
+
+from clue_checks.server import BaselineServer
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "clue_checks" / "fixtures"
+PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+
+RUN = "run"
+INSTALLS = "not run: installs packages into the active environment; .ci/run does so in a fresh virtualenv"
+SUITE = "not run: the framework's own test suite (a test cannot run the suite it is part of); .ci/run runs it"
+
+#: command as written -> RUN, "run: <the spelling that runs, and why>", or "not run: <why>"
+COMMANDS: dict[str, str] = {
+    # README
+    "python3 -m venv .venv && . .venv/bin/activate": RUN,
+    "pip install -e .": INSTALLS,
+    "pip install -e . && pytest": "run: pytest",  # the package is installed already: the main job
+    'pip install torch==2.13.0 -e ".[test,serving,bertscore]" && pytest tests -n 2': SUITE,
+    "pytest --model-endpoint=http://tgi-host:8080": RUN,
+    "pytest --model-endpoint=http://vllm-host:8000": RUN,
+    "pytest --model-endpoint=http://a:8080 --model-endpoint=http://b:8080": RUN,
+    "pytest --model-endpoint=... --clue-data=/data/clue -n 4": RUN,
+    'pytest "tests_clinical/test_meqsum.py::test_sample[meqsum:15302.txt]"': RUN,
+    "pytest --lf": RUN,
+    "pytest --lf --tb=long": RUN,
+    # docs/install.md
+    "pytest --clue-tasks=mednli --clue-limit=5": RUN,
+    "pip install torch --index-url https://download.pytorch.org/whl/cpu":
+        "not run: downloads torch from PyTorch's own index (no network in tests)",
+    'pip install -e ".[bertscore]"': INSTALLS,
+    "pip wheel --no-deps -w dist .": RUN,
+    "python3 -m venv /tmp/clue-env && /tmp/clue-env/bin/pip install dist/clue_checks-*.whl":
+        "not run: installs the wheel's dependencies from the package index into a new environment (minutes); "
+        "the wheel's contents and `clue init` are tested in tests/cli/test_init_cli.py",
+    "/tmp/clue-env/bin/clue init /tmp/clue-suite": "run: clue init clue-suite",  # the environment of this test
+    "cd /tmp/clue-suite && /tmp/clue-env/bin/pytest --clue-tasks=mednli --clue-limit=5":
+        "run: cd clue-suite && pytest --clue-tasks=mednli --clue-limit=5",
+    # docs/models.md
+    'pytest --model-endpoint=... "tests_clinical/test_meqsum.py::test_sample[meqsum:15302.txt]"': RUN,
+    "pytest --model-endpoint=... --lf": RUN,
+    # docs/data.md
+    "clue data fetch meqsum longhealth --dest data/clue":
+        "not run: downloads from GitHub (tests/datasets/test_fetch.py runs `clue data fetch` against a local mirror)",
+    "pytest --model-endpoint=... --clue-data=data/clue": RUN,
+    # docs/ci.md
+    "GITHUB_STEP_SUMMARY=summary.md pytest --clue-exit=gates --clue-tasks=mednli": RUN,
+    # docs/baseline-comparison.md
+    "clue compare runs/base-7b runs/med-7b runs/med-7b-v2":
+        "not run: names three report folders of the reader's own runs; the walkthrough's `clue compare "
+        "base-report clue-report` (docs/embedded-baseline.md) runs",
+    "clue power --task mednli --drop 0.02 --discordance 0.10": RUN,
+    # docs/development.md
+    "bash .ci/run": "not run: CI itself (a fresh virtualenv, the main job, the whole test suite)",
+    "pytest tests -n 2": SUITE,
+    # docs/embedded-baseline.md (the walkthrough)
+    "clue serve-baseline --port 8081 &": RUN,
+    "clue serve-baseline --variant finetune-degraded --port 8082 &": RUN,
+    "pytest --model-endpoint=http://127.0.0.1:8081 --clue-report-dir=base-report": RUN,
+    "pytest --model-endpoint=http://127.0.0.1:8082 --clue-baseline=base-report": RUN,
+    "clue compare base-report clue-report": RUN,
+    "pytest --model-endpoint=http://127.0.0.1:8082 --clue-select=broke": RUN,
+    # docs/own-tasks.md (run in the folder of the page's task files: tests/journeys/test_task_e2e.py runs these steps)
+    "pytest --clue-report-dir=base": "not run: tests/journeys/test_task_e2e.py runs the page's task files against the "
+                                     "embedded baseline the same way",
+    "pytest --model-endpoint=http://tgi:8080 --clue-baseline=base --clue-report-dir=new --clue-exit=gates":
+        "not run: tests/journeys/test_task_e2e.py runs it with a second embedded server in place of the TGI host",
+    "clue compare base new": "not run: tests/journeys/test_task_e2e.py runs it on the two report folders it made",
+    # docs/triage.md
+    "clue report html clue-report": RUN,
+    "pytest --clue-baseline-variant=finetune-degraded": RUN,
+    "pytest --clue-baseline-variant=finetune-degraded --clue-kind=truncated": RUN,
+}
+
+
+def _strip_comment(line: str) -> str:
+    return re.sub(r"\s+#\s.*$", "", line).strip()
+
+
+def blocks(page: Path) -> list[list[str]]:
+    """The commands of each shell block of `page`, in order."""
+    out: list[list[str]] = []
+    current: list[str] | None = None
+    console = False
+    for line in page.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if stripped.startswith("```"):
+            if current is None and stripped in ("```sh", "```console"):
+                current, console = [], stripped == "```console"
+            elif current is not None:
+                out.append(current)
+                current = None
+            continue
+        if current is None:
+            continue
+        if console:
+            if stripped.startswith("$ "):
+                current.append(_strip_comment(stripped[2:]))
+        elif stripped and not stripped.startswith("#"):
+            current.append(_strip_comment(stripped))
+    return [b for b in out if b]
+
+
+def all_commands() -> list[tuple[Path, int, list[str]]]:
+    return [(page, i, block) for page in PAGES for i, block in enumerate(blocks(page))]
+
+
+def test_every_command_in_the_docs_is_classified():
+    found = {command for _, _, block in all_commands() for command in block}
+    assert found - set(COMMANDS) == set(), "commands in the docs that no test runs or lists as not runnable"
+    assert set(COMMANDS) - found == set(), "classified commands no longer in the docs"
+    for command, how in COMMANDS.items():
+        assert how == RUN or how.startswith(("run: ", "not run: ")), command
+
+
+def test_the_readme_keeps_its_two_commands_exactly():
+    readme = {command for command in blocks(REPO / "README.md")[1] + blocks(REPO / "README.md")[2]}
+    assert readme == {"pip install -e . && pytest",
+                      'pip install torch==2.13.0 -e ".[test,serving,bertscore]" && pytest tests -n 2'}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _as_run(command: str, url: str, ports: dict[str, int], public_only: Path) -> str | None:
+    how = COMMANDS[command]
+    if how.startswith("not run: "):
+        return None
+    if how.startswith("run: "):
+        command = how[len("run: "):]
+    for fixed, port in ports.items():
+        command = command.replace(f"--port {fixed}", f"--port {port}").replace(f"127.0.0.1:{fixed}",
+                                                                               f"127.0.0.1:{port}")
+    command = re.sub(r"http://(tgi-host|vllm-host|a|b):\d+|(?<==)\.\.\.", url, command)
+    command = command.replace("=/data/clue", f"={FIXTURES}").replace("=data/clue", f"={public_only}")
+    if re.search(r"(^|&& )pytest\b", command) and "--clue-limit" not in command and "tests_clinical/" not in command:
+        command += " --clue-limit=3"
+    if command.endswith("&"):  # a server in the background: wait until it answers
+        port = re.search(r"--port (\d+)", command).group(1)
+        command += (f"\nfor _ in $(seq 100); do {sys.executable} -c \"import socket; "
+                    f"socket.create_connection(('127.0.0.1', {port}), 0.2)\" 2>/dev/null && break; sleep 0.1; done")
+    return command
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("page", "index"), [(p, i) for p, i, _ in all_commands()],
+                         ids=[f"{p.name}-{i}" for p, i, _ in all_commands()])
+def test_the_runnable_commands_of_each_block_run(page, index, tmp_path):
+    block = blocks(page)[index]
+    public_only = tmp_path / "public-data"
+    for folder in ("MeQSum", "LongHealth"):
+        shutil.copytree(FIXTURES / folder, public_only / folder)
+    sandbox = tmp_path / "work"
+    sandbox.mkdir()
+    copy_suite(sandbox)
+    if any(c.startswith("pip wheel") for c in block):  # `pip wheel .` builds a copy of this repository
+        sandbox = tmp_path / "clone"
+        shutil.copytree(REPO, sandbox, ignore=shutil.ignore_patterns(
+            ".git", ".venv", "site", ".clue-cache", "clue-report", "build", "dist", "*.egg-info", "__pycache__",
+            ".pytest_cache", ".hypothesis", "bench"))
+    with BaselineServer() as server:
+        ports = {"8081": _free_port(), "8082": _free_port()}
+        script = [c for c in (_as_run(c, server.url, ports, public_only) for c in block) if c is not None]
+        if not script:
+            pytest.skip(f"no runnable command in this block: {block}")
+        if any(c.startswith("clue report html clue-report") for c in block):  # a report to rebuild the page of
+            script.insert(0, "pytest --clue-tasks=mednli --clue-limit=3 -q > /dev/null")
+        if sandbox.name == "clone":
+            wheel_dir = tmp_path / "dist"
+            script = [c.replace("-w dist", f"-w {wheel_dir}") for c in script]
+            script = [c.replace("clue init clue-suite", f"clue init {tmp_path / 'clue-suite'}")
+                      .replace("cd clue-suite", f"cd {tmp_path / 'clue-suite'}") for c in script]
+        # pytest exits 1 when a sample (the baseline fails many) or a gate fails: a command "works" when it
+        # runs to its report; anything else (2: could not run, 4: usage error, 5: nothing collected) fails.
+        checked = "\n".join(f"{c}\nrc=$?; [ $rc -le 1 ] || {{ echo \"FAILED ($rc): {c.splitlines()[0]}\"; exit 1; }}"
+                            if not c.splitlines()[0].endswith("&") else c for c in script)
+        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        env.pop("GITHUB_STEP_SUMMARY", None)
+        result = subprocess.run(["bash", "-c", f"trap 'kill $(jobs -p) 2>/dev/null' EXIT\n{checked}"],
+                                cwd=sandbox, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, f"{page.name} block {index}:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    if "GITHUB_STEP_SUMMARY=summary.md" in "\n".join(block):
+        assert (sandbox / "summary.md").read_text().startswith("## CLUE report: ")

@@ -1,0 +1,58 @@
+"""The run's per-sample submission: the feeder and the sample's own test never send twice."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from clue_checks.runner import Run
+from clue_checks.server.baseline import BaselineServer
+from clue_checks.settings import Settings
+
+FIXTURES = Path(__file__).resolve().parents[2] / "clue_checks" / "fixtures"
+
+
+def settings(url: str, tmp_path: Path) -> Settings:
+    return Settings(endpoints=(url,), api="chat", model_name=None, tokenizer=None, data_dir=FIXTURES,
+                    tasks=("mednli",), limit=None, concurrency=None, cache_dir=None, refresh=False,
+                    report_dir=tmp_path, thresholds=None, profile="paper", exit_mode="pytest",
+                    request_timeout=30.0, api_key=None)
+
+
+def test_feeder_and_test_asking_at_once_submit_the_sample_once(tmp_path):
+    with BaselineServer() as server:
+        run = Run(settings(server.url, tmp_path))
+        try:
+            run.connect([server.url])
+            sample = run.samples("mednli")[0]
+            assert run.scheduler is not None
+            submitted = []
+            real_submit, real_request_for = run.scheduler.submit, run.request_for
+
+            def counting_submit(request):
+                submitted.append(request)
+                return real_submit(request)
+
+            def slow_request_for(s):  # widen the window in which both callers are past the first check
+                time.sleep(0.05)
+                return real_request_for(s)
+
+            run.scheduler.submit = counting_submit  # type: ignore[method-assign]
+            run.request_for = slow_request_for  # type: ignore[method-assign]
+            barrier = threading.Barrier(2)
+            futures = []
+
+            def ask():
+                barrier.wait()
+                futures.append(run._submit(sample))
+
+            threads = [threading.Thread(target=ask) for _ in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(10)
+            assert len(submitted) == 1 and futures[0] is futures[1]
+            assert futures[0].result(10).source == "sent"  # not "shared" with itself
+        finally:
+            run.close()
