@@ -3,7 +3,7 @@ baseline variants, each listed once.
 
 The plugin is loaded into every pytest session of the environment, so this module imports nothing
 but ``re``. The task registry (``clue_checks.tasks.TASKS``), the profiles (``tasks.profiles.PROFILES``),
-``rendering`` and ``server.variants`` take their names from here; tests/test_names.py checks that
+``rendering`` and ``server.variants`` take their names from here; tests/package/test_names.py checks that
 they agree.
 """
 

@@ -264,7 +264,7 @@ def _report_settings(config: pytest.Config, urls: tuple[str, ...], *, cache_off:
     baseline = _baseline_settings(config, urls)
     selected_from = report_dir if (kinds or baseline["select"]) else None
     if selected_from is not None:
-        # Imported here: a session that does not ask for CLUE loads nothing of report/ (tests/test_opt_in.py).
+        # Imported here: a session that does not ask for CLUE loads nothing of report/ (tests/roles/test_opt_in.py).
         from clue_checks.report.files import SELECTION
 
         report_dir = selected_from / SELECTION  # type: ignore[operator]

@@ -19,20 +19,21 @@ REPO = Path(__file__).resolve().parents[1]
 
 FOLDERS: dict[str, list[str]] = {
     "endpoint": ["test_api_keys", "test_egress", "test_endpoint_client", "test_endpoint_logging", "test_fakes",
-                 "test_fault_matrix", "test_pools", "test_scheduler", "test_store"],
+                 "test_fault_matrix", "test_pools", "test_scheduler", "test_store", "test_concurrency_window"],
     "server": ["test_baseline_server", "test_heuristics", "test_transformers_serve", "test_variants"],
-    "report": ["test_aggregate", "test_baseline_report", "test_compare_gates", "test_comparison", "test_html_browser",
+    "report": ["test_own_levels", "test_aggregate", "test_baseline_report", "test_compare_gates", "test_comparison", "test_html_browser",
                "test_html_report", "test_job_summary", "test_junit", "test_manifest", "test_manifest_check",
                "test_prediction_lines", "test_report", "test_report_audit", "test_report_build", "test_run_stats",
                "test_shards", "test_terminal"],
     "metrics": ["test_bertscore", "test_power", "test_signflip", "test_stats", "test_umls"],
-    "tasks": ["test_layouts_and_families", "test_longhealth", "test_medisumcode", "test_summaries_tasks",
+    "tasks": ["test_task_store_scope", "test_layouts_and_families", "test_longhealth", "test_medisumcode", "test_summaries_tasks",
               "test_task_collection", "test_task_file", "test_task_registry", "test_tasks_core",
               "test_tokenizer_loading", "test_tokens"],
     "datasets": ["test_fetch", "test_missing_data", "test_readers", "test_xlsx_reader"],  # clue_checks/data
-    "triage": ["test_triage", "test_triage_e2e", "test_triage_wiring"],
+    "triage": ["test_triage", "test_triage_e2e", "test_triage_wiring", "test_triage_file_tasks"],
+    "package": ["test_errors", "test_names"],  # what holds across the package: one error tree, one home for names
     "cli": ["test_cli", "test_compare_cli", "test_forest", "test_init_cli", "test_task_init"],
-    "roles": ["test_failure_traceback", "test_first_run", "test_gc_tuning", "test_opt_in", "test_option_spellings",
+    "roles": ["test_roles", "test_failure_traceback", "test_first_run", "test_gc_tuning", "test_opt_in", "test_option_spellings",
               "test_plugin_faults", "test_private_files", "test_progress", "test_progress_terminal",
               "test_quiet_libraries", "test_redaction_leaks", "test_reruns", "test_runner", "test_settings",
               "test_startup_imports", "test_without_xdist", "test_xdist_share"],

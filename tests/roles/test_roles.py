@@ -21,7 +21,7 @@ from clue_checks.roles.xdist_worker import WorkerSession
 from clue_checks.run_setup import ClueSetup
 from clue_checks.settings import Settings
 
-FIXTURES = Path(__file__).resolve().parents[1] / "clue_checks" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "clue_checks" / "fixtures"
 
 
 def make_setup(tmp_path: Path, **changes: object) -> ClueSetup:
