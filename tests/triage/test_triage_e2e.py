@@ -148,11 +148,13 @@ def test_an_unknown_kind_is_a_usage_error_listing_the_kinds(suite):
     assert "loopy" in result.stderr.str() and "repetition_loop" in result.stderr.str()
 
 
-DISABLE_TRIAGE = """
-import clue_checks.triage as triage
+def disable_triage(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run as it was before kinds existed: every place that asks for a sample's kinds gets none."""
+    import clue_checks.roles.session
+    import clue_checks.sample_verdict
 
-triage.kinds_for = lambda evidence: ()  # the run as it was before kinds existed
-"""
+    for module in (clue_checks.sample_verdict, clue_checks.roles.session):
+        monkeypatch.setattr(module, "kinds_for", lambda evidence: ())
 
 # MedNLI and MeDiSumCode on the bundled fixtures against the default baseline, as the code before triage scored
 # them (recorded from main before kinds were wired in): kinds must not move any of these.
@@ -179,7 +181,7 @@ def without_kinds_and_times(data: dict) -> dict:
     return data
 
 
-def test_kinds_never_change_a_score(suite):
+def test_kinds_never_change_a_score(suite, monkeypatch):
     run(suite, "--clue-tasks=mednli,medisumcode", "--clue-report-dir=on", "--clue-cache=c", "-q", "--tb=no")
     on = json.loads((suite.path / "on" / "clue-report.json").read_text())
     for task, (n, passed, metrics) in KNOWN.items():
@@ -188,7 +190,7 @@ def test_kinds_never_change_a_score(suite):
         assert {m: v["value"] for m, v in summary["metrics"].items()} == pytest.approx(metrics, rel=1e-12, abs=0)
         assert any(summary["kinds"].values())  # the triage really ran
 
-    (suite.path / "conftest.py").write_text(DISABLE_TRIAGE)
+    disable_triage(monkeypatch)
     run(suite, "--clue-tasks=mednli,medisumcode", "--clue-report-dir=off", "--clue-cache=c", "-q", "--tb=no")
     off = json.loads((suite.path / "off" / "clue-report.json").read_text())
     assert not any(n for t in off["tasks"].values() for n in t["kinds"].values())
