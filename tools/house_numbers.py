@@ -18,8 +18,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "clue_checks"
 MODULE_LINES, FUNCTION_LINES, INNER_IMPORTS = 400, 50, 60
 
 
-def _module_name(path: Path) -> str:
-    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+def _module_name(path: Path, package: Path) -> str:
+    parts = path.relative_to(package.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
@@ -40,7 +40,7 @@ def survey(package: Path = PACKAGE) -> dict:
     for path in sorted(package.rglob("*.py")):
         text = path.read_text(encoding="utf-8")
         tree = ast.parse(text)
-        name = _module_name(path)
+        name = _module_name(path, package)
         modules[name] = len(text.splitlines())
         inner_seen: set[int] = set()
         for node in ast.walk(tree):

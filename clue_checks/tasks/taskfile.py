@@ -34,6 +34,7 @@ request.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -46,6 +47,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from clue_checks.report.numbers.thresholds import ThresholdsError, parse
 from clue_checks.tasks.answers import PARSER_KINDS, AnswerParser
 from clue_checks.tasks.task_metrics import METRICS, MetricDef
 from clue_checks.tasks.taskfile_reader import Reader, TaskFileError
@@ -342,10 +344,6 @@ def _thresholds(r: Reader, data: Mapping[str, Any], metric: MetricDef) -> tuple[
 
 def _check_threshold_values(r: Reader, tables: Sequence[Mapping[str, Any]]) -> None:
     """The values in the thresholds file's syntax, checked by its parser (one syntax, one set of checks)."""
-    import json
-
-    from clue_checks.report.numbers.thresholds import ThresholdsError, parse
-
     for section, table in zip(("sample", "gate", "compare"), tables):
         for key, value in table.items():
             try:
