@@ -91,10 +91,11 @@ def build_report(records: Iterable[SampleRecord], facts: RunFacts, *, baseline: 
     verdict = decide(result.gates, result.tasks, compare_gates=comparison.gates, pass_blockers=facts.pass_blockers,
                      deferred=facts.deferred)
     performance, store = _performance(result, facts)
+    kinds = counts_per_task(result.records, {spec.name: spec.kinds for spec in facts.specs})
     return Report(run=MappingProxyType(dict(facts.run)), manifest=MappingProxyType(dict(facts.manifest)),
                   tasks=result.tasks, levels=result.levels, gates=result.gates, verdict=verdict,
                   requests=MappingProxyType(_requests(result, facts.requests)), warnings=tuple(facts.warnings),
-                  kinds=MappingProxyType(counts_per_task(result.records)), comparison=comparison,
+                  kinds=MappingProxyType(kinds), comparison=comparison,
                   performance=performance, store=store, records=result.records,
                   not_run=MappingProxyType(dict(facts.not_run)))
 

@@ -138,9 +138,10 @@ class ReportedTask:
     """A task the shards ran that is not one of CLUE's (a task file's): known from the reports alone."""
 
     title: str
-    level: int | None
+    level: int | str | None
     metric_names: tuple[str, ...]
     batched_metrics: tuple[str, ...] = ()
+    failure_kinds: tuple[str, ...] | None = None  # those the shards counted (a looked-for kind counts 0 too)
 
     @property
     def floor_metrics(self) -> tuple[str, ...]:
@@ -155,8 +156,10 @@ def _reported_tasks(shards: Sequence[ShardReport], known: Mapping[str, Any]) -> 
     for shard in shards:
         for name, entry in shard.report.get("tasks", {}).items():
             if name not in known and name not in out:
+                kinds = entry.get("kinds")
                 out[name] = ReportedTask(entry.get("title") or name, entry.get("level"),
-                                         tuple(entry.get("metrics") or ()))
+                                         tuple(entry.get("metrics") or ()),
+                                         failure_kinds=tuple(kinds) if isinstance(kinds, Mapping) else None)
     return out
 
 
@@ -209,7 +212,7 @@ def _specs(shards: Sequence[ShardReport], tasks: Mapping[str, Any]) -> tuple[Tas
         totals = [e.get("n_total") for e in entries if e.get("n_total") is not None]
         specs.append(TaskSpec(name, task.title, task.level, tuple(task.metric_names), tuple(task.batched_metrics),
                               n_selected=sum(e.get("n_selected", 0) for e in entries) or None,
-                              n_total=max(totals) if totals else None))
+                              n_total=max(totals) if totals else None, kinds=task.failure_kinds))
     return tuple(specs)
 
 

@@ -62,7 +62,8 @@ def run_facts(ctl: Controller) -> RunFacts:
 
 def task_specs(ctl: Controller) -> list[TaskSpec]:
     return [TaskSpec(name, task.title, task.level, tuple(task.metric_names), tuple(task.batched_metrics),
-                     n_selected=ctl.selected.get(name) or None, n_total=_task_size(ctl, name))
+                     n_selected=ctl.selected.get(name) or None, n_total=_task_size(ctl, name),
+                     kinds=task.failure_kinds)
             for name, task in ctl.run.tasks.items()]
 
 

@@ -23,10 +23,13 @@ def _detectors_of(looked_for: tuple[str, ...]) -> tuple[tuple[str, Callable[[Evi
     return tuple((k.name, DETECTORS[k.name]) for k in KINDS if k.name in looked_for)
 
 
-def kind_counts(task: str, kinds_per_sample: Iterable[Sequence[str]]) -> dict[str, int]:
+def kind_counts(task: str, kinds_per_sample: Iterable[Sequence[str]],
+                looked_for: Sequence[str] | None = None) -> dict[str, int]:
     """Samples per kind for one task: every kind looked for on it (0 included: looked for, not found), in table
-    order, then any other kind the samples carry (e.g. from a newer table), by name."""
+    order, then any other kind the samples carry (e.g. from a newer table), by name. `looked_for`: the kinds the
+    task declares (a task file's); None: the kinds table's entry for its name."""
     counted = Counter(kind for kinds in kinds_per_sample for kind in dict.fromkeys(kinds))
-    counts = {name: counted.pop(name, 0) for name in kinds_of_task(task)}
+    wanted = kinds_of_task(task) if looked_for is None else tuple(k.name for k in KINDS if k.name in looked_for)
+    counts = {name: counted.pop(name, 0) for name in wanted}
     counts.update(sorted(counted.items()))
     return counts

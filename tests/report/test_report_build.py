@@ -25,6 +25,7 @@ from clue_checks.report.verdict import EXIT_INCONCLUSIVE, Verdict, decide, exit_
 from clue_checks.report.write.folder import write_folder
 from clue_checks.report.write.markdown import markdown
 from clue_checks.report.write.terminal import summary_lines
+from clue_checks.triage.kinds import kinds_of_task
 
 jsonschema = pytest.importorskip("jsonschema", reason="pip install clue-checks[test] (jsonschema)")
 
@@ -308,3 +309,14 @@ def test_the_documented_verdicts_and_exit_codes_are_the_decided_ones():
     assert set(rows) == set(VERDICTS)
     for word, code in rows.items():
         assert code.strip("*").startswith(str(exit_code(Verdict(word)))), word
+
+
+def test_a_tasks_declared_kinds_are_counted_with_zeros_and_the_rest_from_the_kinds_table():
+    followup = tuple(SampleRecord("followup", f"f{i}", i, "failed", metrics={"accuracy": 0.0}, response="maybe",
+                                  reference="yes", kinds=("wrong_answer",) if i else ("format",)) for i in range(4))
+    specs = (*SPECS, TaskSpec("followup", "Follow-up", None, ("accuracy",), n_total=4,
+                              kinds=("empty", "format", "hedged", "wrong_answer")))
+    report = build_report(records(set()) + list(followup), facts(specs=specs))
+    assert dict(report.kinds["followup"]) == {"empty": 0, "format": 1, "hedged": 0, "wrong_answer": 3}
+    assert tuple(report.kinds["mednli"]) == kinds_of_task("mednli")  # a CLUE task: the kinds table's entry
+    check_schema(report)

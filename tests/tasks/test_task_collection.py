@@ -96,6 +96,9 @@ def test_shards_of_a_task_files_task_merge_into_one_report_with_its_gate_and_own
     assert "cluster" in out["tasks"]["followup"]["metrics"]["accuracy"]["method"]
     assert out["levels"]["in-house"]["value"] == out["tasks"]["followup"]["metrics"]["accuracy"]["value"]
     assert out["tasks"]["followup"]["level"] == "in-house"
+    # every kind the task's choices parser and 0/1 metric make meaningful is counted, found or not
+    assert list(out["tasks"]["followup"]["kinds"]) == ["endpoint_error", "empty", "truncated", "repetition_loop",
+                                                       "format", "hedged", "wrong_answer"]
 
 
 def test_failure_kinds_of_a_task_files_task_select_its_samples_for_a_rerun(project):

@@ -92,6 +92,7 @@ class TaskSpec:
     batched_metrics: tuple[str, ...] = ()
     n_selected: int | None = None  # samples selected to run (None: those that reported)
     n_total: int | None = None  # samples the task has (None: unknown; its gates cannot pass)
+    kinds: tuple[str, ...] | None = None  # the failure kinds looked for on it; None: the kinds table's entry
 
 
 #: (task name, [(response, reference), …] of its scored samples in index order) → values per batched metric

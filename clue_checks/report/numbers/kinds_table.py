@@ -14,9 +14,12 @@ from clue_checks.triage import KIND_NAMES, kind_counts
 from clue_checks.record import SampleRecord
 
 
-def counts_per_task(records: Mapping[str, Sequence[SampleRecord]]) -> dict[str, dict[str, int]]:
-    """Per task: samples per kind, every kind looked for on it (0 included), in the table's order."""
-    return {task: kind_counts(task, [r.kinds for r in rows]) for task, rows in records.items()}
+def counts_per_task(records: Mapping[str, Sequence[SampleRecord]],
+                    looked_for: Mapping[str, Sequence[str] | None] | None = None) -> dict[str, dict[str, int]]:
+    """Per task: samples per kind, every kind looked for on it (0 included), in the table's order.
+    `looked_for`: per task, the kinds it declares (None or absent: the kinds table's entry for its name)."""
+    looked_for = looked_for or {}
+    return {task: kind_counts(task, [r.kinds for r in rows], looked_for.get(task)) for task, rows in records.items()}
 
 
 def _tasks_with_counts(report: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
