@@ -22,7 +22,7 @@ from clue_checks.roles.junit_file import register as register_junit
 from clue_checks.roles.kind_selection import WORKER_KEY as KINDS_KEY
 from clue_checks.roles.kind_selection import split_items
 from clue_checks.roles.mode import Mode
-from clue_checks.roles.options import ProcessLinks, RunOptions, WorkerPlace
+from clue_checks.roles.inputs import ProcessLinks, RunOptions, WorkerPlace
 from clue_checks.roles.private_records import FOLDER_KEY as RECORDS_KEY
 from clue_checks.roles.private_records import channel, open_for_workers
 from clue_checks.roles.progress import ControllerProgress, SessionProgress

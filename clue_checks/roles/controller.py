@@ -34,7 +34,7 @@ from clue_checks.report.write.outcome import note_lines, where_lines, write_safe
 from clue_checks.report.write.terminal import summary_lines
 from clue_checks.roles.baseline import baseline_facts, check_before_inference
 from clue_checks.roles.first_run import HEADLINE_ATTRIBUTE, FailureLines, exit_code_line, wants_compact
-from clue_checks.roles.options import ProcessLinks, RunOptions
+from clue_checks.roles.inputs import ProcessLinks, RunOptions
 from clue_checks.roles.controller_facts import run_facts
 from clue_checks.roles.session import EXIT_UNAVAILABLE, data_folder_missing
 from clue_checks.run_setup import ClueSetup

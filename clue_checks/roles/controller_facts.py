@@ -17,7 +17,7 @@ from clue_checks.report.numbers.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
 from clue_checks.tasks.longhealth import LONGHEALTH_SEED
 from clue_checks.cleaner import Cleaner
 from clue_checks.record import RunDescription, SampleRecord
-from clue_checks.roles.options import RunOptions
+from clue_checks.roles.inputs import RunOptions
 from clue_checks.run_setup import ClueSetup
 from clue_checks.runner import Run
 from clue_checks.tasks.shots import SHOT_SEED

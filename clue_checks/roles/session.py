@@ -30,7 +30,7 @@ from clue_checks.report.write.redact import redact_row
 from clue_checks.roles.baseline import BaselineSide
 from clue_checks.roles.failure_traceback import from_test_function
 from clue_checks.roles.items import FIXTURE, MARKER, sample_param, task_of
-from clue_checks.roles.options import ProcessLinks, RunOptions
+from clue_checks.roles.inputs import ProcessLinks, RunOptions
 from clue_checks.roles.private_records import ATTRIBUTE as PRIVATE_ATTRIBUTE
 from clue_checks.run_setup import ClueSetup
 from clue_checks.runner import Run

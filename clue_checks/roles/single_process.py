@@ -16,7 +16,7 @@ import pytest
 
 from clue_checks.roles.controller import Controller
 from clue_checks.roles.items import sample_param
-from clue_checks.roles.options import ProcessLinks, RunOptions
+from clue_checks.roles.inputs import ProcessLinks, RunOptions
 from clue_checks.roles.progress import SessionProgress, finishes_sample
 from clue_checks.roles.session import SampleSession
 from clue_checks.run_setup import ClueSetup

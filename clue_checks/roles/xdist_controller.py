@@ -20,7 +20,7 @@ from clue_checks.record import RunDescription, WorkerReport
 from clue_checks.report.numbers.run_stats import merge_stats
 from clue_checks.roles.controller import Controller
 from clue_checks.roles.items import adopt_task_files
-from clue_checks.roles.options import ProcessLinks, RunOptions
+from clue_checks.roles.inputs import ProcessLinks, RunOptions
 from clue_checks.roles.session import EXIT_UNAVAILABLE
 from clue_checks.run_setup import ClueSetup
 from clue_checks.runner import Run

@@ -15,7 +15,7 @@ import pytest
 
 from clue_checks.record import WorkerReport
 from clue_checks.roles.items import FIXTURE
-from clue_checks.roles.options import ProcessLinks, RunOptions, WorkerPlace
+from clue_checks.roles.inputs import ProcessLinks, RunOptions, WorkerPlace
 from clue_checks.roles.progress import REPORT_ATTRIBUTE as PROGRESS_ATTRIBUTE
 from clue_checks.roles.progress import finishes_sample
 from clue_checks.roles.session import SampleSession

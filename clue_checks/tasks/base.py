@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from clue_checks.metrics import BatchedValues
-from clue_checks.numbers import shown_for_verdict
+from clue_checks.score_display import shown_for_verdict
 from clue_checks.tasks.families import has_quirk, require_family
 from clue_checks.tasks.profiles import Profile
 

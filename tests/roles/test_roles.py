@@ -13,7 +13,7 @@ import pytest
 from clue_checks.record import RunDescription, SampleRecord, WorkerReport
 from clue_checks.report.numbers.thresholds import load as load_thresholds
 from clue_checks.roles.items import FIXTURE
-from clue_checks.roles.options import ProcessLinks, RunOptions, WorkerPlace
+from clue_checks.roles.inputs import ProcessLinks, RunOptions, WorkerPlace
 from clue_checks.roles.private_records import PrivateRecords
 from clue_checks.roles.single_process import LocalSession, SingleProcessController
 from clue_checks.roles.xdist_controller import XdistController

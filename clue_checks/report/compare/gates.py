@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from clue_checks.numbers import shown_for_verdict
+from clue_checks.score_display import shown_for_verdict
 from clue_checks.report.compare.paired import PairedComparison
 from clue_checks.report.numbers.power import ALPHA, POWER, Detectable, detectable_drop, units_needed
 from clue_checks.report.numbers.thresholds import CompareGate

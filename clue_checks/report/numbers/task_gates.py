@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from clue_checks.numbers import shown_for_verdict
+from clue_checks.score_display import shown_for_verdict
 from clue_checks.report.numbers.task_summary import TaskSummary
 from clue_checks.report.numbers.thresholds import Gate
 
