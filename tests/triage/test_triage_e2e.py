@@ -17,8 +17,8 @@ import pytest
 
 from clue_checks.metrics.icd10 import extract_codes, invalid_codes, is_code_increment
 from clue_checks.server.variants import count_up
-from fakes import copy_suite
 from planted import planted_samples
+from suite_runs import run, suite  # noqa: F401  (suite: a fixture)
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "clue_checks" / "fixtures"
@@ -26,17 +26,6 @@ DEGRADED = "finetune-degraded"
 TASKS = "mednli,meqsum,medisumcode,longhealth-t3"
 
 pytest_plugins = ["pytester"]
-
-
-@pytest.fixture
-def suite(pytester: pytest.Pytester) -> pytest.Pytester:
-    copy_suite(pytester.path)
-    (pytester.path / "conftest.py").write_text("")
-    return pytester
-
-
-def run(suite: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return suite.runpytest_inprocess(f"--clue-data={FIXTURES}", "-p", "no:randomly", *args)
 
 
 def rows_of(folder: Path) -> dict[str, dict]:
