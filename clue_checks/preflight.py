@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from clue_checks.endpoint.store import NO_CACHE, StoreError
+from clue_checks.endpoint.store_types import NO_CACHE
+from clue_checks.errors import StoreError
 
 if TYPE_CHECKING:
     from clue_checks.runner import Run

@@ -34,7 +34,7 @@ from clue_checks.endpoint.outcomes import Outcome, settle, shared_future
 from clue_checks.endpoint.redact import Redactor
 from clue_checks.endpoint.retry import RetryPolicy
 from clue_checks.endpoint.routing import Router, Trace, begin_trace, limit_for
-from clue_checks.endpoint.store import Answer
+from clue_checks.endpoint.store_types import Answer
 from clue_checks.endpoint.store_side import Store, StoreSide
 from clue_checks.endpoint.types import REQUEST_COUNTS, EndpointError, EndpointInfo, EndpointUnavailable, Request, request_key
 

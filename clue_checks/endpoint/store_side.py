@@ -15,7 +15,8 @@ from typing import Any, Protocol, TypeVar
 
 from clue_checks.endpoint.concurrency import Batched
 from clue_checks.endpoint.redact import Redactor
-from clue_checks.endpoint.store import Answer, BadRow, Claim, Lease, StoreError
+from clue_checks.endpoint.store_types import Answer, BadRow, Claim, Lease
+from clue_checks.errors import StoreError
 from clue_checks.endpoint.types import Completion
 
 T = TypeVar("T")

@@ -9,7 +9,8 @@ import pytest
 
 from clue_checks.report.build import RunFacts, build_report
 from clue_checks.report.document import Report
-from clue_checks.report.numbers.aggregate import SampleRecord, TaskSpec
+from clue_checks.record import SampleRecord
+from clue_checks.report.numbers.aggregate import TaskSpec
 from clue_checks.report.numbers.levels import level_scores, own_levels
 from clue_checks.report.write.markdown import markdown
 from clue_checks.report.write.terminal import summary_lines

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clue_checks.report.numbers.aggregate import SampleRecord, group_by_task, summarize_task
+from clue_checks.record import SampleRecord
+from clue_checks.report.numbers.aggregate import group_by_task, summarize_task
 from clue_checks.report.numbers.task_gates import evaluate_gates
 from clue_checks.report.numbers.task_summary import MetricSummary, TaskSummary
 from clue_checks.report.numbers.levels import LEVELS, level_scores
