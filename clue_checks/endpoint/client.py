@@ -27,9 +27,9 @@ import httpx2
 from clue_checks.endpoint._http_errors import (CHECK_ENDPOINT, RETRYABLE_STATUS, RETRYABLE_TRANSPORT, describe_transport_error, excerpt,
                            status_failure, transport_failure)
 from clue_checks.endpoint.discovery import Discovery
-from clue_checks.endpoint.pools import ShardedTransport
 from clue_checks.endpoint.redact import Redactor, install_log_filters, without_userinfo
 from clue_checks.endpoint.retry import Attempts, RetryPolicy
+from clue_checks.endpoint.transports import DEFAULT_TRANSPORT, make_transport
 from clue_checks.endpoint.token_spans import Spans, parse_tgi_spans, parse_vllm_spans
 from clue_checks.endpoint.types import Completion, EndpointError, EndpointInfo, Request
 from clue_checks.endpoint.wire import Malformed, chat_body, decode_json, generate_body, parse_chat, parse_generate, tokenize_body
@@ -95,6 +95,7 @@ class EndpointClient:
         api_key: str | None = None,
         headers: Mapping[str, str] | None = None,
         transport: httpx2.AsyncBaseTransport | None = None,
+        http: str = DEFAULT_TRANSPORT,
         sleep: Sleep = asyncio.sleep,
         rng_seed: int | None = None,
         startup_wait: float = 10.0,
@@ -119,8 +120,9 @@ class EndpointClient:
             # An explicit transport: HTTP(S)_PROXY / ALL_PROXY are not used, so clinical text goes only to
             # the endpoint the user named, never through a proxy (which would also break loopback servers).
             # TLS settings from the environment (SSL_CERT_FILE, SSL_CERT_DIR) still apply.
-            # The in-flight limit bounds concurrency, not the pools; sockets are kept warm.
-            transport = ShardedTransport(tls=httpx2.URL(self.url).scheme == "https")
+            # The in-flight limit bounds concurrency, not the pools; sockets are kept warm. `http` names the
+            # transport (`transports`): h11 on asyncio streams by default, or httpx2's own.
+            transport = make_transport(http, tls=httpx2.URL(self.url).scheme == "https")
         # Redirects are not followed: a POST with the API key would go wherever the server says.
         self._http = httpx2.AsyncClient(base_url=self.url, headers=sent_headers, transport=transport,
                                         timeout=httpx2.Timeout(timeout, connect=connect_timeout),

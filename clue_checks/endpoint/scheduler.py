@@ -35,6 +35,7 @@ from clue_checks.endpoint.redact import Redactor
 from clue_checks.endpoint.retry import RetryPolicy
 from clue_checks.endpoint.routing import Router, Trace, begin_trace, limit_for
 from clue_checks.endpoint.store_types import Answer
+from clue_checks.endpoint.transports import DEFAULT_TRANSPORT
 from clue_checks.endpoint.store_side import Store, StoreSide
 from clue_checks.endpoint.types import REQUEST_COUNTS, EndpointError, EndpointInfo, EndpointUnavailable, Request, request_key
 
@@ -69,6 +70,7 @@ class Scheduler(StoreSide):
         model_revision: str | None = None,
         startup_wait: float = 10.0,
         redact_server_text: bool = False,
+        http: str = DEFAULT_TRANSPORT,
     ) -> None:
         if not urls:
             raise ValueError("at least one endpoint URL is needed")
@@ -82,6 +84,7 @@ class Scheduler(StoreSide):
         self._model_name = model_name
         self._model_revision = model_revision
         self._startup_wait = startup_wait
+        self._http = http  # the HTTP transport's name (`transports`)
         # Under --clue-redact a server's own words (a 400 quoting the prompt) are hashed in every error.
         self.redact = Redactor.for_endpoint(api_key=api_key, headers=headers, urls=urls,
                                             hash_server_text=redact_server_text)
@@ -132,7 +135,8 @@ class Scheduler(StoreSide):
         clients = [
             EndpointClient(url, timeout=self._timeout, connect_timeout=CONNECT_TIMEOUT, retry=self._retry,
                            api_key=self._api_key, headers=self._headers, startup_wait=self._startup_wait,
-                           gate=self._router.gate(index), hash_server_text=self.redact.hash_server_text)
+                           gate=self._router.gate(index), hash_server_text=self.redact.hash_server_text,
+                           http=self._http)
             for index, url in enumerate(self._urls)
         ]
         try:
