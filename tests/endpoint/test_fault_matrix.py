@@ -28,6 +28,7 @@ from clue_checks.endpoint.client import EndpointClient
 from clue_checks.endpoint.retry import RetryPolicy
 from clue_checks.endpoint.scheduler import Outcome, Scheduler
 from clue_checks.endpoint.store import NullStore, ResponseStore, StoreError
+from clue_checks.endpoint.transports import TRANSPORTS
 from clue_checks.endpoint.types import (EndpointError, EndpointIdentity, EndpointUnavailable, GenerationParams, Request,
                                         request_key, utf8_safe)
 
@@ -45,10 +46,21 @@ def upper(body: Any, count: int) -> Any:
     return generated(body["inputs"].upper())
 
 
+HTTP: dict[str, str] = {}  # the transport of the case running now
+
+
+@pytest.fixture(autouse=True, params=TRANSPORTS)
+def http(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every case on each transport the client can send with: the same faults must give the same results."""
+    HTTP["name"] = request.param
+    yield request.param
+    HTTP.clear()
+
+
 @contextmanager
 def running(urls: str | Sequence[str], store: Any = None, **kwargs: Any) -> Iterator[Scheduler]:
     scheduler = Scheduler([urls] if isinstance(urls, str) else list(urls), NullStore() if store is None else store,
-                          retry=kwargs.pop("retry", FAST), **kwargs)
+                          retry=kwargs.pop("retry", FAST), http=HTTP["name"], **kwargs)
     try:
         scheduler.start()
         yield scheduler
@@ -575,7 +587,7 @@ def test_an_echoed_api_key_at_discovery_appears_in_no_message():
         return 401, {}, {"error": f"bad key {KEY}"}
 
     with FakeServer(handler) as server:
-        s = Scheduler([server.url], NullStore(), api_key=KEY)
+        s = Scheduler([server.url], NullStore(), api_key=KEY, http=HTTP["name"])
         with pytest.raises(EndpointUnavailable) as caught:
             s.start()
         s.close()
@@ -589,7 +601,7 @@ def test_https_to_a_plain_http_server_says_so():
     with FakeServer(tgi_handler(upper)) as server:
         url = server.url.replace("http://", "https://")
         with pytest.raises(EndpointUnavailable) as caught:
-            asyncio.run(EndpointClient(url).discover())
+            asyncio.run(EndpointClient(url, http=HTTP["name"]).discover())
     message = str(caught.value)
     assert "TLS handshake failed" in message and "try http:// instead of https://" in message
     assert "Is the model server running" not in message
@@ -603,7 +615,7 @@ def test_a_redirect_says_where_to():
 
     with FakeServer(handler) as server:
         with pytest.raises(EndpointUnavailable) as caught:
-            asyncio.run(EndpointClient(server.url).discover())
+            asyncio.run(EndpointClient(server.url, http=HTTP["name"]).discover())
         assert f"redirects to {server.url}/api/health" in str(caught.value)
         assert f"give --model-endpoint={server.url}/api " in str(caught.value)
         assert server.count("/api/health") == 0  # not followed: the key would go wherever it points
@@ -629,7 +641,7 @@ def test_a_tiny_request_timeout_is_called_too_small_not_a_loading_server():
     try:
         with FakeServer(tgi_handler(upper, health=slow_health)) as server:
             with pytest.raises(EndpointUnavailable) as caught:
-                asyncio.run(EndpointClient(server.url, timeout=0.000001, startup_wait=0.3).discover())
+                asyncio.run(EndpointClient(server.url, timeout=0.000001, startup_wait=0.3, http=HTTP["name"]).discover())
     finally:
         release.set()
     message = str(caught.value)

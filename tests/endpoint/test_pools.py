@@ -1,4 +1,5 @@
-"""The client's transport: requests spread over several connection pools, each closed at the end."""
+"""The client's transports: httpx2's in several connection pools, each closed at the end; h11 on asyncio streams,
+keep-alive, the same bytes on the wire, TLS only with a CA bundle loaded."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import httpx2
 import pytest
 
 from clue_checks.endpoint.client import EndpointClient
+from clue_checks.endpoint.h11_transport import H11Transport
 from clue_checks.endpoint.pools import SHARDS, ShardedTransport
+from clue_checks.endpoint.transports import make_transport
 from fakes import FakeServer
 
 
@@ -69,7 +72,7 @@ def _verify_contexts(monkeypatch, url: str) -> list[ssl.SSLContext]:
         return real(**kwargs)
 
     monkeypatch.setattr(httpx2, "AsyncHTTPTransport", recording)
-    client = EndpointClient(url)
+    client = EndpointClient(url, http="httpx2")
     asyncio.run(client.aclose())
     return made
 
@@ -91,3 +94,82 @@ def test_an_https_client_loads_the_ca_bundle_once(monkeypatch):
     contexts = _verify_contexts(monkeypatch, "https://model.example:8443")
     assert loaded == [1] and len({id(c) for c in contexts}) == 1
     assert contexts[0].verify_mode == ssl.CERT_REQUIRED and contexts[0].cert_store_stats()["x509_ca"] > 0
+
+
+def test_the_h11_transport_of_a_plain_http_client_loads_no_ca_bundle_and_trusts_nothing(monkeypatch):
+    monkeypatch.setattr(httpx2, "create_ssl_context", lambda *a, **k: pytest.fail("CA bundle loaded for http://"))
+    context = H11Transport(tls=False).ssl_context
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.cert_store_stats()["x509_ca"] == 0
+
+
+def test_the_h11_transport_of_an_https_client_trusts_the_ca_bundle():
+    context = H11Transport(tls=True).ssl_context
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.cert_store_stats()["x509_ca"] > 0
+
+
+def test_the_client_sends_with_h11_unless_told_otherwise():
+    assert isinstance(EndpointClient("http://127.0.0.1:9")._http._transport, H11Transport)
+    assert isinstance(EndpointClient("http://127.0.0.1:9", http="httpx2")._http._transport, ShardedTransport)
+    with pytest.raises(ValueError, match="unknown HTTP transport 'curl'"):
+        make_transport("curl", tls=False)
+
+
+@pytest.mark.parametrize("http", ["h11", "httpx2"])
+def test_many_concurrent_requests_then_more_on_kept_alive_sockets(http):
+    server = FakeServer(lambda method, path, body, count: (200, {}, {"echo": body["i"]})).start()
+    try:
+        async def go() -> list[int]:
+            async with httpx2.AsyncClient(base_url=server.url, transport=make_transport(http, tls=False)) as client:
+                replies = list(await asyncio.gather(*(client.post("/", json={"i": i}) for i in range(64))))
+                replies += [await client.post("/", json={"i": i}) for i in range(64, 80)]  # one socket, reused
+                return [r.json()["echo"] for r in replies]
+
+        assert asyncio.run(go()) == list(range(80))
+    finally:
+        server.stop()
+
+
+def test_a_server_closing_after_each_answer_costs_no_request():
+    server = FakeServer(lambda method, path, body, count: (200, {"Connection": "close"}, {"n": count})).start()
+    try:
+        async def go() -> list[int]:
+            async with httpx2.AsyncClient(base_url=server.url, transport=H11Transport(tls=False)) as client:
+                return [(await client.get("/")).json()["n"] for _ in range(5)]
+
+        assert asyncio.run(go()) == [1, 2, 3, 4, 5]
+    finally:
+        server.stop()
+
+
+async def _wire_of(http: str, body: dict) -> bytes:
+    """The bytes one client request puts on the wire (up to the end of its body), with `http` as transport."""
+    received = bytearray()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        received.extend(head + await reader.readexactly(length))
+        answer = b'{"generated_text": "ok", "details": {"finish_reason": "length", "generated_tokens": 1}}'
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                     % (len(answer), answer))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        async with EndpointClient(url, http=http, api_key="sk-test") as client:
+            await client._send("/generate", body, lambda data: data)
+    finally:
+        server.close()
+        await server.wait_closed()
+    return bytes(received).replace(url.split("//")[1].encode(), b"HOST")
+
+
+def test_both_transports_put_the_same_bytes_on_the_wire():
+    body = {"inputs": "Ärztin: fever \u2014 38.5\u00b0C", "parameters": {"max_new_tokens": 5, "do_sample": False}}
+    h11_bytes, httpx_bytes = (asyncio.run(_wire_of(http, body)) for http in ("h11", "httpx2"))
+    assert h11_bytes == httpx_bytes
+    assert h11_bytes.startswith(b"POST /generate HTTP/1.1\r\nHost: HOST\r\n")
+    assert b"Authorization: Bearer sk-test\r\n" in h11_bytes and "°C".encode() in h11_bytes
