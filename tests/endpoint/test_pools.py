@@ -109,8 +109,10 @@ def test_the_h11_transport_of_an_https_client_trusts_the_ca_bundle():
 
 
 def test_the_client_sends_with_h11_unless_told_otherwise():
-    assert isinstance(EndpointClient("http://127.0.0.1:9")._http._transport, H11Transport)
-    assert isinstance(EndpointClient("http://127.0.0.1:9", http="httpx2")._http._transport, ShardedTransport)
+    for http, kind in ((None, H11Transport), ("httpx2", ShardedTransport)):
+        client = EndpointClient("http://127.0.0.1:9", **({"http": http} if http else {}))
+        assert isinstance(client._http._transport, kind)
+        asyncio.run(client.aclose())
     with pytest.raises(ValueError, match="unknown HTTP transport 'curl'"):
         make_transport("curl", tls=False)
 
