@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import subprocess
 from collections import Counter
+from pathlib import Path
 
 import httpx2
 import pytest
@@ -14,6 +16,7 @@ from clue_checks.endpoint.client import EndpointClient
 from clue_checks.endpoint.h11_transport import H11Transport
 from clue_checks.endpoint.pools import SHARDS, ShardedTransport
 from clue_checks.endpoint.transports import make_transport
+from clue_checks.endpoint.types import EndpointUnavailable
 from fakes import FakeServer
 
 
@@ -175,3 +178,60 @@ def test_both_transports_put_the_same_bytes_on_the_wire():
     assert h11_bytes == httpx_bytes
     assert h11_bytes.startswith(b"POST /generate HTTP/1.1\r\nHost: HOST\r\n")
     assert b"Authorization: Bearer sk-test\r\n" in h11_bytes and "°C".encode() in h11_bytes
+
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key, made by openssl: (cert, key)."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    made = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                           "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key),
+                           "-out", str(cert)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"openssl could not make a certificate: {made.stderr[-200:]!r}")
+    return cert, key
+
+
+async def _over_tls(cert: Path, key: Path, http: str) -> str:
+    """/health of a TLS server on 127.0.0.1 through an EndpointClient using `http`: 'ok', or discovery's error."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+        except (OSError, asyncio.IncompleteReadError):  # the client refused the certificate
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=context)
+    try:
+        async with EndpointClient(f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}", http=http,
+                                  startup_wait=0.5) as client:
+            if await client.healthy():
+                return "ok"
+            try:
+                await client.discover()
+            except EndpointUnavailable as exc:
+                return str(exc)
+            return "discovered"
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.slow  # openssl makes the certificate
+@pytest.mark.parametrize("http", ["h11", "httpx2"])
+def test_tls_with_a_trusted_certificate_and_only_then(certificate, http, monkeypatch):
+    cert, key = certificate
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # how a user trusts their own CA
+    assert asyncio.run(_over_tls(cert, key, http)) == "ok"
+    monkeypatch.delenv("SSL_CERT_FILE")
+    monkeypatch.setenv("SSL_CERT_DIR", str(cert.parent / "none"))
+    message = asyncio.run(_over_tls(cert, key, http))
+    assert "TLS handshake failed" in message and "certificate is not trusted" in message, message
