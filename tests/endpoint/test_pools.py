@@ -4,6 +4,8 @@ keep-alive, the same bytes on the wire, TLS only with a CA bundle loaded."""
 from __future__ import annotations
 
 import asyncio
+import gzip
+import json
 import ssl
 import subprocess
 from collections import Counter
@@ -235,3 +237,33 @@ def test_tls_with_a_trusted_certificate_and_only_then(certificate, http, monkeyp
     monkeypatch.setenv("SSL_CERT_DIR", str(cert.parent / "none"))
     message = asyncio.run(_over_tls(cert, key, http))
     assert "TLS handshake failed" in message and "certificate is not trusted" in message, message
+
+
+async def _chunked_gzip_answer(http: str, payload: bytes) -> bytes:
+    """What the client reads from an answer sent gzip-compressed, in chunked transfer encoding, three chunks."""
+    packed = gzip.compress(payload)
+    parts = [packed[:10], packed[10:20], packed[20:]]
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for part in parts:
+            writer.write(b"%x\r\n%s\r\n" % (len(part), part))
+            await writer.drain()
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        async with httpx2.AsyncClient(base_url=url, transport=make_transport(http, tls=False)) as client:
+            return (await client.get("/")).content
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.parametrize("http", ["h11", "httpx2"])
+def test_a_chunked_gzip_answer_is_read_whole_and_decoded(http):
+    payload = json.dumps({"generated_text": "fever " * 200}).encode()
+    assert asyncio.run(_chunked_gzip_answer(http, payload)) == payload
