@@ -26,7 +26,9 @@ import httpx2
 
 from clue_checks.endpoint._http_errors import (CHECK_ENDPOINT, RETRYABLE_STATUS, RETRYABLE_TRANSPORT, describe_transport_error, excerpt,
                            status_failure, transport_failure)
+from clue_checks.endpoint.direct import DirectPost
 from clue_checks.endpoint.discovery import Discovery
+from clue_checks.endpoint.h11_transport import H11Transport
 from clue_checks.endpoint.redact import Redactor, install_log_filters, without_userinfo
 from clue_checks.endpoint.retry import Attempts, RetryPolicy
 from clue_checks.endpoint.transports import DEFAULT_TRANSPORT, make_transport
@@ -127,6 +129,9 @@ class EndpointClient:
         self._http = httpx2.AsyncClient(base_url=self.url, headers=sent_headers, transport=transport,
                                         timeout=httpx2.Timeout(timeout, connect=connect_timeout),
                                         follow_redirects=False)
+        # The h11 transport takes the POSTs directly (`direct`): the same bytes, less CPU.
+        self._post = (DirectPost(self._http, transport).post if isinstance(transport, H11Transport)
+                      else self._post_through_client)
         self._discovery = Discovery(self._http, self.url, request_timeout=timeout, connect_timeout=connect_timeout,
                                     startup_wait=startup_wait, retry=retry, sleep=sleep, rng=self._rng)
 
@@ -228,7 +233,7 @@ class EndpointClient:
         """One POST and its answer parsed; any failure is an EndpointError with its kind."""
         url = self.url + path
         try:
-            response = await self._http.post(path, json=body)
+            answer = await self._post(path, body)
         except httpx2.TransportError as exc:
             raise transport_failure(exc, url, self._timeout) from exc
         except httpx2.DecodingError as exc:  # a body that its Content-Encoding cannot decode
@@ -237,14 +242,21 @@ class EndpointClient:
         except httpx2.HTTPError as exc:  # unsupported protocol, too many redirects, …: a setting
             raise EndpointError(f"POST {path} failed ({self._describe(exc)})", url=url, hint=CHECK_ENDPOINT,
                                 kind="refused") from exc
-        if not response.is_success:
-            raise status_failure(response, "POST", path, url)
+        if isinstance(answer, httpx2.Response):
+            if not answer.is_success:
+                raise status_failure(answer, "POST", path, url)
+            answer = (answer.status_code, answer.content, answer.headers.get("content-type", ""))
+        status, content, content_type = answer
         try:
-            return parse(decode_json(response.content, response.headers.get("content-type", "")))
+            return parse(decode_json(content, content_type))
         except Malformed as exc:
-            raise EndpointError(f"malformed response ({exc})", url=url, status=response.status_code,
-                                server_message=excerpt(response.text) or "(empty body)", retryable=True,
+            text = httpx2.Response(status, headers={"content-type": content_type}, content=content).text
+            raise EndpointError(f"malformed response ({exc})", url=url, status=status,
+                                server_message=excerpt(text) or "(empty body)", retryable=True,
                                 kind="malformed") from None
+
+    async def _post_through_client(self, path: str, body: dict[str, Any]) -> httpx2.Response:
+        return await self._http.post(path, json=body)
 
     def _describe(self, exc: httpx2.HTTPError) -> str:
         if isinstance(exc, httpx2.TransportError):

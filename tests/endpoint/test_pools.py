@@ -149,7 +149,7 @@ def test_a_server_closing_after_each_answer_costs_no_request():
         server.stop()
 
 
-async def _wire_of(http: str, body: dict) -> bytes:
+async def _wire_of(http: str, body: dict, prefix: str = "") -> bytes:
     """The bytes one client request puts on the wire (up to the end of its body), with `http` as transport."""
     received = bytearray()
 
@@ -166,7 +166,7 @@ async def _wire_of(http: str, body: dict) -> bytes:
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
     try:
-        async with EndpointClient(url, http=http, api_key="sk-test") as client:
+        async with EndpointClient(url + prefix, http=http, api_key="sk-test", headers={"X-Tenant": "ward 7"}) as client:
             await client._send("/generate", body, lambda data: data)
     finally:
         server.close()
@@ -174,11 +174,13 @@ async def _wire_of(http: str, body: dict) -> bytes:
     return bytes(received).replace(url.split("//")[1].encode(), b"HOST")
 
 
-def test_both_transports_put_the_same_bytes_on_the_wire():
+@pytest.mark.parametrize("prefix", ["", "/api"])
+def test_both_transports_put_the_same_bytes_on_the_wire(prefix):
     body = {"inputs": "Ärztin: fever \u2014 38.5\u00b0C", "parameters": {"max_new_tokens": 5, "do_sample": False}}
-    h11_bytes, httpx_bytes = (asyncio.run(_wire_of(http, body)) for http in ("h11", "httpx2"))
+    h11_bytes, httpx_bytes = (asyncio.run(_wire_of(http, body, prefix)) for http in ("h11", "httpx2"))
     assert h11_bytes == httpx_bytes
-    assert h11_bytes.startswith(b"POST /generate HTTP/1.1\r\nHost: HOST\r\n")
+    assert h11_bytes.startswith(f"POST {prefix}/generate HTTP/1.1\r\nHost: HOST\r\n".encode())
+    assert b"X-Tenant: ward 7\r\n" in h11_bytes
     assert b"Authorization: Bearer sk-test\r\n" in h11_bytes and "°C".encode() in h11_bytes
 
 
