@@ -10,6 +10,8 @@ The path of one request, one concern per layer (as httpx's own `send` → `_send
       → _send                                secrets out of any error (the redaction boundary)
         → _send_with_retries                 a slot from the gate, tries, backoff (`retry.Attempts`)
           → _send_once                       one POST; every failure classified (`_http_errors`)
+            → the transport                  h11 on asyncio streams (`h11_transport`, its POSTs `direct`),
+                                             or httpx2's own (`http="httpx2"`): the same bytes (`transports`)
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ so the client's classification of failures is unchanged) and replaces only the c
   (SSL_CERT_FILE / SSL_CERT_DIR apply).
 
 `send()` is the transport without httpx2's objects (method, target, headers, body, timeouts in;
-status, headers, reason, body out), for the benchmark of the raw path.
+status, headers, reason, body out): the client's POSTs take it (`direct`), and so does the benchmark.
 """
 
 from __future__ import annotations

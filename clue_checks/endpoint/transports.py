@@ -1,7 +1,7 @@
 """The HTTP transports the client can send with, by name, behind its one seam (an httpx2 transport).
 
-`h11` (the default): HTTP/1.1 on asyncio streams and h11 (`h11_transport`), about half the client's CPU
-per request of httpx2's own. `httpx2`: httpx2's transport (httpcore2 on anyio) in sharded pools
+`h11` (the default): HTTP/1.1 on asyncio streams and h11 (`h11_transport`; the client's POSTs go to it
+`direct`ly), less than half the client's CPU per request of httpx2's own. `httpx2`: httpx2's transport (httpcore2 on anyio) in sharded pools
 (`pools`), as before. Both send the same bytes; bench/bench_transports.py has the numbers.
 """
 
