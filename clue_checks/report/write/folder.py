@@ -20,11 +20,11 @@ from clue_checks.report.write.redact import redact_row
 
 
 def prediction_rows(report: Report) -> dict[str, Iterator[dict[str, Any]]]:
-    """Per task, the rows of `predictions/<task>.jsonl` in scoring order, made one at a time (a full run's
-    prompts are large: they are not held twice); with `run.redacted` (--clue-redact) their clinical text is
+    """Per task, the rows of `predictions/<task>.jsonl` in scoring order, made one at a time, each record's texts
+    read back from where they lie (`SampleRecord.filled`): a full run's prompts are never all in memory; with `run.redacted` (--clue-redact) their clinical text is
     hashed (`redact.redact_row`)."""
     shown = redact_row if report.run.get("redacted") else dict
-    return {task: (shown(prediction_row(r)) for r in sorted(rows, key=lambda r: r.index))
+    return {task: (shown(prediction_row(r.filled())) for r in sorted(rows, key=lambda r: r.index))
             for task, rows in report.records_to_write().items()}
 
 
