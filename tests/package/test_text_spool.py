@@ -12,7 +12,9 @@ from clue_checks.errors import ClueError
 from clue_checks.record import SampleRecord, WorkerReport
 from clue_checks.report.build import RunFacts, build_report
 from clue_checks.report.numbers.aggregate import TaskSpec
-from clue_checks.report.write.folder import write_folder
+from clue_checks.report.write import html
+from clue_checks.report.write.folder import prediction_rows, write_folder, write_page
+from clue_checks.report.write.html_rows import rows_of
 from clue_checks.report.write.pieces import read_predictions
 from clue_checks.roles.private_records import PrivateRecords
 from clue_checks.text_spool import TextRef, TextSpool, TextSpoolError
@@ -99,3 +101,19 @@ def test_the_report_folder_of_spooled_records_is_byte_for_byte_that_of_whole_rec
     apart = read_predictions(tmp_path / "a", texts_apart=True)["meqsum"]
     assert all(r.prompt is None and r.texts is not None for r in apart)
     assert [r.filled() for r in apart] == read_predictions(tmp_path / "a")["meqsum"]
+
+
+def test_the_page_written_as_its_rows_are_read_is_the_page_of_all_rows_at_once(tmp_path):
+    """Two tasks (one of a single prompt), prompts sharing a long start and cut in the middle, kinds, a row
+    without a prompt, text the island escapes: the streamed page is the page `html.write_page` draws."""
+    records = [record(i, prompt=f"{'system and shots <&> ' * 300}question {i} " + "doc\u2028 " * (900 + i))
+               for i in range(5)]
+    records += [record(5, prompt=None), record(0, task="mednli", prompt="one prompt only", kinds=())]
+    specs = (TaskSpec("meqsum", "MeQSum", 1, ("rougeL",)), TaskSpec("mednli", "MedNLI", 1, ("accuracy",)))
+    report = build_report([r.spooled(TextSpool(tmp_path / "main.texts")) for r in records],
+                          RunFacts(run={"model_id": "m"}, manifest={}, specs=specs))
+    (tmp_path / "whole").mkdir()
+    html.write_page(tmp_path / "whole", report.as_dict(), rows_of(prediction_rows(report)))
+    streamed = write_page(tmp_path, report)
+    assert streamed.read_bytes() == (tmp_path / "whole" / "index.html").read_bytes()
+    assert b"characters not shown" in streamed.read_bytes()  # the prompts were cut as the page cuts them

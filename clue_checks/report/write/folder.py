@@ -12,8 +12,7 @@ from clue_checks.private_files import ignore_report_parts
 from clue_checks.report.document import Report
 from clue_checks.report.files import PREDICTIONS, REPORT_JSON, REPORT_MD
 from clue_checks.report.integrity import stamped
-from clue_checks.report.write.html import write_page as page
-from clue_checks.report.write.html_rows import rows_of
+from clue_checks.report.write.html_stream import write_streamed_page
 from clue_checks.report.write.pieces import prediction_row
 from clue_checks.report.write.markdown import markdown
 from clue_checks.report.write.redact import redact_row
@@ -54,8 +53,9 @@ def write_files(directory: Path, report: Report) -> list[Path]:
 
 
 def write_page(directory: Path, report: Report) -> Path:
-    """index.html from the report and the rows the prediction files hold (raises OSError, ValueError)."""
-    return page(directory, report.as_dict(), rows_of(prediction_rows(report)))
+    """index.html from the report and the rows the prediction files hold, written as they are read (raises
+    OSError, ValueError)."""
+    return write_streamed_page(directory, report.as_dict(), lambda: prediction_rows(report))
 
 
 def write_folder(directory: Path, report: Report) -> list[Path]:
