@@ -11,12 +11,14 @@ request per text counted), rendered and scored. The questions:
 - wall and CPU of the run.
 
 The data (`longhealth_synth.py`, synthetic, deterministic) is written to a temporary folder; the
-real suite runs as a subprocess (`tests_clinical/test_longhealth_t{1,2,3}.py`, `--clue-no-cache`, `-q`)
+real suite runs as a subprocess in one process (no `-n`: as `-n 0`; `tests_clinical/test_longhealth_t{1,2,3}.py`,
+`--clue-no-cache`, `-q`)
 against the embedded baseline server (`clue_checks.server.BaselineServer`, which has TGI's
 `/tokenize` with offsets) on 127.0.0.1 in this process, answering at once.
 
     python bench/bench_longhealth_scale.py                  # 20 × 20 × 5,500 words: 6,000 prompts (~2 min)
     python bench/bench_longhealth_scale.py --patients 4     # a quick look (1,200 prompts)
+    python bench/bench_longhealth_scale.py --patients 67    # 20,100 prompts: is memory flat in the samples? (~10 min)
     python bench/bench_longhealth_scale.py --repo ../other-checkout
 
 Not a test: timing claims live here and in bench/README.md.

@@ -29,6 +29,7 @@
     + MergeError              report/merge.py: shards that cannot be merged
     + ComparabilityError      report/compare/manifest_check.py: two runs that must not be compared
     + FolderBusy              report/folder_lock.py: another run holds the report folder
+    + TextSpoolError          text_spool.py: a sample's texts that cannot be spooled or read back (also an OSError)
 
 Catch the family (or ``ClueError``) where the message is shown; the message is already what the user reads.
 Two exceptions stay outside the tree because no user ever sees them: ``endpoint.wire.Malformed`` (a 2xx

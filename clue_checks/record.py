@@ -1,6 +1,7 @@
 """What crosses xdist's wire between the processes of a run, as plain JSON-able values.
 
-- `SampleRecord`: what one sample test reports (the sample side builds it, the report side reads it).
+- `SampleRecord`: what one sample test reports (the sample side builds it, the report side reads it); its
+  prompt, response and reference travel as a `TextRef` to the process's spool file (text_spool.py).
 - `RunDescription`: what a sample session learned when it connected.
 - `WorkerReport`: what an xdist worker hands the controller when it finishes (its `workeroutput`).
 
@@ -10,9 +11,11 @@ Both sides import this module; it imports nothing of theirs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, ClassVar
+
+from clue_checks.text_spool import TEXT_KEYS, TextRef, TextSpool
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,21 @@ class SampleRecord:
     node_id: str | None = None
     # In comparison mode: the baseline's answer to the same sample (report/baseline_report.baseline_of)
     baseline: Mapping[str, Any] | None = None
+    # Where its prompt, response and reference lie while the run goes on (text_spool.py); they are None here then
+    texts: TextRef | None = None
+
+    def spooled(self, spool: TextSpool) -> "SampleRecord":
+        """The record with its long texts in `spool` (raises TextSpoolError naming the file)."""
+        if self.texts is not None:
+            return self
+        ref = spool.put({key: getattr(self, key) for key in TEXT_KEYS})
+        return replace(self, prompt=None, response=None, reference=None, texts=ref)
+
+    def filled(self) -> "SampleRecord":
+        """The record with its texts read back, as it was before `spooled` (raises TextSpoolError)."""
+        if self.texts is None:
+            return self
+        return replace(self, texts=None, **self.texts.read())
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +70,7 @@ class SampleRecord:
             "tokens_in": self.tokens_in, "tokens_out": self.tokens_out, "latency_s": self.latency_s,
             "prompt": self.prompt, "parsed": self.parsed, "node_id": self.node_id,
             **({"baseline": dict(self.baseline)} if self.baseline is not None else {}),
+            **({"texts": self.texts.as_dict()} if self.texts is not None else {}),
         }
 
     @classmethod
@@ -59,6 +78,8 @@ class SampleRecord:
         fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         if "kinds" in fields:
             fields["kinds"] = tuple(fields["kinds"] or ())
+        if fields.get("texts") is not None:
+            fields["texts"] = TextRef.from_dict(fields["texts"])
         return cls(**fields)
 
 

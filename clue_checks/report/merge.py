@@ -76,7 +76,7 @@ def read_shard(directory: Path) -> ShardReport:
     if not isinstance(report, dict) or "run" not in report or "manifest" not in report:
         raise MergeError(f"{path}: not a clue-checks report with a manifest (written by an older version?)")
     try:
-        records = read_predictions(directory)
+        records = read_predictions(directory, texts_apart=True)  # texts read back as the merge writes
     except (OSError, ValueError) as exc:
         raise MergeError(str(exc)) from None
     expected = {t: s.get("n_samples", 0) for t, s in report.get("tasks", {}).items()}

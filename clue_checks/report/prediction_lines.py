@@ -24,11 +24,20 @@ class PredictionLineError(ReportError, ValueError):
 
 def prediction_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, row) for each line of `path` that is not blank."""
+    for number, _, _, row in placed_prediction_rows(path):
+        yield number, row
+
+
+def placed_prediction_rows(path: Path) -> Iterator[tuple[int, int, int, dict[str, Any]]]:
+    """(line number, byte offset, byte length, row) for each line of `path` that is not blank: where each row
+    lies, for a reader that keeps only that (text_spool.TextRef)."""
     try:
         with path.open("rb") as handle:
+            offset = 0
             for number, raw in enumerate(handle, start=1):  # a binary file's lines end at b"\n" only
                 if raw.strip():
-                    yield number, _row(path, number, raw)
+                    yield number, offset, len(raw.rstrip(b"\r\n")), _row(path, number, raw)
+                offset += len(raw)
     except OSError as exc:
         raise PredictionLineError(f"{path}: cannot read it ({exc.strerror or exc})") from None
 

@@ -147,7 +147,6 @@ def worker_input(config: pytest.Config, setup: ClueSetup, workerinput: dict[str,
     if settings.select is not None:
         workerinput[SELECT_KEY] = sorted(wanted(config, settings.select, settings.selected_from))
     workerinput[COUNTS_KEY] = folder_for_workers(config)  # a killed worker's requests still count
-    if settings.redact:
-        workerinput[RECORDS_KEY] = open_for_workers(config)  # records' text outside the reports
+    workerinput[RECORDS_KEY] = open_for_workers(config)  # records' text outside the reports (spools; --clue-redact)
     if setup.kind_selection is not None:  # --clue-kind, read once here: a worker may start after the report goes
         workerinput[KINDS_KEY] = sorted(setup.kind_selection.ids)

@@ -145,7 +145,7 @@ class Controller:
             self.records.append(record)
             if self._junit_additions is not None:
                 junit.add_sample_output(self._junit_additions, report,
-                                        junit.sample_output(record, redact=self.setup.settings.redact))
+                                        junit.sample_output(record.filled(), redact=self.setup.settings.redact))
         elif report.failed and not getattr(report, "clue_sample", False):
             self.other_failures += 1
         if report.failed and getattr(report, "clue_sample", False):

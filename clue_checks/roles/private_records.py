@@ -10,6 +10,10 @@ controller needs for batched metrics (BERTScore), goes by a private channel:
   0600), made by the controller, named to the workers in their workerinput, removed at the end.
 
 The response store, which holds the same text, stays the only file of a run that keeps it.
+
+The same folder holds each process's text spool (text_spool.py, whatever --clue-redact says): a sample's
+prompt, response and reference, written as its test finishes, read back by the report; in one process the
+folder is made when the first sample's texts are spooled.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from clue_checks.text_spool import TextSpool
 
 FOLDER_KEY = "clue_private_records"
 ATTRIBUTE = "clue_private"  # set on a report whose record's text travels here
@@ -40,6 +46,15 @@ class PrivateRecords:
         self._pending: dict[str, dict[str, Any]] = {}
         self._offsets: dict[Path, int] = {}
         self._fd: int | None = None
+        self._spool: TextSpool | None = None
+
+    def spool(self) -> TextSpool:
+        """This process's text spool, in the folder (one process: a folder of its own, made now, 0700)."""
+        if self._spool is None:
+            if self.folder is None:
+                self.folder, self._owner = Path(tempfile.mkdtemp(prefix="clue-records-")), True
+            self._spool = TextSpool(self.folder / f"{self._worker or 'main'}.texts")
+        return self._spool
 
     def put(self, node_id: str, when: str, record: dict[str, Any]) -> None:
         if self.folder is None or self._worker is None:
@@ -69,6 +84,8 @@ class PrivateRecords:
                 self._pending[entry["key"]] = entry["record"]
 
     def close(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None

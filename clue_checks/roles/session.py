@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
+import warnings
 from typing import Any
 
 import pytest
@@ -37,6 +38,7 @@ from clue_checks.runner import Run
 from clue_checks.sample_verdict import SampleCheck
 from clue_checks.server import BaselineServer
 from clue_checks.sharding import select_shard
+from clue_checks.text_spool import TEXT_KEYS, TextSpoolError
 from clue_checks.tasks.tokens import TokenizerUnavailable
 from clue_checks.triage import evidence_for_error, kinds_for
 
@@ -71,6 +73,7 @@ class SampleSession:
         self.baseline: BaselineServer | None = None
         self._run: Run | None = None
         self._description_sent = False
+        self._spool_warned = False  # a spool that cannot be written: one warning
         self.unavailable: str | None = None  # this process could not connect: why (its first sample fails with it)
         self.baseline_side: BaselineSide | None = None  # --clue-baseline / --clue-baseline-endpoint (roles/baseline.py)
         if setup.settings.baseline_dir is not None or setup.settings.baseline_endpoints:
@@ -304,6 +307,7 @@ class SampleSession:
 
     def _record_on(self, report: pytest.TestReport, item: pytest.Item, call: pytest.CallInfo[None],
                    record: SampleRecord) -> None:
+        record = item.stash[RECORD] = self._spooled(record)
         if report.when == "call" and not report.skipped:
             # A skipped (or xfailed) sample was not judged: it stays out of the scores and makes its task
             # partial, rather than counting as failed.
@@ -321,6 +325,20 @@ class SampleSession:
                 self._restyle(report, item, check, call.excinfo)
         elif report.when == "setup" and report.failed:
             self._attach(report, replace(record, outcome="error").as_dict())
+
+    def _spooled(self, record: SampleRecord) -> SampleRecord:
+        """The record with its long texts on disk (text_spool.py): a run's memory stays flat in its samples.
+        A spool that cannot be written: the record keeps them (nothing is lost) and a warning names the file."""
+        if self._run is not None:  # as the controller scrubs every record: no secret, no unwritable text
+            clean = Cleaner(self._run.redact)
+            record = replace(record, **{k: clean(v) for k in TEXT_KEYS if isinstance(v := getattr(record, k), str)})
+        try:
+            return record.spooled(self.links.private_records().spool())
+        except TextSpoolError as exc:
+            if not self._spool_warned:
+                self._spool_warned = True
+                warnings.warn(pytest.PytestWarning(f"clue-checks: {exc}"), stacklevel=1)
+            return record
 
     def _attach(self, report: pytest.TestReport, record: dict[str, Any]) -> None:
         """The sample's record on its report for the controller; under --clue-redact the report carries it

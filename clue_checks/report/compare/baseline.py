@@ -43,7 +43,7 @@ def record_from_baseline(new: SampleRecord, data: Mapping[str, Any]) -> SampleRe
     """The baseline's record of a sample from what the new record carries of it (`baseline_of`)."""
     return SampleRecord(new.task, new.sample_id, new.index, str(data.get("outcome") or "error"),
                         metrics=dict(data.get("metrics") or {}), reason=str(data.get("reason") or ""),
-                        response=data.get("response"), reference=new.reference, cluster=new.cluster,
+                        response=data.get("response"), reference=new.filled().reference, cluster=new.cluster,
                         kinds=tuple(data.get("kinds") or ()))
 
 

@@ -192,7 +192,8 @@ def _batched_metrics(spec: TaskSpec, rows: list[SampleRecord], batch_score: Batc
         results = {name: _carried(scored, name) for name in spec.batched_metrics}
     else:
         try:
-            results = dict(batch_score(spec.name, [(r.response or "", r.reference or "") for r in scored]))
+            texts = (r.filled() for r in scored)  # read back one at a time; only the pairs are kept
+            results = dict(batch_score(spec.name, [(r.response or "", r.reference or "") for r in texts]))
         except Exception as exc:  # a metric's failure must not cost the report: it is reported, not hidden
             reason = f"failed: {exc.__class__.__name__}: {exc}"
             results = {name: BatchedValues(not_computed=reason) for name in spec.batched_metrics}

@@ -12,19 +12,18 @@ from clue_checks.private_files import ignore_report_parts
 from clue_checks.report.document import Report
 from clue_checks.report.files import PREDICTIONS, REPORT_JSON, REPORT_MD
 from clue_checks.report.integrity import stamped
-from clue_checks.report.write.html import write_page as page
-from clue_checks.report.write.html_rows import rows_of
+from clue_checks.report.write.html_stream import write_streamed_page
 from clue_checks.report.write.pieces import prediction_row
 from clue_checks.report.write.markdown import markdown
 from clue_checks.report.write.redact import redact_row
 
 
 def prediction_rows(report: Report) -> dict[str, Iterator[dict[str, Any]]]:
-    """Per task, the rows of `predictions/<task>.jsonl` in scoring order, made one at a time (a full run's
-    prompts are large: they are not held twice); with `run.redacted` (--clue-redact) their clinical text is
+    """Per task, the rows of `predictions/<task>.jsonl` in scoring order, made one at a time, each record's texts
+    read back from where they lie (`SampleRecord.filled`): a full run's prompts are never all in memory; with `run.redacted` (--clue-redact) their clinical text is
     hashed (`redact.redact_row`)."""
     shown = redact_row if report.run.get("redacted") else dict
-    return {task: (shown(prediction_row(r)) for r in sorted(rows, key=lambda r: r.index))
+    return {task: (shown(prediction_row(r.filled())) for r in sorted(rows, key=lambda r: r.index))
             for task, rows in report.records_to_write().items()}
 
 
@@ -54,8 +53,9 @@ def write_files(directory: Path, report: Report) -> list[Path]:
 
 
 def write_page(directory: Path, report: Report) -> Path:
-    """index.html from the report and the rows the prediction files hold (raises OSError, ValueError)."""
-    return page(directory, report.as_dict(), rows_of(prediction_rows(report)))
+    """index.html from the report and the rows the prediction files hold, written as they are read (raises
+    OSError, ValueError)."""
+    return write_streamed_page(directory, report.as_dict(), lambda: prediction_rows(report))
 
 
 def write_folder(directory: Path, report: Report) -> list[Path]:

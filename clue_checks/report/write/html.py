@@ -95,6 +95,11 @@ def render_page(report: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) ->
     """The whole page as text (pure: the same report and rows give the same page)."""
     order = {task: i for i, task in enumerate(view.task_order(report, rows))}
     rows = sorted(rows, key=lambda r: order[r["task"]])  # the report's task order, each task in file order
+    return page_around(report, rows, Markup(view.script_json(view.page_data(report, rows))))
+
+
+def page_around(report: Mapping[str, Any], task_rows: Sequence[Mapping[str, Any]], data: Markup) -> str:
+    """The page with `data` as its JSON island; `task_rows`: the rows, their `task` and `kinds` at least."""
     script = _asset("page.js")
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
     return _PAGE.get_template("page.html").render(
@@ -102,8 +107,8 @@ def render_page(report: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) ->
         # Only this exact script may run: an injected inline script or event handler would be refused too.
         script_hash=Markup(f"'sha256-{digest}'"),
         header=view.header(report), manifest=view.manifest_items(report), scores=view.score_chart(report),
-        metrics=view.metric_lines(report), gates=view.gate_lines(report), kinds=view.kinds_figures(report, rows),
-        forest=view.forest_chart(report), data=Markup(view.script_json(view.page_data(report, rows))))
+        metrics=view.metric_lines(report), gates=view.gate_lines(report), kinds=view.kinds_figures(report, task_rows),
+        forest=view.forest_chart(report), data=data)
 
 
 def write_html(report_dir: Path) -> Path:

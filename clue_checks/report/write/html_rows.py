@@ -103,11 +103,22 @@ def shared_prompt_starts(rows: Sequence[dict[str, Any]]) -> dict[str, str]:
             by_task.setdefault(r["task"], []).append(r)
     for task, task_rows in by_task.items():
         start = os.path.commonprefix([r["prompt"] for r in task_rows]) if len(task_rows) > 1 else ""
-        starts[task] = _shortened(start, 4 * PROMPT_HEAD, 4 * PROMPT_TAIL) or ""
+        starts[task] = shortened_start(start)
         for r in task_rows:
-            length = r["prompt_chars"] - len(start) if r.pop(_TRIMMED, False) else None
-            r["prompt"] = _shortened(r["prompt"][len(start):], length=length)
+            shortened_rest(r, len(start))
     return starts
+
+
+def shortened_start(start: str) -> str:
+    """A task's shared prompt start as the page stores it."""
+    return _shortened(start, 4 * PROMPT_HEAD, 4 * PROMPT_TAIL) or ""
+
+
+def shortened_rest(row: dict[str, Any], shared: int) -> dict[str, Any]:
+    """The row (mutated) with its prompt after the `shared` characters of its task's start, shortened."""
+    length = row["prompt_chars"] - shared if row.pop(_TRIMMED, False) else None
+    row["prompt"] = _shortened(row["prompt"][shared:], length=length)
+    return row
 
 
 def number(value: Any) -> float | None:

@@ -207,16 +207,24 @@ def script_json(data: Any) -> str:
 
 def page_data(report: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """What the page's script reads: the tasks, the kinds, each task's headline metric, the rows."""
+    rows = [dict(r) for r in rows]  # shared_prompt_starts shortens their prompts
+    starts = shared_prompt_starts(rows)
+    return page_frame(report, rows, starts, rows)
+
+
+def page_frame(report: Mapping[str, Any], task_rows: Sequence[Mapping[str, Any]], prompt_start: Mapping[str, str],
+               rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """`page_data` from its parts (html_stream.py writes it with `rows` streamed); `task_rows`: rows with
+    their `task` at least."""
     tasks = report.get("tasks") or {}
     comparison = comparison_tasks(report)
-    rows = [dict(r) for r in rows]  # shared_prompt_starts shortens their prompts
     return {
         "tasks": [{"name": t, "title": str(tasks.get(t, {}).get("title", t)) if isinstance(tasks.get(t), Mapping) else t}
-                  for t in task_order(report, rows)],
+                  for t in task_order(report, task_rows)],
         "kinds": [{"name": k.name, "definition": k.definition} for k in KINDS],
-        "headline": {t: HEADLINE.get(t) for t in task_order(report, rows)},
-        "prompt_start": shared_prompt_starts(rows),
-        "rows": list(rows),
+        "headline": {t: HEADLINE.get(t) for t in task_order(report, task_rows)},
+        "prompt_start": dict(prompt_start),
+        "rows": rows,
         "comparison": {t: {"broke": [str(i) for i in c.get("broke") or []], "fixed": [str(i) for i in c.get("fixed") or []]}
                        for t, c in comparison.items()},
     }

@@ -241,7 +241,7 @@ def junit_tree(report: Report, *, suite_name: str = "pytest", redact: bool = Fal
             elif record.outcome == "error":
                 ET.SubElement(case, "error", message=xml_safe(record.reason)).text = xml_safe(record.reason)
                 counts["errors"] += 1
-            ET.SubElement(case, "system-out").text = xml_safe(sample_output(record, redact=redact))
+            ET.SubElement(case, "system-out").text = xml_safe(sample_output(record.filled(), redact=redact))
     for gate in gate_cases(report):
         case = ET.SubElement(suite, "testcase", classname=GATES_CLASS, name=gate.nodeid.split("::", 1)[1])
         if gate.outcome == "failed":

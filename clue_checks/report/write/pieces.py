@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from clue_checks.record import SampleRecord
+from clue_checks.text_spool import TEXT_KEYS
 from clue_checks.report.numbers.task_summary import TaskSummary
 from clue_checks.report.files import PREDICTIONS
 from clue_checks.report.numbers.levels import LevelScore
-from clue_checks.report.prediction_lines import prediction_rows
+from clue_checks.report.prediction_lines import placed_prediction_rows
 
 
 def _fmt(value: float | None) -> str:
@@ -137,12 +138,17 @@ def record_of_row(row: Mapping[str, Any]) -> SampleRecord:
     return SampleRecord.from_dict(data)
 
 
-def read_predictions(directory: Path) -> dict[str, list[SampleRecord]]:
-    """The sample records of a report folder, per task (raises OSError / ValueError naming the file and line)."""
+def read_predictions(directory: Path, *, texts_apart: bool = False) -> dict[str, list[SampleRecord]]:
+    """The sample records of a report folder, per task (raises OSError / ValueError naming the file and line).
+    `texts_apart`: each record's prompt, response and reference stay in the file, the record says where
+    (`SampleRecord.filled` reads them back): a merge of full-scale shards holds no prompt in memory."""
     out: dict[str, list[SampleRecord]] = {}
     for path in sorted((directory / PREDICTIONS).glob("*.jsonl")):
         rows = out.setdefault(path.stem, [])
-        for number, row in prediction_rows(path):
+        for number, offset, length, row in placed_prediction_rows(path):
+            if texts_apart:
+                row = {**{k: v for k, v in row.items() if k not in TEXT_KEYS},
+                       "texts": {"file": str(path), "offset": offset, "length": length}}
             try:
                 rows.append(record_of_row(row))
             except (ValueError, TypeError, KeyError) as exc:
