@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -98,73 +99,75 @@ def meqsum_bodies(ctx: Context, server: SimServer) -> list[bytes]:
     return bodies
 
 
-def meqsum_128(ctx: Context, lmeval: bool) -> None:
-    """Rows meqsum128 (wall / ideal) and xdist (-n 2 / the default, which is -n 0)."""
-    with SimServer(slots=128, advertise="tgi") as server:
-        bodies = meqsum_bodies(ctx, server)
-        ideal: list[float] = []
-        jobs = [("ideal client", lambda: ideal.append(ctx.sides[0].bench.ideal(server, bodies, 128).wall_s))]
-        for side in ctx.sides:
-            jobs.append((f"{side.name} default", _meqsum_job(ctx, server, side, [], "meqsum128", ideal)))
-            if side.xdist:
-                jobs.append((f"{side.name} -n 2", _meqsum_job(ctx, server, side, ["-n", "2"], "n2", ideal)))
-            else:
-                ctx.notes.append(f"{side.name}: no pytest-xdist in {side.python}: `-n 2` not measured")
-        rounds(ctx, jobs, "MeQSum 128 slots")
-        for side in ctx.sides:
-            walls, n2 = ctx.values.get("_wall128", {}).get(side.name, []), ctx.values.get("_n2", {}).get(side.name, [])
-            for default, distributed in zip(walls, n2):
-                ctx.add("xdist", side.name, distributed / default)
-        if lmeval:
-            lmeval_row(ctx, server, bodies, ideal)
+def ratios(ctx: Context, row: str, measured: str, ideal: str) -> None:
+    """Row `row` = each side's `measured` over the ideal client's `ideal`, round by round (both raw, "_" rows)."""
+    yardstick = ctx.values.get(ideal, {}).get("ideal", [])
+    for side in ctx.sides:
+        for value, base in zip(ctx.values.get(measured, {}).get(side.name, []), yardstick):
+            ctx.add(row, side.name, value / base)
 
 
-def _meqsum_job(ctx: Context, server: SimServer, side: Side, extra: list[str], row: str,
-                ideal: list[float]) -> Callable[[], None]:
+def ideal_job(ctx: Context, server: SimServer, bodies: list[bytes], concurrency: int,
+              wall_key: str, span_key: str) -> Callable[[], None]:
     def go() -> None:
-        run = checked(side.bench.suite(server, [*extra, *ctx.cache_opt(side)]), f"{side.name} {row}")
-        if row == "n2":
-            ctx.add("_n2", side.name, run.wall_s)
-            return
-        ctx.add("_wall128", side.name, run.wall_s)
-        ctx.add(row, side.name, run.wall_s / ideal[-1])
+        run = checked(ctx.sides[0].bench.ideal(server, bodies, concurrency), "ideal client")
+        ctx.add(wall_key, "ideal", run.wall_s)
+        ctx.add(span_key, "ideal", serving_span(server))
     return go
 
 
-def lmeval_row(ctx: Context, server: SimServer, bodies: list[bytes], ideal: list[float]) -> None:
-    """lm-evaluation-harness at num_concurrent=128 (3 runs), beside the ideal client's median: a peer, no checkout."""
+def suite_job(ctx: Context, server: SimServer, side: Side, extra: list[str], wall_key: str,
+              span_key: str) -> Callable[[], None]:
+    """One MeQSum run of `side` with `extra`: its wall and the server's busy span, kept raw for the ratios."""
+    def go() -> None:
+        run = checked(side.bench.suite(server, [*extra, *ctx.cache_opt(side)]), f"{side.name} {' '.join(extra)}")
+        ctx.add(wall_key, side.name, run.wall_s)
+        ctx.add(span_key, side.name, serving_span(server))
+    return go
+
+
+def meqsum_128(ctx: Context, lmeval: bool) -> None:
+    """Rows meqsum128 (wall / ideal's wall) and xdist (-n 2 / the default, which is xdist's -n 0)."""
+    with SimServer(slots=128, advertise="tgi") as server:
+        bodies = meqsum_bodies(ctx, server)
+        jobs = [("ideal client", ideal_job(ctx, server, bodies, 128, "_wall128", "_span128"))]
+        for side in ctx.sides:
+            jobs.append((f"{side.name} default", suite_job(ctx, server, side, [], "_wall128", "_span128")))
+            if side.xdist:
+                jobs.append((f"{side.name} -n 2", suite_job(ctx, server, side, ["-n", "2"], "_n2", "_span_n2")))
+            else:
+                ctx.notes.append(f"{side.name}: no pytest-xdist in {side.python}: `-n 2` not measured")
+        rounds(ctx, jobs, "MeQSum 128 slots")
+        ratios(ctx, "meqsum128", "_wall128", "_wall128")
+        for side in ctx.sides:
+            n2 = ctx.values.get("_n2", {}).get(side.name, [])
+            for default, distributed in zip(ctx.values["_wall128"][side.name], n2):
+                ctx.add("xdist", side.name, distributed / default)
+        if lmeval:
+            lmeval_row(ctx, server, bodies, statistics.median(ctx.values["_wall128"]["ideal"]))
+
+
+def lmeval_row(ctx: Context, server: SimServer, bodies: list[bytes], ideal_wall: float) -> None:
+    """lm-evaluation-harness at num_concurrent=128 (3 runs) over the ideal client's median: a peer, no checkout."""
     rows = ctx.sides[-1].bench.lmeval_rows(server, 128, bodies, first=False)
     for name, row in rows.items():
         for run in row.ok_runs():
-            ctx.add("lmeval", "after", run.wall_s / sorted(ideal)[len(ideal) // 2])
+            ctx.add("lmeval", "after", run.wall_s / ideal_wall)
         ctx.notes += [f"{name}: {r.note}" for r in row.runs if r.note]
 
 
 def meqsum_16(ctx: Context) -> None:
-    """Rows meqsum16 (wall / ideal, 16 in flight) and aimd (--clue-concurrency=128: serving span / ideal's)."""
+    """Rows meqsum16 (wall / ideal's, 16 in flight) and aimd (--clue-concurrency=128: busy span / ideal's)."""
     with SimServer(slots=16, advertise="tgi") as server:
         bodies = meqsum_bodies(ctx, server)
-        ideal: list[tuple[float, float]] = []  # (wall, serving span) of this round's ideal run
-
-        def run_ideal() -> None:
-            wall = ctx.sides[0].bench.ideal(server, bodies, 16).wall_s
-            ideal.append((wall, serving_span(server)))
-
-        def job(side: Side, aimd: bool) -> Callable[[], None]:
-            def go() -> None:
-                extra = ["--clue-concurrency=128"] if aimd else []
-                run = checked(side.bench.suite(server, [*extra, *ctx.cache_opt(side)]), f"{side.name} 16 slots")
-                if aimd:
-                    ctx.add("aimd", side.name, serving_span(server) / ideal[-1][1])
-                else:
-                    ctx.add("meqsum16", side.name, run.wall_s / ideal[-1][0])
-            return go
-
-        jobs = [("ideal client", run_ideal)]
+        jobs = [("ideal client", ideal_job(ctx, server, bodies, 16, "_wall16", "_span16"))]
         for side in ctx.sides:
-            jobs += [(f"{side.name} default", job(side, False)),
-                     (f"{side.name} --clue-concurrency=128", job(side, True))]
+            jobs += [(f"{side.name} default", suite_job(ctx, server, side, [], "_wall16", "_span16_default")),
+                     (f"{side.name} --clue-concurrency=128",
+                      suite_job(ctx, server, side, ["--clue-concurrency=128"], "_wall_aimd", "_span_aimd"))]
         rounds(ctx, jobs, "MeQSum 16 slots")
+        ratios(ctx, "meqsum16", "_wall16", "_wall16")
+        ratios(ctx, "aimd", "_span_aimd", "_span16")
 
 
 # -- the mixed suite and LongHealth's memory ---------------------------------------------------------------------
@@ -181,20 +184,18 @@ def mixed(ctx: Context) -> None:
         bodies = load_bodies(record)
         if warm.answered != len(bodies):
             raise SystemExit(f"mixed warm-up: {warm.answered} answered, {len(bodies)} distinct bodies recorded")
-        ideal: list[float] = []
-
-        def run_ideal() -> None:
-            ideal.append(checked(ctx.sides[0].bench.ideal(server, bodies, 128), "ideal client, mixed").wall_s)
 
         def job(side: Side) -> Callable[[], None]:
             def go() -> None:
                 run, rss = _mixed_run(ctx, server, side, data, None, len(bodies))
-                ctx.add("mixed", side.name, run.wall_s / ideal[-1])
+                ctx.add("_wall_mixed", side.name, run.wall_s)
                 ctx.add("mixed-exit", side.name, run.after_last_answer_s)
                 ctx.add("mixed-rss", side.name, rss)
             return go
 
-        rounds(ctx, [("ideal client", run_ideal), *((side.name, job(side)) for side in ctx.sides)], "mixed suite")
+        ideal = ideal_job(ctx, server, bodies, 128, "_wall_mixed", "_span_mixed")
+        rounds(ctx, [("ideal client", ideal), *((side.name, job(side)) for side in ctx.sides)], "mixed suite")
+    ratios(ctx, "mixed", "_wall_mixed", "_wall_mixed")
 
 
 def _mixed_run(ctx: Context, server: SimServer, side: Side, data: Path, record: Path | None,
