@@ -29,11 +29,14 @@ Rows (`--rows` picks some; a group's server and warm-up run only when one of its
     python bench/bench_targets.py --quick                    # ~5 min on 2 quiet cores: smaller sizes, 1 round
     python bench/bench_targets.py --base ../before --base-python ../venv-before/bin/python --python VENV/bin/python
 
-The full run (3 rounds, both checkouts) takes about 50 minutes on 2 quiet cores (about 4 more with
-`--lmeval`): MeQSum 128 slots ~3 min, 16 slots ~9 min, mixed suite ~16 min, LongHealth 20k ~10 min, the
-store rows ~10 min. Each interpreter must import clue_checks from its checkout (checked first); `-n 2` needs
-pytest-xdist in it (`pip install -e "DIR[xdist]"`), else that row says so. Default interpreter for `--repo`:
-bench/.venv-user (`_harness.py`). Not a test: timing claims live here and in bench/README.md.
+The full run (3 rounds, both checkouts) is estimated at about an hour on 2 quiet cores, from the per-run
+times in bench/README.md (not yet timed whole): MeQSum at 128 slots ~3 min, at 16 slots ~9 min, the mixed
+suite ~24 min (about 130 s a run for the ideal client, the server's prefill of long LongHealth prompts
+included), LongHealth at 20k ~16 min, the store rows ~10 min; `--lmeval` adds ~4 min (and its install once).
+`--quick` took 14 min on this 2-core machine under a load average of 12-16. Each interpreter must import
+clue_checks from its checkout (checked first); `-n 2` needs pytest-xdist in it (`pip install -e "DIR[xdist]"`),
+else that row says so. Default interpreter for `--repo`: bench/.venv-user (`_harness.py`). Not a test: timing
+claims live here and in bench/README.md.
 """
 
 from __future__ import annotations
