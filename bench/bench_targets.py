@@ -33,7 +33,7 @@ The full run (3 rounds, both checkouts) is estimated at about an hour on 2 quiet
 times in bench/README.md (not yet timed whole): MeQSum at 128 slots ~3 min, at 16 slots ~9 min, the mixed
 suite ~24 min (about 130 s a run for the ideal client, the server's prefill of long LongHealth prompts
 included), LongHealth at 20k ~16 min, the store rows ~10 min; `--lmeval` adds ~4 min (and its install once).
-`--quick` took 14 min on this 2-core machine under a load average of 12-16. Each interpreter must import
+`--quick` took 7.5 min on this 2-core machine at a load average of 8-10 (14 min at 12-16). Each interpreter must import
 clue_checks from its checkout (checked first); `-n 2` needs pytest-xdist in it (`pip install -e "DIR[xdist]"`),
 else that row says so. Default interpreter for `--repo`: bench/.venv-user (`_harness.py`). Not a test: timing
 claims live here and in bench/README.md.
