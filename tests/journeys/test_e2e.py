@@ -372,16 +372,6 @@ def test_head_profile_runs_without_prefix(suite):
     assert result.ret in (0, 1)
 
 
-@pytest.mark.slow
-def test_xdist_without_an_endpoint_uses_the_baseline_and_writes_the_report(suite):
-    result = run_as_user(suite, "-n", "2", "--clue-tasks=mednli", "--clue-no-cache")
-    result.stdout.fnmatch_lines(["*CLUE report*", "MedNLI*accuracy*"])
-    data = report(suite)
-    assert data["run"]["server_kind"] == "clue-baseline"
-    assert data["run"]["endpoints"] == ["embedded parameterless baseline"]
-    assert data["tasks"]["mednli"]["n_samples"] == data["tasks"]["mednli"]["n_total"] > 0
-
-
 def test_a_misspelt_thresholds_key_is_refused(suite):
     (suite.path / "bad.toml").write_text('[sample]\n"meqsum.rougel" = 0.9\n[gate]\n"mednil.accuracy" = ">= 0.5"\n')
     result = run(suite, "--clue-thresholds=bad.toml")

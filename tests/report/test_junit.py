@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from types import SimpleNamespace
@@ -108,11 +109,17 @@ def suite(pytester: pytest.Pytester) -> pytest.Pytester:
 
 @pytest.mark.parametrize("workers", ["0", pytest.param("2", marks=pytest.mark.slow)])
 def test_a_real_runs_junit_file_is_valid_xunit2_with_the_verdict(suite, workers):
-    # -n 0 in this process; xdist's workers are processes.
+    # -n 0 in this process; xdist's workers are processes. No endpoint: the embedded baseline answers, and
+    # under xdist the controller writes the whole task's report (the journey of a first run with -n 2).
     run = suite.runpytest_inprocess if workers == "0" else suite.runpytest_subprocess
     result = run(f"--clue-data={REPO / 'clue_checks' / 'fixtures'}", "--clue-tasks=mednli", "--clue-no-cache",
                  "--junitxml=junit.xml", "-n", workers, "tests_clinical", "tests")
     assert result.ret == 1  # failing samples; the gates decide only in gate mode
+    result.stdout.fnmatch_lines(["*CLUE report*", "MedNLI*accuracy*"])
+    data = json.loads((suite.path / "clue-report" / "clue-report.json").read_text())
+    assert data["run"]["server_kind"] == "clue-baseline"
+    assert data["run"]["endpoints"] == ["embedded parameterless baseline"]
+    assert data["tasks"]["mednli"]["n_samples"] == data["tasks"]["mednli"]["n_total"] > 0
     root = validate(suite.path / "junit.xml")
     cases = gate_cases(root)
     gates = [line.split(" = ")[0].strip('"') for line in (REPO / "thresholds.toml").read_text().splitlines()

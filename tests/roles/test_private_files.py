@@ -13,7 +13,11 @@ import pytest
 from clue_checks.endpoint.store import ResponseStore
 from clue_checks.private_files import ignore_cache, ignore_report_parts
 from clue_checks.report.build import RunFacts, build_report
+from clue_checks.report.folder_lock import FolderLock
 from clue_checks.report.write.folder import write_files
+from suite_runs import run, suite  # noqa: F401  (suite is a fixture)
+
+pytest_plugins = ["pytester"]
 
 
 def test_the_cache_folder_ignores_itself(tmp_path: Path) -> None:
@@ -75,32 +79,19 @@ def test_a_second_holder_of_a_report_folder_is_refused_in_one_line(tmp_path: Pat
     second.release()
 
 
-@pytest.mark.slow
-def test_two_runs_on_one_report_folder_the_second_is_refused(tmp_path: Path) -> None:
-    """A run holding the folder (here a process holding its lock) makes a second run stop before it clears
-    the folder or sends anything."""
-    import sys
-    import textwrap
-
-    from tests.fakes import copy_suite
-
-    copy_suite(tmp_path)
-    (tmp_path / "clue-report").mkdir()
-    (tmp_path / "clue-report" / "clue-report.json").write_text('{"earlier": true}')
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
-        import sys, time
-        from pathlib import Path
-        from clue_checks.report.folder_lock import FolderLock
-        FolderLock(Path({str(tmp_path / 'clue-report')!r})).acquire()
-        print("held", flush=True)
-        sys.stdin.read()
-        """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+def test_two_runs_on_one_report_folder_the_second_is_refused(suite: pytest.Pytester) -> None:
+    """A run holding the folder makes a second run stop before it clears the folder or sends anything. The
+    holder here is this process: an flock is held per open of the lock file, so the run (in this process too)
+    finds it held exactly as it finds another process's."""
+    (suite.path / "clue-report").mkdir()
+    (suite.path / "clue-report" / "clue-report.json").write_text('{"earlier": true}')
+    holder = FolderLock(suite.path / "clue-report")
+    holder.acquire()
     try:
-        assert holder.stdout.readline().strip() == "held"
-        second = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:randomly", "--clue-tasks=mednli", "--clue-limit=2",
-                                 "--clue-no-cache"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        second = run(suite, "--clue-tasks=mednli", "--clue-limit=2", "--clue-no-cache")
     finally:
-        holder.communicate("", timeout=30)
-    lines = [line for line in (second.stdout + second.stderr).splitlines() if "another run" in line]
-    assert second.returncode != 0 and len(lines) == 1 and "--clue-report-dir" in lines[0], second.stdout[-2000:]
-    assert (tmp_path / "clue-report" / "clue-report.json").read_text() == '{"earlier": true}'
+        holder.release()
+    output = second.stdout.str() + second.stderr.str()
+    lines = [line for line in output.splitlines() if "another run" in line]
+    assert second.ret != 0 and len(lines) == 1 and "--clue-report-dir" in lines[0], output[-2000:]
+    assert (suite.path / "clue-report" / "clue-report.json").read_text() == '{"earlier": true}'
