@@ -87,7 +87,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         if key in config.stash:
             del config.stash[key]
             config.pluginmanager.unregister(name=name)
-    for name in ("clue-checks-progress", "clue-checks-junit", "clue-checks-task-files"):
+    for name in ("clue-checks-progress", "clue-checks-junit", "clue-checks-task-files", "clue-checks-log-capture"):
         if config.pluginmanager.has_plugin(name):
             config.pluginmanager.unregister(name=name)
     if SETUP in config.stash:

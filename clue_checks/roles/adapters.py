@@ -21,6 +21,7 @@ from clue_checks.roles.items import is_sample, sample_param, sample_param_of, ta
 from clue_checks.roles.junit_file import register as register_junit
 from clue_checks.roles.kind_selection import WORKER_KEY as KINDS_KEY
 from clue_checks.roles.kind_selection import split_items
+from clue_checks.roles.log_capture import LogCaptureSitsOut
 from clue_checks.roles.mode import Mode
 from clue_checks.roles.inputs import ProcessLinks, RunOptions, WorkerPlace
 from clue_checks.roles.private_records import FOLDER_KEY as RECORDS_KEY
@@ -38,6 +39,7 @@ from clue_checks.run_setup import ClueSetup, unknown_tasks
 
 PROGRESS_PLUGIN = "clue-checks-progress"
 TASK_FILES_PLUGIN = "clue-checks-task-files"
+LOG_CAPTURE_PLUGIN = "clue-checks-log-capture"
 
 
 @dataclass
@@ -71,8 +73,10 @@ def worker_place(workerinput: dict[str, Any]) -> WorkerPlace:
 def build_roles(config: pytest.Config, setup: ClueSetup, mode: Mode) -> Roles:
     """The roles of this process's mode, built from plain values read here."""
     options, links = run_options(config), process_links(config)
+    # pytest's log capture sits out the sample tests where nothing reads it (log_capture.py).
+    sits_out = (LogCaptureSitsOut(config, is_sample), LOG_CAPTURE_PLUGIN)
     if mode is Mode.XDIST_WORKER:
-        return Roles(_worker(config, setup, options, links), None)
+        return Roles(_worker(config, setup, options, links), None, [sits_out])
     controller_kwargs = {"junit_additions": register_junit(config),  # None without --junitxml
                          "hold_report_folder": lambda: hold(config, setup.settings.report_dir, EXIT_UNAVAILABLE)}
     if mode is Mode.XDIST_CONTROLLER:
@@ -86,7 +90,7 @@ def build_roles(config: pytest.Config, setup: ClueSetup, mode: Mode) -> Roles:
     every = setup.settings.progress_every
     session = LocalSession(setup, options, links,
                            live_line=lambda total, counters: SessionProgress(config, total, counters, every=every))
-    return Roles(session, SingleProcessController(setup, session, options, links, **controller_kwargs))
+    return Roles(session, SingleProcessController(setup, session, options, links, **controller_kwargs), [sits_out])
 
 
 def _worker(config: pytest.Config, setup: ClueSetup, options: RunOptions, links: ProcessLinks) -> SampleSession:
