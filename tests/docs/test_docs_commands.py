@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 from fakes import copy_suite
-from pasted_blocks import Block
+from pasted_blocks import Block, plain_parts
 
 from clue_checks.server import BaselineServer
 
@@ -147,6 +147,17 @@ def test_the_readme_keeps_its_two_commands_exactly():
     readme = {command for command in blocks(REPO / "README.md")[1] + blocks(REPO / "README.md")[2]}
     assert readme == {"pip install -e . && pytest",
                       'pip install torch==2.13.0 -e ".[test,serving,bertscore]" && pytest tests -n 2'}
+
+
+def test_only_plain_pytest_and_clue_lines_run_in_this_process():
+    assert plain_parts("GITHUB_STEP_SUMMARY=summary.md pytest --clue-exit=gates") == [
+        ({"GITHUB_STEP_SUMMARY": "summary.md"}, ["pytest", "--clue-exit=gates"])]
+    assert plain_parts('cd suite && pytest "tests_clinical/t.py::test_sample[a:1.txt]"') == [
+        ({}, ["cd", "suite"]), ({}, ["pytest", "tests_clinical/t.py::test_sample[a:1.txt]"])]
+    for needs_a_shell in ("python3 -m venv .venv && . .venv/bin/activate", "pip wheel --no-deps -w dist .",
+                          "pytest -q > /dev/null", "pytest | tail", "clue serve-baseline --port 8081 &",
+                          "pytest dist/*.whl", "pytest $ARGS", "cd a b", "X=1 cd a", "pytest; clue power"):
+        assert plain_parts(needs_a_shell) is None, needs_a_shell
 
 
 def _free_port() -> int:
