@@ -34,6 +34,7 @@ pytest_plugins = ["pytester"]
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "clue_checks" / "fixtures"
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+USER_HOME = os.environ.get("HOME", "")  # before pytester points HOME at its folder: a reader's commands run in theirs
 
 RUN = "run"
 INSTALLS = "not run: installs packages into the active environment; .ci/run does so in a fresh virtualenv"
@@ -239,6 +240,7 @@ def test_the_runnable_commands_of_each_block_run(page, index, scratch, pytester,
     if not script:
         pytest.skip(f"no runnable command in this block: {block}")
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    monkeypatch.setenv("HOME", USER_HOME)  # caches under it (matplotlib's fonts) are there, as for the reader
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     folder = _folder(block, scratch, tmp_path)
     session = Block(pytester, folder, env)
