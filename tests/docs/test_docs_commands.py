@@ -231,9 +231,16 @@ def _folder(block: list[str], scratch: Scratch, tmp_path: Path) -> Path:
     return clone
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(("page", "index"), [(p, i) for p, i, _ in all_commands()],
-                         ids=[f"{p.name}-{i}" for p, i, _ in all_commands()])
+def _starts_a_process(block: list[str]) -> bool:
+    """Whether a line of the block runs in bash, in the background or with xdist's workers (marked `slow`)."""
+    spelled = [COMMANDS[c][len("run: "):] if COMMANDS[c].startswith("run: ") else c
+               for c in block if COMMANDS.get(c, RUN) == RUN or COMMANDS[c].startswith("run: ")]
+    return any(c.endswith("&") or plain_parts(c) is None or re.search(r"\s-n\s*[1-9]", c) for c in spelled)
+
+
+@pytest.mark.parametrize(("page", "index"), [
+    pytest.param(p, i, marks=[pytest.mark.slow] if _starts_a_process(block) else [], id=f"{p.name}-{i}")
+    for p, i, block in all_commands()])
 def test_the_runnable_commands_of_each_block_run(page, index, scratch, pytester, monkeypatch, tmp_path):
     block = blocks(page)[index]
     script = _script(block, scratch, tmp_path)
