@@ -5,11 +5,12 @@ Commands are the lines of ```sh blocks (a trailing `# comment` dropped) and the 
 blocks. `COMMANDS` classifies each one: run as written, run in another spelling that says why, or not run and
 why. A command added to the docs and missing here fails `test_every_command_in_the_docs_is_classified`.
 
-Runnable commands run block by block in a scratch copy of the suite, as a user pastes them, with these
-substitutions only: a model host (`http://tgi-host:8080`, `...`, the walkthrough's fixed ports) becomes an
-embedded baseline on a free loopback port; `/data/clue` the bundled fixtures, and `data/clue` a folder
-holding only the two public sets (what `clue data fetch meqsum longhealth` leaves); and each `pytest` run
-scores at most three samples per task (`--clue-limit=3`) to keep the test short.
+Runnable commands run block by block, in the docs' order, in one scratch copy of the suite, as a user pastes
+them: `pytest` and `clue` command lines in this process, what needs a shell in bash (tests/pasted_blocks.py
+says which is which), with these substitutions only: a model host (`http://tgi-host:8080`, `...`, the
+walkthrough's fixed ports) becomes an embedded baseline on a free loopback port; `/data/clue` the bundled
+fixtures, and `data/clue` a folder holding only the two public sets (what `clue data fetch meqsum longhealth`
+leaves); and each `pytest` run scores at most three samples per task (`--clue-limit=3`) to keep the test short.
 """
 
 from __future__ import annotations
@@ -17,18 +18,23 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
+import socket
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from fakes import copy_suite
+from pasted_blocks import Block, plain_parts
 
 from clue_checks.server import BaselineServer
+
+pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "clue_checks" / "fixtures"
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+USER_HOME = os.environ.get("HOME", "")  # before pytester points HOME at its folder: a reader's commands run in theirs
 
 RUN = "run"
 INSTALLS = "not run: installs packages into the active environment; .ci/run does so in a fresh virtualenv"
@@ -37,7 +43,8 @@ SUITE = "not run: the framework's own test suite (a test cannot run the suite it
 #: command as written -> RUN, "run: <the spelling that runs, and why>", or "not run: <why>"
 COMMANDS: dict[str, str] = {
     # README
-    "python3 -m venv .venv && . .venv/bin/activate": RUN,
+    # the new environment's pip is never used here (`pip install -e .` is not run); .ci/run makes one with pip
+    "python3 -m venv .venv && . .venv/bin/activate": "run: python3 -m venv --without-pip .venv && . .venv/bin/activate",
     "pip install -e .": INSTALLS,
     "pip install -e . && pytest": "run: pytest",  # the package is installed already: the main job
     'pip install torch==2.13.0 -e ".[test,serving,bertscore]" && pytest tests -n 2': SUITE,
@@ -143,9 +150,18 @@ def test_the_readme_keeps_its_two_commands_exactly():
                       'pip install torch==2.13.0 -e ".[test,serving,bertscore]" && pytest tests -n 2'}
 
 
-def _free_port() -> int:
-    import socket
+def test_only_plain_pytest_and_clue_lines_run_in_this_process():
+    assert plain_parts("GITHUB_STEP_SUMMARY=summary.md pytest --clue-exit=gates") == [
+        ({"GITHUB_STEP_SUMMARY": "summary.md"}, ["pytest", "--clue-exit=gates"])]
+    assert plain_parts('cd suite && pytest "tests_clinical/t.py::test_sample[a:1.txt]"') == [
+        ({}, ["cd", "suite"]), ({}, ["pytest", "tests_clinical/t.py::test_sample[a:1.txt]"])]
+    for needs_a_shell in ("python3 -m venv .venv && . .venv/bin/activate", "pip wheel --no-deps -w dist .",
+                          "pytest -q > /dev/null", "pytest | tail", "clue serve-baseline --port 8081 &",
+                          "pytest dist/*.whl", "pytest $ARGS", "cd a b", "X=1 cd a", "pytest; clue power"):
+        assert plain_parts(needs_a_shell) is None, needs_a_shell
 
+
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -164,49 +180,90 @@ def _as_run(command: str, url: str, ports: dict[str, int], public_only: Path) ->
     command = command.replace("=/data/clue", f"={FIXTURES}").replace("=data/clue", f"={public_only}")
     if re.search(r"(^|&& )pytest\b", command) and "--clue-limit" not in command and "tests_clinical/" not in command:
         command += " --clue-limit=3"
-    if command.endswith("&"):  # a server in the background: wait until it answers
-        port = re.search(r"--port (\d+)", command).group(1)
-        command += (f"\nfor _ in $(seq 100); do {sys.executable} -c \"import socket; "
-                    f"socket.create_connection(('127.0.0.1', {port}), 0.2)\" 2>/dev/null && break; sleep 0.1; done")
     return command
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(("page", "index"), [(p, i) for p, i, _ in all_commands()],
-                         ids=[f"{p.name}-{i}" for p, i, _ in all_commands()])
-def test_the_runnable_commands_of_each_block_run(page, index, tmp_path):
-    block = blocks(page)[index]
-    public_only = tmp_path / "public-data"
+@dataclass(frozen=True)
+class Scratch:
+    """What the blocks of this module share, in the docs' order: one copy of the suite (its answer store,
+    `--lf` record and report folders carry from block to block, as for a reader who pastes them in one
+    folder), one embedded baseline for the model hosts, one folder of the public sets; and the opening lines
+    of blocks that ran, so that a block opening with the same lines (models.md repeats the README's four
+    model lines) checks them once: (folder, lines as run) -> the folder the last of them left the block in."""
+
+    suite: Path
+    url: str
+    public_only: Path
+    ran: dict[tuple[Path, tuple[str, ...]], Path] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("docs-commands")
     for folder in ("MeQSum", "LongHealth"):
-        shutil.copytree(FIXTURES / folder, public_only / folder)
-    sandbox = tmp_path / "work"
-    sandbox.mkdir()
-    copy_suite(sandbox)
-    if any(c.startswith("pip wheel") for c in block):  # `pip wheel .` builds a copy of this repository
-        sandbox = tmp_path / "clone"
-        shutil.copytree(REPO, sandbox, ignore=shutil.ignore_patterns(
-            ".git", ".venv", "site", ".clue-cache", "clue-report", "build", "dist", "*.egg-info", "__pycache__",
-            ".pytest_cache", ".hypothesis", "bench"))
+        shutil.copytree(FIXTURES / folder, root / "public-data" / folder)
+    (root / "work").mkdir()
+    copy_suite(root / "work")
     with BaselineServer() as server:
-        ports = {"8081": _free_port(), "8082": _free_port()}
-        script = [c for c in (_as_run(c, server.url, ports, public_only) for c in block) if c is not None]
-        if not script:
-            pytest.skip(f"no runnable command in this block: {block}")
-        if any(c.startswith("clue report html clue-report") for c in block):  # a report to rebuild the page of
-            script.insert(0, "pytest --clue-tasks=mednli --clue-limit=3 -q > /dev/null")
-        if sandbox.name == "clone":
-            wheel_dir = tmp_path / "dist"
-            script = [c.replace("-w dist", f"-w {wheel_dir}") for c in script]
-            script = [c.replace("clue init clue-suite", f"clue init {tmp_path / 'clue-suite'}")
-                      .replace("cd clue-suite", f"cd {tmp_path / 'clue-suite'}") for c in script]
-        # pytest exits 1 when a sample (the baseline fails many) or a gate fails: a command "works" when it
-        # runs to its report; anything else (2: could not run, 4: usage error, 5: nothing collected) fails.
-        checked = "\n".join(f"{c}\nrc=$?; [ $rc -le 1 ] || {{ echo \"FAILED ($rc): {c.splitlines()[0]}\"; exit 1; }}"
-                            if not c.splitlines()[0].endswith("&") else c for c in script)
-        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-        env.pop("GITHUB_STEP_SUMMARY", None)
-        result = subprocess.run(["bash", "-c", f"trap 'kill $(jobs -p) 2>/dev/null' EXIT\n{checked}"],
-                                cwd=sandbox, env=env, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, f"{page.name} block {index}:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        yield Scratch(root / "work", server.url, root / "public-data")
+
+
+def _script(block: list[str], scratch: Scratch, tmp_path: Path) -> list[str]:
+    """The block's runnable commands as they run here (see the module's docstring)."""
+    ports = {"8081": _free_port(), "8082": _free_port()}
+    script = [c for c in (_as_run(c, scratch.url, ports, scratch.public_only) for c in block) if c is not None]
+    if any(c.startswith("clue report html clue-report") for c in block):  # a report to rebuild the page of
+        script.insert(0, "pytest --clue-tasks=mednli --clue-limit=3 -q")
+    if any(c.startswith("pip wheel") for c in block):  # built from a copy of this repository, into tmp_path
+        script = [c.replace("-w dist", f"-w {tmp_path / 'dist'}") for c in script]
+        script = [c.replace("clue init clue-suite", f"clue init {tmp_path / 'clue-suite'}")
+                  .replace("cd clue-suite", f"cd {tmp_path / 'clue-suite'}") for c in script]
+    return script
+
+
+def _folder(block: list[str], scratch: Scratch, tmp_path: Path) -> Path:
+    if not any(c.startswith("pip wheel") for c in block):
+        return scratch.suite
+    clone = tmp_path / "clone"  # `pip wheel .` builds a copy of this repository
+    shutil.copytree(REPO, clone, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "site", ".clue-cache", "clue-report", "build", "dist", "*.egg-info", "__pycache__",
+        ".pytest_cache", ".hypothesis", "bench"))
+    return clone
+
+
+def _starts_a_process(block: list[str]) -> bool:
+    """Whether a line of the block runs in bash, in the background or with xdist's workers (marked `slow`)."""
+    spelled = [COMMANDS[c][len("run: "):] if COMMANDS[c].startswith("run: ") else c
+               for c in block if COMMANDS.get(c, RUN) == RUN or COMMANDS[c].startswith("run: ")]
+    return any(c.endswith("&") or plain_parts(c) is None or re.search(r"\s-n\s*[1-9]", c) for c in spelled)
+
+
+@pytest.mark.parametrize(("page", "index"), [
+    pytest.param(p, i, marks=[pytest.mark.slow] if _starts_a_process(block) else [], id=f"{p.name}-{i}")
+    for p, i, block in all_commands()])
+def test_the_runnable_commands_of_each_block_run(page, index, scratch, pytester, monkeypatch, tmp_path):
+    block = blocks(page)[index]
+    script = _script(block, scratch, tmp_path)
+    if not script:
+        pytest.skip(f"no runnable command in this block: {block}")
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    monkeypatch.setenv("HOME", USER_HOME)  # caches under it (matplotlib's fonts) are there, as for the reader
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    folder = _folder(block, scratch, tmp_path)
+    session = Block(pytester, folder, env)
+    try:
+        for i, command in enumerate(script):
+            opening = (folder, tuple(script[:i + 1]))
+            if opening in scratch.ran:  # an earlier block opened with these lines and ran them here
+                session.cwd = scratch.ran[opening]
+                continue
+            code, output = session.run(command)
+            # pytest exits 1 when a sample (the baseline fails many) or a gate fails: a command "works" when it
+            # runs to its report; anything else (2: could not run, 4: usage error, 5: nothing collected) fails.
+            assert code <= 1, f"{page.name} block {index}: FAILED ({code}): {command}\n{output[-4000:]}"
+            if not any(c.endswith("&") for c in opening[1]):  # a background server ends with its block
+                scratch.ran[opening] = session.cwd
+    finally:
+        session.close()
     if "GITHUB_STEP_SUMMARY=summary.md" in "\n".join(block):
-        assert (sandbox / "summary.md").read_text().startswith("## CLUE report: ")
+        assert (folder / "summary.md").read_text().startswith("## CLUE report: ")

@@ -1,10 +1,11 @@
-"""The live progress line under a real terminal emulator (tmux), at 80, 120 and 200 columns, with and
-without `-n`: pytest's own lines must come out exactly as pytest wrote them.
+"""The live progress line under a real terminal emulator (tmux), at 80, 120 and 200 columns without `-n` and
+at 80 and 200 with it: pytest's own lines must come out exactly as pytest wrote them.
 
 Each run goes to a slow embedded baseline (a latency per answer, four requests at a time) so samples
-wait for their answers and the live line is drawn many times; the raw bytes tmux received show that it
-was, and the final screen (the whole history, wrapped lines joined) must hold every test's letter once
-on pytest's lines and no remnant of the live line.
+wait for their answers and the live line is drawn many times (a mode's widths run at once, each in its own
+tmux server, sharing that baseline); the raw bytes tmux received show that it was, and the final screen
+(the whole history, wrapped lines joined) must hold every test's letter once on pytest's lines and no
+remnant of the live line.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,59 +28,81 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(shutil.which("tmux") is None,
                                  reason="tmux is not installed (apt-get install tmux; .ci/run installs it)")]
 
-TASKS = "mednli,longhealth-t1"  # 45 + 120 samples: result lines longer than 80 columns, wrapped at 80 and 120
-SAMPLES = 45 + 120
+# 45 + 80 samples: result lines longer than 80 columns (30 + 45 + 7) and 120 (37 + 80 + 7), wrapped at 80 and 120
+TASKS, LIMIT = "mednli,longhealth-t1", 80
+SAMPLES = 45 + 80
 RESULT_LINE = re.compile(r"^(?:tests_clinical/test_\w+\.py )?([.FEsx]+) *\[ *\d+%\]$")
 LIVE_LINE = "\x1b[1A"  # the live line returns the cursor up to pytest's line after drawing below it
 
 
-def _run_in_tmux(tmp_path: Path, width: int, args: list[str]) -> tuple[str, bytes]:
-    """(the screen's whole history as text, the raw bytes the terminal received) of one pytest run."""
-    session = f"clue-progress-{os.getpid()}-{width}-{len(args)}"
-    raw = tmp_path / f"raw-{width}.bin"
-    done = tmp_path / f"done-{width}"
+@dataclass(frozen=True)
+class TmuxRun:
+    """One pytest run in its own tmux server, started and not yet waited for."""
+
+    session: str
+    raw: Path
+    done: Path
+
+
+def _start_in_tmux(folder: Path, width: int, args: list[str]) -> TmuxRun:
+    """pytest started in a detached tmux pane `width` columns wide, the bytes it writes recorded to a file."""
+    folder.mkdir()
+    run = TmuxRun(f"clue-progress-{os.getpid()}-{width}-{len(args)}", folder / "raw.bin", folder / "done")
     root = Path(__file__).resolve().parents[2]
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "TMUX", "CI", "GITHUB_ACTIONS")}
     command = (f"cd {shlex.quote(str(root))} && {shlex.quote(sys.executable)} -m pytest "
-               + " ".join(shlex.quote(a) for a in args) + f"; touch {shlex.quote(str(done))}; sleep 600")
-    subprocess.run(["tmux", "-L", session, "new-session", "-d", "-s", session, "-x", str(width), "-y", "40",
+               + " ".join(shlex.quote(a) for a in args) + f"; touch {shlex.quote(str(run.done))}; sleep 600")
+    subprocess.run(["tmux", "-L", run.session, "new-session", "-d", "-s", run.session, "-x", str(width), "-y", "40",
                     "bash", "--norc", "--noprofile", "-c", command], check=True, env=env)
-    try:
-        subprocess.run(["tmux", "-L", session, "pipe-pane", "-o", "-t", session, f"cat >> {shlex.quote(str(raw))}"],
-                       check=True)
-        deadline = time.monotonic() + 300  # a hang guard, not a timing claim
-        while not done.exists():
-            if time.monotonic() > deadline:
-                pytest.fail("the pytest run in tmux did not finish")
-            time.sleep(0.2)
-        time.sleep(0.3)  # tmux draws what the pane wrote last
-        screen = subprocess.run(["tmux", "-L", session, "capture-pane", "-p", "-J", "-S", "-", "-E", "-",
-                                 "-t", session], check=True, capture_output=True, text=True).stdout
-    finally:
-        subprocess.run(["tmux", "-L", session, "kill-server"], check=False, capture_output=True)
-    return screen, raw.read_bytes() if raw.exists() else b""
+    subprocess.run(["tmux", "-L", run.session, "pipe-pane", "-o", "-t", run.session,
+                    f"cat >> {shlex.quote(str(run.raw))}"], check=True)
+    return run
+
+
+def _finish(run: TmuxRun) -> tuple[str, bytes]:
+    """(the screen's whole history as text, the raw bytes the terminal received) once pytest has ended."""
+    deadline = time.monotonic() + 300  # a hang guard, not a timing claim
+    while not run.done.exists():
+        if time.monotonic() > deadline:
+            pytest.fail("the pytest run in tmux did not finish")
+        time.sleep(0.2)
+    time.sleep(0.3)  # tmux draws what the pane wrote last
+    screen = subprocess.run(["tmux", "-L", run.session, "capture-pane", "-p", "-J", "-S", "-", "-E", "-",
+                             "-t", run.session], check=True, capture_output=True, text=True).stdout
+    return screen, run.raw.read_bytes() if run.raw.exists() else b""
 
 
 @pytest.fixture(scope="module")
 def slow_server():
-    with BaselineServer(latency_s=0.4, max_concurrent_requests=64) as server:
+    with BaselineServer(latency_s=0.2, max_concurrent_requests=64) as server:
         yield server
 
 
-@pytest.mark.parametrize("xdist", [False, True], ids=["single", "n2"])
-@pytest.mark.parametrize("width", [80, 120, 200])
-def test_pytest_lines_are_intact_under_the_live_line(tmp_path, slow_server, width, xdist):
-    args = ["-p", "no:cacheprovider", f"--model-endpoint={slow_server.url}", f"--clue-tasks={TASKS}", "--clue-no-cache",
-            "--clue-concurrency=4", f"--clue-report-dir={tmp_path / 'report'}", "--tb=no", "-rN", "-o", "addopts="]
-    if xdist:
-        args += ["-n", "2"]
-    screen, raw = _run_in_tmux(tmp_path, width, args)
-    assert LIVE_LINE.encode() in raw and b"clue: " in raw, "the live line was never drawn:\n" + screen
+# Under -n, pytest's lines are letters alone, broken where the terminal ends: 120 columns breaks them as 80 does.
+@pytest.mark.parametrize(("xdist", "widths"), [(False, (80, 120, 200)), (True, (80, 200))], ids=["single", "n2"])
+def test_pytest_lines_are_intact_under_the_live_line(tmp_path, slow_server, xdist, widths):
+    runs: dict[int, TmuxRun] = {}
+    try:
+        for width in widths:  # at once: each run mostly waits for its answers
+            args = ["-p", "no:cacheprovider", f"--model-endpoint={slow_server.url}", f"--clue-tasks={TASKS}",
+                    f"--clue-limit={LIMIT}", "--clue-no-cache", "--clue-concurrency=4",
+                    f"--clue-report-dir={tmp_path / f'report-{width}'}", "--tb=no", "-rN", "-o", "addopts="]
+            runs[width] = _start_in_tmux(tmp_path / str(width), width, args + (["-n", "2"] if xdist else []))
+        screens = {width: _finish(run) for width, run in runs.items()}
+    finally:
+        for run in runs.values():
+            subprocess.run(["tmux", "-L", run.session, "kill-server"], check=False, capture_output=True)
+    for width, (screen, raw) in screens.items():
+        _check_screen(width, screen, raw)
+
+
+def _check_screen(width: int, screen: str, raw: bytes) -> None:
+    assert LIVE_LINE.encode() in raw and b"clue: " in raw, f"the live line was never drawn at {width}:\n" + screen
     lines = screen.splitlines()
     letters = "".join(m.group(1) for m in map(RESULT_LINE.match, lines) if m)
-    assert len(letters) == SAMPLES, "pytest's result lines were garbled:\n" + screen
+    assert len(letters) == SAMPLES, f"pytest's result lines were garbled at {width}:\n" + screen
     leftovers = [line for line in lines if "clue: " in line and "samples" in line]
-    assert not leftovers, "the live line was left on screen:\n" + screen
+    assert not leftovers, f"the live line was left on screen at {width}:\n" + screen
     assert any(line.startswith("verdict: ") for line in lines), screen
     for line in lines:
         assert len(line) <= width or not RESULT_LINE.match(line), line
