@@ -9,19 +9,27 @@ gh-118138: a write racing another can put a stretch of the process's freed memor
 `-n 2 --debug` on a loaded machine: a spooled prompt, read back by the controller for JUnit, turned up in
 pytestdebug.log amid the raw bytes of freed memory, carried by no hook argument. Under --clue-redact the
 processes handle the samples' texts, so the trace could hold any of them: the run stops before it starts.
+`PYTEST_DEBUG` (the same trace, to stderr) likewise.
 """
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-REFUSAL = ("--debug cannot be used with --clue-redact: pytest writes its debug trace from several threads at once "
-           "(xdist's receiving threads, imports in the request threads), and Python can then write stretches of the "
-           "process's memory, clinical text included, into the trace file. Run without --debug, or without "
-           "--clue-redact on data that may be seen")
+def refusal(what: str, where: str) -> str:
+    return (f"{what} cannot be used with --clue-redact: pytest writes its debug trace from several threads at once "
+            "(xdist's receiving threads, imports in the request threads), and Python can then write stretches of the "
+            f"process's memory, clinical text included, to {where}. Run without {what}, or without --clue-redact on "
+            "data that may be seen")
 
 
 def refuse_debug_trace(config: pytest.Config, redact: bool) -> None:
-    """A usage error (exit 4) when `--debug` and --clue-redact are both given."""
-    if redact and config.getoption("debug", None):
-        raise pytest.UsageError(REFUSAL)
+    """A usage error (exit 4) when --clue-redact meets `--debug` or the `PYTEST_DEBUG` environment variable."""
+    if not redact:
+        return
+    if config.getoption("debug", None):
+        raise pytest.UsageError(refusal("--debug", "the trace file"))
+    if os.environ.get("PYTEST_DEBUG"):
+        raise pytest.UsageError(refusal("PYTEST_DEBUG", "stderr"))

@@ -99,6 +99,20 @@ def test_debug_with_redact_is_refused_before_any_sample_runs(suite, tmp_path_fac
     assert answered == 0 and not (suite.path / "clue-report").exists()
 
 
+def test_the_pytest_debug_variable_with_redact_is_refused_and_alone_is_not(monkeypatch):
+    from types import SimpleNamespace
+
+    from clue_checks.roles.debug_trace import refuse_debug_trace
+
+    config = SimpleNamespace(getoption=lambda name, default=None: None)
+    monkeypatch.setenv("PYTEST_DEBUG", "1")
+    with pytest.raises(pytest.UsageError, match="PYTEST_DEBUG cannot be used with --clue-redact"):
+        refuse_debug_trace(config, redact=True)
+    refuse_debug_trace(config, redact=False)
+    monkeypatch.delenv("PYTEST_DEBUG")
+    refuse_debug_trace(config, redact=True)
+
+
 @pytest.mark.slow
 def test_debug_with_redact_is_refused_under_xdist_and_nothing_leaks(suite, tmp_path_factory):
     result, answered = refused_debug_run(suite, planted(tmp_path_factory.mktemp("data")), "-n", "2")
