@@ -109,7 +109,8 @@ OPTIONS: list[tuple[str, str, str, dict[str, Any], str]] = [
      "is. The kinds are listed in the README ('Failure kinds')", {"metavar": "K1,K2"}, "string"),
     ("--clue-redact", "clue_redact", "replace clinical text (prompts, responses, references, parsed answers, codes "
      "quoted in reasons) by a hash and its length in every artefact: prediction files, index.html, JUnit XML and "
-     "the failure messages; the response store keeps the text", {"action": "store_true"}, "bool"),
+     "the failure messages; the response store keeps the text. pytest's --debug is refused with it (its trace "
+     "can hold process memory)", {"action": "store_true"}, "bool"),
     ("--clue-allow-host", "clue_allow_host", "a host that may receive the credentialed (MIMIC-derived) tasks "
      "although it is neither this machine nor on a private network; repeat for several. Listing it attests that "
      "the data use agreement allows it: run by you or your institution, or verified zero data retention, no "

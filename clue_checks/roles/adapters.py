@@ -15,6 +15,7 @@ import pytest
 
 from clue_checks.report.folder_lock import hold
 from clue_checks.roles.controller import Controller
+from clue_checks.roles.debug_trace import refuse_debug_trace
 from clue_checks.roles.first_run import PYTEST_DEFAULT_REPORTCHARS
 from clue_checks.roles.gc_tuning import freeze_heap_at_exit, tune_for_run
 from clue_checks.roles.items import is_sample, sample_param, sample_param_of, task_of
@@ -77,6 +78,7 @@ def build_roles(config: pytest.Config, setup: ClueSetup, mode: Mode) -> Roles:
     sits_out = (LogCaptureSitsOut(config, is_sample), LOG_CAPTURE_PLUGIN)
     if mode is Mode.XDIST_WORKER:
         return Roles(_worker(config, setup, options, links), None, [sits_out])
+    refuse_debug_trace(config, setup.settings.redact)  # before any worker starts or any text is read
     controller_kwargs = {"junit_additions": register_junit(config),  # None without --junitxml
                          "hold_report_folder": lambda: hold(config, setup.settings.report_dir, EXIT_UNAVAILABLE)}
     if mode is Mode.XDIST_CONTROLLER:

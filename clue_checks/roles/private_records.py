@@ -1,7 +1,7 @@
 """Under --clue-redact, a sample's record reaches the controller outside its test report.
 
 A test report is written whole by other plugins (pytest-reportlog's --report-log writes every
-attribute, `-n 2 --debug` traces serialised reports), so under --clue-redact the report carries the
+attribute, xdist sends serialised reports), so under --clue-redact the report carries the
 record with its clinical text hashed (`report.redact.redact_row`), and the text itself, which the
 controller needs for batched metrics (BERTScore), goes by a private channel:
 

@@ -1,7 +1,8 @@
 """--clue-redact without holes: a marker planted in the data (prompts, references), echoed by the model
 and quoted back in a server's error text, is found in no file and no stream a run produces except the
-response store: reports, predictions, index.html, JUnit, the terminal, --report-log (pytest-reportlog)
-and `-n 2 --debug`'s trace."""
+response store: reports, predictions, index.html, JUnit, the terminal, --report-log (pytest-reportlog),
+in one process and under `-n 2`. pytest's `--debug` trace, written from several threads at once, can hold
+stretches of a process's memory that no plugin sees (roles/debug_trace.py): with --clue-redact it is refused."""
 
 from __future__ import annotations
 
@@ -60,11 +61,11 @@ def leaks(root: Path, skip: set[Path]) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("mode", ["one process", pytest.param("-n 2 --debug", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("mode", ["one process", pytest.param("-n 2", marks=pytest.mark.slow)])
 def test_a_planted_marker_reaches_nothing_but_the_store(suite, tmp_path_factory, mode):
     pytest.importorskip("pytest_reportlog")
     data = planted(tmp_path_factory.mktemp("data"))
-    workers = ["-n", "2", "--debug=pytestdebug.log"] if mode != "one process" else []
+    workers = ["-n", "2"] if mode != "one process" else []
     with FakeServer(chat_server(echoing)) as server:
         result = (run_as_user if workers else run)(suite, f"--model-endpoint={server.url}", f"--clue-data={data}", "--clue-tasks=mednli,problemsummary",
                      "--clue-limit=8", "--clue-cache=c", "--clue-redact", "--report-log=reportlog.jsonl", "--junitxml=junit.xml",
@@ -75,12 +76,50 @@ def test_a_planted_marker_reaches_nothing_but_the_store(suite, tmp_path_factory,
     assert MARKER.encode() in (store / "responses.sqlite3").read_bytes()  # the marker was sent and answered
     log = (suite.path / "reportlog.jsonl").read_text(encoding="utf-8")
     assert '"clue_record"' in log and "sha256:" in log  # the records are there, hashed
-    if workers:
-        assert (suite.path / "pytestdebug.log").is_file()
     streams = {"stdout": result.stdout.str(), "stderr": result.stderr.str()}
     assert "sha256:" in streams["stdout"]  # the failures are shown, hashed
     assert [name for name, text in streams.items() if MARKER in text] == []
     assert leaks(suite.path, {store}) == []
+
+
+def refused_debug_run(suite, data, *workers):
+    with FakeServer(chat_server(echoing)) as server:
+        result = (run_as_user if workers else run)(suite, f"--model-endpoint={server.url}", f"--clue-data={data}",
+                     "--clue-tasks=mednli", "--clue-limit=4", "--clue-cache=c", "--clue-redact", "--junitxml=junit.xml",
+                     "--debug=pytestdebug.log", *workers)
+        answered = server.count("/v1/chat/completions")
+    return result, answered
+
+
+def test_debug_with_redact_is_refused_before_any_sample_runs(suite, tmp_path_factory):
+    # Under -n 2 a --debug run leaked a spooled prompt into pytestdebug.log through racing writes, now and then.
+    result, answered = refused_debug_run(suite, planted(tmp_path_factory.mktemp("data")))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--debug cannot be used with --clue-redact" in result.stderr.str()
+    assert answered == 0 and not (suite.path / "clue-report").exists()
+
+
+def test_the_pytest_debug_variable_with_redact_is_refused_and_alone_is_not(monkeypatch):
+    from types import SimpleNamespace
+
+    from clue_checks.roles.debug_trace import refuse_debug_trace
+
+    config = SimpleNamespace(getoption=lambda name, default=None: None)
+    monkeypatch.setenv("PYTEST_DEBUG", "1")
+    with pytest.raises(pytest.UsageError, match="PYTEST_DEBUG cannot be used with --clue-redact"):
+        refuse_debug_trace(config, redact=True)
+    refuse_debug_trace(config, redact=False)
+    monkeypatch.delenv("PYTEST_DEBUG")
+    refuse_debug_trace(config, redact=True)
+
+
+@pytest.mark.slow
+def test_debug_with_redact_is_refused_under_xdist_and_nothing_leaks(suite, tmp_path_factory):
+    result, answered = refused_debug_run(suite, planted(tmp_path_factory.mktemp("data")), "-n", "2")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stderr.str()[-2000:]
+    assert "--debug cannot be used with --clue-redact" in result.stderr.str()
+    assert answered == 0 and "[gw0]" not in result.stdout.str()  # no worker ran a sample
+    assert leaks(suite.path, set()) == [] and MARKER not in result.stdout.str() + result.stderr.str()
 
 
 # -- a password in the endpoint URL ------------------------------------------------------------------------
