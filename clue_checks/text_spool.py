@@ -28,7 +28,7 @@ class TextSpoolError(ReportError, OSError):
     """A spool file that cannot be written or read back; names the file."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per sample, kept for the whole run: no per-instance dict
 class TextRef:
     """Where one sample's texts lie: `length` bytes at `offset` of `file`, one JSON object."""
 
