@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from clue_checks.text_spool import TEXT_KEYS, TextRef, TextSpool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per sample, kept for the whole run: no per-instance dict
 class SampleRecord:
     """What one sample test reports (built-in types only: it crosses xdist's wire as a dict)."""
 

@@ -44,6 +44,12 @@ class Evaluated:
     scored_text: str
 
 
+def _resolved(outcome: Outcome) -> concurrent.futures.Future[Outcome]:
+    done: concurrent.futures.Future[Outcome] = concurrent.futures.Future()
+    done.set_result(outcome)
+    return done
+
+
 class Run:
     def __init__(self, settings: Settings, catalog: TaskCatalog | None = None) -> None:
         self.settings = settings
@@ -62,7 +68,9 @@ class Run:
         self.renderer: Renderer | None = None
         # The model family whose CLUE quirks apply, resolved at connect (--clue-model-family, else the model id).
         self.family: ModelFamily | None = None
-        self._futures: dict[str, concurrent.futures.Future[Outcome]] = {}
+        # A sample's future until its test has read the answer, then the answer alone (a Future weighs
+        # ~1.6 KB; a rerun in the same session, e.g. pytest-rerunfailures, reads the same answer, unsent).
+        self._futures: dict[str, concurrent.futures.Future[Outcome] | Outcome] = {}
         self._lock = threading.Lock()
         self._sample_locks: dict[str, threading.Lock] = {}
         self._feeder: threading.Thread | None = None
@@ -230,15 +238,33 @@ class Run:
         # The feeder and the sample's own test may ask at once: one submission per sample, so a
         # sample is never counted as sharing its own request. The prompt is rendered outside the
         # run-wide lock; only the two callers of this one sample wait for each other.
+        known = self._futures.get(sample.test_id)
+        if isinstance(known, Outcome):  # already read by its test (the feeder came late): no lock needed
+            return _resolved(known)
         with self._lock:
             sample_lock = self._sample_locks.setdefault(sample.test_id, threading.Lock())
         with sample_lock:
             future = self._futures.get(sample.test_id)
+            if isinstance(future, Outcome):  # read meanwhile
+                return _resolved(future)
             if future is None:
                 assert self.scheduler is not None
                 _, request = self.request_for(sample)
                 future = self._futures[sample.test_id] = self.scheduler.submit(request)
             return future
+
+    def _answer(self, sample: Sample, on_poll: Callable[[], None] | None) -> Outcome:
+        """The sample's outcome (raises EndpointError), kept in place of its future once read."""
+        known = self._futures.get(sample.test_id)
+        if isinstance(known, Outcome):
+            return known
+        assert self.scheduler is not None
+        outcome = self.scheduler.wait(self._submit(sample), poll=0.2 if on_poll else 1.0,
+                                      on_poll=on_poll)  # bounded: raises EndpointError on a stall
+        with self._lock:
+            self._futures[sample.test_id] = outcome
+            self._sample_locks.pop(sample.test_id, None)  # a late caller makes a new one and finds the answer
+        return outcome
 
     def prefetch(self, samples: Sequence[Sample]) -> None:
         """Start sending this process's share in test order, a bounded window ahead."""
@@ -270,8 +296,7 @@ class Run:
             raise EndpointError("not run: no endpoint connection (the run stopped at an error shown above)",
                                 url=self.redact(", ".join(self.settings.endpoints)) or "the embedded baseline")
         prompt, request = self.request_for(sample)
-        outcome = self.scheduler.wait(self._submit(sample), poll=0.2 if on_poll else 1.0,
-                                      on_poll=on_poll)  # bounded: raises EndpointError on a stall
+        outcome = self._answer(sample, on_poll)
         text = outcome.completion.text
         if request.mode == "chat" and self.profile.prefills_assistant_prefix:
             text = strip_echoed_prefix(text, prompt.assistant_prefix)

@@ -28,7 +28,7 @@ class TextSpoolError(ReportError, OSError):
     """A spool file that cannot be written or read back; names the file."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per sample, kept for the whole run: no per-instance dict
 class TextRef:
     """Where one sample's texts lie: `length` bytes at `offset` of `file`, one JSON object."""
 
@@ -65,6 +65,7 @@ class TextSpool:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._name = str(path)  # one string shared by every sample's TextRef, not one each
         self._fd: int | None = None
 
     def put(self, texts: Mapping[str, str | None]) -> TextRef:
@@ -81,7 +82,7 @@ class TextSpool:
         except OSError as exc:
             raise TextSpoolError(f"{self.path}: cannot write a sample's texts ({getattr(exc, 'strerror', None) or exc}); "
                                  "the sample keeps them in memory") from None
-        return TextRef(str(self.path), start, len(data) - 1)
+        return TextRef(self._name, start, len(data) - 1)
 
     def close(self) -> None:
         if self._fd is not None:

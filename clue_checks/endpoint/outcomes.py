@@ -9,7 +9,7 @@ from typing import Literal
 from clue_checks.endpoint.types import Completion
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one kept per sample for the session: no per-instance dict
 class Outcome:
     completion: Completion
     # sent: asked now; store: answered from the store (also when another run sharing it asked);
@@ -29,9 +29,13 @@ def settle(future: concurrent.futures.Future[Outcome], *, result: Outcome | None
         pass
 
 
-def shared_future(original: concurrent.futures.Future[Outcome]) -> concurrent.futures.Future[Outcome]:
-    """Another sample with the identical request: the same answer, counted as shared, not as sent."""
+def shared_future(original: concurrent.futures.Future[Outcome] | Outcome) -> concurrent.futures.Future[Outcome]:
+    """Another sample with the identical request: the same answer, counted as shared, not as sent.
+    `original`: its future, or its answer once answered (the scheduler keeps that alone)."""
     shared: concurrent.futures.Future[Outcome] = concurrent.futures.Future()
+    if isinstance(original, Outcome):
+        settle(shared, result=Outcome(original.completion, "shared"))
+        return shared
 
     def copy(done: concurrent.futures.Future[Outcome]) -> None:
         if done.cancelled():

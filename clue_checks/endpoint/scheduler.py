@@ -93,7 +93,9 @@ class Scheduler(StoreSide):
         self._router = Router(retry, self.redact)
         self._lock = threading.Lock()
         self._init_store(store, refresh=refresh)
-        self._futures: dict[str, concurrent.futures.Future[Outcome]] = {}
+        # A request's future while it is pending, then its answer alone (a Future weighs ~1.6 KB): an
+        # identical request later in the run is answered from it as `shared`.
+        self._futures: dict[str, concurrent.futures.Future[Outcome] | Outcome] = {}
         self._progress_at = time.monotonic()
         # The longest one try can take without any try finishing anywhere: past it, a wait is a stall.
         self.stall_seconds = timeout + CONNECT_TIMEOUT + retry.max_retry_after + 30.0
@@ -204,6 +206,7 @@ class Scheduler(StoreSide):
                 return shared_future(future)
             future = concurrent.futures.Future()
             self._futures[key] = future
+        future.add_done_callback(lambda done: self._answered(key, done))
         try:
             stored = None if self._refresh else self._read(key)
             if stored is not None:
@@ -215,6 +218,11 @@ class Scheduler(StoreSide):
         except BaseException as exc:  # e.g. the loop already closed: the sample still gets its error
             settle(future, error=EndpointUnavailable(f"not sent: {exc!r}", url=self.info.url, kind="stopped"))
         return future
+
+    def _answered(self, key: str, done: concurrent.futures.Future[Outcome]) -> None:
+        if not done.cancelled() and done.exception() is None:  # an error keeps its future (it is rare)
+            with self._lock:
+                self._futures[key] = done.result()
 
     def wait(self, future: concurrent.futures.Future[Outcome], *, poll: float = 1.0,
              on_poll: Callable[[], None] | None = None) -> Outcome:

@@ -136,7 +136,7 @@ class EndpointInfo:
         return EndpointIdentity(self.server_kind, self.model_id, self.model_revision)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per sample, kept for the whole run: no per-instance dict
 class Completion:
     text: str
     finish_reason: str | None = None

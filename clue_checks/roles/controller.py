@@ -155,6 +155,8 @@ class Controller:
         described = getattr(report, "clue_run", None)
         if described is not None:
             self._described(RunDescription.from_dict(described))
+        if data is not None:  # read: the terminal keeps every report to the end, not its copy of the record too
+            del report.clue_record
 
     def _described(self, description: RunDescription) -> None:
         if self.description is None:

@@ -28,6 +28,21 @@ def wants_compact(tbstyle: str, verbosity: int, reportchars: str = PYTEST_DEFAUL
     return tbstyle == "auto" and verbosity <= 0 and reportchars == PYTEST_DEFAULT_REPORTCHARS
 
 
+def shows_passes(reportchars: str) -> bool:
+    """`-r` asks for the passing tests' output (`P`, or `A`), as pytest reads its characters."""
+    shown = ""
+    for char in reportchars:
+        if char == "a":
+            shown = "sxXEf"
+        elif char == "A":
+            shown = "PpsxXEf"
+        elif char == "N":
+            shown = ""
+        elif char not in shown:
+            shown += char
+    return "P" in shown
+
+
 class FailureLines:
     """The one-line reasons of the failing samples, per task, in the order they were reported."""
 

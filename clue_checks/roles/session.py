@@ -30,6 +30,7 @@ from clue_checks.record import RunDescription, SampleRecord
 from clue_checks.report.write.redact import redact_row
 from clue_checks.roles.baseline import BaselineSide
 from clue_checks.roles.failure_traceback import from_test_function
+from clue_checks.roles.first_run import shows_passes
 from clue_checks.roles.items import FIXTURE, MARKER, sample_param, task_of
 from clue_checks.roles.inputs import ProcessLinks, RunOptions
 from clue_checks.roles.private_records import ATTRIBUTE as PRIVATE_ATTRIBUTE
@@ -74,6 +75,7 @@ class SampleSession:
         self._run: Run | None = None
         self._description_sent = False
         self._spool_warned = False  # a spool that cannot be written: one warning
+        self._passes_shown = shows_passes(options.reportchars)  # -rP / -rA: passing samples' text is printed
         self.unavailable: str | None = None  # this process could not connect: why (its first sample fails with it)
         self.baseline_side: BaselineSide | None = None  # --clue-baseline / --clue-baseline-endpoint (roles/baseline.py)
         if setup.settings.baseline_dir is not None or setup.settings.baseline_endpoints:
@@ -298,6 +300,8 @@ class SampleSession:
         record = item.stash.get(RECORD, None)
         if record is not None:
             self._record_on(report, item, call, record)
+            if report.when == "teardown":  # read by no later phase: a run's items keep no record each
+                del item.stash[RECORD]
         if getattr(report, "clue_record", None) is not None and not self._description_sent \
                 and self.description is not None:
             report.clue_run = self.description.as_dict()  # once per process: the controller keeps the first
@@ -317,7 +321,8 @@ class SampleSession:
             check = item.stash.get(CHECK, None)
             if check is not None:
                 del item.stash[CHECK]
-            if check is not None and report.passed:
+            if check is not None and report.passed and self._passes_shown:
+                # Only -rP / -rA print it: otherwise the terminal would keep every passing sample's text.
                 report.sections.append(("clue sample", check.passed_text()))  # shown by -rP
             elif check is not None and report.failed and call.excinfo is not None and \
                     getattr(call.excinfo.value, "msg", None) == check.explain():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+
 import threading
 import time
 
@@ -68,6 +70,21 @@ def test_all_requests_in_flight_together_and_sent_once(store):
     # The duplicate has the same answer and is counted as shared, so per-sample counts add up.
     assert results[0].source == "sent" and results[-1].source == "shared"
     assert results[-1].completion == results[0].completion
+
+
+def test_a_duplicate_asked_after_the_answer_is_shared_not_sent_and_no_future_is_kept(store):
+    handler, _ = tgi()
+    with FakeServer(handler) as server:
+        s = Scheduler([server.url], store, concurrency=4)
+        s.start()
+        try:
+            first = s.submit(gen("p0")).result(10)
+            again = s.submit(gen("p0")).result(10)
+        finally:
+            s.close()
+    assert server.count("/generate") == 1 and (s.sent, s.shared) == (1, 1)
+    assert (first.source, again.source) == ("sent", "shared") and again.completion == first.completion
+    assert not any(isinstance(kept, concurrent.futures.Future) for kept in s._futures.values())
 
 
 def test_concurrency_bound_is_respected(store):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fakes import copy_suite
 
-from clue_checks.roles.first_run import FailureLines, exit_code_line, wants_compact
+from clue_checks.roles.first_run import FailureLines, exit_code_line, shows_passes, wants_compact
 
 FIXTURES = Path(__file__).resolve().parents[2] / "clue_checks" / "fixtures"
 
@@ -67,3 +67,9 @@ def test_default_output_lists_failing_samples_in_one_line_and_ends_with_the_verd
     for detail in ("--tb=long", "-v"):
         full = pytester.runpytest_inprocess(*args, detail)
         assert "= FAILURES =" in full.stdout.str() and "failing samples:" not in full.stdout.str()
+
+
+@pytest.mark.parametrize(("chars", "shown"), [("fE", False), ("P", True), ("A", True), ("a", False), ("aP", True),
+                                              ("AN", False), ("NP", True), ("fEp", False)])
+def test_passing_samples_text_is_kept_only_when_r_shows_passes(chars, shown):
+    assert shows_passes(chars) is shown

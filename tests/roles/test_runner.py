@@ -56,3 +56,20 @@ def test_feeder_and_test_asking_at_once_submit_the_sample_once(tmp_path):
             assert futures[0].result(10).source == "sent"  # not "shared" with itself
         finally:
             run.close()
+
+
+def test_a_sample_asked_again_gets_its_answer_unsent_and_its_future_is_dropped(tmp_path):
+    with BaselineServer() as server:
+        run = Run(settings(server.url, tmp_path))
+        try:
+            run.connect([server.url])
+            sample = run.samples("mednli")[0]
+            first = run.evaluate(sample)
+            again = run.evaluate(sample)  # a rerun in the same session
+            late = run._submit(sample).result(10)  # the feeder coming after the test
+            counts = run.request_counts()
+        finally:
+            run.close()
+    assert counts["sent"] == 1 and counts["shared"] == 0
+    assert first.outcome is again.outcome is late and first.outcome.source == "sent"
+    assert sample.test_id not in run._sample_locks
