@@ -4,6 +4,10 @@ It learns that the session will write a report when the first worker's descripti
 samples were selected), checks what it can before any worker starts, adds up each worker's `WorkerReport`
 (a worker that died: its counts as it last wrote them, worker_counts.py), and learns the users' task files
 from the workers' reports (`TaskFilesFromWorkers`).
+
+It sends no request, so it imports none of the sample side (the runner, the sessions, the client and the
+scheduler, the server): its tasks and data are a `RunData` (run_data.py); only the endpoint check at start,
+when an endpoint is given, imports the runner (tests/roles/test_startup_imports.py).
 """
 
 from __future__ import annotations
