@@ -17,6 +17,7 @@ only in a session that asks for CLUE.
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -60,12 +61,19 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(LateStart(config), "clue-checks-late-start")
 
 
+def _adapters() -> ModuleType:
+    from clue_checks.roles import adapters  # the roles import numpy and the rest: only when CLUE is asked for
+
+    return adapters
+
+
 def configure_clue(config: pytest.Config) -> ClueSetup:
     """Resolve the settings and register the roles for this process (once)."""
     if SETUP in config.stash:
         return config.stash[SETUP]
-    from clue_checks.roles import adapters  # the roles import numpy and the rest: only when CLUE is asked for
     from clue_checks.run_setup import resolve
+
+    adapters = _adapters()
 
     setup = resolve(config)
     config.stash[SETUP] = setup
@@ -108,9 +116,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     if SETUP not in config.stash:
         return
-    from clue_checks.roles import adapters
-
-    adapters.modify_items(config, config.stash[SETUP], items)
+    _adapters().modify_items(config, config.stash[SETUP], items)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -118,9 +124,7 @@ def pytest_configure_node(node: Any) -> None:
     # Each worker sends the share our scheduler will give it (only when the scheduler is ours).
     node.workerinput["clue_share"] = node.config.getoption("dist") == "load" and CONTROLLER in node.config.stash
     if SETUP in node.config.stash:
-        from clue_checks.roles import adapters
-
-        adapters.worker_input(node.config, node.config.stash[SETUP], node.workerinput)
+        _adapters().worker_input(node.config, node.config.stash[SETUP], node.workerinput)
 
 
 @pytest.hookimpl(optionalhook=True)

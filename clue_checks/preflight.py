@@ -19,7 +19,7 @@ from clue_checks.endpoint.store_types import NO_CACHE
 from clue_checks.errors import StoreError
 
 if TYPE_CHECKING:
-    from clue_checks.runner import Run
+    from clue_checks.run_data import RunData
 
 
 def report_dir_problem(path: Path, label: str = "--clue-report-dir") -> str | None:
@@ -104,7 +104,7 @@ def config_problems(config: pytest.Config, report_dir: Path) -> list[str]:
     return problems
 
 
-def store_problem(run: Run, *, create: bool = True) -> str | None:
+def store_problem(run: RunData, *, create: bool = True) -> str | None:
     """Open the run's response store now; an unusable one is one line with the fixes.
 
     `create=False` (the xdist controller, before it knows whether any sample will be collected): a store

@@ -1,4 +1,4 @@
-"""One process's run: tasks and their samples, the endpoint connection, and each sample's outcome.
+"""One process's run: tasks and their samples (run_data.py), the endpoint connection, and each sample's outcome.
 
 The plugin calls this; it holds no pytest objects. Requests for this process's share of the
 selected samples are fed to the scheduler in test order by a background feeder, with
@@ -10,23 +10,21 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clue_checks import egress
-from clue_checks.endpoint.redact import Redactor
-from clue_checks.endpoint.scheduler import Outcome, Scheduler, Store
-from clue_checks.endpoint.store import NullStore, ResponseStore
+from clue_checks.endpoint.scheduler import Outcome, Scheduler
 from clue_checks.endpoint.types import REQUEST_COUNTS, EndpointError, EndpointInfo, Request
 from clue_checks.rendering import Renderer, TemplateUnavailable, load_tokenizer
 from clue_checks.rendering_specs import rendering_spec
+from clue_checks.run_data import RunData
 from clue_checks.settings import Settings
-from clue_checks.tasks import LoadedTask, Prompt, Sample, Task, get_profile
+from clue_checks.tasks import Prompt, Sample
 from clue_checks.tasks.base import strip_echoed_prefix
 from clue_checks.tasks.families import ModelFamily, resolve_family
-from clue_checks.tasks.registry import TaskCatalog, TaskInstances
+from clue_checks.tasks.registry import TaskCatalog
 from clue_checks.tasks.tokens import (EndpointTokenCounter, LocalTokenCounter, TokenCounter, TokenizerUnavailable,
                            UsesTokenCounter, shared)
 
@@ -50,21 +48,12 @@ def _resolved(outcome: Outcome) -> concurrent.futures.Future[Outcome]:
     return done
 
 
-class Run:
+class Run(RunData):
+    """`RunData` and the endpoint connection: the process that sends the requests (run_data.py)."""
+
     def __init__(self, settings: Settings, catalog: TaskCatalog | None = None) -> None:
-        self.settings = settings
-        self.profile = get_profile(settings.profile)
-        options = {"bertscore_model": settings.bertscore_model, "bertscore_layers": settings.bertscore_layers}
-        # CLUE's tasks and the user's (the catalog grows as test modules name task files).
-        self.catalog = catalog or TaskCatalog.builtin()
-        self.tasks: Mapping[str, Task] = TaskInstances(self.catalog, lambda cls: cls(self.profile, options))
-        self._loaded: dict[str, LoadedTask] = {}
-        self._by_test_id: dict[str, Sample] = {}
-        self._index: dict[str, int] = {}
+        super().__init__(settings, catalog)
         self.scheduler: Scheduler | None = None
-        self.store: Store | None = None
-        # Masks the API key (and any other secret the user gave) in whatever is printed or written.
-        self.redact = Redactor.for_endpoint(api_key=settings.api_key, urls=settings.endpoints)
         self.renderer: Renderer | None = None
         # The model family whose CLUE quirks apply, resolved at connect (--clue-model-family, else the model id).
         self.family: ModelFamily | None = None
@@ -77,40 +66,7 @@ class Run:
         self._stop = threading.Event()
         self._token_counter: Callable[[], TokenCounter] = lambda: None  # type: ignore[assignment, return-value]
 
-    # -- data (collection time: no network) -----------------------------------------------
-
-    def load(self, task_name: str) -> LoadedTask:
-        """Read a task's data once; raises DataError."""
-        if task_name not in self._loaded:
-            loaded = self.tasks[task_name].load(self.settings.data_dir)
-            self._loaded[task_name] = loaded
-            for index, sample in enumerate(loaded.samples):
-                self._by_test_id[sample.test_id] = sample
-                self._index[sample.test_id] = index
-        return self._loaded[task_name]
-
-    def samples(self, task_name: str) -> tuple[Sample, ...]:
-        samples = self.load(task_name).samples
-        return samples[: self.settings.limit] if self.settings.limit else samples
-
-    def sample(self, test_id: str) -> Sample:
-        return self._by_test_id[test_id]
-
-    def index_of(self, sample: Sample) -> int:
-        """The sample's position in its task's scored order (a dict: a list search per test is quadratic)."""
-        return self._index[sample.test_id]
-
     # -- connection ------------------------------------------------------------------------
-
-    def open_store(self) -> Store:
-        """The response store, opened once; raises StoreError (one line: the file and the fixes).
-
-        Call it before any inference to turn an unusable cache into a usage error; `connect` calls it."""
-        if self.store is None:
-            s = self.settings
-            self.store = (ResponseStore(s.cache_dir / "responses.sqlite3", replace_corrupt=s.refresh)
-                          if s.cache_dir else NullStore())
-        return self.store
 
     def connect(self, urls: Sequence[str], *, concurrency_share: float = 1.0) -> EndpointInfo:
         """Health check and discovery; chooses the API mode. Raises EndpointUnavailable/TemplateUnavailable,
@@ -132,25 +88,6 @@ class Run:
             raise
         self.scheduler = scheduler
         return info
-
-    def credentialed_tasks(self) -> list[str]:
-        """The run's tasks whose data may go only to local, private or listed hosts (`egress`)."""
-        return [t for t in self.settings.tasks if getattr(self.tasks.get(t), "credentialed", False)]
-
-    def check_egress(self, urls: Sequence[str]) -> list[egress.HostDecision]:
-        """Raises egress.EgressRefused (one line) when a credentialed task would leave the allowed hosts."""
-        return egress.check(urls, self.credentialed_tasks(), self.settings.allow_hosts, shown=self.redact)
-
-    def egress_manifest(self) -> dict[str, Any]:
-        """Where this run's credentialed tasks were allowed to go, and why, for the manifest."""
-        s = self.settings
-        urls = [*(s.endpoints or ["http://127.0.0.1 (the embedded baseline)"]), *s.baseline_endpoints]
-        tasks = self.credentialed_tasks()
-        try:
-            decisions = egress.check(urls, tasks, s.allow_hosts, shown=self.redact)
-        except egress.EgressRefused:  # nothing was sent then; say what the hosts are
-            decisions = [egress.decide(u, s.allow_hosts, shown=self.redact) for u in urls]
-        return egress.manifest_entry(decisions, tasks, s.allow_hosts)
 
     def _renderer(self, info: EndpointInfo) -> Renderer:
         s = self.settings
@@ -322,8 +259,7 @@ class Run:
         self._stop.set()
         if self.scheduler is not None:
             self.scheduler.close()
-        if self.store is not None:
-            self.store.close()
+        super().close()
 
     def describe(self) -> dict[str, Any]:
         info = self.info

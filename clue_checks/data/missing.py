@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from clue_checks.data.fetch import CREDENTIALED, PUBLIC
+from clue_checks.data.datasets import CREDENTIALED, PUBLIC
 
 
 def how_to_get(task: str, data_path: str, data_dir: Path) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -31,12 +31,14 @@ from clue_checks.roles.progress import ControllerProgress, SessionProgress
 from clue_checks.roles.reruns import exempt_from_reruns
 from clue_checks.roles.select import WORKER_KEY as SELECT_KEY
 from clue_checks.roles.select import select_items, wanted
-from clue_checks.roles.session import EXIT_UNAVAILABLE, SampleSession
-from clue_checks.roles.single_process import LocalSession, SingleProcessController
+from clue_checks.roles.stops import EXIT_UNAVAILABLE
 from clue_checks.roles.worker_counts import FOLDER_KEY as COUNTS_KEY
 from clue_checks.roles.worker_counts import folder_for_workers, read_counts
 from clue_checks.roles.xdist_controller import TaskFilesFromWorkers, XdistController
 from clue_checks.run_setup import ClueSetup, unknown_tasks
+
+if TYPE_CHECKING:
+    from clue_checks.roles.session import SampleSession
 
 PROGRESS_PLUGIN = "clue-checks-progress"
 TASK_FILES_PLUGIN = "clue-checks-task-files"
@@ -89,6 +91,15 @@ def build_roles(config: pytest.Config, setup: ClueSetup, mode: Mode) -> Roles:
             (ControllerProgress(config, every=setup.settings.progress_every), PROGRESS_PLUGIN),
             # Workers name the task files they read (the controller reads none).
             (TaskFilesFromWorkers(setup), TASK_FILES_PLUGIN)])
+    return _single_process(config, setup, options, links, controller_kwargs, sits_out)
+
+
+def _single_process(config: pytest.Config, setup: ClueSetup, options: RunOptions, links: ProcessLinks,
+                    controller_kwargs: dict[str, Any], sits_out: tuple[object, str]) -> Roles:
+    # The sample side (the client, the scheduler, the tasks' tokenizers): imported by the processes that
+    # send requests only, never by the xdist controller.
+    from clue_checks.roles.single_process import LocalSession, SingleProcessController
+
     every = setup.settings.progress_every
     session = LocalSession(setup, options, links,
                            live_line=lambda total, counters: SessionProgress(config, total, counters, every=every))

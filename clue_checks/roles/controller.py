@@ -32,13 +32,13 @@ from clue_checks.report.write.junit import JunitAdditions
 from clue_checks.report.write.markdown import markdown
 from clue_checks.report.write.outcome import note_lines, where_lines, write_safely
 from clue_checks.report.write.terminal import summary_lines
-from clue_checks.roles.baseline import baseline_facts, check_before_inference
+from clue_checks.roles.baseline_check import baseline_facts, check_before_inference
 from clue_checks.roles.first_run import HEADLINE_ATTRIBUTE, FailureLines, exit_code_line, wants_compact
 from clue_checks.roles.inputs import ProcessLinks, RunOptions
 from clue_checks.roles.controller_facts import run_facts
-from clue_checks.roles.session import EXIT_UNAVAILABLE, data_folder_missing
+from clue_checks.roles.stops import EXIT_UNAVAILABLE, data_folder_missing
 from clue_checks.run_setup import ClueSetup
-from clue_checks.runner import Run
+from clue_checks.run_data import RunData
 
 
 def _no_lock() -> None:
@@ -81,7 +81,7 @@ class Controller:
         raise NotImplementedError
 
     @property
-    def run(self) -> Run:
+    def run(self) -> RunData:
         """The run whose data the report describes."""
         raise NotImplementedError
 

@@ -19,7 +19,7 @@ from clue_checks.cleaner import Cleaner
 from clue_checks.record import RunDescription, SampleRecord
 from clue_checks.roles.inputs import RunOptions
 from clue_checks.run_setup import ClueSetup
-from clue_checks.runner import Run
+from clue_checks.run_data import RunData
 from clue_checks.tasks.shots import SHOT_SEED
 
 
@@ -35,7 +35,7 @@ class Controller(Protocol):
     started_at: _dt.datetime
 
     @property
-    def run(self) -> Run: ...
+    def run(self) -> RunData: ...
 
     @property
     def clean(self) -> Cleaner: ...

@@ -34,6 +34,7 @@ from clue_checks.roles.first_run import shows_passes
 from clue_checks.roles.items import FIXTURE, MARKER, sample_param, task_of
 from clue_checks.roles.inputs import ProcessLinks, RunOptions
 from clue_checks.roles.private_records import ATTRIBUTE as PRIVATE_ATTRIBUTE
+from clue_checks.roles.stops import data_folder_missing
 from clue_checks.run_setup import ClueSetup
 from clue_checks.runner import Run
 from clue_checks.sample_verdict import SampleCheck
@@ -42,8 +43,6 @@ from clue_checks.sharding import select_shard
 from clue_checks.text_spool import TEXT_KEYS, TextSpoolError
 from clue_checks.tasks.tokens import TokenizerUnavailable
 from clue_checks.triage import evidence_for_error, kinds_for
-
-EXIT_UNAVAILABLE = pytest.ExitCode.INTERRUPTED  # the run could not be carried out
 
 RECORD = pytest.StashKey[SampleRecord]()  # on an item: its sample record
 CHECK = pytest.StashKey[SampleCheck]()  # on an item: its check (for the report's text)
@@ -54,11 +53,6 @@ def _error_kinds(sample: Any, exc: BaseException) -> tuple[str, ...]:
     if not isinstance(exc, EndpointError):
         return ()
     return kinds_for(evidence_for_error(sample.task, str(exc), sample.reference))
-
-
-def data_folder_missing(data_dir: object) -> str:
-    return (f"clue-checks: data folder not found: {data_dir} (--clue-data names a folder laid out like CLUE's "
-            "data/; see docs/data.md)")
 
 
 class SampleSession:

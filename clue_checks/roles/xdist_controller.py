@@ -4,6 +4,10 @@ It learns that the session will write a report when the first worker's descripti
 samples were selected), checks what it can before any worker starts, adds up each worker's `WorkerReport`
 (a worker that died: its counts as it last wrote them, worker_counts.py), and learns the users' task files
 from the workers' reports (`TaskFilesFromWorkers`).
+
+It sends no request, so it imports none of the sample side (the runner, the sessions, the client and the
+scheduler, the server): its tasks and data are a `RunData` (run_data.py); only the endpoint check at start,
+when an endpoint is given, imports the runner (tests/roles/test_startup_imports.py).
 """
 
 from __future__ import annotations
@@ -21,9 +25,9 @@ from clue_checks.report.numbers.run_stats import merge_stats
 from clue_checks.roles.controller import Controller
 from clue_checks.roles.items import adopt_task_files
 from clue_checks.roles.inputs import ProcessLinks, RunOptions
-from clue_checks.roles.session import EXIT_UNAVAILABLE
+from clue_checks.roles.stops import EXIT_UNAVAILABLE
 from clue_checks.run_setup import ClueSetup
-from clue_checks.runner import Run
+from clue_checks.run_data import RunData
 
 # a worker's id -> the request counts it last wrote to disk, or None (worker_counts.py)
 LastCounts = Callable[[str], "dict[str, int] | None"]
@@ -40,7 +44,7 @@ class XdistController(Controller):
                  last_counts: LastCounts = _none_written, **kwargs: Any) -> None:
         super().__init__(setup, options, links, **kwargs)
         self._last_counts = last_counts
-        self._run: Run | None = None
+        self._run: RunData | None = None
         self.worker_requests: Counter[str] = Counter()
         self.worker_baseline_requests: Counter[str] = Counter()
         self.worker_stats: list[dict[str, Any]] = []  # each worker's Run.request_stats()
@@ -51,10 +55,10 @@ class XdistController(Controller):
         return self.description is not None
 
     @property
-    def run(self) -> Run:
-        """The controller's own view of the tasks and data (it sends nothing)."""
+    def run(self) -> RunData:
+        """The controller's own view of the tasks and data (it sends nothing: no client, no renderer)."""
         if self._run is None:
-            self._run = Run(self.setup.settings, catalog=self.setup.catalog)
+            self._run = RunData(self.setup.settings, catalog=self.setup.catalog)
         return self._run
 
     def _check_at_start(self, session: pytest.Session) -> None:
@@ -72,6 +76,10 @@ class XdistController(Controller):
             self._check_endpoint(session)
 
     def _check_endpoint(self, session: pytest.Session) -> None:
+        # The client, the scheduler and the renderer: only when an endpoint is given to check (the workers
+        # connect again; the check here is what makes a wrong endpoint one line, once).
+        from clue_checks.runner import Run
+
         run = Run(self.setup.settings, catalog=self.setup.catalog)
         problem = None
         try:
