@@ -309,7 +309,7 @@ def test_a_server_failing_everything_after_answers_stops_the_run_within_a_bound(
     stats = s.stats()
     assert received <= s.tries - 20 and stats["not_sent"] + s.failed == 200
     not_sent = [r for r in results if str(r).startswith("not sent, because the server kept failing")]
-    assert len(not_sent) == stats["not_sent"] >= 150
+    assert len(not_sent) == stats["not_sent"] >= 200 - received  # each sample tried reached the server
     assert all(str(r).startswith(("not sent, because", "tried once, then")) for r in results)
 
 
@@ -407,7 +407,7 @@ def test_a_server_whose_every_answer_is_unusable_stops_the_run(kind):
     assert all(isinstance(r, EndpointError) for r in results)
     assert received <= WINDOW + TRIES_IN_ONE_BUDGET + 3 * 16, received  # not 1,500 tries for 500 samples
     assert s.broken is not None and "cannot be used" in s.broken and said in s.broken, s.broken
-    assert s.not_sent >= 400
+    assert s.not_sent >= 500 - received  # every sample tried reached the server: the rest were never sent
 
 
 def test_sustained_429_with_two_slots_all_samples_finish_by_adapting():
