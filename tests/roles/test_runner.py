@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from clue_checks.runner import Run
@@ -20,56 +22,58 @@ def settings(url: str, tmp_path: Path) -> Settings:
                     request_timeout=30.0, api_key=None)
 
 
-def test_feeder_and_test_asking_at_once_submit_the_sample_once(tmp_path):
+@contextmanager
+def connected_run(tmp_path: Path) -> Iterator[Run]:
+    """A run connected to an embedded baseline, closed after."""
     with BaselineServer() as server:
         run = Run(settings(server.url, tmp_path))
         try:
             run.connect([server.url])
-            sample = run.samples("mednli")[0]
-            assert run.scheduler is not None
-            submitted = []
-            real_submit, real_request_for = run.scheduler.submit, run.request_for
-
-            def counting_submit(request):
-                submitted.append(request)
-                return real_submit(request)
-
-            def slow_request_for(s):  # widen the window in which both callers are past the first check
-                time.sleep(0.05)
-                return real_request_for(s)
-
-            run.scheduler.submit = counting_submit  # type: ignore[method-assign]
-            run.request_for = slow_request_for  # type: ignore[method-assign]
-            barrier = threading.Barrier(2)
-            futures = []
-
-            def ask():
-                barrier.wait()
-                futures.append(run._submit(sample))
-
-            threads = [threading.Thread(target=ask) for _ in range(2)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(10)
-            assert len(submitted) == 1 and futures[0] is futures[1]
-            assert futures[0].result(10).source == "sent"  # not "shared" with itself
+            yield run
         finally:
             run.close()
+
+
+def test_feeder_and_test_asking_at_once_submit_the_sample_once(tmp_path):
+    with connected_run(tmp_path) as run:
+        sample = run.samples("mednli")[0]
+        assert run.scheduler is not None
+        submitted = []
+        real_submit, real_request_for = run.scheduler.submit, run.request_for
+
+        def counting_submit(request):
+            submitted.append(request)
+            return real_submit(request)
+
+        def slow_request_for(s):  # widen the window in which both callers are past the first check
+            time.sleep(0.05)
+            return real_request_for(s)
+
+        run.scheduler.submit = counting_submit  # type: ignore[method-assign]
+        run.request_for = slow_request_for  # type: ignore[method-assign]
+        barrier = threading.Barrier(2)
+        futures = []
+
+        def ask():
+            barrier.wait()
+            futures.append(run._submit(sample))
+
+        threads = [threading.Thread(target=ask) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        assert len(submitted) == 1 and futures[0] is futures[1]
+        assert futures[0].result(10).source == "sent"  # not "shared" with itself
 
 
 def test_a_sample_asked_again_gets_its_answer_unsent_and_its_future_is_dropped(tmp_path):
-    with BaselineServer() as server:
-        run = Run(settings(server.url, tmp_path))
-        try:
-            run.connect([server.url])
-            sample = run.samples("mednli")[0]
-            first = run.evaluate(sample)
-            again = run.evaluate(sample)  # a rerun in the same session
-            late = run._submit(sample).result(10)  # the feeder coming after the test
-            counts = run.request_counts()
-        finally:
-            run.close()
+    with connected_run(tmp_path) as run:
+        sample = run.samples("mednli")[0]
+        first = run.evaluate(sample)
+        again = run.evaluate(sample)  # a rerun in the same session
+        late = run._submit(sample).result(10)  # the feeder coming after the test
+        counts = run.request_counts()
     assert counts["sent"] == 1 and counts["shared"] == 0
     assert first.outcome is again.outcome is late and first.outcome.source == "sent"
     assert sample.test_id not in run._sample_locks
