@@ -21,7 +21,8 @@ Rows (`--rows` picks some; a group's server and warm-up run only when one of its
   see that memory stays flat as prompts grow.
 - `first-run`, `rerun`, `rerun-wall`: 20,000 MedNLI samples, half failing, on an instant server, pytest's
   default output: CPU of the first run (filling the store) and of the store-only rerun beyond bare pytest's
-  floor (a plain test file with as many tests, as many failing, same interpreter, `-p no:clue_checks`), in
+  floor (a plain test file with as many tests, as many failing, same interpreter, `-p no:clue_checks`, and
+  pytest's cheapest output, `-q --tb=no -rN`: its default output is quadratic in thousands of failures), in
   ms/sample; the rerun's wall time.
 - `lmeval` (only with `--lmeval`): lm-evaluation-harness at num_concurrent=128 beside the ideal client at 128
   slots (`lmeval_peer.py`, 3 runs): a peer for scale, no checkout of ours.
@@ -161,7 +162,7 @@ def main() -> int:
     print("\n".join(table(ctx, wanted)))
     floors = ctx.values.get("_floor", {})
     if floors:
-        print(f"\n- bare pytest's floor ({args.rerun_samples:,} tests, half failing, default output): " + ", ".join(
+        print(f"\n- bare pytest's floor ({args.rerun_samples:,} tests, half failing, -q --tb=no -rN): " + ", ".join(
             f"{side} {statistics.median(v):.1f} s of CPU" for side, v in floors.items()))
     for note in dict.fromkeys(ctx.notes):
         print(f"- {note}")
