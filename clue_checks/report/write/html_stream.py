@@ -42,10 +42,9 @@ class _Starts:
             self.start[task] = prompt if task not in self.start else common_prefix(self.start[task], prompt)
             self.prompts[task] = self.prompts.get(task, 0) + 1
 
-    def shown(self) -> dict[str, str]:
+    def shared(self) -> dict[str, str]:
         """`shared_prompt_starts`'s answer: a task of one prompt shares nothing."""
-        starts = {t: (s if self.prompts[t] > 1 else "") for t, s in self.start.items()}
-        return {t: shortened_start(s) for t, s in starts.items()}
+        return {t: (s if self.prompts[t] > 1 else "") for t, s in self.start.items()}
 
 
 def write_streamed_page(report_dir: Path, report: Mapping[str, Any], rows: Rows) -> Path:
@@ -59,27 +58,27 @@ def write_streamed_page(report_dir: Path, report: Mapping[str, Any], rows: Rows)
                                                        for t, rs in rows().items() for r in rs])
             starts.add(row)
     order = view.task_order(report, starts.light)
-    frame = view.page_frame(report, starts.light, starts.shown(), [])
+    shared = starts.shared()
+    frame = view.page_frame(report, starts.light, {t: shortened_start(s) for t, s in shared.items()}, [])
     head, tail = page_around(report, starts.light, Markup(_ISLAND)).split(_ISLAND)
     path = Path(report_dir) / PAGE
     with path.open("wb") as out:
         out.write(head.encode("utf-8", errors="replace"))
-        _island(out, frame, _rows_in_order(rows, order, starts.start, starts.prompts))
+        _island(out, frame, _rows_in_order(rows, order, shared))
         out.write(tail.encode("utf-8", errors="replace"))
     return path
 
 
-def _rows_in_order(rows: Rows, order: list[str], start: Mapping[str, str], prompts: Mapping[str, int]
-                   ) -> Iterator[dict[str, Any]]:
+def _rows_in_order(rows: Rows, order: list[str], shared: Mapping[str, str]) -> Iterator[dict[str, Any]]:
     """Pass two: the rows in the report's task order, each prompt cut as `shared_prompt_starts` cuts it."""
     by_task = rows()
     keeper = PromptKeeper()
     for task in order:
-        shared = start.get(task, "") if prompts.get(task, 0) > 1 else ""
+        cut = len(shared.get(task, ""))
         for raw in by_task.get(task, ()):
             row = keeper.keep(normalise_row(raw, task))
             if row["prompt"] is not None:
-                row = shortened_rest(row, len(shared))
+                row = shortened_rest(row, cut)
             yield row
 
 
