@@ -13,20 +13,20 @@ The response store, which holds the same text, stays the only file of a run that
 
 The same folder holds each process's text spool (text_spool.py, whatever --clue-redact says): a sample's
 prompt, response and reference, written as its test finishes, read back by the report; in one process the
-folder is made when the first sample's texts are spooled.
+folder is made when the first sample's texts are spooled. The process that makes the folder holds it
+(private_folder.py): a later run removes it if this one is killed before it can.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from clue_checks.private_folder import PrivateFolder
 from clue_checks.text_spool import TextSpool
 
 FOLDER_KEY = "clue_private_records"
@@ -39,10 +39,11 @@ def _key(node_id: str, when: str) -> str:
 
 
 class PrivateRecords:
-    def __init__(self, folder: Path | None = None, worker: str | None = None, *, owner: bool = False) -> None:
-        self.folder = folder
+    def __init__(self, folder: Path | None = None, worker: str | None = None, *,
+                 held: PrivateFolder | None = None) -> None:
+        self.folder = held.path if held is not None else folder
         self._worker = worker
-        self._owner = owner
+        self._held = held  # the folder this process made, removed when it closes
         self._pending: dict[str, dict[str, Any]] = {}
         self._offsets: dict[Path, int] = {}
         self._fd: int | None = None
@@ -52,7 +53,8 @@ class PrivateRecords:
         """This process's text spool, in the folder (one process: a folder of its own, made now, 0700)."""
         if self._spool is None:
             if self.folder is None:
-                self.folder, self._owner = Path(tempfile.mkdtemp(prefix="clue-records-")), True
+                self._held = PrivateFolder.make()
+                self.folder = self._held.path
             self._spool = TextSpool(self.folder / f"{self._worker or 'main'}.texts")
         return self._spool
 
@@ -89,8 +91,9 @@ class PrivateRecords:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-        if self._owner and self.folder is not None:
-            shutil.rmtree(self.folder, ignore_errors=True)
+        if self._held is not None:
+            self._held.remove()
+            self._held = None
 
 
 def channel(config: pytest.Config) -> PrivateRecords:
@@ -109,8 +112,7 @@ def channel(config: pytest.Config) -> PrivateRecords:
 def open_for_workers(config: pytest.Config) -> str:
     """The controller's folder for the workers' records (made once, removed when the session ends)."""
     if _CHANNEL not in config.stash or config.stash[_CHANNEL].folder is None:
-        folder = Path(tempfile.mkdtemp(prefix="clue-records-"))  # mode 0700
-        made = PrivateRecords(folder, owner=True)
+        made = PrivateRecords(held=PrivateFolder.make())  # mode 0700, held until the session ends
         config.stash[_CHANNEL] = made
         config.add_cleanup(made.close)
     folder = config.stash[_CHANNEL].folder

@@ -7,6 +7,7 @@ is what is tested: xdist's workers, signals (`run_as_user` or a process started 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -15,11 +16,13 @@ import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from fakes import FakeServer, free_port_url
 from suite_runs import FIXTURES, chat_server, ok, report, run, run_as_user, suite  # noqa: F401
 
+from clue_checks.private_folder import PREFIX, sweep
 from clue_checks.server import BaselineServer
 
 pytest_plugins = ["pytester"]
@@ -101,11 +104,18 @@ def test_last_failed_sends_no_request(suite, baseline):
     assert report(suite)["requests"]["sent"] == 0
 
 
-def stop_midway(suite: pytest.Pytester, server: BaselineServer, signum: int) -> None:
+def own_tmpdir(suite: pytest.Pytester) -> tuple[Path, dict[str, str]]:
+    """A temporary directory of the child's own (TMPDIR), where its private folders can be looked at."""
+    tmp = suite.path / "child-tmp"
+    tmp.mkdir(exist_ok=True)
+    return tmp, {**os.environ, "TMPDIR": str(tmp)}
+
+
+def stop_midway(suite: pytest.Pytester, server: BaselineServer, signum: int, env: dict[str, str]) -> None:
     """Run MedNLI two requests at a time against `server` and send `signum` once six are answered."""
     args = [sys.executable, "-m", "pytest", f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-concurrency=2",
             f"--clue-data={FIXTURES}", "-q"]
-    proc = subprocess.Popen(args, cwd=suite.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(args, cwd=suite.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     deadline = time.monotonic() + 60
     while generation_requests(server) < 6 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -118,9 +128,15 @@ def test_killed_run_resumes_with_only_the_missing_requests(suite):
     server = BaselineServer(host="127.0.0.1", port=0, latency_s=0.25)
     url = server.start()
     try:
-        stop_midway(suite, server, signal.SIGKILL)
+        tmp, env = own_tmpdir(suite)
+        stop_midway(suite, server, signal.SIGKILL, env)
         answered_before_kill = generation_requests(server)
         assert 0 < answered_before_kill
+        # The killed run could not remove its spool of clinical text; its lock died with it, so the next run's
+        # sweep removes it.
+        left = list(tmp.glob(f"{PREFIX}*"))
+        assert len(left) == 1 and (left[0] / "main.texts").stat().st_size > 0
+        assert sweep(tmp) == left and not left[0].exists()
         result = run(suite, f"--model-endpoint={url}", "--clue-tasks=mednli", "--clue-concurrency=2")
         data = report(suite)
         total = data["tasks"]["mednli"]["n_samples"]
@@ -150,12 +166,13 @@ def test_an_interrupted_run_reports_the_requests_it_really_sent(suite):
             release.wait(30)
         return ok("neutral")
 
+    tmp, env = own_tmpdir(suite)
     with FakeServer(chat_server(answer)) as server:
         try:
             args = [sys.executable, "-m", "pytest", f"--model-endpoint={server.url}", "--clue-tasks=mednli",
                     "--clue-concurrency=2", f"--clue-data={FIXTURES}", "-q"]
             proc = subprocess.Popen(args, cwd=suite.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                    preexec_fn=with_ctrl_c)
+                                    preexec_fn=with_ctrl_c, env=env)
             deadline = time.monotonic() + 60
             while server.count("/v1/chat/completions") < 8 and time.monotonic() < deadline:
                 time.sleep(0.05)  # six answered, two hanging
@@ -165,6 +182,7 @@ def test_an_interrupted_run_reports_the_requests_it_really_sent(suite):
         finally:
             release.set()
     data = report(suite)
+    assert not list(tmp.glob(f"{PREFIX}*")), "an interrupted run removes its own spool of clinical text"
     assert data["requests"] == {"sent": 6, "failed": 0, "from_store": 0, "shared": 0}  # as answered, not consumed
     assert data["tasks"]["mednli"]["n_missing"] > 0 and data["tasks"]["mednli"]["partial"]
 
