@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,10 @@ class Run(RunData):
         self._lock = threading.Lock()
         self._sample_locks: dict[str, threading.Lock] = {}
         self._feeder: threading.Thread | None = None
+        # The feeder's renderings, kept for their tests (a sample is rendered once): while its request is in
+        # flight, or, answered at once (the store), holding its feeder slot until taken, so at most a window of them.
+        self._rendered: OrderedDict[str, tuple[Prompt, Request, bool]] = OrderedDict()
+        self._window: threading.BoundedSemaphore | None = None
         self._stop = threading.Event()
         self._token_counter: Callable[[], TokenCounter] = lambda: None  # type: ignore[assignment, return-value]
 
@@ -171,32 +176,75 @@ class Run(RunData):
         prompt = task.prompt(sample, loaded.shots)
         return prompt, self.renderer.request(prompt, rendering_spec(task), scope=task.request_scope)
 
-    def _submit(self, sample: Sample) -> concurrent.futures.Future[Outcome]:
+    def _submit(self, sample: Sample, rendered: tuple[Prompt, Request] | None = None
+                ) -> tuple[concurrent.futures.Future[Outcome], tuple[Prompt, Request] | None]:
+        """The sample's future, and its rendering when this call made it (None when it was submitted before)."""
         # The feeder and the sample's own test may ask at once: one submission per sample, so a
         # sample is never counted as sharing its own request. The prompt is rendered outside the
         # run-wide lock; only the two callers of this one sample wait for each other.
         known = self._futures.get(sample.test_id)
         if isinstance(known, Outcome):  # already read by its test (the feeder came late): no lock needed
-            return _resolved(known)
+            return _resolved(known), None
         with self._lock:
             sample_lock = self._sample_locks.setdefault(sample.test_id, threading.Lock())
         with sample_lock:
             future = self._futures.get(sample.test_id)
             if isinstance(future, Outcome):  # read meanwhile
-                return _resolved(future)
-            if future is None:
-                assert self.scheduler is not None
-                _, request = self.request_for(sample)
-                future = self._futures[sample.test_id] = self.scheduler.submit(request)
-            return future
+                return _resolved(future), None
+            if future is not None:
+                return future, None
+            assert self.scheduler is not None
+            rendered = rendered or self.request_for(sample)
+            future = self._futures[sample.test_id] = self.scheduler.submit(rendered[1])
+            return future, rendered
 
-    def _answer(self, sample: Sample, on_poll: Callable[[], None] | None) -> Outcome:
+    def _keep(self, test_id: str, prompt: Prompt, request: Request, holds_slot: bool) -> None:
+        with self._lock:
+            self._rendered[test_id] = (prompt, request, holds_slot)
+
+    def _drop(self, test_id: str) -> None:
+        """Its request answered before its test came: the rendering is not kept (memory stays flat)."""
+        with self._lock:
+            entry = self._rendered.get(test_id)
+            if entry is not None and not entry[2]:
+                del self._rendered[test_id]
+
+    def _take(self, test_id: str) -> tuple[Prompt, Request] | None:
+        """The feeder's rendering of this sample, if kept. Those kept before it belong to tests that did not
+        come (skipped): dropped, their slots freed."""
+        freed = 0
+        with self._lock:
+            if test_id not in self._rendered:
+                return None
+            while True:
+                key, (prompt, request, holds_slot) = self._rendered.popitem(last=False)
+                freed += holds_slot
+                if key == test_id:
+                    break
+        for _ in range(freed):
+            assert self._window is not None
+            self._window.release()
+        return prompt, request
+
+    def _free_held(self) -> None:
+        """The feeder waited for a slot while renderings held some: their tests are slow or not coming (a
+        request in flight ahead of them, skipped tests), so the slots go back to requests to send."""
+        with self._lock:
+            held = [key for key, entry in self._rendered.items() if entry[2]]
+            for key in held:
+                del self._rendered[key]
+        for _ in held:
+            assert self._window is not None
+            self._window.release()
+
+    def _answer(self, sample: Sample, on_poll: Callable[[], None] | None,
+                rendered: tuple[Prompt, Request]) -> Outcome:
         """The sample's outcome (raises EndpointError), kept in place of its future once read."""
         known = self._futures.get(sample.test_id)
         if isinstance(known, Outcome):
             return known
         assert self.scheduler is not None
-        outcome = self.scheduler.wait(self._submit(sample), poll=0.2 if on_poll else 1.0,
+        outcome = self.scheduler.wait(self._submit(sample, rendered)[0], poll=0.2 if on_poll else 1.0,
                                       on_poll=on_poll)  # bounded: raises EndpointError on a stall
         with self._lock:
             self._futures[sample.test_id] = outcome
@@ -206,21 +254,27 @@ class Run(RunData):
     def prefetch(self, samples: Sequence[Sample]) -> None:
         """Start sending this process's share in test order, a bounded window ahead."""
         assert self.scheduler is not None
-        window = threading.BoundedSemaphore(max(2 * self.scheduler.concurrency, 8))
+        window = self._window = threading.BoundedSemaphore(max(2 * self.scheduler.concurrency, 8))
 
         def feed() -> None:
             for sample in samples:
                 while not window.acquire(timeout=0.2):
                     if self._stop.is_set():
                         return
+                    self._free_held()
                 if self._stop.is_set():
                     return
                 try:
-                    future = self._submit(sample)
+                    future, rendered = self._submit(sample)
                 except Exception:  # rendering (the model's chat template: any type) failed: the test itself raises it
                     window.release()
                     continue
-                future.add_done_callback(lambda _f: window.release())
+                if rendered is not None and future.done():  # answered at once: the slot goes with the rendering
+                    self._keep(sample.test_id, *rendered, holds_slot=True)
+                    continue
+                if rendered is not None:
+                    self._keep(sample.test_id, *rendered, holds_slot=False)
+                future.add_done_callback(lambda _f, test_id=sample.test_id: (self._drop(test_id), window.release()))
 
         self._feeder = threading.Thread(target=feed, name="clue-feeder", daemon=True)
         self._feeder.start()
@@ -232,8 +286,8 @@ class Run(RunData):
         if self.scheduler is None:
             raise EndpointError("not run: no endpoint connection (the run stopped at an error shown above)",
                                 url=self.redact(", ".join(self.settings.endpoints)) or "the embedded baseline")
-        prompt, request = self.request_for(sample)
-        outcome = self._answer(sample, on_poll)
+        prompt, request = self._take(sample.test_id) or self.request_for(sample)
+        outcome = self._answer(sample, on_poll, (prompt, request))
         text = outcome.completion.text
         if request.mode == "chat" and self.profile.prefills_assistant_prefix:
             text = strip_echoed_prefix(text, prompt.assistant_prefix)
