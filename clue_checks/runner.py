@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 from clue_checks.endpoint.scheduler import Outcome, Scheduler
 from clue_checks.endpoint.types import REQUEST_COUNTS, EndpointError, EndpointInfo, Request
+from clue_checks.rendered_ahead import RenderedAhead
 from clue_checks.rendering import Renderer, TemplateUnavailable, load_tokenizer
 from clue_checks.rendering_specs import rendering_spec
 from clue_checks.run_data import RunData
@@ -64,10 +64,8 @@ class Run(RunData):
         self._lock = threading.Lock()
         self._sample_locks: dict[str, threading.Lock] = {}
         self._feeder: threading.Thread | None = None
-        # The feeder's renderings, kept for their tests (a sample is rendered once): while its request is in
-        # flight, or, answered at once (the store), holding its feeder slot until taken, so at most a window of them.
-        self._rendered: OrderedDict[str, tuple[Prompt, Request, bool]] = OrderedDict()
-        self._window: threading.BoundedSemaphore | None = None
+        # The feeder's renderings, kept for their tests: a sample is rendered once (rendered_ahead.py).
+        self._rendered: RenderedAhead[tuple[Prompt, Request]] = RenderedAhead(0)
         self._stop = threading.Event()
         self._token_counter: Callable[[], TokenCounter] = lambda: None  # type: ignore[assignment, return-value]
 
@@ -198,45 +196,6 @@ class Run(RunData):
             future = self._futures[sample.test_id] = self.scheduler.submit(rendered[1])
             return future, rendered
 
-    def _keep(self, test_id: str, prompt: Prompt, request: Request, holds_slot: bool) -> None:
-        with self._lock:
-            self._rendered[test_id] = (prompt, request, holds_slot)
-
-    def _drop(self, test_id: str) -> None:
-        """Its request answered before its test came: the rendering is not kept (memory stays flat)."""
-        with self._lock:
-            entry = self._rendered.get(test_id)
-            if entry is not None and not entry[2]:
-                del self._rendered[test_id]
-
-    def _take(self, test_id: str) -> tuple[Prompt, Request] | None:
-        """The feeder's rendering of this sample, if kept. Those kept before it belong to tests that did not
-        come (skipped): dropped, their slots freed."""
-        freed = 0
-        with self._lock:
-            if test_id not in self._rendered:
-                return None
-            while True:
-                key, (prompt, request, holds_slot) = self._rendered.popitem(last=False)
-                freed += holds_slot
-                if key == test_id:
-                    break
-        for _ in range(freed):
-            assert self._window is not None
-            self._window.release()
-        return prompt, request
-
-    def _free_held(self) -> None:
-        """The feeder waited for a slot while renderings held some: their tests are slow or not coming (a
-        request in flight ahead of them, skipped tests), so the slots go back to requests to send."""
-        with self._lock:
-            held = [key for key, entry in self._rendered.items() if entry[2]]
-            for key in held:
-                del self._rendered[key]
-        for _ in held:
-            assert self._window is not None
-            self._window.release()
-
     def _answer(self, sample: Sample, on_poll: Callable[[], None] | None,
                 rendered: tuple[Prompt, Request]) -> Outcome:
         """The sample's outcome (raises EndpointError), kept in place of its future once read."""
@@ -254,27 +213,29 @@ class Run(RunData):
     def prefetch(self, samples: Sequence[Sample]) -> None:
         """Start sending this process's share in test order, a bounded window ahead."""
         assert self.scheduler is not None
-        window = self._window = threading.BoundedSemaphore(max(2 * self.scheduler.concurrency, 8))
+        window = threading.BoundedSemaphore(max(2 * self.scheduler.concurrency, 8))
+        rendered = self._rendered = RenderedAhead(max(2 * self.scheduler.concurrency, 8))
 
         def feed() -> None:
             for sample in samples:
                 while not window.acquire(timeout=0.2):
                     if self._stop.is_set():
                         return
-                    self._free_held()
                 if self._stop.is_set():
                     return
                 try:
-                    future, rendered = self._submit(sample)
+                    future, made = self._submit(sample)
                 except Exception:  # rendering (the model's chat template: any type) failed: the test itself raises it
                     window.release()
                     continue
-                if rendered is not None and future.done():  # answered at once: the slot goes with the rendering
-                    self._keep(sample.test_id, *rendered, holds_slot=True)
+                if made is not None and future.done():  # answered at once (the store): kept until its test takes it
+                    window.release()
+                    rendered.keep(sample.test_id, made, answered=True)
+                    rendered.wait_for_room(self._stop)
                     continue
-                if rendered is not None:
-                    self._keep(sample.test_id, *rendered, holds_slot=False)
-                future.add_done_callback(lambda _f, test_id=sample.test_id: (self._drop(test_id), window.release()))
+                if made is not None:  # kept while in flight
+                    rendered.keep(sample.test_id, made, answered=False)
+                future.add_done_callback(lambda _f, test_id=sample.test_id: (rendered.drop(test_id), window.release()))
 
         self._feeder = threading.Thread(target=feed, name="clue-feeder", daemon=True)
         self._feeder.start()
@@ -286,7 +247,7 @@ class Run(RunData):
         if self.scheduler is None:
             raise EndpointError("not run: no endpoint connection (the run stopped at an error shown above)",
                                 url=self.redact(", ".join(self.settings.endpoints)) or "the embedded baseline")
-        prompt, request = self._take(sample.test_id) or self.request_for(sample)
+        prompt, request = self._rendered.take(sample.test_id) or self.request_for(sample)
         outcome = self._answer(sample, on_poll, (prompt, request))
         text = outcome.completion.text
         if request.mode == "chat" and self.profile.prefills_assistant_prefix:

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
+from clue_checks.rendered_ahead import RenderedAhead
 from clue_checks.runner import Run
 from clue_checks.server.baseline import BaselineServer
 from clue_checks.settings import Settings
@@ -109,6 +110,35 @@ def test_each_sample_is_rendered_once_whoever_submits_it(tmp_path):
                 asked = samples[2:] if rerun else samples  # on the rerun the first two tests never come
                 assert [run.evaluate(s).outcome.source for s in asked] == ["store" if rerun else "sent"] * len(asked)
                 assert sorted(rendered) == sorted(s.test_id for s in samples)
-                assert not run._rendered  # nothing kept once the tests have come
+                assert not len(run._rendered)  # nothing kept once the tests have come
             finally:
                 run.close()
+
+
+def test_renderings_kept_ahead_are_bounded_and_let_go_when_their_tests_do_not_come():
+    ahead: RenderedAhead[str] = RenderedAhead(4)
+    stop = threading.Event()
+    for i in range(4):
+        ahead.keep(f"t{i}", f"r{i}", answered=True)
+    ahead.keep("t4", "in flight", answered=False)
+    assert ahead.take("t1") == "r1" and len(ahead) == 3  # t0's test did not come: dropped with it
+    assert ahead.take("t0") is None  # came late: renders for itself
+    ahead.drop("t4")  # answered before its test came: not kept
+    ahead.drop("t2")  # answered ones are kept until taken
+    assert len(ahead) == 2
+    ahead.keep("t5", "r5", answered=True)
+    ahead.keep("t6", "r6", answered=True)
+    ahead.wait_for_room(stop)  # room for 4 full, and no test takes one: what is kept goes
+    assert len(ahead) == 0 and ahead.take("t5") is None
+
+
+def test_a_full_feeder_waits_for_the_tests_to_take_half():
+    ahead: RenderedAhead[str] = RenderedAhead(4)
+    for i in range(4):
+        ahead.keep(f"t{i}", f"r{i}", answered=True)
+    waited = threading.Thread(target=ahead.wait_for_room, args=(threading.Event(),))
+    waited.start()
+    for i in range(2):
+        assert ahead.take(f"t{i}") == f"r{i}"
+    waited.join(10)
+    assert not waited.is_alive() and [ahead.take(f"t{i}") for i in (2, 3)] == ["r2", "r3"]  # nothing let go
