@@ -334,7 +334,9 @@ class SampleSession:
             return record
         if self._run is not None:  # as the controller scrubs every record: no secret, no unwritable text
             clean = Cleaner(self._run.redact)
-            record = replace(record, **{k: clean(v) for k in TEXT_KEYS if isinstance(v := getattr(record, k), str)})
+            changed = {k: c for k in TEXT_KEYS if isinstance(v := getattr(record, k), str) and (c := clean(v)) is not v}
+            if changed:  # the cleaner hands back the very text when it has nothing to change: no copy then
+                record = replace(record, **changed)
         try:
             return record.spooled(self.links.private_records().spool())
         except TextSpoolError as exc:
