@@ -17,6 +17,7 @@ from typing import Any
 
 from clue_checks.endpoint.scheduler import Outcome, Scheduler
 from clue_checks.endpoint.types import REQUEST_COUNTS, EndpointError, EndpointInfo, Request
+from clue_checks.rendered_ahead import RenderedAhead
 from clue_checks.rendering import Renderer, TemplateUnavailable, load_tokenizer
 from clue_checks.rendering_specs import rendering_spec
 from clue_checks.run_data import RunData
@@ -63,6 +64,8 @@ class Run(RunData):
         self._lock = threading.Lock()
         self._sample_locks: dict[str, threading.Lock] = {}
         self._feeder: threading.Thread | None = None
+        # The feeder's renderings, kept for their tests: a sample is rendered once (rendered_ahead.py).
+        self._rendered: RenderedAhead[tuple[Prompt, Request]] = RenderedAhead(0)
         self._stop = threading.Event()
         self._token_counter: Callable[[], TokenCounter] = lambda: None  # type: ignore[assignment, return-value]
 
@@ -171,32 +174,36 @@ class Run(RunData):
         prompt = task.prompt(sample, loaded.shots)
         return prompt, self.renderer.request(prompt, rendering_spec(task), scope=task.request_scope)
 
-    def _submit(self, sample: Sample) -> concurrent.futures.Future[Outcome]:
+    def _submit(self, sample: Sample, rendered: tuple[Prompt, Request] | None = None
+                ) -> tuple[concurrent.futures.Future[Outcome], tuple[Prompt, Request] | None]:
+        """The sample's future, and its rendering when this call made it (None when it was submitted before)."""
         # The feeder and the sample's own test may ask at once: one submission per sample, so a
         # sample is never counted as sharing its own request. The prompt is rendered outside the
         # run-wide lock; only the two callers of this one sample wait for each other.
         known = self._futures.get(sample.test_id)
         if isinstance(known, Outcome):  # already read by its test (the feeder came late): no lock needed
-            return _resolved(known)
+            return _resolved(known), None
         with self._lock:
             sample_lock = self._sample_locks.setdefault(sample.test_id, threading.Lock())
         with sample_lock:
             future = self._futures.get(sample.test_id)
             if isinstance(future, Outcome):  # read meanwhile
-                return _resolved(future)
-            if future is None:
-                assert self.scheduler is not None
-                _, request = self.request_for(sample)
-                future = self._futures[sample.test_id] = self.scheduler.submit(request)
-            return future
+                return _resolved(future), None
+            if future is not None:
+                return future, None
+            assert self.scheduler is not None
+            rendered = rendered or self.request_for(sample)
+            future = self._futures[sample.test_id] = self.scheduler.submit(rendered[1])
+            return future, rendered
 
-    def _answer(self, sample: Sample, on_poll: Callable[[], None] | None) -> Outcome:
+    def _answer(self, sample: Sample, on_poll: Callable[[], None] | None,
+                rendered: tuple[Prompt, Request]) -> Outcome:
         """The sample's outcome (raises EndpointError), kept in place of its future once read."""
         known = self._futures.get(sample.test_id)
         if isinstance(known, Outcome):
             return known
         assert self.scheduler is not None
-        outcome = self.scheduler.wait(self._submit(sample), poll=0.2 if on_poll else 1.0,
+        outcome = self.scheduler.wait(self._submit(sample, rendered)[0], poll=0.2 if on_poll else 1.0,
                                       on_poll=on_poll)  # bounded: raises EndpointError on a stall
         with self._lock:
             self._futures[sample.test_id] = outcome
@@ -207,6 +214,7 @@ class Run(RunData):
         """Start sending this process's share in test order, a bounded window ahead."""
         assert self.scheduler is not None
         window = threading.BoundedSemaphore(max(2 * self.scheduler.concurrency, 8))
+        rendered = self._rendered = RenderedAhead(max(2 * self.scheduler.concurrency, 8))
 
         def feed() -> None:
             for sample in samples:
@@ -216,11 +224,18 @@ class Run(RunData):
                 if self._stop.is_set():
                     return
                 try:
-                    future = self._submit(sample)
+                    future, made = self._submit(sample)
                 except Exception:  # rendering (the model's chat template: any type) failed: the test itself raises it
                     window.release()
                     continue
-                future.add_done_callback(lambda _f: window.release())
+                if made is not None and future.done():  # answered at once (the store): kept until its test takes it
+                    window.release()
+                    rendered.keep(sample.test_id, made, answered=True)
+                    rendered.wait_for_room(self._stop)
+                    continue
+                if made is not None:  # kept while in flight
+                    rendered.keep(sample.test_id, made, answered=False)
+                future.add_done_callback(lambda _f, test_id=sample.test_id: (rendered.drop(test_id), window.release()))
 
         self._feeder = threading.Thread(target=feed, name="clue-feeder", daemon=True)
         self._feeder.start()
@@ -232,8 +247,8 @@ class Run(RunData):
         if self.scheduler is None:
             raise EndpointError("not run: no endpoint connection (the run stopped at an error shown above)",
                                 url=self.redact(", ".join(self.settings.endpoints)) or "the embedded baseline")
-        prompt, request = self.request_for(sample)
-        outcome = self._answer(sample, on_poll)
+        prompt, request = self._rendered.take(sample.test_id) or self.request_for(sample)
+        outcome = self._answer(sample, on_poll, (prompt, request))
         text = outcome.completion.text
         if request.mode == "chat" and self.profile.prefills_assistant_prefix:
             text = strip_echoed_prefix(text, prompt.assistant_prefix)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -73,6 +72,10 @@ class SampleCheck:
         # Beside the verdict, never changing it: read from the scored result, after the task has decided.
         kinds = kinds_for(evidence_for(task, evaluated, self.result, floors))
         completion = evaluated.outcome.completion
+        texts = {"reason": self.result.reason, "response": evaluated.scored_text, "reference": evaluated.sample.reference,
+                 "prompt": rendered_prompt(evaluated), "parsed": parsed_answer(self.result.details)}
+        if clean is not None:  # the record is made once, from the cleaned texts
+            texts = {name: clean(value) if value else value for name, value in texts.items()}
         self.record = SampleRecord(
             task=task.name,
             sample_id=evaluated.sample.id,
@@ -81,23 +84,15 @@ class SampleCheck:
             metrics=dict(self.result.metrics),
             not_computed=dict(self.result.not_computed),
             source=evaluated.outcome.source,
-            reason=self.result.reason,
-            response=evaluated.scored_text,
-            reference=evaluated.sample.reference,
             cluster=task.cluster_of(evaluated.sample),
             finish_reason=completion.finish_reason,
             tokens_in=completion.prompt_tokens,
             tokens_out=completion.generated_tokens,
             latency_s=completion.latency_s,
-            prompt=rendered_prompt(evaluated),
-            parsed=parsed_answer(self.result.details),
             node_id=node_id,
             kinds=kinds,
+            **texts,
         )
-        if clean is not None:
-            r = self.record
-            self.record = replace(r, **{name: clean(value) for name in ("response", "reference", "prompt", "parsed",
-                                                                         "reason") if (value := getattr(r, name))})
 
     @property
     def response(self) -> str:

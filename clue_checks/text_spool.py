@@ -67,6 +67,7 @@ class TextSpool:
         self.path = path
         self._name = str(path)  # one string shared by every sample's TextRef, not one each
         self._fd: int | None = None
+        self._end = 0  # the file's size: where the next object starts
 
     def put(self, texts: Mapping[str, str | None]) -> TextRef:
         """Appends the texts (one JSON line) and says where they lie. Raises TextSpoolError naming the file."""
@@ -74,9 +75,16 @@ class TextSpool:
             "utf-8", "surrogatepass")
         try:
             if self._fd is None:
-                self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            start = os.fstat(self._fd).st_size  # one writer: where this object starts, even after a failed write
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                try:
+                    self._end = os.fstat(fd).st_size  # one writer: from here on the end is counted, not asked
+                except OSError:
+                    os.close(fd)
+                    raise
+                self._fd = fd
+            start = self._end
             written = os.write(self._fd, data)
+            self._end += written  # a partial write moved the end too: the next object starts after it
             if written != len(data):
                 raise OSError(f"wrote {written} of {len(data)} bytes")
         except OSError as exc:

@@ -45,6 +45,15 @@ def _no_lock() -> None:
     return None
 
 
+_NUMBERS = (int, float, bool)
+
+
+def scrubbed_row(clean: Cleaner, row: dict[str, Any]) -> dict[str, Any]:
+    """`clean.scrub(row)` for a sample record's row: its field names are the record's own (read by name), and a
+    number or None is left as it is, so only the values that can hold text are walked."""
+    return {key: value if value is None or type(value) in _NUMBERS else clean.scrub(value) for key, value in row.items()}
+
+
 class Controller:
     """Records, report, exit code (the single process's or the xdist controller's role)."""
 
@@ -141,7 +150,7 @@ class Controller:
         if data is not None and getattr(report, "clue_private", False):  # --clue-redact: the text came apart
             data = self.links.private_records().take(report.nodeid, report.when) or data
         if data is not None:
-            record = SampleRecord.from_dict(self.clean.scrub(data))  # no secret, no unwritable text in any artefact
+            record = SampleRecord.from_dict(scrubbed_row(self.clean, data))  # no secret, no unwritable text anywhere
             self.records.append(record)
             if self._junit_additions is not None:
                 junit.add_sample_output(self._junit_additions, report,

@@ -309,7 +309,9 @@ class SampleSession:
         if report.when == "call" and not report.skipped:
             # A skipped (or xfailed) sample was not judged: it stays out of the scores and makes its task
             # partial, rather than counting as failed.
-            self._attach(report, replace(record, outcome="passed" if report.passed else "failed").as_dict())
+            row = record.as_dict()  # the record as reported: the outcome is pytest's (no copy of the record made)
+            row["outcome"] = "passed" if report.passed else "failed"
+            self._attach(report, row)
             # The check holds the sample's prompt twice more (the task's and the rendered request's):
             # dropped once its report is made, or a run keeps every prompt three times over.
             check = item.stash.get(CHECK, None)
@@ -323,14 +325,18 @@ class SampleSession:
                 report.clue_headline = check.headline()  # the controller's one line for this failure (first_run.py)
                 self._restyle(report, item, check, call.excinfo)
         elif report.when == "setup" and report.failed:
-            self._attach(report, replace(record, outcome="error").as_dict())
+            self._attach(report, {**record.as_dict(), "outcome": "error"})
 
     def _spooled(self, record: SampleRecord) -> SampleRecord:
         """The record with its long texts on disk (text_spool.py): a run's memory stays flat in its samples.
         A spool that cannot be written: the record keeps them (nothing is lost) and a warning names the file."""
+        if record.texts is not None:  # spooled at an earlier phase of the same test: nothing left to clean or write
+            return record
         if self._run is not None:  # as the controller scrubs every record: no secret, no unwritable text
             clean = Cleaner(self._run.redact)
-            record = replace(record, **{k: clean(v) for k in TEXT_KEYS if isinstance(v := getattr(record, k), str)})
+            changed = {k: c for k in TEXT_KEYS if isinstance(v := getattr(record, k), str) and (c := clean(v)) is not v}
+            if changed:  # the cleaner hands back the very text when it has nothing to change: no copy then
+                record = replace(record, **changed)
         try:
             return record.spooled(self.links.private_records().spool())
         except TextSpoolError as exc:

@@ -40,6 +40,20 @@ def test_texts_put_in_a_spool_read_back_as_they_were(tmp_path):
     assert TextSpool(tmp_path / "gw0.texts").put({"prompt": "later"}).offset > refs[2].offset  # appended
 
 
+def test_after_a_write_cut_short_the_next_texts_are_still_found_where_they_lie(tmp_path, monkeypatch):
+    """The spool counts its end itself: a partial write moved it, and the next object starts after those bytes."""
+    spool = TextSpool(tmp_path / "gw0.texts")
+    first = spool.put({"prompt": "first"})
+    real_write = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: real_write(fd, data[:5]))  # a full disk: 5 bytes, then no more
+    with pytest.raises(TextSpoolError, match="wrote 5 of"):
+        spool.put({"prompt": "cut"})
+    monkeypatch.setattr(os, "write", real_write)
+    later = spool.put({"prompt": "later", "response": ODD})
+    assert later.offset == first.offset + first.length + 1 + 5
+    assert first.read()["prompt"] == "first" and later.read() == {"prompt": "later", "response": ODD, "reference": None}
+
+
 def test_a_text_ref_crosses_the_wire_as_plain_values():
     ref = TextRef("/spool/gw1.texts", 120, 37)
     assert ref.as_dict() == {"file": "/spool/gw1.texts", "offset": 120, "length": 37}
