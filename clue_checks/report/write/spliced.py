@@ -1,0 +1,131 @@
+"""The lines of `predictions/<task>.jsonl` with each sample's texts spliced in as the spool holds them.
+
+A spool line holds each text JSON-encoded exactly as a prediction row encodes it (`ensure_ascii=False`), and
+its `TextRef` says where (text_spool.py). Decoding a ~30 KB LongHealth prompt only to encode it again was
+most of the cost of writing a run's report; here the row's other values are encoded and the texts' bytes
+put between them: `json.dumps(row, ensure_ascii=False)` of a dict with str keys is "{", then each
+`key: value` joined by ", ", then "}", so the line comes out byte for byte the same.
+
+As the lines are written, `PageFacts` keeps what the page's first look at the rows needs (each row's task
+and kinds, and the start each task's prompts share, found on the encoded prompts): the page then reads the
+texts once more, not twice (html_stream.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from clue_checks.record import SampleRecord
+from clue_checks.report.write.html_rows import common_prefix
+from clue_checks.report.write.pieces import prediction_row
+from clue_checks.text_spool import TEXT_KEYS, SpoolReader
+
+NEWLINE = os.linesep.encode()  # what a text-mode file writes for "\n" (a JSON line holds no other "\n")
+_SURROGATE = re.compile(rb"\xed[\xa0-\xbf]")  # a lone surrogate as "surrogatepass" encodes it
+# The row keys each text's JSON goes under (prediction_row: CLUE's keys, then the record's own).
+_KEYS = {"prompt": ("prompt",), "response": ("Model Answer", "response"),
+         "reference": ("Ground Truth Answer", "reference")}
+
+
+def dumps_spliced(row: Mapping[str, Any], fragments: Mapping[str, bytes]) -> bytes:
+    """`json.dumps(row, ensure_ascii=False)` encoded as UTF-8, each key of `fragments` with the JSON given there
+    in place of its value's. Raises UnicodeEncodeError where the rest holds a lone surrogate."""
+    pieces: list[bytes] = []
+    plain: dict[str, Any] = {}
+    for key, value in row.items():
+        if key not in fragments:
+            plain[key] = value
+            continue
+        if plain:
+            pieces.append(json.dumps(plain, ensure_ascii=False)[1:-1].encode("utf-8"))
+            plain = {}
+        pieces.append(json.dumps(key, ensure_ascii=False).encode("utf-8") + b": " + fragments[key])
+    if plain:
+        pieces.append(json.dumps(plain, ensure_ascii=False)[1:-1].encode("utf-8"))
+    return b"{" + b", ".join(pieces) + b"}"
+
+
+def plain_line(row: Mapping[str, Any]) -> bytes:
+    """The line as a text file opened with encoding="utf-8" writes `json.dumps(row, ensure_ascii=False) + "\\n"`
+    (a lone surrogate raises the same UnicodeEncodeError)."""
+    return json.dumps(row, ensure_ascii=False).encode("utf-8") + NEWLINE
+
+
+def prediction_lines(task: str, records: Iterable[SampleRecord], reader: SpoolReader,
+                     page: "PageFacts") -> Iterator[bytes]:
+    """Each record's line of `predictions/<task>.jsonl`, spliced where its texts lie in a spool line; the page's
+    facts kept in `page`. Raises TextSpoolError."""
+    for record in records:
+        ref = record.texts
+        fragments = reader.fragments(ref) if ref is not None else None
+        if ref is not None and fragments is not None and \
+                not any(b"\xed" in f and _SURROGATE.search(f) for f in fragments):
+            row = prediction_row(record, dict.fromkeys(TEXT_KEYS))
+            try:
+                line = dumps_spliced(row, {key: text for name, text in zip(TEXT_KEYS, fragments)
+                                           for key in _KEYS[name]}) + NEWLINE
+            except UnicodeEncodeError:  # another value holds a lone surrogate: fail as the plain line fails
+                line = plain_line(prediction_row(record, reader.texts(ref)))
+            page.add(task, record, fragments[0])
+            yield line
+            continue
+        texts = reader.texts(ref) if ref is not None else None
+        row = prediction_row(record, texts)
+        prompt = row["prompt"]
+        page.add(task, record, None if prompt is None else
+                 json.dumps(prompt, ensure_ascii=False).encode("utf-8", "surrogatepass") if isinstance(prompt, str)
+                 else b"")
+        yield plain_line(row)
+
+
+class PageFacts:
+    """What the page's first pass over the rows finds (html_stream.py), kept as the prediction lines are written:
+    each row's task and kinds, and per task the start its prompts share. A row whose task is not its file's, or
+    whose prompt is not text, leaves the page to find them itself (`known` is None then)."""
+
+    def __init__(self) -> None:
+        self.light: list[dict[str, Any]] = []
+        self._start: dict[str, bytes] = {}  # per task, the bytes its prompts' JSON share
+        self._prompts: dict[str, int] = {}
+        self._whole = True
+
+    def give_up(self) -> None:
+        self._whole = False
+
+    def add(self, task_of_file: str, record: SampleRecord, prompt_json: bytes | None) -> None:
+        """A row, its prompt's JSON as the line holds it (None: no prompt; b"": a prompt that is not text)."""
+        task = record.task or task_of_file  # html_rows.normalise_row's task
+        if task != task_of_file or prompt_json == b"":
+            self._whole = False
+        self.light.append({"task": task, "kinds": [str(k) for k in record.kinds]})
+        if prompt_json is not None and prompt_json != b"null":
+            start = self._start.get(task)
+            self._start[task] = prompt_json if start is None else common_prefix(start, prompt_json)
+            self._prompts[task] = self._prompts.get(task, 0) + 1
+
+    def known(self) -> tuple[list[dict[str, Any]], dict[str, str]] | None:
+        """(the rows' tasks and kinds, per task the prompt start they share) as the page's first pass finds them."""
+        if not self._whole:
+            return None
+        return self.light, {t: (_decoded_start(s) if self._prompts[t] > 1 else "") for t, s in self._start.items()}
+
+
+def _decoded_start(shared: bytes) -> str:
+    """The text whose JSON is the longest start of `shared` that ends between two characters: the characters the
+    prompts share. Each character's JSON (its UTF-8 bytes, or an escape) is no other's start, so the prompts'
+    encodings part within the first character they do not share, and at most 6 bytes are to be cut."""
+    if shared.endswith(b'"') and len(shared) > 1:  # an unescaped quote ends a JSON string: the prompts are equal
+        try:
+            return json.loads(shared.decode("utf-8", "surrogatepass"))
+        except ValueError:
+            pass  # it was an escaped quote: `\"`, a character they share, and more after it
+    for end in range(len(shared), max(len(shared) - 7, 0), -1):
+        try:
+            return json.loads(shared[:end].decode("utf-8", "surrogatepass") + '"')
+        except ValueError:
+            continue
+    raise ValueError("prompts' JSON that shares no start")  # every prompt's JSON starts with a quote

@@ -1,0 +1,146 @@
+"""Prediction lines with the texts' JSON spliced in from the spool: byte for byte the lines `json.dumps` of the
+filled record writes, whatever the texts; and the page's first pass found as the lines are written."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from clue_checks.record import SampleRecord
+from clue_checks.report.build import RunFacts, build_report
+from clue_checks.report.numbers.aggregate import TaskSpec
+from clue_checks.report.write import html
+from clue_checks.report.write.folder import prediction_rows, write_folder
+from clue_checks.report.write.html_rows import rows_of
+from clue_checks.report.write.pieces import prediction_row, read_predictions
+from clue_checks.report.write.spliced import PageFacts, dumps_spliced, prediction_lines
+from clue_checks.text_spool import SpoolReader, TextRef, TextSpool, TextSpoolError
+
+# Any code point: lone surrogates, quotes, backslashes, control characters, U+2028, non-BMP characters.
+ANY_TEXT = st.text(st.characters(exclude_categories=()) | st.sampled_from(["\ud800", "\udfff", '"', "\\", "\n", "\x00", "é"]),
+                   max_size=40)
+# Texts that part where JSON escapes differ in their first bytes (`\n` / `\"` / `\u0001`) or UTF-8 shares a lead byte.
+NEAR = st.text(st.sampled_from(['"', "\\", "\n", "\r", "\x01", "\x1f", "é", "è", "\u2028", "\u2029", "😀", "😁",
+                                "\ud800", "a", " "]), max_size=12)
+
+
+def _expected(record: SampleRecord) -> bytes:
+    """What a text file opened with encoding="utf-8" wrote for the filled record's row (raises as it raised)."""
+    return (json.dumps(prediction_row(record.filled()), ensure_ascii=False) + os.linesep).encode("utf-8")
+
+
+def _outcome(make):
+    try:
+        return make()
+    except UnicodeEncodeError as exc:
+        return ("UnicodeEncodeError", str(exc))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(prompt=st.none() | ANY_TEXT, response=st.none() | ANY_TEXT, reference=st.none() | ANY_TEXT,
+       reason=ANY_TEXT, sample_id=ANY_TEXT, kinds=st.lists(ANY_TEXT, max_size=2))
+def test_a_spliced_line_is_the_line_json_dumps_writes(tmp_path, prompt, response, reference, reason, sample_id,
+                                                      kinds):
+    record = SampleRecord("meqsum", sample_id, 0, "failed", metrics={"rougeL": 0.25, "é": None}, reason=reason,
+                          response=response, reference=reference, prompt=prompt, kinds=tuple(kinds),
+                          parsed=reason, latency_s=1.5)
+    spooled = record.spooled(TextSpool(tmp_path / f"{os.getpid()}-{id(record)}.texts"))
+    assert spooled.texts is not None and spooled.texts.parts is not None
+
+    def lines() -> bytes:
+        with SpoolReader() as reader:
+            return b"".join(prediction_lines("meqsum", [spooled], reader, PageFacts()))
+    assert _outcome(lines) == _outcome(lambda: _expected(spooled))
+
+
+@given(row=st.dictionaries(ANY_TEXT, st.none() | ANY_TEXT | st.integers() | st.floats(allow_nan=False),
+                           min_size=1, max_size=5), data=st.data())
+def test_any_values_spliced_into_any_row_come_out_as_json_dumps_writes_them(row, data):
+    spliced = data.draw(st.sets(st.sampled_from(sorted(row))))
+    fragments = {k: json.dumps(row[k], ensure_ascii=False).encode("utf-8", "surrogatepass") for k in spliced}
+    expected = _outcome(lambda: json.dumps(row, ensure_ascii=False).encode("utf-8"))
+    if isinstance(expected, tuple):  # a lone surrogate outside the spliced values: the same error
+        with pytest.raises(UnicodeEncodeError):
+            dumps_spliced(row, fragments)
+    elif not any(b"\xed" in f for f in fragments.values()):
+        assert dumps_spliced(row, fragments) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(start=NEAR, rests=st.lists(NEAR, min_size=1, max_size=4))
+def test_the_shared_prompt_start_found_on_the_prompts_json_is_the_texts(start, rests):
+    prompts = [start + rest for rest in rests]
+    facts = PageFacts()
+    for i, prompt in enumerate(prompts):
+        record = SampleRecord("meqsum", f"s{i}", i, "passed", kinds=("k",))
+        facts.add("meqsum", record, json.dumps(prompt, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    known = facts.known()
+    assert known is not None
+    light, shared = known
+    assert light == [{"task": "meqsum", "kinds": ["k"]}] * len(prompts)
+    assert shared == {"meqsum": os.path.commonprefix(prompts) if len(prompts) > 1 else ""}
+
+
+def test_a_row_of_another_task_leaves_the_page_to_read_the_rows_itself():
+    facts = PageFacts()
+    facts.add("meqsum", SampleRecord("mednli", "s", 0, "passed"), None)
+    assert facts.known() is None
+
+
+def _records(prefix: str) -> list[SampleRecord]:
+    odd = "line\u2028separator, \x85, é, \"quotes\", \\ back\n"
+    records = [SampleRecord("meqsum", f"s{i}", i, "failed" if i % 2 else "passed", metrics={"rougeL": 0.1 * i},
+                            reason="why", response=f"answer {i} {odd}", reference=None if i == 2 else f"ref {i}",
+                            kinds=("low_overlap",) if i % 2 else (),
+                            prompt=f"{prefix}{'system <&> ' * 300}é\"q{i} " + "doc\u2028 " * (900 + i))
+               for i in range(5)]
+    return records + [SampleRecord("meqsum", "s5", 5, "error", prompt=None),
+                      SampleRecord("mednli", "m0", 0, "passed", prompt="one prompt only")]
+
+
+SPECS = (TaskSpec("meqsum", "MeQSum", 1, ("rougeL",)), TaskSpec("mednli", "MedNLI", 1, ("accuracy",)))
+
+
+@pytest.mark.parametrize("redacted", [False, True])
+def test_the_folder_of_spooled_records_is_that_of_whole_records_and_of_the_page_of_all_rows(tmp_path, redacted):
+    """write_folder (lines spliced, the page's first pass kept as they are written) against whole records, and
+    its page against `html.write_page` of all rows at once."""
+    facts = RunFacts(run={"model_id": "m", "redacted": redacted}, manifest={}, specs=SPECS)
+    whole = _records("")
+    spooled = build_report([r.spooled(TextSpool(tmp_path / "main.texts")) for r in whole], facts)
+    write_folder(tmp_path / "a", build_report(whole, facts))
+    write_folder(tmp_path / "b", spooled)
+    names = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert {"index.html", "predictions/meqsum.jsonl"} <= {str(n) for n in names}
+    for name in names:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    (tmp_path / "whole").mkdir()
+    html.write_page(tmp_path / "whole", spooled.as_dict(), rows_of(prediction_rows(spooled)))
+    assert (tmp_path / "b" / "index.html").read_bytes() == (tmp_path / "whole" / "index.html").read_bytes()
+    # Texts that lie in a prediction file (the merge) are read back whole: the same folder again.
+    apart = build_report([r for rs in read_predictions(tmp_path / "b", texts_apart=True).values() for r in rs], facts)
+    write_folder(tmp_path / "c", apart)
+    for name in names:
+        if str(name).startswith("predictions"):
+            assert (tmp_path / "c" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_a_spool_ref_crosses_the_wire_with_where_its_texts_lie(tmp_path):
+    ref = TextSpool(tmp_path / "gw0.texts").put({"prompt": "p é", "response": None, "reference": "r"})
+    assert ref.parts == (len('"p é"'.encode()), 4, 3)
+    assert TextRef.from_dict(json.loads(json.dumps(ref.as_dict()))) == ref
+    with SpoolReader() as reader:
+        assert reader.fragments(ref) == ('"p é"'.encode(), b"null", b'"r"')
+        assert reader.fragments(TextRef(ref.file, ref.offset, ref.length)) is None  # no parts: decode it
+
+
+def test_a_spool_line_changed_under_its_ref_is_refused_not_spliced(tmp_path):
+    path = tmp_path / "gw0.texts"
+    ref = TextSpool(path).put({"prompt": "pp", "response": "r", "reference": "f"})
+    path.write_bytes(path.read_bytes().replace(b'"pp", "response"', b'"p", "responses"'))
+    with SpoolReader() as reader, pytest.raises(TextSpoolError, match="gw0.texts, byte 0: not a sample's texts"):
+        reader.fragments(ref)
