@@ -26,27 +26,28 @@ from clue_checks.text_spool import TEXT_KEYS, SpoolReader
 
 NEWLINE = os.linesep.encode()  # what a text-mode file writes for "\n" (a JSON line holds no other "\n")
 _SURROGATE = re.compile(rb"\xed[\xa0-\xbf]")  # a lone surrogate as "surrogatepass" encodes it
+_MARKER = re.compile(rb'"\\u0000([0-9]+)"')  # `dumps_spliced`'s marker, a NUL and the key's number, as JSON
+_ENCODER = json.JSONEncoder(ensure_ascii=False)  # json.dumps(value, ensure_ascii=False), without a new encoder a call
 # The row keys each text's JSON goes under (prediction_row: CLUE's keys, then the record's own).
 _KEYS = {"prompt": ("prompt",), "response": ("Model Answer", "response"),
          "reference": ("Ground Truth Answer", "reference")}
 
 
-def dumps_spliced(row: Mapping[str, Any], fragments: Mapping[str, bytes]) -> bytes:
+def dumps_spliced(row: Mapping[str, Any], fragments: Mapping[str, bytes]) -> bytes | None:
     """`json.dumps(row, ensure_ascii=False)` encoded as UTF-8, each key of `fragments` with the JSON given there
-    in place of its value's. Raises UnicodeEncodeError where the rest holds a lone surrogate."""
-    pieces: list[bytes] = []
-    plain: dict[str, Any] = {}
-    for key, value in row.items():
-        if key not in fragments:
-            plain[key] = value
-            continue
-        if plain:
-            pieces.append(json.dumps(plain, ensure_ascii=False)[1:-1].encode("utf-8"))
-            plain = {}
-        pieces.append(json.dumps(key, ensure_ascii=False).encode("utf-8") + b": " + fragments[key])
-    if plain:
-        pieces.append(json.dumps(plain, ensure_ascii=False)[1:-1].encode("utf-8"))
-    return b"{" + b", ".join(pieces) + b"}"
+    in place of its value's; None where the row's other values hold what marks the places (a NUL and a digit).
+    The row is encoded once (one encoder call, not one a value) with a marker for each of those values, and the
+    line cut at the markers: any other string holding a marker's JSON adds a match, so markers found exactly
+    once each are the values' places. Raises UnicodeEncodeError where the rest holds a lone surrogate."""
+    marks = {key: f"\x00{i}" for i, key in enumerate(fragments)}
+    marked = _ENCODER.encode({k: marks[k] if k in marks else v for k, v in row.items()})
+    pieces = _MARKER.split(marked.encode("utf-8"))
+    found = pieces[1::2]
+    if len(found) != len(marks) or len(set(found)) != len(marks) or not marks.keys() <= row.keys():
+        return None  # each marker is in the line: n distinct matches are they
+    by_number = [fragments[key] for key in marks]
+    pieces[1::2] = [by_number[int(n)] for n in found]
+    return b"".join(pieces)
 
 
 def plain_line(row: Mapping[str, Any]) -> bytes:
@@ -67,12 +68,13 @@ def prediction_lines(task: str, records: Iterable[SampleRecord], reader: SpoolRe
             row = prediction_row(record, dict.fromkeys(TEXT_KEYS))
             try:
                 line = dumps_spliced(row, {key: text for name, text in zip(TEXT_KEYS, fragments)
-                                           for key in _KEYS[name]}) + NEWLINE
+                                           for key in _KEYS[name]})
             except UnicodeEncodeError:  # another value holds a lone surrogate: fail as the plain line fails
-                line = plain_line(prediction_row(record, reader.texts(ref)))
-            page.add(task, record, fragments[0])
-            yield line
-            continue
+                line = None
+            if line is not None:
+                page.add(task, record, fragments[0])
+                yield line + NEWLINE
+                continue
         texts = reader.texts(ref) if ref is not None else None
         row = prediction_row(record, texts)
         prompt = row["prompt"]
