@@ -43,22 +43,25 @@ _END = b"}"
 class TextRef:
     """Where one sample's texts lie: `length` bytes at `offset` of `file`, one JSON object. `parts`: the byte
     length of each text's JSON (`TEXT_KEYS` order) in a spool line; None where the line is laid out otherwise
-    (a prediction file's)."""
+    (a prediction file's). `chars`: the prompt's length in characters (the page shows its start and end only)."""
 
     file: str
     offset: int
     length: int
     parts: tuple[int, int, int] | None = None
+    chars: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"file": self.file, "offset": self.offset, "length": self.length,
-                **({"parts": list(self.parts)} if self.parts is not None else {})}
+                **({"parts": list(self.parts)} if self.parts is not None else {}),
+                **({"chars": self.chars} if self.chars is not None else {})}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "TextRef":
-        parts = data.get("parts")
+        parts, chars = data.get("parts"), data.get("chars")
         return cls(str(data["file"]), int(data["offset"]), int(data["length"]),
-                   None if parts is None else (int(parts[0]), int(parts[1]), int(parts[2])))
+                   None if parts is None else (int(parts[0]), int(parts[1]), int(parts[2])),
+                   None if chars is None else int(chars))
 
     def read(self) -> dict[str, str | None]:
         """The texts (each of `TEXT_KEYS`, None where the object has none). Raises TextSpoolError."""
@@ -154,7 +157,9 @@ class TextSpool:
         except OSError as exc:
             raise TextSpoolError(f"{self.path}: cannot write a sample's texts ({getattr(exc, 'strerror', None) or exc}); "
                                  "the sample keeps them in memory") from None
-        return TextRef(self._name, start, len(data) - 1, (len(fragments[0]), len(fragments[1]), len(fragments[2])))
+        prompt = texts.get("prompt")
+        return TextRef(self._name, start, len(data) - 1, (len(fragments[0]), len(fragments[1]), len(fragments[2])),
+                       len(prompt) if isinstance(prompt, str) else None)
 
     def close(self) -> None:
         if self._fd is not None:

@@ -7,17 +7,19 @@ import json
 import os
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from clue_checks.record import SampleRecord
 from clue_checks.report.build import RunFacts, build_report
 from clue_checks.report.numbers.aggregate import TaskSpec
 from clue_checks.report.write import html
-from clue_checks.report.write.folder import prediction_rows, write_folder
+from clue_checks.report.write.folder import prediction_rows, write_files, write_folder
+from clue_checks.report.write.html_rows import KEPT_CHARS
 from clue_checks.report.write.html_rows import rows_of
+from clue_checks.report.write.page_rows import HEAD_BYTES, TAIL_BYTES, kept_prompt, page_rows
 from clue_checks.report.write.pieces import prediction_row, read_predictions
-from clue_checks.report.write.spliced import PageFacts, dumps_spliced, prediction_lines
+from clue_checks.report.write.spliced import PageFacts, decoded_start, dumps_spliced, prediction_lines
 from clue_checks.text_spool import SpoolReader, TextRef, TextSpool, TextSpoolError
 
 # Any code point: lone surrogates, quotes, backslashes, control characters, U+2028, non-BMP characters.
@@ -94,6 +96,33 @@ def test_the_shared_prompt_start_found_on_the_prompts_json_is_the_texts(start, r
     assert shared == {"meqsum": os.path.commonprefix(prompts) if len(prompts) > 1 else ""}
 
 
+@settings(max_examples=200, deadline=None)
+@given(shared=NEAR, head=st.text(st.sampled_from(["é", "\x01", '"', "a", "\u2028", "😀", " "]), min_size=0, max_size=600),
+       middle=st.integers(0, 9000), tail=st.lists(NEAR, min_size=1, max_size=30), repeats=st.integers(0, 3_000) | st.integers(10_000, 14_000))
+def test_a_prompt_kept_from_two_windows_of_its_json_is_its_start_and_end(shared, head, middle, tail, repeats):
+    """The head window starts after the shared start's JSON, the tail window at a space: any escapes, UTF-8,
+    surrogates about their edges. Where it answers, the prompt's first len(shared) + 500 and last 1,500."""
+    end = " ".join(tail) + " "
+    prompt = shared + head + "\x1f" * (middle // 6) + "é" * (middle % 6) + end * (repeats // len(end))
+    fragment = json.dumps(prompt, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    text, start = decoded_start(json.dumps(shared, ensure_ascii=False).encode("utf-8", "surrogatepass")[:-1])
+    assert text == shared
+    kept = kept_prompt(fragment, len(prompt), shared, start)
+    event("from two windows" if kept is not None else "whole")
+    if len(prompt) - len(shared) > 2000 and len(fragment) > start + HEAD_BYTES + TAIL_BYTES + 1 \
+            and b" " in fragment[len(fragment) - 1 - TAIL_BYTES:][:256]:
+        assert kept == prompt[:len(shared) + 500] + prompt[-1500:]
+    else:
+        assert kept is None
+
+
+def test_a_long_prompt_is_kept_from_its_windows():
+    shared, prompt = "[system] shots é\n", "[system] shots é\n" + "doc\u2028 \"x\"\n" * 3000
+    text, start = decoded_start(json.dumps(shared, ensure_ascii=False).encode()[:-1])
+    kept = kept_prompt(json.dumps(prompt, ensure_ascii=False).encode(), len(prompt), text, start)
+    assert kept == prompt[:len(shared) + 500] + prompt[-1500:]
+
+
 def test_a_row_of_another_task_leaves_the_page_to_read_the_rows_itself():
     facts = PageFacts()
     facts.add("meqsum", SampleRecord("mednli", "s", 0, "passed"), None)
@@ -105,7 +134,7 @@ def _records(prefix: str) -> list[SampleRecord]:
     records = [SampleRecord("meqsum", f"s{i}", i, "failed" if i % 2 else "passed", metrics={"rougeL": 0.1 * i},
                             reason="why", response=f"answer {i} {odd}", reference=None if i == 2 else f"ref {i}",
                             kinds=("low_overlap",) if i % 2 else (),
-                            prompt=f"{prefix}{'system <&> ' * 300}é\"q{i} " + "doc\u2028 " * (900 + i))
+                            prompt=f"{prefix}{'system <&> ' * 300}é\"q{i} " + "doc\u2028 " * (900 + i) * (1 + 3 * (i % 2)))
                for i in range(5)]
     return records + [SampleRecord("meqsum", "s5", 5, "error", prompt=None),
                       SampleRecord("mednli", "m0", 0, "passed", prompt="one prompt only")]
@@ -130,6 +159,10 @@ def test_the_folder_of_spooled_records_is_that_of_whole_records_and_of_the_page_
     (tmp_path / "whole").mkdir()
     html.write_page(tmp_path / "whole", spooled.as_dict(), rows_of(prediction_rows(spooled)))
     assert (tmp_path / "b" / "index.html").read_bytes() == (tmp_path / "whole" / "index.html").read_bytes()
+    page = PageFacts()  # the long prompts were decoded from two windows, not whole
+    write_files(tmp_path / "d", spooled, page)
+    kept_rows = [r for rs in page_rows(spooled.records_to_write(), page).values() for r in rs if KEPT_CHARS in r]
+    assert len(kept_rows) == (0 if redacted else 2)
     # Texts that lie in a prediction file (the merge) are read back whole: the same folder again.
     apart = build_report([r for rs in read_predictions(tmp_path / "b", texts_apart=True).values() for r in rs], facts)
     write_folder(tmp_path / "c", apart)
@@ -140,7 +173,7 @@ def test_the_folder_of_spooled_records_is_that_of_whole_records_and_of_the_page_
 
 def test_a_spool_ref_crosses_the_wire_with_where_its_texts_lie(tmp_path):
     ref = TextSpool(tmp_path / "gw0.texts").put({"prompt": "p é", "response": None, "reference": "r"})
-    assert ref.parts == (len('"p é"'.encode()), 4, 3)
+    assert ref.parts == (len('"p é"'.encode()), 4, 3) and ref.chars == 3
     assert TextRef.from_dict(json.loads(json.dumps(ref.as_dict()))) == ref
     with SpoolReader() as reader:
         assert reader.fragments(ref) == ('"p é"'.encode(), b"null", b'"r"')

@@ -16,6 +16,7 @@ from clue_checks.report.integrity import stamped
 from clue_checks.report.write.html_stream import write_streamed_page
 from clue_checks.report.write.pieces import prediction_row
 from clue_checks.report.write.markdown import markdown
+from clue_checks.report.write.page_rows import page_rows
 from clue_checks.report.write.redact import redact_row
 from clue_checks.report.write.spliced import PageFacts, plain_line, prediction_lines
 from clue_checks.text_spool import SpoolReader
@@ -77,7 +78,10 @@ def write_page(directory: Path, report: Report, page: PageFacts | None = None) -
     """index.html from the report and the rows the prediction files hold, written as they are read (raises
     OSError, ValueError). `page`: what `write_files` kept for it; without it the rows are read once more."""
     known = page.known() if page is not None else None
-    return write_streamed_page(directory, report.as_dict(), lambda: prediction_rows(report), known=known)
+    if page is None or known is None:
+        return write_streamed_page(directory, report.as_dict(), lambda: prediction_rows(report))
+    return write_streamed_page(directory, report.as_dict(), lambda: page_rows(report.records_to_write(), page),
+                               known=known)
 
 
 def write_folder(directory: Path, report: Report) -> list[Path]:

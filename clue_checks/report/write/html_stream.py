@@ -21,8 +21,8 @@ from markupsafe import Markup
 from clue_checks.report.files import PAGE
 from clue_checks.report.write import html_view as view
 from clue_checks.report.write.html import page_around, write_page
-from clue_checks.report.write.html_rows import (PromptKeeper, common_prefix, normalise_row, shortened_rest,
-                                                 shortened_start)
+from clue_checks.report.write.html_rows import (KEPT_CHARS, PromptKeeper, common_prefix, kept, normalise_row,
+                                                 shortened_rest, shortened_start)
 
 Rows = Callable[[], Mapping[str, Iterable[Mapping[str, Any]]]]  # a fresh read of the rows, per task
 _ISLAND = "\x00clue-data\x00"  # where the JSON island goes in the rendered template (no report text holds NUL)
@@ -83,7 +83,8 @@ def _rows_in_order(rows: Rows, order: list[str], shared: Mapping[str, str]) -> I
     for task in order:
         cut = len(shared.get(task, ""))
         for raw in by_task.get(task, ()):
-            row = keeper.keep(normalise_row(raw, task))
+            chars = raw.get(KEPT_CHARS)  # a prompt the reader cut already (page_rows.py)
+            row = keeper.keep(normalise_row(raw, task)) if chars is None else kept(normalise_row(raw, task), chars)
             if row["prompt"] is not None:
                 row = shortened_rest(row, cut)
             yield row

@@ -94,6 +94,7 @@ class PageFacts:
         self._start: dict[str, bytes] = {}  # per task, the bytes its prompts' JSON share
         self._prompts: dict[str, int] = {}
         self._whole = True
+        self._shared: dict[str, tuple[str, int]] | None = None  # per task: the start shared, its JSON's length
 
     def give_up(self) -> None:
         self._whole = False
@@ -113,21 +114,29 @@ class PageFacts:
         """(the rows' tasks and kinds, per task the prompt start they share) as the page's first pass finds them."""
         if not self._whole:
             return None
-        return self.light, {t: (_decoded_start(s) if self._prompts[t] > 1 else "") for t, s in self._start.items()}
+        return self.light, {task: text for task, (text, _) in self.shared().items()}
+
+    def shared(self) -> dict[str, tuple[str, int]]:
+        """Per task, the start its prompts share and the byte length of its JSON in theirs (the opening quote
+        counted): a task of one prompt shares nothing."""
+        if self._shared is None:
+            self._shared = {t: (decoded_start(s) if self._prompts[t] > 1 else ("", 1)) for t, s in self._start.items()}
+        return self._shared
 
 
-def _decoded_start(shared: bytes) -> str:
-    """The text whose JSON is the longest start of `shared` that ends between two characters: the characters the
-    prompts share. Each character's JSON (its UTF-8 bytes, or an escape) is no other's start, so the prompts'
-    encodings part within the first character they do not share, and at most 6 bytes are to be cut."""
-    if shared.endswith(b'"') and len(shared) > 1:  # an unescaped quote ends a JSON string: the prompts are equal
+def decoded_start(data: bytes) -> tuple[str, int]:
+    """The text whose JSON is the longest start of `data` (a JSON string's start) that ends between two
+    characters, and that start's length in bytes. Each character's JSON (its UTF-8 bytes, or an escape) is no
+    other's start, so prompts' encodings part within the first character they do not share, and at most 6
+    bytes are to be cut."""
+    if data.endswith(b'"') and len(data) > 1:  # an unescaped quote ends a JSON string: the whole string
         try:
-            return json.loads(shared.decode("utf-8", "surrogatepass"))
+            return json.loads(data.decode("utf-8", "surrogatepass")), len(data) - 1
         except ValueError:
             pass  # it was an escaped quote: `\"`, a character they share, and more after it
-    for end in range(len(shared), max(len(shared) - 7, 0), -1):
+    for end in range(len(data), max(len(data) - 7, 0), -1):
         try:
-            return json.loads(shared[:end].decode("utf-8", "surrogatepass") + '"')
+            return json.loads(data[:end].decode("utf-8", "surrogatepass") + '"'), end
         except ValueError:
             continue
-    raise ValueError("prompts' JSON that shares no start")  # every prompt's JSON starts with a quote
+    raise ValueError("not the start of a JSON string")  # every prompt's JSON starts with a quote
