@@ -75,12 +75,8 @@ def prediction_lines(task: str, records: Iterable[SampleRecord], reader: SpoolRe
                 page.add(task, record, fragments[0])
                 yield line + NEWLINE
                 continue
-        texts = reader.texts(ref) if ref is not None else None
-        row = prediction_row(record, texts)
-        prompt = row["prompt"]
-        page.add(task, record, None if prompt is None else
-                 json.dumps(prompt, ensure_ascii=False).encode("utf-8", "surrogatepass") if isinstance(prompt, str)
-                 else b"")
+        row = prediction_row(record, reader.texts(ref) if ref is not None else None)
+        page.add(task, record, row["prompt"])
         yield plain_line(row)
 
 
@@ -91,7 +87,8 @@ class PageFacts:
 
     def __init__(self) -> None:
         self.light: list[dict[str, Any]] = []
-        self._start: dict[str, bytes] = {}  # per task, the bytes its prompts' JSON share
+        self._start: dict[str, bytes] = {}  # per task, the bytes its spliced prompts' JSON share
+        self._text: dict[str, str] = {}  # per task, the start its prompts read back whole share
         self._prompts: dict[str, int] = {}
         self._whole = True
         self._shared: dict[str, tuple[str, int]] | None = None  # per task: the start shared, its JSON's length
@@ -99,16 +96,24 @@ class PageFacts:
     def give_up(self) -> None:
         self._whole = False
 
-    def add(self, task_of_file: str, record: SampleRecord, prompt_json: bytes | None) -> None:
-        """A row, its prompt's JSON as the line holds it (None: no prompt; b"": a prompt that is not text)."""
+    def add(self, task_of_file: str, record: SampleRecord, prompt: bytes | str | None) -> None:
+        """A row and its prompt: its JSON as the line holds it (bytes), or the prompt read back (a str); None
+        (or JSON's null): no prompt."""
         task = record.task or task_of_file  # html_rows.normalise_row's task
-        if task != task_of_file or prompt_json == b"":
+        if task != task_of_file:
             self._whole = False
         self.light.append({"task": task, "kinds": [str(k) for k in record.kinds]})
-        if prompt_json is not None and prompt_json != b"null":
+        if prompt is None or prompt == b"null":
+            return
+        if isinstance(prompt, bytes):
             start = self._start.get(task)
-            self._start[task] = prompt_json if start is None else common_prefix(start, prompt_json)
-            self._prompts[task] = self._prompts.get(task, 0) + 1
+            self._start[task] = prompt if start is None else common_prefix(start, prompt)
+        elif isinstance(prompt, str):
+            text = self._text.get(task)
+            self._text[task] = prompt if text is None else common_prefix(text, prompt)
+        else:  # a prompt that is not text (a foreign prediction file): the page's own pass reads it
+            self._whole = False
+        self._prompts[task] = self._prompts.get(task, 0) + 1
 
     def known(self) -> tuple[list[dict[str, Any]], dict[str, str]] | None:
         """(the rows' tasks and kinds, per task the prompt start they share) as the page's first pass finds them."""
@@ -120,8 +125,15 @@ class PageFacts:
         """Per task, the start its prompts share and the byte length of its JSON in theirs (the opening quote
         counted): a task of one prompt shares nothing."""
         if self._shared is None:
-            self._shared = {t: (decoded_start(s) if self._prompts[t] > 1 else ("", 1)) for t, s in self._start.items()}
+            self._shared = {t: (self._shared_start(t) if n > 1 else ("", 1)) for t, n in self._prompts.items()}
         return self._shared
+
+    def _shared_start(self, task: str) -> tuple[str, int]:
+        data, text = self._start.get(task), self._text.get(task)
+        if text is not None:  # prompts read back whole: their shared start's JSON (no closing quote) joins in
+            encoded = json.dumps(text, ensure_ascii=False).encode("utf-8", "surrogatepass")[:-1]
+            data = encoded if data is None else common_prefix(data, encoded)
+        return decoded_start(data or b'"')  # a task counted here has a prompt of one kind or the other
 
 
 def decoded_start(data: bytes) -> tuple[str, int]:
