@@ -172,8 +172,10 @@ def test_the_folder_of_spooled_records_is_that_of_whole_records_and_of_the_page_
 
 
 def test_a_spool_ref_crosses_the_wire_with_where_its_texts_lie(tmp_path):
-    ref = TextSpool(tmp_path / "gw0.texts").put({"prompt": "p é", "response": None, "reference": "r"})
+    texts = {"prompt": "p é", "response": None, "reference": "r"}
+    ref = TextSpool(tmp_path / "gw0.texts").put(texts)
     assert ref.parts == (len('"p é"'.encode()), 4, 3) and ref.chars == 3
+    assert (tmp_path / "gw0.texts").read_bytes() == (json.dumps(texts, ensure_ascii=False) + "\n").encode()  # as before
     assert TextRef.from_dict(json.loads(json.dumps(ref.as_dict()))) == ref
     with SpoolReader() as reader:
         assert reader.fragments(ref) == ('"p é"'.encode(), b"null", b'"r"')
