@@ -24,7 +24,7 @@ FOLDERS: dict[str, list[str]] = {
     "report": ["test_own_levels", "test_aggregate", "test_baseline_report", "test_compare_gates", "test_comparison", "test_html_browser",
                "test_html_report", "test_job_summary", "test_junit", "test_manifest", "test_manifest_check",
                "test_prediction_lines", "test_report", "test_report_audit", "test_report_build", "test_run_stats",
-               "test_shards", "test_terminal"],
+               "test_shards", "test_spliced", "test_terminal"],
     "metrics": ["test_bertscore", "test_power", "test_signflip", "test_stats", "test_umls"],
     "tasks": ["test_task_store_scope", "test_layouts_and_families", "test_longhealth", "test_medisumcode", "test_summaries_tasks",
               "test_task_collection", "test_task_file", "test_task_registry", "test_tasks_core",

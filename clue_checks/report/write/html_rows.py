@@ -24,6 +24,8 @@ TEXT_CAP = 50_000  # a response or reference longer than this (a loop to the tok
 # Row keys that are not metric values, when a row carries its metrics at the top level (CLUE's layout).
 _NOT_METRICS = {"index", "tokens_in", "tokens_out", "latency_s"}
 _TRIMMED = "_prompt_trimmed"  # a row key: its prompt lost a middle part that the page never shows
+# A raw row's key (page_rows.py): its prompt already cut as PromptKeeper cuts it; the value, the full length
+KEPT_CHARS = "\x00prompt_chars"
 
 
 class PromptKeeper:
@@ -52,6 +54,14 @@ class PromptKeeper:
             row["prompt"] = prompt[:shown_to] + prompt[-PROMPT_TAIL:]
             row[_TRIMMED] = True
         return row
+
+
+def kept(row: dict[str, Any], chars: int) -> dict[str, Any]:
+    """A normalised row whose prompt a reader already cut as `PromptKeeper` cuts it, of a prompt of `chars`
+    characters (page_rows.py)."""
+    row["prompt_chars"] = chars
+    row[_TRIMMED] = True
+    return row
 
 
 def common_prefix(a: str, b: str) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from clue_checks.report.document import Report
 from clue_checks.report.write.folder import write_files, write_page
+from clue_checks.report.write.spliced import PageFacts
 
 
 def write_safely(directory: Path, report: Report) -> tuple[list[Path], str | None, str | None]:
@@ -19,13 +20,14 @@ def write_safely(directory: Path, report: Report) -> tuple[list[Path], str | Non
     A failure of the folder (disk full, folder removed mid-run) is one message, and the table is still
     printed: the answers are in the response store either way. The page comes last: the report itself is
     written whatever happens to it."""
+    page = PageFacts()  # what the page's first pass needs, kept as the prediction files are written
     try:
-        paths = write_files(directory, report)
+        paths = write_files(directory, report, page)
     except OSError as exc:
         return [], (f"the report could not be written to {directory} ({exc.strerror or exc}); the answers are in the "
                     "response store: fix the folder and rerun (nothing is asked again)"), None
     try:
-        paths.insert(2, write_page(directory, report))
+        paths.insert(2, write_page(directory, report, page))
     except (OSError, ValueError) as exc:
         return paths, None, f"index.html not written: {exc}"
     return paths, None, None

@@ -120,13 +120,17 @@ def request_line(requests: Mapping[str, int]) -> str:
     return line
 
 
-def prediction_row(record: SampleRecord) -> dict[str, Any]:
+def prediction_row(record: SampleRecord, texts: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """One line of `predictions/<task>.jsonl`: CLUE's own keys (to diff against CLUE's predictions files),
     then every field of the sample record (`record_of_row` reads it back). The record's `parsed` (the answer the
     task's parser read) is written as `parsed_answer`: LongHealth has a metric named `parsed` (0/1, under
-    `metrics`), and CLUE's own files put metrics at the top level, so the name would mean two things."""
+    `metrics`), and CLUE's own files put metrics at the top level, so the name would mean two things.
+    `texts`: the record's texts read back (`TextRef`), the row then that of `record.filled()`."""
     fields = {("parsed_answer" if k == "parsed" else k): v for k, v in record.as_dict().items()}
-    return {"id": record.sample_id, "Model Answer": record.response, "Ground Truth Answer": record.reference,
+    if texts is not None:
+        fields.pop("texts", None)
+        fields.update((key, texts[key]) for key in TEXT_KEYS)  # keys already there: their places kept
+    return {"id": record.sample_id, "Model Answer": fields["response"], "Ground Truth Answer": fields["reference"],
             **fields}
 
 
