@@ -157,6 +157,8 @@ class Controller:
             self._described(RunDescription.from_dict(described))
         if data is not None:  # read: the terminal keeps every report to the end, not its copy of the record too
             del report.clue_record
+        if hasattr(report, HEADLINE_ATTRIBUTE):  # read, and kept by failure_lines only while among the first
+            delattr(report, HEADLINE_ATTRIBUTE)
 
     def _described(self, description: RunDescription) -> None:
         if self.description is None:
