@@ -34,6 +34,7 @@ from clue_checks.report.write.outcome import note_lines, where_lines, write_safe
 from clue_checks.report.write.terminal import summary_lines
 from clue_checks.roles.baseline_check import baseline_facts, check_before_inference
 from clue_checks.roles.first_run import HEADLINE_ATTRIBUTE, FailureLines, exit_code_line, wants_compact
+from clue_checks.roles.record_sharing import SharedValues
 from clue_checks.roles.inputs import ProcessLinks, RunOptions
 from clue_checks.roles.controller_facts import run_facts
 from clue_checks.roles.stops import EXIT_UNAVAILABLE, data_folder_missing
@@ -70,6 +71,7 @@ class Controller:
         self._junit_additions = junit_additions  # None without --junitxml
         self._hold_report_folder = hold_report_folder  # a second run on the folder stops, in one line (folder_lock.py)
         self.failure_lines = FailureLines()  # failing samples, one line each (first_run.py)
+        self._shared = SharedValues()
         self.compact = wants_compact(options.tbstyle, options.verbosity, options.reportchars)
         self.exit_status: int | None = None  # the session's exit code, as this plugin left it
 
@@ -141,7 +143,8 @@ class Controller:
         if data is not None and getattr(report, "clue_private", False):  # --clue-redact: the text came apart
             data = self.links.private_records().take(report.nodeid, report.when) or data
         if data is not None:
-            record = SampleRecord.from_dict(self.clean.scrub(data))  # no secret, no unwritable text in any artefact
+            # No secret, no unwritable text in any artefact; what many records repeat, kept once (record_sharing.py).
+            record = SampleRecord.from_dict(self._shared(self.clean.scrub(data)))
             self.records.append(record)
             if self._junit_additions is not None:
                 junit.add_sample_output(self._junit_additions, report,
