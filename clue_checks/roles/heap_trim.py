@@ -4,8 +4,8 @@ A LongHealth sample's prompt, its request body and its token counts are tens of 
 freed a window of samples ahead, while pytest's reports and the run's records, small and kept to the
 end, are allocated between them. glibc's malloc keeps the pages of the freed prompts (a page with one
 live small block cannot go back), so the process's resident memory grows with the samples though the
-live data does not: 5,100 LongHealth prompts peaked at 320 MiB, 287 MiB with a trim every 1,000 tests,
-and the live heap after the last test fell from 313 to 199 MiB (bench/README.md). `malloc_trim(0)` hands
+live data does not: 20,100 LongHealth prompts peaked at 573 MiB, 519 MiB with this trim and the records'
+shared values; at 5,100, RSS after the last test fell from 313 to 210 MiB (bench/README.md). `malloc_trim(0)` hands
 back every whole free page, inside the heap too, not only at its top.
 https://man7.org/linux/man-pages/man3/malloc_trim.3.html
 
