@@ -214,8 +214,10 @@ def _mixed_run(ctx: Context, server: SimServer, side: Side, data: Path, record: 
 
 
 def rss_scale(ctx: Context) -> None:
-    """Row rss-scale: LongHealth tasks 1-3 alone at ~20,000 prompts (instant server), peak RSS in MiB."""
+    """Row rss-scale: LongHealth tasks 1-3 alone at ~20,000 prompts (instant server), peak RSS in MiB; beside it
+    (`_rss_floor`) bare pytest's with as many tests, half failing, so the growth that is pytest's own shows."""
     data = write_mixed_data(ctx.tmp / "rss-data", patients=ctx.args.rss_patients)
+    floor = write_floor(ctx.tmp / "rss-floor", longhealth_prompts(ctx.args.rss_patients))
     with SimServer(**INSTANT) as server:
         for side in ctx.sides:
             collect_once(ctx, mixed_suite(side.python, side.repo, server.url, data, ctx.tmp / "collect",
@@ -225,6 +227,11 @@ def rss_scale(ctx: Context) -> None:
             def go() -> None:
                 _, rss = _mixed_run(ctx, server, side, data, None, None, files=LONGHEALTH_FILES)
                 ctx.add("rss-scale", side.name, rss)
+                # Its cheapest output (its default is quadratic in failures: 5 min of CPU at 20,000); the peak
+                # RSS is within 2 MiB of -q's.
+                base = timed([side.python, "-m", "pytest", "test_floor.py", "-p", "no:clue_checks", "-q",
+                              "--tb=no", "-rN"], cwd=floor, env=suite_env(side.repo))
+                ctx.add("_rss_floor", side.name, base.max_rss_kib / 1024)
             return go
 
         rounds(ctx, [(side.name, job(side)) for side in ctx.sides], "LongHealth memory")

@@ -18,7 +18,8 @@ Rows (`--rows` picks some; a group's server and warm-up run only when one of its
   (`mixed_suite.py`: about 6,130 tests) against a 128-slot server: wall over the ideal client's, seconds from
   the last answer to the process's exit (the server's clock), peak RSS of the pytest process (os.wait4).
 - `rss-scale`: LongHealth tasks 1–3 alone at 20,100 prompts (67 patients) on an instant server: peak RSS, to
-  see that memory stays flat as prompts grow.
+  see that memory stays flat as prompts grow; printed under the table, bare pytest's peak RSS with as many
+  tests (half failing, `-q --tb=no -rN`), the part of the growth that is pytest's own.
 - `first-run`, `rerun`, `rerun-wall`: 20,000 MedNLI samples, half failing, on an instant server, pytest's
   default output: CPU of the first run (filling the store) and of the store-only rerun beyond bare pytest's
   floor (a plain test file with as many tests, as many failing, same interpreter, `-p no:clue_checks`, and
@@ -164,6 +165,11 @@ def main() -> int:
     if floors:
         print(f"\n- bare pytest's floor ({args.rerun_samples:,} tests, half failing, -q --tb=no -rN): " + ", ".join(
             f"{side} {statistics.median(v):.1f} s of CPU" for side, v in floors.items()))
+    rss_floors = ctx.values.get("_rss_floor", {})
+    if rss_floors:
+        print(f"- bare pytest's peak RSS ({groups.longhealth_prompts(args.rss_patients):,} tests, half failing, "
+              "-q --tb=no -rN), beside rss-scale: " + ", ".join(
+                  f"{side} {statistics.median(v):.1f} MiB" for side, v in rss_floors.items()))
     for note in dict.fromkeys(ctx.notes):
         print(f"- {note}")
     return 0

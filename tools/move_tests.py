@@ -33,9 +33,9 @@ FOLDERS: dict[str, list[str]] = {
     "triage": ["test_triage", "test_triage_e2e", "test_triage_wiring", "test_triage_file_tasks"],
     "package": ["test_errors", "test_names", "test_private_folder", "test_text_spool"],  # what holds across the package: one error tree, one home for names
     "cli": ["test_cli", "test_compare_cli", "test_forest", "test_init_cli", "test_task_init"],
-    "roles": ["test_roles", "test_log_capture", "test_failure_traceback", "test_first_run", "test_gc_tuning", "test_opt_in", "test_option_spellings",
+    "roles": ["test_roles", "test_log_capture", "test_failure_traceback", "test_first_run", "test_gc_tuning", "test_heap_trim", "test_opt_in", "test_option_spellings",
               "test_plugin_faults", "test_private_files", "test_progress", "test_progress_terminal",
-              "test_quiet_libraries", "test_redaction_leaks", "test_reruns", "test_runner", "test_settings",
+              "test_quiet_libraries", "test_record_sharing", "test_redaction_leaks", "test_reruns", "test_runner", "test_settings",
               "test_startup_imports", "test_without_xdist", "test_xdist_share"],
     "docs": ["test_docs_commands", "test_docs_links", "test_faithfulness_doc"],
     "journeys": ["test_e2e", "test_e2e_compare", "test_task_e2e"],

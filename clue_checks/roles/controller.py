@@ -34,6 +34,7 @@ from clue_checks.report.write.outcome import note_lines, where_lines, write_safe
 from clue_checks.report.write.terminal import summary_lines
 from clue_checks.roles.baseline_check import baseline_facts, check_before_inference
 from clue_checks.roles.first_run import HEADLINE_ATTRIBUTE, FailureLines, exit_code_line, wants_compact
+from clue_checks.roles.record_sharing import SharedValues
 from clue_checks.roles.inputs import ProcessLinks, RunOptions
 from clue_checks.roles.controller_facts import run_facts
 from clue_checks.roles.stops import EXIT_UNAVAILABLE, data_folder_missing
@@ -79,6 +80,7 @@ class Controller:
         self._junit_additions = junit_additions  # None without --junitxml
         self._hold_report_folder = hold_report_folder  # a second run on the folder stops, in one line (folder_lock.py)
         self.failure_lines = FailureLines()  # failing samples, one line each (first_run.py)
+        self._shared = SharedValues()
         self.compact = wants_compact(options.tbstyle, options.verbosity, options.reportchars)
         self.exit_status: int | None = None  # the session's exit code, as this plugin left it
 
@@ -150,7 +152,8 @@ class Controller:
         if data is not None and getattr(report, "clue_private", False):  # --clue-redact: the text came apart
             data = self.links.private_records().take(report.nodeid, report.when) or data
         if data is not None:
-            record = SampleRecord.from_dict(scrubbed_row(self.clean, data))  # no secret, no unwritable text anywhere
+            # No secret, no unwritable text in any artefact; what many records repeat, kept once (record_sharing.py).
+            record = SampleRecord.from_dict(self._shared(scrubbed_row(self.clean, data)))
             self.records.append(record)
             if self._junit_additions is not None:
                 junit.add_sample_output(self._junit_additions, report,
@@ -166,6 +169,8 @@ class Controller:
             self._described(RunDescription.from_dict(described))
         if data is not None:  # read: the terminal keeps every report to the end, not its copy of the record too
             del report.clue_record
+        if hasattr(report, HEADLINE_ATTRIBUTE):  # read, and kept by failure_lines only while among the first
+            delattr(report, HEADLINE_ATTRIBUTE)
 
     def _described(self, description: RunDescription) -> None:
         if self.description is None:

@@ -12,6 +12,7 @@ errored (a bug, a template error: its traceback is the useful part) keeps pytest
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Mapping
 
@@ -44,10 +45,15 @@ def shows_passes(reportchars: str) -> bool:
 
 
 class FailureLines:
-    """The one-line reasons of the failing samples, per task, in the order they were reported."""
+    """The one-line reasons of the failing samples, per task: the first `kept` of each by the sample's place in
+    its task (whatever order they were reported in), and how many failed; a run failing 20,000 samples keeps
+    a handful of lines, not 20,000."""
 
-    def __init__(self) -> None:
-        self._by_task: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    def __init__(self, kept: int = SHOWN_PER_TASK) -> None:
+        self.kept = kept
+        # per task: the kept lines as a max-heap on (place, arrival), so the latest of them goes first
+        self._first: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
+        self._count: dict[str, int] = defaultdict(int)
         self.other = 0  # failures that are not a sample failing its check: they need pytest's detail
 
     def add(self, task: str, headline: str | None, index: int = 0) -> None:
@@ -55,20 +61,27 @@ class FailureLines:
         worker reported first."""
         if headline is None:
             self.other += 1
-        else:
-            self._by_task[task].append((index, headline))
+            return
+        arrival = self._count[task]
+        self._count[task] += 1
+        first = self._first[task]
+        if len(first) < self.kept:
+            heapq.heappush(first, (-index, -arrival, headline))
+        elif (-index, -arrival) > first[0][:2]:  # before the latest kept one
+            heapq.heapreplace(first, (-index, -arrival, headline))
 
     @property
     def by_task(self) -> dict[str, list[str]]:
-        return {task: [h for _, h in sorted(rows, key=lambda row: row[0])] for task, rows in self._by_task.items()}
+        """The kept lines of each task, in the task's order."""
+        return {task: [h for *_, h in sorted(first, reverse=True)] for task, first in self._first.items()}
 
     @property
     def total(self) -> int:
-        return sum(map(len, self._by_task.values()))
+        return sum(self._count.values())
 
     def lines(self, titles: Mapping[str, str], *, per_task: int = SHOWN_PER_TASK, width: int = 0) -> list[str]:
         """`failing samples: …` and up to `per_task` headlines of each task (in `titles`' order, the table's),
-        each cut to `width` (0: not cut), then how many more."""
+        each cut to `width` (0: not cut), then how many more. `per_task` is at most `kept`."""
         if not self.total:
             return []
         out = [f"failing samples: {self.total} (the first {per_task} of each task; all: --tb=line; "
@@ -77,8 +90,8 @@ class FailureLines:
         ordered = [t for t in titles if t in by_task] + [t for t in by_task if t not in titles]  # the table's order
         for task, headlines in ((t, by_task[t]) for t in ordered):
             out += [_cut(f"  {h}", width) for h in headlines[:per_task]]
-            if len(headlines) > per_task:
-                out.append(f"  … {len(headlines) - per_task} more {titles.get(task, task)} samples failed")
+            if self._count[task] > per_task:
+                out.append(f"  … {self._count[task] - per_task} more {titles.get(task, task)} samples failed")
         return out
 
 

@@ -31,6 +31,7 @@ from clue_checks.report.write.redact import redact_row
 from clue_checks.roles.baseline import BaselineSide
 from clue_checks.roles.failure_traceback import from_test_function
 from clue_checks.roles.first_run import shows_passes
+from clue_checks.roles.heap_trim import HeapTrim
 from clue_checks.roles.items import FIXTURE, MARKER, sample_param, task_of
 from clue_checks.roles.inputs import ProcessLinks, RunOptions
 from clue_checks.roles.private_records import ATTRIBUTE as PRIVATE_ATTRIBUTE
@@ -70,6 +71,7 @@ class SampleSession:
         self._description_sent = False
         self._spool_warned = False  # a spool that cannot be written: one warning
         self._passes_shown = shows_passes(options.reportchars)  # -rP / -rA: passing samples' text is printed
+        self._heap_trim = HeapTrim()
         self.unavailable: str | None = None  # this process could not connect: why (its first sample fails with it)
         self.baseline_side: BaselineSide | None = None  # --clue-baseline / --clue-baseline-endpoint (roles/baseline.py)
         if setup.settings.baseline_dir is not None or setup.settings.baseline_endpoints:
@@ -296,6 +298,8 @@ class SampleSession:
             self._record_on(report, item, call, record)
             if report.when == "teardown":  # read by no later phase: a run's items keep no record each
                 del item.stash[RECORD]
+        if report.when == "teardown":
+            self._heap_trim.tick()  # the prompts' freed pages back to the system (heap_trim.py)
         if getattr(report, "clue_record", None) is not None and not self._description_sent \
                 and self.description is not None:
             report.clue_run = self.description.as_dict()  # once per process: the controller keeps the first

@@ -33,6 +33,16 @@ def test_each_task_shows_its_first_failures_then_how_many_more():
     assert all(len(line) == 40 and line.endswith("…") for line in (out[1], out[2], out[4]))
 
 
+def test_only_the_first_lines_of_each_task_are_kept_whatever_the_order_they_came_in():
+    lines = FailureLines(kept=2)
+    order = [7, 3, 9, 0, 5, 3, 8]  # index 3 twice: the one reported first comes first
+    for arrival, i in enumerate(order):
+        lines.add("mednli", f"mednli:{i} #{arrival}", i)
+    assert lines.by_task == {"mednli": ["mednli:0 #3", "mednli:3 #1"]}
+    assert lines.total == len(order)
+    assert lines.lines({"mednli": "MedNLI"}, per_task=2)[-1] == "  … 5 more MedNLI samples failed"
+
+
 def test_a_failure_that_is_not_a_check_is_counted_apart_and_nothing_is_listed_without_failures():
     lines = FailureLines()
     assert lines.lines({}) == []
