@@ -14,7 +14,7 @@ from clue_checks.report.document import Report
 from clue_checks.report.files import PREDICTIONS, REPORT_JSON, REPORT_MD
 from clue_checks.report.integrity import stamped
 from clue_checks.report.write.html_stream import write_streamed_page
-from clue_checks.report.write.pieces import prediction_row
+from clue_checks.report.write.pieces import row_read_back
 from clue_checks.report.write.markdown import markdown
 from clue_checks.report.write.page_rows import page_rows
 from clue_checks.report.write.redact import redact_row
@@ -34,7 +34,7 @@ def _rows(records: Iterable[SampleRecord], shown: Callable[[dict[str, Any]], dic
           ) -> Iterator[dict[str, Any]]:
     with SpoolReader() as reader:  # one handle per spool file, closed when the rows are read
         for r in sorted(records, key=lambda r: r.index):
-            yield shown(prediction_row(r, reader.texts(r.texts) if r.texts is not None else None))
+            yield shown(row_read_back(r, reader))
 
 
 def write_files(directory: Path, report: Report, page: PageFacts | None = None) -> list[Path]:
@@ -52,14 +52,14 @@ def write_files(directory: Path, report: Report, page: PageFacts | None = None) 
     redacted = bool(report.run.get("redacted"))
     if redacted:  # the page shows the hashed prompts: it finds their start itself
         page.give_up()
+    hashed = prediction_rows(report) if redacted else None  # rows with their clinical text hashed
     predictions = []
     with SpoolReader() as reader:
         for task, records in report.records_to_write().items():
-            ordered = sorted(records, key=lambda r: r.index)
             path = pred_dir / f"{task}.jsonl"
             with path.open("wb") as handle:  # the texts' JSON spliced in as the spool holds it (spliced.py)
-                handle.writelines(_redacted_lines(ordered, reader) if redacted
-                                  else prediction_lines(task, ordered, reader, page))
+                handle.writelines(map(plain_line, hashed[task]) if hashed is not None else
+                                  prediction_lines(task, sorted(records, key=lambda r: r.index), reader, page))
             predictions.append(path)
     json_path = directory / REPORT_JSON
     data = stamped(report.as_dict(), predictions)
@@ -67,11 +67,6 @@ def write_files(directory: Path, report: Report, page: PageFacts | None = None) 
     md_path = directory / REPORT_MD
     md_path.write_text(markdown(report), encoding="utf-8")
     return [json_path, md_path, *predictions]
-
-
-def _redacted_lines(records: Iterable[SampleRecord], reader: SpoolReader) -> Iterator[bytes]:
-    for r in records:
-        yield plain_line(redact_row(prediction_row(r, reader.texts(r.texts) if r.texts is not None else None)))
 
 
 def write_page(directory: Path, report: Report, page: PageFacts | None = None) -> Path:

@@ -17,7 +17,7 @@ from typing import Any
 
 from clue_checks.record import SampleRecord
 from clue_checks.report.write.html_rows import KEPT_CHARS, PROMPT_HEAD, PROMPT_TAIL
-from clue_checks.report.write.pieces import prediction_row
+from clue_checks.report.write.pieces import prediction_row, row_read_back
 from clue_checks.report.write.spliced import PageFacts, decoded_start
 from clue_checks.text_spool import SpoolReader
 
@@ -41,7 +41,7 @@ def _rows(task: str, records: Iterable[SampleRecord],
             ref = record.texts
             fragments = reader.fragments(ref) if ref is not None else None
             if ref is None or fragments is None:
-                yield prediction_row(record, reader.texts(ref) if ref is not None else None)
+                yield row_read_back(record, reader)
                 continue
             texts = {"response": _loads(fragments[1]), "reference": _loads(fragments[2])}
             kept = kept_prompt(fragments[0], ref.chars, *shared[task]) if ref.chars is not None and task in shared \

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from clue_checks.record import SampleRecord
-from clue_checks.text_spool import TEXT_KEYS
+from clue_checks.text_spool import TEXT_KEYS, SpoolReader
 from clue_checks.report.numbers.task_summary import TaskSummary
 from clue_checks.report.files import PREDICTIONS
 from clue_checks.report.numbers.levels import LevelScore
@@ -132,6 +132,11 @@ def prediction_row(record: SampleRecord, texts: Mapping[str, Any] | None = None)
         fields.update((key, texts[key]) for key in TEXT_KEYS)  # keys already there: their places kept
     return {"id": record.sample_id, "Model Answer": fields["response"], "Ground Truth Answer": fields["reference"],
             **fields}
+
+
+def row_read_back(record: SampleRecord, reader: SpoolReader) -> dict[str, Any]:
+    """`prediction_row` of the record with its texts read back through `reader` from where they lie."""
+    return prediction_row(record, reader.texts(record.texts) if record.texts is not None else None)
 
 
 def record_of_row(row: Mapping[str, Any]) -> SampleRecord:

@@ -21,7 +21,7 @@ from typing import Any
 
 from clue_checks.record import SampleRecord
 from clue_checks.report.write.html_rows import common_prefix
-from clue_checks.report.write.pieces import prediction_row
+from clue_checks.report.write.pieces import prediction_row, row_read_back
 from clue_checks.text_spool import TEXT_KEYS, SpoolReader
 
 NEWLINE = os.linesep.encode()  # what a text-mode file writes for "\n" (a JSON line holds no other "\n")
@@ -75,7 +75,7 @@ def prediction_lines(task: str, records: Iterable[SampleRecord], reader: SpoolRe
                 page.add(task, record, fragments[0])
                 yield line + NEWLINE
                 continue
-        row = prediction_row(record, reader.texts(ref) if ref is not None else None)
+        row = row_read_back(record, reader)
         page.add(task, record, row["prompt"])
         yield plain_line(row)
 
