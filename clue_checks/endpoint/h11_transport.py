@@ -38,6 +38,11 @@ Origin = tuple[str, str, int]  # scheme, host, port
 Headers = Sequence[tuple[bytes, bytes]]
 READ_SIZE = 65536
 DEFAULT_PORTS = {"http": 80, "https": 443}
+# Linux delays the ACK of what arrives (up to 40 ms), hoping to send it with our next write. A server that
+# writes an answer's headers and body apart, without TCP_NODELAY (Python's http.server, say), holds the body
+# until that ACK: 40 ms a request with one in flight. Quick ACKs are asked for once each request is out (the
+# kernel leaves quick-ACK mode again by itself, so it is asked for every time). Elsewhere: no such option.
+_QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 
 if sys.version_info >= (3, 11):
     _deadline = asyncio.timeout
@@ -63,13 +68,22 @@ else:  # pragma: no cover - Python 3.10: asyncio.timeout is new in 3.11; there t
 class _Connection:
     """One socket and its h11 state; `idle_since` is when it was last handed back."""
 
-    __slots__ = ("reader", "writer", "state", "idle_since")
+    __slots__ = ("reader", "writer", "state", "idle_since", "sock")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
         self.state = h11.Connection(h11.CLIENT)
         self.idle_since = 0.0
+        self.sock = writer.get_extra_info("socket")
+
+    def ack_promptly(self) -> None:
+        """Acknowledge the answer's first segments at once (see `_QUICKACK`)."""
+        if _QUICKACK is not None and self.sock is not None:
+            try:
+                self.sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+            except OSError:  # a socket closing under us: the read that follows says so
+                pass
 
     def reusable(self, now: float) -> bool:
         """Still open, nothing unasked-for waiting on it, and not idle past the keep-alive expiry."""
@@ -202,6 +216,7 @@ async def _exchange(conn: _Connection, method: str | bytes, target: bytes, heade
     except h11.LocalProtocolError as exc:
         raise httpx2.LocalProtocolError(str(exc)) from exc
     await _write(conn, data or b"", timeouts.get("write"))
+    conn.ack_promptly()
     read_timeout = timeouts.get("read")
     try:
         async with _deadline(read_timeout) as deadline:

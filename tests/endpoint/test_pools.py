@@ -6,14 +6,17 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import socket
 import ssl
 import subprocess
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
 
+from clue_checks.endpoint import h11_transport
 from clue_checks.endpoint.client import EndpointClient
 from clue_checks.endpoint.h11_transport import H11Transport
 from clue_checks.endpoint.pools import SHARDS, ShardedTransport
@@ -147,6 +150,30 @@ def test_a_server_closing_after_each_answer_costs_no_request():
         assert asyncio.run(go()) == [1, 2, 3, 4, 5]
     finally:
         server.stop()
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_QUICKACK"), reason="TCP_QUICKACK is Linux's")
+def test_each_request_asks_its_socket_for_quick_acks(monkeypatch):
+    """A server writing headers and body apart without TCP_NODELAY sends the body only once the headers are
+    ACKed: 40 ms a request while the client's kernel delays that ACK (bench/bench_unbuffered_server.py)."""
+    asked: list[int] = []
+    ack_promptly = h11_transport._Connection.ack_promptly
+
+    def spy(conn: Any) -> None:
+        ack_promptly(conn)
+        asked.append(conn.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK))
+
+    monkeypatch.setattr(h11_transport._Connection, "ack_promptly", spy)
+    server = FakeServer(lambda method, path, body, count: (200, {}, {"n": count})).start()
+    try:
+        async def go() -> list[int]:
+            async with httpx2.AsyncClient(base_url=server.url, transport=H11Transport(tls=False)) as client:
+                return [(await client.get("/")).json()["n"] for _ in range(3)]
+
+        assert asyncio.run(go()) == [1, 2, 3]
+    finally:
+        server.stop()
+    assert asked == [1, 1, 1]
 
 
 async def _wire_of(http: str, body: dict, prefix: str = "") -> bytes:
