@@ -54,6 +54,9 @@ class HandlerBase(BaseHTTPRequestHandler):
     """What every route answers with; ``app`` is the server's ``BaselineServer``."""
 
     protocol_version = "HTTP/1.1"  # keep-alive; every response carries Content-Length
+    # Headers and body leave in two writes: with Nagle's algorithm on, the body would wait for the client's
+    # (delayed, up to 40 ms) ACK of the headers. Model servers set TCP_NODELAY too.
+    disable_nagle_algorithm = True
     server: BaselineHTTPServer
 
     def setup(self) -> None:
