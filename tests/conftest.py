@@ -39,6 +39,22 @@ def _import_the_package() -> None:
 
 _import_the_package()
 
+
+def _load_a_tokenizer() -> None:
+    """transformers, which a run imports on first use to load the model's tokenizer and apply its chat
+    template: loaded here once, with the modules that use imports lazily, or every in-process suite run would
+    import it again after pytester dropped it (1-2 s each)."""
+    try:
+        from clue_checks.rendering import load_tokenizer
+        from clue_checks.server.baseline import TOKENIZER_DIR
+    except ImportError:
+        return
+    tokenizer = load_tokenizer(str(TOKENIZER_DIR))
+    tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
+
+
+_load_a_tokenizer()
+
 settings.register_profile("clue-checks", deadline=None, max_examples=100)
 settings.load_profile("clue-checks")
 
