@@ -17,7 +17,6 @@ its own.
 from __future__ import annotations
 
 import ctypes
-import gc
 import re
 import shlex
 import shutil
@@ -116,14 +115,7 @@ class Block:
             for name, value in variables.items():
                 mp.setenv(name, value)
             mp.chdir(self.cwd)
-            # This test process's own objects are frozen out of the run's collections: pytest collects garbage
-            # several times as a session ends (its unraisable-exception check), and a user's fresh process has
-            # none of them to walk. What the run itself leaves is collected as before.
-            gc.freeze()
-            try:
-                result = self.pytester.runpytest_inprocess(*words[1:])
-            finally:
-                gc.unfreeze()
+            result = self.pytester.runpytest_inprocess(*words[1:])
         return int(result.ret), "\n".join(result.outlines + result.errlines)
 
     def _start_in_background(self, command: str) -> tuple[int, str]:
