@@ -150,6 +150,14 @@ def runs() -> list[tuple[str, list[str]]]:
     return [("+".join(names), list(host)) for host, names in out.items()]
 
 
+def test_each_block_runs_once_as_itself_or_as_the_opening_of_a_longer_one():
+    named = {name: block for names, block in runs() for name in names.split("+")}
+    assert sorted(named) == sorted(f"{page.name}-{i}" for page, i, _ in all_commands())
+    for page, i, block in all_commands():
+        assert named[f"{page.name}-{i}"][:len(block)] == block, f"{page.name}-{i}"
+    assert "README.md-3+models.md-0" in dict(runs())  # models.md repeats the README's four model lines
+
+
 def test_every_command_in_the_docs_is_classified():
     found = {command for _, _, block in all_commands() for command in block}
     assert found - set(COMMANDS) == set(), "commands in the docs that no test runs or lists as not runnable"
@@ -253,7 +261,7 @@ def _starts_a_process(block: list[str]) -> bool:
     `slow`); a background `clue serve-baseline` serves from a thread of this process."""
     spelled = [COMMANDS[c][len("run: "):] if COMMANDS[c].startswith("run: ") else c
                for c in block if COMMANDS.get(c, RUN) == RUN or COMMANDS[c].startswith("run: ")]
-    return any((c.endswith("&") and not in_a_thread(c)) or (plain_parts(c) is None and not in_a_thread(c))
+    return any((not in_a_thread(c) and (c.endswith("&") or plain_parts(c) is None))
                or re.search(r"\s-n\s*[1-9]", c) for c in spelled)
 
 
