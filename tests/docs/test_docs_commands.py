@@ -10,7 +10,10 @@ them: `pytest` and `clue` command lines in this process, what needs a shell in b
 says which is which), with these substitutions only: a model host (`http://tgi-host:8080`, `...`, the
 walkthrough's fixed ports) becomes an embedded baseline on a free loopback port; `/data/clue` the bundled
 fixtures, and `data/clue` a folder holding only the two public sets (what `clue data fetch meqsum longhealth`
-leaves); and each `pytest` run scores at most three samples per task (`--clue-limit=3`) to keep the test short.
+leaves); each `pytest` run scores at most three samples per task (`--clue-limit=3`) and starts at most two of
+xdist's workers (`-n 4` becomes `-n 2`: two already split the samples, each a process of its own) to keep the
+test short. A block that opens another (the README's four model lines open docs/models.md's block) runs as the
+opening of that block, in one test named after both: each line runs once, in the order a reader pastes it.
 """
 
 from __future__ import annotations
@@ -20,12 +23,12 @@ import re
 import shutil
 import socket
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from fakes import copy_suite
-from pasted_blocks import Block, plain_parts
+from pasted_blocks import Block, in_a_thread, plain_parts
 
 from clue_checks.server import BaselineServer
 
@@ -136,6 +139,25 @@ def all_commands() -> list[tuple[Path, int, list[str]]]:
     return [(page, i, block) for page in PAGES for i, block in enumerate(blocks(page))]
 
 
+def runs() -> list[tuple[str, list[str]]]:
+    """(name, commands) of each block to run, in the docs' order: a block that is the opening of a longer one
+    runs as part of the longest block it opens, at its own place, named `page-index+page-index`."""
+    found = all_commands()
+    out: dict[tuple[str, ...], list[str]] = {}
+    for page, i, block in found:
+        host = max((b for _, _, b in found if b[:len(block)] == block), key=len)
+        out.setdefault(tuple(host), []).append(f"{page.name}-{i}")
+    return [("+".join(names), list(host)) for host, names in out.items()]
+
+
+def test_each_block_runs_once_as_itself_or_as_the_opening_of_a_longer_one():
+    named = {name: block for names, block in runs() for name in names.split("+")}
+    assert sorted(named) == sorted(f"{page.name}-{i}" for page, i, _ in all_commands())
+    for page, i, block in all_commands():
+        assert named[f"{page.name}-{i}"][:len(block)] == block, f"{page.name}-{i}"
+    assert "README.md-3+models.md-0" in dict(runs())  # models.md repeats the README's four model lines
+
+
 def test_every_command_in_the_docs_is_classified():
     found = {command for _, _, block in all_commands() for command in block}
     assert found - set(COMMANDS) == set(), "commands in the docs that no test runs or lists as not runnable"
@@ -151,6 +173,7 @@ def test_the_readme_keeps_its_two_commands_exactly():
 
 
 def test_only_plain_pytest_and_clue_lines_run_in_this_process():
+    """Which lines run in this process and which in a shell; and the one background line served from a thread."""
     assert plain_parts("GITHUB_STEP_SUMMARY=summary.md pytest --clue-exit=gates") == [
         ({"GITHUB_STEP_SUMMARY": "summary.md"}, ["pytest", "--clue-exit=gates"])]
     assert plain_parts('cd suite && pytest "tests_clinical/t.py::test_sample[a:1.txt]"') == [
@@ -159,6 +182,10 @@ def test_only_plain_pytest_and_clue_lines_run_in_this_process():
                           "pytest -q > /dev/null", "pytest | tail", "clue serve-baseline --port 8081 &",
                           "pytest dist/*.whl", "pytest $ARGS", "cd a b", "X=1 cd a", "pytest; clue power"):
         assert plain_parts(needs_a_shell) is None, needs_a_shell
+    assert in_a_thread("clue serve-baseline --variant finetune-degraded --port 8082 &")
+    for own_process in ("clue serve-baseline --port 8081", "X=1 clue serve-baseline --port 8081 &",
+                        "clue compare a b &", "python -m http.server 8000 &", "cd a && clue serve-baseline &"):
+        assert not in_a_thread(own_process), own_process
 
 
 def _free_port() -> int:
@@ -178,6 +205,7 @@ def _as_run(command: str, url: str, ports: dict[str, int], public_only: Path) ->
                                                                                f"127.0.0.1:{port}")
     command = re.sub(r"http://(tgi-host|vllm-host|a|b):\d+|(?<==)\.\.\.", url, command)
     command = command.replace("=/data/clue", f"={FIXTURES}").replace("=data/clue", f"={public_only}")
+    command = re.sub(r"(?<=\s-n )4\b", "2", command)
     if re.search(r"(^|&& )pytest\b", command) and "--clue-limit" not in command and "tests_clinical/" not in command:
         command += " --clue-limit=3"
     return command
@@ -187,14 +215,11 @@ def _as_run(command: str, url: str, ports: dict[str, int], public_only: Path) ->
 class Scratch:
     """What the blocks of this module share, in the docs' order: one copy of the suite (its answer store,
     `--lf` record and report folders carry from block to block, as for a reader who pastes them in one
-    folder), one embedded baseline for the model hosts, one folder of the public sets; and the opening lines
-    of blocks that ran, so that a block opening with the same lines (models.md repeats the README's four
-    model lines) checks them once: (folder, lines as run) -> the folder the last of them left the block in."""
+    folder), one embedded baseline for the model hosts, one folder of the public sets."""
 
     suite: Path
     url: str
     public_only: Path
-    ran: dict[tuple[Path, tuple[str, ...]], Path] = field(default_factory=dict)
 
 
 @pytest.fixture(scope="module")
@@ -232,17 +257,18 @@ def _folder(block: list[str], scratch: Scratch, tmp_path: Path) -> Path:
 
 
 def _starts_a_process(block: list[str]) -> bool:
-    """Whether a line of the block runs in bash, in the background or with xdist's workers (marked `slow`)."""
+    """Whether a line of the block runs in bash, as a background program or with xdist's workers (marked
+    `slow`); a background `clue serve-baseline` serves from a thread of this process."""
     spelled = [COMMANDS[c][len("run: "):] if COMMANDS[c].startswith("run: ") else c
                for c in block if COMMANDS.get(c, RUN) == RUN or COMMANDS[c].startswith("run: ")]
-    return any(c.endswith("&") or plain_parts(c) is None or re.search(r"\s-n\s*[1-9]", c) for c in spelled)
+    return any((not in_a_thread(c) and (c.endswith("&") or plain_parts(c) is None))
+               or re.search(r"\s-n\s*[1-9]", c) for c in spelled)
 
 
-@pytest.mark.parametrize(("page", "index"), [
-    pytest.param(p, i, marks=[pytest.mark.slow] if _starts_a_process(block) else [], id=f"{p.name}-{i}")
-    for p, i, block in all_commands()])
-def test_the_runnable_commands_of_each_block_run(page, index, scratch, pytester, monkeypatch, tmp_path):
-    block = blocks(page)[index]
+@pytest.mark.parametrize("block", [
+    pytest.param(block, marks=[pytest.mark.slow] if _starts_a_process(block) else [], id=name)
+    for name, block in runs()])
+def test_the_runnable_commands_of_each_block_run(block, scratch, pytester, monkeypatch, tmp_path, request):
     script = _script(block, scratch, tmp_path)
     if not script:
         pytest.skip(f"no runnable command in this block: {block}")
@@ -252,17 +278,11 @@ def test_the_runnable_commands_of_each_block_run(page, index, scratch, pytester,
     folder = _folder(block, scratch, tmp_path)
     session = Block(pytester, folder, env)
     try:
-        for i, command in enumerate(script):
-            opening = (folder, tuple(script[:i + 1]))
-            if opening in scratch.ran:  # an earlier block opened with these lines and ran them here
-                session.cwd = scratch.ran[opening]
-                continue
+        for command in script:
             code, output = session.run(command)
             # pytest exits 1 when a sample (the baseline fails many) or a gate fails: a command "works" when it
             # runs to its report; anything else (2: could not run, 4: usage error, 5: nothing collected) fails.
-            assert code <= 1, f"{page.name} block {index}: FAILED ({code}): {command}\n{output[-4000:]}"
-            if not any(c.endswith("&") for c in opening[1]):  # a background server ends with its block
-                scratch.ran[opening] = session.cwd
+            assert code <= 1, f"{request.node.callspec.id}: FAILED ({code}): {command}\n{output[-4000:]}"
     finally:
         session.close()
     if "GITHUB_STEP_SUMMARY=summary.md" in "\n".join(block):
