@@ -77,7 +77,11 @@ def test_an_unusable_store_is_one_line_naming_it_and_the_fixes_before_any_reques
     assert sent == 0
 
 
-def test_a_store_locked_by_another_process_is_one_line(suite):
+def test_a_store_locked_by_another_process_is_one_line(suite, monkeypatch):
+    from clue_checks.endpoint.store import ResponseStore
+
+    # The same rule with a wait for the lock twenty times shorter (10 s a user waits); undone after the test.
+    monkeypatch.setitem(ResponseStore.__init__.__kwdefaults__, "lock_wait", 0.5)
     (suite.path / "cache").mkdir()
     path = suite.path / "cache" / "responses.sqlite3"
     holder = sqlite3.connect(path, isolation_level=None)
