@@ -77,7 +77,11 @@ def test_an_unusable_store_is_one_line_naming_it_and_the_fixes_before_any_reques
     assert sent == 0
 
 
-def test_a_store_locked_by_another_process_is_one_line(suite):
+def test_a_store_locked_by_another_process_is_one_line(suite, monkeypatch):
+    from clue_checks.endpoint.store import ResponseStore
+
+    # The same rule with a wait for the lock twenty times shorter (10 s a user waits); undone after the test.
+    monkeypatch.setitem(ResponseStore.__init__.__kwdefaults__, "lock_wait", 0.5)
     (suite.path / "cache").mkdir()
     path = suite.path / "cache" / "responses.sqlite3"
     holder = sqlite3.connect(path, isolation_level=None)
@@ -123,8 +127,8 @@ def test_a_server_answering_503_forever_stops_the_run_within_a_bound(suite, monk
     from clue_checks.endpoint.retry import RetryPolicy
     from clue_checks.endpoint.scheduler import Scheduler
 
-    # The same rules with delays a hundred times shorter (the test stays fast); undone after the test.
-    monkeypatch.setitem(Scheduler.__init__.__kwdefaults__, "retry", RetryPolicy(base_delay=0.005, max_delay=0.3))
+    # The same rules with delays a hundred (the cap a thousand) times shorter; undone after the test.
+    monkeypatch.setitem(Scheduler.__init__.__kwdefaults__, "retry", RetryPolicy(base_delay=0.005, max_delay=0.03))
     with FakeServer(chat_server(lambda body, count: (503, {"Retry-After": "0"}, {"error": "unavailable"}))) as server:
         result = run(suite, f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-limit=20", "--clue-no-cache",
                      "--clue-concurrency=4")
@@ -337,7 +341,7 @@ def _in_a_pty(args: list[str], cwd: Path) -> str:
 
 
 def _slow(body, count):
-    time.sleep(0.5)
+    time.sleep(0.35)  # each sample waits past the line's 0.2 s poll
     return ok("neutral")
 
 
@@ -370,19 +374,23 @@ def test_without_a_terminal_a_fast_run_prints_no_progress_line(suite):
 XDIST_PROGRESS = ("-n", "2", "--clue-tasks=mednli", "--clue-limit=8", "--clue-concurrency=4", "--clue-no-cache")
 
 
-@pytest.fixture
-def baseline():
-    """The embedded baseline on a free loopback port, a little slow so that each worker has requests in flight."""
-    from clue_checks.server import BaselineServer
+def _neutral_after_a_while(body, count):
+    time.sleep(0.05)
+    return ok("neutral")
 
-    with BaselineServer(host="127.0.0.1", port=0, latency_s=0.05) as server:
+
+@pytest.fixture
+def slow_chat():
+    """A chat server on a free loopback port, a little slow so that each worker has requests in flight (a
+    canned answer, not the embedded baseline: its generate mode has each worker load a tokenizer)."""
+    with FakeServer(chat_server(_neutral_after_a_while)) as server:
         yield server
 
 
 @pytest.mark.slow
-def test_under_xdist_ci_gets_plain_lines_with_totals_over_both_workers(suite, baseline):
+def test_under_xdist_ci_gets_plain_lines_with_totals_over_both_workers(suite, slow_chat):
     # A pipe, not a terminal: the CI branch (unit-tested in test_progress.py) prints these plain lines.
-    result = run_as_user(suite, f"--model-endpoint={baseline.url}", *XDIST_PROGRESS, "--clue-progress-every=0.001")
+    result = run_as_user(suite, f"--model-endpoint={slow_chat.url}", *XDIST_PROGRESS, "--clue-progress-every=0.001")
     text = output_of(result)
     assert result.ret in (0, 1), text[-3000:]
     lines = [line for line in result.stdout.lines if line.startswith("clue: ")]
@@ -394,7 +402,7 @@ def test_under_xdist_ci_gets_plain_lines_with_totals_over_both_workers(suite, ba
     assert " · 0 errors · done in " in last, last
     data = report(suite)
     sent = data["requests"]["sent"]
-    assert sent == 8 == baseline.request_counts["total"]
+    assert sent == 8 == slow_chat.count("/v1/chat/completions")
     # The run's performance merges both workers': every answer timed, tries and limits summed over the two
     # processes, and the store's counts too.
     performance = data["performance"]
@@ -405,16 +413,16 @@ def test_under_xdist_ci_gets_plain_lines_with_totals_over_both_workers(suite, ba
 
 
 @pytest.mark.slow
-def test_under_xdist_quiet_shows_no_progress_line(suite, baseline):
-    result = run_as_user(suite, f"--model-endpoint={baseline.url}", *XDIST_PROGRESS, "--clue-progress-every=0.001", "-q")
+def test_under_xdist_quiet_shows_no_progress_line(suite, slow_chat):
+    result = run_as_user(suite, f"--model-endpoint={slow_chat.url}", *XDIST_PROGRESS, "--clue-progress-every=0.001", "-q")
     assert result.ret in (0, 1), output_of(result)[-3000:]
     assert "clue: " not in output_of(result)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("verbose", [False, True])
-def test_under_xdist_a_terminal_shows_one_updating_line_and_pytests_lines_stay_intact(suite, baseline, verbose):
-    raw = _in_a_pty([f"--clue-data={FIXTURES}", "-p", "no:randomly", f"--model-endpoint={baseline.url}",
+def test_under_xdist_a_terminal_shows_one_updating_line_and_pytests_lines_stay_intact(suite, slow_chat, verbose):
+    raw = _in_a_pty([f"--clue-data={FIXTURES}", "-p", "no:randomly", f"--model-endpoint={slow_chat.url}",
                      *XDIST_PROGRESS, *(["-v"] if verbose else [])], suite.path)
     assert re.search(r"clue: [1-8]/8 samples · \d+ in flight \(limit [24]\) · ", raw), raw[-3000:]
     screen = _screen(raw)

@@ -1,11 +1,12 @@
 """The live progress line under a real terminal emulator (tmux), at 80, 120 and 200 columns without `-n` and
 at 80 and 200 with it: pytest's own lines must come out exactly as pytest wrote them.
 
-Each run goes to a slow embedded baseline (a latency per answer, four requests at a time) so samples
-wait for their answers and the live line is drawn many times (a mode's widths run at once, each in its own
-tmux server, sharing that baseline); the raw bytes tmux received show that it was, and the final screen
-(the whole history, wrapped lines joined) must hold every test's letter once on pytest's lines and no
-remnant of the live line.
+Each run goes to a fake chat server that is slow to answer some samples (four requests at a time) so those
+samples wait for their answers and the live line is drawn again and again (a mode's widths run at once, each in its
+own tmux server, sharing that server; a canned answer, not the embedded baseline, whose answers to 80
+LongHealth prompts cost more than the run: the terminal is the point); the raw bytes tmux received show that
+it was, and the final screen (the whole history, wrapped lines joined) must hold every test's letter once on
+pytest's lines and no remnant of the live line.
 """
 
 from __future__ import annotations
@@ -17,12 +18,16 @@ import shutil
 import subprocess
 import sys
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from clue_checks.server import BaselineServer
+from fakes import FakeServer
+from suite_runs import chat_server, ok
+
+from clue_checks.runner import BASELINE_TOKENIZER
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(shutil.which("tmux") is None,
@@ -72,9 +77,18 @@ def _finish(run: TmuxRun) -> tuple[str, bytes]:
     return screen, run.raw.read_bytes() if run.raw.exists() else b""
 
 
+def _slow_answer(body, count):
+    # A single process draws the line only while a sample has waited 0.2 s for its answer (sent up to eight
+    # samples ahead, the earlier the busier the machine): one sample in 20 or so, the same in every run,
+    # waits 0.8 s; the others none.
+    if zlib.crc32(body["messages"][-1]["content"].encode()) % 20 == 0:
+        time.sleep(0.8)
+    return ok("A")
+
+
 @pytest.fixture(scope="module")
 def slow_server():
-    with BaselineServer(latency_s=0.2, max_concurrent_requests=64) as server:
+    with FakeServer(chat_server(_slow_answer)) as server:
         yield server
 
 
@@ -86,6 +100,7 @@ def test_pytest_lines_are_intact_under_the_live_line(tmp_path, slow_server, xdis
         for width in widths:  # at once: each run mostly waits for its answers
             args = ["-p", "no:cacheprovider", f"--model-endpoint={slow_server.url}", f"--clue-tasks={TASKS}",
                     f"--clue-limit={LIMIT}", "--clue-no-cache", "--clue-concurrency=4",
+                    f"--clue-tokenizer={BASELINE_TOKENIZER}",  # LongHealth packs its documents to a token budget
                     f"--clue-report-dir={tmp_path / f'report-{width}'}", "--tb=no", "-rN", "-o", "addopts="]
             runs[width] = _start_in_tmux(tmp_path / str(width), width, args + (["-n", "2"] if xdist else []))
         screens = {width: _finish(run) for width, run in runs.items()}

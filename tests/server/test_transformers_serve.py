@@ -92,7 +92,7 @@ def served_model(tmp_path_factory):
             if proc.poll() is not None or time.monotonic() > deadline:
                 log.flush()
                 pytest.fail("transformers serve did not start:\n" + (model_dir / "serve.log").read_text()[-3000:])
-            time.sleep(0.3)
+            time.sleep(0.1)
         yield url, model_dir
     finally:
         proc.terminate()
@@ -109,26 +109,27 @@ def copy_suite(pytester) -> None:
         shutil.copy(REPO / name, pytester.path / name)
 
 
+# The suite runs in this process (the server is the other process): the fixture has imported torch and
+# transformers before pytester's snapshot of sys.modules, so the runs import neither again.
 def test_suite_runs_unchanged_against_transformers_serve(pytester, served_model):
     url, _ = served_model
     copy_suite(pytester)
-    result = pytester.runpytest_subprocess(f"--model-endpoint={url}", f"--clue-data={REPO / 'clue_checks' / 'fixtures'}",
-                                           "--clue-tasks=mednli,meqsum", "--clue-limit=3", timeout=600)
+    result = pytester.runpytest_inprocess(f"--model-endpoint={url}", f"--clue-data={REPO / 'clue_checks' / 'fixtures'}",
+                                          "--clue-tasks=mednli,meqsum", "--clue-limit=2")
     outcomes = result.parseoutcomes()
     assert "error" not in outcomes and "errors" not in outcomes, result.stdout.str()[-3000:]
-    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 6
+    assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 4
     report = json.loads((pytester.path / "clue-report" / "clue-report.json").read_text())
     assert report["run"]["server_kind"] == "transformers-serve"
     assert report["run"]["api"] == "chat"
-    assert report["requests"]["sent"] == 6
-    assert report["tasks"]["mednli"]["metrics"]["accuracy"]["n"] == 3
+    assert report["requests"]["sent"] == 4
+    assert report["tasks"]["mednli"]["metrics"]["accuracy"]["n"] == 2
 
 
 def test_generate_mode_is_refused_on_a_chat_only_server(pytester, served_model):
     url, model_dir = served_model
     copy_suite(pytester)
-    result = pytester.runpytest_subprocess(f"--model-endpoint={url}", f"--clue-data={REPO / 'clue_checks' / 'fixtures'}",
-                                           "--clue-api=generate", f"--clue-tokenizer={model_dir}", "--clue-tasks=mednli",
-                                           timeout=120)
+    result = pytester.runpytest_inprocess(f"--model-endpoint={url}", f"--clue-data={REPO / 'clue_checks' / 'fixtures'}",
+                                          "--clue-api=generate", f"--clue-tokenizer={model_dir}", "--clue-tasks=mednli")
     assert result.ret == 2
     assert "--clue-api chat" in result.stdout.str() + result.stderr.str()

@@ -47,11 +47,15 @@ def test_clues_tasks_have_no_scope_and_a_task_files_task_has_its_files_identity(
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
     for name in ("followup.toml", "followup.csv", "test_followup.py"):
         shutil.copy(EXAMPLE / name, pytester.path / name)
+    # Imported before the runs (a heavy library: here, not at the top): the embedded baseline's tokenizer
+    # needs it, and pytester takes away what a run imported, so each run would import it again.
+    from transformers import PreTrainedTokenizerFast  # noqa: F401
     return pytester
 
 
 def sent(project: pytest.Pytester) -> int:
-    project.runpytest_subprocess("-p", "no:cacheprovider", "--clue-report-dir=rep", "--clue-cache=cache")
+    # In this process: the task file is read again on each run (pytester restores sys.modules between runs).
+    project.runpytest_inprocess("-p", "no:cacheprovider", "--clue-report-dir=rep", "--clue-cache=cache")
     return json.loads((project.path / "rep" / "clue-report.json").read_text())["requests"]["sent"]
 
 
