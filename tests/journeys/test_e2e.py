@@ -214,11 +214,13 @@ def test_429_then_200_is_retried_transparently(suite):
             return 429, {"Retry-After": "0"}, {"error": "Model is overloaded", "error_type": "overloaded"}
         return ok("neutral")
 
+    # Two samples, one at a time: each is refused once (the client backs off at least 0.5 s whatever Retry-After says)
     with FakeServer(chat_server(answer)) as server:
-        result = run(suite, f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-limit=4", "--clue-concurrency=1",
+        result = run(suite, f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-limit=2", "--clue-concurrency=1",
                      "--clue-no-cache")
+    assert calls["n"] == 4  # two refused, two answered
     outcomes = result.parseoutcomes()
-    assert "error" not in outcomes and outcomes.get("passed", 0) + outcomes.get("failed", 0) == 4
+    assert "error" not in outcomes and outcomes.get("passed", 0) + outcomes.get("failed", 0) == 2
     assert report(suite)["tasks"]["mednli"]["n_errored"] == 0
 
 
