@@ -81,8 +81,9 @@ def test_second_run_sends_zero_requests(suite, baseline):
 
 @pytest.mark.slow
 def test_xdist_gives_the_same_report_and_sends_each_request_once(suite, baseline):
-    # LongHealth task 1 has repeats of one question whose prompts coincide: still sent once under -n 2.
-    args = (f"--model-endpoint={baseline.url}", "--clue-tasks=mednli,meqsum,longhealth-t1")
+    # LongHealth task 1 has repeats of one question whose prompts coincide: still sent once under -n 2. Thirty
+    # samples a task hold such repeats (the `shared` check below) at a quarter of task 1's cost.
+    args = (f"--model-endpoint={baseline.url}", "--clue-tasks=mednli,meqsum,longhealth-t1", "--clue-limit=30")
     run(suite, *args, "-n", "0", "--clue-cache=c0", "--clue-report-dir=r0")
     single = generation_requests(baseline)
     result = run_as_user(suite, *args, "-n", "2", "--clue-cache=c2", "--clue-report-dir=r2")
@@ -137,6 +138,7 @@ def test_killed_run_resumes_with_only_the_missing_requests(suite):
         left = list(tmp.glob(f"{PREFIX}*"))
         assert len(left) == 1 and (left[0] / "main.texts").stat().st_size > 0
         assert sweep(tmp) == left and not left[0].exists()
+        server.latency_s = 0.0  # the latency only had to hold requests in flight until the kill
         result = run(suite, f"--model-endpoint={url}", "--clue-tasks=mednli", "--clue-concurrency=2")
         data = report(suite)
         total = data["tasks"]["mednli"]["n_samples"]
@@ -212,11 +214,13 @@ def test_429_then_200_is_retried_transparently(suite):
             return 429, {"Retry-After": "0"}, {"error": "Model is overloaded", "error_type": "overloaded"}
         return ok("neutral")
 
+    # Two samples, one at a time: each is refused once (the client backs off at least 0.5 s whatever Retry-After says)
     with FakeServer(chat_server(answer)) as server:
-        result = run(suite, f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-limit=4", "--clue-concurrency=1",
+        result = run(suite, f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-limit=2", "--clue-concurrency=1",
                      "--clue-no-cache")
+    assert calls["n"] == 4  # two refused, two answered
     outcomes = result.parseoutcomes()
-    assert "error" not in outcomes and outcomes.get("passed", 0) + outcomes.get("failed", 0) == 4
+    assert "error" not in outcomes and outcomes.get("passed", 0) + outcomes.get("failed", 0) == 2
     assert report(suite)["tasks"]["mednli"]["n_errored"] == 0
 
 

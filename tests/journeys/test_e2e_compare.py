@@ -21,7 +21,9 @@ from clue_checks.server.variants import FINETUNE_DEGRADED
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "clue_checks" / "fixtures"
-TASKS = "mednli,longhealth-t1,longhealth-t3"
+# MedNLI (McNemar, by sample) and LongHealth task 3 (sign-flip, by patient) are compared by the two methods and
+# gated; LongHealth task 1 would be compared as task 3 is, for the cost of a run of it in every run here.
+TASKS = "mednli,longhealth-t3"
 FLOORS = """
 [sample]
 "meqsum.rougeL" = 0.10

@@ -56,9 +56,17 @@ def degraded() -> Any:
         yield server
 
 
-def generate(server: BaselineServer, prompt: str, max_new_tokens: int = 200) -> dict[str, Any]:
+@pytest.fixture(scope="module")
+def http() -> Any:
+    """One client for the module's requests: `httpx.post` builds a client per call, and with it a TLS context
+    that reads the CA bundle (~40 ms a request)."""
+    with httpx.Client(timeout=60) as client:
+        yield client
+
+
+def generate(http: httpx.Client, server: BaselineServer, prompt: str, max_new_tokens: int = 200) -> dict[str, Any]:
     body = {"inputs": prompt, "parameters": {"max_new_tokens": max_new_tokens, "details": True}}
-    return httpx.post(server.url + "/generate", json=body, timeout=60).json()
+    return http.post(server.url + "/generate", json=body).json()
 
 
 # -- the variants and the default -------------------------------------------------------------
@@ -110,12 +118,12 @@ def test_the_degraded_variant_is_another_model(degraded):
 # -- determinism -------------------------------------------------------------------------------
 
 
-def test_same_samples_same_answers_every_run(prompts):
+def test_same_samples_same_answers_every_run(prompts, http):
     chosen = [p for name in ("mednli", "meqsum", "medisumcode", "longhealth-t3") for _, p in prompts[name][:12]]
     answers = []
     for _ in range(2):  # two servers, as two runs would start them
         with BaselineServer(variant=FINETUNE_DEGRADED) as server:
-            answers.append([generate(server, p)["generated_text"] for p in chosen])
+            answers.append([generate(http, server, p)["generated_text"] for p in chosen])
     assert answers[0] == answers[1]
     assert planted_samples(FINETUNE_DEGRADED, FIXTURES, tasks=["mednli", "meqsum"]) == \
         planted_samples(FINETUNE_DEGRADED, FIXTURES, tasks=["mednli", "meqsum"])
@@ -183,11 +191,11 @@ def hit(prompts: dict[str, list[tuple[str, str]]], task: str, kind: str) -> list
 
 
 @pytest.mark.parametrize("task", ["mednli", "meqsum", "problemsummary", "medisumqa", "medisumcode"])
-def test_repetition_loops_run_to_the_token_limit(prompts, degraded, task):
+def test_repetition_loops_run_to_the_token_limit(prompts, degraded, http, task):
     loops = hit(prompts, task, "repetition_loop")
     assert loops, f"no {task} fixture sample falls in the loop band"
     for prompt in loops[:3]:
-        out = generate(degraded, prompt, max_new_tokens=200)
+        out = generate(http, degraded, prompt, max_new_tokens=200)
         assert out["details"]["finish_reason"] == "length" and out["details"]["generated_tokens"] == 200
         default = heuristics.answer(None, prompt)
         phrase = re.split(r"(?<=[.?!])\s|[,;]\s*", default, maxsplit=1)[0]
@@ -195,40 +203,40 @@ def test_repetition_loops_run_to_the_token_limit(prompts, degraded, task):
         assert default.startswith(phrase) and out["generated_text"].startswith(f"{phrase} {phrase} {phrase}")
 
 
-def test_mednli_loops_and_free_text_fail_clues_exactly_once_rule(prompts, degraded):
+def test_mednli_loops_and_free_text_fail_clues_exactly_once_rule(prompts, degraded, http):
     for kind in ("repetition_loop", "ignored_format"):
         for prompt in hit(prompts, "mednli", kind):
-            text = generate(degraded, prompt, max_new_tokens=20)["generated_text"]
+            text = generate(http, degraded, prompt, max_new_tokens=20)["generated_text"]
             label = heuristics.answer(None, prompt)
             assert exactly_once(text, label) == 0.0
             if kind == "ignored_format":
                 assert not any(name in text.lower() for name in LABELS)
 
 
-def test_longhealth_ignored_format_has_no_letter(prompts, degraded):
+def test_longhealth_ignored_format_has_no_letter(prompts, degraded, http):
     for task in ("longhealth-t1", "longhealth-t2", "longhealth-t3"):
         prompts_hit = hit(prompts, task, "ignored_format")
         assert prompts_hit
         for prompt in prompts_hit[:5]:
-            text = generate(degraded, prompt, max_new_tokens=50)["generated_text"]
+            text = generate(http, degraded, prompt, max_new_tokens=50)["generated_text"]
             assert strict_letter(text) is None and text.startswith("Based on the documents: ")
 
 
-def test_longhealth_task3_gets_a_letter_instead_of_f(prompts, degraded):
+def test_longhealth_task3_gets_a_letter_instead_of_f(prompts, degraded, http):
     prompts_hit = hit(prompts, "longhealth-t3", "letter_not_f")
     assert prompts_hit
     for prompt in prompts_hit:
         assert heuristics.answer(None, prompt).startswith("The correct answer is F:")
-        text = generate(degraded, prompt, max_new_tokens=50)["generated_text"]
+        text = generate(http, degraded, prompt, max_new_tokens=50)["generated_text"]
         assert strict_letter(text) in tuple("ABCDE")
 
 
-def test_icd_codes_are_counted_up_within_category_and_length(prompts, degraded):
+def test_icd_codes_are_counted_up_within_category_and_length(prompts, degraded, http):
     prompts_hit = hit(prompts, "medisumcode", "icd_digits_up")
     assert prompts_hit
     for prompt in prompts_hit:
         before = icd_codes.ICD_CODE.findall(heuristics.answer(None, prompt))
-        after = icd_codes.ICD_CODE.findall(generate(degraded, prompt)["generated_text"])
+        after = icd_codes.ICD_CODE.findall(generate(http, degraded, prompt)["generated_text"])
         assert after == [count_up(code) for code in before] and after != before
         for old, new in zip(before, after):
             assert new[:3] == old[:3] and len(new) == len(old)

@@ -38,7 +38,7 @@ def rows_of(folder: Path) -> dict[str, dict]:
     return rows
 
 
-def expected_kind(planted: str, test_id: str, default_row: dict) -> str | None:
+def expected_kind(planted: str, test_id: str, default_row: dict | None) -> str | None:
     """The triage kind a planted failure must produce on this sample (None: the plant cannot show as one).
 
     repetition_loop: always `truncated` (the loop runs to the token limit); ignored_format: `format`;
@@ -51,6 +51,7 @@ def expected_kind(planted: str, test_id: str, default_row: dict) -> str | None:
     if planted == "letter_not_f":
         return "unanswerable_missed" if test_id.startswith("longhealth-t3:") else None
     if planted == "icd_digits_up":
+        assert default_row is not None, test_id
         gold = {c.strip().replace(".", "") for c in default_row["reference"].split(",")}
         hits = [c for c in extract_codes(default_row["response"]) if c in gold]
         counted = [count_up(c) for c in hits]
@@ -71,7 +72,9 @@ CLUE_KINDS_DEGRADED = {
 
 
 def test_degraded_run_counts_the_planted_kinds_and_reruns_truncated_from_the_store(suite):
-    default = run(suite, f"--clue-tasks={TASKS}", "--clue-report-dir=default", "--clue-cache=c-default", "--tb=no", "-q")
+    # The default variant's answers are read for MeDiSumCode's counted-up codes only (expected_kind)
+    default = run(suite, "--clue-tasks=medisumcode", "--clue-report-dir=default", "--clue-cache=c-default", "--tb=no",
+                  "-q")
     assert default.ret in (0, 1)
     result = run(suite, f"--clue-tasks={TASKS}", f"--clue-baseline-variant={DEGRADED}", "--clue-cache=c", "--tb=line",
                  "--junitxml=junit.xml")
@@ -93,7 +96,7 @@ def test_degraded_run_counts_the_planted_kinds_and_reruns_truncated_from_the_sto
     defaults = rows_of(suite.path / "default")
     checked = {}
     for test_id, kind in planted.items():
-        want = expected_kind(kind, test_id, defaults[test_id])
+        want = expected_kind(kind, test_id, defaults.get(test_id))
         if want is not None:
             assert want in rows[test_id]["kinds"], (test_id, kind, rows[test_id]["kinds"])
             checked[kind] = checked.get(kind, 0) + 1
