@@ -110,12 +110,14 @@ def copy_suite(pytester) -> None:
 
 
 # The suite runs in this process (the server is the other process): the fixture has imported torch and
-# transformers before pytester's snapshot of sys.modules, so the runs import neither again.
-def test_suite_runs_unchanged_against_transformers_serve(pytester, served_model):
-    url, _ = served_model
+# transformers before pytester's snapshot of sys.modules, so the runs import neither again. One test for the
+# whole journey: the server takes a fresh interpreter ~10 s to start, and two tests would start it on each
+# xdist worker they landed on.
+def test_the_suite_runs_unchanged_against_transformers_serve_and_generate_mode_is_refused(pytester, served_model):
+    url, model_dir = served_model
     copy_suite(pytester)
-    result = pytester.runpytest_inprocess(f"--model-endpoint={url}", f"--clue-data={REPO / 'clue_checks' / 'fixtures'}",
-                                          "--clue-tasks=mednli,meqsum", "--clue-limit=2")
+    data = f"--clue-data={REPO / 'clue_checks' / 'fixtures'}"
+    result = pytester.runpytest_inprocess(f"--model-endpoint={url}", data, "--clue-tasks=mednli,meqsum", "--clue-limit=2")
     outcomes = result.parseoutcomes()
     assert "error" not in outcomes and "errors" not in outcomes, result.stdout.str()[-3000:]
     assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 4
@@ -125,11 +127,8 @@ def test_suite_runs_unchanged_against_transformers_serve(pytester, served_model)
     assert report["requests"]["sent"] == 4
     assert report["tasks"]["mednli"]["metrics"]["accuracy"]["n"] == 2
 
-
-def test_generate_mode_is_refused_on_a_chat_only_server(pytester, served_model):
-    url, model_dir = served_model
-    copy_suite(pytester)
-    result = pytester.runpytest_inprocess(f"--model-endpoint={url}", f"--clue-data={REPO / 'clue_checks' / 'fixtures'}",
-                                          "--clue-api=generate", f"--clue-tokenizer={model_dir}", "--clue-tasks=mednli")
-    assert result.ret == 2
-    assert "--clue-api chat" in result.stdout.str() + result.stderr.str()
+    # The same server asked for generate mode: it has no /generate, and the run says to use chat.
+    refused = pytester.runpytest_inprocess(f"--model-endpoint={url}", data, "--clue-api=generate",
+                                           f"--clue-tokenizer={model_dir}", "--clue-tasks=mednli")
+    assert refused.ret == 2
+    assert "--clue-api chat" in refused.stdout.str() + refused.stderr.str()
