@@ -6,6 +6,7 @@ scipy is imported where it is used, not at import: scipy.stats costs every run ~
 
 from __future__ import annotations
 
+import functools
 import math
 
 from clue_checks.report.numbers.stats import CONFIDENCE
@@ -19,6 +20,15 @@ def mcnemar_p(broke: int, fixed: int) -> float:
     return float(min(1.0, 2 * binom.cdf(min(broke, fixed), broke + fixed, 0.5)))
 
 
+@functools.lru_cache(maxsize=8)
+def _two_sided_z(confidence: float) -> float:
+    """The normal quantile of a two-sided interval: once per level (power sums ask for thousands of intervals,
+    and scipy's `norm.ppf` was most of their time)."""
+    from scipy.stats import norm
+
+    return float(norm.ppf(1 - (1 - confidence) / 2))
+
+
 def tango_interval(broke: int, fixed: int, n: int, confidence: float = CONFIDENCE,
                    ends: str = "both") -> tuple[float, float]:
     """Tango's asymptotic score interval for p_new − p_baseline from paired 0/1 outcomes.
@@ -30,9 +40,8 @@ def tango_interval(broke: int, fixed: int, n: int, confidence: float = CONFIDENC
     if not 0 <= broke + fixed <= n or n <= 0:
         raise ValueError("need 0 <= broke + fixed <= n and n > 0")
     from scipy.optimize import brentq
-    from scipy.stats import norm
 
-    z = float(norm.ppf(1 - (1 - confidence) / 2))
+    z = _two_sided_z(confidence)
     estimate = (fixed - broke) / n
 
     def score(d: float) -> float:
