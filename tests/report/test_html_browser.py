@@ -17,6 +17,7 @@ from report_dirs import HOSTILE, write_report_dir
 from clue_checks.report.write.html import write_html
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')")
+pytestmark = pytest.mark.slow  # the browser and its driver are processes
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.select import Select  # noqa: E402

@@ -586,6 +586,7 @@ def test_cli_parser() -> None:
         build_parser().parse_args(["serve-baseline", "--variant", "worse"])
 
 
+@pytest.mark.slow
 def test_cli_serve_baseline_process() -> None:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PYTHONPATH"] = str(REPO)

@@ -23,6 +23,7 @@ pytest.importorskip("torch", reason="torch is not installed (see the README: the
 
 REPO = Path(__file__).resolve().parents[2]
 pytest_plugins = ["pytester"]
+pytestmark = pytest.mark.slow  # the server is a process of its own
 
 
 def build_tiny_model(out: Path) -> None:

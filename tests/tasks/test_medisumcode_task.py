@@ -296,6 +296,7 @@ def test_configured_floors_replace_the_default_rule():
     assert task.score(sample("E119"), "E11.9", {"rougeL": 0.9}).passed  # other tasks' metric names are ignored
 
 
+@pytest.mark.slow
 def test_icd_table_is_imported_lazily():
     code = ("import sys, clue_checks.tasks.medisumcode; assert 'simple_icd_10_cm' not in sys.modules; "
             "from clue_checks.metrics.icd10 import valid_rate; valid_rate(['E119']); "

@@ -27,6 +27,7 @@ def test_the_direct_path_gives_what_autotokenizer_gives():
     assert direct.encode(rendered) == auto.encode(rendered) and direct.bos_token == auto.bos_token
 
 
+@pytest.mark.slow
 def test_loading_the_baseline_tokenizer_does_not_import_torch():
     code = ("import sys\nfrom clue_checks.rendering import load_tokenizer\n"
             f"load_tokenizer({str(BASELINE_TOKENIZER)!r})\nprint('torch' in sys.modules)")
