@@ -113,12 +113,15 @@ def own_tmpdir(suite: pytest.Pytester) -> tuple[Path, dict[str, str]]:
 
 
 def stop_midway(suite: pytest.Pytester, server: BaselineServer, signum: int, env: dict[str, str]) -> None:
-    """Run MedNLI two requests at a time against `server` and send `signum` once six are answered."""
+    """Run MedNLI two requests at a time against `server` and send `signum` once six are answered and a sample
+    test has spooled its texts (on a busy machine the answers can come before the first test runs)."""
     args = [sys.executable, "-m", "pytest", f"--model-endpoint={server.url}", "--clue-tasks=mednli", "--clue-concurrency=2",
             f"--clue-data={FIXTURES}", "-q"]
     proc = subprocess.Popen(args, cwd=suite.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    spools = Path(env["TMPDIR"]).glob
     deadline = time.monotonic() + 60
-    while generation_requests(server) < 6 and time.monotonic() < deadline:
+    while (generation_requests(server) < 6 or not any(p.stat().st_size for p in spools(f"{PREFIX}*/main.texts"))) \
+            and time.monotonic() < deadline:
         time.sleep(0.05)
     proc.send_signal(signum)
     proc.wait(60)

@@ -7,6 +7,7 @@ journey installs a tiny package that contributes a task through the `clue_checks
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -36,8 +37,22 @@ def doc_files() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
     """A fresh venv with clue-checks installed from the worktree as a wheel (not editable); its dependencies
-    come from this interpreter's site-packages (no network)."""
-    root = tmp_path_factory.mktemp("venv")
+    come from this interpreter's site-packages (no network). One per test session: under xdist the workers
+    share it (the first to take the lock builds it), and no test changes it."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # xdist: the session's, above the workers'
+    root = shared / "installed-clue-checks"
+    with open(shared / "installed-clue-checks.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        if not (root / "built").exists():
+            shutil.rmtree(root, ignore_errors=True)  # what a worker that failed half-way left
+            root.mkdir()
+            install_clue_checks(root)
+            (root / "built").touch()
+    return root / "venv" / "bin" / "python"
+
+
+def install_clue_checks(root: Path) -> None:
     env_dir = root / "venv"
     venv.EnvBuilder(with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
@@ -53,7 +68,6 @@ def installed(tmp_path_factory) -> Path:
     shutil.copytree(REPO / "clue_checks", source / "clue_checks",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     pip([python, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", str(source)], root)
-    return python
 
 
 def pip(command: list, cwd: Path) -> None:
@@ -67,9 +81,11 @@ def clean_env() -> dict[str, str]:
     return env
 
 
-def pytest_in(python: Path, project: Path, *args: str) -> subprocess.CompletedProcess:
+def pytest_in(python: Path, project: Path, *args: str, site: Path | None = None) -> subprocess.CompletedProcess:
+    """pytest in the installed environment; `site`: a folder of packages installed beside it (PYTHONPATH)."""
+    env = clean_env() if site is None else {**clean_env(), "PYTHONPATH": str(site)}
     return subprocess.run([python, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--tb=line", *args], cwd=project,
-                          capture_output=True, text=True, env=clean_env(), timeout=600)
+                          capture_output=True, text=True, env=env, timeout=600)
 
 
 def test_a_task_written_from_the_docs_runs_gates_and_compares_from_an_installed_wheel(installed, tmp_path):
@@ -139,27 +155,27 @@ def test_an_installed_package_contributes_a_task_through_the_entry_point_group(i
     (package / "ward_tasks" / "followup.jsonl").write_text(files["followup.jsonl"], encoding="utf-8")
     (package / "ward_tasks" / "ward.toml").write_text(
         files["followup.toml"].replace('name = "followup"', 'name = "ward"'), encoding="utf-8")
-    pip([installed, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", str(package)], tmp_path)
-    try:
-        project = tmp_path / "project"
-        project.mkdir()
-        (project / "test_ward.py").write_text(
-            'import pytest\npytestmark = pytest.mark.clue_task("ward")\n\n\n'
-            'def test_sample(clue_sample):\n    clue_sample.check()\n', encoding="utf-8")
-        done = pytest_in(installed, project, "--clue-report-dir=rep", "--clue-tasks=ward")
-        assert done.returncode in (0, 1), done.stdout[-3000:] + done.stderr[-2000:]
-        report = json.loads((project / "rep" / "clue-report.json").read_text())
-        assert report["tasks"]["ward"]["n_samples"] == 6
-        assert [g["gate"] for g in report["gates"]] == ["ward.accuracy >= 0.1"]
+    # Installed beside the shared environment (--target, on PYTHONPATH), which other tests use at the same time
+    site = tmp_path / "site"
+    pip([installed, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", "--target", str(site),
+         str(package)], tmp_path)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "test_ward.py").write_text(
+        'import pytest\npytestmark = pytest.mark.clue_task("ward")\n\n\n'
+        'def test_sample(clue_sample):\n    clue_sample.check()\n', encoding="utf-8")
+    done = pytest_in(installed, project, "--clue-report-dir=rep", "--clue-tasks=ward", site=site)
+    assert done.returncode in (0, 1), done.stdout[-3000:] + done.stderr[-2000:]
+    report = json.loads((project / "rep" / "clue-report.json").read_text())
+    assert report["tasks"]["ward"]["n_samples"] == 6
+    assert [g["gate"] for g in report["gates"]] == ["ward.accuracy >= 0.1"]
 
-        (project / "clash.toml").write_text(files["followup.toml"].replace('name = "followup"', 'name = "ward"')
-                                            .replace("followup.jsonl", "x.jsonl"), encoding="utf-8")
-        (project / "test_clash.py").write_text(
-            'import pytest\npytestmark = pytest.mark.clue_task(path="clash.toml")\n\n\n'
-            'def test_sample(clue_sample):\n    clue_sample.check()\n', encoding="utf-8")
-        clash = pytest_in(installed, project, "--clue-report-dir=rep2")
-        assert clash.returncode != 0
-        assert "two tasks are named 'ward'" in clash.stdout and "entry point 'ward'" in clash.stdout \
-            and "clash.toml" in clash.stdout
-    finally:
-        pip([installed, "-m", "pip", "uninstall", "-y", "ward-tasks"], tmp_path)
+    (project / "clash.toml").write_text(files["followup.toml"].replace('name = "followup"', 'name = "ward"')
+                                        .replace("followup.jsonl", "x.jsonl"), encoding="utf-8")
+    (project / "test_clash.py").write_text(
+        'import pytest\npytestmark = pytest.mark.clue_task(path="clash.toml")\n\n\n'
+        'def test_sample(clue_sample):\n    clue_sample.check()\n', encoding="utf-8")
+    clash = pytest_in(installed, project, "--clue-report-dir=rep2", site=site)
+    assert clash.returncode != 0
+    assert "two tasks are named 'ward'" in clash.stdout and "entry point 'ward'" in clash.stdout \
+        and "clash.toml" in clash.stdout
