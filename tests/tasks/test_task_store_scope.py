@@ -47,9 +47,6 @@ def test_clues_tasks_have_no_scope_and_a_task_files_task_has_its_files_identity(
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
     for name in ("followup.toml", "followup.csv", "test_followup.py"):
         shutil.copy(EXAMPLE / name, pytester.path / name)
-    # Imported before the runs (a heavy library: here, not at the top): the embedded baseline's tokenizer
-    # needs it, and pytester takes away what a run imported, so each run would import it again.
-    from transformers import PreTrainedTokenizerFast  # noqa: F401
     return pytester
 
 
