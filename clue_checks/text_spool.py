@@ -166,7 +166,7 @@ class TextSpool:
             raise TextSpoolError(f"{self.path}: cannot write a sample's texts ({getattr(exc, 'strerror', None) or exc}); "
                                  "the sample keeps them in memory") from None
         prompt = texts.get("prompt")
-        return TextRef(self._name, start, len(data) - 1, (len(fragments[0]), len(fragments[1]), len(fragments[2])),
+        return TextRef(self._name, start, len(data) - 1, tuple(map(len, fragments)),  # type: ignore[arg-type]
                        len(prompt) if isinstance(prompt, str) else None)
 
     def close(self) -> None:

@@ -52,14 +52,14 @@ def write_files(directory: Path, report: Report, page: PageFacts | None = None) 
     redacted = bool(report.run.get("redacted"))
     if redacted:  # the page shows the hashed prompts: it finds their start itself
         page.give_up()
-    hashed = prediction_rows(report) if redacted else None  # rows with their clinical text hashed
     predictions = []
     with SpoolReader() as reader:
         for task, records in report.records_to_write().items():
             path = pred_dir / f"{task}.jsonl"
+            ordered = sorted(records, key=lambda r: r.index)
             with path.open("wb") as handle:  # the texts' JSON spliced in as the spool holds it (spliced.py)
-                handle.writelines(map(plain_line, hashed[task]) if hashed is not None else
-                                  prediction_lines(task, sorted(records, key=lambda r: r.index), reader, page))
+                handle.writelines((plain_line(redact_row(row_read_back(r, reader))) for r in ordered) if redacted
+                                  else prediction_lines(task, ordered, reader, page))
             predictions.append(path)
     json_path = directory / REPORT_JSON
     data = stamped(report.as_dict(), predictions)
